@@ -1,0 +1,83 @@
+"""One typed error tree. User-facing text lives in the exception; bugs stay plain exceptions."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """The error kinds of the command-line contract (``error.kind``)."""
+
+    AUTH = "auth"
+    CREDITS = "credits"
+    RATE_LIMITED = "rate_limited"
+    VALIDATION = "validation"
+    MODERATED = "moderated"
+    NETWORK = "network"
+    TIMEOUT = "timeout"
+    PROVIDER = "provider"
+    EXPIRED = "expired"
+    BAD_INPUT = "bad_input"
+
+
+class FlexError(Exception):
+    """Base of every error FlexStudio shows to a person. ``str(e)`` is the sentence to show."""
+
+    kind: ErrorKind = ErrorKind.PROVIDER
+
+    def __init__(self, message: str, *, kind: ErrorKind | None = None) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class BadInput(FlexError):
+    """The user's input cannot be used (missing file, not an image, a bomb, out of range). Nothing sent."""
+
+    kind = ErrorKind.BAD_INPUT
+
+
+class ProviderError(FlexError):
+    """A provider refused or failed. ``provider_message`` keeps the provider's own words.
+
+    ``retry_after`` (seconds) is set when the provider asked us to wait; ``status`` is the HTTP status.
+    ``submitted`` tells whether a paid job may exist at the provider (never retry a submit then).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: ErrorKind = ErrorKind.PROVIDER,
+        status: int | None = None,
+        provider_message: str | None = None,
+        retry_after: float | None = None,
+        moderation_stage: str | None = None,
+    ) -> None:
+        super().__init__(message, kind=kind)
+        self.status = status
+        self.provider_message = provider_message
+        self.retry_after = retry_after
+        self.moderation_stage = moderation_stage  # "input" | "output" | None
+
+
+class MissingKey(FlexError):
+    kind = ErrorKind.AUTH
+
+
+class KeyringUnavailable(FlexError):
+    """No OS keyring backend: keys can only be kept in memory for this session (never in clear)."""
+
+    kind = ErrorKind.AUTH
+
+
+class SpendCapExceeded(FlexError):
+    kind = ErrorKind.BAD_INPUT
+
+
+class JobGone(ProviderError):
+    """The provider no longer knows this job (expired or never existed): it cannot be finished."""

@@ -1,0 +1,186 @@
+"""The provider interface: capabilities as data, and the four async steps every protocol implements.
+
+A provider never runs a whole job itself: the job runner (``flexstudio.jobs``) calls ``submit``, stores
+the returned ``Submission.handle`` in history, then calls ``poll`` until it reports ``done``, then
+downloads with ``download``. So a crash between any two steps loses nothing: the handle (polling URLs,
+job id) is enough to finish the job after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from ..core.sizes import MAX_PIXELS
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..core.request import EditRequest
+
+
+class Support(StrEnum):
+    """How a provider handles one request field (shown as a badge on the control)."""
+
+    HONOURED = "honoured"    # sent as is
+    RENAMED = "renamed"      # sent under another name (e.g. steps → num_inference_steps)
+    CONVERTED = "converted"  # sent with another type or scale (e.g. safety as a string, size → aspect)
+    IGNORED = "ignored"      # not sent: the provider cannot take it
+
+
+@dataclass(frozen=True, slots=True)
+class FieldHandling:
+    support: Support
+    note: str = ""  # one short sentence for the badge tooltip, e.g. "sent as num_inference_steps"
+
+
+# The request fields a provider declares handling for.
+REQUEST_FIELDS = ("prompt", "references", "steps", "guidance", "seed", "size", "output_format",
+                  "safety", "prompt_upsampling")
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    max_references: int
+    steps_range: tuple[int, int] | None = (1, 50)          # None: steps are ignored
+    guidance_range: tuple[float, float] | None = (1.5, 10.0)
+    safety_range: tuple[int, int] | None = (0, 5)
+    formats: tuple[str, ...] = ("jpeg", "png")
+    max_pixels: int = MAX_PIXELS                            # output and each reference
+    can_cancel: bool = False
+    text_to_image: bool = True
+    prompt_upsampling: bool = True
+    references_need_urls: bool = False                     # Kie: public URLs only
+    fields: Mapping[str, FieldHandling] = field(default_factory=dict)
+
+    def handling(self, name: str) -> FieldHandling:
+        return self.fields.get(name, FieldHandling(Support.HONOURED))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_references": self.max_references,
+            "steps_range": list(self.steps_range) if self.steps_range else None,
+            "guidance_range": list(self.guidance_range) if self.guidance_range else None,
+            "safety_range": list(self.safety_range) if self.safety_range else None,
+            "formats": list(self.formats),
+            "max_megapixels": self.max_pixels / 1_048_576,
+            "can_cancel": self.can_cancel,
+            "text_to_image": self.text_to_image,
+            "prompt_upsampling": self.prompt_upsampling,
+            "references_need_urls": self.references_need_urls,
+            "fields": {k: {"support": v.support.value, "note": v.note}
+                       for k, v in sorted(self.fields.items())},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedReference:
+    """A reference image ready to upload: decoded once, oriented, downscaled, re-encoded."""
+
+    data: bytes
+    mime: str          # image/jpeg | image/png | image/webp
+    width: int
+    height: int
+    source_sha256: str  # the original's content hash (ImageRef.sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a finished provider job produced. ``urls`` are fetched by ``download`` (without credentials);
+    ``images`` are bytes already in hand (base64 / data URIs / the sandbox)."""
+
+    urls: tuple[str, ...] = ()
+    images: tuple[bytes, ...] = ()
+    seed: int | None = None
+    billed_usd: float | None = None
+    revised_prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What ``submit`` returns. ``handle`` must be JSON-serialisable and hold everything ``poll``,
+    ``download`` and ``cancel`` need (the provider's URLs verbatim, ids)."""
+
+    provider_job_id: str | None
+    handle: dict[str, Any]
+    billed_usd: float | None = None
+    result: Result | None = None  # synchronous providers: already finished
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    state: Literal["queued", "running", "done"]
+    progress: float | None = None        # 0..1 where the provider reports it
+    queue_position: int | None = None
+    message: str = ""                    # a provider log line, for the job's status text
+    result: Result | None = None         # set when state == "done"
+    billed_usd: float | None = None
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """One protocol. Constructed with a ``ProviderContext``; stateless between calls apart from that.
+
+    Errors are raised as ``flexstudio.core.errors.ProviderError`` with an ``ErrorKind``; a moderated
+    request raises kind ``MODERATED`` (with ``moderation_stage`` "input"/"output"); a job the provider no
+    longer knows raises ``JobGone``.
+    """
+
+    info: ProviderInfo
+
+    async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission: ...
+
+    async def poll(self, handle: Mapping[str, Any]) -> PollResult: ...
+
+    async def download(self, url: str) -> bytes: ...
+
+    async def cancel(self, handle: Mapping[str, Any]) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderContext:
+    """What a provider is built with. I/O is injected: tests pass a client aimed at a local emulator."""
+
+    client: httpx.AsyncClient | None
+    api_key: str | None = None
+    base_url: str | None = None          # the API root; None → the profile's default
+    options: Mapping[str, Any] = field(default_factory=dict)  # profile options (model id, paths, auth style)
+    poll_interval: float = 0.5
+    state_dir: str | None = None         # a folder the provider may keep state in (the sandbox does)
+    sleep: Callable[[float], Awaitable[None]] | None = None  # injectable for tests; None → asyncio.sleep
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderInfo:
+    """Static facts about one provider id (one profile of a protocol)."""
+
+    id: str
+    label: str
+    protocol: str                         # module that speaks it: bfl, fal, replicate, openai_images, …
+    capabilities: Capabilities
+    default_base_url: str
+    env_var: str | None = None            # the provider's usual key variable (wins over the keyring)
+    needs_key: bool = True
+    simulator: bool = False               # the sandbox: labelled a simulator wherever it appears
+    preview: bool = False                 # protocol partly undocumented
+    key_help: str = ""                    # where a user gets a key
+    options: Mapping[str, Any] = field(default_factory=dict)
+    factory: Callable[[ProviderContext], Provider] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def display_name(self) -> str:
+        if self.simulator:
+            return f"{self.label} (simulator)"
+        if self.preview:
+            return f"{self.label} (preview)"
+        return self.label
+
+    def create(self, ctx: ProviderContext) -> Provider:
+        if self.factory is None:
+            raise RuntimeError(f"provider {self.id} has no implementation")
+        return self.factory(ctx)
+
+
+PREVIEW_NOTE = "preview — protocol partly undocumented"
