@@ -15,7 +15,7 @@ DEFAULT_SIZE = (1024, 1024)
 
 def snap(value: float, multiple: int = MULTIPLE) -> int:
     """Nearest multiple of ``multiple`` (at least one multiple)."""
-    return max(multiple, int(round(value / multiple)) * multiple)
+    return max(multiple, round(value / multiple) * multiple)
 
 
 def megapixels(width: int, height: int) -> float:

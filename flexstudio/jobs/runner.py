@@ -1,0 +1,378 @@
+"""The job runner: drives one provider step by step and writes history before every network step.
+
+``queued → submitting → running → downloading → succeeded`` or ``failed | moderated | cancelled |
+interrupted``. The provider's job id and polling handle are stored the moment a submit returns, so a
+crash loses nothing: ``resume_unfinished`` polls stored handles to finish jobs after a restart, or marks
+them ``interrupted`` (keeping the provider's job id) when the provider can no longer answer. A submit is
+never repeated for a job that may already exist at the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.errors import BadInput, ErrorKind, FlexError, JobGone, MissingKey, ProviderError
+from ..core.request import EditRequest
+from ..providers.base import PreparedReference, Provider, ProviderContext, ProviderInfo, Result
+from .events import EventBus, JobEvent
+from .state import SENTENCES, TERMINAL, JobState, transition
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..providers.registry import Registry
+    from ..storage.blobs import BlobStore
+    from ..storage.history import History, JobRecord
+    from ..storage.secrets import Secrets
+
+log = logging.getLogger(__name__)
+Quoter = Callable[[EditRequest], tuple[float | None, dict[str, Any] | None]]
+Guard = Callable[[EditRequest, float | None], None]
+
+
+@dataclass
+class RunnerConfig:
+    base_urls: Mapping[str, str] = field(default_factory=dict)
+    provider_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    concurrency: int = 4                 # jobs at once per provider
+    poll_interval: float = 0.5
+    max_poll_interval: float = 2.0
+    timeout: float | None = 900.0        # the longest one job may run after its submit
+    state_dir: Path | None = None        # the sandbox's "server-side" folder
+
+
+class Runner:
+    def __init__(self, *, history: History, blobs: BlobStore, registry: Registry, secrets: Secrets,
+                 bus: EventBus | None = None, config: RunnerConfig | None = None,
+                 client_factory: Callable[[], httpx.AsyncClient] | None = None,
+                 quoter: Quoter | None = None, guard: Guard | None = None,
+                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+        self.history = history
+        self.blobs = blobs
+        self.registry = registry
+        self.secrets = secrets
+        self.bus = bus or EventBus()
+        self.config = config or RunnerConfig()
+        self._client_factory = client_factory
+        self._client: httpx.AsyncClient | None = None
+        self.quoter = quoter
+        self.guard = guard
+        self.sleep = sleep
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._tasks: dict[str, asyncio.Task[JobRecord]] = {}
+        self._cancel_requested: set[str] = set()
+        self._prep_cache: Any = None
+
+    # ------------------------------------------------------------------ set-up
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            if self._client_factory is not None:
+                self._client = self._client_factory()
+            else:
+                from ..providers.http import new_client
+
+                self._client = new_client()
+        return self._client
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks.values()):
+            task.cancel()
+        for task in list(self._tasks.values()):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _provider(self, info: ProviderInfo, key: str | None) -> Provider:
+        opts = dict(info.options)
+        opts.update(self.config.provider_options.get(info.id, {}))
+        ctx = ProviderContext(
+            client=None if info.simulator else self.client, api_key=key,
+            base_url=self.config.base_urls.get(info.id) or None, options=opts,
+            poll_interval=self.config.poll_interval,
+            state_dir=str(self.config.state_dir) if self.config.state_dir else None, sleep=self.sleep)
+        return info.create(ctx)
+
+    # ------------------------------------------------------------------ creating jobs
+    def check(self, request: EditRequest) -> ProviderInfo:
+        """Everything that can be refused before anything is written or sent (raises ``BadInput``)."""
+        request.validate()
+        info = self.registry.get(request.provider)
+        caps = info.capabilities
+        if len(request.references) > caps.max_references:
+            raise BadInput(f"{info.display_name} takes at most {caps.max_references} reference images "
+                           f"(got {len(request.references)}).")
+        if not request.references and not caps.text_to_image:
+            raise BadInput(f"{info.display_name} needs at least one reference image.")
+        if request.output_format not in caps.formats:
+            raise BadInput(f"{info.display_name} cannot write {request.output_format.upper()}; "
+                           f"choose {' or '.join(f.upper() for f in caps.formats)}.")
+        if request.size is not None and request.size[0] * request.size[1] > caps.max_pixels:
+            raise BadInput(f"{info.display_name} makes images up to {caps.max_pixels / 1048576:g} MP.")
+        for ref in request.references:
+            if not self.blobs.has(ref.sha256):
+                raise BadInput(f"Reference {ref.name or ref.sha256[:12]} is missing from the history folder.")
+        return info
+
+    def create(self, request: EditRequest, *, parent_job_id: str | None = None, group_id: str | None = None,
+               group_kind: str | None = None) -> JobRecord:
+        """Validate, resolve the seed, price it, check the spend guard and write the job as ``queued``."""
+        request = request.resolved()
+        self.check(request)
+        quote_usd, quote = self.quoter(request) if self.quoter else (None, None)
+        if self.guard is not None:
+            self.guard(request, quote_usd)
+        rec = self.history.create(request, quote_usd=quote_usd, quote=quote, parent_job_id=parent_job_id,
+                                  group_id=group_id, group_kind=group_kind)
+        self._emit(rec.id, JobState.QUEUED, message=SENTENCES[JobState.QUEUED])
+        return rec
+
+    def start(self, job_id: str) -> asyncio.Task[JobRecord]:
+        task = asyncio.ensure_future(self.execute(job_id))
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _t, j=job_id: self._tasks.pop(j, None))
+        return task
+
+    async def run(self, request: EditRequest, **kw: Any) -> JobRecord:
+        rec = self.create(request, **kw)
+        return await self.start(rec.id)
+
+    def create_group(self, requests: Iterable[EditRequest], kind: str, *, total_guard: bool = True
+                     ) -> list[JobRecord]:
+        """Several jobs that belong together (a provider comparison or a sweep), checked as a whole
+        against the spend guard before any is written."""
+        reqs = [r.resolved() for r in requests]
+        for r in reqs:
+            self.check(r)
+        if self.guard is not None and total_guard:
+            total = 0.0
+            for r in reqs:
+                usd, _ = self.quoter(r) if self.quoter else (None, None)
+                total += usd or 0.0
+            self.guard(reqs[0], total)
+        group_id = uuid.uuid4().hex[:12]
+        saved_guard, self.guard = self.guard, None
+        try:
+            return [self.create(r, group_id=group_id, group_kind=kind) for r in reqs]
+        finally:
+            self.guard = saved_guard
+
+    def active(self) -> list[str]:
+        return list(self._tasks)
+
+    def cancel(self, job_id: str) -> bool:
+        """Cooperative cancel: the job's task stops at its next await, calls the provider's cancel
+        where there is one, and ends ``cancelled``."""
+        task = self._tasks.get(job_id)
+        if task is None or task.done():
+            return False
+        self._cancel_requested.add(job_id)
+        task.cancel()
+        return True
+
+    # ------------------------------------------------------------------ the state machine
+    def _emit(self, job_id: str, state: JobState, **kw: Any) -> None:
+        self.bus.publish(JobEvent(job_id=job_id, state=state.value, **kw))
+
+    def _move(self, rec: JobRecord, state: JobState, **changes: Any) -> JobRecord:
+        transition(rec.state, state)
+        if state in TERMINAL:
+            changes.setdefault("finished_at", time.time())
+        rec = self.history.update(rec.id, state=state.value, **changes)
+        self._emit(rec.id, state, progress=rec.progress, message=rec.message, error_kind=rec.error_kind,
+                   error_message=rec.error_message, billed_usd=rec.billed_usd)
+        return rec
+
+    def _scrub(self, text: str) -> str:
+        from ..storage.secrets import scrub
+
+        return scrub(text, self.secrets.known_values())
+
+    async def execute(self, job_id: str) -> JobRecord:
+        rec = self.history.get(job_id)
+        if rec.finished:
+            return rec
+        info: ProviderInfo | None = None
+        provider: Provider | None = None
+        started = time.monotonic()
+        try:
+            info = self.registry.get(rec.provider)
+            key = self._key(info)
+            provider = self._provider(info, key)
+            if rec.state == JobState.QUEUED:
+                refs = await self._prepare(rec.request, info)
+                sem = self._semaphores.setdefault(info.id, asyncio.Semaphore(self.config.concurrency))
+                async with sem:
+                    rec = self._move(rec, JobState.SUBMITTING, submits=rec.submits + 1,
+                                     message=SENTENCES[JobState.SUBMITTING])
+                    sub = await provider.submit(rec.request, refs)
+                    rec = self._move(rec, JobState.RUNNING, provider_job_id=sub.provider_job_id,
+                                     handle=sub.handle, billed_usd=sub.billed_usd, progress=0.0,
+                                     message=SENTENCES[JobState.RUNNING])
+                    result = sub.result or await self._poll(rec, provider)
+            elif rec.state == JobState.SUBMITTING:
+                return self._move(rec, JobState.INTERRUPTED, error_kind=ErrorKind.NETWORK.value,
+                                  error_message="FlexStudio stopped while sending this job, so it cannot tell "
+                                  "whether the provider took it. It was not sent again (no double charge).",
+                                  message=SENTENCES[JobState.INTERRUPTED])
+            else:  # running or downloading when FlexStudio stopped: finish from the stored handle
+                if not rec.handle:
+                    raise JobGone("No polling handle was stored for this job.")
+                if rec.state == JobState.DOWNLOADING:
+                    rec = self.history.update(rec.id, state=JobState.RUNNING.value)
+                result = await self._poll(rec, provider, resuming=True)
+            rec = self._move(rec, JobState.DOWNLOADING, message=SENTENCES[JobState.DOWNLOADING],
+                             billed_usd=result.billed_usd if result.billed_usd is not None else rec.billed_usd)
+            outputs = await self._fetch(result, provider, info)
+            return self._move(rec, JobState.SUCCEEDED, outputs=outputs, progress=1.0,
+                              latency_s=round(time.monotonic() - started, 3), message=SENTENCES[JobState.SUCCEEDED])
+        except asyncio.CancelledError:
+            if job_id not in self._cancel_requested:
+                # Shutting down, not a user's cancel: leave the job as it stands; it resumes at next start.
+                raise
+            self._cancel_requested.discard(job_id)
+            rec = self.history.get(job_id)
+            note = "Cancelled."
+            if provider is not None and info is not None and rec.handle:
+                if info.capabilities.can_cancel:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(asyncio.wait_for(provider.cancel(rec.handle), 10))
+                    note = "Cancelled at the provider — it may still bill the time already used."
+                else:
+                    note = f"Cancelled — {info.label} cannot stop a job once sent, so it may still be billed."
+            if not rec.finished:
+                rec = self._move(rec, JobState.CANCELLED, message=note)
+            return rec
+        except BaseException as exc:
+            return self._fail(job_id, exc, info)
+
+    def _fail(self, job_id: str, exc: BaseException, info: ProviderInfo | None) -> JobRecord:
+        rec = self.history.get(job_id)
+        if rec.finished:
+            return rec
+        if isinstance(exc, JobGone) and rec.provider_job_id and rec.state in (JobState.RUNNING,
+                                                                              JobState.DOWNLOADING):
+            state = JobState.INTERRUPTED
+            kind = ErrorKind.EXPIRED.value
+            msg = (f"{exc} The provider's job id {rec.provider_job_id} is kept in history.")
+        elif isinstance(exc, ProviderError) and exc.kind == ErrorKind.MODERATED:
+            state, kind = JobState.MODERATED, ErrorKind.MODERATED.value
+            msg = str(exc)
+        elif isinstance(exc, FlexError):
+            state, kind, msg = JobState.FAILED, exc.kind.value, str(exc)
+        elif isinstance(exc, Exception):
+            log.exception("job %s failed unexpectedly", job_id)
+            state, kind = JobState.FAILED, ErrorKind.PROVIDER.value
+            msg = f"Unexpected error: {type(exc).__name__}: {exc}"
+        else:
+            raise exc
+        return self._move(rec, state, error_kind=kind, error_message=self._scrub(msg),
+                          message=SENTENCES[state])
+
+    def _key(self, info: ProviderInfo) -> str | None:
+        if not info.needs_key:
+            return None
+        key = self.secrets.get(info.id, info.env_var)
+        if not key:
+            where = f" or set {info.env_var}" if info.env_var else ""
+            raise MissingKey(f"{info.label} needs an API key — add it in Settings → Keys{where} "
+                             f"(flexstudio keys set {info.id}).")
+        return key
+
+    async def _prepare(self, request: EditRequest, info: ProviderInfo) -> list[PreparedReference]:
+        if not request.references:
+            return []
+        from ..core import images
+
+        if self._prep_cache is None:
+            self._prep_cache = images.PreparedCache()
+        max_px = info.capabilities.max_pixels
+
+        def work() -> list[PreparedReference]:
+            out = []
+            for ref in request.references:
+                prepared = self._prep_cache.get_or_prepare(
+                    ref.sha256, max_px, lambda r=ref: self.blobs.get(r.sha256))
+                out.append(PreparedReference(data=prepared.data, mime=prepared.mime, width=prepared.width,
+                                             height=prepared.height, source_sha256=ref.sha256))
+            return out
+
+        return await asyncio.to_thread(work)
+
+    async def _poll(self, rec: JobRecord, provider: Provider, *, resuming: bool = False) -> Result:
+        handle = rec.handle or {}
+        interval = self.config.poll_interval
+        last_write = 0.0
+        last_state: tuple[Any, ...] = ()
+        deadline = None if self.config.timeout is None else time.monotonic() + self.config.timeout
+        while True:
+            poll = await provider.poll(handle)
+            if poll.state == "done":
+                if poll.result is None:
+                    raise ProviderError(f"{provider.info.label} said done but sent no result.")
+                if poll.billed_usd is not None and poll.result.billed_usd is None:
+                    return Result(poll.result.urls, poll.result.images, poll.result.seed, poll.billed_usd,
+                                  poll.result.revised_prompt)
+                return poll.result
+            now = time.monotonic()
+            msg = poll.message or (f"In the queue, position {poll.queue_position}." if poll.queue_position
+                                   is not None and poll.state == "queued" else SENTENCES[JobState.RUNNING])
+            state_key = (poll.state, poll.queue_position, msg)
+            self._emit(rec.id, JobState.RUNNING, progress=poll.progress, queue_position=poll.queue_position,
+                       message=msg)
+            if state_key != last_state or now - last_write > 2.0:
+                self.history.update(rec.id, progress=poll.progress, message=msg)
+                last_state, last_write = state_key, now
+            if deadline is not None and now > deadline:
+                raise ProviderError(f"{provider.info.label} did not finish within "
+                                    f"{self.config.timeout:g} s.", kind=ErrorKind.TIMEOUT)
+            await (self.sleep or asyncio.sleep)(interval)
+            interval = min(self.config.max_poll_interval, interval * 1.15)
+
+    async def _fetch(self, result: Result, provider: Provider, info: ProviderInfo) -> list[Any]:
+        from ..core import images
+        from ..storage.history import Output
+
+        blobs: list[bytes] = list(result.images)
+        for url in result.urls:
+            blobs.append(await provider.download(url))
+        if not blobs:
+            raise ProviderError(f"{info.label} finished without an image.")
+        outputs = []
+        for data in blobs:
+            try:
+                fmt, w, h = await asyncio.to_thread(images.verify_output, data)
+            except BadInput as exc:
+                raise ProviderError(f"{info.label} sent a result that is not a usable image ({exc}).",
+                                    kind=ErrorKind.PROVIDER) from None
+            mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(fmt.upper(),
+                                                                                       f"image/{fmt.lower()}")
+            sha = await asyncio.to_thread(self.blobs.put, data, mime)
+            outputs.append(Output(sha, mime, w, h))
+        return outputs
+
+    # ------------------------------------------------------------------ after a crash
+    async def resume_unfinished(self) -> list[JobRecord]:
+        """Finish or settle every job a crash left unfinished (the window does this at start)."""
+        jobs = self.history.unfinished()
+        if not jobs:
+            return []
+        return list(await asyncio.gather(*(self._resume_one(j) for j in jobs)))
+
+    async def _resume_one(self, rec: JobRecord) -> JobRecord:
+        if rec.state == JobState.QUEUED:
+            # Never sent: nothing can have been billed. Settle it rather than spend without asking.
+            return self._move(rec, JobState.INTERRUPTED, error_kind=ErrorKind.NETWORK.value,
+                              error_message="FlexStudio stopped before this job was sent; nothing was billed. "
+                              "Re-run it from the history.", message=SENTENCES[JobState.INTERRUPTED])
+        return await self.execute(rec.id)

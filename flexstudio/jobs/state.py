@@ -1,0 +1,54 @@
+"""A job is an explicit state machine with one transition function."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    MODERATED = "moderated"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.MODERATED, JobState.CANCELLED,
+                      JobState.INTERRUPTED})
+_ENDS = {JobState.FAILED, JobState.MODERATED, JobState.CANCELLED, JobState.INTERRUPTED}
+_ALLOWED: dict[JobState, frozenset[JobState]] = {
+    JobState.QUEUED: frozenset({JobState.SUBMITTING, *_ENDS}),
+    JobState.SUBMITTING: frozenset({JobState.RUNNING, JobState.DOWNLOADING, *_ENDS}),
+    JobState.RUNNING: frozenset({JobState.RUNNING, JobState.DOWNLOADING, *_ENDS}),
+    JobState.DOWNLOADING: frozenset({JobState.SUCCEEDED, *_ENDS}),
+}
+
+
+class InvalidTransition(RuntimeError):
+    pass
+
+
+def transition(current: str | JobState, new: str | JobState) -> JobState:
+    """Return ``new`` if a job in ``current`` may move there; raise ``InvalidTransition`` otherwise."""
+    cur, nxt = JobState(current), JobState(new)
+    if nxt not in _ALLOWED.get(cur, frozenset()):
+        raise InvalidTransition(f"a job cannot go from {cur} to {nxt}")
+    return nxt
+
+
+# One human sentence per end state (the job card and the CLI say these).
+SENTENCES = {
+    JobState.QUEUED: "Waiting to start.",
+    JobState.SUBMITTING: "Sending the request…",
+    JobState.RUNNING: "Running at the provider…",
+    JobState.DOWNLOADING: "Downloading the result…",
+    JobState.SUCCEEDED: "Done.",
+    JobState.FAILED: "Failed.",
+    JobState.MODERATED: "The provider flagged the request and did not bill it.",
+    JobState.CANCELLED: "Cancelled.",
+    JobState.INTERRUPTED: "Interrupted: FlexStudio stopped before the job finished and it could not be resumed.",
+}

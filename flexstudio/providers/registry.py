@@ -1,0 +1,70 @@
+"""All providers by id: the built-in profiles of every protocol module, plus user-defined endpoints."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from ..core.errors import BadInput
+from .base import ProviderInfo
+
+# Protocol modules in the order their profiles are listed (the sandbox first: it works with no key).
+PROTOCOL_MODULES = ("sandbox", "bfl", "fal", "replicate", "openai_images", "kie", "runapi", "fairstack")
+
+
+class EndpointSpec(Protocol):
+    id: str
+    label: str
+    protocol: str
+    base_url: str
+    options: dict[str, Any]
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(f"{__package__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__package__}.{name}":
+            return None
+        raise
+
+
+class Registry:
+    def __init__(self, custom: Iterable[EndpointSpec] = ()) -> None:
+        self._infos: dict[str, ProviderInfo] = {}
+        for name in PROTOCOL_MODULES:
+            mod = _module(name)
+            for info in getattr(mod, "PROFILES", ()) if mod else ():
+                self._infos[info.id] = info
+        self.problems: list[str] = []
+        for spec in custom:
+            self.add_custom(spec)
+
+    def add_custom(self, spec: EndpointSpec) -> ProviderInfo | None:
+        mod = _module(spec.protocol)
+        make = getattr(mod, "custom_profile", None) if mod else None
+        if make is None:
+            self.problems.append(f"Endpoint {spec.label!r}: protocol {spec.protocol!r} takes no custom endpoints.")
+            return None
+        if spec.id in self._infos and not self._infos[spec.id].options.get("custom"):
+            self.problems.append(f"Endpoint {spec.label!r}: the id {spec.id!r} is taken by a built-in provider.")
+            return None
+        info = make(spec.id, spec.label, spec.base_url, {**dict(spec.options), "custom": True})
+        self._infos[info.id] = info
+        return info
+
+    def all(self) -> list[ProviderInfo]:
+        return list(self._infos.values())
+
+    def ids(self) -> list[str]:
+        return list(self._infos)
+
+    def __contains__(self, provider_id: object) -> bool:
+        return provider_id in self._infos
+
+    def get(self, provider_id: str) -> ProviderInfo:
+        try:
+            return self._infos[provider_id]
+        except KeyError:
+            raise BadInput(f"Unknown provider {provider_id!r}; choose one of: {', '.join(self._infos)}.") from None

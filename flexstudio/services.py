@@ -1,0 +1,131 @@
+"""The composition root shared by the CLI and the window: builds the Qt-free services once."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .core.errors import BadInput
+from .core.request import EditRequest, ImageRef
+from .jobs.events import EventBus
+from .jobs.runner import Runner, RunnerConfig
+from .jobs.spend import SpendGuard
+from .providers.base import ProviderInfo
+from .providers.registry import Registry
+from .storage.blobs import BlobStore
+from .storage.history import History
+from .storage.paths import Paths, default_paths, resources_dir
+from .storage.presets import PresetStore
+from .storage.secrets import Secrets
+from .storage.settings import Settings
+
+MAX_REFERENCE_FILE = 200 * 1024 * 1024  # bytes read from one reference file at the most
+
+
+@dataclass
+class Services:
+    paths: Paths
+    settings: Settings
+    history: History
+    blobs: BlobStore
+    secrets: Secrets
+    registry: Registry
+    presets: PresetStore
+    runner: Runner
+    bus: EventBus
+    guard: SpendGuard
+    base_urls: dict[str, str] = field(default_factory=dict)
+    _table: Any = None
+
+    @classmethod
+    def build(cls, *, paths: Paths | None = None, base_urls: Mapping[str, str] | None = None,
+              env: Mapping[str, str] | None = None, keyring_backend: Any = None,
+              runner_config: RunnerConfig | None = None, client_factory: Any = None) -> Services:
+        paths = (paths or default_paths()).ensure()
+        settings = Settings.load(paths.settings_file)
+        history = History(paths.history_db)
+        blobs = BlobStore(paths.blobs)
+        secrets = Secrets(env=env, backend=keyring_backend)
+        registry = Registry(settings.endpoints)
+        presets = PresetStore(paths.presets, resources_dir() / "presets")
+        bus = EventBus()
+        urls = {**settings.base_urls, **(base_urls or {})}
+        cfg = runner_config or RunnerConfig()
+        cfg.base_urls = urls
+        if cfg.state_dir is None:
+            cfg.state_dir = paths.sandbox_state
+        guard = SpendGuard(history, settings.caps)
+        svc = cls(paths=paths, settings=settings, history=history, blobs=blobs, secrets=secrets,
+                  registry=registry, presets=presets, runner=None, bus=bus, guard=guard,  # type: ignore[arg-type]
+                  base_urls=urls)
+        svc.runner = Runner(history=history, blobs=blobs, registry=registry, secrets=secrets, bus=bus,
+                            config=cfg, client_factory=client_factory, quoter=svc.quote_pair, guard=guard)
+        return svc
+
+    # ------------------------------------------------------------------ pricing
+    @property
+    def price_table(self) -> Any:
+        if self._table is None:
+            from .pricing import load_table
+
+            override = self.paths.config / "prices.json"
+            self._table = load_table(override if override.exists() else None)
+        return self._table
+
+    def quote(self, request: EditRequest, provider_id: str | None = None) -> Any:
+        from .pricing import quote
+
+        pid = provider_id or request.provider
+        max_px = self.registry.get(pid).capabilities.max_pixels if pid in self.registry else 4 * 1048576
+        return quote(request, pid, table=self.price_table, max_pixels=max_px)
+
+    def quote_pair(self, request: EditRequest) -> tuple[float | None, dict[str, Any] | None]:
+        q = self.quote(request)
+        return q.usd, q.to_dict()
+
+    # ------------------------------------------------------------------ references
+    def import_reference(self, data: bytes, name: str = "") -> ImageRef:
+        """Check an image (header, size, bombs, corruption) and keep its bytes in the blob store."""
+        from .core import images
+
+        info = images.inspect(data, name)
+        sha = info.sha256 or hashlib.sha256(data).hexdigest()
+        self.blobs.put(data, info.mime, sha=sha)
+        return ImageRef(sha256=sha, width=info.width, height=info.height, name=name, mime=info.mime)
+
+    def import_reference_file(self, path: str | Path) -> ImageRef:
+        p = Path(path)
+        name = p.name
+        try:
+            if p.is_dir():
+                raise BadInput(f"{name}: is a folder, not an image.")
+            size = p.stat().st_size
+            if size > MAX_REFERENCE_FILE:
+                raise BadInput(f"{name}: the file is {size // 1048576} MB; the most FlexStudio reads is "
+                               f"{MAX_REFERENCE_FILE // 1048576} MB.")
+            data = p.read_bytes()
+        except FileNotFoundError:
+            raise BadInput(f"{path}: no such file.") from None
+        except PermissionError:
+            raise BadInput(f"{path}: permission denied (the file cannot be read).") from None
+        except IsADirectoryError:
+            raise BadInput(f"{path}: is a folder, not an image.") from None
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+        return self.import_reference(data, name)
+
+    # ------------------------------------------------------------------ keys
+    def key_source(self, info: ProviderInfo) -> str | None:
+        if not info.needs_key:
+            return "none-needed"
+        return self.secrets.source(info.id, info.env_var)
+
+    def save_settings(self) -> None:
+        self.settings.save(self.paths.settings_file)
+
+    async def aclose(self) -> None:
+        await self.runner.aclose()
+        self.history.close()

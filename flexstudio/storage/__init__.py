@@ -1,0 +1,1 @@
+"""Persistence: folders, history (sqlite3 + content-addressed blobs), settings, secrets, presets."""

@@ -1,0 +1,308 @@
+"""The history: every job ever run, in sqlite3 (WAL, ``user_version`` migrations).
+
+Rows are written *before* each network step (the job runner calls ``update`` at every transition), so a
+crash or kill loses nothing: the provider's job id and polling handle are stored the moment a submit
+returns. Image bytes live in the ``BlobStore``; a row only ever points at blobs already on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..core.request import EditRequest
+
+TERMINAL_STATES = ("succeeded", "failed", "moderated", "cancelled", "interrupted")
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the jobs table
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        finished_at REAL,
+        provider TEXT NOT NULL,
+        state TEXT NOT NULL,
+        prompt TEXT NOT NULL DEFAULT '',
+        request_json TEXT NOT NULL,
+        seed INTEGER,
+        quote_usd REAL,
+        quote_json TEXT,
+        billed_usd REAL,
+        provider_job_id TEXT,
+        handle_json TEXT,
+        progress REAL,
+        message TEXT NOT NULL DEFAULT '',
+        error_kind TEXT,
+        error_message TEXT,
+        outputs_json TEXT NOT NULL DEFAULT '[]',
+        latency_s REAL,
+        submits INTEGER NOT NULL DEFAULT 0,
+        favourite INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_created ON jobs(created_at DESC);
+    CREATE INDEX jobs_state ON jobs(state);
+    """,
+    # 2: lineage, comparison / sweep groups, winners, soft delete
+    """
+    ALTER TABLE jobs ADD COLUMN parent_job_id TEXT;
+    ALTER TABLE jobs ADD COLUMN group_id TEXT;
+    ALTER TABLE jobs ADD COLUMN group_kind TEXT;
+    ALTER TABLE jobs ADD COLUMN winner INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN deleted_at REAL;
+    CREATE INDEX jobs_group ON jobs(group_id);
+    CREATE INDEX jobs_parent ON jobs(parent_job_id);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    sha256: str
+    mime: str
+    width: int
+    height: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "mime": self.mime, "width": self.width, "height": self.height}
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    id: str
+    created_at: float
+    updated_at: float
+    provider: str
+    state: str
+    request: EditRequest
+    quote_usd: float | None = None
+    quote: dict[str, Any] | None = None
+    billed_usd: float | None = None
+    provider_job_id: str | None = None
+    handle: dict[str, Any] | None = None
+    progress: float | None = None
+    message: str = ""
+    error_kind: str | None = None
+    error_message: str | None = None
+    outputs: tuple[Output, ...] = ()
+    latency_s: float | None = None
+    submits: int = 0
+    favourite: bool = False
+    finished_at: float | None = None
+    parent_job_id: str | None = None
+    group_id: str | None = None
+    group_kind: str | None = None
+    winner: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    @property
+    def seed(self) -> int | None:
+        return self.request.seed
+
+
+_COLUMNS = ("id", "created_at", "updated_at", "finished_at", "provider", "state", "prompt", "request_json",
+            "seed", "quote_usd", "quote_json", "billed_usd", "provider_job_id", "handle_json", "progress",
+            "message", "error_kind", "error_message", "outputs_json", "latency_s", "submits", "favourite",
+            "parent_job_id", "group_id", "group_kind", "winner")
+_UPDATABLE = {"state", "quote_usd", "billed_usd", "provider_job_id", "handle", "progress", "message",
+              "error_kind", "error_message", "outputs", "latency_s", "submits", "favourite", "finished_at",
+              "parent_job_id", "group_id", "group_kind", "winner", "request"}
+
+
+def _row_to_record(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"], created_at=row["created_at"], updated_at=row["updated_at"], provider=row["provider"],
+        state=row["state"], request=EditRequest.from_json(row["request_json"]), quote_usd=row["quote_usd"],
+        quote=json.loads(row["quote_json"]) if row["quote_json"] else None, billed_usd=row["billed_usd"],
+        provider_job_id=row["provider_job_id"],
+        handle=json.loads(row["handle_json"]) if row["handle_json"] else None,
+        progress=row["progress"], message=row["message"], error_kind=row["error_kind"],
+        error_message=row["error_message"],
+        outputs=tuple(Output(**o) for o in json.loads(row["outputs_json"] or "[]")),
+        latency_s=row["latency_s"], submits=row["submits"], favourite=bool(row["favourite"]),
+        finished_at=row["finished_at"], parent_job_id=row["parent_job_id"], group_id=row["group_id"],
+        group_kind=row["group_kind"], winner=bool(row["winner"]),
+    )
+
+
+class History:
+    def __init__(self, db_path: Path) -> None:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = db_path
+        self.db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=10)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    # ------------------------------------------------------------------ schema
+    def migrate(self) -> int:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"The history was written by a newer FlexStudio (schema {version}).")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            script = _MIGRATIONS[target - 1]
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for stmt in (s.strip() for s in script.split(";")):
+                    if stmt:
+                        self.db.execute(stmt)
+                self.db.execute(f"PRAGMA user_version={target}")
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return SCHEMA_VERSION
+
+    def close(self) -> None:
+        self.db.close()
+
+    def integrity_check(self) -> str:
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # ------------------------------------------------------------------ writes
+    def create(self, request: EditRequest, *, quote_usd: float | None = None,
+               quote: dict[str, Any] | None = None, parent_job_id: str | None = None,
+               group_id: str | None = None, group_kind: str | None = None, state: str = "queued") -> JobRecord:
+        now = time.time()
+        job_id = uuid.uuid4().hex[:12]
+        self.db.execute(
+            "INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json, seed,"
+            " quote_usd, quote_json, parent_job_id, group_id, group_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (job_id, now, now, request.provider, state, request.prompt, request.to_json(), request.seed,
+             quote_usd, json.dumps(quote) if quote is not None else None, parent_job_id, group_id,
+             group_kind),
+        )
+        return self.get(job_id)
+
+    def update(self, job_id: str, **changes: Any) -> JobRecord:
+        unknown = set(changes) - _UPDATABLE
+        if unknown:
+            raise TypeError(f"cannot update {sorted(unknown)}")
+        cols: list[str] = []
+        vals: list[Any] = []
+        for key, value in changes.items():
+            if key == "handle":
+                cols.append("handle_json")
+                vals.append(json.dumps(value) if value is not None else None)
+            elif key == "outputs":
+                cols.append("outputs_json")
+                vals.append(json.dumps([o.to_dict() for o in value]))
+            elif key == "request":
+                cols += ["request_json", "prompt", "seed", "provider"]
+                vals += [value.to_json(), value.prompt, value.seed, value.provider]
+            elif key in ("favourite", "winner"):
+                cols.append(key)
+                vals.append(int(bool(value)))
+            else:
+                cols.append(key)
+                vals.append(value)
+        cols.append("updated_at")
+        vals.append(time.time())
+        self.db.execute(f"UPDATE jobs SET {', '.join(c + '=?' for c in cols)} WHERE id=?", (*vals, job_id))
+        return self.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        """Soft delete (undoable with ``restore``)."""
+        self.db.execute("UPDATE jobs SET deleted_at=? WHERE id=?", (time.time(), job_id))
+
+    def restore(self, job_id: str) -> None:
+        self.db.execute("UPDATE jobs SET deleted_at=NULL WHERE id=?", (job_id,))
+
+    def purge(self, job_id: str) -> None:
+        self.db.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    # ------------------------------------------------------------------ reads
+    def get(self, job_id: str) -> JobRecord:
+        row = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id LIKE ? LIMIT 2",
+                                   (job_id + "%",)).fetchall() if len(job_id) >= 4 else []
+            if len(rows) != 1:
+                raise KeyError(job_id)
+            row = rows[0]
+        return _row_to_record(row)
+
+    def _where(self, search: str | None, provider: str | None, states: Sequence[str] | None,
+               favourite: bool | None, group_id: str | None) -> tuple[str, list[Any]]:
+        clauses = ["deleted_at IS NULL"]
+        args: list[Any] = []
+        if search:
+            clauses.append("prompt LIKE ? ESCAPE '\\'")
+            args.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if provider:
+            clauses.append("provider=?")
+            args.append(provider)
+        if states:
+            clauses.append(f"state IN ({','.join('?' * len(states))})")
+            args.extend(states)
+        if favourite:
+            clauses.append("favourite=1")
+        if group_id:
+            clauses.append("group_id=?")
+            args.append(group_id)
+        return " AND ".join(clauses), args
+
+    def list(self, *, limit: int = 200, offset: int = 0, search: str | None = None,
+             provider: str | None = None, states: Sequence[str] | None = None,
+             favourite: bool | None = None, group_id: str | None = None) -> list[JobRecord]:
+        where, args = self._where(search, provider, states, favourite, group_id)
+        rows = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE {where} ORDER BY created_at DESC, rowid DESC"
+            " LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    def count(self, *, search: str | None = None, provider: str | None = None,
+              states: Sequence[str] | None = None, favourite: bool | None = None,
+              group_id: str | None = None) -> int:
+        where, args = self._where(search, provider, states, favourite, group_id)
+        return int(self.db.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", args).fetchone()[0])
+
+    def unfinished(self) -> list[JobRecord]:
+        marks = ",".join("?" * len(TERMINAL_STATES))
+        rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state NOT IN ({marks})"
+                               " ORDER BY created_at", TERMINAL_STATES).fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    def children(self, job_id: str) -> list[JobRecord]:
+        rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE parent_job_id=? AND"
+                               " deleted_at IS NULL ORDER BY created_at", (job_id,)).fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    def spend_since(self, since: float) -> float:
+        """Money spent since a time: the billed amount where known, else the quote, for jobs that ran."""
+        row = self.db.execute(
+            "SELECT COALESCE(SUM(CASE WHEN billed_usd IS NOT NULL THEN billed_usd"
+            " WHEN state IN ('succeeded','queued','submitting','running','downloading')"
+            " THEN COALESCE(quote_usd, 0) ELSE 0 END), 0) FROM jobs WHERE created_at>=?", (since,)).fetchone()
+        return float(row[0])
+
+    def providers_used(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT provider FROM jobs ORDER BY provider")]
+
+    def bulk_insert(self, records: Iterable[tuple[EditRequest, str, float]]) -> None:
+        """Fast import (benchmarks, migrations from other tools): (request, state, created_at)."""
+        self.db.execute("BEGIN")
+        try:
+            self.db.executemany(
+                "INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json, seed)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                ((uuid.uuid4().hex[:12], ts, ts, r.provider, st, r.prompt, r.to_json(), r.seed)
+                 for r, st, ts in records))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
