@@ -65,12 +65,16 @@ class EditRequest:
     provider: str = DEFAULT_PROVIDER
     extras: tuple[tuple[str, Any], ...] = field(default=())  # provider-specific knobs, stable order
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.references, tuple):
+            object.__setattr__(self, "references", tuple(self.references))
+        if isinstance(self.extras, dict):
+            object.__setattr__(self, "extras", tuple(sorted(self.extras.items())))
+        if self.size is not None and not isinstance(self.size, tuple):
+            object.__setattr__(self, "size", tuple(self.size))
+
     # ----------------------------------------------------------------------------- helpers
     def with_(self, **changes: Any) -> EditRequest:
-        if "references" in changes:
-            changes["references"] = tuple(changes["references"])
-        if "extras" in changes and isinstance(changes["extras"], dict):
-            changes["extras"] = tuple(sorted(changes["extras"].items()))
         return replace(self, **changes)
 
     def resolved(self) -> EditRequest:

@@ -1,0 +1,20 @@
+"""The command line (a public interface: keep it stable). ``flexstudio`` alone opens the workbench."""
+
+from __future__ import annotations
+
+import sys
+
+from .args import build_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-psn") or argv == ["--gui"]:
+        from ..app import main as gui_main
+
+        return gui_main([])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .commands import dispatch
+
+    return dispatch(args, parser)

@@ -1,0 +1,105 @@
+"""Argument parsing for every command."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+
+PROVIDERS_HELP = ("bfl, bfl-eu, bfl-us, fal, replicate, lumenfall, openai-compatible, cometapi, kie, runapi, "
+                  "fairstack, sandbox (default), or a custom endpoint's id")
+
+
+class Parser(argparse.ArgumentParser):
+    """Bad usage exits 2 with one clear line (argparse's own rule, kept)."""
+
+
+def _request_options(p: argparse.ArgumentParser, *, many: bool, prompt_required: bool) -> None:
+    p.add_argument("-p", "--prompt", required=prompt_required, help="the edit, in words")
+    p.add_argument("-i", "--image", action="append", default=[], metavar="IMAGE",
+                   help="a reference image (repeat, in order: image 1, image 2, …)")
+    p.add_argument("--provider", action="append" if many else "store", default=[] if many else None,
+                   metavar="ID", help=PROVIDERS_HELP)
+    p.add_argument("--base-url", action="append", default=[], metavar="URL|ID=URL",
+                   help="the provider's API root (for several providers: ID=URL, repeated)")
+    p.add_argument("--steps", type=int, help="inference steps (1–50; default 50)")
+    p.add_argument("--guidance", type=float, help="guidance (1.5–10; default 5)")
+    p.add_argument("--seed", type=int, help="seed (default: random, recorded)")
+    p.add_argument("--size", help="WxH (multiples of 16, ≤ 4 MP) or auto (default: match image 1)")
+    p.add_argument("--format", choices=("png", "jpeg", "jpg", "webp"), help="output format (default jpeg)")
+    p.add_argument("--safety", type=int, help="safety tolerance (0 strictest … 5; default 2)")
+    up = p.add_mutually_exclusive_group()
+    up.add_argument("--upsample", dest="upsample", action="store_true", default=None,
+                    help="let the provider rewrite the prompt")
+    up.add_argument("--no-upsample", dest="upsample", action="store_false")
+    p.add_argument("--preset", metavar="NAME|FILE", help="start from a preset")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="flexstudio",
+                    description="FlexStudio — edit images with FLUX.2 [flex] on the clouds that sell it. "
+                    "Run with no command to open the workbench.")
+    parser.add_argument("--version", action="version", version=f"flexstudio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+
+    p = sub.add_parser("edit", help="one edit, headless")
+    _request_options(p, many=False, prompt_required=True)
+    p.add_argument("-o", "--out", metavar="PATH|DIR", help="where to write the result (with its recipe)")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to submit above this price")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+
+    p = sub.add_parser("compare", help="the same edit on several providers at once")
+    _request_options(p, many=True, prompt_required=True)
+    p.add_argument("-o", "--out", metavar="DIR", help="folder for the results")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to submit above this total price")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+
+    p = sub.add_parser("quote", help="prices only, no network")
+    _request_options(p, many=True, prompt_required=False)
+
+    p = sub.add_parser("history", help="list, show or export past jobs")
+    hs = p.add_subparsers(dest="history_command", metavar="list|show|export", required=True,
+                          parser_class=Parser)
+    h = hs.add_parser("list", help="past jobs, newest first")
+    h.add_argument("--limit", type=int, default=50)
+    h.add_argument("--search", help="only prompts containing this text")
+    h.add_argument("--provider", help="only this provider")
+    h.add_argument("--status", help="only this status")
+    h.add_argument("--json", action="store_true")
+    h = hs.add_parser("show", help="one job in full")
+    h.add_argument("job")
+    h.add_argument("--json", action="store_true")
+    h = hs.add_parser("export", help="write a job's images, with their recipe, into a folder")
+    h.add_argument("job")
+    h.add_argument("dir")
+    h.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("resume", help="finish or settle jobs left unfinished by a crash")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--base-url", action="append", default=[], metavar="URL|ID=URL")
+
+    p = sub.add_parser("providers", help="providers, capabilities, whether a key is set")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("keys", help="store or delete an API key (in the system keyring)")
+    ks = p.add_subparsers(dest="keys_command", metavar="set|delete", required=True, parser_class=Parser)
+    k = ks.add_parser("set", help="read the key from standard input")
+    k.add_argument("provider")
+    k = ks.add_parser("delete")
+    k.add_argument("provider")
+
+    p = sub.add_parser("presets", help="list, show, import or export presets")
+    ps = p.add_subparsers(dest="presets_command", metavar="list|show|import|export", required=True,
+                          parser_class=Parser)
+    q = ps.add_parser("list")
+    q.add_argument("--json", action="store_true")
+    q = ps.add_parser("show")
+    q.add_argument("name")
+    q.add_argument("--json", action="store_true")
+    q = ps.add_parser("import")
+    q.add_argument("file")
+    q = ps.add_parser("export")
+    q.add_argument("name")
+    q.add_argument("file")
+    return parser

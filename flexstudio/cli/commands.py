@@ -1,0 +1,328 @@
+"""What each command does. Exit codes: 0 succeeded; 1 the provider refused or failed; 2 bad usage or
+bad input (nothing was sent); 130 interrupted by Ctrl-C (after cancelling the provider job)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import BadInput, ErrorKind, FlexError
+from ..core.request import EditRequest
+from ..core.sizes import parse_size
+from ..services import Services
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(BadInput):
+    pass
+
+
+def _out(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(f"flexstudio: {text}\n")
+    sys.stderr.flush()
+
+
+def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        handler = _HANDLERS[args.command]
+        return handler(args)
+    except FlexError as exc:
+        _err(str(exc))
+        if getattr(args, "json", False) and args.command in ("edit", "compare", "quote"):
+            _out(_error_object(args, exc))
+        return EXIT_USAGE if exc.kind == ErrorKind.BAD_INPUT or isinstance(exc, BadInput) else EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _error_object(args: argparse.Namespace, exc: FlexError) -> dict[str, Any]:
+    err = {"kind": exc.kind.value, "message": str(exc)}
+    if args.command == "quote":
+        return {"quotes": [], "error": err}
+    obj = {"job_id": None, "provider": _first_provider(args), "status": "failed", "outputs": [],
+           "seed": getattr(args, "seed", None), "quote_usd": None, "billed_usd": None, "latency_s": None,
+           "provider_job_id": None, "error": err}
+    return {"results": [], "error": err} if args.command == "compare" else obj
+
+
+def _first_provider(args: argparse.Namespace) -> str:
+    p = getattr(args, "provider", None)
+    if isinstance(p, list):
+        return p[0] if p else "sandbox"
+    return p or "sandbox"
+
+
+# ---------------------------------------------------------------------- building requests
+def parse_base_urls(values: list[str], providers: list[str]) -> dict[str, str]:
+    urls: dict[str, str] = {}
+    for v in values:
+        head, sep, tail = v.partition("=")
+        if sep and "://" not in head and "/" not in head:
+            urls[head.strip()] = tail.strip()
+        elif len(providers) == 1:
+            urls[providers[0]] = v.strip()
+        else:
+            raise UsageError(f"--base-url {v!r}: with several providers write ID=URL (for example bfl={v}).")
+    return urls
+
+
+def build_request(svc: Services, args: argparse.Namespace, provider: str) -> EditRequest:
+    req = EditRequest(prompt=args.prompt or "", provider=provider)
+    if args.preset:
+        preset = svc.presets.get(args.preset)
+        req = preset.apply(req, prompt=args.prompt or "")
+        req = req.with_(provider=provider)
+    refs = [svc.import_reference_file(path) for path in args.image]
+    changes: dict[str, Any] = {"references": refs}
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.guidance is not None:
+        changes["guidance"] = args.guidance
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.size is not None:
+        changes["size"] = parse_size(args.size)
+    if args.format is not None:
+        changes["output_format"] = "jpeg" if args.format == "jpg" else args.format
+    if args.safety is not None:
+        changes["safety"] = args.safety
+    if args.upsample is not None:
+        changes["prompt_upsampling"] = args.upsample
+    return req.with_(**changes)
+
+
+def _services(args: argparse.Namespace, providers: list[str]) -> Services:
+    urls = parse_base_urls(getattr(args, "base_url", []) or [], providers)
+    return Services.build(base_urls=urls)
+
+
+# ---------------------------------------------------------------------- results
+def job_object(svc: Services, rec: Any, out_paths: list[str] | None = None) -> dict[str, Any]:
+    outputs = out_paths if out_paths is not None else [str(svc.blobs.path(o.sha256)) for o in rec.outputs
+                                                       if svc.blobs.has(o.sha256)]
+    err = None
+    if rec.state != "succeeded":
+        err = {"kind": rec.error_kind or ErrorKind.PROVIDER.value,
+               "message": rec.error_message or rec.message or rec.state}
+    return {"job_id": rec.id, "provider": rec.provider, "status": rec.state, "outputs": outputs,
+            "seed": rec.request.seed, "quote_usd": rec.quote_usd, "billed_usd": rec.billed_usd,
+            "latency_s": rec.latency_s, "provider_job_id": rec.provider_job_id, "error": err}
+
+
+def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = False) -> list[str] | None:
+    if not out or rec.state != "succeeded":
+        return None
+    from ..storage.exports import export_image
+
+    dest = Path(out)
+    as_dir = several or out.endswith(("/", "\\")) or dest.is_dir() or not dest.suffix or len(rec.outputs) > 1
+    if as_dir:
+        dest.mkdir(parents=True, exist_ok=True)
+    else:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    info = svc.registry.get(rec.provider) if rec.provider in svc.registry else None
+    for n, o in enumerate(rec.outputs):
+        stem = f"flexstudio-{rec.id}" + (f"-{n + 1}" if len(rec.outputs) > 1 else "")
+        p = export_image(svc.blobs.get(o.sha256), o.mime, dest, rec.request, stem=stem, job_id=rec.id,
+                         provider=rec.provider, provider_label=info.label if info else rec.provider,
+                         provider_job_id=rec.provider_job_id, seed=rec.request.seed, size=(o.width, o.height),
+                         billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
+        paths.append(str(p))
+    return paths
+
+
+def _progress_printer(enabled: bool) -> Any:
+    last: dict[str, str] = {}
+
+    def show(ev: Any) -> None:
+        line = f"{ev.state}" + (f" {ev.progress * 100:.0f}%" if ev.progress is not None and ev.state == "running"
+                                else "") + (f" — {ev.message}" if ev.message else "")
+        if last.get(ev.job_id) != line:
+            last[ev.job_id] = line
+            sys.stderr.write(f"[{ev.job_id}] {line}\n")
+
+    return show if enabled else None
+
+
+def _check_keys(svc: Services, provider_ids: list[str]) -> None:
+    for pid in provider_ids:
+        info = svc.registry.get(pid)
+        if info.needs_key and not svc.secrets.get(info.id, info.env_var):
+            where = f" or set {info.env_var}" if info.env_var else ""
+            raise FlexError(f"{info.label} needs an API key: run 'flexstudio keys set {info.id}'{where}. "
+                            "Nothing was sent.", kind=ErrorKind.BAD_INPUT)
+
+
+def _check_max_cost(quotes: list[Any], max_cost: float | None) -> None:
+    if max_cost is None:
+        return
+    if any(q.usd is None for q in quotes):
+        raise UsageError("--max-cost is set but the price of this edit is unknown; nothing was sent.")
+    total = sum(q.usd for q in quotes)
+    if total > max_cost + 1e-9:
+        raise UsageError(f"This edit costs ${total:.4f}, above --max-cost ${max_cost:.4f}; nothing was sent.")
+
+
+async def _run_jobs(svc: Services, job_ids: list[str], limit_s: float | None) -> bool:
+    """Run jobs to their end; Ctrl-C cancels them at the provider. Returns True when interrupted."""
+    if limit_s is not None:
+        svc.runner.config.timeout = limit_s
+    tasks = [svc.runner.start(j) for j in job_ids]
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        interrupted = True
+        for j in job_ids:
+            svc.runner.cancel(j)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    try:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    return interrupted
+
+
+# ---------------------------------------------------------------------- commands
+def cmd_edit(args: argparse.Namespace) -> int:
+    provider = args.provider or "sandbox"
+    svc = _services(args, [provider])
+    try:
+        req = build_request(svc, args, provider)
+        svc.runner.check(req.resolved())
+        _check_keys(svc, [provider])
+        _check_max_cost([svc.quote(req)], args.max_cost)
+        printer = _progress_printer(not args.json and sys.stderr.isatty())
+        if printer:
+            svc.bus.subscribe(printer)
+
+        async def go() -> tuple[Any, bool]:
+            try:
+                rec = svc.runner.create(req)
+                interrupted = await _run_jobs(svc, [rec.id], args.timeout)
+                return svc.history.get(rec.id), interrupted
+            finally:
+                await svc.aclose()
+
+        rec, interrupted = asyncio.run(go())
+    except BaseException:
+        svc.history.close()
+        raise
+    paths = write_outputs(svc, rec, args.out)
+    obj = job_object(svc, rec, paths)
+    if args.json:
+        _out(obj)
+    else:
+        _print_job(obj)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if rec.state == "succeeded" else EXIT_FAILED
+
+
+def _print_job(obj: dict[str, Any]) -> None:
+    if obj["status"] == "succeeded":
+        price = obj["billed_usd"] if obj["billed_usd"] is not None else obj["quote_usd"]
+        money = f" · ${price:.4f}" if price is not None else ""
+        print(f"{obj['provider']}: done in {obj['latency_s']:.1f} s{money} · seed {obj['seed']}")
+        for p in obj["outputs"]:
+            print(p)
+    else:
+        print(f"{obj['provider']}: {obj['status']} — {obj['error']['message'] if obj['error'] else ''}")
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    providers = list(dict.fromkeys(args.provider or []))
+    if len(providers) < 2:
+        raise UsageError("compare needs at least two --provider options.")
+    svc = _services(args, providers)
+    try:
+        base = build_request(svc, args, providers[0])
+        reqs = [base.with_(provider=p) for p in providers]
+        if base.seed is None:
+            seed = base.resolved().seed
+            reqs = [r.with_(seed=seed) for r in reqs]  # one seed for a fair comparison
+        limit = min(svc.registry.get(p).capabilities.max_references for p in providers)
+        if len(base.references) > limit:
+            raise UsageError(f"These providers together take at most {limit} reference images "
+                             f"(the smallest limit among them); got {len(base.references)}.")
+        for r in reqs:
+            svc.runner.check(r)
+        _check_keys(svc, providers)
+        _check_max_cost([svc.quote(r) for r in reqs], args.max_cost)
+        printer = _progress_printer(not args.json and sys.stderr.isatty())
+        if printer:
+            svc.bus.subscribe(printer)
+
+        async def go() -> tuple[list[Any], bool]:
+            try:
+                recs = svc.runner.create_group(reqs, "comparison")
+                interrupted = await _run_jobs(svc, [r.id for r in recs], args.timeout)
+                return [svc.history.get(r.id) for r in recs], interrupted
+            finally:
+                await svc.aclose()
+
+        recs, interrupted = asyncio.run(go())
+    except BaseException:
+        svc.history.close()
+        raise
+    results = [job_object(svc, r, write_outputs(svc, r, args.out, several=True)) for r in recs]
+    if args.json:
+        _out({"results": results})
+    else:
+        for obj in results:
+            _print_job(obj)
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_OK if all(r.state == "succeeded" for r in recs) else EXIT_FAILED
+
+
+def cmd_quote(args: argparse.Namespace) -> int:
+    providers = list(dict.fromkeys(args.provider or [])) or ["sandbox"]
+    svc = Services.build()
+    try:
+        base = build_request(svc, args, providers[0])
+        quotes = []
+        for p in providers:
+            svc.registry.get(p)
+            quotes.append(svc.quote(base.with_(provider=p)))
+    finally:
+        svc.history.close()
+    if args.json:
+        _out({"quotes": [q.to_dict() for q in quotes]})
+        return EXIT_OK
+    for q in quotes:
+        total = "unknown" if q.usd is None else f"${q.usd:.4f}"
+        print(f"{q.provider}: {total}" + (" (approximate)" if q.approximate else ""))
+        for item in q.breakdown:
+            mp = "" if item.megapixels is None else f" {item.megapixels:g} MP"
+            usd = "?" if item.usd is None else f"${item.usd:.4f}"
+            print(f"  {item.item}:{mp} {usd}")
+        if q.note:
+            print(f"  note: {q.note}")
+    return EXIT_OK
+
+
+from .manage import cmd_history, cmd_keys, cmd_presets, cmd_providers, cmd_resume  # noqa: E402
+
+_HANDLERS = {"edit": cmd_edit, "compare": cmd_compare, "quote": cmd_quote, "history": cmd_history,
+             "resume": cmd_resume, "providers": cmd_providers, "keys": cmd_keys, "presets": cmd_presets}

@@ -1,0 +1,181 @@
+"""history, resume, providers, keys and presets."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import BadInput, FlexError
+from ..services import Services
+
+
+def _out(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+
+
+def _record(svc: Services, rec: Any) -> dict[str, Any]:
+    from .commands import job_object
+
+    obj = job_object(svc, rec)
+    obj.update({"created_at": datetime.fromtimestamp(rec.created_at).isoformat(timespec="seconds"),
+                "prompt": rec.request.prompt, "request": rec.request.to_dict(), "quote": rec.quote,
+                "state_message": rec.message, "favourite": rec.favourite, "parent_job_id": rec.parent_job_id,
+                "group_id": rec.group_id, "group_kind": rec.group_kind, "submits": rec.submits})
+    return obj
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    svc = Services.build()
+    try:
+        if args.history_command == "list":
+            states = [args.status] if args.status else None
+            recs = svc.history.list(limit=args.limit, search=args.search, provider=args.provider, states=states)
+            if args.json:
+                _out({"jobs": [_record(svc, r) for r in recs]})
+            else:
+                for r in recs:
+                    when = datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
+                    cost = r.billed_usd if r.billed_usd is not None else r.quote_usd
+                    money = "" if cost is None else f" ${cost:.3f}"
+                    print(f"{r.id}  {when}  {r.provider:<12} {r.state:<11}{money}  {r.request.prompt[:60]}")
+            return 0
+        try:
+            rec = svc.history.get(args.job)
+        except KeyError:
+            raise BadInput(f"No job {args.job!r} in the history.") from None
+        if args.history_command == "show":
+            obj = _record(svc, rec)
+            if args.json:
+                _out(obj)
+            else:
+                for k, v in obj.items():
+                    print(f"{k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}")
+            return 0
+        # export
+        if rec.state != "succeeded" or not rec.outputs:
+            raise BadInput(f"Job {rec.id} has no image to export ({rec.state}).")
+        from .commands import write_outputs
+
+        Path(args.dir).mkdir(parents=True, exist_ok=True)
+        paths = write_outputs(svc, rec, args.dir, several=True) or []
+        if args.json:
+            _out({"job_id": rec.id, "files": paths})
+        else:
+            for p in paths:
+                print(p)
+        return 0
+    finally:
+        svc.history.close()
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .commands import parse_base_urls
+
+    svc = Services.build(base_urls=parse_base_urls(args.base_url, []))
+
+    async def go() -> list[Any]:
+        try:
+            return await svc.runner.resume_unfinished()
+        finally:
+            await svc.aclose()
+
+    recs = asyncio.run(go())
+    if args.json:
+        _out({"jobs": [{"job_id": r.id, "status": r.state} for r in recs]})
+    else:
+        if not recs:
+            print("No unfinished jobs.")
+        for r in recs:
+            print(f"{r.id}: {r.state}" + (f" — {r.error_message}" if r.error_message else ""))
+    return 0
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    svc = Services.build()
+    try:
+        rows = []
+        for info in svc.registry.all():
+            rule = svc.price_table.rule_for(info.id, info.protocol)
+            source = svc.key_source(info)
+            rows.append({
+                "id": info.id, "label": info.label, "display_name": info.display_name,
+                "protocol": info.protocol, "simulator": info.simulator, "preview": info.preview,
+                "needs_key": info.needs_key, "key_set": source is not None, "key_source": source,
+                "env_var": info.env_var, "default_base_url": info.default_base_url,
+                "capabilities": info.capabilities.to_dict(),
+                "price": {"rule": rule.rule, "rate_usd": rule.rate_usd, "approximate": rule.approximate,
+                          "source_url": rule.source_url, "checked": rule.checked, "note": rule.note},
+            })
+    finally:
+        svc.history.close()
+    if args.json:
+        _out({"providers": rows})
+        return 0
+    for r in rows:
+        key = "no key needed" if not r["needs_key"] else (f"key: {r['key_source']}" if r["key_set"] else "no key")
+        print(f"{r['id']:<18} {r['display_name']:<28} {key:<16} max refs {r['capabilities']['max_references']}")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    svc = Services.build()
+    try:
+        info = svc.registry.get(args.provider)
+        if not info.needs_key:
+            raise BadInput(f"{info.display_name} needs no key.")
+        if args.keys_command == "set":
+            if sys.stdin.isatty():
+                import getpass
+
+                key = getpass.getpass(f"API key for {info.label}: ")
+            else:
+                key = sys.stdin.readline()
+            if not key.strip():
+                raise BadInput("No key was given on standard input.")
+            where = svc.secrets.set(info.id, key)
+            if where != "keyring":
+                sys.stderr.write(f"flexstudio: {svc.secrets.problem}\n")
+                return 1
+            print(f"Stored the key for {info.label} in the system keyring.")
+            return 0
+        existed = svc.secrets.delete(info.id)
+        if svc.secrets.problem:
+            sys.stderr.write(f"flexstudio: {svc.secrets.problem}\n")
+            return 1
+        print(f"Deleted the key for {info.label}." if existed else f"No key was stored for {info.label}.")
+        return 0
+    except FlexError:
+        raise
+    finally:
+        svc.history.close()
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    svc = Services.build()
+    try:
+        store = svc.presets
+        c = args.presets_command
+        if c == "list":
+            presets = store.list()
+            if args.json:
+                _out({"presets": [{**p.to_dict(), "builtin": p.builtin} for p in presets]})
+            else:
+                for p in presets:
+                    print(f"{p.name:<20} {'built-in' if p.builtin else 'yours':<9} {p.description}")
+        elif c == "show":
+            p = store.get(args.name)
+            print(json.dumps({**p.to_dict(), "builtin": p.builtin}, indent=None if args.json else 2))
+        elif c == "import":
+            p = store.import_file(Path(args.file))
+            print(f"Imported preset {p.name!r}.")
+        else:
+            path = store.export(args.name, Path(args.file))
+            print(f"Exported to {path}")
+        return 0
+    finally:
+        svc.history.close()
