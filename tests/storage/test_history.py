@@ -1,0 +1,109 @@
+"""History: rows survive, migrate, search and filter; blobs are written atomically."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from flexstudio.core.request import EditRequest
+from flexstudio.storage.blobs import BlobStore
+from flexstudio.storage.history import _MIGRATIONS, SCHEMA_VERSION, History, Output
+
+
+@pytest.fixture
+def history(tmp_path):
+    h = History(tmp_path / "h.sqlite3")
+    yield h
+    h.close()
+
+
+def test_create_update_and_reopen(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    h = History(path)
+    req = EditRequest(prompt="a red chair", seed=5, provider="sandbox")
+    rec = h.create(req, quote_usd=0.15, quote={"usd": 0.15})
+    assert rec.state == "queued" and rec.request == req and rec.quote == {"usd": 0.15}
+    h.update(rec.id, state="submitting", submits=1)
+    h.update(rec.id, state="running", provider_job_id="p-1", handle={"polling_url": "https://x/1"})
+    out = Output("f" * 64, "image/png", 1024, 1024)
+    h.update(rec.id, state="succeeded", outputs=[out], billed_usd=0.1, latency_s=1.5)
+    h.close()
+    h2 = History(path)  # survives a restart
+    got = h2.get(rec.id)
+    assert got.state == "succeeded" and got.outputs == (out,) and got.handle == {"polling_url": "https://x/1"}
+    assert got.provider_job_id == "p-1" and got.billed_usd == 0.1 and got.submits == 1
+    assert h2.get(rec.id[:6]).id == rec.id  # a unique prefix finds the job
+    assert h2.integrity_check() == "ok"
+    h2.close()
+
+
+def test_list_is_newest_first_with_search_and_filters(history):
+    a = history.create(EditRequest(prompt="blue sky over 100% cotton", provider="fal"))
+    b = history.create(EditRequest(prompt="red car", provider="sandbox"))
+    history.update(b.id, state="succeeded", favourite=True)
+    assert [r.id for r in history.list()] == [b.id, a.id]
+    assert [r.id for r in history.list(search="sky")] == [a.id]
+    assert [r.id for r in history.list(search="100%")] == [a.id]  # LIKE wildcards are escaped
+    assert [r.id for r in history.list(search="_")] == []
+    assert [r.id for r in history.list(provider="sandbox")] == [b.id]
+    assert [r.id for r in history.list(states=["succeeded"])] == [b.id]
+    assert [r.id for r in history.list(favourite=True)] == [b.id]
+    assert history.count() == 2
+    assert [r.id for r in history.unfinished()] == [a.id]
+
+
+def test_soft_delete_and_undo(history):
+    rec = history.create(EditRequest(prompt="x"))
+    history.delete(rec.id)
+    assert history.count() == 0
+    history.restore(rec.id)
+    assert history.count() == 1
+
+
+def test_migrates_a_version_1_database_keeping_its_jobs(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(_MIGRATIONS[0])
+    db.execute("PRAGMA user_version=1")
+    db.execute("INSERT INTO jobs (id, created_at, updated_at, provider, state, request_json) VALUES (?,?,?,?,?,?)",
+               ("old1", 1.0, 1.0, "bfl", "succeeded", EditRequest(prompt="old job", provider="bfl").to_json()))
+    db.commit()
+    db.close()
+    h = History(path)
+    assert h.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    old = h.get("old1")
+    assert old.request.prompt == "old job" and old.group_id is None and old.winner is False
+    h.update("old1", group_id="g1")
+    assert h.get("old1").group_id == "g1"
+    assert h.integrity_check() == "ok"
+    h.close()
+
+
+def test_refuses_a_newer_database(tmp_path):
+    path = tmp_path / "new.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(RuntimeError, match="newer FlexStudio"):
+        History(path)
+
+
+def test_spend_counts_billed_else_quoted_for_jobs_that_ran(history):
+    a = history.create(EditRequest(prompt="a"), quote_usd=0.15)
+    history.update(a.id, state="succeeded", billed_usd=0.12)
+    b = history.create(EditRequest(prompt="b"), quote_usd=0.20)
+    history.update(b.id, state="moderated")  # moderated jobs are not billed
+    history.create(EditRequest(prompt="c"), quote_usd=0.05)  # queued: about to be spent
+    assert history.spend_since(0) == pytest.approx(0.17)
+
+
+def test_blobs_are_content_addressed_and_atomic(tmp_path):
+    store = BlobStore(tmp_path / "blobs")
+    sha = store.put(b"\x89PNG fake", "image/png")
+    assert store.path(sha).name == f"{sha}.png" and store.get(sha) == b"\x89PNG fake"
+    assert store.put(b"\x89PNG fake", "image/png") == sha  # written once
+    leftovers = [p for p in (tmp_path / "blobs").rglob("*") if p.name.startswith(".tmp-")]
+    assert leftovers == []
+    with pytest.raises(FileNotFoundError, match="missing"):
+        store.path("0" * 64)
