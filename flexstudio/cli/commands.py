@@ -147,6 +147,12 @@ def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = F
     return paths
 
 
+def _progress_wanted(args: argparse.Namespace) -> bool:
+    import os
+
+    return not args.json and (sys.stderr.isatty() or os.environ.get("FLEXSTUDIO_PROGRESS") == "1")
+
+
 def _progress_printer(enabled: bool) -> Any:
     last: dict[str, str] = {}
 
@@ -156,6 +162,7 @@ def _progress_printer(enabled: bool) -> Any:
         if last.get(ev.job_id) != line:
             last[ev.job_id] = line
             sys.stderr.write(f"[{ev.job_id}] {line}\n")
+            sys.stderr.flush()
 
     return show if enabled else None
 
@@ -212,7 +219,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         svc.runner.check(req.resolved())
         _check_keys(svc, [provider])
         _check_max_cost([svc.quote(req)], args.max_cost)
-        printer = _progress_printer(not args.json and sys.stderr.isatty())
+        printer = _progress_printer(_progress_wanted(args))
         if printer:
             svc.bus.subscribe(printer)
 
@@ -269,7 +276,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             svc.runner.check(r)
         _check_keys(svc, providers)
         _check_max_cost([svc.quote(r) for r in reqs], args.max_cost)
-        printer = _progress_printer(not args.json and sys.stderr.isatty())
+        printer = _progress_printer(_progress_wanted(args))
         if printer:
             svc.bus.subscribe(printer)
 

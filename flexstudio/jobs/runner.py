@@ -205,6 +205,7 @@ class Runner:
         info: ProviderInfo | None = None
         provider: Provider | None = None
         started = time.monotonic()
+        resuming = rec.state != JobState.QUEUED
         try:
             info = self.registry.get(rec.provider)
             key = self._key(info)
@@ -254,14 +255,13 @@ class Runner:
                 rec = self._move(rec, JobState.CANCELLED, message=note)
             return rec
         except BaseException as exc:
-            return self._fail(job_id, exc, info)
+            return self._fail(job_id, exc, resuming=resuming)
 
-    def _fail(self, job_id: str, exc: BaseException, info: ProviderInfo | None) -> JobRecord:
+    def _fail(self, job_id: str, exc: BaseException, *, resuming: bool) -> JobRecord:
         rec = self.history.get(job_id)
         if rec.finished:
             return rec
-        if isinstance(exc, JobGone) and rec.provider_job_id and rec.state in (JobState.RUNNING,
-                                                                              JobState.DOWNLOADING):
+        if isinstance(exc, JobGone) and resuming:
             state = JobState.INTERRUPTED
             kind = ErrorKind.EXPIRED.value
             msg = (f"{exc} The provider's job id {rec.provider_job_id} is kept in history.")
@@ -301,8 +301,10 @@ class Runner:
         def work() -> list[PreparedReference]:
             out = []
             for ref in request.references:
-                prepared = self._prep_cache.get_or_prepare(
-                    ref.sha256, max_px, lambda r=ref: self.blobs.get(r.sha256))
+                prepared = self._prep_cache.get(ref.sha256, max_px)
+                if prepared is None:
+                    prepared = self._prep_cache.prepare(self.blobs.get(ref.sha256), max_pixels=max_px,
+                                                        name=ref.name, sha256=ref.sha256)
                 out.append(PreparedReference(data=prepared.data, mime=prepared.mime, width=prepared.width,
                                              height=prepared.height, source_sha256=ref.sha256))
             return out

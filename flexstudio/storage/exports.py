@@ -52,11 +52,19 @@ def _itxt(key: str, text: str) -> bytes:
 
 
 def embed_png(data: bytes, parameters: str, recipe_json: str) -> bytes:
-    idx = data.rfind(b"IEND")
-    if not data.startswith(b"\x89PNG\r\n\x1a\n") or idx < 4:
+    """Insert the chunks before the first IDAT, where every reader (Pillow before ``load()``, A1111,
+    ComfyUI) finds them."""
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         raise ValueError("not a PNG")
-    start = idx - 4
-    return data[:start] + _itxt("parameters", parameters) + _itxt("flexstudio", recipe_json) + data[start:]
+    pos = 8
+    while pos + 8 <= len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        if data[pos + 4:pos + 8] in (b"IDAT", b"IEND"):
+            break
+        pos += 12 + length
+    else:
+        raise ValueError("a PNG without image data")
+    return data[:pos] + _itxt("parameters", parameters) + _itxt("flexstudio", recipe_json) + data[pos:]
 
 
 # ---------------------------------------------------------------------- JPEG

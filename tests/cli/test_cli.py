@@ -1,0 +1,210 @@
+"""The command line as a user runs it: a real process, JSON on stdout, exit codes, history, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+EXE = [sys.executable, "-m", "flexstudio"]
+
+
+def cli(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 90):
+    return subprocess.run([*EXE, *args], capture_output=True, text=True, input=input, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+def _img(path: Path, size=(1024, 1024), color=(200, 40, 40), fmt=None) -> Path:
+    Image.new("RGB", size, color).save(path, fmt)
+    return path
+
+
+@pytest.fixture
+def refs(tmp_path):
+    return _img(tmp_path / "a.jpg", (640, 480)), _img(tmp_path / "b.png", (300, 300), (20, 90, 200))
+
+
+def test_edit_on_the_sandbox_prints_json_writes_the_image_and_is_reproducible(tmp_path, refs):
+    a, b = refs
+    args = ["edit", "--provider", "sandbox", "-i", str(a), "-i", str(b), "-p", "Put image 2 on the wall of image 1",
+            "--seed", "7", "--json"]
+    r1 = cli(*args, "-o", str(tmp_path / "out1"))
+    assert r1.returncode == 0, r1.stderr
+    obj = json.loads(r1.stdout)
+    assert set(obj) == {"job_id", "provider", "status", "outputs", "seed", "quote_usd", "billed_usd", "latency_s",
+                        "provider_job_id", "error"}
+    assert obj["status"] == "succeeded" and obj["error"] is None and obj["seed"] == 7
+    assert obj["provider"] == "sandbox" and obj["quote_usd"] == 0
+    out = Path(obj["outputs"][0])
+    assert out.parent == tmp_path / "out1"
+    with Image.open(out) as im:
+        im.load()
+        assert im.size == (640, 480)  # auto size: image 1's
+        assert im.format == "JPEG"
+
+    hist = json.loads(cli("history", "list", "--json").stdout)["jobs"]
+    assert [j["job_id"] for j in hist] == [obj["job_id"]]
+    job = hist[0]
+    assert job["status"] == "succeeded" and job["request"]["prompt"].startswith("Put image 2")
+    assert [r["name"] for r in job["request"]["references"]] == ["a.jpg", "b.png"]
+    assert job["quote"]["usd"] == 0 and job["outputs"]
+
+    r2 = cli(*args, "-o", str(tmp_path / "out2"))
+    assert r2.returncode == 0, r2.stderr
+    out2 = Path(json.loads(r2.stdout)["outputs"][0])
+    # Same inputs, same seed: the same image bytes (metadata names the job, so compare pixels + stored blob)
+    stored = [Path(p) for j in json.loads(cli("history", "list", "--json").stdout)["jobs"] for p in j["outputs"]]
+    assert stored[0].read_bytes() == stored[1].read_bytes()
+    with Image.open(out) as x, Image.open(out2) as y:
+        assert x.tobytes() == y.tobytes()
+
+
+def test_quote_prints_the_worked_example_prices(tmp_path):
+    a = _img(tmp_path / "a.png")
+    b = _img(tmp_path / "b.png")
+    r = cli("quote", "--provider", "fal", "--provider", "bfl", "--provider", "replicate", "-i", str(a), "-i", str(b),
+            "--size", "1024x1024", "--json")
+    assert r.returncode == 0, r.stderr
+    quotes = {q["provider"]: q for q in json.loads(r.stdout)["quotes"]}
+    assert {p: q["usd"] for p, q in quotes.items()} == {"fal": 0.15, "bfl": 0.15, "replicate": 0.18}
+    items = [(i["item"], i["megapixels"], i["usd"]) for i in quotes["fal"]["breakdown"]]
+    assert items == [("output", 1, 0.05), ("image 1", 1, 0.05), ("image 2", 1, 0.05)]
+    assert quotes["replicate"]["breakdown"][0]["usd"] == 0.06
+
+
+@pytest.mark.parametrize("case", ["missing", "not_image", "too_many", "bad_size", "zero_bytes", "bomb"])
+def test_bad_input_exits_2_with_one_line_and_sends_nothing(tmp_path, case):
+    a = _img(tmp_path / "a.png", (64, 64))
+    images = [str(a)]
+    extra: list[str] = []
+    if case == "missing":
+        images = [str(tmp_path / "nope.png")]
+    elif case == "not_image":
+        (tmp_path / "t.jpg").write_text("hello, I am text")
+        images = [str(tmp_path / "t.jpg")]
+    elif case == "too_many":
+        images = [str(a)] * 9  # the sandbox takes 8
+    elif case == "bad_size":
+        extra = ["--size", "1000x1000"]
+    elif case == "zero_bytes":
+        (tmp_path / "z.png").write_bytes(b"")
+        images = [str(tmp_path / "z.png")]
+    elif case == "bomb":
+        Image.new("1", (30000, 30000)).save(tmp_path / "bomb.png")
+        images = [str(tmp_path / "bomb.png")]
+    args = ["edit", "-p", "x"]
+    for i in images:
+        args += ["-i", i]
+    r = cli(*args, *extra)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("flexstudio: "), r.stderr
+    assert "Traceback" not in r.stderr
+    assert json.loads(cli("history", "list", "--json").stdout)["jobs"] == []
+
+
+def test_a_provider_that_needs_a_key_without_one_exits_2_and_says_how(tmp_path):
+    r = cli("edit", "--provider", "fal", "-p", "x", "--json")
+    assert r.returncode == 2
+    obj = json.loads(r.stdout)
+    assert obj["status"] == "failed" and obj["error"]["kind"] == "bad_input"
+    assert "flexstudio keys set fal" in r.stderr and "FAL_KEY" in r.stderr
+
+
+def test_max_cost_refuses_above_the_quote(tmp_path):
+    a = _img(tmp_path / "a.png")
+    r = cli("edit", "--provider", "fal", "-i", str(a), "-p", "x", "--max-cost", "0.05", env={"FAL_KEY": "k-123456"})
+    assert r.returncode == 2 and "above --max-cost" in r.stderr
+
+
+def test_kill_during_an_edit_then_resume_finishes_it(home, tmp_path):
+    a = _img(tmp_path / "a.png", (256, 256))
+    env = {**os.environ, "FLEXSTUDIO_SANDBOX_LATENCY": "2", "FLEXSTUDIO_PROGRESS": "1"}
+    with subprocess.Popen([*EXE, "edit", "-i", str(a), "-p", "slow one", "--seed", "1"], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            for line in proc.stderr:  # progress lines: wait (without sleeping) until the job is running
+                if "] running" in line:
+                    break
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    jobs = json.loads(cli("history", "list", "--json").stdout)["jobs"]
+    assert len(jobs) == 1 and jobs[0]["status"] == "running"  # never missing
+
+    r = cli("resume", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["jobs"] == [{"job_id": jobs[0]["job_id"], "status": "succeeded"}]
+    db = sqlite3.connect(home / "data" / "history.sqlite3")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    db.close()
+    shown = json.loads(cli("history", "show", jobs[0]["job_id"], "--json").stdout)
+    assert shown["status"] == "succeeded" and Path(shown["outputs"][0]).exists()
+
+
+def test_history_export_embeds_the_recipe(tmp_path, refs):
+    a, _ = refs
+    r = cli("edit", "-i", str(a), "-p", "recipe test", "--seed", "11", "--format", "png", "--json")
+    job = json.loads(r.stdout)["job_id"]
+    e = cli("history", "export", job, str(tmp_path / "exp"), "--json")
+    assert e.returncode == 0, e.stderr
+    path = Path(json.loads(e.stdout)["files"][0])
+    with Image.open(path) as im:
+        params = im.info["parameters"]
+        recipe = json.loads(im.info["flexstudio"])
+    assert params.startswith("recipe test\n") and "Seed: 11" in params and "Steps: 50" in params
+    assert recipe["request"]["seed"] == 11 and recipe["job_id"] == job
+
+
+def test_providers_lists_the_sandbox_as_a_simulator_without_keys():
+    r = cli("providers", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {p["id"]: p for p in json.loads(r.stdout)["providers"]}
+    sb = rows["sandbox"]
+    assert sb["simulator"] is True and sb["needs_key"] is False and sb["price"]["rule"] == "free"
+    assert sb["capabilities"]["max_references"] == 8
+
+
+def test_keys_without_a_keyring_backend_refuse_clearly_and_write_nothing(home):
+    r = cli("keys", "set", "fal", input="fal_secret_never_on_disk\n",
+            env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    assert r.returncode == 1 and "keyring" in r.stderr.lower() and "Traceback" not in r.stderr
+    for p in home.rglob("*"):
+        if p.is_file():
+            assert b"fal_secret_never_on_disk" not in p.read_bytes()
+
+
+def test_presets_list_show_export_import(tmp_path):
+    r = cli("presets", "list", "--json")
+    names = [p["name"] for p in json.loads(r.stdout)["presets"]]
+    assert {"Fast draft", "Final", "Typography", "Photo retouch"} <= set(names)
+    shown = json.loads(cli("presets", "show", "Fast draft", "--json").stdout)
+    assert shown["settings"]["steps"] == 28 and shown["settings"]["guidance"] == 3.5
+    out = tmp_path / "p.json"
+    assert cli("presets", "export", "Fast draft", str(out)).returncode == 0
+    data = json.loads(out.read_text())
+    data["name"] = "My draft"
+    out.write_text(json.dumps(data))
+    assert cli("presets", "import", str(out)).returncode == 0
+    assert "My draft" in [p["name"] for p in json.loads(cli("presets", "list", "--json").stdout)["presets"]]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    r = cli("presets", "import", str(bad))
+    assert r.returncode == 2 and "not a FlexStudio preset" in r.stderr
+
+
+def test_preset_applies_to_an_edit(tmp_path):
+    r = cli("edit", "-p", "draft it", "--preset", "Fast draft", "--seed", "3", "--json")
+    assert r.returncode == 0, r.stderr
+    job = json.loads(cli("history", "show", json.loads(r.stdout)["job_id"], "--json").stdout)
+    assert job["request"]["steps"] == 28 and job["request"]["guidance"] == 3.5 and job["request"]["seed"] == 3

@@ -1,0 +1,248 @@
+"""The job runner: history written before every step, one event stream, cancel, resume after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from PIL import Image
+
+from flexstudio.core.errors import ErrorKind, JobGone, ProviderError
+from flexstudio.core.request import EditRequest
+from flexstudio.jobs.runner import RunnerConfig
+from flexstudio.providers.base import Capabilities, PollResult, ProviderInfo, Result, Submission
+from flexstudio.services import Services
+from flexstudio.storage.paths import default_paths
+
+
+def _png(color=(200, 30, 30), size=(320, 240)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+class Scripted:
+    """A provider whose answers a test scripts: each poll pops the next item (a PollResult or an error)."""
+
+    def __init__(self, info, ctx, script):
+        self.info, self.ctx, self.script = info, ctx, script
+        self.submits = 0
+        self.cancelled = []
+
+    async def submit(self, request, references):
+        self.submits += 1
+        first = self.script.get("submit")
+        if isinstance(first, BaseException):
+            raise first
+        return Submission("prov-1", {"poll": "https://api.example/poll/1"}, billed_usd=first)
+
+    async def poll(self, handle):
+        item = self.script["polls"].pop(0)
+        if isinstance(item, BaseException):
+            raise item
+        if item == "hang":
+            await asyncio.Event().wait()
+        return item
+
+    async def download(self, url):
+        return self.script["download"]
+
+    async def cancel(self, handle):
+        self.cancelled.append(handle)
+        return True
+
+
+def _services(script, *, needs_key=False, can_cancel=True):
+    svc = Services.build(runner_config=RunnerConfig(poll_interval=0.001))
+    holder = {}
+
+    def factory(ctx):
+        holder["p"] = Scripted(info, ctx, script)
+        return holder["p"]
+
+    info = ProviderInfo(id="scripted", label="Scripted", protocol="test",
+                        capabilities=Capabilities(max_references=2, can_cancel=can_cancel, formats=("jpeg", "png")),
+                        default_base_url="https://api.example", env_var="SCRIPTED_KEY", needs_key=needs_key,
+                        factory=factory)
+    svc.registry._infos["scripted"] = info
+    return svc, holder
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def _reached(svc, job_id, state) -> asyncio.Event:
+    """An event set when the runner publishes ``state`` for the job (no polling, no sleeps)."""
+    ev = asyncio.Event()
+    svc.bus.subscribe(lambda e: ev.set() if e.job_id == job_id and e.state == state else None)
+    return ev
+
+
+def test_sandbox_job_runs_to_success_with_history_written_at_every_step():
+    svc = Services.build()
+    ref = svc.import_reference(_png(), "red.png")
+    states = []
+    seen_in_history = []
+
+    def on_event(ev):
+        states.append(ev.state)
+        seen_in_history.append(svc.history.get(ev.job_id).state)
+
+    svc.bus.subscribe(on_event)
+
+    async def go():
+        try:
+            return await svc.runner.run(EditRequest(prompt="make it blue", references=(ref,), seed=3,
+                                                    size=(256, 192), output_format="png"))
+        finally:
+            await svc.aclose()
+
+    rec = _run(go())
+    assert rec.state == "succeeded", rec.error_message
+    assert states[0] == "queued" and states[-1] == "succeeded"
+    assert "submitting" in states and "downloading" in states
+    # every event was published after its state was already in history
+    assert all(s == h or s == "running" for s, h in zip(states, seen_in_history, strict=True))
+    out = rec.outputs[0]
+    assert (out.width, out.height, out.mime) == (256, 192, "image/png")
+    with Image.open(svc.blobs.path(out.sha256)) as im:
+        assert im.size == (256, 192)
+    assert rec.submits == 1 and rec.quote_usd == 0 and rec.latency_s is not None
+
+
+def test_sandbox_is_deterministic_and_seed_sensitive():
+    def once(seed):
+        svc = Services.build()
+        ref = svc.import_reference(_png((10, 120, 40)), "g.png")
+
+        async def go():
+            try:
+                rec = await svc.runner.run(EditRequest(prompt="p", references=(ref,), seed=seed, size=(128, 128)))
+                return svc.blobs.get(rec.outputs[0].sha256)
+            finally:
+                await svc.aclose()
+
+        return _run(go())
+
+    assert once(7) == once(7)
+    assert once(7) != once(8)
+
+
+def test_moderation_and_provider_errors_end_in_named_states():
+    for err, state, kind in [
+        (ProviderError("flagged", kind=ErrorKind.MODERATED, moderation_stage="output"), "moderated", "moderated"),
+        (ProviderError("boom (500)", kind=ErrorKind.PROVIDER), "failed", "provider"),
+        (JobGone("gone"), "failed", "provider"),
+    ]:
+        svc, holder = _services({"submit": 0.05, "polls": [PollResult("running", progress=0.5), err]})
+
+        async def go(svc=svc):
+            try:
+                return await svc.runner.run(EditRequest(prompt="x", provider="scripted"))
+            finally:
+                await svc.aclose()
+
+        rec = _run(go())
+        assert (rec.state, rec.error_kind) == (state, kind)
+        assert rec.provider_job_id == "prov-1" and rec.billed_usd == 0.05
+        assert holder["p"].submits == 1
+
+
+def test_missing_key_fails_before_any_request():
+    svc, holder = _services({"polls": []}, needs_key=True)
+
+    async def go():
+        try:
+            return await svc.runner.run(EditRequest(prompt="x", provider="scripted"))
+        finally:
+            await svc.aclose()
+
+    rec = _run(go())
+    assert rec.state == "failed" and rec.error_kind == "auth"
+    assert "Settings" in rec.error_message and "SCRIPTED_KEY" in rec.error_message
+    assert "p" not in holder or holder["p"].submits == 0
+
+
+def test_a_result_that_is_not_an_image_fails_clearly():
+    svc, _ = _services({"submit": None, "polls": [PollResult("done", result=Result(urls=("https://cdn/x",)))],
+                        "download": b"<html>not an image</html>"})
+
+    async def go():
+        try:
+            return await svc.runner.run(EditRequest(prompt="x", provider="scripted"))
+        finally:
+            await svc.aclose()
+
+    rec = _run(go())
+    assert rec.state == "failed" and "not a usable image" in rec.error_message and rec.outputs == ()
+
+
+def test_cancel_calls_the_provider_and_ends_cancelled():
+    svc, holder = _services({"submit": None, "polls": ["hang"]})
+
+    async def go():
+        try:
+            rec = svc.runner.create(EditRequest(prompt="x", provider="scripted"))
+            running = _reached(svc, rec.id, "running")
+            task = svc.runner.start(rec.id)
+            await running.wait()
+            assert svc.runner.cancel(rec.id)
+            return await task
+        finally:
+            await svc.aclose()
+
+    rec = _run(go())
+    assert rec.state == "cancelled" and holder["p"].cancelled == [{"poll": "https://api.example/poll/1"}]
+    assert "may still bill" in rec.message
+
+
+def test_spend_cap_refuses_before_anything_is_written():
+    from flexstudio.core.errors import SpendCapExceeded
+
+    svc, _ = _services({"polls": []})
+    svc.guard.caps.session_stop = 0.10
+    svc.runner.quoter = lambda req: (0.15, {"usd": 0.15})
+    with pytest.raises(SpendCapExceeded, match=r"over your limit of \$0.10"):
+        svc.runner.create(EditRequest(prompt="x", provider="scripted"))
+    assert svc.history.count() == 0
+    svc.history.close()
+
+
+def test_resume_finishes_running_jobs_and_settles_the_rest(monkeypatch):
+    # A first "process" submits a sandbox job and dies while it runs.
+    monkeypatch.setenv("FLEXSTUDIO_SANDBOX_LATENCY", "0.05")
+    svc = Services.build()
+
+    async def first():
+        rec = svc.runner.create(EditRequest(prompt="resume me", seed=1, size=(128, 128)))
+        running = _reached(svc, rec.id, "running")
+        task = svc.runner.start(rec.id)
+        await running.wait()
+        task.cancel()  # what a kill looks like to history: the row stays "running" with its handle
+        await asyncio.gather(task, return_exceptions=True)
+        return rec.id
+
+    running_id = _run(first())
+    assert svc.history.get(running_id).state == "running"
+    sending = svc.history.create(EditRequest(prompt="was sending", seed=2))
+    svc.history.update(sending.id, state="submitting")
+    never_sent = svc.history.create(EditRequest(prompt="never sent", seed=3))
+    svc.history.close()
+
+    svc2 = Services.build()
+
+    async def second():
+        try:
+            return await svc2.runner.resume_unfinished()
+        finally:
+            await svc2.aclose()
+
+    done = {r.id: r for r in _run(second())}
+    assert done[running_id].state == "succeeded" and done[running_id].outputs
+    assert done[sending.id].state == "interrupted" and "not sent again" in done[sending.id].error_message
+    assert done[never_sent.id].state == "interrupted" and "nothing was billed" in done[never_sent.id].error_message
+    h = Services.build().history
+    assert h.integrity_check() == "ok" and not h.unfinished()
+    assert default_paths().history_db.exists()
