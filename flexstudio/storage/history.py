@@ -282,6 +282,45 @@ class History:
                                " deleted_at IS NULL ORDER BY created_at", (job_id,)).fetchall()
         return [_row_to_record(r) for r in rows]
 
+    def ancestry(self, job_id: str) -> list[JobRecord]:
+        """The chain of jobs that fed this one (via "use result as reference"), root first."""
+        chain: list[JobRecord] = []
+        seen: set[str] = set()
+        current: str | None = job_id
+        while current and current not in seen:
+            seen.add(current)
+            try:
+                rec = self.get(current)
+            except KeyError:
+                break
+            chain.append(rec)
+            current = rec.parent_job_id
+        return chain[::-1]
+
+    def lineage_tree(self, root_id: str) -> list[tuple[int, JobRecord, float]]:
+        """Depth-first (depth, job, cumulative cost of the branch down to it) from a root job."""
+        out: list[tuple[int, JobRecord, float]] = []
+
+        def cost(r: JobRecord) -> float:
+            return r.billed_usd if r.billed_usd is not None else (r.quote_usd or 0.0)
+
+        def walk(rec: JobRecord, depth: int, acc: float) -> None:
+            total = acc + cost(rec)
+            out.append((depth, rec, round(total, 6)))
+            for child in self.children(rec.id):
+                if len(out) < 10_000:
+                    walk(child, depth + 1, total)
+
+        walk(self.get(root_id), 0, 0.0)
+        return out
+
+    def set_winner(self, job_id: str) -> None:
+        """Mark one job of a comparison group as the winner (and no other)."""
+        rec = self.get(job_id)
+        if rec.group_id:
+            self.db.execute("UPDATE jobs SET winner=0 WHERE group_id=?", (rec.group_id,))
+        self.db.execute("UPDATE jobs SET winner=1 WHERE id=?", (job_id,))
+
     def spend_since(self, since: float) -> float:
         """Money spent since a time: the billed amount where known, else the quote, for jobs that ran."""
         row = self.db.execute(
