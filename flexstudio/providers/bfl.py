@@ -1,0 +1,374 @@
+"""Black Forest Labs' own API (FLUX.2 [flex]) and BFL-compatible pass-throughs (CometAPI, user endpoints).
+
+Wire protocol (providers.md §1, §5.1): ``POST {base}/v1/flux-2-flex`` with a JSON body (references as
+``input_image``, ``input_image_2`` … ``input_image_8``, raw base64 without a ``data:`` prefix) →
+``{id, polling_url, cost, input_mp, output_mp}``; then ``GET polling_url`` until ``status`` is ``Ready``
+(``result.sample`` is a signed URL valid for ~10 minutes, fetched at once without credentials).
+BFL has no cancel endpoint: ``cancel`` only stops polling.
+
+Where the key goes (providers.md §11 "credentials go only to the API host that issued them"):
+
+* the submit and our own result path go to the API base URL, with the key;
+* the returned ``polling_url`` is polled verbatim, with the key, when it is on the API base's origin or
+  — for BFL's own profiles (``bfl``, ``bfl-eu``, ``bfl-us``) only — on an https host ending in
+  ``.bfl.ai`` (BFL answers with the cluster that took the job, e.g. ``api.eu2.bfl.ai``);
+* a ``polling_url`` on any other origin is never sent the key, and is not polled unauthenticated
+  either (that would fail with an auth error on the real services): the profile's own documented
+  result path on the API base (``/v1/get_result?id=`` for BFL, ``/flux/v1/get_result?id=`` for
+  CometAPI) is polled instead, with the key;
+* result downloads carry no credentials at all (``Http.download``).
+
+Profiles: ``bfl`` (global, auto-failover), ``bfl-eu``, ``bfl-us`` (``x-key``, ``BFL_API_KEY``) and
+``cometapi`` (the same body at ``/flux/v1/flux-2-flex``, ``Authorization: Bearer``, ``COMETAPI_KEY``).
+User-defined BFL-compatible endpoints (``custom_profile``) take the options ``auth`` ("x-key" |
+"bearer"), ``submit_path`` (may hold ``{model}``), ``result_path`` (an ``{id}`` placeholder; otherwise
+the id is appended as ``?id=``/``&id=``) and ``model`` (path segment, default ``flux-2-flex``).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.sizes import validate_size
+from .base import (
+    Capabilities,
+    FieldHandling,
+    PollResult,
+    PreparedReference,
+    ProviderContext,
+    ProviderInfo,
+    Result,
+    Submission,
+    Support,
+)
+from .http import Http, check_url, error, json_body, message_from_json, provider_error, same_origin
+
+if TYPE_CHECKING:
+    from ..core.request import EditRequest
+
+MAX_REFERENCES = 8
+STEPS_RANGE = (1, 50)
+GUIDANCE_RANGE = (1.5, 10.0)
+SAFETY_RANGE = (0, 5)
+FORMATS = ("jpeg", "png")
+CREDIT_USD = 0.01                 # 1 BFL credit = $0.01; ``cost`` is in credits
+DEFAULT_RETRY_AFTER = 5.0         # a 429 without Retry-After: BFL asks to back off (§1.5)
+NOT_FOUND_RETRIES = 5             # HTTP 404 while polling: retried this many times … (ComfyUI's loop)
+NOT_FOUND_WAIT = 2.0              # … this far apart, then the job is gone
+DEFAULT_MODEL = "flux-2-flex"
+AUTH_STYLES = ("x-key", "bearer")
+OPTION_KEYS = ("auth", "submit_path", "result_path", "model")
+
+# Only BFL's own profiles may send the key to a polling URL on another *.bfl.ai host.
+_BFL_FAMILY = frozenset({"bfl", "bfl-eu", "bfl-us"})
+_BFL_HOST_SUFFIX = ".bfl.ai"
+
+_BFL_OPTIONS: dict[str, Any] = {"auth": "x-key", "submit_path": "/v1/{model}",
+                                "result_path": "/v1/get_result?id={id}", "model": DEFAULT_MODEL}
+_COMET_OPTIONS: dict[str, Any] = {"auth": "bearer", "submit_path": "/flux/v1/{model}",
+                                  "result_path": "/flux/v1/get_result?id={id}", "model": DEFAULT_MODEL}
+
+FIELDS: dict[str, FieldHandling] = {
+    "prompt": FieldHandling(Support.HONOURED),
+    "references": FieldHandling(Support.RENAMED,
+                                "sent as input_image, input_image_2 … input_image_8 (base64, up to 8)"),
+    "steps": FieldHandling(Support.HONOURED, "1–50"),
+    "guidance": FieldHandling(Support.HONOURED, "1.5–10"),
+    "seed": FieldHandling(Support.HONOURED),
+    "size": FieldHandling(Support.RENAMED, "sent as width and height"),
+    "output_format": FieldHandling(Support.HONOURED, "jpeg or png (no webp)"),
+    "safety": FieldHandling(Support.RENAMED, "sent as safety_tolerance, 0–5 (0 strictest)"),
+    "prompt_upsampling": FieldHandling(Support.HONOURED),
+}
+
+CAPABILITIES = Capabilities(
+    max_references=MAX_REFERENCES, steps_range=STEPS_RANGE, guidance_range=GUIDANCE_RANGE,
+    safety_range=SAFETY_RANGE, formats=FORMATS, can_cancel=False, text_to_image=True,
+    prompt_upsampling=True, fields=FIELDS,
+)
+
+
+def _clamp(value: float, lo: float, hi: float) -> float:
+    return min(hi, max(lo, value))
+
+
+class BflProvider:
+    """One BFL-protocol profile. Stateless apart from its context; everything a job needs is in its handle."""
+
+    def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
+        if ctx.client is None:
+            raise RuntimeError(f"{info.id}: an HTTP client is required")
+        self.info = info
+        self.ctx = ctx
+        self.label = info.label
+        opts = {**_BFL_OPTIONS, **dict(info.options), **dict(ctx.options)}
+        auth = str(opts.get("auth", "x-key")).lower()
+        if auth not in AUTH_STYLES:
+            raise BadInput(f"{info.label}: unknown auth style {auth!r} (use x-key or bearer).")
+        self.auth = auth
+        self.model = str(opts.get("model") or DEFAULT_MODEL)
+        self.submit_path = str(opts.get("submit_path") or _BFL_OPTIONS["submit_path"])
+        self.result_path = str(opts.get("result_path") or _BFL_OPTIONS["result_path"])
+        self.base_url = (ctx.base_url or info.default_base_url).rstrip("/")
+        self.http = Http(ctx.client, info.label, sleep=ctx.sleep)
+
+    # ------------------------------------------------------------------ helpers
+    def _key(self) -> str:
+        key = (self.ctx.api_key or "").strip()
+        if not key:
+            where = f" or set {self.info.env_var}" if self.info.env_var else ""
+            raise MissingKey(f"{self.label} needs an API key — add it in Settings → Keys{where}.")
+        return key
+
+    def _auth_headers(self, key: str) -> dict[str, str]:
+        if self.auth == "bearer":
+            return {"Authorization": f"Bearer {key}"}
+        return {"x-key": key}
+
+    def _submit_url(self) -> str:
+        return self.base_url + self.submit_path.replace("{model}", quote(self.model, safe=""))
+
+    def _result_url(self, job_id: str) -> str:
+        """Our own documented result path for a job id, on the API base."""
+        qid = quote(job_id, safe="")
+        path = self.result_path
+        if "{id}" in path:
+            return self.base_url + path.replace("{id}", qid)
+        if path.endswith(("?id=", "&id=")):
+            return self.base_url + path + qid
+        return self.base_url + path + ("&" if "?" in path else "?") + "id=" + qid
+
+    def key_may_go_to(self, url: str) -> bool:
+        """Whether the key may be sent to ``url``: the API base's origin, or (BFL's own profiles only)
+        an https ``*.bfl.ai`` host."""
+        if same_origin(url, self.base_url):
+            return True
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        return (self.info.id in _BFL_FAMILY and self.auth == "x-key" and parts.scheme == "https"
+                and host.endswith(_BFL_HOST_SUFFIX))
+
+    def poll_url(self, handle: Mapping[str, Any]) -> str:
+        """The URL a poll goes to: the returned ``polling_url`` verbatim when the key may go there,
+        otherwise our own result path on the API base (see the module docstring)."""
+        polling_url = handle.get("polling_url")
+        if isinstance(polling_url, str) and polling_url and self.key_may_go_to(polling_url):
+            return polling_url
+        job_id = handle.get("id")
+        if not isinstance(job_id, str) or not job_id:
+            raise JobGone(f"{self.label}: this job has no id to ask about.", kind=ErrorKind.PROVIDER)
+        return self._result_url(job_id)
+
+    def build_body(self, request: EditRequest, references: Sequence[PreparedReference]) -> dict[str, Any]:
+        """The exact JSON body: every parameter explicit, clamped into BFL's ranges."""
+        if request.output_format not in FORMATS:
+            raise ProviderError(
+                f"{self.label} returns only jpeg or png, not {request.output_format}: choose jpeg or png.",
+                kind=ErrorKind.VALIDATION)
+        if len(references) > MAX_REFERENCES:
+            raise ProviderError(
+                f"{self.label} takes at most {MAX_REFERENCES} reference images (got {len(references)}).",
+                kind=ErrorKind.VALIDATION)
+        width, height = request.output_size(CAPABILITIES.max_pixels)
+        validate_size(width, height, max_pixels=CAPABILITIES.max_pixels)
+        seed = request.seed if request.seed is not None else request.resolved().seed  # always explicit
+        body: dict[str, Any] = {"prompt": request.prompt}
+        for i, ref in enumerate(references):
+            name = "input_image" if i == 0 else f"input_image_{i + 1}"
+            body[name] = base64.b64encode(ref.data).decode("ascii")
+        body.update({
+            "seed": int(seed or 0),
+            "width": int(width),
+            "height": int(height),
+            "steps": int(_clamp(int(request.steps), *STEPS_RANGE)),
+            "guidance": float(_clamp(float(request.guidance), *GUIDANCE_RANGE)),
+            "safety_tolerance": int(_clamp(int(request.safety), *SAFETY_RANGE)),
+            "output_format": request.output_format,
+            "prompt_upsampling": bool(request.prompt_upsampling),
+        })
+        return body
+
+    def _error(self, response: Any) -> ProviderError:
+        err = provider_error(self.label, response)
+        if err.kind is ErrorKind.RATE_LIMITED and err.retry_after is None:
+            err.retry_after = DEFAULT_RETRY_AFTER
+        return err
+
+    # ------------------------------------------------------------------ the four steps
+    async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
+        key = self._key()
+        body = self.build_body(request, references)
+        response = await self.http.submit("POST", self._submit_url(), json=body,
+                                          headers={**self._auth_headers(key), "accept": "application/json"})
+        if not 200 <= response.status_code < 300:
+            raise self._error(response)
+        data = json_body(self.label, response)
+        job_id = data.get("id") if isinstance(data, dict) else None
+        if not isinstance(job_id, str) or not job_id:
+            raise error(self.label, ErrorKind.PROVIDER, "the answer has no job id", status=response.status_code)
+        polling_url = data.get("polling_url")
+        if polling_url is not None and not isinstance(polling_url, str):
+            polling_url = None
+        cost = data.get("cost")
+        billed = None
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
+            billed = round(float(cost) * CREDIT_USD, 6)
+        handle: dict[str, Any] = {"id": job_id, "polling_url": polling_url, "seed": body["seed"],
+                                  "upsampling": body["prompt_upsampling"]}
+        if billed is not None:
+            handle["billed_usd"] = billed
+        return Submission(provider_job_id=job_id, handle=handle, billed_usd=billed)
+
+    async def poll(self, handle: Mapping[str, Any]) -> PollResult:
+        key = self._key()
+        url = self.poll_url(handle)
+        headers = {**self._auth_headers(key), "accept": "application/json"}
+        for attempt in range(NOT_FOUND_RETRIES + 1):
+            response = await self.http.get(url, headers=headers)
+            if response.status_code == 404:
+                if attempt < NOT_FOUND_RETRIES:
+                    await self.http.sleep(NOT_FOUND_WAIT)
+                    continue
+                raise JobGone(f"{self.label} no longer knows this job (404 after {NOT_FOUND_RETRIES} retries).",
+                              kind=ErrorKind.PROVIDER, status=404,
+                              provider_message=message_from_json(_safe_json(response)) or None)
+            break
+        if response.status_code == 202:
+            return PollResult(state="queued", message="Pending")
+        if not 200 <= response.status_code < 300:
+            raise self._error(response)
+        data = json_body(self.label, response)
+        if not isinstance(data, dict):
+            raise error(self.label, ErrorKind.PROVIDER, "the status answer is not an object",
+                        status=response.status_code)
+        return self._status(data, handle)
+
+    def _status(self, data: Mapping[str, Any], handle: Mapping[str, Any]) -> PollResult:
+        status = str(data.get("status") or "")
+        billed = handle.get("billed_usd")
+        if status == "Pending":
+            progress = _progress(data.get("progress"))
+            state = "running" if progress else "queued"
+            return PollResult(state=state, progress=progress, message="Pending", billed_usd=billed)
+        if status == "Ready":
+            result = data.get("result")
+            sample = result.get("sample") if isinstance(result, dict) else None
+            if not isinstance(sample, str) or not sample:
+                raise error(self.label, ErrorKind.PROVIDER, "Ready without result.sample")
+            seed = result.get("seed") if isinstance(result.get("seed"), int) else handle.get("seed")
+            revised = result.get("prompt") if handle.get("upsampling") else None
+            res = Result(urls=(sample,), seed=seed, billed_usd=billed,
+                         revised_prompt=revised if isinstance(revised, str) and revised else None)
+            return PollResult(state="done", progress=1.0, message="Ready", result=res, billed_usd=billed)
+        if status in ("Request Moderated", "Content Moderated"):
+            stage = "input" if status == "Request Moderated" else "output"
+            reasons = _reasons(data.get("details"))
+            said = f"{status}: {reasons}" if reasons else status
+            what = "the request" if stage == "input" else "the generated image"
+            raise ProviderError(f"{self.label} flagged {what} and did not deliver it (not billed). ({said})",
+                                kind=ErrorKind.MODERATED, provider_message=said, moderation_stage=stage)
+        if status == "Error":
+            details = _details_text(data.get("details"))
+            raise error(self.label, ErrorKind.PROVIDER, f"Error: {details}" if details else "Error")
+        if status == "Task not found":
+            raise JobGone(f"{self.label} no longer knows this job (Task not found).",
+                          kind=ErrorKind.PROVIDER, provider_message=status)
+        # A status this client does not know (the enum may grow): keep polling, show it.
+        return PollResult(state="running", progress=_progress(data.get("progress")),
+                          message=status or "unknown status", billed_usd=billed)
+
+    async def download(self, url: str) -> bytes:
+        return await self.http.download(url)
+
+    async def cancel(self, handle: Mapping[str, Any]) -> bool:
+        """BFL has no cancel endpoint: the caller just stops polling (the job may still be billed)."""
+        return False
+
+
+# ---------------------------------------------------------------------- response helpers
+def _safe_json(response: Any) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _progress(value: Any) -> float | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    v = float(value)
+    if v > 1.0:  # a percentage
+        v /= 100.0
+    return _clamp(v, 0.0, 1.0)
+
+
+def _reasons(details: Any) -> str:
+    if not isinstance(details, dict):
+        return ""
+    reasons = details.get("Moderation Reasons") or details.get("moderation_reasons")
+    if isinstance(reasons, list):
+        return ", ".join(str(r) for r in reasons)
+    return str(reasons) if reasons else ""
+
+
+def _details_text(details: Any) -> str:
+    if details is None:
+        return ""
+    if isinstance(details, dict):
+        text = message_from_json(details)
+        if text:
+            return text
+        return "; ".join(f"{k}: {v}" for k, v in details.items())[:300]
+    return str(details)[:300]
+
+
+# ---------------------------------------------------------------------- profiles
+def _info(pid: str, label: str, base_url: str, env_var: str | None, key_help: str,
+          options: Mapping[str, Any]) -> ProviderInfo:
+    info = ProviderInfo(id=pid, label=label, protocol="bfl", capabilities=CAPABILITIES,
+                        default_base_url=base_url, env_var=env_var, key_help=key_help, options=dict(options))
+    object.__setattr__(info, "factory", partial(BflProvider, info))
+    return info
+
+
+_BFL_KEY_HELP = "Create a key at https://dashboard.bfl.ai (API Keys); BFL keys start with bfl_."
+
+PROFILES: tuple[ProviderInfo, ...] = (
+    _info("bfl", "BFL", "https://api.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
+    _info("bfl-eu", "BFL (EU)", "https://api.eu.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
+    _info("bfl-us", "BFL (US)", "https://api.us.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
+    _info("cometapi", "CometAPI", "https://api.cometapi.com", "COMETAPI_KEY",
+          "Create a key in the CometAPI console (https://www.cometapi.com → Console → API Keys).",
+          _COMET_OPTIONS),
+)
+
+
+def custom_profile(id: str, label: str, base_url: str, options: Mapping[str, Any]) -> ProviderInfo:
+    """A user-defined BFL-compatible endpoint. ``base_url`` is the API root (https, or http to this
+    computer); ``options``: ``auth`` ("x-key" | "bearer"), ``submit_path``, ``result_path``, ``model``.
+    Raises ``BadInput`` with one sentence when the URL or an option cannot work."""
+    try:
+        check_url(base_url, what="API URL")
+    except ProviderError as exc:
+        raise BadInput(f"{label}: {exc}") from None
+    opts: dict[str, Any] = dict(_BFL_OPTIONS)
+    for k in OPTION_KEYS:
+        v = options.get(k)
+        if v not in (None, ""):
+            opts[k] = str(v)
+    opts["auth"] = opts["auth"].lower()
+    if opts["auth"] not in AUTH_STYLES:
+        raise BadInput(f"{label}: auth must be x-key or bearer (got {opts['auth']!r}).")
+    for k in ("submit_path", "result_path"):
+        if not opts[k].startswith("/"):
+            raise BadInput(f"{label}: {k} must start with '/' (got {opts[k]!r}).")
+    if options.get("custom"):
+        opts["custom"] = True
+    return _info(id, label, base_url.rstrip("/"), None,
+                 "Use the key your BFL-compatible endpoint gave you.", opts)
