@@ -268,6 +268,9 @@ class Runner:
         elif isinstance(exc, ProviderError) and exc.kind == ErrorKind.MODERATED:
             state, kind = JobState.MODERATED, ErrorKind.MODERATED.value
             msg = str(exc)
+            # Moderated requests are not charged: the submit's cost was only what it would have cost.
+            return self._move(rec, state, error_kind=kind, error_message=self._scrub(msg), billed_usd=0.0,
+                              message=SENTENCES[state])
         elif isinstance(exc, FlexError):
             state, kind, msg = JobState.FAILED, exc.kind.value, str(exc)
         elif isinstance(exc, Exception):

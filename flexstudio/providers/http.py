@@ -201,7 +201,8 @@ class Http:
         self.policy = policy
         self.timeout = timeout
 
-    async def submit(self, method: str, url: str, **kw: Any) -> httpx.Response:
+    async def submit(self, method: str, url: str, *, default_retry_after: float | None = None,
+                     **kw: Any) -> httpx.Response:
         """A paid request: retried only on a connect error or a 429/503 answer (no job was created).
 
         Any other outcome — a read timeout, a reset after sending, another 5xx — is returned or raised
@@ -221,7 +222,8 @@ class Http:
             except httpx.HTTPError as exc:
                 raise network_error(self.label, exc) from None
             if response.status_code in (429, 503) and not last:
-                wait = parse_retry_after(response.headers, default=self.policy.backoff(attempt))
+                fallback = default_retry_after if default_retry_after is not None else self.policy.backoff(attempt)
+                wait = parse_retry_after(response.headers, default=fallback)
                 if wait is not None and wait <= self.policy.max_retry_after:
                     await self.sleep(wait)
                     continue

@@ -50,7 +50,11 @@ class Registry:
         if spec.id in self._infos and not self._infos[spec.id].options.get("custom"):
             self.problems.append(f"Endpoint {spec.label!r}: the id {spec.id!r} is taken by a built-in provider.")
             return None
-        info = make(spec.id, spec.label, spec.base_url, {**dict(spec.options), "custom": True})
+        try:
+            info = make(spec.id, spec.label, spec.base_url, {**dict(spec.options), "custom": True})
+        except BadInput as exc:
+            self.problems.append(f"Endpoint {spec.label!r}: {exc}")
+            return None
         self._infos[info.id] = info
         return info
 

@@ -9,6 +9,7 @@ assert the exact wire shape (and that no key reached a download host).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import socket
@@ -119,7 +120,8 @@ class Emulator:
             do_GET = do_POST = do_PUT = do_DELETE = _do
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=self.name, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=self.name, daemon=True)
         self._thread.start()
         return self
 
@@ -206,6 +208,7 @@ def make_image(width: int = 256, height: int = 256, fmt: str = "JPEG", color: tu
     return buf.getvalue()
 
 
+@functools.cache
 def make_bomb() -> bytes:
     """A small PNG that claims 30 000 × 30 000 pixels (900 MP): a decompression bomb."""
     from PIL import Image
