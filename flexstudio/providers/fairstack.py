@@ -1,0 +1,258 @@
+"""FairStack (``api.fairstack.ai``) — a **preview** provider (protocol partly undocumented).
+
+Documented (providers.md §5.4 and the seed page, plus FairStack's Image API and error-handling pages):
+``POST https://api.fairstack.ai/v1/generations/image`` with ``Authorization: Bearer <key>`` and JSON
+``{"model": "flux-2-flex-i2i", "prompt", "aspect_ratio", "quality": "basic" | "high", "seed"?, "image"?
+(a source image URL)}``; the call is synchronous and answers ``{"id", "status": "completed" | "failed",
+"url", "cost": {...}, "metadata": {"width", "height", "seed"}}``; errors are
+``{"error": {"code", "message", "status"}}`` with 400/401/402/429/500; an ``Idempotency-Key`` header makes
+a retried request return the first answer without charging again. $0.024 per image.
+
+Not documented for this model and therefore assumed — all in ``ASSUMPTIONS`` below: how a *local*
+reference is passed (FairStack documents ``image`` as a URL), how many references the model takes, what
+``quality`` means in pixels, the text-to-image model id, and where a failed generation's message sits.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from .base import (
+    Capabilities,
+    FieldHandling,
+    PollResult,
+    PreparedReference,
+    ProviderContext,
+    ProviderInfo,
+    Result,
+    Submission,
+    Support,
+)
+from .http import Http, check_url, error, json_body, provider_error
+from .kie import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
+
+if TYPE_CHECKING:
+    from ..core.request import EditRequest
+
+
+@dataclass(frozen=True, slots=True)
+class FairStackAssumptions:
+    """Every part of FairStack's contract for FLUX.2 [flex] that is not documented, in one place."""
+
+    base_url: str = "https://api.fairstack.ai/v1"      # documented (API reference "Base URL")
+    generate_path: str = "/generations/image"           # documented
+    edit_model: str = "flux-2-flex-i2i"                 # documented (model page)
+    # No text-to-image key for flex is documented; the model page's own example sends this model with a
+    # prompt only, so that is what a request without references does.
+    text_model: str = "flux-2-flex-i2i"
+    # The Image API documents ``image`` as ONE source image URL; nothing says more than one is taken.
+    reference_field: str = "image"
+    max_references: int = 1
+    # A local image is sent as a data: URI in that field (a user-given https URL is sent verbatim).
+    inline_references_as_data_uri: bool = True
+    # Aspect ratios from the model page ("1:1, 4:3, 3:4, 16:9, 9:16, 2:3...") plus 3:2, its mirror.
+    aspect_ratios: tuple[str, ...] = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
+    # quality basic|high is documented; that basic ≈ 1K (≈1 MP) and high ≈ 2K (≈4 MP) is assumed.
+    quality_low: str = "basic"
+    quality_high: str = "high"
+    high_above_pixels: int = 2 * 1_048_576
+    # A generation that ran but failed: HTTP 200, status "failed", message under "error" (string or
+    # {"code", "message"}), like the documented error object.
+    failed_status: str = "failed"
+    done_status: str = "completed"
+    error_field: str = "error"
+
+
+ASSUMPTIONS = FairStackAssumptions()
+
+PROTOCOL = "fairstack"
+_RATIOS = {"1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16), "3:2": (3, 2),
+           "2:3": (2, 3)}
+_CREDIT_CODES = {"insufficient_credits", "insufficient_balance", "spending_cap_reached"}
+_MODERATION_CODES = {"content_policy_violation", "content_filtered", "moderation_blocked", "nsfw_content"}
+
+
+class FairStackProvider:
+    def __init__(self, info: ProviderInfo, ctx: ProviderContext,
+                 assumptions: FairStackAssumptions = ASSUMPTIONS) -> None:
+        self.info = info
+        self.ctx = ctx
+        self.a = assumptions
+        self.options = {**dict(info.options), **dict(ctx.options)}
+        self._http: Http | None = None
+
+    @property
+    def http(self) -> Http:
+        if self._http is None:
+            if self.ctx.client is None:
+                raise RuntimeError(f"{self.info.label}: no HTTP client was given")
+            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep)
+        return self._http
+
+    def _base(self) -> str:
+        return (self.ctx.base_url or self.info.default_base_url).rstrip("/")
+
+    def _auth(self) -> dict[str, str]:
+        key = (self.ctx.api_key or "").strip()
+        if not key:
+            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys or set "
+                             f"{self.info.env_var}.")
+        return {"authorization": f"Bearer {key}", "accept": "application/json"}
+
+    # -------------------------------------------------------------------- steps
+    async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
+        a = self.a
+        auth = self._auth()
+        urls = user_reference_urls(request, self.options)
+        count = len(urls) if urls is not None else len(references)
+        if count > a.max_references:
+            raise BadInput(f"{self.info.display_name} takes {a.max_references} reference image"
+                           f"{'s' if a.max_references != 1 else ''} (got {count}).")
+        image: str | None = urls[0] if urls else None
+        if image is None and references:
+            if not a.inline_references_as_data_uri:
+                raise ProviderError("FairStack needs the reference image at a public https URL "
+                                    "(reference_urls); local images cannot be sent to it.", kind=ErrorKind.VALIDATION)
+            ref = references[0]
+            image = f"data:{ref.mime};base64,{base64.b64encode(ref.data).decode('ascii')}"
+        width, height = request.output_size(self.info.capabilities.max_pixels)
+        ratios = {k: v for k, v in _RATIOS.items() if k in a.aspect_ratios}
+        body: dict[str, Any] = {
+            "model": a.edit_model if image else a.text_model,
+            "prompt": request.prompt,
+            "aspect_ratio": nearest_aspect(width, height, ratios),
+            "quality": a.quality_high if width * height > a.high_above_pixels else a.quality_low,
+        }
+        if request.seed is not None:
+            body["seed"] = int(request.seed)
+        if image:
+            body[a.reference_field] = image
+        idem = f"flexstudio-{uuid.uuid4().hex}"
+        headers = {**auth, "idempotency-key": idem}
+        response = await self.http.submit("POST", f"{self._base()}{a.generate_path}", headers=headers, json=body)
+        if response.status_code not in (200, 201):
+            raise self._error(response)
+        return self._submission(request, response, idem)
+
+    async def poll(self, handle: Mapping[str, Any]) -> PollResult:
+        urls = [str(u) for u in handle.get("urls") or ()]
+        if urls:
+            billed = handle.get("billed_usd")
+            return PollResult(state="done", billed_usd=billed,
+                              result=Result(urls=tuple(urls), seed=handle.get("seed"), billed_usd=billed))
+        raise JobGone(f"{self.info.label} answers synchronously and left no result link for this job.",
+                      kind=ErrorKind.PROVIDER)
+
+    async def download(self, url: str) -> bytes:
+        return await self.http.download(url)
+
+    async def cancel(self, handle: Mapping[str, Any]) -> bool:
+        return False
+
+    # -------------------------------------------------------------------- internals
+    def _submission(self, request: EditRequest, response: httpx.Response, idem: str) -> Submission:
+        a = self.a
+        label = self.info.label
+        body = json_body(label, response)
+        if not isinstance(body, dict):
+            raise error(label, ErrorKind.PROVIDER, "the answer is not an object")
+        status = str(body.get("status") or a.done_status).lower()
+        if status == a.failed_status:
+            raise self._failed(body.get(a.error_field))
+        url = body.get("url")
+        if not isinstance(url, str) or not url:
+            raise error(label, ErrorKind.PROVIDER, "the answer holds no image URL")
+        check_url(url, what="result URL")
+        billed = _cost(body.get("cost"))
+        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        seed = meta.get("seed") if isinstance(meta.get("seed"), int) else None
+        gen_id = str(body["id"]) if body.get("id") else None
+        handle = {"protocol": PROTOCOL, "generation_id": gen_id, "urls": [url], "seed": seed,
+                  "billed_usd": billed, "idempotency_key": idem}
+        return Submission(provider_job_id=gen_id, handle=handle, billed_usd=billed,
+                          result=Result(urls=(url,), seed=seed, billed_usd=billed))
+
+    def _failed(self, raw: Any) -> ProviderError:
+        label = self.info.label
+        if isinstance(raw, dict):
+            code, msg = str(raw.get("code") or ""), str(raw.get("message") or "")
+        else:
+            code, msg = "", str(raw or "")
+        said = msg or code or "the generation failed"
+        if code.lower() in _MODERATION_CODES or MODERATION_RE.search(msg):
+            return error(label, ErrorKind.MODERATED, said, moderation_stage=moderation_stage(msg))
+        return error(label, ErrorKind.PROVIDER, said)
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        label = self.info.label
+        err: dict[str, Any] = {}
+        try:
+            body = response.json()
+            if isinstance(body, dict) and isinstance(body.get("error"), dict):
+                err = body["error"]
+        except ValueError:
+            pass
+        code = str(err.get("code") or "").lower()
+        msg = str(err.get("message") or "")
+        status = response.status_code
+        if status not in (401, 402, 429) and (code in _MODERATION_CODES or MODERATION_RE.search(msg)):
+            exc = provider_error(label, response, kind=ErrorKind.MODERATED)
+            exc.moderation_stage = moderation_stage(msg)
+            return exc
+        if code in _CREDIT_CODES:
+            return provider_error(label, response, kind=ErrorKind.CREDITS)
+        return provider_error(label, response)
+
+
+def _cost(cost: Any) -> float | None:
+    """Cost in microdollars: ``cost.micro`` (current page) or ``cost.credits_used`` (another version)."""
+    if not isinstance(cost, dict):
+        return None
+    for key in ("micro", "credits_used"):
+        v = cost.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return round(float(v) / 1_000_000, 6)
+    return None
+
+
+def capabilities() -> Capabilities:
+    no = "FairStack's flux-2-flex-i2i takes no such setting: not sent"
+    fields = {
+        "prompt": FieldHandling(Support.HONOURED),
+        "references": FieldHandling(Support.CONVERTED, "one image, sent as image (a data: URI for a local "
+                                                       "file — a preview assumption)"),
+        "steps": FieldHandling(Support.IGNORED, no),
+        "guidance": FieldHandling(Support.IGNORED, no),
+        "seed": FieldHandling(Support.HONOURED, "documented by FairStack's Image API; use by this model "
+                                                "is not documented"),
+        "size": FieldHandling(Support.CONVERTED, "sent as the nearest aspect ratio and quality basic (≈1 MP) "
+                                                 "or high"),
+        "output_format": FieldHandling(Support.IGNORED, "FairStack chooses the file type: saved as delivered"),
+        "safety": FieldHandling(Support.IGNORED, no),
+        "prompt_upsampling": FieldHandling(Support.IGNORED, no),
+    }
+    return Capabilities(max_references=ASSUMPTIONS.max_references, steps_range=None, guidance_range=None,
+                        safety_range=None, prompt_upsampling=False, fields=fields)
+
+
+def _factory(ctx: ProviderContext, info: ProviderInfo) -> FairStackProvider:
+    return FairStackProvider(info, ctx)
+
+
+def _profile() -> ProviderInfo:
+    info = ProviderInfo(id="fairstack", label="FairStack", protocol=PROTOCOL, capabilities=capabilities(),
+                        default_base_url=ASSUMPTIONS.base_url, env_var="FAIRSTACK_API_KEY", preview=True,
+                        key_help="Create a key (fs_live_…) in the FairStack dashboard: https://fairstack.ai")
+    object.__setattr__(info, "factory", partial(_factory, info=info))
+    return info
+
+
+PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

@@ -1,0 +1,369 @@
+"""Kie.ai "market" jobs API for FLUX.2 [flex] (providers.md §5.2).
+
+Wire shape:
+- ``POST {base}/api/v1/jobs/createTask`` with ``Authorization: Bearer <key>`` and
+  ``{"model": "flux-2/flex-image-to-image" | "flux-2/flex-text-to-image",
+  "input": {"prompt", "input_urls" (i2i, 1–8 URLs), "aspect_ratio", "resolution": "1K" | "2K"}}``
+  → ``{"code": 200, "msg": "success", "data": {"taskId"}}``.
+- ``GET {base}/api/v1/jobs/recordInfo?taskId=…`` → ``data.state`` waiting | queuing | generating |
+  success | fail; ``data.resultJson`` and ``data.param`` are JSON *strings* (``resultJson`` →
+  ``{"resultUrls": [...]}``); ``failCode`` / ``failMsg`` on failure.
+- Kie answers HTTP 200 and puts the real status in the body's ``code`` (401 key, 402 credits, 404, 422
+  validation, 429 rate limit, 455 unavailable, 500 server, 501 generation failed). Both an HTTP status
+  and a body code are mapped; a body 429/455 on submit means no task was created, so it is retried
+  after waiting (Retry-After when given) like an HTTP 429.
+
+Decisions:
+- No ``callBackUrl``: Kie documents it as optional, and a desktop app cannot receive callbacks — the
+  task is polled instead.
+- Steps, guidance, seed, safety, output format and prompt upsampling are not accepted by this model on
+  Kie, so they are not sent (IGNORED in the capabilities). The size is sent as the nearest documented
+  aspect ratio plus resolution 1K (up to 2 MP) or 2K.
+- Reference images must be URLs. The user may give public https URLs (``reference_urls`` in the
+  request's extras or the profile options), which are sent verbatim. Otherwise local references are
+  uploaded first to Kie's documented File Upload API (``POST /api/file-stream-upload`` on
+  ``https://kieai.redpandaai.co``, same key, free, files deleted after 3 days) and the returned
+  ``downloadUrl`` is sent. With ``options["upload_references"] = False`` local references are refused
+  with a clear error before anything is sent. When the API root is overridden (``--base-url``), uploads
+  go to that same root unless ``options["upload_base_url"]`` says otherwise, so the key never leaves
+  for the real upload host while talking to an emulator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.sizes import MEGAPIXEL
+from .base import (
+    Capabilities,
+    FieldHandling,
+    PollResult,
+    PreparedReference,
+    ProviderContext,
+    ProviderInfo,
+    Result,
+    Submission,
+    Support,
+)
+from .http import Http, check_url, error, json_body, parse_retry_after, provider_error
+
+if TYPE_CHECKING:
+    from ..core.request import EditRequest
+
+PROTOCOL = "kie"
+KIE_BASE = "https://api.kie.ai"
+UPLOAD_BASE = "https://kieai.redpandaai.co"
+MODEL_I2I = "flux-2/flex-image-to-image"
+MODEL_T2I = "flux-2/flex-text-to-image"
+MAX_REFERENCES = 8
+UPLOAD_PATH = "flexstudio"
+_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+
+ASPECT_RATIOS: dict[str, tuple[int, int]] = {
+    "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16), "3:2": (3, 2), "2:3": (2, 3),
+}
+QUEUED_STATES = {"waiting", "queuing"}
+RUNNING_STATES = {"generating"}
+
+MODERATION_RE = re.compile(
+    r"moderat|content[ _-]?polic|safety (system|filter|checker)|nsfw|flagged|sensitive|inappropriate|"
+    r"violat|prohibited", re.IGNORECASE)
+OUTPUT_STAGE_RE = re.compile(r"output|generated image|result image|the result", re.IGNORECASE)
+GONE_RE = re.compile(r"not found|not exist|is null|no record", re.IGNORECASE)
+_CODE_KIND = {400: ErrorKind.VALIDATION, 401: ErrorKind.AUTH, 402: ErrorKind.CREDITS, 403: ErrorKind.AUTH,
+              422: ErrorKind.VALIDATION, 429: ErrorKind.RATE_LIMITED}
+_RETRY_CODES = (429, 455)           # the task was not created: safe to send again after waiting
+_POLL_RETRY_CODES = (429, 455, 500)  # a status read is idempotent
+
+
+def nearest_aspect(width: int, height: int, ratios: Mapping[str, tuple[int, int]] = ASPECT_RATIOS) -> str:
+    """The documented aspect ratio closest to W:H (compared on a log scale, so 2:1 and 1:2 are symmetric)."""
+    target = math.log(width / height)
+    return min(ratios, key=lambda k: abs(math.log(ratios[k][0] / ratios[k][1]) - target))
+
+
+def resolution_tier(width: int, height: int) -> str:
+    """1K (≈1 MP) or 2K (≈4 MP), whichever is nearer on a log scale: up to 2 MP → 1K."""
+    return "1K" if width * height <= 2 * MEGAPIXEL else "2K"
+
+
+def moderation_stage(text: str) -> str:
+    return "output" if OUTPUT_STAGE_RE.search(text) else "input"
+
+
+def user_reference_urls(request: EditRequest, options: Mapping[str, Any]) -> list[str] | None:
+    """Public https URLs the user supplied for the references (request extras win over profile options)."""
+    raw = dict(request.extras).get("reference_urls")
+    if raw is None:
+        raw = options.get("reference_urls")
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        raw = [raw]
+    urls = [str(u).strip() for u in raw if str(u).strip()]
+    for url in urls:
+        check_url(url, what="reference URL")
+    return urls or None
+
+
+class KieProvider:
+    def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
+        self.info = info
+        self.ctx = ctx
+        self.options = {**dict(info.options), **dict(ctx.options)}
+        self._http: Http | None = None
+
+    # -------------------------------------------------------------------- plumbing
+    @property
+    def http(self) -> Http:
+        if self._http is None:
+            if self.ctx.client is None:
+                raise RuntimeError(f"{self.info.label}: no HTTP client was given")
+            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep)
+        return self._http
+
+    def _base(self) -> str:
+        return (self.ctx.base_url or self.info.default_base_url).rstrip("/")
+
+    def _upload_base(self) -> str:
+        explicit = self.options.get("upload_base_url")
+        if explicit:
+            return str(explicit).rstrip("/")
+        return self.ctx.base_url.rstrip("/") if self.ctx.base_url else UPLOAD_BASE
+
+    def _auth(self) -> dict[str, str]:
+        key = (self.ctx.api_key or "").strip()
+        if not key:
+            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys or set "
+                             f"{self.info.env_var}.")
+        return {"authorization": f"Bearer {key}", "accept": "application/json"}
+
+    # -------------------------------------------------------------------- steps
+    async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
+        auth = self._auth()
+        urls = user_reference_urls(request, self.options)
+        if urls is None and references:
+            if not self.options.get("upload_references", True):
+                raise ProviderError(
+                    "Kie.ai needs reference images at public https URLs; local images cannot be sent to it. "
+                    "Give the images' URLs (reference_urls) or turn on uploads to Kie's file storage.",
+                    kind=ErrorKind.VALIDATION)
+            if len(references) > MAX_REFERENCES:
+                raise BadInput(f"Kie.ai takes at most {MAX_REFERENCES} reference images (got {len(references)}).")
+            urls = [await self._upload(ref, auth) for ref in references]
+        if urls and len(urls) > MAX_REFERENCES:
+            raise BadInput(f"Kie.ai takes at most {MAX_REFERENCES} reference images (got {len(urls)}).")
+        width, height = request.output_size(self.info.capabilities.max_pixels)
+        payload: dict[str, Any] = {"prompt": request.prompt, "aspect_ratio": nearest_aspect(width, height),
+                                   "resolution": resolution_tier(width, height)}
+        if urls:
+            payload["input_urls"] = urls
+        body = {"model": MODEL_I2I if urls else MODEL_T2I, "input": payload}
+        data = await self._create(body, auth)
+        task_id = data.get("taskId") if isinstance(data, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise error(self.info.label, ErrorKind.PROVIDER, "the answer holds no taskId")
+        poll_url = f"{self._base()}/api/v1/jobs/recordInfo?taskId={quote(task_id, safe='')}"
+        handle = {"protocol": PROTOCOL, "task_id": task_id, "poll_url": poll_url, "model": body["model"]}
+        return Submission(provider_job_id=task_id, handle=handle)
+
+    async def poll(self, handle: Mapping[str, Any]) -> PollResult:
+        auth = self._auth()
+        url = str(handle["poll_url"])
+        label = self.info.label
+        policy = self.http.policy
+        for attempt in range(policy.attempts):
+            response = await self.http.get(url, headers=auth)
+            if response.status_code == 404:
+                raise JobGone(f"{label} no longer knows this task ({response.status_code}).",
+                              kind=ErrorKind.PROVIDER, status=404)
+            if response.status_code != 200:
+                raise self._http_error(response)
+            body = json_body(label, response)
+            code = _code(body)
+            if code in _POLL_RETRY_CODES and attempt < policy.attempts - 1:
+                await self.http.sleep(parse_retry_after(response.headers, default=policy.backoff(attempt)) or 0)
+                continue
+            if code != 200:
+                msg = _msg(body)
+                if code == 404 or (code == 422 and GONE_RE.search(msg)):
+                    raise JobGone(f"{label} no longer knows this task ({msg or code}).", kind=ErrorKind.PROVIDER,
+                                  status=code, provider_message=msg or None)
+                raise self._code_error(code, msg)
+            return self._record(body.get("data"))
+        raise AssertionError("unreachable")
+
+    async def download(self, url: str) -> bytes:
+        return await self.http.download(url)
+
+    async def cancel(self, handle: Mapping[str, Any]) -> bool:
+        return False  # Kie documents no cancel endpoint
+
+    # -------------------------------------------------------------------- internals
+    async def _create(self, body: dict[str, Any], auth: dict[str, str]) -> Any:
+        label = self.info.label
+        policy = self.http.policy
+        url = f"{self._base()}/api/v1/jobs/createTask"
+        for attempt in range(policy.submit_attempts):
+            response = await self.http.submit("POST", url, headers=auth, json=body)
+            if response.status_code != 200:
+                raise self._http_error(response)
+            answer = json_body(label, response)
+            code = _code(answer)
+            if code in _RETRY_CODES and attempt < policy.submit_attempts - 1:
+                wait = parse_retry_after(response.headers, default=policy.backoff(attempt))
+                if wait is not None and wait <= policy.max_retry_after:
+                    await self.http.sleep(wait)
+                    continue
+            if code != 200:
+                raise self._code_error(code, _msg(answer), retry_after=parse_retry_after(response.headers))
+            return answer.get("data")
+        raise AssertionError("unreachable")
+
+    async def _upload(self, ref: PreparedReference, auth: dict[str, str]) -> str:
+        """Put one local reference on Kie's temporary file storage; return its public URL."""
+        name = f"{hashlib.sha256(ref.data).hexdigest()[:24]}.{_EXT.get(ref.mime, 'png')}"
+        response = await self.http.idempotent(
+            "POST", f"{self._upload_base()}/api/file-stream-upload", headers=auth,
+            files={"file": (name, ref.data, ref.mime)}, data={"uploadPath": UPLOAD_PATH, "fileName": name})
+        if response.status_code != 200:
+            raise self._http_error(response)
+        body = json_body(self.info.label, response)
+        code = _code(body)
+        if code != 200 or body.get("success") is False:
+            raise self._code_error(code if code != 200 else 500, _msg(body) or "the upload was refused")
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        url = data.get("downloadUrl") or data.get("fileUrl")
+        if not isinstance(url, str) or not url:
+            raise error(self.info.label, ErrorKind.PROVIDER, "the upload answer holds no file URL")
+        return check_url(url, what="uploaded reference URL")
+
+    def _record(self, data: Any) -> PollResult:
+        label = self.info.label
+        if not isinstance(data, dict):
+            raise JobGone(f"{label} has no record of this task.", kind=ErrorKind.PROVIDER)
+        state = str(data.get("state") or "").lower()
+        if state in QUEUED_STATES:
+            return PollResult(state="queued", message=state)
+        if state in RUNNING_STATES:
+            progress = data.get("progress")
+            return PollResult(state="running", message=state,
+                              progress=progress / 100 if isinstance(progress, (int, float)) and progress > 1 else None)
+        if state == "success":
+            urls = _result_urls(label, data.get("resultJson"))
+            for u in urls:
+                check_url(u, what="result URL")
+            return PollResult(state="done", result=Result(urls=tuple(urls)))
+        if state == "fail":
+            raise self._fail(data)
+        return PollResult(state="running", message=state or "unknown state")
+
+    def _fail(self, data: Mapping[str, Any]) -> ProviderError:
+        label = self.info.label
+        msg = str(data.get("failMsg") or "")
+        fcode = str(data.get("failCode") or "")
+        said = f"{msg} (failCode {fcode})" if fcode and msg else (msg or fcode or "the task failed")
+        if MODERATION_RE.search(msg):
+            return error(label, ErrorKind.MODERATED, said, moderation_stage=moderation_stage(msg))
+        kind = {"400": ErrorKind.VALIDATION, "422": ErrorKind.VALIDATION,
+                "402": ErrorKind.CREDITS}.get(fcode, ErrorKind.PROVIDER)
+        return error(label, kind, said)
+
+    def _code_error(self, code: int | None, msg: str, *, retry_after: float | None = None) -> ProviderError:
+        label = self.info.label
+        said = f"code {code}: {msg}" if msg else f"code {code}"
+        if code in (400, 422, 451) and MODERATION_RE.search(msg):
+            return error(label, ErrorKind.MODERATED, said, status=code, moderation_stage=moderation_stage(msg))
+        kind = _CODE_KIND.get(code or 0, ErrorKind.PROVIDER)
+        return error(label, kind, said, status=code, retry_after=retry_after)
+
+    def _http_error(self, response: httpx.Response) -> ProviderError:
+        """A real HTTP error status (a gateway in front of Kie, or Kie mirroring the code)."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, dict) and isinstance(body.get("code"), int) and body["code"] != 200:
+            return self._code_error(body["code"], _msg(body), retry_after=parse_retry_after(response.headers))
+        return provider_error(self.info.label, response)
+
+
+def _code(body: Any) -> int | None:
+    if not isinstance(body, dict):
+        return None
+    code = body.get("code")
+    if isinstance(code, bool):
+        return None
+    if isinstance(code, int):
+        return code
+    if isinstance(code, str) and code.isdigit():
+        return int(code)
+    return None
+
+
+def _msg(body: Any) -> str:
+    if not isinstance(body, dict):
+        return ""
+    for key in ("msg", "message"):
+        if isinstance(body.get(key), str) and body[key]:
+            return body[key]
+    return ""
+
+
+def _result_urls(label: str, raw: Any) -> list[str]:
+    """``resultJson`` is a JSON string (tolerate an object too) holding ``resultUrls``."""
+    data = raw
+    if isinstance(raw, str):
+        try:
+            data = json.loads(raw) if raw.strip() else {}
+        except json.JSONDecodeError:
+            raise error(label, ErrorKind.PROVIDER, "resultJson is not valid JSON") from None
+    urls = data.get("resultUrls") if isinstance(data, dict) else None
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u for u in urls):
+        raise error(label, ErrorKind.PROVIDER, "the finished task lists no result URLs")
+    return list(urls)
+
+
+def capabilities() -> Capabilities:
+    no = "Kie.ai's FLUX.2 [flex] endpoint has no such setting: not sent"
+    fields = {
+        "prompt": FieldHandling(Support.HONOURED),
+        "references": FieldHandling(Support.CONVERTED, "uploaded to Kie.ai's temporary file storage (deleted "
+                                                       "after 3 days) and sent as input_urls"),
+        "steps": FieldHandling(Support.IGNORED, no),
+        "guidance": FieldHandling(Support.IGNORED, no),
+        "seed": FieldHandling(Support.IGNORED, f"{no}; results are not reproducible"),
+        "size": FieldHandling(Support.CONVERTED, "sent as the nearest aspect ratio (1:1, 4:3, 3:4, 16:9, 9:16, "
+                                                 "3:2, 2:3) and resolution 1K or 2K"),
+        "output_format": FieldHandling(Support.IGNORED, "Kie.ai chooses the file type: saved as delivered"),
+        "safety": FieldHandling(Support.IGNORED, no),
+        "prompt_upsampling": FieldHandling(Support.IGNORED, no),
+    }
+    return Capabilities(max_references=MAX_REFERENCES, steps_range=None, guidance_range=None, safety_range=None,
+                        prompt_upsampling=False, references_need_urls=False, fields=fields)
+
+
+def _factory(ctx: ProviderContext, info: ProviderInfo) -> KieProvider:
+    return KieProvider(info, ctx)
+
+
+def _profile() -> ProviderInfo:
+    info = ProviderInfo(id="kie", label="Kie.ai", protocol=PROTOCOL, capabilities=capabilities(),
+                        default_base_url=KIE_BASE, env_var="KIE_API_KEY",
+                        key_help="Create a key on the API Key page of https://kie.ai",
+                        options={"upload_references": True})
+    object.__setattr__(info, "factory", partial(_factory, info=info))
+    return info
+
+
+PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

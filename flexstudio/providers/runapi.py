@@ -1,0 +1,245 @@
+"""RunAPI (``runapi.ai``) Flux 2 tasks — a **preview** provider (protocol partly undocumented).
+
+What RunAPI documents publicly (providers.md §5.3, seed page ``runapi.ai/models/flux-2/flex-image-to-image.md``):
+Bearer auth, a JSON ``POST`` that starts an asynchronous task, model ids per variant, and per-call prices
+(i2i from $0.14; t2i $0.14 at 1K, $0.24 at 2K; failed generations not charged). Everything else — the
+task-query endpoint, the field names of the answers, how reference images travel, the paths in use today —
+is taken from RunAPI's own SDK sources (``runapi-ai/flux-2-sdk`` 0.3.x and ``runapi-ai/core-sdk``), not
+from an API reference, and is kept in ``ASSUMPTIONS`` below: the one place to change when RunAPI's
+contract turns out different.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from .base import (
+    Capabilities,
+    FieldHandling,
+    PollResult,
+    PreparedReference,
+    ProviderContext,
+    ProviderInfo,
+    Result,
+    Submission,
+    Support,
+)
+from .http import Http, check_url, error, json_body, provider_error
+from .kie import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
+
+
+@dataclass(frozen=True, slots=True)
+class RunApiAssumptions:
+    """Every part of RunAPI's contract that is not in a public API reference, in one place."""
+
+    # Seed page: https://api.runapi.ai/api/v1/flux_2/image_to_image with model flux-2-flex-image-to-image.
+    # RunAPI's current SDKs (July 2026) use this host and the "remix_image" names below instead; the
+    # models page shows the same. The older names are kept here for reference only.
+    base_url: str = "https://runapi.ai"
+    edit_path: str = "/api/v1/flux_2/remix_image"          # older: /api/v1/flux_2/image_to_image
+    edit_model: str = "flux-2-flex-remix-image"            # older: flux-2-flex-image-to-image
+    text_path: str = "/api/v1/flux_2/text_to_image"
+    text_model: str = "flux-2-flex-text-to-image"
+    # Task query: GET {submit path}/{id} (SDK ``get(id)``); the create answer is {"id": ...}.
+    task_path: str = "{submit_path}/{task_id}"
+    id_field: str = "id"
+    # Task answer: {"id", "status": pending|processing|completed|failed, "images": [{"url"}], "error"}.
+    status_field: str = "status"
+    queued_statuses: tuple[str, ...] = ("pending", "queued")
+    running_statuses: tuple[str, ...] = ("processing", "running")
+    done_status: str = "completed"
+    failed_status: str = "failed"
+    images_field: str = "images"
+    error_field: str = "error"
+    # Request fields: references as public URLs (1–8), aspect ratio, resolution tier, safety checker.
+    references_field: str = "source_image_urls"
+    aspect_field: str = "aspect_ratio"
+    resolution_field: str = "output_resolution"
+    resolutions: tuple[str, str] = ("1k", "2k")
+    safety_field: str = "enable_safety_checker"            # on/off only; FlexStudio always sends true
+    max_references: int = 8
+    # Local references go to RunAPI's file store first: POST /api/v1/files
+    # {"source": {"type": "base64", "data": <plain base64>}, "file_name"} → {"url", "expires_at", ...}.
+    upload_path: str = "/api/v1/files"
+    upload_url_field: str = "url"
+
+
+ASSUMPTIONS = RunApiAssumptions()
+
+if TYPE_CHECKING:
+    from ..core.request import EditRequest
+
+PROTOCOL = "runapi"
+_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+_GONE_RE = re.compile(r"not found|not exist|unknown task", re.IGNORECASE)
+
+
+class RunApiProvider:
+    def __init__(self, info: ProviderInfo, ctx: ProviderContext, assumptions: RunApiAssumptions = ASSUMPTIONS) -> None:
+        self.info = info
+        self.ctx = ctx
+        self.a = assumptions
+        self.options = {**dict(info.options), **dict(ctx.options)}
+        self._http: Http | None = None
+
+    @property
+    def http(self) -> Http:
+        if self._http is None:
+            if self.ctx.client is None:
+                raise RuntimeError(f"{self.info.label}: no HTTP client was given")
+            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep)
+        return self._http
+
+    def _base(self) -> str:
+        return (self.ctx.base_url or self.info.default_base_url).rstrip("/")
+
+    def _auth(self) -> dict[str, str]:
+        key = (self.ctx.api_key or "").strip()
+        if not key:
+            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys or set "
+                             f"{self.info.env_var}.")
+        return {"authorization": f"Bearer {key}", "accept": "application/json"}
+
+    # -------------------------------------------------------------------- steps
+    async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
+        a = self.a
+        auth = self._auth()
+        urls = user_reference_urls(request, self.options)
+        count = len(urls) if urls is not None else len(references)
+        if count > a.max_references:
+            raise BadInput(f"{self.info.label} takes at most {a.max_references} reference images (got {count}).")
+        if urls is None and references:
+            urls = [await self._upload(ref, auth) for ref in references]
+        width, height = request.output_size(self.info.capabilities.max_pixels)
+        body: dict[str, Any] = {
+            "model": a.edit_model if urls else a.text_model,
+            "prompt": request.prompt,
+            a.aspect_field: nearest_aspect(width, height),
+            a.resolution_field: a.resolutions[0] if width * height <= 2 * 1_048_576 else a.resolutions[1],
+            a.safety_field: True,
+        }
+        if urls:
+            body[a.references_field] = urls
+        path = a.edit_path if urls else a.text_path
+        response = await self.http.submit("POST", f"{self._base()}{path}", headers=auth, json=body)
+        if response.status_code not in (200, 201, 202):
+            raise self._error(response)
+        answer = json_body(self.info.label, response)
+        task_id = answer.get(a.id_field) if isinstance(answer, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise error(self.info.label, ErrorKind.PROVIDER, "the answer holds no task id")
+        poll_url = self._base() + a.task_path.format(submit_path=path, task_id=quote(task_id, safe=""))
+        handle = {"protocol": PROTOCOL, "task_id": task_id, "poll_url": poll_url, "model": body["model"],
+                  "resolution": body[a.resolution_field]}
+        return Submission(provider_job_id=task_id, handle=handle)
+
+    async def poll(self, handle: Mapping[str, Any]) -> PollResult:
+        a = self.a
+        label = self.info.label
+        response = await self.http.get(str(handle["poll_url"]), headers=self._auth())
+        if response.status_code == 404:
+            raise JobGone(f"{label} no longer knows this task (404).", kind=ErrorKind.PROVIDER, status=404)
+        if response.status_code != 200:
+            raise self._error(response)
+        data = json_body(label, response)
+        if not isinstance(data, dict):
+            raise error(label, ErrorKind.PROVIDER, "the task answer is not an object")
+        status = str(data.get(a.status_field) or "").lower()
+        if status in a.queued_statuses:
+            return PollResult(state="queued", message=status)
+        if status in a.running_statuses:
+            return PollResult(state="running", message=status)
+        if status == a.done_status:
+            urls = [img.get("url") for img in data.get(a.images_field) or () if isinstance(img, dict)]
+            urls = [u for u in urls if isinstance(u, str) and u]
+            if not urls:
+                raise error(label, ErrorKind.PROVIDER, "the finished task lists no images")
+            for u in urls:
+                check_url(u, what="result URL")
+            return PollResult(state="done", result=Result(urls=tuple(urls)))
+        if status == a.failed_status:
+            raise self._failed(data.get(a.error_field))
+        return PollResult(state="running", message=status or "unknown status")
+
+    async def download(self, url: str) -> bytes:
+        return await self.http.download(url)
+
+    async def cancel(self, handle: Mapping[str, Any]) -> bool:
+        return False  # no cancel endpoint known
+
+    # -------------------------------------------------------------------- internals
+    async def _upload(self, ref: PreparedReference, auth: dict[str, str]) -> str:
+        a = self.a
+        name = f"{hashlib.sha256(ref.data).hexdigest()[:24]}.{_EXT.get(ref.mime, 'png')}"
+        payload = {"source": {"type": "base64", "data": base64.b64encode(ref.data).decode("ascii")}, "file_name": name}
+        response = await self.http.idempotent("POST", f"{self._base()}{a.upload_path}", headers=auth, json=payload)
+        if response.status_code not in (200, 201):
+            raise self._error(response)
+        body = json_body(self.info.label, response)
+        url = body.get(a.upload_url_field) if isinstance(body, dict) else None
+        if not isinstance(url, str) or not url:
+            raise error(self.info.label, ErrorKind.PROVIDER, "the file upload answer holds no URL")
+        return check_url(url, what="uploaded reference URL")
+
+    def _failed(self, raw: Any) -> ProviderError:
+        label = self.info.label
+        msg = raw.get("message", "") if isinstance(raw, dict) else str(raw or "")
+        msg = str(msg) or "the task failed"
+        if MODERATION_RE.search(msg):
+            return error(label, ErrorKind.MODERATED, msg, moderation_stage=moderation_stage(msg))
+        return error(label, ErrorKind.PROVIDER, msg)
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        label = self.info.label
+        exc = provider_error(label, response)
+        said = exc.provider_message or ""
+        if response.status_code in (400, 403, 422, 451) and MODERATION_RE.search(said):
+            exc = provider_error(label, response, kind=ErrorKind.MODERATED)
+            exc.moderation_stage = moderation_stage(said)
+        elif response.status_code == 404 and not _GONE_RE.search(said):
+            exc = provider_error(label, response, kind=ErrorKind.VALIDATION,
+                                 message=f"{said or 'not found'} (the endpoint or model may have been renamed)")
+        return exc
+
+
+def capabilities() -> Capabilities:
+    no = "RunAPI's Flux 2 flex endpoint has no such setting: not sent"
+    fields = {
+        "prompt": FieldHandling(Support.HONOURED),
+        "references": FieldHandling(Support.CONVERTED, "uploaded to RunAPI's file store and sent as "
+                                                       f"{ASSUMPTIONS.references_field}"),
+        "steps": FieldHandling(Support.IGNORED, no),
+        "guidance": FieldHandling(Support.IGNORED, no),
+        "seed": FieldHandling(Support.IGNORED, f"{no}; results are not reproducible"),
+        "size": FieldHandling(Support.CONVERTED, "sent as the nearest aspect ratio and resolution 1k or 2k"),
+        "output_format": FieldHandling(Support.IGNORED, "RunAPI chooses the file type: saved as delivered"),
+        "safety": FieldHandling(Support.IGNORED, "RunAPI only has an on/off safety checker: always sent on"),
+        "prompt_upsampling": FieldHandling(Support.IGNORED, no),
+    }
+    return Capabilities(max_references=ASSUMPTIONS.max_references, steps_range=None, guidance_range=None,
+                        safety_range=None, prompt_upsampling=False, fields=fields)
+
+
+def _factory(ctx: ProviderContext, info: ProviderInfo) -> RunApiProvider:
+    return RunApiProvider(info, ctx)
+
+
+def _profile() -> ProviderInfo:
+    info = ProviderInfo(id="runapi", label="RunAPI", protocol=PROTOCOL, capabilities=capabilities(),
+                        default_base_url=ASSUMPTIONS.base_url, env_var="RUNAPI_KEY", preview=True,
+                        key_help="Create a key in the RunAPI dashboard: https://runapi.ai")
+    object.__setattr__(info, "factory", partial(_factory, info=info))
+    return info
+
+
+PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

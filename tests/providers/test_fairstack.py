@@ -1,0 +1,240 @@
+"""FairStack provider (preview) against its emulator, over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import threading
+
+import pytest
+import pytest_asyncio
+from PIL import Image, UnidentifiedImageError
+
+from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.providers import fairstack
+from flexstudio.providers.base import (
+    PREVIEW_NOTE,
+    REQUEST_FIELDS,
+    PreparedReference,
+    ProviderContext,
+    Support,
+)
+from flexstudio.providers.http import new_client
+from tests.emulators.base import Delivery, make_image
+from tests.emulators.fairstack import KEY, FairStackEmulator
+
+FAIRSTACK = fairstack.PROFILES[0]
+A = fairstack.ASSUMPTIONS
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def stop_all(*servers) -> None:
+    threads = [threading.Thread(target=s.stop) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@pytest.fixture(scope="module")
+def rig():
+    delivery = Delivery().start()
+    delivery.third = Delivery().start()
+    emu = FairStackEmulator(delivery).start()
+    yield emu
+    stop_all(emu, delivery.third, delivery)
+
+
+@pytest.fixture
+def emulator(rig):
+    def use(scenario: str = "success") -> FairStackEmulator:
+        rig.reset(scenario)
+        for d in (rig.delivery, rig.delivery.third):
+            with d.lock:
+                d.requests.clear()
+                d.counters.clear()
+        return rig
+
+    return use
+
+
+@pytest_asyncio.fixture
+async def client():
+    c = new_client()
+    yield c
+    await c.aclose()
+
+
+def reference(w: int = 256, h: int = 256, color=(10, 200, 30)) -> tuple[ImageRef, PreparedReference]:
+    data = make_image(w, h, "JPEG", color)
+    sha = hashlib.sha256(data).hexdigest()
+    return ImageRef(sha, w, h, mime="image/jpeg"), PreparedReference(data, "image/jpeg", w, h, sha)
+
+
+def provider(client, emu, sleeps=None, key=KEY, **options):
+    ctx = ProviderContext(client=client, api_key=key, base_url=emu.base_url, options=options, poll_interval=0,
+                          sleep=sleeps or Sleeps())
+    return FAIRSTACK.create(ctx)
+
+
+async def run_job(prov, request, refs):
+    sub = await prov.submit(request, refs)
+    result = sub.result
+    if result is None:
+        polled = await prov.poll(sub.handle)
+        result = polled.result
+    blobs = [await prov.download(u) for u in result.urls]
+    return sub, result, blobs
+
+
+def size_of(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as img:
+        return img.size
+
+
+# ------------------------------------------------------------------------------------------------ profile
+def test_profile_is_preview_with_its_assumptions_in_one_place():
+    assert FAIRSTACK.id == "fairstack" and FAIRSTACK.env_var == "FAIRSTACK_API_KEY"
+    assert FAIRSTACK.preview and FAIRSTACK.display_name == "FairStack (preview)"
+    assert PREVIEW_NOTE.startswith("preview")
+    assert FAIRSTACK.default_base_url == A.base_url == "https://api.fairstack.ai/v1"
+    assert isinstance(A, fairstack.FairStackAssumptions)
+    caps = FAIRSTACK.capabilities
+    assert set(caps.fields) == set(REQUEST_FIELDS)
+    assert caps.max_references == A.max_references == 1
+    for name in ("steps", "guidance", "safety", "output_format", "prompt_upsampling"):
+        assert caps.handling(name).support is Support.IGNORED
+
+
+# ------------------------------------------------------------------------------------------------ wire shape
+@pytest.mark.asyncio
+async def test_edit_shape_billing_and_seed(emulator, client):
+    emu = emulator()
+    ref, prepared = reference()
+    request = EditRequest(prompt="make it autumn", references=(ref,), steps=30, guidance=4.0, seed=42,
+                          size=(1184, 880), output_format="png", safety=3)
+    sub, result, blobs = await run_job(provider(client, emu), request, [prepared])
+    assert len(emu.requests) == 1
+    req = emu.requests[0]
+    assert req.path == "/v1/generations/image" and req.header("authorization") == f"Bearer {KEY}"
+    assert (req.header("idempotency-key") or "").startswith("flexstudio-")
+    body = req.json()
+    image = body.pop("image")
+    assert body == {"model": "flux-2-flex-i2i", "prompt": "make it autumn", "aspect_ratio": "4:3",
+                    "quality": "basic", "seed": 42}
+    header, _, payload = image.partition(",")
+    assert header == "data:image/jpeg;base64" and base64.b64decode(payload) == prepared.data
+    assert result.billed_usd == pytest.approx(0.024) and sub.billed_usd == pytest.approx(0.024)
+    assert result.seed == 42 and sub.provider_job_id.startswith("gen_")
+    assert size_of(blobs[0]) == (128, 96)
+    assert [r.header("authorization") for r in emu.delivery.requests] == [None]
+    assert KEY not in json.dumps(sub.handle)
+    polled = await provider(client, emu).poll(sub.handle)  # a restart can still fetch the result
+    assert polled.state == "done" and polled.result.urls == result.urls
+
+
+@pytest.mark.asyncio
+async def test_text_to_image_and_high_quality(emulator, client):
+    emu = emulator()
+    await run_job(provider(client, emu), EditRequest(prompt="a big poster", seed=1, size=(2048, 2048)), [])
+    body = emu.requests[0].json()
+    assert "image" not in body and body["quality"] == "high" and body["aspect_ratio"] == "1:1"
+
+
+@pytest.mark.asyncio
+async def test_user_given_url_is_sent_verbatim(emulator, client):
+    emu = emulator()
+    request = EditRequest(prompt="that one", seed=1, extras=(("reference_urls", ("https://img.example.test/a.png",)),))
+    await run_job(provider(client, emu), request, [])
+    assert emu.requests[0].json()["image"] == "https://img.example.test/a.png"
+
+
+@pytest.mark.asyncio
+async def test_refusals_before_sending(emulator, client):
+    emu = emulator()
+    with pytest.raises(MissingKey, match="FAIRSTACK_API_KEY"):
+        await provider(client, emu, key="").submit(EditRequest(prompt="abc"), [])
+    refs = [reference() for _ in range(2)]
+    with pytest.raises(BadInput, match="takes 1 reference image"):
+        await provider(client, emu).submit(EditRequest(prompt="abc", references=tuple(r for r, _ in refs)),
+                                           [p for _, p in refs])
+    assert emu.requests == []
+
+
+@pytest.mark.asyncio
+async def test_handle_without_url_is_gone(client, emulator):
+    emu = emulator()
+    with pytest.raises(JobGone):
+        await provider(client, emu).poll({"generation_id": "gen_x"})
+
+
+# ------------------------------------------------------------------------------------------------ scenarios
+FAILS = {"auth": (ErrorKind.AUTH, None), "credits": (ErrorKind.CREDITS, None),
+         "validation": (ErrorKind.VALIDATION, None), "submit_5xx": (ErrorKind.PROVIDER, None),
+         "reset": (ErrorKind.NETWORK, None), "malformed_json": (ErrorKind.PROVIDER, None),
+         "moderated_input": (ErrorKind.MODERATED, "input"), "moderated_output": (ErrorKind.MODERATED, "output")}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", sorted(FAILS))
+async def test_failing_scenarios_submit_once(scenario, emulator, client):
+    emu = emulator(scenario)
+    sleeps = Sleeps()
+    with pytest.raises(ProviderError) as info:
+        await provider(client, emu, sleeps).submit(EditRequest(prompt="a cat on a roof", seed=2), [])
+    kind, stage = FAILS[scenario]
+    assert info.value.kind is kind and info.value.moderation_stage == stage
+    assert len(emu.requests) == 1 and sleeps.waits == []
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", ["rate_limit", "server_error_then_success"])
+async def test_not_accepted_answers_are_retried_with_the_same_idempotency_key(scenario, emulator, client):
+    emu = emulator(scenario)
+    sleeps = Sleeps()
+    _, _, blobs = await run_job(provider(client, emu, sleeps), EditRequest(prompt="a cat on a roof", seed=2), [])
+    assert len(emu.requests) == 2 and emu.generated == 1 and blobs
+    keys = {r.header("idempotency-key") for r in emu.requests}
+    assert len(keys) == 1 and None not in keys
+    if scenario == "rate_limit":
+        assert sleeps.waits == [1.0]
+    else:
+        assert len(sleeps.waits) == 1 and 0 < sleeps.waits[0] <= 8
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", ["expired_url", "slow_body", "truncated_body", "wrong_content_type",
+                                      "not_an_image", "bomb", "redirect_other_host"])
+async def test_download_scenarios(scenario, emulator, client):
+    emu = emulator(scenario)
+    prov = provider(client, emu)
+    if scenario == "expired_url":
+        with pytest.raises(ProviderError) as info:
+            await run_job(prov, EditRequest(prompt="a cat on a roof", seed=2), [])
+        assert info.value.kind is ErrorKind.EXPIRED
+    else:
+        _, _, blobs = await run_job(prov, EditRequest(prompt="a cat on a roof", seed=2), [])
+        if scenario in ("slow_body", "truncated_body", "redirect_other_host"):
+            assert size_of(blobs[0]) == (128, 128)
+        elif scenario == "wrong_content_type":
+            assert blobs[0].startswith(b"<html>")
+        elif scenario == "not_an_image":
+            with pytest.raises(UnidentifiedImageError):
+                size_of(blobs[0])
+        else:
+            with pytest.raises(Image.DecompressionBombError):
+                size_of(blobs[0])
+    hosts = emu.delivery.requests + emu.delivery.third.requests
+    assert hosts and all(r.header("authorization") is None for r in hosts)
+    assert len(emu.requests) == 1

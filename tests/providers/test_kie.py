@@ -1,0 +1,328 @@
+"""Kie.ai provider against its emulator, over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+
+import pytest
+import pytest_asyncio
+from PIL import Image, UnidentifiedImageError
+
+from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.providers import kie
+from flexstudio.providers.base import REQUEST_FIELDS, PreparedReference, ProviderContext, Support
+from flexstudio.providers.http import new_client
+from tests.emulators.base import Delivery, make_image
+from tests.emulators.kie import KEY, MODEL_I2I, MODEL_T2I, KieEmulator
+
+KIE = kie.PROFILES[0]
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def stop_all(*servers) -> None:
+    threads = [threading.Thread(target=s.stop) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@pytest.fixture(scope="module")
+def rig():
+    delivery = Delivery().start()
+    delivery.third = Delivery().start()
+    emu = KieEmulator(delivery).start()
+    yield emu
+    stop_all(emu, delivery.third, delivery)
+
+
+@pytest.fixture
+def emulator(rig):
+    def use(scenario: str = "success", latency_polls: int = 1) -> KieEmulator:
+        rig.reset(scenario)
+        rig.latency_polls = latency_polls
+        for d in (rig.delivery, rig.delivery.third):
+            with d.lock:
+                d.requests.clear()
+                d.counters.clear()
+        return rig
+
+    return use
+
+
+@pytest_asyncio.fixture
+async def client():
+    c = new_client()
+    yield c
+    await c.aclose()
+
+
+def reference(w: int = 256, h: int = 256, color=(10, 200, 30)) -> tuple[ImageRef, PreparedReference]:
+    data = make_image(w, h, "JPEG", color)
+    sha = hashlib.sha256(data).hexdigest()
+    return ImageRef(sha, w, h, mime="image/jpeg"), PreparedReference(data, "image/jpeg", w, h, sha)
+
+
+def provider(client, emu, sleeps=None, key=KEY, **options):
+    ctx = ProviderContext(client=client, api_key=key, base_url=emu.url, options=options, poll_interval=0,
+                          sleep=sleeps or Sleeps())
+    return KIE.create(ctx)
+
+
+async def run_job(prov, request, refs):
+    sub = await prov.submit(request, refs)
+    states = []
+    result = sub.result
+    for _ in range(20):
+        if result is not None:
+            break
+        polled = await prov.poll(sub.handle)
+        states.append(polled.state)
+        result = polled.result if polled.state == "done" else None
+    assert result is not None
+    blobs = [await prov.download(u) for u in result.urls]
+    return sub, result, blobs, states
+
+
+def creates(emu):
+    return [r for r in emu.requests if r.path == "/api/v1/jobs/createTask"]
+
+
+def size_of(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as img:
+        return img.size
+
+
+# ------------------------------------------------------------------------------------------------ profile
+def test_profile_and_capabilities():
+    caps = KIE.capabilities
+    assert KIE.id == "kie" and KIE.protocol == "kie" and KIE.env_var == "KIE_API_KEY"
+    assert KIE.default_base_url == "https://api.kie.ai" and not KIE.preview
+    assert set(caps.fields) == set(REQUEST_FIELDS)
+    for name in ("steps", "guidance", "seed", "safety", "output_format", "prompt_upsampling"):
+        assert caps.handling(name).support is Support.IGNORED and caps.handling(name).note
+    assert caps.handling("size").support is Support.CONVERTED
+    assert caps.steps_range is None and caps.guidance_range is None and caps.max_references == 8
+    assert not caps.can_cancel and not caps.prompt_upsampling
+
+
+def test_size_conversion():
+    assert kie.nearest_aspect(1024, 1024) == "1:1"
+    assert kie.nearest_aspect(1360, 768) == "16:9"
+    assert kie.nearest_aspect(1248, 832) == "3:2"
+    assert kie.nearest_aspect(768, 1024) == "3:4"
+    assert kie.nearest_aspect(1568, 672) == "16:9"  # 21:9 is not offered: nearest
+    assert kie.resolution_tier(1024, 1024) == "1K" and kie.resolution_tier(1440, 1440) == "1K"
+    assert kie.resolution_tier(2048, 2048) == "2K" and kie.resolution_tier(1920, 1120) == "2K"
+    assert kie.resolution_tier(1920, 1088) == "1K"  # 1.99 MP: nearer 1 MP than 4 MP on a log scale
+
+
+def test_result_json_is_a_string():
+    assert kie._result_urls("Kie.ai", '{"resultUrls": ["https://x.test/a.png"]}') == ["https://x.test/a.png"]
+    with pytest.raises(ProviderError) as info:
+        kie._result_urls("Kie.ai", '{"resultUrls": [')
+    assert info.value.kind is ErrorKind.PROVIDER
+    with pytest.raises(ProviderError):
+        kie._result_urls("Kie.ai", '{"resultUrls": []}')
+
+
+# ------------------------------------------------------------------------------------------------ wire shape
+@pytest.mark.asyncio
+async def test_text_to_image_shape_and_poll_url_used_verbatim(emulator, client):
+    emu = emulator(latency_polls=3)
+    request = EditRequest(prompt="a lighthouse at dusk", steps=30, guidance=4.0, seed=11, size=(1360, 768),
+                          output_format="png", safety=4, prompt_upsampling=False)
+    prov = provider(client, emu)
+    sub, result, blobs, states = await run_job(prov, request, [])
+
+    create = creates(emu)
+    assert len(create) == 1
+    assert create[0].header("authorization") == f"Bearer {KEY}"
+    body = create[0].json()
+    # exactly the documented fields: no steps / guidance / seed / safety / format / upsampling, no callBackUrl
+    assert body == {"model": MODEL_T2I, "input": {"prompt": "a lighthouse at dusk", "aspect_ratio": "16:9",
+                                                   "resolution": "1K"}}
+    polls = [r for r in emu.requests if r.path == "/api/v1/jobs/recordInfo"]
+    assert len(polls) == 4 and states == ["queued", "queued", "running", "done"]  # waiting, queuing, generating
+    assert all(r.url == sub.handle["poll_url"] for r in polls)
+    assert all(r.header("authorization") == f"Bearer {KEY}" for r in polls)
+    assert sub.provider_job_id == sub.handle["task_id"] and sub.handle["task_id"].startswith("task_flux-2_")
+    assert KEY not in json.dumps(sub.handle)
+    assert len(result.urls) == 1 and result.urls[0].startswith(emu.delivery.url)
+    assert result.seed is None and result.billed_usd is None
+    assert blobs[0].startswith(b"\x89PNG")
+    assert [r.header("authorization") for r in emu.delivery.requests] == [None]
+    assert emu.created == 1
+
+
+@pytest.mark.asyncio
+async def test_two_k_resolution(emulator, client):
+    emu = emulator()
+    await run_job(provider(client, emu), EditRequest(prompt="a big poster", size=(2048, 2048)), [])
+    assert creates(emu)[0].json()["input"] == {"prompt": "a big poster", "aspect_ratio": "1:1", "resolution": "2K"}
+
+
+@pytest.mark.asyncio
+async def test_local_references_are_uploaded_then_sent_as_urls(emulator, client):
+    emu = emulator()
+    refs = [reference(color=(i * 50, 20, 20)) for i in range(2)]
+    request = EditRequest(prompt="put them together", references=tuple(r for r, _ in refs), size=(1024, 768))
+    prov = provider(client, emu)
+    _, result, _, _ = await run_job(prov, request, [p for _, p in refs])
+
+    uploads = [r for r in emu.requests if r.path == "/api/file-stream-upload"]
+    assert len(uploads) == 2
+    assert all(r.header("authorization") == f"Bearer {KEY}" for r in uploads)
+    assert all(r.header("content-type").startswith("multipart/form-data") for r in uploads)
+    assert [emu.uploads[fid][0] for fid in emu.uploads] == [p.data for _, p in refs]
+    body = creates(emu)[0].json()
+    assert body["model"] == MODEL_I2I
+    assert body["input"]["input_urls"] == [f"{emu.url}/download/{fid}" for fid in emu.uploads]
+    assert body["input"]["aspect_ratio"] == "4:3" and set(body["input"]) == {"prompt", "input_urls",
+                                                                              "aspect_ratio", "resolution"}
+    assert result.urls
+
+
+@pytest.mark.asyncio
+async def test_user_given_reference_urls_are_sent_verbatim(emulator, client):
+    emu = emulator()
+    urls = ["https://images.example.test/a.jpg", "https://images.example.test/b.png?sig=1"]
+    ref, prepared = reference()
+    request = EditRequest(prompt="mix these", references=(ref,), extras=(("reference_urls", tuple(urls)),))
+    await run_job(provider(client, emu), request, [prepared])
+    assert not [r for r in emu.requests if r.path == "/api/file-stream-upload"]
+    assert creates(emu)[0].json()["input"]["input_urls"] == urls
+
+
+@pytest.mark.asyncio
+async def test_local_references_refused_when_uploads_are_off_and_nothing_is_sent(emulator, client):
+    emu = emulator()
+    ref, prepared = reference()
+    prov = provider(client, emu, upload_references=False)
+    with pytest.raises(ProviderError, match="public https URLs") as info:
+        await prov.submit(EditRequest(prompt="edit it", references=(ref,)), [prepared])
+    assert info.value.kind is ErrorKind.VALIDATION
+    assert emu.requests == []
+    # text-to-image still works with uploads off
+    await run_job(prov, EditRequest(prompt="no references"), [])
+    assert creates(emu)[0].json()["model"] == MODEL_T2I
+
+
+@pytest.mark.asyncio
+async def test_plain_http_reference_url_is_refused(emulator, client):
+    emu = emulator()
+    request = EditRequest(prompt="mix", extras=(("reference_urls", ("http://images.example.test/a.jpg",)),))
+    with pytest.raises(ProviderError) as info:
+        await provider(client, emu).submit(request, [])
+    assert info.value.kind is ErrorKind.NETWORK and emu.requests == []
+
+
+@pytest.mark.asyncio
+async def test_refusals_before_sending(emulator, client):
+    emu = emulator()
+    with pytest.raises(MissingKey, match="KIE_API_KEY"):
+        await provider(client, emu, key="").submit(EditRequest(prompt="abc"), [])
+    refs = [reference() for _ in range(9)]
+    with pytest.raises(BadInput, match="at most 8"):
+        await provider(client, emu).submit(EditRequest(prompt="abc", references=tuple(r for r, _ in refs)),
+                                           [p for _, p in refs])
+    assert emu.requests == []
+
+
+@pytest.mark.asyncio
+async def test_unknown_task_is_gone(emulator, client):
+    emu = emulator()
+    prov = provider(client, emu)
+    with pytest.raises(JobGone):
+        await prov.poll({"poll_url": f"{emu.url}/api/v1/jobs/recordInfo?taskId=task_nope"})
+    assert await prov.cancel({"task_id": "x"}) is False
+
+
+# ------------------------------------------------------------------------------------------------ scenarios
+SUBMIT_FAILS = {"auth": ErrorKind.AUTH, "credits": ErrorKind.CREDITS, "validation": ErrorKind.VALIDATION,
+                "submit_5xx": ErrorKind.PROVIDER, "malformed_json": ErrorKind.PROVIDER}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", sorted(SUBMIT_FAILS))
+async def test_submit_failures_send_once(scenario, emulator, client):
+    emu = emulator(scenario)
+    sleeps = Sleeps()
+    with pytest.raises(ProviderError) as info:
+        await provider(client, emu, sleeps).submit(EditRequest(prompt="a cat on a roof"), [])
+    assert info.value.kind is SUBMIT_FAILS[scenario]
+    assert len(creates(emu)) == 1 and sleeps.waits == []
+    assert KEY not in str(info.value)
+    if scenario != "malformed_json":
+        assert info.value.provider_message and info.value.status in (401, 402, 422, 500)
+
+
+@pytest.mark.asyncio
+async def test_rate_limit_in_the_body_waits_and_retries(emulator, client):
+    emu = emulator("rate_limit")
+    sleeps = Sleeps()
+    _, _, blobs, _ = await run_job(provider(client, emu, sleeps), EditRequest(prompt="a cat on a roof"), [])
+    assert sleeps.waits == [1.0]
+    assert len(creates(emu)) == 2 and emu.created == 1
+    assert blobs
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", ["server_error_then_success", "reset"])
+async def test_poll_faults_are_retried(scenario, emulator, client):
+    emu = emulator(scenario)
+    sleeps = Sleeps()
+    _, _, blobs, _ = await run_job(provider(client, emu, sleeps), EditRequest(prompt="a cat on a roof"), [])
+    assert len(sleeps.waits) == 1 and 0 < sleeps.waits[0] <= 8
+    assert len(creates(emu)) == 1 and blobs
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("scenario", "stage"), [("moderated_input", "input"), ("moderated_output", "output")])
+async def test_moderation(scenario, stage, emulator, client):
+    emu = emulator(scenario)
+    prov = provider(client, emu)
+    with pytest.raises(ProviderError) as info:
+        await run_job(prov, EditRequest(prompt="something flagged"), [])
+    assert info.value.kind is ErrorKind.MODERATED and info.value.moderation_stage == stage
+    assert "flagged" in (info.value.provider_message or "")
+    assert len(creates(emu)) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", ["expired_url", "slow_body", "truncated_body", "wrong_content_type",
+                                      "not_an_image", "bomb", "redirect_other_host"])
+async def test_download_scenarios(scenario, emulator, client):
+    emu = emulator(scenario)
+    prov = provider(client, emu)
+    if scenario == "expired_url":
+        with pytest.raises(ProviderError) as info:
+            await run_job(prov, EditRequest(prompt="a cat on a roof"), [])
+        assert info.value.kind is ErrorKind.EXPIRED
+    else:
+        _, _, blobs, _ = await run_job(prov, EditRequest(prompt="a cat on a roof"), [])
+        data = blobs[0]
+        if scenario in ("slow_body", "truncated_body", "redirect_other_host"):
+            assert size_of(data) == (128, 128)
+        elif scenario == "wrong_content_type":
+            assert data.startswith(b"<html>")
+        elif scenario == "not_an_image":
+            with pytest.raises(UnidentifiedImageError):
+                size_of(data)
+        else:
+            with pytest.raises(Image.DecompressionBombError):
+                size_of(data)
+    hosts = emu.delivery.requests + emu.delivery.third.requests
+    assert hosts and all(r.header("authorization") is None for r in hosts)
+    assert len(creates(emu)) == 1

@@ -1,0 +1,376 @@
+"""OpenAI-compatible provider (Lumenfall and user-defined gateways) against its emulator, over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+
+import pytest
+import pytest_asyncio
+from PIL import Image, UnidentifiedImageError
+
+from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.providers import openai_images
+from flexstudio.providers.base import REQUEST_FIELDS, PreparedReference, ProviderContext, Support
+from flexstudio.providers.http import new_client
+from tests.emulators.base import Delivery, make_image
+from tests.emulators.openai_images import KEY, OpenAIImagesEmulator
+
+LUMENFALL = {p.id: p for p in openai_images.PROFILES}["lumenfall"]
+GENERIC = {p.id: p for p in openai_images.PROFILES}["openai-compatible"]
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def stop_all(*servers) -> None:
+    """Stop servers in parallel (each shutdown waits up to one 0.5 s poll)."""
+    threads = [threading.Thread(target=s.stop) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@pytest.fixture(scope="module")
+def rig():
+    delivery = Delivery().start()
+    delivery.third = Delivery().start()
+    emu = OpenAIImagesEmulator(delivery).start()
+    yield emu
+    stop_all(emu, delivery.third, delivery)
+
+
+@pytest.fixture
+def emulator(rig):
+    """The module's running emulator, reset to a scenario (with clean Delivery logs)."""
+
+    def use(scenario: str = "success") -> OpenAIImagesEmulator:
+        rig.reset(scenario)
+        for d in (rig.delivery, rig.delivery.third):
+            with d.lock:
+                d.requests.clear()
+                d.counters.clear()
+        return rig
+
+    return use
+
+
+@pytest_asyncio.fixture
+async def client():
+    c = new_client()
+    yield c
+    await c.aclose()
+
+
+def reference(w: int = 256, h: int = 256, color=(10, 200, 30)) -> tuple[ImageRef, PreparedReference]:
+    data = make_image(w, h, "JPEG", color)
+    sha = hashlib.sha256(data).hexdigest()
+    return ImageRef(sha, w, h, mime="image/jpeg"), PreparedReference(data, "image/jpeg", w, h, sha)
+
+
+def provider(info, client, base_url, sleeps=None, key=KEY, **options):
+    ctx = ProviderContext(client=client, api_key=key, base_url=base_url, options=options, poll_interval=0,
+                          sleep=sleeps or Sleeps())
+    return info.create(ctx)
+
+
+async def run_job(prov, request, refs):
+    """submit → poll until done → download: what the job runner does."""
+    sub = await prov.submit(request, refs)
+    result = sub.result
+    for _ in range(20):
+        if result is not None:
+            break
+        polled = await prov.poll(sub.handle)
+        result = polled.result if polled.state == "done" else None
+    assert result is not None
+    blobs = list(result.images) + [await prov.download(u) for u in result.urls]
+    return sub, result, blobs
+
+
+def size_of(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as img:
+        return img.size
+
+
+# ------------------------------------------------------------------------------------------------ profiles
+def test_profiles_and_capabilities():
+    assert LUMENFALL.protocol == GENERIC.protocol == "openai_images"
+    assert LUMENFALL.default_base_url == "https://api.lumenfall.ai/openai/v1"
+    assert LUMENFALL.env_var == "LUMENFALL_API_KEY" and GENERIC.env_var == "OPENAI_API_KEY"
+    assert LUMENFALL.options["model"] == GENERIC.options["model"] == "flux.2-flex"
+    assert GENERIC.default_base_url == ""
+    assert not LUMENFALL.preview and LUMENFALL.display_name == "Lumenfall"
+    for info in (LUMENFALL, GENERIC):
+        assert set(info.capabilities.fields) == set(REQUEST_FIELDS)
+        assert info.capabilities.max_references == 10
+        assert info.factory is not None
+    assert LUMENFALL.capabilities.handling("guidance").support is Support.RENAMED
+    assert "cfg_scale" in LUMENFALL.capabilities.handling("guidance").note
+
+
+def test_custom_profile():
+    info = openai_images.custom_profile("acme", "Acme gateway", "https://gw.acme.test/v1/", {"model": "acme/flex"})
+    assert info.id == "acme" and info.label == "Acme gateway" and info.protocol == "openai_images"
+    assert info.default_base_url == "https://gw.acme.test/v1"
+    assert info.options["model"] == "acme/flex" and info.options["param_style"] == "flux"
+    assert info.env_var is None
+
+
+# ------------------------------------------------------------------------------------------------ wire shape
+@pytest.mark.asyncio
+async def test_lumenfall_edit_single_reference(emulator, client):
+    emu = emulator()
+    delivery = emu.delivery
+    ref, prepared = reference()
+    request = EditRequest(prompt="make it night", references=(ref,), steps=30, guidance=4.5, seed=42,
+                          size=(1024, 768), output_format="png", safety=2, prompt_upsampling=False)
+    prov = provider(LUMENFALL, client, emu.base_url)
+    sub, result, blobs = await run_job(prov, request, [prepared])
+
+    assert [(r.method, r.path) for r in emu.requests] == [("POST", "/openai/v1/images/edits")]
+    assert emu.requests[0].header("authorization") == f"Bearer {KEY}"
+    call = emu.calls[0]
+    assert call.image_field == "image" and len(call.images) == 1
+    assert call.images[0].value == prepared.data and call.images[0].content_type == "image/jpeg"
+    assert call.fields == {
+        "model": "flux.2-flex", "prompt": "make it night", "n": "1", "size": "1024x768",
+        "response_format": "b64_json", "output_format": "png", "seed": "42", "steps": "30",
+        "num_inference_steps": "30", "cfg_scale": "4.5", "safety_tolerance": "2", "prompt_enhancement": "off",
+    }
+    assert len(blobs) == 1 and size_of(blobs[0]) == (1024, 768) and blobs[0].startswith(b"\x89PNG")
+    # metadata.cost is the billed amount: $0.06 × (1 MP out + 1 MP in)
+    assert result.billed_usd == pytest.approx(0.12) and sub.billed_usd == pytest.approx(0.12)
+    assert result.seed == 42 and result.revised_prompt == "make it night"
+    assert sub.provider_job_id and sub.provider_job_id.startswith("req_")
+    assert delivery.requests == []  # inline result: no second host
+    assert emu.accepted == 1
+
+
+@pytest.mark.asyncio
+async def test_several_references_are_repeated_image_brackets(emulator, client):
+    emu = emulator()
+    refs = [reference(color=(i * 40, 10, 10)) for i in range(3)]
+    request = EditRequest(prompt="combine them", references=tuple(r for r, _ in refs), seed=1, size=(1024, 1024))
+    prov = provider(LUMENFALL, client, emu.base_url)
+    await run_job(prov, request, [p for _, p in refs])
+    call = emu.calls[0]
+    assert call.image_field == "image[]"
+    assert [p.value for p in call.images] == [p.data for _, p in refs]
+    raw = emu.requests[0].body
+    assert raw.count(b'name="image[]"') == 3 and b'name="image";' not in raw
+
+
+@pytest.mark.asyncio
+async def test_user_defined_gateway_with_its_own_base_url_and_model(rig, client):
+    emu = OpenAIImagesEmulator(rig.delivery, prefix="/gw/v1", model="acme/flux-2-flex", key="acme-key").start()
+    try:
+        await _custom_gateway(emu, client)
+    finally:
+        emu.stop()
+
+
+async def _custom_gateway(emu, client):
+    info = openai_images.custom_profile("acme", "Acme", emu.url + "/gw/v1", {"model": "acme/flux-2-flex"})
+    ref, prepared = reference()
+    request = EditRequest(prompt="a red door", references=(ref,), steps=20, guidance=3.5, seed=7,
+                          size=(512, 512), safety=3, prompt_upsampling=True)
+    prov = info.create(ProviderContext(client=client, api_key="acme-key", sleep=Sleeps()))
+    _, _, blobs = await run_job(prov, request, [prepared])
+    assert emu.requests[0].path == "/gw/v1/images/edits"
+    assert emu.requests[0].header("authorization") == "Bearer acme-key"
+    f = emu.calls[0].fields
+    assert f["model"] == "acme/flux-2-flex"
+    assert (f["seed"], f["steps"], f["guidance"]) == ("7", "20", "3.5")  # strings on the wire
+    assert f["safety_tolerance"] == "3" and f["prompt_upsampling"] == "true" and f["size"] == "512x512"
+    assert "cfg_scale" not in f and "num_inference_steps" not in f
+    assert size_of(blobs[0]) == (512, 512)
+
+
+@pytest.mark.asyncio
+async def test_text_to_image_uses_generations_json(emulator, client):
+    emu = emulator()
+    prov = provider(LUMENFALL, client, emu.base_url)
+    request = EditRequest(prompt="a lighthouse", seed=9, steps=28, guidance=3.5, output_format="jpeg")
+    _, result, blobs = await run_job(prov, request, [])
+    assert emu.requests[0].path == "/openai/v1/images/generations"
+    assert emu.requests[0].header("content-type") == "application/json"
+    body = emu.requests[0].json()
+    assert body == {"model": "flux.2-flex", "prompt": "a lighthouse", "n": 1, "size": "1024x1024",
+                    "response_format": "b64_json", "output_format": "jpeg", "seed": 9, "steps": 28,
+                    "num_inference_steps": 28, "cfg_scale": 3.5, "safety_tolerance": "2",
+                    "prompt_enhancement": "on"}
+    assert size_of(blobs[0]) == (1024, 1024) and result.billed_usd == pytest.approx(0.06)
+
+
+@pytest.mark.asyncio
+async def test_url_results_are_downloaded_without_credentials(emulator, client):
+    emu = emulator()
+    delivery = emu.delivery
+    ref, prepared = reference()
+    prov = provider(LUMENFALL, client, emu.base_url, response_format="url")
+    request = EditRequest(prompt="snow", references=(ref,), seed=3, size=(768, 512))
+    sub, result, blobs = await run_job(prov, request, [prepared])
+    assert emu.calls[0].fields["response_format"] == "url"
+    assert len(result.urls) == 1 and result.urls[0].startswith(delivery.url)
+    assert size_of(blobs[0]) == (768, 512)
+    assert len(delivery.requests) == 1 and delivery.requests[0].header("authorization") is None
+    assert KEY not in repr(sub.handle)
+    polled = await prov.poll(sub.handle)  # a restart can still finish a url result
+    assert polled.state == "done" and polled.result.urls == result.urls
+
+
+@pytest.mark.asyncio
+async def test_inline_handle_cannot_be_polled_and_cancel_is_a_no_op(emulator, client):
+    emu = emulator()
+    prov = provider(LUMENFALL, client, emu.base_url)
+    sub, _, _ = await run_job(prov, EditRequest(prompt="x y z", seed=1), [])
+    with pytest.raises(JobGone):
+        await prov.poll(sub.handle)
+    assert await prov.cancel(sub.handle) is False
+
+
+# ------------------------------------------------------------------------------------------------ refusals before sending
+@pytest.mark.asyncio
+async def test_missing_key_sends_nothing(emulator, client):
+    emu = emulator()
+    prov = provider(LUMENFALL, client, emu.base_url, key="")
+    with pytest.raises(MissingKey, match="LUMENFALL_API_KEY"):
+        await prov.submit(EditRequest(prompt="abc"), [])
+    assert emu.requests == []
+
+
+@pytest.mark.asyncio
+async def test_generic_gateway_needs_a_base_url(client):
+    prov = GENERIC.create(ProviderContext(client=client, api_key="k", sleep=Sleeps()))
+    with pytest.raises(BadInput, match="--base-url"):
+        await prov.submit(EditRequest(prompt="abc"), [])
+
+
+@pytest.mark.asyncio
+async def test_more_than_ten_references_are_refused(emulator, client):
+    emu = emulator()
+    refs = [reference() for _ in range(11)]
+    prov = provider(LUMENFALL, client, emu.base_url)
+    with pytest.raises(BadInput, match="at most 10"):
+        await prov.submit(EditRequest(prompt="abc", references=tuple(r for r, _ in refs)), [p for _, p in refs])
+    assert emu.requests == []
+
+
+@pytest.mark.asyncio
+async def test_unknown_model_is_a_validation_error(emulator, client):
+    emu = emulator()
+    prov = provider(LUMENFALL, client, emu.base_url, model="flux.3-nope")
+    with pytest.raises(ProviderError) as info:
+        await prov.submit(EditRequest(prompt="abc", seed=1), [])
+    assert info.value.kind is ErrorKind.VALIDATION and "flux.3-nope" in str(info.value)
+
+
+# ------------------------------------------------------------------------------------------------ scenarios
+FAILS = {
+    "auth": (ErrorKind.AUTH, None),
+    "credits": (ErrorKind.CREDITS, None),
+    "validation": (ErrorKind.VALIDATION, None),
+    "submit_5xx": (ErrorKind.PROVIDER, None),
+    "reset": (ErrorKind.NETWORK, None),
+    "malformed_json": (ErrorKind.PROVIDER, None),
+    "moderated_input": (ErrorKind.MODERATED, "input"),
+    "moderated_output": (ErrorKind.MODERATED, "output"),
+}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", sorted(FAILS))
+async def test_failing_scenarios_submit_once(scenario, emulator, client):
+    emu = emulator(scenario)
+    ref, prepared = reference()
+    sleeps = Sleeps()
+    prov = provider(LUMENFALL, client, emu.base_url, sleeps)
+    with pytest.raises(ProviderError) as info:
+        await prov.submit(EditRequest(prompt="a cat", references=(ref,), seed=5), [prepared])
+    kind, stage = FAILS[scenario]
+    assert info.value.kind is kind
+    assert info.value.moderation_stage == stage
+    assert len(emu.requests) == 1  # a paid request is never sent twice
+    assert sleeps.waits == []
+    assert KEY not in str(info.value)
+    if scenario != "reset" and scenario != "malformed_json":
+        assert info.value.provider_message  # the provider's own words are kept
+
+
+@pytest.mark.asyncio
+async def test_rate_limit_waits_retry_after_then_succeeds(emulator, client):
+    emu = emulator("rate_limit")
+    sleeps = Sleeps()
+    prov = provider(LUMENFALL, client, emu.base_url, sleeps)
+    _, _, blobs = await run_job(prov, EditRequest(prompt="a cat", seed=5), [])
+    assert sleeps.waits == [1.0]
+    assert len(emu.requests) == 2 and emu.accepted == 1
+    assert len(blobs) == 1
+
+
+@pytest.mark.asyncio
+async def test_503_before_acceptance_is_retried(emulator, client):
+    emu = emulator("server_error_then_success")
+    sleeps = Sleeps()
+    prov = provider(LUMENFALL, client, emu.base_url, sleeps)
+    _, _, blobs = await run_job(prov, EditRequest(prompt="a cat", seed=5), [])
+    assert len(sleeps.waits) == 1 and 0 < sleeps.waits[0] <= 8
+    assert len(emu.requests) == 2 and emu.accepted == 1 and len(blobs) == 1
+
+
+DOWNLOADS = ["expired_url", "slow_body", "truncated_body", "wrong_content_type", "not_an_image", "bomb",
+             "redirect_other_host"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", DOWNLOADS)
+async def test_download_scenarios_in_url_mode(scenario, emulator, client):
+    emu = emulator(scenario)
+    delivery = emu.delivery
+    assert delivery.scenario == scenario
+    prov = provider(LUMENFALL, client, emu.base_url, Sleeps(), response_format="url")
+    sub = await prov.submit(EditRequest(prompt="a cat", seed=5, size=(256, 256), output_format="png"), [])
+    url = sub.result.urls[0]
+    if scenario == "expired_url":
+        with pytest.raises(ProviderError) as info:
+            await prov.download(url)
+        assert info.value.kind is ErrorKind.EXPIRED
+    else:
+        data = await prov.download(url)
+        if scenario in ("slow_body", "truncated_body", "redirect_other_host"):
+            assert size_of(data) == (256, 256)
+        elif scenario == "wrong_content_type":
+            assert data.startswith(b"<html>")
+        elif scenario == "not_an_image":
+            with pytest.raises(UnidentifiedImageError):
+                size_of(data)
+        elif scenario == "bomb":
+            with pytest.raises(Image.DecompressionBombError):
+                size_of(data)  # handed on as is: the image checks downstream refuse it
+    hosts = delivery.requests + delivery.third.requests
+    assert hosts and all(r.header("authorization") is None for r in hosts)
+    if scenario == "truncated_body":
+        assert len(delivery.requests) == 2
+    if scenario == "redirect_other_host":
+        assert len(delivery.third.requests) == 1
+    assert len(emu.requests) == 1
+
+
+@pytest.mark.asyncio
+async def test_download_faults_do_not_touch_inline_results(emulator, client):
+    emu = emulator("expired_url")
+    delivery = emu.delivery
+    prov = provider(LUMENFALL, client, emu.base_url)
+    _, result, blobs = await run_job(prov, EditRequest(prompt="a cat", seed=5), [])
+    assert result.images and not result.urls and size_of(blobs[0]) == (1024, 1024)
+    assert delivery.requests == []
+

@@ -1,0 +1,256 @@
+"""RunAPI provider (preview) against its emulator, over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import threading
+
+import pytest
+import pytest_asyncio
+from PIL import Image, UnidentifiedImageError
+
+from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.providers import runapi
+from flexstudio.providers.base import REQUEST_FIELDS, PreparedReference, ProviderContext, Support
+from flexstudio.providers.http import new_client
+from tests.emulators.base import Delivery, make_image
+from tests.emulators.runapi import KEY, RunApiEmulator
+
+RUNAPI = runapi.PROFILES[0]
+A = runapi.ASSUMPTIONS
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def stop_all(*servers) -> None:
+    threads = [threading.Thread(target=s.stop) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+@pytest.fixture(scope="module")
+def rig():
+    delivery = Delivery().start()
+    delivery.third = Delivery().start()
+    emu = RunApiEmulator(delivery).start()
+    yield emu
+    stop_all(emu, delivery.third, delivery)
+
+
+@pytest.fixture
+def emulator(rig):
+    def use(scenario: str = "success", latency_polls: int = 1) -> RunApiEmulator:
+        rig.reset(scenario)
+        rig.latency_polls = latency_polls
+        for d in (rig.delivery, rig.delivery.third):
+            with d.lock:
+                d.requests.clear()
+                d.counters.clear()
+        return rig
+
+    return use
+
+
+@pytest_asyncio.fixture
+async def client():
+    c = new_client()
+    yield c
+    await c.aclose()
+
+
+def reference(w: int = 256, h: int = 256, color=(10, 200, 30)) -> tuple[ImageRef, PreparedReference]:
+    data = make_image(w, h, "JPEG", color)
+    sha = hashlib.sha256(data).hexdigest()
+    return ImageRef(sha, w, h, mime="image/jpeg"), PreparedReference(data, "image/jpeg", w, h, sha)
+
+
+def provider(client, emu, sleeps=None, key=KEY, **options):
+    ctx = ProviderContext(client=client, api_key=key, base_url=emu.url, options=options, poll_interval=0,
+                          sleep=sleeps or Sleeps())
+    return RUNAPI.create(ctx)
+
+
+async def run_job(prov, request, refs):
+    sub = await prov.submit(request, refs)
+    states = []
+    result = None
+    for _ in range(20):
+        polled = await prov.poll(sub.handle)
+        states.append(polled.state)
+        if polled.state == "done":
+            result = polled.result
+            break
+    assert result is not None
+    blobs = [await prov.download(u) for u in result.urls]
+    return sub, result, blobs, states
+
+
+def submits(emu):
+    return [r for r in emu.requests if r.method == "POST" and r.path.startswith("/api/v1/flux_2/")]
+
+
+def size_of(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as img:
+        return img.size
+
+
+# ------------------------------------------------------------------------------------------------ profile
+def test_profile_is_preview_with_its_assumptions_in_one_place():
+    assert RUNAPI.id == "runapi" and RUNAPI.protocol == "runapi" and RUNAPI.env_var == "RUNAPI_KEY"
+    assert RUNAPI.preview and RUNAPI.display_name == "RunAPI (preview)"
+    assert RUNAPI.default_base_url == A.base_url
+    assert isinstance(A, runapi.RunApiAssumptions)
+    caps = RUNAPI.capabilities
+    assert set(caps.fields) == set(REQUEST_FIELDS)
+    for name in ("steps", "guidance", "seed", "safety", "output_format", "prompt_upsampling"):
+        assert caps.handling(name).support is Support.IGNORED
+    assert caps.max_references == A.max_references == 8
+
+
+# ------------------------------------------------------------------------------------------------ wire shape
+@pytest.mark.asyncio
+async def test_text_to_image_shape(emulator, client):
+    emu = emulator(latency_polls=2)
+    request = EditRequest(prompt="a lighthouse at dusk", steps=30, guidance=4.0, seed=11, size=(832, 1248))
+    sub, result, blobs, states = await run_job(provider(client, emu), request, [])
+    post = submits(emu)
+    assert [r.path for r in post] == ["/api/v1/flux_2/text_to_image"]
+    assert post[0].header("authorization") == f"Bearer {KEY}"
+    assert post[0].json() == {"model": "flux-2-flex-text-to-image", "prompt": "a lighthouse at dusk",
+                              "aspect_ratio": "2:3", "output_resolution": "1k", "enable_safety_checker": True}
+    polls = [r for r in emu.requests if r.method == "GET"]
+    assert len(polls) == 3 and states == ["queued", "running", "done"]
+    assert all(r.url == sub.handle["poll_url"] for r in polls)
+    assert sub.handle["poll_url"] == f"{emu.url}/api/v1/flux_2/text_to_image/{sub.provider_job_id}"
+    assert KEY not in json.dumps(sub.handle)
+    assert size_of(blobs[0]) == (128, 128)
+    assert [r.header("authorization") for r in emu.delivery.requests] == [None]
+    assert result.billed_usd is None
+
+
+@pytest.mark.asyncio
+async def test_references_are_uploaded_then_remixed(emulator, client):
+    emu = emulator()
+    refs = [reference(color=(i * 60, 5, 5)) for i in range(2)]
+    request = EditRequest(prompt="blend these two", references=tuple(r for r, _ in refs), size=(2048, 2048))
+    await run_job(provider(client, emu), request, [p for _, p in refs])
+    uploads = [r for r in emu.requests if r.path == "/api/v1/files"]
+    assert len(uploads) == 2
+    assert [base64.b64decode(r.json()["source"]["data"]) for r in uploads] == [p.data for _, p in refs]
+    assert all(r.json()["source"]["type"] == "base64" for r in uploads)
+    body = submits(emu)[0].json()
+    assert submits(emu)[0].path == "/api/v1/flux_2/remix_image"
+    assert body["model"] == "flux-2-flex-remix-image" and body["output_resolution"] == "2k"
+    assert body["source_image_urls"] == [f"{emu.url}/files/{t}" for t in emu.files]
+    assert set(body) == {"model", "prompt", "aspect_ratio", "output_resolution", "enable_safety_checker",
+                         "source_image_urls"}
+
+
+@pytest.mark.asyncio
+async def test_user_given_urls_skip_the_upload(emulator, client):
+    emu = emulator()
+    urls = ["https://images.example.test/a.jpg"]
+    await run_job(provider(client, emu, reference_urls=urls), EditRequest(prompt="edit that one"), [])
+    assert not [r for r in emu.requests if r.path == "/api/v1/files"]
+    assert submits(emu)[0].json()["source_image_urls"] == urls
+
+
+@pytest.mark.asyncio
+async def test_refusals_before_sending(emulator, client):
+    emu = emulator()
+    with pytest.raises(MissingKey, match="RUNAPI_KEY"):
+        await provider(client, emu, key="").submit(EditRequest(prompt="abc"), [])
+    refs = [reference() for _ in range(9)]
+    with pytest.raises(BadInput, match="at most 8"):
+        await provider(client, emu).submit(EditRequest(prompt="abc", references=tuple(r for r, _ in refs)),
+                                           [p for _, p in refs])
+    assert emu.requests == []
+
+
+@pytest.mark.asyncio
+async def test_unknown_task_is_gone(emulator, client):
+    emu = emulator()
+    with pytest.raises(JobGone):
+        await provider(client, emu).poll({"poll_url": f"{emu.url}/api/v1/flux_2/text_to_image/tsk_nope"})
+
+
+# ------------------------------------------------------------------------------------------------ scenarios
+SUBMIT_FAILS = {"auth": ErrorKind.AUTH, "credits": ErrorKind.CREDITS, "validation": ErrorKind.VALIDATION,
+                "submit_5xx": ErrorKind.PROVIDER, "malformed_json": ErrorKind.PROVIDER}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", sorted(SUBMIT_FAILS))
+async def test_submit_failures_send_once(scenario, emulator, client):
+    emu = emulator(scenario)
+    sleeps = Sleeps()
+    with pytest.raises(ProviderError) as info:
+        await provider(client, emu, sleeps).submit(EditRequest(prompt="a cat on a roof"), [])
+    assert info.value.kind is SUBMIT_FAILS[scenario]
+    assert len(submits(emu)) == 1 and sleeps.waits == []
+    assert KEY not in str(info.value)
+
+
+@pytest.mark.asyncio
+async def test_rate_limit_waits_retry_after(emulator, client):
+    emu = emulator("rate_limit")
+    sleeps = Sleeps()
+    _, _, blobs, _ = await run_job(provider(client, emu, sleeps), EditRequest(prompt="a cat on a roof"), [])
+    assert sleeps.waits == [1.0] and len(submits(emu)) == 2 and emu.created == 1 and blobs
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", ["server_error_then_success", "reset"])
+async def test_poll_faults_are_retried(scenario, emulator, client):
+    emu = emulator(scenario)
+    sleeps = Sleeps()
+    _, _, blobs, _ = await run_job(provider(client, emu, sleeps), EditRequest(prompt="a cat on a roof"), [])
+    assert len(sleeps.waits) == 1 and len(submits(emu)) == 1 and blobs
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("scenario", "stage"), [("moderated_input", "input"), ("moderated_output", "output")])
+async def test_moderation(scenario, stage, emulator, client):
+    emu = emulator(scenario)
+    with pytest.raises(ProviderError) as info:
+        await run_job(provider(client, emu), EditRequest(prompt="something flagged"), [])
+    assert info.value.kind is ErrorKind.MODERATED and info.value.moderation_stage == stage
+    assert len(submits(emu)) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("scenario", ["expired_url", "slow_body", "truncated_body", "wrong_content_type",
+                                      "not_an_image", "bomb", "redirect_other_host"])
+async def test_download_scenarios(scenario, emulator, client):
+    emu = emulator(scenario)
+    prov = provider(client, emu)
+    if scenario == "expired_url":
+        with pytest.raises(ProviderError) as info:
+            await run_job(prov, EditRequest(prompt="a cat on a roof"), [])
+        assert info.value.kind is ErrorKind.EXPIRED
+    else:
+        _, _, blobs, _ = await run_job(prov, EditRequest(prompt="a cat on a roof"), [])
+        if scenario in ("slow_body", "truncated_body", "redirect_other_host"):
+            assert size_of(blobs[0]) == (128, 128)
+        elif scenario == "wrong_content_type":
+            assert blobs[0].startswith(b"<html>")
+        elif scenario == "not_an_image":
+            with pytest.raises(UnidentifiedImageError):
+                size_of(blobs[0])
+        else:
+            with pytest.raises(Image.DecompressionBombError):
+                size_of(blobs[0])
+    hosts = emu.delivery.requests + emu.delivery.third.requests
+    assert hosts and all(r.header("authorization") is None for r in hosts)
