@@ -335,8 +335,18 @@ def _profile(id: str, label: str, base_url: str, options: Mapping[str, Any], *, 
 def custom_profile(id: str, label: str, base_url: str, options: Mapping[str, Any]) -> ProviderInfo:
     """A user-defined OpenAI-compatible gateway: its own base URL (the root holding /images/edits) and
     options ``model`` (default flux.2-flex), ``param_style`` (flux | lumenfall), ``response_format``."""
-    return _profile(id, label, base_url.strip().rstrip("/"), options, env_var=None,
-                    key_help="Use the API key your gateway issued.")
+    base = base_url.strip().rstrip("/")
+    if not base:
+        raise BadInput(f"{label} needs a base URL: the gateway's root that holds /images/edits.")
+    try:
+        check_url(base, what="base URL")
+    except ProviderError as exc:
+        raise BadInput(str(exc)) from None
+    if str(options.get("param_style") or "flux") not in PARAM_STYLES:
+        raise BadInput(f"{label}: param_style must be one of {', '.join(PARAM_STYLES)}.")
+    if str(options.get("response_format") or "b64_json") not in RESPONSE_FORMATS:
+        raise BadInput(f"{label}: response_format must be b64_json or url.")
+    return _profile(id, label, base, options, env_var=None, key_help="Use the API key your gateway issued.")
 
 
 PROFILES: tuple[ProviderInfo, ...] = (

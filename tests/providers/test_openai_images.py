@@ -123,6 +123,13 @@ def test_custom_profile():
     assert info.default_base_url == "https://gw.acme.test/v1"
     assert info.options["model"] == "acme/flex" and info.options["param_style"] == "flux"
     assert info.env_var is None
+    styled = openai_images.custom_profile("lf2", "Lumenfall EU", "https://eu.lumenfall.test/openai/v1",
+                                          {"param_style": "lumenfall", "response_format": "url"})
+    assert styled.capabilities.handling("guidance").note == "sent as cfg_scale"
+    for base, options in (("", {}), ("http://gw.example.test/v1", {}), ("https://gw.test/v1", {"param_style": "x"}),
+                          ("https://gw.test/v1", {"response_format": "png"})):
+        with pytest.raises(BadInput):
+            openai_images.custom_profile("bad", "Bad", base, options)
 
 
 # ------------------------------------------------------------------------------------------------ wire shape
