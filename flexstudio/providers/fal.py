@@ -1,0 +1,325 @@
+"""fal.ai queue protocol for FLUX.2 [flex] (providers.md §2).
+
+Submit ``POST {base}/fal-ai/flux-2-flex/edit`` (with references) or ``POST {base}/fal-ai/flux-2-flex``
+(text-to-image) with ``Authorization: Key <FAL_KEY>``; the answer names ``status_url``, ``response_url``
+and ``cancel_url``, which are stored verbatim and used as given (they omit the ``/edit`` sub-path, so
+they are never rebuilt from the submit URL). Status is polled with ``?logs=1``; on ``COMPLETED`` the
+result is fetched from ``response_url``. A content-policy refusal arrives as a 422 on that result GET.
+
+The key goes only to the configured API origin: a status/result/cancel URL on another origin is refused
+with a clear error rather than followed with credentials. Result images (fal CDN, or ``data:`` URIs)
+are downloaded with no credentials.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.sizes import MAX_PIXELS
+from .base import (
+    Capabilities,
+    FieldHandling,
+    PollResult,
+    PreparedReference,
+    ProviderContext,
+    ProviderInfo,
+    Result,
+    Submission,
+    Support,
+)
+from .http import Http, body_message, check_url, error, json_body, provider_error, redact_url, same_origin
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..core.request import EditRequest
+
+LABEL = "fal.ai"
+ENV_VAR = "FAL_KEY"
+DEFAULT_BASE_URL = "https://queue.fal.run"
+MODEL = "fal-ai/flux-2-flex"          # text-to-image; "/edit" is appended when there are references
+STEPS_RANGE = (2, 50)
+GUIDANCE_RANGE = (1.5, 10.0)
+SAFETY_RANGE = (1, 5)                 # sent as the strings "1".."5"; BFL's 0 (strictest) becomes "1"
+MAX_REFERENCES = 10                   # unstated by fal (third parties say 10); a 422 is the truth
+TIMEOUT_ERROR_TYPES = {"request_timeout", "startup_timeout"}
+INPUT_FIELDS = {"prompt", "image_urls"}  # a content-policy 422 naming these was about the input
+
+CAPABILITIES = Capabilities(
+    max_references=MAX_REFERENCES,
+    steps_range=STEPS_RANGE,
+    guidance_range=GUIDANCE_RANGE,
+    safety_range=SAFETY_RANGE,
+    formats=("jpeg", "png"),
+    max_pixels=MAX_PIXELS,
+    can_cancel=True,
+    text_to_image=True,
+    prompt_upsampling=False,
+    fields={
+        "prompt": FieldHandling(Support.HONOURED),
+        "references": FieldHandling(Support.RENAMED, "sent as image_urls (data URIs), up to 10"),
+        "steps": FieldHandling(Support.RENAMED, "sent as num_inference_steps (2–50)"),
+        "guidance": FieldHandling(Support.RENAMED, "sent as guidance_scale (1.5–10)"),
+        "seed": FieldHandling(Support.HONOURED),
+        "size": FieldHandling(Support.CONVERTED, "sent as image_size {width, height}"),
+        "output_format": FieldHandling(Support.HONOURED, "jpeg or png; fal offers no webp"),
+        "safety": FieldHandling(Support.CONVERTED, 'sent as a string "1"–"5" (0 counts as "1")'),
+        "prompt_upsampling": FieldHandling(Support.IGNORED, "fal removed prompt expansion"),
+    },
+)
+
+
+def clamp(value: float, lo: float, hi: float) -> float:
+    return max(lo, min(hi, value))
+
+
+def data_uri(ref: PreparedReference) -> str:
+    return f"data:{ref.mime};base64,{base64.b64encode(ref.data).decode('ascii')}"
+
+
+def with_query(url: str, name: str, value: str) -> str:
+    """``url`` with ``name=value`` appended, keeping whatever query (and fragment) it already has."""
+    base, hash_, fragment = url.partition("#")
+    sep = "&" if "?" in base else "?"
+    if base.endswith(("?", "&")):
+        sep = ""
+    return f"{base}{sep}{name}={value}{hash_}{fragment}"
+
+
+def _origin(url: str) -> str:
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}"
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _last_log(logs: Any) -> str:
+    if isinstance(logs, list):
+        for entry in reversed(logs):
+            if isinstance(entry, dict) and isinstance(entry.get("message"), str) and entry["message"].strip():
+                return entry["message"].strip()
+    return ""
+
+
+class FalProvider:
+    """The fal.ai queue API (submit → status → result, cancel)."""
+
+    def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
+        self.info = info
+        self.ctx = ctx
+        self.base = (ctx.base_url or info.default_base_url).rstrip("/")
+        options = {**info.options, **ctx.options}
+        self.model = str(options.get("model", MODEL)).strip("/")
+        self._http = Http(ctx.client, info.label, sleep=ctx.sleep) if ctx.client is not None else None
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def http(self) -> Http:
+        if self._http is None:
+            raise RuntimeError(f"{self.info.label}: the provider was built without an HTTP client")
+        return self._http
+
+    def _auth(self) -> dict[str, str]:
+        key = (self.ctx.api_key or "").strip()
+        if not key:
+            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys "
+                             f"or set {self.info.env_var or ENV_VAR}.")
+        return {"Authorization": f"Key {key}"}
+
+    def _api_url(self, url: Any, what: str) -> str:
+        """A URL fal gave us, checked before the key is sent to it: same origin as the API base only."""
+        if not isinstance(url, str) or not url:
+            raise error(self.info.label, ErrorKind.PROVIDER, f"the job has no {what}")
+        check_url(url, what=what)
+        if not same_origin(url, self.base):
+            raise ProviderError(
+                f"{self.info.label} gave a {what} on another host ({redact_url(url)}); the key is only "
+                f"sent to {_origin(self.base)}, so this job cannot be followed.",
+                kind=ErrorKind.PROVIDER)
+        return url
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        """Map a fal error answer (flat ``{detail, error_type}`` or FastAPI ``{detail: [...]}``)."""
+        label = self.info.label
+        status = response.status_code
+        data = _json_or_none(response)
+        said = body_message(response)
+        detail = data.get("detail") if isinstance(data, dict) else None
+        error_type = (data.get("error_type") if isinstance(data, dict) else None) \
+            or response.headers.get("x-fal-error-type")
+        if isinstance(detail, list):
+            policy = [d for d in detail if isinstance(d, dict) and d.get("type") == "content_policy_violation"]
+            if policy:
+                return self._moderated(policy[0], said, status)
+        kind: ErrorKind | None = None
+        if status == 403:
+            kind = ErrorKind.CREDITS if "user is locked" in said.lower() else ErrorKind.AUTH
+        elif status == 400:
+            kind = ErrorKind.VALIDATION
+        elif error_type in TIMEOUT_ERROR_TYPES:
+            kind = ErrorKind.TIMEOUT
+        if isinstance(error_type, str) and error_type and error_type not in said:
+            said = f"{said} [{error_type}]"
+        return provider_error(label, response, kind=kind, message=said)
+
+    def _moderated(self, item: Mapping[str, Any], said: str, status: int | None) -> ProviderError:
+        loc = item.get("loc") if isinstance(item.get("loc"), list) else []
+        stage = "input" if INPUT_FIELDS & {str(x) for x in loc} else "output"
+        what = "the prompt or references" if stage == "input" else "the result"
+        return ProviderError(f"{self.info.label}'s content checker flagged {what}. ({said})",
+                             kind=ErrorKind.MODERATED, status=status, provider_message=said,
+                             moderation_stage=stage)
+
+    def _gone(self, response: httpx.Response) -> JobGone:
+        said = body_message(response)
+        return JobGone(f"{self.info.label} no longer knows this request ({response.status_code}: {said}); "
+                       "it cannot be finished.", kind=ErrorKind.PROVIDER, status=response.status_code,
+                       provider_message=said)
+
+    # ------------------------------------------------------------------ the four steps
+    def build_body(self, request: EditRequest, references: Sequence[PreparedReference]) -> dict[str, Any]:
+        caps = self.info.capabilities
+        if len(references) > caps.max_references:
+            raise BadInput(f"{self.info.label} takes at most {caps.max_references} reference images "
+                           f"(got {len(references)}).")
+        if request.output_format not in caps.formats:
+            raise BadInput(f"{self.info.label} cannot return {request.output_format.upper()}; "
+                           "choose JPEG or PNG.")
+        request = request.resolved()
+        width, height = request.output_size(caps.max_pixels)
+        body: dict[str, Any] = {"prompt": request.prompt}
+        if references:
+            body["image_urls"] = [data_uri(r) for r in references]
+        body.update({
+            "image_size": {"width": width, "height": height},
+            "num_inference_steps": int(clamp(request.steps, *STEPS_RANGE)),
+            "guidance_scale": float(clamp(request.guidance, *GUIDANCE_RANGE)),
+            "seed": request.seed,
+            "safety_tolerance": str(int(clamp(request.safety, *SAFETY_RANGE))),
+            "enable_safety_checker": True,
+            "output_format": request.output_format,
+        })
+        return body
+
+    async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
+        headers = self._auth()
+        body = self.build_body(request, references)
+        url = f"{self.base}/{self.model}/edit" if references else f"{self.base}/{self.model}"
+        response = await self.http.submit("POST", url, json=body, headers=headers)
+        if not response.is_success:
+            raise self._error(response)
+        data = json_body(self.info.label, response)
+        if not isinstance(data, dict):
+            raise error(self.info.label, ErrorKind.PROVIDER, "the queue answer is not a JSON object")
+        missing = [k for k in ("request_id", "response_url", "status_url", "cancel_url")
+                   if not isinstance(data.get(k), str) or not data.get(k)]
+        if missing:
+            raise error(self.info.label, ErrorKind.PROVIDER,
+                        f"the queue answer lacks {', '.join(missing)}")
+        request_id = data["request_id"]
+        for name in ("status_url", "response_url", "cancel_url"):
+            try:
+                self._api_url(data[name], name.replace("_", " "))
+            except ProviderError as exc:
+                raise ProviderError(f"{exc} (fal request {request_id})", kind=exc.kind) from None
+        handle = {"request_id": request_id, "status_url": data["status_url"],
+                  "response_url": data["response_url"], "cancel_url": data["cancel_url"]}
+        return Submission(provider_job_id=request_id, handle=handle)
+
+    async def poll(self, handle: Mapping[str, Any]) -> PollResult:
+        headers = self._auth()
+        status_url = self._api_url(handle.get("status_url"), "status URL")
+        response = await self.http.get(with_query(status_url, "logs", "1"), headers=headers)
+        if response.status_code in (404, 410):
+            raise self._gone(response)
+        if not response.is_success:
+            raise self._error(response)
+        data = json_body(self.info.label, response)
+        if not isinstance(data, dict):
+            raise error(self.info.label, ErrorKind.PROVIDER, "the status answer is not a JSON object")
+        status = data.get("status")
+        if status == "IN_QUEUE":
+            position = data.get("queue_position")
+            return PollResult("queued", queue_position=position if isinstance(position, int) else None)
+        if status == "IN_PROGRESS":
+            return PollResult("running", message=_last_log(data.get("logs")))
+        if status == "COMPLETED":
+            if data.get("error") or data.get("error_type"):
+                raise self._completed_error(data)
+            result = await self._result(handle, headers)
+            return PollResult("done", result=result, message=_last_log(data.get("logs")))
+        raise error(self.info.label, ErrorKind.PROVIDER, f"unknown queue status {status!r}")
+
+    def _completed_error(self, data: Mapping[str, Any]) -> ProviderError:
+        said = str(data.get("error") or data.get("error_type"))
+        error_type = data.get("error_type")
+        if error_type == "content_policy_violation":
+            return self._moderated({}, said, None)
+        kind = ErrorKind.TIMEOUT if error_type in TIMEOUT_ERROR_TYPES else ErrorKind.PROVIDER
+        if isinstance(error_type, str) and error_type not in said:
+            said = f"{said} [{error_type}]"
+        return error(self.info.label, kind, said)
+
+    async def _result(self, handle: Mapping[str, Any], headers: dict[str, str]) -> Result:
+        url = self._api_url(handle.get("response_url"), "response URL")
+        response = await self.http.get(url, headers=headers)
+        if response.status_code in (404, 410):
+            raise self._gone(response)
+        if not response.is_success:
+            raise self._error(response)
+        data = json_body(self.info.label, response)
+        images = data.get("images") if isinstance(data, dict) else None
+        if not isinstance(images, list):
+            raise error(self.info.label, ErrorKind.PROVIDER, "the result has no images list")
+        urls = tuple(i["url"] for i in images if isinstance(i, dict) and isinstance(i.get("url"), str))
+        if not urls:
+            raise error(self.info.label, ErrorKind.PROVIDER, "the result holds no image")
+        seed = data.get("seed")
+        return Result(urls=urls, seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
+
+    async def download(self, url: str) -> bytes:
+        return await self.http.download(url)
+
+    async def cancel(self, handle: Mapping[str, Any]) -> bool:
+        headers = self._auth()
+        url = self._api_url(handle.get("cancel_url"), "cancel URL")
+        response = await self.http.idempotent("PUT", url, headers=headers)
+        data = _json_or_none(response)
+        state = data.get("status") if isinstance(data, dict) else None
+        if state == "ALREADY_COMPLETED" or state == "NOT_FOUND" or response.status_code == 404:
+            return False
+        if response.is_success:
+            return True
+        raise self._error(response)
+
+
+def _factory(ctx: ProviderContext, info: ProviderInfo) -> FalProvider:
+    return FalProvider(info, ctx)
+
+
+def _profile() -> ProviderInfo:
+    info = ProviderInfo(
+        id="fal",
+        label=LABEL,
+        protocol="fal",
+        capabilities=CAPABILITIES,
+        default_base_url=DEFAULT_BASE_URL,
+        env_var=ENV_VAR,
+        key_help="Create a key at https://fal.ai/dashboard/keys (format KEY_ID:KEY_SECRET).",
+    )
+    # The factory needs the finished info, so attach it afterwards (the dataclass is frozen).
+    object.__setattr__(info, "factory", functools.partial(_factory, info=info))
+    return info
+
+
+PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

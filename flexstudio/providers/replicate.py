@@ -1,0 +1,342 @@
+"""Replicate predictions API for the official ``black-forest-labs/flux-2-flex`` model (providers.md §3).
+
+Create ``POST {base}/v1/models/black-forest-labs/flux-2-flex/predictions`` with
+``Authorization: Bearer <token>`` and ``Prefer: wait=10`` (short, so the window shows progress). The
+prediction comes back finished when the model was quick enough, else ``starting``/``processing``; then
+``urls.get`` is polled and ``urls.cancel`` cancels — both used verbatim, and only when they are on the
+API base's origin (the token is never sent anywhere else). Errors are RFC 7807 problem details. The
+single output URL (replicate.delivery) is deleted after an hour: the runner downloads it at once,
+without credentials.
+
+Size: Replicate's ``aspect_ratio: "custom"`` takes 256–2048 px per side (multiples of 16). A requested
+size outside that is scaled into it keeping the aspect ratio (the badge says "converted"); an aspect
+ratio beyond 8:1 cannot be kept and is refused before anything is sent.
+
+Moderation (``error`` containing ``(E005)``, "The input or output was flagged as sensitive") does not say
+which side was flagged: a prediction that never started (no ``started_at``) was refused on its input,
+otherwise the output is blamed. [I]
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.sizes import MAX_PIXELS, MULTIPLE
+from .base import (
+    Capabilities,
+    FieldHandling,
+    PollResult,
+    PreparedReference,
+    ProviderContext,
+    ProviderInfo,
+    Result,
+    Submission,
+    Support,
+)
+from .http import Http, body_message, check_url, error, json_body, provider_error, redact_url, same_origin
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ..core.request import EditRequest
+
+LABEL = "Replicate"
+ENV_VAR = "REPLICATE_API_TOKEN"
+DEFAULT_BASE_URL = "https://api.replicate.com"
+MODEL = "black-forest-labs/flux-2-flex"
+PREFER_WAIT = 10                       # seconds the create call may hold the connection (1–60)
+STEPS_RANGE = (1, 50)
+GUIDANCE_RANGE = (1.5, 10.0)
+SAFETY_RANGE = (1, 5)                  # BFL's 0 (strictest) becomes 1
+SIDE_RANGE = (256, 2048)               # aspect_ratio "custom": width/height per side
+OUTPUT_QUALITY = 95
+MAX_REFERENCES = 10
+FORMAT_NAMES = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+MODERATION_CODE = "(E005)"
+_PERCENT = re.compile(r"(\d{1,3})%\|")
+
+CAPABILITIES = Capabilities(
+    max_references=MAX_REFERENCES,
+    steps_range=STEPS_RANGE,
+    guidance_range=GUIDANCE_RANGE,
+    safety_range=SAFETY_RANGE,
+    formats=("jpeg", "png", "webp"),
+    max_pixels=MAX_PIXELS,
+    can_cancel=True,
+    text_to_image=True,
+    prompt_upsampling=True,
+    fields={
+        "prompt": FieldHandling(Support.HONOURED),
+        "references": FieldHandling(Support.RENAMED, "sent as input_images (data URIs), up to 10"),
+        "steps": FieldHandling(Support.HONOURED),
+        "guidance": FieldHandling(Support.HONOURED),
+        "seed": FieldHandling(Support.HONOURED),
+        "size": FieldHandling(Support.CONVERTED, "sent as aspect_ratio custom + width/height; sides outside "
+                                                 "256–2048 are scaled into range keeping the aspect ratio"),
+        "output_format": FieldHandling(Support.CONVERTED, "jpeg is sent as jpg (quality 95)"),
+        "safety": FieldHandling(Support.CONVERTED, "sent as 1–5 (0 counts as 1)"),
+        "prompt_upsampling": FieldHandling(Support.HONOURED),
+    },
+)
+
+
+def clamp(value: float, lo: float, hi: float) -> float:
+    return max(lo, min(hi, value))
+
+
+def data_uri(ref: PreparedReference) -> str:
+    return f"data:{ref.mime};base64,{base64.b64encode(ref.data).decode('ascii')}"
+
+
+def custom_size(width: int, height: int) -> tuple[int, int]:
+    """The width/height sent with ``aspect_ratio: "custom"``: inside 256–2048 per side, multiples of 16,
+    keeping the aspect ratio. Raises ``BadInput`` when the aspect ratio cannot fit (beyond 8:1)."""
+    lo, hi = SIDE_RANGE
+    if lo <= width <= hi and lo <= height <= hi and not width % MULTIPLE and not height % MULTIPLE:
+        return width, height
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side * lo > short_side * hi:
+        raise BadInput(f"Replicate makes sizes from {lo} to {hi} pixels per side, so {width}×{height} "
+                       f"cannot keep its shape (at most {hi // lo}:1) — choose another size.")
+    scale = 1.0
+    if long_side > hi:
+        scale = hi / long_side
+    if short_side * scale < lo:
+        scale = lo / short_side
+
+    def side(v: int) -> int:
+        return int(clamp(round(v * scale / MULTIPLE) * MULTIPLE, lo, hi))
+
+    return side(width), side(height)
+
+
+def _origin(url: str) -> str:
+    p = urlsplit(url)
+    return f"{p.scheme}://{p.netloc}"
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _last_line(logs: Any) -> str:
+    if not isinstance(logs, str):
+        return ""
+    # progress bars redraw with carriage returns: the last segment is the current state
+    for line in reversed(re.split(r"[\r\n]+", logs)):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _progress(line: str) -> float | None:
+    m = _PERCENT.search(line)
+    if not m:
+        return None
+    return min(100, int(m.group(1))) / 100
+
+
+class ReplicateProvider:
+    """Replicate predictions (create with ``Prefer: wait`` → get → cancel)."""
+
+    def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
+        self.info = info
+        self.ctx = ctx
+        self.base = (ctx.base_url or info.default_base_url).rstrip("/")
+        options = {**info.options, **ctx.options}
+        self.model = str(options.get("model", MODEL)).strip("/")
+        self.prefer_wait = int(clamp(int(options.get("prefer_wait", PREFER_WAIT)), 1, 60))
+        self._http = Http(ctx.client, info.label, sleep=ctx.sleep) if ctx.client is not None else None
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def http(self) -> Http:
+        if self._http is None:
+            raise RuntimeError(f"{self.info.label}: the provider was built without an HTTP client")
+        return self._http
+
+    def _auth(self) -> dict[str, str]:
+        token = (self.ctx.api_key or "").strip()
+        if not token:
+            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys "
+                             f"or set {self.info.env_var or ENV_VAR}.")
+        return {"Authorization": f"Bearer {token}"}
+
+    def _api_url(self, url: Any, what: str) -> str:
+        if not isinstance(url, str) or not url:
+            raise error(self.info.label, ErrorKind.PROVIDER, f"the prediction has no {what}")
+        check_url(url, what=what)
+        if not same_origin(url, self.base):
+            raise ProviderError(
+                f"{self.info.label} gave a {what} on another host ({redact_url(url)}); the token is only "
+                f"sent to {_origin(self.base)}, so this prediction cannot be followed.",
+                kind=ErrorKind.PROVIDER)
+        return url
+
+    def _error(self, response: httpx.Response) -> ProviderError:
+        """Map an RFC 7807 problem (``title``, ``detail``, ``status``, ``invalid_fields``)."""
+        data = _json_or_none(response)
+        said = body_message(response)
+        if isinstance(data, dict):
+            fields = data.get("invalid_fields")
+            if isinstance(fields, list) and fields:
+                parts = [f"{f.get('field', '?')}: {f.get('description') or f.get('type', '')}"
+                         for f in fields if isinstance(f, dict)]
+                said = "; ".join(p for p in parts if p) or said
+            elif isinstance(data.get("title"), str) and data["title"] not in said:
+                said = f"{data['title']}: {said}" if said else data["title"]
+        return provider_error(self.info.label, response, message=said)
+
+    def _gone(self, response: httpx.Response) -> JobGone:
+        said = body_message(response)
+        return JobGone(f"{self.info.label} no longer knows this prediction ({response.status_code}: {said}); "
+                       "it cannot be finished.", kind=ErrorKind.PROVIDER, status=response.status_code,
+                       provider_message=said)
+
+    # ------------------------------------------------------------------ request
+    def build_input(self, request: EditRequest, references: Sequence[PreparedReference]) -> dict[str, Any]:
+        caps = self.info.capabilities
+        if len(references) > caps.max_references:
+            raise BadInput(f"{self.info.label} takes at most {caps.max_references} reference images "
+                           f"(got {len(references)}).")
+        if request.output_format not in FORMAT_NAMES:
+            raise BadInput(f"{self.info.label} cannot return {request.output_format}.")
+        request = request.resolved()
+        width, height = custom_size(*request.output_size(caps.max_pixels))
+        inp: dict[str, Any] = {"prompt": request.prompt}
+        if references:
+            inp["input_images"] = [data_uri(r) for r in references]
+        inp.update({
+            "aspect_ratio": "custom",
+            "width": width,
+            "height": height,
+            "steps": int(clamp(request.steps, *STEPS_RANGE)),
+            "guidance": float(clamp(request.guidance, *GUIDANCE_RANGE)),
+            "seed": request.seed,
+            "safety_tolerance": int(clamp(request.safety, *SAFETY_RANGE)),
+            "prompt_upsampling": bool(request.prompt_upsampling),
+            "output_format": FORMAT_NAMES[request.output_format],
+            "output_quality": OUTPUT_QUALITY,
+        })
+        return inp
+
+    # ------------------------------------------------------------------ the four steps
+    async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
+        headers = self._auth()
+        body = {"input": self.build_input(request, references)}
+        url = f"{self.base}/v1/models/{self.model}/predictions"
+        headers["Prefer"] = f"wait={self.prefer_wait}"
+        response = await self.http.submit("POST", url, json=body, headers=headers)
+        if not response.is_success:
+            raise self._error(response)
+        prediction = self._prediction(json_body(self.info.label, response))
+        pid = prediction["id"]
+        urls = prediction.get("urls")
+        urls = urls if isinstance(urls, dict) else {}
+        try:
+            handle = {"id": pid, "get": self._api_url(urls.get("get"), "prediction URL"),
+                      "cancel": self._api_url(urls.get("cancel"), "cancel URL")}
+        except ProviderError as exc:
+            if prediction["status"] != "succeeded":
+                raise ProviderError(f"{exc} (prediction {pid})", kind=exc.kind) from None
+            handle = {"id": pid, "get": None, "cancel": None}  # finished: nothing to follow
+        outcome = self._outcome(prediction)
+        return Submission(provider_job_id=pid, handle=handle,
+                          result=outcome.result if outcome.state == "done" else None)
+
+    def _prediction(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise error(self.info.label, ErrorKind.PROVIDER, "the prediction is not a JSON object")
+        missing = [k for k in ("id", "status") if not isinstance(data.get(k), str) or not data.get(k)]
+        if missing:
+            raise error(self.info.label, ErrorKind.PROVIDER, f"the prediction lacks {', '.join(missing)}")
+        return data
+
+    def _outcome(self, prediction: Mapping[str, Any]) -> PollResult:
+        """The poll outcome of one prediction object (raises for failed / canceled)."""
+        label = self.info.label
+        status = prediction["status"]
+        if status in ("starting", "processing"):
+            line = _last_line(prediction.get("logs"))
+            return PollResult("running", progress=_progress(line), message=line or status.capitalize())
+        if status == "succeeded":
+            return PollResult("done", result=self._result(prediction))
+        if status == "failed":
+            said = str(prediction.get("error") or "the prediction failed")
+            if MODERATION_CODE in said:
+                stage = "output" if prediction.get("started_at") else "input"
+                what = "the prompt or references" if stage == "input" else "the input or the result"
+                raise ProviderError(f"{label}'s safety filter flagged {what}. ({said})",
+                                    kind=ErrorKind.MODERATED, provider_message=said, moderation_stage=stage)
+            raise error(label, ErrorKind.PROVIDER, said)
+        if status == "canceled":
+            raise error(label, ErrorKind.PROVIDER, "cancelled")
+        raise error(label, ErrorKind.PROVIDER, f"unknown prediction status {status!r}")
+
+    def _result(self, prediction: Mapping[str, Any]) -> Result:
+        output = prediction.get("output")
+        items = output if isinstance(output, list) else [output]
+        urls = tuple(u for u in items if isinstance(u, str) and u)
+        if not urls:
+            if prediction.get("data_removed"):
+                raise error(self.info.label, ErrorKind.EXPIRED,
+                            "the output was deleted (Replicate keeps results for one hour)")
+            raise error(self.info.label, ErrorKind.PROVIDER, "the prediction succeeded without an output")
+        inp = prediction.get("input")
+        seed = inp.get("seed") if isinstance(inp, dict) else None
+        return Result(urls=urls, seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
+
+    async def poll(self, handle: Mapping[str, Any]) -> PollResult:
+        headers = self._auth()
+        url = self._api_url(handle.get("get"), "prediction URL")
+        response = await self.http.get(url, headers=headers)
+        if response.status_code in (404, 410):
+            raise self._gone(response)
+        if not response.is_success:
+            raise self._error(response)
+        return self._outcome(self._prediction(json_body(self.info.label, response)))
+
+    async def download(self, url: str) -> bytes:
+        return await self.http.download(url)
+
+    async def cancel(self, handle: Mapping[str, Any]) -> bool:
+        headers = self._auth()
+        url = self._api_url(handle.get("cancel"), "cancel URL")
+        response = await self.http.idempotent("POST", url, headers=headers)
+        if response.status_code == 404:
+            return False
+        if not response.is_success:
+            raise self._error(response)
+        data = _json_or_none(response)
+        status = data.get("status") if isinstance(data, dict) else None
+        return status not in ("succeeded", "failed")
+
+
+def _factory(ctx: ProviderContext, info: ProviderInfo) -> ReplicateProvider:
+    return ReplicateProvider(info, ctx)
+
+
+def _profile() -> ProviderInfo:
+    info = ProviderInfo(
+        id="replicate",
+        label=LABEL,
+        protocol="replicate",
+        capabilities=CAPABILITIES,
+        default_base_url=DEFAULT_BASE_URL,
+        env_var=ENV_VAR,
+        key_help="Create a token at https://replicate.com/account/api-tokens.",
+    )
+    object.__setattr__(info, "factory", functools.partial(_factory, info=info))
+    return info
+
+
+PROFILES: tuple[ProviderInfo, ...] = (_profile(),)
