@@ -1,0 +1,83 @@
+"""The window's composition root: ``flexstudio`` with no command opens the workbench here.
+
+Order matters for a fast first paint: the QApplication and the window come first; superqt, the
+keyring and resuming unfinished jobs wait until the window is on screen."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+log = logging.getLogger(__name__)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the workbench; returns the process exit code."""
+    os.environ.setdefault("QT_API", "pyside6")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["flexstudio", *argv])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("FlexStudio")
+    app.setApplicationDisplayName("FlexStudio")
+    app.setOrganizationName("FlexStudio")
+    app.setDesktopFileName("flexstudio")
+    app.setQuitOnLastWindowClosed(False)  # the window's close runs an async shutdown first
+
+    from .ui import theme
+
+    app.setWindowIcon(theme.app_icon())
+
+    import qasync
+
+    from .core.errors import FlexError
+    from .services import Services
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    try:
+        services = Services.build()
+    except (FlexError, OSError, RuntimeError) as exc:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "FlexStudio cannot start", f"{exc}")
+        return 1
+
+    from .ui.main_window import MainWindow
+
+    window = MainWindow(services)
+
+    async def run() -> None:
+        closed = asyncio.Event()
+        window.closed.connect(closed.set)
+        window.show()
+        await closed.wait()
+        await window.shutdown()
+        await services.aclose()
+
+    # Ctrl+C / SIGTERM close the window properly (jobs left running resume next time).
+    def on_signal(*_a: object) -> None:
+        QTimer.singleShot(0, window.close)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, on_signal)
+        except (ValueError, OSError):  # not the main thread
+            pass
+    wake = QTimer()
+    wake.start(250)  # lets Python run signal handlers while Qt waits
+    wake.timeout.connect(lambda: None)
+
+    with loop:
+        loop.run_until_complete(run())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

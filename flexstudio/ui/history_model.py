@@ -1,0 +1,221 @@
+"""The history view-model: every job in the history store, newest first, fetched a page at a time
+(``canFetchMore``/``fetchMore``) so ten thousand jobs cost one page at first paint; thumbnails come
+lazily from the shared cache as rows are painted."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt, Signal
+
+from ..storage.history import TERMINAL_STATES
+
+if TYPE_CHECKING:
+    from ..providers.registry import Registry
+    from ..storage.history import History, JobRecord
+    from .thumbs import ThumbnailCache
+
+THUMB = 96
+RecordRole = Qt.ItemDataRole.UserRole + 1
+ACTIVE_STATES = ("queued", "submitting", "running", "downloading")
+
+
+@dataclass(frozen=True)
+class Filters:
+    search: str = ""
+    provider: str | None = None
+    states: tuple[str, ...] = ()
+    favourite: bool = False
+
+    def kwargs(self) -> dict[str, Any]:
+        return {"search": self.search or None, "provider": self.provider, "states": self.states or None,
+                "favourite": self.favourite or None}
+
+    def matches(self, rec: JobRecord) -> bool:
+        if self.search and self.search.lower() not in rec.request.prompt.lower():
+            return False
+        if self.provider and rec.provider != self.provider:
+            return False
+        if self.states and rec.state not in self.states:
+            return False
+        return not (self.favourite and not rec.favourite)
+
+
+def tooltip(rec: JobRecord, label: str) -> str:
+    """Every parameter of a job (the history item's tooltip)."""
+    r = rec.request
+    size = f"{r.size[0]}×{r.size[1]}" if r.size else "auto"
+    lines = [f"Job {rec.id} · {label} · {rec.state}",
+             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.created_at)),
+             f"Prompt: {r.prompt[:300]}",
+             f"Steps {r.steps} · guidance {r.guidance:g} · seed {r.seed} · size {size} · "
+             f"{r.output_format.upper()} · safety {r.safety} · upsampling {'on' if r.prompt_upsampling else 'off'}",
+             f"References: {len(r.references)}"]
+    cost = []
+    if rec.quote_usd is not None:
+        cost.append(f"quoted ${rec.quote_usd:.3f}")
+    if rec.billed_usd is not None:
+        cost.append(f"billed ${rec.billed_usd:.3f}")
+    if rec.latency_s is not None:
+        cost.append(f"{rec.latency_s:.1f} s")
+    if cost:
+        lines.append(" · ".join(cost))
+    if rec.parent_job_id:
+        lines.append(f"Made from job {rec.parent_job_id}")
+    if rec.error_message:
+        lines.append(rec.error_message)
+    return "\n".join(lines)
+
+
+class HistoryModel(QAbstractListModel):
+    countChanged = Signal(int)
+
+    PAGE = 100
+
+    def __init__(self, history: History, registry: Registry, thumbs: ThumbnailCache) -> None:
+        super().__init__()
+        self.history = history
+        self.registry = registry
+        self.thumbs = thumbs
+        self.filters = Filters()
+        self._rows: list[JobRecord] = []
+        self._total = 0
+        self.pages_fetched = 0
+        thumbs.ready.connect(self._thumb_ready)
+        self.reload()
+
+    # ------------------------------------------------------------------ loading
+    def reload(self) -> None:
+        self.beginResetModel()
+        self._total = self.history.count(**self.filters.kwargs())
+        self._rows = self.history.list(limit=self.PAGE, offset=0, **self.filters.kwargs())
+        self.pages_fetched = 1
+        self.endResetModel()
+        self.countChanged.emit(self._total)
+
+    def set_filters(self, **changes: Any) -> None:
+        new = Filters(**{**self.filters.__dict__, **changes})
+        if new != self.filters:
+            self.filters = new
+            self.reload()
+
+    def total(self) -> int:
+        return self._total
+
+    def canFetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and len(self._rows) < self._total
+
+    def fetchMore(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid():
+            return
+        more = self.history.list(limit=self.PAGE, offset=len(self._rows), **self.filters.kwargs())
+        known = {r.id for r in self._rows}
+        more = [r for r in more if r.id not in known]
+        if not more:
+            self._total = len(self._rows)
+            return
+        self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows) + len(more) - 1)
+        self._rows.extend(more)
+        self.endInsertRows()
+        self.pages_fetched += 1
+
+    # ------------------------------------------------------------------ Qt model
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def label(self, provider_id: str) -> str:
+        return self.registry.get(provider_id).label if provider_id in self.registry else provider_id
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._rows):
+            return None
+        rec = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return rec.request.prompt
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.thumbs.get(rec.outputs[0].sha256, THUMB) if rec.outputs else None
+        if role == RecordRole:
+            return rec
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tooltip(rec, self.label(rec.provider))
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"Job {rec.id}, {self.label(rec.provider)}, {rec.state}: {rec.request.prompt[:80]}"
+        return None
+
+    def record(self, row: int) -> JobRecord | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, job_id: str) -> int:
+        for i, r in enumerate(self._rows):
+            if r.id == job_id:
+                return i
+        return -1
+
+    def _thumb_ready(self, sha: str, size: int) -> None:
+        if size != THUMB:
+            return
+        for i, r in enumerate(self._rows):
+            if r.outputs and r.outputs[0].sha256 == sha:
+                idx = self.index(i)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    # ------------------------------------------------------------------ changes
+    def upsert(self, job_id: str) -> None:
+        """A job changed (or was created): show its current row."""
+        try:
+            rec = self.history.get(job_id)
+        except KeyError:
+            return
+        row = self.row_of(job_id)
+        if row >= 0:
+            if self.filters.matches(rec):
+                self._rows[row] = rec
+                idx = self.index(row)
+                self.dataChanged.emit(idx, idx)
+            else:
+                self._take(row)
+            return
+        if self.filters.matches(rec) and (not self._rows or rec.created_at >= self._rows[0].created_at):
+            self.beginInsertRows(QModelIndex(), 0, 0)
+            self._rows.insert(0, rec)
+            self._total += 1
+            self.endInsertRows()
+            self.countChanged.emit(self._total)
+
+    def _take(self, row: int) -> None:
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._rows[row]
+        self._total = max(0, self._total - 1)
+        self.endRemoveRows()
+        self.countChanged.emit(self._total)
+
+    def set_favourite(self, job_id: str, on: bool) -> None:
+        self.history.update(job_id, favourite=on)
+        self.upsert(job_id)
+
+    def delete(self, job_ids: Sequence[str]) -> None:
+        for job_id in job_ids:
+            self.history.delete(job_id)
+            row = self.row_of(job_id)
+            if row >= 0:
+                self._take(row)
+
+    def undelete(self, job_ids: Sequence[str]) -> None:
+        for job_id in job_ids:
+            self.history.restore(job_id)
+        self.reload()
+
+
+STATUS_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("All statuses", ()),
+    ("Succeeded", ("succeeded",)),
+    ("Failed", ("failed",)),
+    ("Moderated", ("moderated",)),
+    ("Cancelled", ("cancelled",)),
+    ("Interrupted", ("interrupted",)),
+    ("Running", ACTIVE_STATES),
+)
+assert set(TERMINAL_STATES) <= {s for _l, states in STATUS_FILTERS for s in states}

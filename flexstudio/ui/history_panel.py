@@ -1,0 +1,277 @@
+"""The history panel: a strip of 96 px thumbnails (provider, status, cost, time), search by prompt
+(debounced), filters by provider / status / favourite, and the actions of a history item."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import icons, theme
+from .history_model import STATUS_FILTERS, THUMB, RecordRole
+
+if TYPE_CHECKING:
+    from ..storage.history import JobRecord
+    from .history_model import HistoryModel
+
+ITEM = QSize(132, 150)
+
+
+def when(ts: float) -> str:
+    now = time.time()
+    if now - ts < 86400 and time.localtime(ts).tm_mday == time.localtime(now).tm_mday:
+        return time.strftime("%H:%M", time.localtime(ts))
+    return time.strftime("%d %b", time.localtime(ts))
+
+
+class HistoryDelegate(QStyledItemDelegate):
+    def __init__(self, model: HistoryModel, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.model = model
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return ITEM
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        rec: JobRecord | None = index.data(RecordRole)
+        if rec is None:
+            return
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = option.palette
+        r = option.rect.adjusted(3, 3, -3, -3)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if selected:
+            path = QPainterPath()
+            path.addRoundedRect(r, 6, 6)
+            p.fillPath(path, theme.tinted(pal.color(QPalette.ColorRole.Highlight), 0.3, pal))
+            p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 1.5))
+            p.drawPath(path)
+        box = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 5, THUMB, THUMB)
+        pix = index.data(Qt.ItemDataRole.DecorationRole)
+        if pix is not None and not pix.isNull():
+            x = box.left() + (THUMB - pix.width()) // 2
+            y = box.top() + (THUMB - pix.height()) // 2
+            p.drawPixmap(x, y, pix)
+        else:
+            p.fillRect(box, pal.color(QPalette.ColorRole.Midlight))
+            p.setPen(theme.muted(pal))
+            p.setFont(theme.small_font(option.widget))
+            word = {"succeeded": "…", "failed": "failed", "moderated": "moderated", "cancelled": "cancelled",
+                    "interrupted": "interrupted"}.get(rec.state, rec.state + "…")
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, word)
+        accent = theme.STATE_ACCENTS.get(rec.state, "#868e96")
+        p.setPen(QPen(pal.color(QPalette.ColorRole.Base), 1.5))
+        p.setBrush(QColor(accent))
+        p.drawEllipse(box.left() + 4, box.top() + 4, 10, 10)
+        if rec.favourite:
+            icons.star(True).paint(p, QRect(box.right() - 19, box.top() + 2, 18, 18))
+        p.setFont(theme.small_font(option.widget))
+        fm = p.fontMetrics()
+        line = fm.height()
+        text_rect = QRect(r.left() + 2, box.bottom() + 4, r.width() - 4, line)
+        p.setPen(pal.color(QPalette.ColorRole.Text))
+        p.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter,
+                   fm.elidedText(self.model.label(rec.provider), Qt.TextElideMode.ElideRight, text_rect.width()))
+        cost = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
+        second = f"{theme.money(cost) if cost is not None else '—'} · {when(rec.created_at)}"
+        p.setPen(theme.muted(pal))
+        p.drawText(text_rect.translated(0, line), Qt.AlignmentFlag.AlignHCenter,
+                   fm.elidedText(second, Qt.TextElideMode.ElideRight, text_rect.width()))
+        p.restore()
+
+
+class HistoryView(QListView):
+    def paintEvent(self, e: Any) -> None:
+        super().paintEvent(e)
+        if self.model() is not None and self.model().rowCount() == 0:
+            p = QPainter(self.viewport())
+            p.setPen(theme.muted(self.palette()))
+            filtered = bool(getattr(self.model(), "filters", None) and self.model().filters.kwargs() != {
+                "search": None, "provider": None, "states": None, "favourite": None})
+            p.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
+                       "No job matches these filters." if filtered else
+                       "Every edit you run is kept here, newest first — click to compare, double-click to "
+                       "restore its settings.")
+
+
+class HistoryPanel(QWidget):
+    activated = Signal(object)          # JobRecord: show it (click)
+    restoreRequested = Signal(object)   # double-click / A
+    rerunRequested = Signal(object)
+    useRequested = Signal(object)       # use the output as a reference
+    compareRequested = Signal(object)   # compare with…
+    exportRequested = Signal(object)
+    deleteRequested = Signal(list)      # job ids
+
+    SEARCH_DELAY_MS = 250
+
+    def __init__(self, model: HistoryModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setObjectName("history")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.setSpacing(4)
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        title = QLabel("History")
+        title.setFont(theme.bold(title.font()))
+        self.count = QLabel()
+        self.count.setFont(theme.small_font(self))
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search prompts…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName("Search the history by prompt")
+        self.search.setMaximumWidth(260)
+        self._search_timer = QTimer(self, singleShot=True, interval=self.SEARCH_DELAY_MS)
+        self._search_timer.timeout.connect(lambda: self.model.set_filters(search=self.search.text().strip()))
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+        self.provider = QComboBox()
+        self.provider.setAccessibleName("Filter by provider")
+        self.provider.addItem("All providers", None)
+        for info in model.registry.all():
+            self.provider.addItem(info.label, info.id)
+        self.provider.currentIndexChanged.connect(
+            lambda _i: self.model.set_filters(provider=self.provider.currentData()))
+        self.status = QComboBox()
+        self.status.setAccessibleName("Filter by status")
+        for label, states in STATUS_FILTERS:
+            self.status.addItem(label, states)
+        self.status.currentIndexChanged.connect(
+            lambda _i: self.model.set_filters(states=tuple(self.status.currentData() or ())))
+        self.favourites = QToolButton()
+        self.favourites.setCheckable(True)
+        self.favourites.setIcon(icons.star(True))
+        self.favourites.setToolTip("Show favourites only")
+        self.favourites.setAccessibleName("Favourites only")
+        self.favourites.toggled.connect(lambda on: self.model.set_filters(favourite=on))
+        head.addWidget(title)
+        head.addWidget(self.count)
+        head.addStretch(1)
+        for w in (self.search, self.provider, self.status, self.favourites):
+            head.addWidget(w)
+        lay.addLayout(head)
+        self.view = HistoryView()
+        self.view.setModel(model)
+        self.view.setItemDelegate(HistoryDelegate(model, self.view))
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setFlow(QListView.Flow.LeftToRight)
+        self.view.setWrapping(False)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setUniformItemSizes(True)
+        self.view.setGridSize(ITEM)
+        self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setFixedHeight(ITEM.height() + self.view.horizontalScrollBar().sizeHint().height() + 6)
+        self.view.setAccessibleName("History")
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
+        self.view.clicked.connect(lambda idx: self.activated.emit(idx.data(RecordRole)))
+        self.view.activated.connect(lambda idx: self.activated.emit(idx.data(RecordRole)))
+        self.view.doubleClicked.connect(lambda idx: self.restoreRequested.emit(idx.data(RecordRole)))
+        self.view.horizontalScrollBar().valueChanged.connect(lambda _v: self.view.viewport().update())
+        lay.addWidget(self.view)
+        model.countChanged.connect(self._count)
+        self._count(model.total())
+        self._actions()
+
+    def _actions(self) -> None:
+        def act(text: str, keys: list[str], slot: Any) -> QAction:
+            a = QAction(text, self)
+            a.setShortcuts([QKeySequence(k) for k in keys])
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            a.triggered.connect(slot)
+            self.view.addAction(a)
+            return a
+
+        self.restore_action = act("Restore all settings", ["A"], lambda: self._each(self.restoreRequested, 1))
+        self.favourite_action = act("Favourite", ["."], self.toggle_favourite)
+        self.delete_action = act("Delete", ["Delete", "Backspace"], self.delete_selected)
+
+    def _count(self, n: int) -> None:
+        self.count.setText(f"{n:,} job{'s' if n != 1 else ''}".replace(",", " "))
+
+    def selected(self) -> list[JobRecord]:
+        rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
+        return [r for r in (self.model.record(i) for i in rows) if r is not None]
+
+    def current(self) -> JobRecord | None:
+        sel = self.selected()
+        if sel:
+            return sel[0]
+        return self.model.record(self.view.currentIndex().row())
+
+    def select_job(self, job_id: str) -> bool:
+        row = self.model.row_of(job_id)
+        if row < 0:
+            return False
+        idx = self.model.index(row)
+        self.view.setCurrentIndex(idx)
+        self.view.scrollTo(idx)
+        return True
+
+    def _each(self, signal: Any, limit: int | None = None) -> None:
+        for rec in self.selected()[:limit]:
+            signal.emit(rec)
+
+    def toggle_favourite(self) -> None:
+        recs = self.selected()
+        on = not all(r.favourite for r in recs)
+        for r in recs:
+            self.model.set_favourite(r.id, on)
+
+    def delete_selected(self) -> None:
+        ids = [r.id for r in self.selected()]
+        if ids:
+            self.deleteRequested.emit(ids)
+
+    def _menu(self, pos: Any) -> None:
+        idx = self.view.indexAt(pos)
+        if not idx.isValid():
+            return
+        if not self.view.selectionModel().isSelected(idx):
+            self.view.setCurrentIndex(idx)
+        rec: JobRecord = idx.data(RecordRole)
+        has_output = bool(rec.outputs)
+        menu = QMenu(self)
+        menu.addAction("Show", lambda: self.activated.emit(rec)).setEnabled(has_output)
+        menu.addAction("Restore all settings\tA", lambda: self.restoreRequested.emit(rec))
+        menu.addAction("Re-run", lambda: self.rerunRequested.emit(rec))
+        menu.addAction("Use as reference", lambda: self.useRequested.emit(rec)).setEnabled(has_output)
+        menu.addAction("Compare with…", lambda: self.compareRequested.emit(rec)).setEnabled(has_output)
+        menu.addAction("Export with metadata…\tCtrl+E", lambda: self.exportRequested.emit(rec)).setEnabled(has_output)
+        menu.addSeparator()
+        fav = menu.addAction("Favourite\t.", self.toggle_favourite)
+        fav.setCheckable(True)
+        fav.setChecked(rec.favourite)
+        menu.addAction("Copy prompt", lambda: _copy(rec.request.prompt))
+        menu.addAction("Copy seed", lambda: _copy(str(rec.request.seed)))
+        menu.addSeparator()
+        menu.addAction("Delete\tDel", self.delete_selected)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
+
+def _copy(text: str) -> None:
+    from PySide6.QtGui import QGuiApplication
+
+    QGuiApplication.clipboard().setText(text)

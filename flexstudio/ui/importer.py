@@ -1,0 +1,163 @@
+"""Adding references from drops, the clipboard and file dialogs. Qt mime data is unpacked on the GUI
+thread (cheap: paths and bytes); checking, hashing and storing the images runs in worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QObject, Signal
+from PySide6.QtGui import QImage
+
+from ..core.errors import BadInput
+
+if TYPE_CHECKING:
+    from ..core.request import ImageRef
+    from ..services import Services
+    from .tasks import TaskRunner
+    from .workbench import Workbench
+
+_IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff",
+                "image/avif", "image/heic")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One thing to import: a local file, encoded bytes, or a decoded QImage (a screenshot paste)."""
+
+    path: Path | None = None
+    data: bytes | None = None
+    image: QImage | None = None
+    name: str = ""
+    problem: str | None = None  # refused before reading (a web address, …)
+
+
+def _encode_png(image: QImage) -> bytes:
+    """Worker-thread side: a pasted QImage as PNG bytes."""
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buf, "PNG", 1):
+        raise BadInput("The pasted picture could not be read.")
+    return bytes(buf.data().data())
+
+
+def sources_from_mime(mime: QMimeData) -> list[Source]:
+    """What a drop or a paste offers, best first: local files, else image bytes, else a decoded image."""
+    out: list[Source] = []
+    remote: list[str] = []
+    if mime.hasUrls():
+        for url in mime.urls():
+            if url.isLocalFile():
+                out.append(Source(path=Path(url.toLocalFile()), name=Path(url.toLocalFile()).name))
+            elif url.scheme() in ("http", "https", "ftp", "data"):
+                remote.append(url.toString()[:80])
+    if out:
+        return out
+    for fmt in _IMAGE_MIMES:
+        if mime.hasFormat(fmt):
+            data = bytes(QByteArray(mime.data(fmt)).data())
+            if data:
+                return [Source(data=data, name=f"dropped.{fmt.split('/')[1]}")]
+    if mime.hasImage():
+        image = mime.imageData()
+        if isinstance(image, QImage) and not image.isNull():
+            return [Source(image=image.copy(), name="pasted image.png")]
+    if remote:
+        return [Source(problem=f"{u} is a web address: FlexStudio adds images from this computer — "
+                       "save the image first, then drop the file.") for u in remote]
+    text = mime.text().strip() if mime.hasText() else ""
+    if text and "\n" not in text and Path(text).is_file():
+        return [Source(path=Path(text), name=Path(text).name)]
+    return []
+
+
+def mime_has_images(mime: QMimeData) -> bool:
+    return bool(mime.hasUrls() or mime.hasImage() or any(mime.hasFormat(f) for f in _IMAGE_MIMES))
+
+
+class ReferenceImporter(QObject):
+    """Turns sources into references on the workbench; one clear message for anything refused."""
+
+    message = Signal(str, str)  # level ("error" | "warning" | "info"), sentence
+    busyChanged = Signal(bool)
+
+    def __init__(self, services: Services, workbench: Workbench, tasks: TaskRunner,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.workbench = workbench
+        self.tasks = tasks
+        self.paths: dict[str, Path] = {}  # reference sha → the file it came from (for "reveal file")
+        self._busy = 0
+
+    # ------------------------------------------------------------------ entry points
+    def import_mime(self, mime: QMimeData, *, replace_index: int | None = None) -> asyncio.Task[None] | None:
+        sources = sources_from_mime(mime)
+        if not sources:
+            self.message.emit("warning", "Nothing to add: drop or paste an image, or image files.")
+            return None
+        return self.import_sources(sources, replace_index=replace_index)
+
+    def import_paths(self, paths: list[str | Path], *, replace_index: int | None = None
+                     ) -> asyncio.Task[None] | None:
+        if not paths:
+            return None
+        return self.import_sources([Source(path=Path(p), name=Path(p).name) for p in paths],
+                                   replace_index=replace_index)
+
+    def import_sources(self, sources: list[Source], *, replace_index: int | None = None) -> asyncio.Task[None]:
+        self._set_busy(+1)
+        return self.tasks.spawn(self._import(sources, replace_index), what="Adding the reference",
+                                restore=lambda: self._set_busy(-1))
+
+    def _set_busy(self, delta: int) -> None:
+        was = self._busy > 0
+        self._busy += delta
+        if (self._busy > 0) != was:
+            self.busyChanged.emit(self._busy > 0)
+
+    # ------------------------------------------------------------------ the work
+    def _load(self, src: Source) -> ImageRef:
+        """Worker-thread side: read, check and store one source."""
+        if src.problem:
+            raise BadInput(src.problem)
+        if src.path is not None:
+            ref = self.services.import_reference_file(src.path)
+            self.paths[ref.sha256] = src.path
+            return ref
+        data = src.data if src.data is not None else _encode_png(src.image) if src.image is not None else b""
+        return self.services.import_reference(data, src.name)
+
+    async def _import(self, sources: list[Source], replace_index: int | None) -> None:
+        wb = self.workbench
+        room = 1 if replace_index is not None else wb.room()
+        info = wb.info
+        if room == 0:
+            self.message.emit("warning", f"The tray is full: {info.display_name} takes at most "
+                              f"{wb.caps.max_references} reference images. Remove one first.")
+            return
+        results = await asyncio.gather(*(asyncio.to_thread(self._load, s) for s in sources),
+                                       return_exceptions=True)
+        refs: list[ImageRef] = []
+        problems: list[str] = []
+        for res in results:
+            if isinstance(res, BadInput):
+                problems.append(str(res))
+            elif isinstance(res, BaseException):
+                raise res
+            else:
+                refs.append(res)
+        if replace_index is not None and refs:
+            wb.replace_reference(replace_index, refs[0])
+            added = 1
+        else:
+            added = wb.add_references(refs)
+        left_out = len(refs) - added
+        if left_out:
+            problems.append(f"{left_out} image{'s' if left_out > 1 else ''} left out: {info.display_name} takes "
+                            f"at most {wb.caps.max_references} reference images.")
+        if problems:
+            head = problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + " ".join(problems[:3])
+            self.message.emit("error" if not added else "warning", head)

@@ -1,0 +1,59 @@
+"""The job view-model: the runner's one event stream turned into Qt signals, with the latest event of
+every job the window has seen (for the jobs list, the status bar and Esc)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+
+from ..jobs.state import TERMINAL, JobState
+
+if TYPE_CHECKING:
+    from ..jobs.events import EventBus, JobEvent
+
+
+def is_terminal(state: str) -> bool:
+    try:
+        return JobState(state) in TERMINAL
+    except ValueError:
+        return False
+
+
+class JobsModel(QObject):
+    jobChanged = Signal(object)      # JobEvent, every event
+    jobStateChanged = Signal(object)  # JobEvent, only when the state differs from the last one
+    jobFinished = Signal(object)     # JobEvent, terminal
+    activeCountChanged = Signal(int)
+
+    def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.latest: dict[str, JobEvent] = {}
+        self.order: list[str] = []
+        self._active = 0
+        self._unsubscribe = bus.subscribe(self._on_event)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    def _on_event(self, ev: JobEvent) -> None:
+        previous = self.latest.get(ev.job_id)
+        if previous is None:
+            self.order.append(ev.job_id)
+        self.latest[ev.job_id] = ev
+        self.jobChanged.emit(ev)
+        if previous is None or previous.state != ev.state:
+            self.jobStateChanged.emit(ev)
+        if is_terminal(ev.state):
+            self.jobFinished.emit(ev)
+        active = len(self.active_ids())
+        if active != self._active:
+            self._active = active
+            self.activeCountChanged.emit(active)
+
+    def active_ids(self) -> list[str]:
+        return [j for j in self.order if not is_terminal(self.latest[j].state)]
+
+    def latest_active(self) -> str | None:
+        ids = self.active_ids()
+        return ids[-1] if ids else None

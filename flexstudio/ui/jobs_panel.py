@@ -1,0 +1,234 @@
+"""The jobs list: one card per job of this session, newest first, with its state, queue position,
+progress, a cancel button, and the human sentence it ends with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+from .jobs_model import is_terminal
+
+if TYPE_CHECKING:
+    from ..jobs.events import JobEvent
+    from .jobs_model import JobsModel
+
+ADVICE = {
+    "auth": "Check the key in Settings → Keys.",
+    "credits": "Add credits at the provider, then run again.",
+    "rate_limited": "The provider is busy: wait a moment and run again.",
+    "validation": "Change the setting the provider refused and run again.",
+    "network": "Check the connection and run again.",
+    "timeout": "Run it again later, or try another provider.",
+    "provider": "Run it again, or try another provider.",
+    "expired": "The provider no longer has the result: run it again.",
+    "bad_input": "Fix the input and run again.",
+}
+STATE_WORDS = {"queued": "Queued", "submitting": "Sending", "running": "Running", "downloading": "Downloading",
+               "succeeded": "Succeeded", "failed": "Failed", "moderated": "Moderated",
+               "cancelled": "Cancelled", "interrupted": "Interrupted"}
+
+
+def outcome_text(ev: JobEvent) -> str:
+    """The sentence a job card shows for an event: progress while running, the outcome at the end."""
+    if ev.state == "queued":
+        return f"In the queue, position {ev.queue_position}." if ev.queue_position else (ev.message or "Waiting.")
+    if ev.state in ("submitting", "running", "downloading"):
+        if ev.queue_position:
+            return f"In the provider's queue, position {ev.queue_position}."
+        return ev.message or STATE_WORDS[ev.state] + "…"
+    if ev.state == "failed":
+        why = ev.error_message or "the provider gave no reason."
+        advice = ADVICE.get(ev.error_kind or "", "")
+        if advice and ("Settings" in why or advice.split(":")[0] in why):
+            advice = ""
+        return f"Failed: {why} {advice}".strip()
+    if ev.state == "moderated":
+        why = ev.error_message or ev.message
+        return f"Moderated — not billed. {why}".strip()
+    if ev.state == "interrupted":
+        return ev.error_message or ev.message
+    return ev.message or STATE_WORDS.get(ev.state, ev.state)
+
+
+class JobCard(QFrame):
+    cancelRequested = Signal(str)
+    activated = Signal(str)
+
+    def __init__(self, job_id: str, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.job_id = job_id
+        self.state = ""
+        self.setObjectName("jobcard")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAccessibleName(f"Job {job_id}")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 6, 6, 6)
+        lay.setSpacing(3)
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        self.dot = QLabel("●")
+        self.title = QLabel(title)
+        self.title.setFont(theme.bold(theme.small_font(self, 0)))
+        self.state_label = QLabel()
+        self.state_label.setFont(theme.small_font(self))
+        self.cancel = QToolButton(text="Cancel")
+        self.cancel.setToolTip("Cancel this job (Esc cancels the latest)")
+        self.cancel.setAccessibleName(f"Cancel job {job_id}")
+        self.cancel.setAutoRaise(True)
+        self.cancel.clicked.connect(lambda: self.cancelRequested.emit(self.job_id))
+        head.addWidget(self.dot)
+        head.addWidget(self.title, 1)
+        head.addWidget(self.state_label)
+        head.addWidget(self.cancel)
+        lay.addLayout(head)
+        self.progress = QProgressBar()
+        self.progress.setMaximumHeight(8)
+        self.progress.setTextVisible(False)
+        self.progress.setRange(0, 0)
+        self.progress.setAccessibleName(f"Progress of job {job_id}")
+        lay.addWidget(self.progress)
+        self.sentence = QLabel()
+        self.sentence.setWordWrap(True)
+        self.sentence.setFont(theme.small_font(self))
+        self.sentence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.sentence)
+
+    def update_event(self, ev: JobEvent, extra: str = "") -> None:
+        self.state = ev.state
+        accent = theme.STATE_ACCENTS.get(ev.state, "#868e96")
+        self.dot.setStyleSheet(f"color: {accent};")
+        self.state_label.setText(STATE_WORDS.get(ev.state, ev.state) + (f" · {extra}" if extra else ""))
+        done = is_terminal(ev.state)
+        self.cancel.setVisible(not done)
+        self.progress.setVisible(not done)
+        if not done:
+            if ev.progress is not None and ev.state == "running":
+                self.progress.setRange(0, 100)
+                self.progress.setValue(round(ev.progress * 100))
+            else:
+                self.progress.setRange(0, 0)  # busy
+        self.sentence.setText(outcome_text(ev))
+        self.setToolTip(f"Job {ev.job_id}: {outcome_text(ev)}")
+
+    def cancel_requested_text(self, text: str) -> None:
+        self.sentence.setText(text)
+        self.cancel.setEnabled(False)
+
+    def mouseDoubleClickEvent(self, e: QMouseEvent) -> None:
+        self.activated.emit(self.job_id)
+        super().mouseDoubleClickEvent(e)
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:
+        self.activated.emit(self.job_id)
+        super().mousePressEvent(e)
+
+
+class JobsPanel(QWidget):
+    """``describe(job_id) -> (title, extra)`` gives a card its title (provider, price)."""
+
+    cancelRequested = Signal(str)
+    activated = Signal(str)
+
+    KEEP_FINISHED = 6
+
+    def __init__(self, jobs: JobsModel, describe: Callable[[str], tuple[str, str]],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.jobs = jobs
+        self.describe = describe
+        self.cards: dict[str, JobCard] = {}
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        head = QHBoxLayout()
+        self.title = QLabel("Jobs")
+        self.title.setFont(theme.bold(self.title.font()))
+        self.clear_button = QToolButton(text="Clear finished")
+        self.clear_button.setAutoRaise(True)
+        self.clear_button.clicked.connect(self.clear_finished)
+        head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(self.clear_button)
+        lay.addLayout(head)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget()
+        self.list = QVBoxLayout(inner)
+        self.list.setContentsMargins(0, 0, 0, 0)
+        self.list.setSpacing(4)
+        self.empty = QLabel("No jobs yet. Run (Ctrl+Enter) starts one; several can run at once.")
+        self.empty.setWordWrap(True)
+        self.empty.setFont(theme.small_font(self))
+        self.empty.setStyleSheet(f"color: {theme.muted().name()};")
+        self.list.addWidget(self.empty)
+        self.list.addStretch(1)
+        self.scroll.setWidget(inner)
+        lay.addWidget(self.scroll, 1)
+        jobs.jobChanged.connect(self._on_event)
+
+    def _on_event(self, ev: JobEvent) -> None:
+        card = self.cards.get(ev.job_id)
+        title, extra = self.describe(ev.job_id)
+        if card is None:
+            card = JobCard(ev.job_id, title)
+            card.cancelRequested.connect(self.cancelRequested)
+            card.activated.connect(self.activated)
+            self.cards[ev.job_id] = card
+            self.list.insertWidget(0, card)
+            self.empty.hide()
+            self._trim()
+        elif is_terminal(ev.state):
+            card.title.setText(title)
+        card.update_event(ev, extra if is_terminal(ev.state) else "")
+
+    def mark_cancel_requested(self, job_id: str, text: str) -> None:
+        card = self.cards.get(job_id)
+        if card is not None:
+            card.cancel_requested_text(text)
+
+    def _trim(self) -> None:
+        finished = [c for c in self._ordered() if is_terminal(c.state)]
+        for card in finished[self.KEEP_FINISHED:]:
+            self._drop(card)
+
+    def _ordered(self) -> list[JobCard]:
+        out = []
+        for i in range(self.list.count()):
+            w = self.list.itemAt(i).widget()
+            if isinstance(w, JobCard):
+                out.append(w)
+        return out
+
+    def _drop(self, card: JobCard) -> None:
+        self.cards.pop(card.job_id, None)
+        self.list.removeWidget(card)
+        card.deleteLater()
+
+    def clear_finished(self) -> None:
+        for card in [c for c in self._ordered() if is_terminal(c.state)]:
+            self._drop(card)
+        self.empty.setVisible(not self.cards)
+
+    def card(self, job_id: str) -> JobCard | None:
+        return self.cards.get(job_id)
+
+    def sentence_of(self, job_id: str) -> str:
+        card = self.cards.get(job_id)
+        return card.sentence.text() if card else ""
+

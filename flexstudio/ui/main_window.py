@@ -1,0 +1,344 @@
+"""The workbench window: tray (left), compare view (centre), history (bottom), prompt, controls, price,
+Run and jobs (right); menus, status bar, message bar. Commands live in ``commands.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+from .banner import MessageBar
+from .commands import Commands
+from .compare import CompareView
+from .controls import KEY_WORDS, ControlsPanel
+from .cost import CostReadout, spend_text
+from .history_model import HistoryModel
+from .history_panel import HistoryPanel
+from .importer import ReferenceImporter, mime_has_images
+from .jobs_model import JobsModel
+from .jobs_panel import JobsPanel
+from .menus import build_menus
+from .prompt import PromptEdit
+from .tasks import TaskRunner
+from .thumbs import ThumbnailCache
+from .tray import ReferenceTray
+from .workbench import Workbench
+
+if TYPE_CHECKING:
+    from ..services import Services
+
+log = logging.getLogger(__name__)
+TITLE = "FlexStudio — FLUX.2 [flex] workbench"
+
+
+class MainWindow(Commands, QMainWindow):
+    closed = Signal()
+
+    def __init__(self, services: Services, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.services = services
+        self.setWindowTitle(TITLE)
+        self.setWindowIcon(theme.app_icon())
+        self.setAcceptDrops(True)
+        self.tasks = TaskRunner(self)
+        self.wb = Workbench(services, self)
+        self.jobs = JobsModel(services.bus, self)
+        self.thumbs = ThumbnailCache(services.blobs.get, parent=self)
+        self.importer = ReferenceImporter(services, self.wb, self.tasks, self)
+        self.key_status: dict[str, str | None] = {}
+        self.shown_job: Any = None
+        self.follow_latest = True
+        self._started: list[str] = []
+        self._deleted: list[str] = []
+        self._ready = False
+        self._pick_first: Any = None
+        self._build()
+        self.actions_ = build_menus(self)
+        self._wire()
+        self._status_bar()
+        self._restore_geometry()
+        self.refresh_spend()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        svc = self.services
+        self.banner = MessageBar()
+        self.tray = ReferenceTray(self.wb, self.importer, self.thumbs)
+        self.tray.setMinimumWidth(200)
+        self.compare = CompareView(svc.blobs.get, self.tasks)
+        self.history_model = HistoryModel(svc.history, svc.registry, self.thumbs)
+        self.history = HistoryPanel(self.history_model)
+
+        self.prompt = PromptEdit(history=self._prompt_history)
+        self.prompt.setMinimumHeight(84)
+        self.prompt.setMaximumHeight(150)
+        self.prompt.set_reference_count(len(self.wb.references))
+        self.controls = ControlsPanel(self.wb)
+        self.cost = CostReadout(self.wb)
+        self.run_button = QPushButton()
+        self.run_button.setObjectName("run")
+        self.run_button.setMinimumHeight(38)
+        self.run_button.setDefault(True)
+        self.run_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click never leaves Space/Enter on Run
+        self.run_button.setAccessibleName("Run")
+        f = theme.bold(self.run_button.font())
+        f.setPointSizeF(f.pointSizeF() * 1.1)
+        self.run_button.setFont(f)
+        self.jobs_panel = JobsPanel(self.jobs, self._describe_job)
+
+        right = QWidget()
+        right.setObjectName("rightpanel")
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(8, 8, 10, 8)
+        rl.setSpacing(8)
+        prompt_label = QLabel("Prompt")
+        prompt_label.setFont(theme.bold(prompt_label.font()))
+        prompt_label.setBuddy(self.prompt)
+        rl.addWidget(prompt_label)
+        rl.addWidget(self.prompt)
+        rl.addWidget(self.controls)
+        rl.addWidget(self.cost)
+        rl.addWidget(self.run_button)
+        rl.addWidget(self.jobs_panel, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(right)
+        scroll.setMinimumWidth(360)
+        self.right_panel = scroll
+
+        self.top_split = QSplitter(Qt.Orientation.Horizontal)
+        self.top_split.setObjectName("top_split")
+        self.top_split.addWidget(self.tray)
+        self.top_split.addWidget(self.compare)
+        self.top_split.setStretchFactor(1, 1)
+        self.top_split.setSizes([250, 620])
+        self.left_split = QSplitter(Qt.Orientation.Vertical)
+        self.left_split.setObjectName("left_split")
+        self.left_split.addWidget(self.top_split)
+        self.left_split.addWidget(self.history)
+        self.left_split.setStretchFactor(0, 1)
+        self.left_split.setCollapsible(0, False)
+        self.main_split = QSplitter(Qt.Orientation.Horizontal)
+        self.main_split.setObjectName("main_split")
+        self.main_split.addWidget(self.left_split)
+        self.main_split.addWidget(scroll)
+        self.main_split.setStretchFactor(0, 1)
+        self.main_split.setCollapsible(1, False)
+        self.main_split.setSizes([870, 400])
+
+        central = QWidget()
+        cl = QVBoxLayout(central)
+        cl.setContentsMargins(6, 4, 6, 0)
+        cl.setSpacing(4)
+        cl.addWidget(self.banner)
+        cl.addWidget(self.main_split, 1)
+        self.setCentralWidget(central)
+        self.resize(1280, 800)
+
+    def _wire(self) -> None:
+        wb = self.wb
+        self.tasks.failed.connect(lambda text: self.show_message("error", text))
+        self.importer.message.connect(self.show_message)
+        self.importer.busyChanged.connect(lambda busy: self.statusBar().showMessage(
+            "Reading the images…" if busy else "", 0 if busy else 1))
+        self.prompt.edited.connect(wb.set_prompt)
+        self.prompt.imagesPasted.connect(self.importer.import_mime)
+        wb.promptSet.connect(self.prompt.set_text)
+        wb.referencesChanged.connect(lambda: self.prompt.set_reference_count(len(wb.references)))
+        wb.changed.connect(self._update_run_button)
+        wb.providerChanged.connect(self._update_key_label)
+        wb.beforeChanged.connect(self._before_changed)
+        self.run_button.clicked.connect(self.run)
+        self.tray.addRequested.connect(self.add_files)
+        self.tray.replaceRequested.connect(self.replace_reference)
+        self.tray.revealRequested.connect(self.reveal_reference)
+        self.jobs.jobStateChanged.connect(lambda ev: self.history_model.upsert(ev.job_id))
+        self.jobs.jobFinished.connect(self._job_finished)
+        self.jobs.activeCountChanged.connect(self._active_changed)
+        self.jobs_panel.cancelRequested.connect(self.cancel_job)
+        self.jobs_panel.activated.connect(self.show_job_id)
+        self.history.activated.connect(self._history_clicked)
+        self.history.restoreRequested.connect(self.restore_job)
+        self.history.rerunRequested.connect(self.rerun_job)
+        self.history.useRequested.connect(self.use_job_output)
+        self.history.compareRequested.connect(self.start_compare_with)
+        self.history.exportRequested.connect(self.export_job)
+        self.history.deleteRequested.connect(self.delete_jobs)
+        self.compare.compareWithRequested.connect(self.compare_with_shown)
+        self._update_run_button()
+
+    def _status_bar(self) -> None:
+        sb = self.statusBar()
+        self.spend_label = QLabel()
+        self.spend_label.setAccessibleName("Spending")
+        self.active_label = QLabel("No jobs running")
+        self.active_label.setAccessibleName("Active jobs")
+        self.key_label = QLabel()
+        self.key_label.setAccessibleName("Key status")
+        for w in (self.spend_label, self.active_label, self.key_label):
+            w.setContentsMargins(8, 0, 8, 0)
+            sb.addPermanentWidget(w)
+        self._update_key_label()
+
+    # ------------------------------------------------------------------ after the first paint
+    def after_first_paint(self, *, resume: bool = True) -> None:
+        """Work that must not delay the first paint: sliders (superqt), keys (keyring), resuming jobs."""
+        if self._ready:
+            return
+        self._ready = True
+        self.controls.build_sliders()
+        self.tasks.spawn(self.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
+        if resume:
+            self.tasks.spawn(self._resume(), what="Resuming unfinished jobs")
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._ready:
+            QTimer.singleShot(0, self.after_first_paint)
+
+    async def _resume(self) -> None:
+        unfinished = await asyncio.to_thread(self.services.history.unfinished)
+        if not unfinished:
+            return
+        self.statusBar().showMessage(f"Finishing {len(unfinished)} job(s) left unfinished last time…", 8000)
+        done = await self.services.runner.resume_unfinished()
+        ok = sum(1 for r in done if r.state == "succeeded")
+        self.statusBar().showMessage(f"Resumed {len(done)} unfinished job(s): {ok} succeeded.", 8000)
+        self.refresh_spend()
+
+    async def load_key_status(self, first_run: bool = False) -> None:
+        svc = self.services
+        infos = svc.registry.all()
+        status = await asyncio.to_thread(lambda: {i.id: svc.key_source(i) for i in infos})
+        self.set_key_status(status)
+        if not first_run:
+            return
+        has_any = any(status.get(i.id) for i in infos if i.needs_key)
+        current = self.wb.info
+        if current.needs_key and not status.get(current.id):
+            self.wb.set_provider("sandbox")
+        if not has_any:
+            self.show_message("info", "You are on the Sandbox, an offline simulator that costs nothing — "
+                              "everything works with it. To edit with a real cloud, add an API key in "
+                              "Settings → Keys.", action="Open Settings", callback=self.open_settings)
+
+    def set_key_status(self, status: dict[str, str | None]) -> None:
+        self.key_status = dict(status)
+        self.controls.set_key_status(status)
+        self._update_key_label()
+
+    # ------------------------------------------------------------------ readouts
+    def _update_run_button(self) -> None:
+        q = self.cost.quote if self.cost.quote is not None else self.wb.quote()
+        self.run_button.setText(f"Run  ·  {theme.money(q.usd, approximate=q.approximate)}")
+        self.run_button.setToolTip(f"Run on {self.wb.info.display_name} (Ctrl+Enter). Several jobs can run "
+                                   "at once; Esc cancels the latest.")
+
+    def _update_key_label(self) -> None:
+        info = self.wb.info
+        if not info.needs_key:
+            text = f"{info.label}: no key needed"
+        elif info.id in self.key_status:
+            src = self.key_status[info.id]
+            text = f"{info.label}: {KEY_WORDS.get(src, 'no key')}" + ("" if src else " — Settings → Keys")
+        else:
+            text = f"{info.label}: checking the key…"
+        self.key_label.setText(text)
+
+    def refresh_spend(self) -> None:
+        st = self.services.guard.status()
+        caps = self.services.settings.caps
+        text = spend_text(st, caps)
+        self.spend_label.setText(text)
+        self.cost.show_spend(st, caps)
+
+    def _prompt_history(self) -> list[str]:
+        """Earlier prompts, newest first, without repeats (for Alt+Up / Alt+Down)."""
+        seen: dict[str, None] = {}
+        for rec in self.services.history.list(limit=400):
+            text = rec.request.prompt.strip()
+            if text and text not in seen:
+                seen[text] = None
+        return list(seen)
+
+    def _active_changed(self, n: int) -> None:
+        self.active_label.setText("No jobs running" if n == 0 else f"{n} job{'s' if n > 1 else ''} running")
+
+    def show_message(self, level: str, text: str, **kw: Any) -> None:
+        self.banner.show_message(level, text, **kw)
+
+    def set_history_visible(self, on: bool) -> None:
+        self.history.setVisible(on)
+
+    # ------------------------------------------------------------------ drops on the whole window
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if mime_has_images(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if mime_has_images(event.mimeData()):
+            event.acceptProposedAction()
+            self.importer.import_mime(event.mimeData())
+
+    # ------------------------------------------------------------------ geometry and shutdown
+    def _restore_geometry(self) -> None:
+        ui = self.services.settings.ui
+        try:
+            if ui.get("geometry"):
+                self.restoreGeometry(QByteArray.fromBase64(ui["geometry"].encode()))
+            for split in (self.top_split, self.left_split, self.main_split):
+                state = ui.get(f"splitter.{split.objectName()}")
+                if state:
+                    split.restoreState(QByteArray.fromBase64(state.encode()))
+            if ui.get("compare_mode"):
+                self.compare.set_mode(ui["compare_mode"])
+            if ui.get("history_visible") is False:
+                self.actions_["show_history"].setChecked(False)
+                self.set_history_visible(False)
+        except Exception:  # a damaged value only costs the layout
+            log.warning("could not restore the window layout", exc_info=True)
+
+    def save_state(self) -> None:
+        ui = self.services.settings.ui
+        ui["geometry"] = bytes(self.saveGeometry().toBase64().data()).decode()
+        for split in (self.top_split, self.left_split, self.main_split):
+            ui[f"splitter.{split.objectName()}"] = bytes(split.saveState().toBase64().data()).decode()
+        ui["compare_mode"] = self.compare.mode
+        ui["history_visible"] = self.actions_["show_history"].isChecked()
+        self.wb.remember()
+        try:
+            self.services.save_settings()
+        except OSError as exc:
+            log.warning("could not save the settings: %s", exc)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_state()
+        self.thumbs.close()
+        self.jobs.close()
+        super().closeEvent(event)
+        self.closed.emit()
+
+    async def shutdown(self) -> None:
+        """Stop the window's own work (jobs keep their state and resume next time)."""
+        await self.tasks.drain()

@@ -1,0 +1,121 @@
+"""The window's actions and menus: File, Edit, View, Run, Help. Each action is made once here; the
+shortcut sheet lists them, so keys, menus and the sheet agree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+
+
+@dataclass
+class Actions:
+    groups: list[tuple[str, list[QAction]]] = field(default_factory=list)
+    by_name: dict[str, QAction] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> QAction:
+        return self.by_name[name]
+
+
+def build_menus(w: MainWindow) -> Actions:
+    acts = Actions()
+    bar = w.menuBar()
+
+    def make(menu: Any, group: list[QAction], name: str, text: str, slot: Callable[..., Any],
+             keys: tuple[str | QKeySequence.StandardKey, ...] = (), *, context: Qt.ShortcutContext | None = None,
+             checkable: bool = False, tip: str = "") -> QAction:
+        a = QAction(text, w)
+        if keys:
+            a.setShortcuts([QKeySequence(k) for k in keys])
+        if context is not None:
+            a.setShortcutContext(context)
+        a.setCheckable(checkable)
+        if tip:
+            a.setStatusTip(tip)
+            a.setToolTip(tip)
+        a.triggered.connect(slot)
+        menu.addAction(a)
+        if context is None:
+            w.addAction(a)
+        group.append(a)
+        acts.by_name[name] = a
+        return a
+
+    # File
+    m = bar.addMenu("&File")
+    g: list[QAction] = []
+    make(m, g, "add", "&Add reference images…", w.add_files, (QKeySequence.StandardKey.Open,))
+    make(m, g, "paste", "&Paste a reference", w.paste_reference, (QKeySequence.StandardKey.Paste,),
+         tip="Add the image (or image files) on the clipboard to the tray")
+    make(m, g, "export", "&Export result with metadata…", w.export_current, ("Ctrl+E",))
+    m.addSeparator()
+    make(m, g, "settings", "&Settings…", w.open_settings, ("Ctrl+,",))
+    m.addSeparator()
+    make(m, g, "quit", "&Quit", w.close, (QKeySequence.StandardKey.Quit,))
+    acts.groups.append(("File", g))
+
+    # Edit
+    m = bar.addMenu("&Edit")
+    g = []
+    g.append(w.tray.remove_action)
+    m.addAction(w.tray.remove_action)
+    make(m, g, "clear_refs", "Clear all references", w.wb.clear_references)
+    make(m, g, "use_result", "&Use the result as a reference", w.use_shown_result, ("Ctrl+R",))
+    m.addSeparator()
+    make(m, g, "restore", "&Restore all settings from the selected job", w.restore_selected, ("Ctrl+Shift+A",))
+    make(m, g, "favourite", "&Favourite the selected job", w.history.toggle_favourite, ("Ctrl+D",))
+    make(m, g, "delete_job", "&Delete the selected job", w.history.delete_selected, ("Ctrl+Shift+Del",))
+    make(m, g, "undo_delete", "&Undo delete", w.undo_delete, ("Ctrl+Shift+Z",))
+    acts.groups.append(("Edit", g))
+
+    # View
+    m = bar.addMenu("&View")
+    g = []
+    compare_ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+    for i, (mode, label) in enumerate((("wipe", "Wipe"), ("side", "Side by side"), ("flip", "Flip"),
+                                       ("diff", "Difference")), start=1):
+        a = make(m, g, f"mode_{mode}", f"{label} mode", lambda _c=False, md=mode: w.compare.set_mode(md),
+                 (str(i),), context=compare_ctx)
+        w.compare.addAction(a)
+    flip = make(m, g, "flip", "Flip before / after", w.compare.flip, ("Space",), context=compare_ctx)
+    cycle = make(m, g, "cycle", "Next compare mode", w.compare.cycle_mode, ("M",), context=compare_ctx)
+    swap = make(m, g, "swap", "Swap before and after", w.compare.swap, ("C",), context=compare_ctx)
+    for a in (flip, cycle, swap):
+        w.compare.addAction(a)
+    w.history.view.addAction(flip)
+    m.addSeparator()
+    make(m, g, "fit", "Zoom to &fit", lambda: w.compare.canvas.set_zoom(None), ("Ctrl+0",))
+    make(m, g, "actual", "&Actual pixels (100 %)", lambda: w.compare.canvas.set_zoom(1.0), ("Ctrl+1",))
+    make(m, g, "zoom_in", "Zoom &in", lambda: w.compare.canvas.zoom_by(1.25), (QKeySequence.StandardKey.ZoomIn,))
+    make(m, g, "zoom_out", "Zoom &out", lambda: w.compare.canvas.zoom_by(0.8), (QKeySequence.StandardKey.ZoomOut,))
+    make(m, g, "compare_with", "&Compare with…", w.compare_with_shown)
+    m.addSeparator()
+    hist = make(m, g, "show_history", "Show &history", w.set_history_visible, ("Ctrl+H",), checkable=True)
+    hist.setChecked(True)
+    acts.groups.append(("View", g))
+
+    # Run
+    m = bar.addMenu("&Run")
+    g = []
+    make(m, g, "run", "&Run", w.run, ("Ctrl+Return", "Ctrl+Enter"), tip="Run the edit (the price is on the button)")
+    make(m, g, "rerun", "Re-run the selected job", w.rerun_selected)
+    make(m, g, "cancel", "&Cancel the latest job", w.cancel_latest, ("Esc",))
+    make(m, g, "cancel_all", "Cancel &all jobs", w.cancel_all, ("Ctrl+Shift+Esc",))
+    acts.groups.append(("Run", g))
+
+    # Help
+    m = bar.addMenu("&Help")
+    g = []
+    make(m, g, "shortcuts", "&Keyboard shortcuts", w.show_shortcuts, ("F1", "Ctrl+/"))
+    make(m, g, "about", "&About FlexStudio", w.about)
+    acts.groups.append(("Help", g))
+
+    # Reference tray and history keys (active where their widget has focus).
+    acts.groups.append(("History", [w.history.restore_action, w.history.favourite_action, w.history.delete_action]))
+    return acts

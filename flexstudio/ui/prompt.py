@@ -1,0 +1,164 @@
+"""The prompt editor: multi-line, "image N" mentions highlighted in their chip's colour, ``#rrggbb``
+shown as a swatch, prompt history on Alt+Up / Alt+Down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QSyntaxHighlighter, QTextCharFormat, QTextDocument
+from PySide6.QtWidgets import QPlainTextEdit, QWidget
+
+from . import mentions, theme
+
+
+class PromptHighlighter(QSyntaxHighlighter):
+    def __init__(self, document: QTextDocument) -> None:
+        super().__init__(document)
+        self.count = 0  # references in the tray: a mention beyond it is marked as dangling
+
+    def set_count(self, count: int) -> None:
+        if count != self.count:
+            self.count = count
+            self.rehighlight()
+
+    def highlightBlock(self, text: str) -> None:
+        for start, length, n in mentions.mentions(text):
+            fmt = QTextCharFormat()
+            if 1 <= n <= self.count:
+                colour = theme.chip_colour(n - 1)
+                bg = QColor(colour)
+                bg.setAlpha(70)
+                fmt.setBackground(bg)
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.SingleUnderline)
+                fmt.setUnderlineColor(colour)
+                fmt.setFontWeight(700)
+                fmt.setToolTip(f"Reference image {n}")
+            else:
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+                fmt.setUnderlineColor(QColor("#e03131"))
+                fmt.setToolTip(f"There is no image {n} in the tray")
+            self.setFormat(start, length, fmt)
+        for start, length, hexcode in mentions.colours(text):
+            colour = QColor(hexcode)
+            fmt = QTextCharFormat()
+            fmt.setBackground(colour)
+            fmt.setForeground(theme.readable_on(colour))
+            fmt.setToolTip(hexcode)
+            self.setFormat(start, length, fmt)
+
+
+class PromptEdit(QPlainTextEdit):
+    """``edited(text)`` on every change by the user; ``set_text`` for changes from the model."""
+
+    edited = Signal(str)
+    imagesPasted = Signal(object)  # QMimeData with images or image files: they go to the tray
+
+
+    def __init__(self, history: Callable[[], list[str]] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("prompt")
+        self.setAccessibleName("Prompt")
+        self.setPlaceholderText("Describe the edit — mention references as “image 1”, “image 2”, "
+                                "colours as #ff6600.  Ctrl+Enter runs; Alt+↑/↓ recalls earlier prompts.")
+        self.setTabChangesFocus(True)
+        self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.highlighter = PromptHighlighter(self.document())
+        self._history_source = history
+        self._history: list[str] | None = None
+        self._pos = -1
+        self._draft = ""
+        self._quiet = False
+        self.textChanged.connect(self._changed)
+
+    def _changed(self) -> None:
+        if not self._quiet:
+            self._pos = -1
+            self.edited.emit(self.toPlainText())
+
+    def text(self) -> str:
+        return self.toPlainText()
+
+    def set_text(self, text: str) -> None:
+        """Show ``text`` without echoing it back as an edit; keeps the cursor where it was if possible."""
+        if text == self.toPlainText():
+            return
+        cursor = self.textCursor()
+        pos = cursor.position()
+        self._quiet = True
+        try:
+            self.setPlainText(text)
+        finally:
+            self._quiet = False
+        cursor = self.textCursor()
+        cursor.setPosition(min(pos, len(text)))
+        self.setTextCursor(cursor)
+
+    def set_reference_count(self, n: int) -> None:
+        self.highlighter.set_count(n)
+
+    def reload_history(self) -> None:
+        self._history = None
+
+    # ------------------------------------------------------------------ history
+    def _prompts(self) -> list[str]:
+        if self._history is None:
+            self._history = self._history_source() if self._history_source else []
+        return self._history
+
+    def recall(self, step: int) -> None:
+        """Step through earlier prompts: ``step`` -1 goes back in time (Alt+Up), +1 forward."""
+        prompts = self._prompts()
+        if not prompts:
+            return
+        if self._pos == -1:
+            self._draft = self.toPlainText()
+        pos = self._pos + (1 if step < 0 else -1)
+        if pos >= len(prompts):
+            return
+        text = self._draft if pos < 0 else prompts[pos]
+        self._quiet = True
+        try:
+            self.setPlainText(text)
+            self.moveCursor(self.textCursor().MoveOperation.End)
+        finally:
+            self._quiet = False
+        self._pos = max(-1, pos)
+        self.edited.emit(text)
+
+    # ------------------------------------------------------------------ images pasted or dropped here
+    @staticmethod
+    def _is_images(mime: QMimeData) -> bool:
+        if mime.hasImage():
+            return True
+        urls = mime.urls() if mime.hasUrls() else []
+        return bool(urls) and all(u.isLocalFile() for u in urls)
+
+    def canInsertFromMimeData(self, source: QMimeData) -> bool:
+        return self._is_images(source) or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:
+        if self._is_images(source):
+            self.imagesPasted.emit(source)
+        else:
+            super().insertFromMimeData(source)
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        if e.modifiers() & Qt.KeyboardModifier.AltModifier and e.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            self.recall(-1 if e.key() == Qt.Key.Key_Up else 1)
+            e.accept()
+            return
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            e.ignore()  # Ctrl+Enter runs (the window's action), never a newline
+            return
+        super().keyPressEvent(e)
+
+    def event(self, e: Any) -> bool:
+        # Let the window's Ctrl+Enter reach its action even while typing here.
+        if e.type() == e.Type.ShortcutOverride and isinstance(e, QKeyEvent) and \
+                e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
+                e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            e.ignore()
+            return False
+        return super().event(e)

@@ -1,0 +1,368 @@
+"""The reference tray: numbered, colour-coded chips (size sent, megapixels billed), drag to reorder,
+drop or paste to add, Delete to remove, a context menu to replace, reveal or set the "before" image."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QDropEvent, QFont, QKeySequence, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QMenu,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+from .importer import mime_has_images
+
+if TYPE_CHECKING:
+    from .importer import ReferenceImporter
+    from .thumbs import ThumbnailCache
+    from .workbench import Workbench
+
+THUMB = 128         # thumbnail size asked for (painted at 56 px, sharp on HiDPI)
+CHIP_HEIGHT = 68
+RefRole = Qt.ItemDataRole.UserRole + 1
+SentRole = Qt.ItemDataRole.UserRole + 2
+BilledRole = Qt.ItemDataRole.UserRole + 3
+
+
+class ReferenceListModel(QAbstractListModel):
+    def __init__(self, workbench: Workbench, thumbs: ThumbnailCache) -> None:
+        super().__init__()
+        self.wb = workbench
+        self.thumbs = thumbs
+        self._billed: dict[int, float | None] = {}
+        workbench.referencesChanged.connect(self._reset)
+        workbench.providerChanged.connect(self._reset)
+        workbench.changed.connect(self._requote)
+        thumbs.ready.connect(self._thumb_ready)
+
+    def _reset(self) -> None:
+        self.beginResetModel()
+        self._requote(emit=False)
+        self.endResetModel()
+
+    def _requote(self, emit: bool = True) -> None:
+        billed: dict[int, float | None] = {}
+        for item in self.wb.quote().breakdown:
+            if item.item.startswith("image "):
+                billed[int(item.item.split()[1]) - 1] = item.megapixels
+        if billed != self._billed:
+            self._billed = billed
+            if emit and self.rowCount():
+                self.dataChanged.emit(self.index(0), self.index(self.rowCount() - 1), [BilledRole])
+
+    def _thumb_ready(self, sha: str, size: int) -> None:
+        for row, ref in enumerate(self.wb.references):
+            if ref.sha256 == sha:
+                idx = self.index(row)
+                self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.wb.references)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        refs = self.wb.references
+        if not index.isValid() or index.row() >= len(refs):
+            return None
+        ref = refs[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return ref.name or f"image {index.row() + 1}"
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self.thumbs.get(ref.sha256, THUMB)
+        if role == RefRole:
+            return ref
+        if role == SentRole:
+            return ref.sent_size(self.wb.caps.max_pixels)
+        if role == BilledRole:
+            return self._billed.get(index.row())
+        if role == Qt.ItemDataRole.ToolTipRole:
+            w, h = ref.sent_size(self.wb.caps.max_pixels)
+            scaled = "" if (w, h) == (ref.width, ref.height) else f", sent at {w}×{h}"
+            return f"image {index.row() + 1}: {ref.name or ref.sha256[:12]} — {ref.width}×{ref.height}{scaled}"
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return f"Reference image {index.row() + 1}, {ref.name}"
+        return None
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else Qt.ItemFlag.ItemIsDropEnabled
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+
+class ChipDelegate(QStyledItemDelegate):
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return QSize(max(160, option.rect.width()), CHIP_HEIGHT)
+
+    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+        p.save()
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        pal = option.palette
+        row = index.row()
+        colour = theme.chip_colour(row)
+        r = option.rect.adjusted(2, 3, -2, -3)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        path = QPainterPath()
+        path.addRoundedRect(r, 6, 6)
+        p.fillPath(path, theme.tinted(colour, 0.22 if selected else 0.08, pal))
+        p.setPen(QPen(colour if selected else pal.color(QPalette.ColorRole.Mid), 2 if selected else 1))
+        p.drawPath(path)
+        # Thumbnail with the number badge.
+        thumb = QRect(r.left() + 6, r.top() + 5, r.height() - 10, r.height() - 10)
+        pix = index.data(Qt.ItemDataRole.DecorationRole)
+        if pix is not None and not pix.isNull():
+            scaled = pix.scaled(thumb.size() * p.device().devicePixelRatioF(), Qt.AspectRatioMode.KeepAspectRatio,
+                                Qt.TransformationMode.SmoothTransformation)
+            scaled.setDevicePixelRatio(p.device().devicePixelRatioF())
+            sw = scaled.width() / scaled.devicePixelRatio()
+            sh = scaled.height() / scaled.devicePixelRatio()
+            p.drawPixmap(int(thumb.center().x() - sw / 2 + 1), int(thumb.center().y() - sh / 2 + 1), scaled)
+        else:
+            p.fillRect(thumb, pal.color(QPalette.ColorRole.Midlight))
+        p.setPen(QPen(colour, 2))
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.drawRoundedRect(thumb, 3, 3)
+        badge = QRect(thumb.left() - 4, thumb.top() - 4, 20, 20)
+        p.setBrush(colour)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.drawEllipse(badge)
+        p.setPen(theme.readable_on(colour))
+        p.setFont(theme.bold(theme.small_font(option.widget, -1), QFont.Weight.Bold))
+        p.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(row + 1))
+        # Text: "image N" + name, the size sent, the megapixels billed.
+        x = thumb.right() + 10
+        width = r.right() - x - 6
+        fm_font = theme.bold(option.font)
+        p.setFont(fm_font)
+        p.setPen(pal.color(QPalette.ColorRole.Text))
+        name = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        line_h = p.fontMetrics().height()
+        top = r.top() + (r.height() - 3 * line_h) // 2 + 1
+        p.drawText(QRect(x, top, width, line_h), Qt.AlignmentFlag.AlignVCenter,
+                   p.fontMetrics().elidedText(f"image {row + 1}", Qt.TextElideMode.ElideRight, width))
+        small = theme.small_font(option.widget)
+        p.setFont(small)
+        p.setPen(theme.muted(pal))
+        p.drawText(QRect(x, top + line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter,
+                   p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, width))
+        sent = index.data(SentRole)
+        billed = index.data(BilledRole)
+        info = f"sent {sent[0]}×{sent[1]}" if sent else ""
+        if billed is not None:
+            info += f" · {billed:g} MP"
+        p.setPen(pal.color(QPalette.ColorRole.Text))
+        p.drawText(QRect(x, top + 2 * line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter,
+                   p.fontMetrics().elidedText(info, Qt.TextElideMode.ElideRight, width))
+        p.restore()
+
+
+class TrayView(QListView):
+    """Drag a chip to reorder; drop files or image data to add."""
+
+    moveRequested = Signal(int, int)
+
+    def __init__(self, importer: ReferenceImporter, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.importer = importer
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setDragEnabled(True)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
+        self.setDropIndicatorShown(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setUniformItemSizes(True)
+        self.setSpacing(0)
+        self.setFrameShape(QListView.Shape.NoFrame)
+        self.viewport().setAutoFillBackground(False)
+
+    def _internal(self, event: Any) -> bool:
+        return event.source() is self
+
+    def dragEnterEvent(self, event: Any) -> None:
+        if self._internal(event):
+            super().dragEnterEvent(event)
+            event.acceptProposedAction()
+        elif mime_has_images(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if self._internal(event):
+            super().dragMoveEvent(event)
+            event.setDropAction(Qt.DropAction.MoveAction)
+            event.accept()
+        elif mime_has_images(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def drop_row(self, pos: Any) -> int:
+        """The position a chip dropped at ``pos`` goes to."""
+        idx = self.indexAt(pos)
+        n = self.model().rowCount()
+        if not idx.isValid():
+            return n - 1
+        rect = self.visualRect(idx)
+        return idx.row() + (1 if pos.y() > rect.center().y() else 0)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        pos = event.position().toPoint()
+        if self._internal(event):
+            src = self.currentIndex().row()
+            dst = self.drop_row(pos)
+            if dst > src:
+                dst -= 1
+            event.setDropAction(Qt.DropAction.CopyAction)  # the view must not remove the source row itself
+            event.accept()
+            self.stopAutoScroll()
+            self.setState(QAbstractItemView.State.NoState)
+            self.viewport().update()
+            if src >= 0:
+                self.moveRequested.emit(src, dst)
+            return
+        if mime_has_images(event.mimeData()):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self.importer.import_mime(event.mimeData())
+        else:
+            event.ignore()
+
+    def paintEvent(self, event: Any) -> None:
+        super().paintEvent(event)
+        if self.model() is not None and self.model().rowCount() == 0:
+            p = QPainter(self.viewport())
+            p.setPen(theme.muted(self.palette()))
+            p.setFont(theme.small_font(self, 0))
+            p.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
+                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                       "Drop images here,\npaste one with Ctrl+V,\nor click Add.\n\n"
+                       "Mention them in the prompt as “image 1”, “image 2”…")
+
+
+class ReferenceTray(QWidget):
+    """Header (title, counter "3 / 8", Add, Remove) over the chip list."""
+
+    addRequested = Signal()
+    replaceRequested = Signal(int)
+    revealRequested = Signal(int)
+
+    def __init__(self, workbench: Workbench, importer: ReferenceImporter, thumbs: ThumbnailCache,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.wb = workbench
+        self.setObjectName("tray")
+        self.setAccessibleName("Reference tray")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(8, 8, 4, 8)
+        lay.setSpacing(6)
+        head = QHBoxLayout()
+        head.setSpacing(6)
+        title = QLabel("References")
+        title.setFont(theme.bold(title.font()))
+        self.counter = QLabel()
+        self.counter.setAccessibleName("Reference count")
+        head.addWidget(title)
+        head.addStretch(1)
+        head.addWidget(self.counter)
+        lay.addLayout(head)
+        self.add_button = QToolButton(text="Add images…")
+        self.add_button.setToolTip("Add reference images from files (or drop them here, or paste with Ctrl+V)")
+        self.add_button.setAccessibleName("Add reference images")
+        self.add_button.clicked.connect(self.addRequested)
+        self.remove_button = QToolButton(text="Remove")
+        self.remove_button.setToolTip("Remove the selected reference (Delete)")
+        self.remove_button.setAccessibleName("Remove the selected reference")
+        self.remove_button.clicked.connect(self.remove_selected)
+        foot = QHBoxLayout()
+        foot.setSpacing(6)
+        foot.addWidget(self.add_button)
+        foot.addWidget(self.remove_button)
+        foot.addStretch(1)
+        self.model = ReferenceListModel(workbench, thumbs)
+        self.view = TrayView(importer)
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(ChipDelegate(self.view))
+        self.view.setAccessibleName("Reference images")
+        self.view.moveRequested.connect(self._move)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._menu)
+        lay.addWidget(self.view, 1)
+        lay.addLayout(foot)
+        self.remove_action = QAction("Remove reference", self)
+        self.remove_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Delete), QKeySequence("Backspace")])
+        self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.remove_action.triggered.connect(self.remove_selected)
+        self.view.addAction(self.remove_action)
+        self.view.selectionModel().selectionChanged.connect(self._update)
+        workbench.referencesChanged.connect(self._update)
+        workbench.providerChanged.connect(self._update)
+        self._update()
+
+    def selected_row(self) -> int:
+        rows = self.view.selectionModel().selectedRows()
+        return rows[0].row() if rows else -1
+
+    def select(self, row: int) -> None:
+        if 0 <= row < self.model.rowCount():
+            self.view.setCurrentIndex(self.model.index(row))
+
+    def remove_selected(self) -> None:
+        row = self.selected_row()
+        if row >= 0:
+            self.wb.remove_reference(row)
+            self.select(min(row, self.model.rowCount() - 1))
+
+    def move(self, src: int, dst: int) -> None:
+        self._move(src, dst)
+
+    def _move(self, src: int, dst: int) -> None:
+        self.wb.move_reference(src, dst)
+        self.select(max(0, min(dst, self.model.rowCount() - 1)))
+
+    def _update(self) -> None:
+        n, cap = len(self.wb.references), self.wb.caps.max_references
+        self.counter.setText(f"{n} / {cap}")
+        over = n > cap
+        self.counter.setStyleSheet("color: #e03131; font-weight: 600;" if over else "")
+        self.counter.setToolTip(f"{self.wb.info.display_name} takes up to {cap} reference images"
+                                + (f" — remove {n - cap} before running." if over else "."))
+        self.add_button.setEnabled(n < cap)
+        self.remove_button.setEnabled(self.selected_row() >= 0)
+
+    def _menu(self, pos: Any) -> None:
+        idx = self.view.indexAt(pos)
+        if not idx.isValid():
+            return
+        row = idx.row()
+        self.select(row)
+        menu = QMenu(self)
+        menu.addAction("Replace…", lambda: self.replaceRequested.emit(row))
+        menu.addAction("Reveal file", lambda: self.revealRequested.emit(row))
+        before = menu.addAction("Set as the “before” image", lambda: self.wb.set_before(row))
+        before.setCheckable(True)
+        ref = self.wb.before_reference()
+        before.setChecked(ref is not None and ref.sha256 == self.wb.references[row].sha256)
+        menu.addSeparator()
+        if row > 0:
+            menu.addAction("Move up", lambda: self._move(row, row - 1))
+        if row < self.model.rowCount() - 1:
+            menu.addAction("Move down", lambda: self._move(row, row + 1))
+        menu.addAction("Remove", lambda: (self.select(row), self.remove_selected()))
+        menu.popup(self.view.viewport().mapToGlobal(pos))

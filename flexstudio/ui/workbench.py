@@ -1,0 +1,304 @@
+"""The workbench view-model: the one ``EditRequest`` being edited, plus the choices around it (size mode,
+seed policy, lineage, the "before" image). Widgets read it and call its setters; it never touches a
+widget. Every change emits ``changed`` so the price follows at once."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, Signal
+
+from ..core.request import SEED_MAX, EditRequest, ImageRef
+from ..core.sizes import ASPECT_PRESETS, snap
+from . import mentions
+
+if TYPE_CHECKING:
+    from ..providers.base import Capabilities, ProviderInfo
+    from ..services import Services
+    from ..storage.history import JobRecord, Output
+
+SIZE_AUTO, SIZE_MATCH, SIZE_CUSTOM = "auto", "match", "custom"
+SEED_POLICIES = ("fixed", "increment", "random")  # after a run: keep, +1, new random
+
+
+def random_seed() -> int:
+    return secrets.randbelow(SEED_MAX)
+
+
+class Workbench(QObject):
+    changed = Signal()            # anything in the request changed: the quote follows
+    referencesChanged = Signal()
+    providerChanged = Signal()
+    promptSet = Signal(str)       # the model rewrote the prompt (renumbering, restore, prompt history)
+    restored = Signal()           # a whole request was loaded: every control re-reads the model
+    seedChanged = Signal(int)
+    beforeChanged = Signal()
+
+    def __init__(self, services: Services, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.services = services
+        pid = services.settings.provider if services.settings.provider in services.registry else "sandbox"
+        self._req = EditRequest(prompt="", provider=pid, seed=random_seed())
+        ui = services.settings.ui
+        self.size_mode: str = str(ui.get("size_mode", SIZE_AUTO))
+        if self.size_mode not in (SIZE_AUTO, SIZE_MATCH, SIZE_CUSTOM, *ASPECT_PRESETS):
+            self.size_mode = SIZE_AUTO
+        custom = ui.get("custom_size") or [1024, 1024]
+        self.custom_size: tuple[int, int] = (snap(custom[0]), snap(custom[1]))
+        mode = services.settings.seed_mode
+        self.seed_policy: str = mode if mode in SEED_POLICIES else "random"
+        self.seed_locked = False
+        self.before_sha: str | None = None
+        self._origins: dict[str, str] = {}  # reference sha → the job whose result it is
+        self._clamp_to_caps()
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def info(self) -> ProviderInfo:
+        return self.services.registry.get(self._req.provider)
+
+    @property
+    def caps(self) -> Capabilities:
+        return self.info.capabilities
+
+    @property
+    def references(self) -> tuple[ImageRef, ...]:
+        return self._req.references
+
+    @property
+    def prompt(self) -> str:
+        return self._req.prompt
+
+    def size(self) -> tuple[int, int] | None:
+        """The explicit size the size mode stands for (None = auto)."""
+        if self.size_mode == SIZE_MATCH:
+            return self._req.references[0].sent_size(self.caps.max_pixels) if self._req.references else None
+        if self.size_mode == SIZE_CUSTOM:
+            return self.custom_size
+        if self.size_mode in ASPECT_PRESETS:
+            return ASPECT_PRESETS[self.size_mode]
+        return None
+
+    @property
+    def request(self) -> EditRequest:
+        return self._req.with_(size=self.size())
+
+    def output_size(self) -> tuple[int, int]:
+        return self.request.output_size(self.caps.max_pixels)
+
+    def quote(self) -> Any:
+        return self.services.quote(self.request)
+
+    def parent_job_id(self) -> str | None:
+        """The job whose result is among the references (lineage: "made from job N")."""
+        for ref in self._req.references:
+            if ref.sha256 in self._origins:
+                return self._origins[ref.sha256]
+        return None
+
+    def before_reference(self) -> ImageRef | None:
+        for ref in self._req.references:
+            if ref.sha256 == self.before_sha:
+                return ref
+        return self._req.references[0] if self._req.references else None
+
+    # ------------------------------------------------------------------ writing
+    def _set(self, **changes: Any) -> None:
+        new = self._req.with_(**changes)
+        if new != self._req:
+            self._req = new
+            self.changed.emit()
+
+    def set_prompt(self, text: str) -> None:
+        """From the editor (which already shows ``text``)."""
+        self._set(prompt=text)
+
+    def replace_prompt(self, text: str) -> None:
+        """From anywhere else: the editor is told to show it."""
+        if text != self._req.prompt:
+            self._req = self._req.with_(prompt=text)
+            self.promptSet.emit(text)
+            self.changed.emit()
+
+    def set_steps(self, steps: int) -> None:
+        self._set(steps=int(steps))
+
+    def set_guidance(self, guidance: float) -> None:
+        self._set(guidance=round(float(guidance), 1))
+
+    def set_seed(self, seed: int) -> None:
+        seed = max(0, min(SEED_MAX, int(seed)))
+        if seed != self._req.seed:
+            self._set(seed=seed)
+            self.seedChanged.emit(seed)
+
+    def roll_seed(self) -> int:
+        self.set_seed(random_seed())
+        return int(self._req.seed or 0)
+
+    def set_seed_policy(self, policy: str) -> None:
+        if policy in SEED_POLICIES:
+            self.seed_policy = policy
+
+    def set_format(self, fmt: str) -> None:
+        self._set(output_format=fmt)
+
+    def set_safety(self, safety: int) -> None:
+        self._set(safety=int(safety))
+
+    def set_upsampling(self, on: bool) -> None:
+        self._set(prompt_upsampling=bool(on))
+
+    def set_size_mode(self, mode: str, custom: tuple[int, int] | None = None) -> None:
+        if custom is not None:
+            self.custom_size = (snap(custom[0]), snap(custom[1]))
+        before = self.size()
+        self.size_mode = mode
+        if self.size() != before or custom is not None:
+            self.changed.emit()
+
+    def set_provider(self, provider_id: str) -> None:
+        if provider_id == self._req.provider or provider_id not in self.services.registry:
+            return
+        self._req = self._req.with_(provider=provider_id)
+        self._clamp_to_caps()
+        self.providerChanged.emit()
+        self.changed.emit()
+
+    def _clamp_to_caps(self) -> None:
+        caps = self.caps
+        req = self._req
+        changes: dict[str, Any] = {}
+        if caps.steps_range:
+            lo, hi = caps.steps_range
+            changes["steps"] = max(lo, min(hi, req.steps))
+        if caps.guidance_range:
+            lo_g, hi_g = caps.guidance_range
+            changes["guidance"] = max(lo_g, min(hi_g, req.guidance))
+        if caps.safety_range:
+            lo_s, hi_s = caps.safety_range
+            changes["safety"] = max(lo_s, min(hi_s, req.safety))
+        if caps.formats and req.output_format not in caps.formats:
+            changes["output_format"] = caps.formats[0]
+        self._req = req.with_(**changes)
+
+    # ------------------------------------------------------------------ references
+    def room(self) -> int:
+        return max(0, self.caps.max_references - len(self._req.references))
+
+    def add_references(self, refs: Iterable[ImageRef], *, origin_job: str | None = None) -> int:
+        """Append up to the provider's limit; returns how many were added."""
+        current = list(self._req.references)
+        added = 0
+        for ref in refs:
+            if len(current) >= self.caps.max_references:
+                break
+            current.append(ref)
+            added += 1
+            if origin_job:
+                self._origins[ref.sha256] = origin_job
+        if added:
+            self._req = self._req.with_(references=current)
+            self.referencesChanged.emit()
+            self.changed.emit()
+        return added
+
+    def use_result(self, job: JobRecord, output: Output) -> bool:
+        ref = ImageRef(sha256=output.sha256, width=output.width, height=output.height,
+                       name=f"result of job {job.id}", mime=output.mime)
+        return self.add_references([ref], origin_job=job.id) == 1
+
+    def replace_reference(self, index: int, ref: ImageRef) -> None:
+        current = list(self._req.references)
+        if 0 <= index < len(current):
+            if self.before_sha == current[index].sha256:
+                self.before_sha = None
+            current[index] = ref
+            self._req = self._req.with_(references=current)
+            self.referencesChanged.emit()
+            self.changed.emit()
+
+    def remove_reference(self, index: int) -> None:
+        current = list(self._req.references)
+        if not 0 <= index < len(current):
+            return
+        removed = current.pop(index)
+        prompt = mentions.after_removal(self._req.prompt, index, len(current) + 1)
+        self._req = self._req.with_(references=current)
+        if removed.sha256 == self.before_sha:
+            self.before_sha = None
+            self.beforeChanged.emit()
+        self.referencesChanged.emit()
+        self.replace_prompt(prompt)
+        self.changed.emit()
+
+    def move_reference(self, src: int, dst: int) -> None:
+        current = list(self._req.references)
+        n = len(current)
+        if not (0 <= src < n) or src == dst:
+            return
+        order = mentions.move_order(n, src, dst)
+        if order == list(range(n)):
+            return
+        self._req = self._req.with_(references=[current[i] for i in order])
+        self.referencesChanged.emit()
+        self.replace_prompt(mentions.renumber(self._req.prompt, order))
+        self.changed.emit()
+
+    def clear_references(self) -> None:
+        if self._req.references:
+            self._req = self._req.with_(references=())
+            self.before_sha = None
+            self.referencesChanged.emit()
+            self.changed.emit()
+
+    def set_before(self, index: int) -> None:
+        if 0 <= index < len(self._req.references):
+            self.before_sha = self._req.references[index].sha256
+            self.beforeChanged.emit()
+
+    # ------------------------------------------------------------------ whole requests
+    def restore(self, request: EditRequest, *, keep_provider: bool = False) -> list[str]:
+        """Load a whole request into the workbench (history "restore all settings"). Returns the names
+        of references whose images are no longer on disk (left out)."""
+        refs = [r for r in request.references if self.services.blobs.has(r.sha256)]
+        missing = [r.name or r.sha256[:12] for r in request.references if not self.services.blobs.has(r.sha256)]
+        provider = self._req.provider if keep_provider or request.provider not in self.services.registry \
+            else request.provider
+        self._req = request.with_(references=refs, provider=provider, size=None,
+                                  seed=request.seed if request.seed is not None else random_seed())
+        if request.size is None:
+            self.size_mode = SIZE_AUTO
+        else:
+            preset = next((k for k, v in ASPECT_PRESETS.items() if v == tuple(request.size)), None)
+            self.size_mode = preset or SIZE_CUSTOM
+            if preset is None:
+                self.custom_size = tuple(request.size)  # type: ignore[assignment]
+        self._clamp_to_caps()
+        self.before_sha = None
+        self.restored.emit()
+        self.providerChanged.emit()
+        self.referencesChanged.emit()
+        self.promptSet.emit(self._req.prompt)
+        self.seedChanged.emit(int(self._req.seed or 0))
+        self.changed.emit()
+        return missing
+
+    def after_run(self, used_seed: int | None) -> None:
+        """Apply "control after run" to the seed once a job was created with ``used_seed``."""
+        if self.seed_locked or used_seed is None:
+            return
+        if self.seed_policy == "increment":
+            self.set_seed((used_seed + 1) % (SEED_MAX + 1))
+        elif self.seed_policy == "random":
+            self.roll_seed()
+
+    def remember(self) -> None:
+        """Keep the choices worth keeping between sessions in settings (saved by the window)."""
+        s = self.services.settings
+        s.provider = self._req.provider
+        s.seed_mode = self.seed_policy
+        s.ui["size_mode"] = self.size_mode
+        s.ui["custom_size"] = list(self.custom_size)

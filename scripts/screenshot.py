@@ -1,0 +1,179 @@
+"""Open the real FlexStudio window with a small demo and save docs/screenshot.png (1280×800).
+
+Runs itself under Xvfb when there is no display:
+    .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--settings /tmp/settings.png]
+The demo: two generated reference images in the tray, a prompt naming image 1 and image 2 with a
+#ff6600 swatch, two finished sandbox jobs in the history, the latest in the compare view (wipe mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+W, H = 1280, 800
+PROMPT = ("Put the straw hat from image 2 on the hiker in image 1, keep the light of a late afternoon, "
+          "and paint the backpack #ff6600.")
+
+
+def reexec_under_xvfb() -> None:
+    if os.environ.get("DISPLAY") or os.environ.get("FLEXSTUDIO_SCREENSHOT_CHILD"):
+        return
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        sys.exit("No display and no xvfb-run: install xvfb (bash scripts/setup.sh does).")
+    env = {**os.environ, "FLEXSTUDIO_SCREENSHOT_CHILD": "1", "QT_QPA_PLATFORM": "xcb"}
+    cmd = [xvfb, "-a", "-s", f"-screen 0 {W}x{H}x24 -nolisten tcp", sys.executable, *sys.argv]
+    sys.exit(subprocess.call(cmd, env=env))
+
+
+def scene() -> bytes:
+    """Image 1: a hiker on a hill at the end of the afternoon."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    w, h = 1536, 1024
+    sky = Image.linear_gradient("L").resize((w, h))
+    im = Image.composite(Image.new("RGB", (w, h), (247, 196, 140)), Image.new("RGB", (w, h), (92, 140, 214)), sky)
+    d = ImageDraw.Draw(im)
+    d.ellipse((1040, 150, 1240, 350), fill=(255, 236, 180))
+    d.polygon([(0, 700), (380, 520), (760, 640), (1120, 480), (1536, 620), (1536, 1024), (0, 1024)],
+              fill=(96, 128, 92))
+    d.polygon([(0, 820), (500, 700), (1000, 780), (1536, 720), (1536, 1024), (0, 1024)], fill=(70, 104, 70))
+    im = im.filter(ImageFilter.GaussianBlur(1.5))
+    d = ImageDraw.Draw(im)
+    x, y = 640, 560  # the hiker
+    d.rounded_rectangle((x - 46, y, x + 46, y + 190), 30, fill=(52, 64, 92))
+    d.rounded_rectangle((x + 30, y + 20, x + 96, y + 140), 18, fill=(58, 112, 160))  # backpack
+    d.ellipse((x - 38, y - 84, x + 38, y - 6), fill=(228, 186, 150))
+    d.rectangle((x - 40, y + 180, x - 8, y + 300), fill=(40, 44, 60))
+    d.rectangle((x + 8, y + 180, x + 40, y + 300), fill=(40, 44, 60))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def hat() -> bytes:
+    """Image 2: a straw hat on a plain background."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (900, 700), (236, 232, 224))
+    d = ImageDraw.Draw(im)
+    d.ellipse((110, 360, 790, 520), fill=(214, 176, 102))
+    d.ellipse((290, 200, 610, 470), fill=(226, 190, 116))
+    d.rectangle((298, 380, 602, 420), fill=(160, 52, 40))
+    for i in range(0, 680, 34):
+        d.arc((110, 360, 790, 520), 0, 360, fill=(190, 150, 80))
+        d.line((140 + i, 440, 150 + i, 452), fill=(190, 150, 80), width=2)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+async def wait_for(cond, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo did not get there in time")
+        await asyncio.sleep(0.05)
+
+
+async def demo(window, out: Path, settings_out: Path | None) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from flexstudio.ui.importer import Source
+
+    window.resize(W, H)
+    window.move(0, 0)
+    window.show()
+    await wait_for(lambda: window.controls.steps is not None)
+    task = window.importer.import_sources([Source(data=scene(), name="hiker.jpg"),
+                                          Source(data=hat(), name="straw-hat.png")])
+    await task
+    window.prompt.setPlainText(PROMPT)
+    window.wb.set_seed(20251121)
+    window.controls.steps.setValue(28)
+    window.controls.guidance.setValue(4.5)
+    for n in (1, 2):
+        window.run()
+        await wait_for(lambda n=n: len(window._started) == n and
+                       window.services.history.get(window._started[-1]).finished)
+    await wait_for(lambda: window.compare.canvas.after is not None and window.compare.canvas.before is not None)
+    window.compare.set_mode("wipe")
+    window.compare.canvas.set_split(0.52)
+    window.history.view.setFocus()
+    window.banner.dismiss()
+    await asyncio.sleep(0.6)
+    QApplication.processEvents()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(out))
+    print(f"saved {out}")
+    if settings_out is not None:
+        window.open_settings()
+        dlg = window._settings_dialog
+        await asyncio.sleep(0.6)
+        dlg.grab().save(str(settings_out))
+        print(f"saved {settings_out}")
+        dlg.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
+    parser.add_argument("--settings", default=None, help="also save the Settings dialog here")
+    args = parser.parse_args()
+    reexec_under_xvfb()
+    home = tempfile.mkdtemp(prefix="flexstudio-shot-")
+    os.environ["FLEXSTUDIO_HOME"] = home
+    os.environ.setdefault("FLEXSTUDIO_SANDBOX_LATENCY", "0.6")
+    os.environ.setdefault("QT_API", "pyside6")
+    for var in ("BFL_API_KEY", "FAL_KEY", "REPLICATE_API_TOKEN", "LUMENFALL_API_KEY", "OPENAI_API_KEY"):
+        os.environ.pop(var, None)
+    sys.path.insert(0, str(ROOT))
+    import qasync
+    from PySide6.QtWidgets import QApplication
+
+    from flexstudio.services import Services
+    from flexstudio.ui import theme
+    from flexstudio.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(["flexstudio"])
+    app.setApplicationName("FlexStudio")
+    app.setWindowIcon(theme.app_icon())
+    app.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    class _MemoryKeyring:  # the demo never touches the real keyring
+        def get_password(self, *_a):
+            return None
+
+    services = Services.build(keyring_backend=_MemoryKeyring())
+    window = MainWindow(services)
+
+    async def run() -> None:
+        try:
+            await demo(window, Path(args.out), Path(args.settings) if args.settings else None)
+        finally:
+            window.close()
+            await window.shutdown()
+            await services.aclose()
+
+    try:
+        with loop:
+            loop.run_until_complete(run())
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
