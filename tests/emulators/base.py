@@ -86,6 +86,7 @@ class Emulator:
         self.scenario = scenario
         self.latency_polls = latency_polls  # how many polls answer "pending" before done
         self.requests: list[Req] = []
+        self.answers: list[tuple[Req, int]] = []  # each request with the status it got (-1: reset)
         self.lock = threading.RLock()
         self.state: dict[str, Any] = {}
         self._server: _Server | None = None
@@ -115,6 +116,8 @@ class Emulator:
                     reply = emulator.handle(req)
                 except Exception as exc:  # an emulator bug shows as a 500 with the reason
                     reply = Reply(500, {"detail": f"emulator error: {exc!r}"})
+                with emulator.lock:
+                    emulator.answers.append((req, -1 if reply.reset else reply.status))
                 emulator._send(self, reply)
 
             do_GET = do_POST = do_PUT = do_DELETE = _do
