@@ -105,7 +105,7 @@ def paid_submits(spec: Spec, emu: Emulator) -> tuple[int, int]:
     """(submit requests sent, jobs the provider accepted). Where an emulator keeps its jobs (Kie answers
     HTTP 200 with the error in the body), the accepted count is the number of jobs it created."""
     method, prefix = spec.submit
-    sent = [(r, st) for r, st in emu.answers if r.method == method and r.path.startswith(prefix)]
+    sent = [(r, st) for r, st in emu.answers if r.method == method and prefix in r.path]
     tasks = getattr(emu, "tasks", None)
     if isinstance(tasks, dict):
         return len(sent), len(tasks)

@@ -1,0 +1,122 @@
+"""``flexstudio edit --provider X --base-url http://127.0.0.1:PORT`` against each protocol's emulator:
+the job succeeds and the emulator saw the documented request (auth, fields, references, explicit
+parameters, its polling URL used verbatim, no key on the download host)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.reliability.matrix import BY_ID, hosts, key_seen_in
+
+EXE = [sys.executable, "-m", "flexstudio"]
+
+
+def _refs(tmp_path: Path) -> tuple[Path, Path]:
+    a, b = tmp_path / "a.png", tmp_path / "b.jpg"
+    Image.new("RGB", (640, 480), (200, 60, 30)).save(a)
+    Image.new("RGB", (500, 500), (30, 60, 200)).save(b)
+    return a, b
+
+
+def _edit(provider: str, base_url: str, images: list[Path], key_env: dict[str, str], *extra: str):
+    args = [*EXE, "edit", "--provider", provider, "--base-url", base_url, "-p", "Put the cat from image 1 in image 2",
+            "--seed", "99", "--steps", "30", "--guidance", "4.5", "--size", "768x512", "--json"]
+    for i in images:
+        args += ["-i", str(i)]
+    return subprocess.run([*args, *extra], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **key_env})
+
+
+def _post_body(emu, prefix):
+    return next(r for r in emu.requests if r.method == "POST" and prefix in r.path)
+
+
+@pytest.mark.parametrize("provider", ["bfl", "cometapi", "fal", "replicate", "lumenfall", "kie", "runapi",
+                                      "fairstack"])
+def test_edit_against_the_emulator(tmp_path, provider):
+    spec = BY_ID[provider]
+    a, b = _refs(tmp_path)
+    images = [a] if provider == "fairstack" else [a, b]  # FairStack takes one reference
+    with hosts(spec, "success") as (emu, delivery, _third):
+        r = _edit(provider, getattr(emu, "base_url", emu.url), images, {spec.env_var: spec.key})
+        assert r.returncode == 0, r.stderr
+        obj = json.loads(r.stdout)
+        assert obj["status"] == "succeeded" and obj["error"] is None and obj["provider"] == provider
+        assert obj["seed"] == 99
+        with Image.open(obj["outputs"][0]) as im:
+            im.load()
+        assert not key_seen_in(spec, delivery), "the key reached the download host"
+        submit = _post_body(emu, spec.submit[1])
+        auth = submit.header("x-key") or submit.header("authorization")
+        assert auth is not None and spec.key in auth
+        if provider in ("bfl", "cometapi"):
+            body = submit.json()
+            assert [k for k in body if k.startswith("input_image")] == ["input_image", "input_image_2"]
+            assert not body["input_image"].startswith("data:")
+            base64.b64decode(body["input_image"], validate=True)
+            assert (body["steps"], body["guidance"], body["seed"], body["width"], body["height"]) == (30, 4.5, 99, 768, 512)
+            assert body["safety_tolerance"] == 2 and body["output_format"] == "jpeg"
+            assert isinstance(body["prompt_upsampling"], bool)
+            if provider == "bfl":
+                assert submit.header("x-key") == spec.key
+                polled = [q for q in emu.requests if "get_result" in q.path]
+                assert polled and all(q.path.startswith("/eu2/") for q in polled)  # the URL it returned
+            else:
+                assert submit.header("authorization") == f"Bearer {spec.key}"
+        elif provider == "fal":
+            body = submit.json()
+            assert submit.header("authorization") == f"Key {spec.key}"
+            assert submit.path == "/fal-ai/flux-2-flex/edit"
+            assert len(body["image_urls"]) == 2 and body["image_urls"][0].startswith("data:image/")
+            assert body["num_inference_steps"] == 30 and body["guidance_scale"] == 4.5
+            assert body["image_size"] == {"width": 768, "height": 512} and body["safety_tolerance"] == "2"
+        elif provider == "replicate":
+            body = submit.json()["input"]
+            assert submit.header("authorization") == f"Bearer {spec.key}"
+            assert len(body["input_images"]) == 2 and body["output_format"] == "jpg"
+            assert (body["steps"], body["guidance"], body["width"], body["height"]) == (30, 4.5, 768, 512)
+        elif provider == "lumenfall":
+            assert submit.path.endswith("/images/edits")
+            assert b'name="image[]"' in submit.body
+        elif provider in ("kie", "runapi"):
+            body = submit.json()
+            flat = json.dumps(body)
+            assert "steps" not in flat and "guidance" not in flat  # not accepted: not sent
+        elif provider == "fairstack":
+            assert submit.json()["model"] == "flux-2-flex-i2i"
+
+
+def test_openai_compatible_gateway_needs_its_base_url_and_uses_it(tmp_path):
+    spec = BY_ID["lumenfall"]
+    a, _ = _refs(tmp_path)
+    with hosts(spec, "success") as (emu, _d, _t):
+        r = _edit("openai-compatible", emu.base_url, [a], {"OPENAI_API_KEY": spec.key})
+        assert r.returncode == 0, r.stderr
+        submit = _post_body(emu, spec.submit[1])
+        assert submit.header("authorization") == f"Bearer {spec.key}" and b'name="image"' in submit.body
+        for field in (b'name="seed"', b'name="steps"', b'name="guidance"', b'name="model"'):
+            assert field in submit.body
+
+
+def test_providers_json_lists_every_provider_with_preview_flags_and_no_keys():
+    r = subprocess.run([*EXE, "providers", "--json"], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "FAL_KEY": "fal-secret-in-env-123"})
+    assert r.returncode == 0, r.stderr
+    rows = {p["id"]: p for p in json.loads(r.stdout)["providers"]}
+    assert {"sandbox", "bfl", "bfl-eu", "bfl-us", "cometapi", "fal", "replicate", "lumenfall", "openai-compatible",
+            "kie", "runapi", "fairstack"} <= set(rows)
+    assert rows["runapi"]["preview"] is True and rows["fairstack"]["preview"] is True
+    assert rows["bfl"]["preview"] is False and rows["sandbox"]["simulator"] is True
+    assert rows["fal"]["key_set"] is True and rows["fal"]["key_source"] == "env"
+    assert rows["bfl"]["key_set"] is False
+    assert rows["kie"]["capabilities"]["fields"]["steps"]["support"] == "ignored"
+    assert rows["fal"]["price"]["rule"] == "per_mp" and rows["fairstack"]["price"]["rule"] == "per_image"
+    assert "fal-secret-in-env-123" not in r.stdout
