@@ -1,0 +1,339 @@
+"""Started in a subprocess by ``m_gui.py``: opens a window the way ``flexstudio.app.main`` does (or a bare
+QMainWindow) and reports times as ``BENCH-RESULT {json}`` lines, then leaves with ``os._exit`` (a
+qasync teardown is not part of any figure and can hang).
+
+    python -m bench.launcher bare             # floor of the cold start
+    python -m bench.launcher app              # cold start of the workbench
+    python -m bench.launcher history          # open with the history already in FLEXSTUDIO_HOME, then scroll
+    python -m bench.launcher stall REFS...    # a sandbox edit with these references, through the Run button
+
+Times are ``time.monotonic()`` (CLOCK_MONOTONIC: the parent compares them with its own clock).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+T_START = time.monotonic()
+# PySide6 6.12.0 drops a reference to None each time a C++ call hands back an invalid QVariant as None
+# (QModelIndex.data() of an empty role, QStyleOptionViewItem.widget when unset): after ~20 000 such calls
+# Python aborts with "none_dealloc: deallocating None". These extra references keep the process alive
+# long enough to be measured; the loss is reported as "none_refs_lost" so the bug stays visible.
+_NONE_GUARD = [None] * 2_000_000
+_TASKS: list = []  # keeps the benchmark's own tasks alive
+
+
+def say(obj: dict) -> None:
+    sys.stdout.write("BENCH-RESULT " + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def leave(code: int = 0) -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# -------------------------------------------------------------------------------------------- bare
+def bare() -> None:
+    from PySide6.QtWidgets import QApplication, QMainWindow
+
+    from bench.qtprobe import PaintWatch
+
+    app = QApplication(["bench"])
+    w = QMainWindow()
+    w.setWindowTitle("bare")
+    w.resize(1280, 800)
+
+    def painted(t: float) -> None:
+        say({"paint": t, "start": T_START})
+        leave()
+
+    _watch = PaintWatch(w, painted)
+    w.show()
+    app.exec()
+
+
+# -------------------------------------------------------------------------------- the app, as main()
+def app_like_main(on_paint, after_show=None) -> None:
+    """``flexstudio.app.main`` step for step up to the first paint (read from flexstudio/app.py); the event
+    loop keeps running so ``on_paint``/``after_show`` can go on (they end the process)."""
+    import asyncio
+    import signal
+
+    os.environ.setdefault("QT_API", "pyside6")
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(["flexstudio"])
+    app.setApplicationName("FlexStudio")
+    app.setApplicationDisplayName("FlexStudio")
+    app.setOrganizationName("FlexStudio")
+    app.setDesktopFileName("flexstudio")
+    app.setQuitOnLastWindowClosed(False)
+
+    from flexstudio.ui import theme
+
+    app.setWindowIcon(theme.app_icon())
+
+    import qasync
+
+    from flexstudio.services import Services
+
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    marks = {"before_services": time.monotonic(), "rss_before_services": rss_mb()}
+    services = Services.build()
+
+    from bench.qtprobe import PaintWatch
+    from flexstudio.ui.main_window import MainWindow
+
+    window = MainWindow(services)
+    marks["window_built"] = time.monotonic()
+    watch = PaintWatch(window, lambda t: on_paint(t, marks, window, services, loop))
+
+    async def run() -> None:
+        window.show()
+        if after_show is not None:
+            after_show(window)
+        await asyncio.Event().wait()
+
+    def on_signal(*_a: object) -> None:
+        leave(130)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    wake = QTimer()
+    wake.start(250)
+    wake.timeout.connect(lambda: None)
+    app._bench_keep = (watch, wake)  # type: ignore[attr-defined]
+    with loop:
+        loop.run_until_complete(run())
+
+
+def app_mode(profile_path: str | None = None) -> None:
+    prof = start_profile(profile_path)
+
+    def painted(t, marks, window, services, loop) -> None:
+        stop_profile(prof, profile_path)
+        say({"paint": t, "start": T_START, "services_to_paint": t - marks["before_services"]})
+        leave()
+
+    app_like_main(painted)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+async def wait_until(cond, limit_s: float, step: float = 0.01) -> bool:
+    import asyncio
+
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        if cond():
+            return True
+        await asyncio.sleep(step)
+    return cond()
+
+
+def history_view(window):
+    from PySide6.QtWidgets import QAbstractItemView
+
+    for view in window.findChildren(QAbstractItemView):
+        if view.model() is getattr(window, "history_model", None):
+            return view
+    raise RuntimeError("no item view shows window.history_model")
+
+
+def start_profile(path: str | None):
+    if not path:
+        return None
+    import cProfile
+
+    prof = cProfile.Profile()
+    prof.enable()
+    return prof
+
+
+def stop_profile(prof, path: str | None) -> None:
+    if prof is None or not path:
+        return
+    prof.disable()
+    from pathlib import Path
+
+    from bench.worker import write_profile
+
+    write_profile(prof, Path(path))
+
+
+# ------------------------------------------------------------------------------------------ history
+def history_mode(scroll: bool, profile_path: str | None) -> None:
+    import asyncio
+
+    # what the window needs, imported before the clock starts: this figure is about the history
+    import qasync  # noqa: F401
+    from PySide6.QtWidgets import QApplication
+
+    import flexstudio.services
+    import flexstudio.ui.main_window  # noqa: F401
+
+    QApplication(["flexstudio"])
+    state: dict = {}
+
+    def painted(t, marks, window, services, loop) -> None:
+        state.update(open_s=t - marks["before_services"], rss_open=rss_mb() - marks["rss_before_services"],
+                     rss_base=marks["rss_before_services"], rows=window.history_model.rowCount(),
+                     total=window.history_model.total())
+        _TASKS.append(asyncio.ensure_future(after(window, marks)))
+
+    async def after(window, marks) -> None:
+        try:
+            if scroll:
+                await scroll_history(window, state, profile_path)
+            state["rss_after_scroll"] = rss_mb() - marks["rss_before_services"]
+            state["rows_after_scroll"] = window.history_model.rowCount()
+            say(state)
+        except Exception as exc:
+            say({**state, "error": f"{type(exc).__name__}: {exc}"})
+        leave()
+
+    app_like_main(painted)
+
+
+async def scroll_history(window, state: dict, profile_path: str | None) -> None:
+    import asyncio
+
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    from bench.qtprobe import StallProbe
+
+    await wait_until(lambda: getattr(window, "_ready", True), 3)
+    await asyncio.sleep(0.5)  # let the deferred start-up work (sliders, keys) finish
+    view = history_view(window)
+    bar = view.horizontalScrollBar()
+    if bar.maximum() == 0 and view.verticalScrollBar().maximum() > 0:
+        bar = view.verticalScrollBar()
+    state["orientation"] = "horizontal" if bar.orientation() == Qt.Orientation.Horizontal else "vertical"
+    model = view.model()
+    probe = StallProbe()
+    steps = 0
+    prof = start_profile(profile_path)
+    nones = none_refs()
+    probe.start()
+    t0 = time.perf_counter()
+    # One page per step, each step its own event (as a drag or PageDown would), until the last row.
+    while True:
+        page = max(1, bar.pageStep())
+        if bar.value() >= bar.maximum():
+            if not model.canFetchMore(view.rootIndex()):
+                break
+            model.fetchMore(view.rootIndex())  # what the view itself does at the end of its range
+            await asyncio.sleep(0)
+            if bar.value() >= bar.maximum():
+                QApplication.processEvents()
+                if bar.value() >= bar.maximum() and not model.canFetchMore(view.rootIndex()):
+                    break
+        bar.setValue(min(bar.maximum(), bar.value() + page))
+        steps += 1
+        await asyncio.sleep(0)  # hand back to the loop: the view paints, the probe ticks
+        if steps > 20000:
+            break
+    await asyncio.sleep(0.05)
+    probe.stop()
+    stop_profile(prof, profile_path)
+    state.update(scroll_s=time.perf_counter() - t0, scroll_steps=steps, scroll_worst_ms=probe.worst_ms,
+                 scroll_p99_ms=probe.percentile(0.99), scroll_stalls=probe.report(),
+                 scroll_ticks=len(probe.late_ms), at_end=bar.value() >= bar.maximum(),
+                 none_refs_lost=nones - none_refs())
+
+
+# -------------------------------------------------------------------------------------------- stall
+def stall_mode(refs: list[str], profile_path: str | None) -> None:
+    import asyncio
+
+    def painted(t, marks, window, services, loop) -> None:
+        _TASKS.append(asyncio.ensure_future(go(window, services)))
+
+    async def go(window, services) -> None:
+        try:
+            say(await edit_with_probe(window, services, refs, profile_path))
+        except Exception as exc:
+            import traceback
+
+            traceback.print_exc()
+            say({"error": f"{type(exc).__name__}: {exc}"})
+        leave()
+
+    app_like_main(painted)
+
+
+async def edit_with_probe(window, services, refs: list[str], profile_path: str | None) -> dict:
+    import asyncio
+
+    from bench.qtprobe import StallProbe
+
+    await wait_until(lambda: getattr(window, "_ready", True), 3)
+    await asyncio.sleep(0.3)
+    wb = window.wb
+    wb.set_provider("sandbox")
+    imported = [await asyncio.to_thread(services.import_reference_file, p) for p in refs]
+    wb.add_references(imported)
+    wb.set_prompt("Put the lamp from image 2 on the table in image 1, warm evening light")
+    wb.set_size_mode("custom", (2048, 2048))  # a 4 MP result
+    # let the tray's thumbnails of the 24 MP references finish: that is importing, not the edit
+    thumbs = window.thumbs
+    await wait_until(lambda: thumbs._running == 0 and not thumbs._queue, 30)
+    await asyncio.sleep(0.5)
+    finished: list = []
+    window.jobs.jobFinished.connect(lambda ev: finished.append((time.perf_counter(), ev.state)))
+    probe = StallProbe()
+    prof = start_profile(profile_path)
+    nones = none_refs()
+    probe.start()
+    t0 = time.perf_counter()
+    window.run_button.click()  # the Run button's own path
+    ok = await wait_until(lambda: bool(finished), 60)
+    t_done = time.perf_counter()
+    # the result is shown and its thumbnails made after the job ends: keep probing a while
+    await wait_until(lambda: thumbs._running == 0 and not thumbs._queue and window.tasks.pending() == 0, 10)
+    await asyncio.sleep(0.6)
+    probe.stop()
+    stop_profile(prof, profile_path)
+    state = finished[0][1] if finished else "timeout"
+    return {"ok": ok and state == "succeeded", "state": state, "job_s": t_done - t0,
+            "probed_s": time.perf_counter() - t0, "worst_ms": probe.worst_ms, "p99_ms": probe.percentile(0.99),
+            "ticks": len(probe.late_ms), "stalls": probe.report(5),
+            "over_frame": sum(1 for v in probe.late_ms if v > 1000 / 60), "none_refs_lost": nones - none_refs()}
+
+
+def none_refs() -> int:
+    return sys.getrefcount(None)
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    profile_path = os.environ.get("BENCH_PROFILE") or None
+    if mode == "bare":
+        bare()
+    elif mode == "app":
+        app_mode(profile_path)
+    elif mode == "history":
+        history_mode(scroll="--no-scroll" not in sys.argv, profile_path=profile_path)
+    elif mode == "stall":
+        stall_mode(sys.argv[2:], profile_path)
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()
