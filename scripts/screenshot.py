@@ -78,8 +78,8 @@ def hat() -> bytes:
     return buf.getvalue()
 
 
-async def wait_for(cond, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
+async def wait_for(cond, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
     while not cond():
         if time.monotonic() > deadline:
             raise TimeoutError("the demo did not get there in time")

@@ -24,6 +24,7 @@ class CostReadout(QFrame):
         super().__init__(parent)
         self.wb = workbench
         self.quote: Any = None
+        self.quoted_request: Any = None
         self.setObjectName("cost")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName("Cost")
@@ -71,8 +72,9 @@ class CostReadout(QFrame):
         self.refresh()
 
     def refresh(self) -> None:
-        q = self.wb.quote()
-        self.quote = q
+        request = self.wb.request
+        q = self.wb.services.quote(request)
+        self.quote, self.quoted_request = q, request
         self.price.setText(price_text(q))
         tip = "Estimated from the provider's published prices"
         if q.approximate:

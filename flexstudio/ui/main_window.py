@@ -334,6 +334,7 @@ class MainWindow(Commands, QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        self.tasks.cancel_all()
         self.thumbs.close()
         self.jobs.close()
         super().closeEvent(event)

@@ -70,12 +70,16 @@ class PromptEdit(QPlainTextEdit):
         self._pos = -1
         self._draft = ""
         self._quiet = False
+        self._last = ""
         self.textChanged.connect(self._changed)
 
     def _changed(self) -> None:
-        if not self._quiet:
+        # textChanged also fires when the highlighter re-colours the text: only real edits go out.
+        text = self.toPlainText()
+        if not self._quiet and text != self._last:
+            self._last = text
             self._pos = -1
-            self.edited.emit(self.toPlainText())
+            self.edited.emit(text)
 
     def text(self) -> str:
         return self.toPlainText()
@@ -89,6 +93,7 @@ class PromptEdit(QPlainTextEdit):
         self._quiet = True
         try:
             self.setPlainText(text)
+            self._last = text
         finally:
             self._quiet = False
         cursor = self.textCursor()
@@ -121,6 +126,7 @@ class PromptEdit(QPlainTextEdit):
         self._quiet = True
         try:
             self.setPlainText(text)
+            self._last = text
             self.moveCursor(self.textCursor().MoveOperation.End)
         finally:
             self._quiet = False

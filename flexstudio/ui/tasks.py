@@ -46,6 +46,7 @@ class TaskRunner(QObject):
             if previous is not None and not previous.done():
                 previous.cancel()
         task = asyncio.ensure_future(self._guard(coro, what, restore, quiet))
+        task.add_done_callback(lambda _t: coro.close())  # cancelled before it started: no "never awaited"
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if key is not None:
@@ -65,7 +66,10 @@ class TaskRunner(QObject):
             if quiet:
                 log.warning("%s: %s", what or "background task", exc)
             else:
-                self.failed.emit(describe(exc, what))
+                try:
+                    self.failed.emit(describe(exc, what))
+                except RuntimeError:  # the window is already gone
+                    log.warning("%s: %s", what or "a window task", exc)
             return None
         finally:
             if restore is not None:
@@ -76,6 +80,12 @@ class TaskRunner(QObject):
 
     def pending(self) -> int:
         return sum(1 for t in self._tasks if not t.done())
+
+    def cancel_all(self) -> None:
+        """Cancel everything still running (the window is closing); ``drain`` waits for it."""
+        for t in self._tasks:
+            if not t.done():
+                t.cancel()
 
     async def drain(self) -> None:
         """Cancel everything still running and wait for it (window shutdown, tests)."""

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QAction, QDropEvent, QFont, QKeySequence, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -31,6 +41,7 @@ if TYPE_CHECKING:
 
 THUMB = 128         # thumbnail size asked for (painted at 56 px, sharp on HiDPI)
 CHIP_HEIGHT = 68
+ROW_MIME = "application/x-flexstudio-reference-row"  # a chip being dragged within the tray
 RefRole = Qt.ItemDataRole.UserRole + 1
 SentRole = Qt.ItemDataRole.UserRole + 2
 BilledRole = Qt.ItemDataRole.UserRole + 3
@@ -100,6 +111,16 @@ class ReferenceListModel(QAbstractListModel):
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [ROW_MIME]
+
+    def mimeData(self, indexes: Any) -> QMimeData:
+        mime = QMimeData()
+        rows = sorted({i.row() for i in indexes if i.isValid()})
+        if rows:
+            mime.setData(ROW_MIME, QByteArray(str(rows[0]).encode()))
+        return mime
 
 
 class ChipDelegate(QStyledItemDelegate):
@@ -189,8 +210,9 @@ class TrayView(QListView):
         self.setFrameShape(QListView.Shape.NoFrame)
         self.viewport().setAutoFillBackground(False)
 
-    def _internal(self, event: Any) -> bool:
-        return event.source() is self
+    @staticmethod
+    def _internal(event: Any) -> bool:
+        return bool(event.mimeData().hasFormat(ROW_MIME))
 
     def dragEnterEvent(self, event: Any) -> None:
         if self._internal(event):
@@ -225,7 +247,10 @@ class TrayView(QListView):
     def dropEvent(self, event: QDropEvent) -> None:
         pos = event.position().toPoint()
         if self._internal(event):
-            src = self.currentIndex().row()
+            try:
+                src = int(bytes(event.mimeData().data(ROW_MIME).data()).decode())
+            except ValueError:
+                src = -1
             dst = self.drop_row(pos)
             if dst > src:
                 dst -= 1
@@ -234,7 +259,7 @@ class TrayView(QListView):
             self.stopAutoScroll()
             self.setState(QAbstractItemView.State.NoState)
             self.viewport().update()
-            if src >= 0:
+            if 0 <= src < self.model().rowCount():
                 self.moveRequested.emit(src, dst)
             return
         if mime_has_images(event.mimeData()):

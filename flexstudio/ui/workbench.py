@@ -33,7 +33,7 @@ class Workbench(QObject):
     providerChanged = Signal()
     promptSet = Signal(str)       # the model rewrote the prompt (renumbering, restore, prompt history)
     restored = Signal()           # a whole request was loaded: every control re-reads the model
-    seedChanged = Signal(int)
+    seedChanged = Signal(object)  # int up to 2**32-1: wider than a Qt int
     beforeChanged = Signal()
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
