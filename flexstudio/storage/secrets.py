@@ -22,6 +22,7 @@ class Secrets:
         self._backend = backend
         self._memory: dict[str, str] = {}
         self._cache: dict[str, str | None] = {}
+        self._seen: set[str] = set()  # keys handed out from the environment (for scrubbing)
         self.problem: str | None = None
 
     # The keyring module is imported on first use: it costs start-up time and may probe D-Bus.
@@ -45,6 +46,7 @@ class Secrets:
 
     def get(self, provider_id: str, env_var: str | None = None) -> str | None:
         if env_var and self._env.get(env_var):
+            self._seen.add(self._env[env_var])
             return self._env[env_var]
         if provider_id in self._memory:
             return self._memory[provider_id]
@@ -90,8 +92,7 @@ class Secrets:
 
     def known_values(self) -> list[str]:
         """Every key this object has seen (for scrubbing text before it is shown or logged)."""
-        vals = [v for v in self._memory.values() if v] + [v for v in self._cache.values() if v]
-        return vals
+        return [v for v in (*self._memory.values(), *self._cache.values(), *self._seen) if v]
 
 
 def _explain(exc: Exception) -> str:
