@@ -163,6 +163,8 @@ def _can_pass_through(src: Opened, data: bytes, size: tuple[int, int], fmt: str)
         return False
     if kind == "png" and data[24] != 8:  # 16-bit RGB(A) also opens as "RGB"; IHDR says the depth
         return False
+    if im.info.get("exif") or b"Exif\x00\x00" in data[:65536]:
+        return False  # re-encode: camera EXIF (GPS, serial numbers) never leaves with a reference
     with decoding(src.label, src.spec.label):
         if getattr(im, "n_frames", 1) != 1:
             return False

@@ -530,3 +530,22 @@ def test_resampling_reduces_first_and_premultiplies_alpha() -> None:
     assert small.mode == "RGBA"
     edge = small.getpixel((50, 50))
     assert edge[0] < 10 and edge[2] > 240
+
+
+def test_camera_metadata_never_leaves_with_a_reference():
+    """A reference already at its target size but carrying EXIF (GPS, serial) is re-encoded without it."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from flexstudio.core.images import prepare
+
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}  # GPSInfo
+    exif[0xA431] = "SERIAL-12345"  # BodySerialNumber
+    buf = BytesIO()
+    Image.new("RGB", (512, 384), (120, 60, 30)).save(buf, "JPEG", exif=exif.tobytes())
+    out = prepare(buf.getvalue(), max_pixels=4 * 1048576)
+    assert out.data != buf.getvalue()
+    assert b"SERIAL-12345" not in out.data and b"Exif" not in out.data[:2048]
+    assert (out.width, out.height) == (512, 384)
