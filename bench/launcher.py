@@ -145,6 +145,11 @@ async def wait_until(cond, limit_s: float, step: float = 0.01) -> bool:
     return cond()
 
 
+def thumbs_idle(thumbs) -> bool:
+    """The window's thumbnail cache has nothing queued or decoding (True if it cannot tell)."""
+    return getattr(thumbs, "_running", 0) == 0 and not getattr(thumbs, "_queue", ())
+
+
 def history_view(window):
     from PySide6.QtWidgets import QAbstractItemView
 
@@ -229,32 +234,58 @@ async def scroll_history(window, state: dict, profile_path: str | None) -> None:
     steps = 0
     prof = start_profile(profile_path)
     nones = none_refs()
+    gcp = GcPauses().__enter__()
     probe.start()
     t0 = time.perf_counter()
     # One page per step, each step its own event (as a drag or PageDown would), until the last row.
+    fetch_ms: list[tuple[float, int]] = []   # (ms, rows before) of each fetchMore
+    move_ms: list[tuple[float, int]] = []    # (ms, rows) of each scroll-bar move (the view's own reaction)
+    split: list[dict] = []                   # moves that fetched a page: query / insert / after the insert
+    marks: dict[str, float] = {}
+    model.rowsAboutToBeInserted.connect(lambda *_a: marks.setdefault("about", time.perf_counter()))
+    model.rowsInserted.connect(lambda *_a: marks.setdefault("inserted", time.perf_counter()))
     while True:
         page = max(1, bar.pageStep())
         if bar.value() >= bar.maximum():
             if not model.canFetchMore(view.rootIndex()):
                 break
+            t = time.perf_counter()
             model.fetchMore(view.rootIndex())  # what the view itself does at the end of its range
+            fetch_ms.append(((time.perf_counter() - t) * 1000, model.rowCount()))
             await asyncio.sleep(0)
             if bar.value() >= bar.maximum():
                 QApplication.processEvents()
                 if bar.value() >= bar.maximum() and not model.canFetchMore(view.rootIndex()):
                     break
+        marks.clear()
+        t = time.perf_counter()
         bar.setValue(min(bar.maximum(), bar.value() + page))
+        t_end = time.perf_counter()
+        move_ms.append(((t_end - t) * 1000, model.rowCount()))
+        if "about" in marks and "inserted" in marks:  # the view fetched a page inside this move
+            split.append({"ms": round((t_end - t) * 1000, 1), "rows": model.rowCount(),
+                          "fetch_query_ms": round((marks["about"] - t) * 1000, 1),
+                          "insert_ms": round((marks["inserted"] - marks["about"]) * 1000, 1),
+                          "after_insert_ms": round((t_end - marks["inserted"]) * 1000, 1)})
         steps += 1
         await asyncio.sleep(0)  # hand back to the loop: the view paints, the probe ticks
         if steps > 20000:
             break
     await asyncio.sleep(0.05)
     probe.stop()
+    gcp.__exit__()
     stop_profile(prof, profile_path)
     state.update(scroll_s=time.perf_counter() - t0, scroll_steps=steps, scroll_worst_ms=probe.worst_ms,
                  scroll_p99_ms=probe.percentile(0.99), scroll_stalls=probe.report(),
                  scroll_ticks=len(probe.late_ms), at_end=bar.value() >= bar.maximum(),
-                 none_refs_lost=nones - none_refs())
+                 none_refs_lost=nones - none_refs(), gc=gcp.summary(),
+                 fetch_more_ms={"n": len(fetch_ms), "max": _top(fetch_ms), "first": fetch_ms[:1], "last": fetch_ms[-1:]},
+                 scroll_move_ms={"max": _top(move_ms), "median": sorted(move_ms)[len(move_ms) // 2][0] if move_ms else 0},
+                 page_fetch_moves=sorted(split, key=lambda d: -d["ms"])[:3] + split[-1:])
+
+
+def _top(rows: list[tuple[float, int]], n: int = 3) -> list[str]:
+    return [f"{ms:.1f} ms at {rows_} rows" for ms, rows_ in sorted(rows, reverse=True)[:n]]
 
 
 # -------------------------------------------------------------------------------------------- stall
@@ -292,28 +323,59 @@ async def edit_with_probe(window, services, refs: list[str], profile_path: str |
     wb.set_size_mode("custom", (2048, 2048))  # a 4 MP result
     # let the tray's thumbnails of the 24 MP references finish: that is importing, not the edit
     thumbs = window.thumbs
-    await wait_until(lambda: thumbs._running == 0 and not thumbs._queue, 30)
+    await wait_until(lambda: thumbs_idle(thumbs), 30)
     await asyncio.sleep(0.5)
     finished: list = []
     window.jobs.jobFinished.connect(lambda ev: finished.append((time.perf_counter(), ev.state)))
     probe = StallProbe()
     prof = start_profile(profile_path)
     nones = none_refs()
+    gcp = GcPauses().__enter__()
     probe.start()
     t0 = time.perf_counter()
     window.run_button.click()  # the Run button's own path
     ok = await wait_until(lambda: bool(finished), 60)
     t_done = time.perf_counter()
     # the result is shown and its thumbnails made after the job ends: keep probing a while
-    await wait_until(lambda: thumbs._running == 0 and not thumbs._queue and window.tasks.pending() == 0, 10)
+    await wait_until(lambda: thumbs_idle(thumbs) and window.tasks.pending() == 0, 10)
     await asyncio.sleep(0.6)
     probe.stop()
+    gcp.__exit__()
     stop_profile(prof, profile_path)
     state = finished[0][1] if finished else "timeout"
     return {"ok": ok and state == "succeeded", "state": state, "job_s": t_done - t0,
             "probed_s": time.perf_counter() - t0, "worst_ms": probe.worst_ms, "p99_ms": probe.percentile(0.99),
             "ticks": len(probe.late_ms), "stalls": probe.report(5),
-            "over_frame": sum(1 for v in probe.late_ms if v > 1000 / 60), "none_refs_lost": nones - none_refs()}
+            "over_frame": sum(1 for v in probe.late_ms if v > 1000 / 60), "none_refs_lost": nones - none_refs(),
+            "gc": gcp.summary()}
+
+
+class GcPauses:
+    """Longest garbage-collector pauses while active (a full collection over many records can stall)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.gc = gc
+        self.t = 0.0
+        self.pauses: list[tuple[float, int]] = []
+
+    def __enter__(self) -> GcPauses:
+        self.gc.callbacks.append(self._cb)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.gc.callbacks.remove(self._cb)
+
+    def _cb(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.t = time.perf_counter()
+        else:
+            self.pauses.append(((time.perf_counter() - self.t) * 1000, info.get("generation", -1)))
+
+    def summary(self) -> dict:
+        worst = sorted(self.pauses, reverse=True)[:3]
+        return {"collections": len(self.pauses), "worst": [f"{ms:.1f} ms (gen {g})" for ms, g in worst]}
 
 
 def none_refs() -> int:

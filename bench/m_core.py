@@ -161,6 +161,8 @@ def emulator_edit(home: Path, repeats: int, profile: Any = None) -> list[Metric]
             t0 = time.perf_counter()
             svc = Services.build(base_urls={"bfl": emu.url}, env=env)
             t1 = time.perf_counter()
+            phases = _Phases(svc.bus)
+            phases.t0 = t1
 
             async def go() -> Any:
                 try:
@@ -172,9 +174,13 @@ def emulator_edit(home: Path, repeats: int, profile: Any = None) -> list[Metric]
             t2 = time.perf_counter()
             if rec.state != "succeeded":
                 raise RuntimeError(f"edit ended {rec.state}: {rec.error_message}")
+            phase_rows.append(phases.summary())
             return t2 - t0, t1 - t0, t2 - t1, rec
 
+        phase_rows: list[dict[str, float]] = []
+
         one()  # warm: imports, first connections
+        phase_rows.clear()
         totals, builds, runs = [], [], []
         for _ in range(repeats):
             total, build, run, _rec = one()
@@ -202,7 +208,9 @@ def emulator_edit(home: Path, repeats: int, profile: Any = None) -> list[Metric]
         m = Metric(name, value, 50.0, goal, unit, label=label, floor_label=floor_label).finish()
         m.extra = {"total_ms": median(totals) * 1000, "build_ms": median(builds) * 1000,
                    "run_ms": median(runs) * 1000, "wire_ms": wire_s * 1000, "result_bytes": len(data),
-                   "repeats": repeats}
+                   "repeats": repeats,
+                   "phases_ms": {k.replace("_max_ms", ""): round(median([r[k] for r in phase_rows]), 1)
+                                 for k in phase_rows[0]} if phase_rows else {}}
         if profile is not None and not m.ok:
             profile("edit_emulator", lambda: [one() for _ in range(3)])
         return [m]

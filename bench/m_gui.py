@@ -105,7 +105,8 @@ def edit_stall(home: Path, photos: list[Path], repeats: int, profile_dir: Path |
     m = Metric(name, worst, FRAME_MS, goal, unit, label=label, floor_label=floor_label).finish()
     w = max(runs, key=lambda r: r["worst_ms"])
     m.extra = {"worst_ms_each": [round(r["worst_ms"], 1) for r in runs], "p99_ms": round(w["p99_ms"], 1),
-               "frames_over_16ms": w["over_frame"], "job_s": round(w["job_s"], 2), "stalls": w["stalls"]}
+               "frames_over_16ms": w["over_frame"], "job_s": round(w["job_s"], 2),
+               "none_refs_lost": w.get("none_refs_lost"), "gc": w.get("gc"), "stalls": w["stalls"]}
     if profile_dir is not None and not m.ok:
         profile_dir.mkdir(parents=True, exist_ok=True)
         _launch("stall", home / "prof", *map(str, photos), timeout=120,
@@ -180,7 +181,10 @@ def history(home: Path, n: int, profile_dir: Path | None, repeats: int = 3) -> l
                           floor_label=specs[2][4]).finish()
         m_scroll.extra = {"p99_ms": round(last["scroll_p99_ms"], 1), "steps": last["scroll_steps"],
                           "scroll_s": round(last["scroll_s"], 2), "reached_end": last["at_end"],
-                          "orientation": last.get("orientation"), "stalls": last["scroll_stalls"]}
+                          "orientation": last.get("orientation"), "fetch_more_ms": last.get("fetch_more_ms"),
+                          "scroll_move_ms": last.get("scroll_move_ms"), "page_fetch_moves": last.get("page_fetch_moves"),
+                          "none_refs_lost": last.get("none_refs_lost"), "gc": last.get("gc"),
+                          "stalls": last["scroll_stalls"]}
     else:
         m_scroll = not_available(specs[2][0], 1.0, "ms", "scroll did not run", label=specs[2][3],
                                  floor_label=specs[2][4])
