@@ -216,8 +216,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
     svc = _services(args, [provider])
     try:
         req = build_request(svc, args, provider)
-        svc.runner.check(req.resolved())
+        info = svc.runner.check(req.resolved())
         _check_keys(svc, [provider])
+        if info.preview and not args.json:
+            from ..providers.base import PREVIEW_NOTE
+
+            sys.stderr.write(f"note: {info.label} is a {PREVIEW_NOTE}.\n")
         _check_max_cost([svc.quote(req)], args.max_cost)
         printer = _progress_printer(_progress_wanted(args))
         if printer:
