@@ -228,8 +228,9 @@ class CompareCanvas(QWidget):
             key = (pix.cacheKey(), src.x(), src.y(), src.width(), src.height(), tw, th)
             scaled = self._scaled.get(key)
             if scaled is None:
-                scaled = pix.copy(src).scaled(tw, th, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                              Qt.TransformationMode.SmoothTransformation)
+                part = pix if src == pix.rect() else pix.copy(src)
+                scaled = part.scaled(tw, th, Qt.AspectRatioMode.IgnoreAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation)
                 scaled.setDevicePixelRatio(dpr)
                 self._scaled[key] = scaled
                 while len(self._scaled) > 6:

@@ -36,15 +36,19 @@ class Picture:
     original: bool = False  # a provider result: decode the bytes as they are (no re-encoding)
 
 
-def decode_picture(data: bytes, pic: Picture) -> QImage:
-    """Worker-thread side."""
-    if pic.original:
-        image = QImage.fromData(data)
-        if not image.isNull() and max(image.width(), image.height()) <= pic.max_side:
-            return image
-    from .thumbs import decode
+def to_qimage(im: Any) -> QImage:
+    """Worker-thread side: a Pillow image as a QImage in the pixmap's own format (RGB32), so that
+    ``QPixmap.fromImage`` on the GUI thread is a plain copy. Pillow does the conversion (it releases
+    the GIL; Qt's decoders called through PySide hold it, and would stall the GUI thread)."""
+    if im.mode != "RGB":
+        im = im.convert("RGB")
+    raw = im.tobytes("raw", "BGRX")
+    return QImage(raw, im.width, im.height, im.width * 4, QImage.Format.Format_RGB32).copy()
 
-    return decode(data, pic.max_side)
+
+def decode_picture(data: bytes, pic: Picture) -> QImage:
+    """Worker-thread side: the picture no larger than ``pic.max_side``, ready for a QPixmap."""
+    return to_qimage(_open_rgb(data, pic.original, pic.max_side))
 
 
 def _open_rgb(data: bytes, original: bool, max_side: int) -> Any:
@@ -57,7 +61,14 @@ def _open_rgb(data: bytes, original: bool, max_side: int) -> Any:
     if not original:  # a reference: any format, EXIF orientation, colour profile — let core handle it
         data = images.thumbnail(data, max_side)
     with Image.open(BytesIO(data)) as im:
-        rgb = im.convert("RGB")
+        if im.format == "JPEG" and max(im.size) > 2 * max_side:
+            im.draft("RGB", (max_side, max_side))  # decode at a reduced DCT scale: much faster
+        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+            rgba = im.convert("RGBA")  # transparency shown on white, as a viewer would
+            rgb = Image.new("RGB", rgba.size, (255, 255, 255))
+            rgb.paste(rgba, mask=rgba.getchannel("A"))
+        else:
+            rgb = im.convert("RGB")
     if max(rgb.size) > max_side:
         rgb.thumbnail((max_side, max_side))
     return rgb
@@ -83,10 +94,7 @@ def heatmap(diff: Any, grey: Any, threshold: int) -> tuple[QImage, float]:
     hot = ImageOps.colorize(diff.point(lambda v: min(255, v * 3)), black="#5a0000", mid="#ff3b00",
                             white="#fff27a")
     base = grey.point(lambda v: v // 3 + 20).convert("RGB")
-    out = Image.composite(hot, base, mask)
-    raw = out.tobytes("raw", "RGB")
-    image = QImage(raw, out.width, out.height, out.width * 3, QImage.Format.Format_RGB888).copy()
-    return image, changed
+    return to_qimage(Image.composite(hot, base, mask)), changed
 
 
 class CompareView(QWidget):

@@ -138,23 +138,25 @@ class ReferenceImporter(QObject):
             self.message.emit("warning", f"The tray is full: {info.display_name} takes at most "
                               f"{wb.caps.max_references} reference images. Remove one first.")
             return
-        results = await asyncio.gather(*(asyncio.to_thread(self._load, s) for s in sources),
-                                       return_exceptions=True)
-        refs: list[ImageRef] = []
+        # One file at a time, each in a worker thread: several Python threads at once would fight the
+        # GUI thread for the GIL. Each picture joins the tray as soon as it is checked.
+        added = 0
         problems: list[str] = []
-        for res in results:
-            if isinstance(res, BadInput):
-                problems.append(str(res))
-            elif isinstance(res, BaseException):
-                raise res
-            else:
-                refs.append(res)
-        if replace_index is not None and refs:
-            wb.replace_reference(replace_index, refs[0])
-            added = 1
-        else:
-            added = wb.add_references(refs)
-        left_out = len(refs) - added
+        left_out = 0
+        for n, src in enumerate(sources):
+            if replace_index is None and wb.room() == 0:
+                left_out = len(sources) - n  # not even read
+                break
+            try:
+                ref = await asyncio.to_thread(self._load, src)
+            except BadInput as exc:
+                problems.append(str(exc))
+                continue
+            if replace_index is not None:
+                wb.replace_reference(replace_index, ref)
+                added += 1
+                break
+            added += wb.add_references([ref])
         if left_out:
             problems.append(f"{left_out} image{'s' if left_out > 1 else ''} left out: {info.display_name} takes "
                             f"at most {wb.caps.max_references} reference images.")

@@ -62,6 +62,8 @@ class ReferenceListModel(QAbstractListModel):
         self.beginResetModel()
         self._requote(emit=False)
         self.endResetModel()
+        for ref in self.wb.references:  # at most ten: make them all, not only the visible ones
+            self.thumbs.request(ref.sha256, THUMB)
 
     def _requote(self, emit: bool = True) -> None:
         billed: dict[int, float | None] = {}
