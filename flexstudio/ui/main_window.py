@@ -233,7 +233,7 @@ class MainWindow(Commands, QMainWindow):
         current = self.wb.info
         if current.needs_key and not status.get(current.id):
             self.wb.set_provider("sandbox")
-        if not has_any:
+        if not has_any and not self.banner.isVisible():  # never hide a message already showing
             self.show_message("info", "You are on the Sandbox, an offline simulator that costs nothing — "
                               "everything works with it. To edit with a real cloud, add an API key in "
                               "Settings → Keys.", action="Open Settings", callback=self.open_settings)
