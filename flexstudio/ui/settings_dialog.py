@@ -48,6 +48,12 @@ async def test_connection(info: ProviderInfo, base_url: str, has_key: bool) -> s
 
     if not base_url:
         return f"{info.label}: no API address is set for this provider."
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost",
+                                                                                        "::1"))):
+        return f"{info.label}: {base_url} is not an https address; FlexStudio only talks https to the network."
     try:
         async with httpx.AsyncClient(timeout=8.0, follow_redirects=False) as client:
             resp = await client.get(base_url)

@@ -99,7 +99,6 @@ def open_window(qloop: Any, qtbot: Any, make_services: Callable[..., Any]) -> It
         svc = services or make_services()
         w = MainWindow(svc)
         w._ready = True  # the test runs the deferred set-up itself (resume or not)
-        qtbot.addWidget(w)
         w.resize(*size)
         w.show()
         qtbot.waitExposed(w)
@@ -111,10 +110,11 @@ def open_window(qloop: Any, qtbot: Any, make_services: Callable[..., Any]) -> It
         return w
 
     yield open_
-    for w in windows:
+    for w in windows:  # closed and deleted here, not by qtbot: shutdown needs the window alive
         if w.isVisible():
             w.close()
         run(qtbot, w.shutdown())
+        w.deleteLater()
 
 
 def image_bytes(width: int, height: int, fmt: str = "PNG", colour: tuple[int, int, int] = (200, 80, 40),

@@ -1,0 +1,49 @@
+"""``flexstudio.app.main``: the real entry point, in its own process (its own QApplication and qasync
+loop): the window opens, paints, saves its layout and shuts down cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+SCRIPT = textwrap.dedent("""
+    import sys, time
+    started = time.perf_counter()
+    from PySide6.QtCore import QTimer
+    from flexstudio.ui import main_window
+
+    painted = {}
+    original = main_window.MainWindow.after_first_paint
+
+    def after_first_paint(self, **kw):
+        painted["at"] = time.perf_counter() - started
+        painted["superqt_before"] = "superqt" in sys.modules
+        original(self, **kw)
+        QTimer.singleShot(300, self.close)
+
+    main_window.MainWindow.after_first_paint = after_first_paint
+    from flexstudio.app import main
+    rc = main([])
+    print(f"first paint {painted['at'] * 1000:.0f} ms; superqt before it: {painted['superqt_before']}")
+    sys.exit(rc)
+""")
+
+
+def test_main_opens_the_window_and_closes_cleanly(tmp_path: Path) -> None:
+    env = {**os.environ, "FLEXSTUDIO_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    print("\n" + proc.stdout.strip())
+    assert "superqt before it: False" in proc.stdout
+    settings = json.loads((tmp_path / "config" / "settings.json").read_text())
+    assert settings["ui"]["geometry"] and settings["ui"]["splitter.main_split"]

@@ -1,0 +1,141 @@
+"""Settings (keys in the keyring, masked and never shown again; test connection; caps; endpoints;
+export folder), the first-run banner, and the shortcut sheet."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QLineEdit
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def local_host() -> Any:
+    """A tiny HTTP server on 127.0.0.1 that records what it was sent."""
+    seen: list[dict[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(dict(self.headers))
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *a: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", seen
+    server.shutdown()
+    server.server_close()
+
+
+def open_settings(w: Any, qtbot: Any) -> Any:
+    w.open_settings()
+    dlg = w._settings_dialog
+    qtbot.waitUntil(lambda: dlg.key_rows["fal"].status.text().startswith("Key:"))
+    return dlg
+
+
+def test_key_saved_masked_and_never_shown_again(open_window: Any, make_services: Any, keyring_backend: Any,
+                                                local_host: Any, qtbot: Any) -> None:
+    url, seen = local_host
+    w = open_window(make_services(base_urls={"fal": url}))
+    dlg = open_settings(w, qtbot)
+    assert not dlg.isModal()
+    row = dlg.key_rows["fal"]
+    assert row.edit.echoMode() == QLineEdit.EchoMode.Password
+    assert row.status.text() == "Key: no key yet"
+    QTest.keyClicks(row.edit, "fal-secret-123456")
+    row.save_button.click()
+    qtbot.waitUntil(lambda: keyring_backend.keys.get(("flexstudio", "fal")) == "fal-secret-123456")
+    assert row.edit.text() == ""
+    qtbot.waitUntil(lambda: row.status.text() == "Key: stored in the system keyring")
+    combo = w.controls.provider
+    qtbot.waitUntil(lambda: "key set" in combo.itemText(combo.findData("fal")))
+    w.wb.set_provider("fal")
+    assert "key set" in w.key_label.text()
+    # test connection: the host answers; the key goes nowhere
+    row.test_button.click()
+    qtbot.waitUntil(lambda: "answers" in row.result.text(), timeout=10000)
+    assert row.result.text() == "fal.ai answers (HTTP 404) and a key is set."
+    assert seen and all("fal-secret-123456" not in str(h) for h in seen)
+    # nothing in the window or the settings file shows the key
+    assert "fal-secret-123456" not in w.services.paths.settings_file.read_text() if \
+        w.services.paths.settings_file.exists() else True
+    row.remove_button.click()
+    qtbot.waitUntil(lambda: row.status.text() == "Key: no key yet")
+    assert ("flexstudio", "fal") not in keyring_backend.keys
+    dlg.close()
+
+
+def test_environment_key_is_reported_as_such(open_window: Any, make_services: Any, qtbot: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BFL_API_KEY", "bfl_from_env")
+    w = open_window(make_services())
+    dlg = open_settings(w, qtbot)
+    qtbot.waitUntil(lambda: "BFL_API_KEY" in dlg.key_rows["bfl"].status.text())
+    assert dlg.key_rows["bfl"].status.text() == "Key: from the environment variable BFL_API_KEY"
+    assert not w.banner.isVisible() or "Sandbox" not in w.banner.message()
+    dlg.close()
+
+
+def test_caps_endpoints_and_export_folder_are_saved(open_window: Any, make_services: Any, qtbot: Any,
+                                                    tmp_path: Any) -> None:
+    from flexstudio.storage.settings import Settings
+
+    svc = make_services()
+    w = open_window(svc)
+    dlg = open_settings(w, qtbot)
+    dlg.cap_boxes["session_stop"].setValue(2.5)
+    dlg.cap_boxes["day_warn"].setValue(1.0)
+    saved = Settings.load(svc.paths.settings_file)
+    assert saved.caps.session_stop == 2.5 and saved.caps.day_warn == 1.0 and saved.caps.month_stop is None
+    assert "of $2.50" in w.spend_label.text()
+    # a custom OpenAI-compatible endpoint joins the provider list
+    dlg.ep_id.setText("my-gw")
+    dlg.ep_label.setText("My gateway")
+    dlg.ep_url.setText("https://gateway.example/v1")
+    dlg.ep_model.setText("flux.2-flex")
+    dlg._save_endpoint()
+    assert "Saved" in dlg.ep_result.text(), dlg.ep_result.text()
+    assert w.controls.provider.findData("my-gw") >= 0
+    assert [e.id for e in Settings.load(svc.paths.settings_file).endpoints] == ["my-gw"]
+    dlg.export_dir.setText(str(tmp_path / "out"))
+    dlg.export_dir.editingFinished.emit()
+    assert Settings.load(svc.paths.settings_file).export_dir == str(tmp_path / "out")
+    dlg.close()
+
+
+def test_first_run_without_keys_opens_on_the_sandbox_with_a_banner(open_window: Any, make_services: Any,
+                                                                    qtbot: Any) -> None:
+    svc = make_services()
+    svc.settings.provider = "bfl"  # chosen last time, but there is no key now
+    w = open_window(svc)
+    qtbot.waitUntil(lambda: w.banner.isVisible())
+    assert w.wb.info.id == "sandbox" and w.controls.provider.currentData() == "sandbox"
+    assert "Sandbox" in w.banner.message() and "Settings → Keys" in w.banner.message()
+    assert w.banner.action.text() == "Open Settings"
+    assert w.key_label.text() == "Sandbox: no key needed"
+
+
+def test_shortcut_sheet_lists_the_keys(open_window: Any, qtbot: Any) -> None:
+    w = open_window()
+    w.compare.canvas.setFocus()
+    QTest.keyClick(w.compare.canvas, Qt.Key.Key_F1)
+    qtbot.waitUntil(lambda: getattr(w, "_sheet", None) is not None and w._sheet.isVisible())
+    table = w._sheet.table
+    rows = {(table.item(r, 1).text(), table.item(r, 2).text()) for r in range(table.rowCount())}
+    assert ("Run", "Ctrl+Return, Ctrl+Enter") in rows
+    assert ("Flip before / after", "Space") in rows
+    assert ("Cancel the latest job", "Esc") in rows
+    assert ("Keyboard shortcuts", "F1, Ctrl+/") in rows
+    assert any(action == "Remove reference" and "Del" in keys for action, keys in rows)
+    w._sheet.close()
