@@ -79,8 +79,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     wake.start(250)  # lets Python run signal handlers while Qt waits
     wake.timeout.connect(lambda: None)
 
-    with loop:
-        loop.run_until_complete(run())
+    try:
+        with loop:
+            loop.run_until_complete(run())
+    except RuntimeError as exc:  # Qt quit on its own: the display went away, or the session ended
+        log.warning("the window stopped unexpectedly (%s); unfinished jobs resume next time", exc)
+        print("FlexStudio: the display went away; unfinished jobs resume next time.", file=sys.stderr)
+        return 1
     return 0
 
 
