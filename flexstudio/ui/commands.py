@@ -121,7 +121,7 @@ class Commands:
         from . import theme
 
         price = theme.money(money) if money is not None else ""
-        return f"{label} · job {rec.id}" + (f" · {price}" if price else ""), extra
+        return f"{label} · {price} · job {rec.id}" if price else f"{label} · job {rec.id}", extra
 
     # ------------------------------------------------------------------ showing and comparing
     def show_job_id(self: MainWindow, job_id: str) -> None:

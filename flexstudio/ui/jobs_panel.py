@@ -4,7 +4,7 @@ progress, a cancel button, and the human sentence it ends with."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QScrollArea,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -64,6 +65,32 @@ def outcome_text(ev: JobEvent) -> str:
     return ev.message or STATE_WORDS.get(ev.state, ev.state)
 
 
+class ElidingLabel(QLabel):
+    """A one-line label that shortens its text with "…" instead of widening its parent."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(40)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, e: Any) -> None:
+        super().resizeEvent(e)
+        self._elide()
+
+    def _elide(self) -> None:
+        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(10, self.width())))
+
+
 class JobCard(QFrame):
     cancelRequested = Signal(str)
     activated = Signal(str)
@@ -81,7 +108,7 @@ class JobCard(QFrame):
         head = QHBoxLayout()
         head.setSpacing(6)
         self.dot = QLabel("●")
-        self.title = QLabel(title)
+        self.title = ElidingLabel(title)
         self.title.setFont(theme.bold(theme.small_font(self, 0)))
         self.state_label = QLabel()
         self.state_label.setFont(theme.small_font(self))

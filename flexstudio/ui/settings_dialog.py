@@ -84,6 +84,8 @@ class KeyRow:
         self.remove_button.clicked.connect(self.remove)
         self.test_button = QPushButton("Test connection")
         self.test_button.clicked.connect(self.test)
+        for b in (self.save_button, self.remove_button, self.test_button):
+            b.setAutoDefault(False)
         self.result = QLabel()
         self.result.setWordWrap(True)
         self.result.setFont(theme.small_font(dialog))
