@@ -13,6 +13,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.errors import BadInput, SpendCapExceeded
+from . import theme
 from .compare import Picture
 
 if TYPE_CHECKING:
@@ -103,8 +104,8 @@ class Commands:
             return
         if ev.job_id in self._started:
             self.cost.show_billed(rec.id, rec.billed_usd, rec.quote_usd, rec.state)
-        latest = self._started[-1] if self._started else None
-        if rec.state == "succeeded" and rec.outputs and (ev.job_id == latest or self.follow_latest):
+        # A result started from this window shows up, unless the user has since picked another image.
+        if rec.state == "succeeded" and rec.outputs and self.follow_latest and ev.job_id in self._started:
             self.show_job(rec)
             self.history.select_job(rec.id)
 
@@ -118,8 +119,6 @@ class Commands:
         extra = ""
         if rec.state == "succeeded" and rec.latency_s is not None:
             extra = f"{rec.latency_s:.1f} s"
-        from . import theme
-
         price = theme.money(money) if money is not None else ""
         return f"{label} · {price} · job {rec.id}" if price else f"{label} · job {rec.id}", extra
 

@@ -155,8 +155,7 @@ class MainWindow(Commands, QMainWindow):
         wb = self.wb
         self.tasks.failed.connect(lambda text: self.show_message("error", text))
         self.importer.message.connect(self.show_message)
-        self.importer.busyChanged.connect(lambda busy: self.statusBar().showMessage(
-            "Reading the images…" if busy else "", 0 if busy else 1))
+        self.importer.busyChanged.connect(self._importing)
         self.prompt.edited.connect(wb.set_prompt)
         self.prompt.imagesPasted.connect(self.importer.import_mime)
         wb.promptSet.connect(self.prompt.set_text)
@@ -276,6 +275,12 @@ class MainWindow(Commands, QMainWindow):
             if text and text not in seen:
                 seen[text] = None
         return list(seen)
+
+    def _importing(self, busy: bool) -> None:
+        if busy:
+            self.statusBar().showMessage("Reading the images…")
+        else:
+            self.statusBar().clearMessage()
 
     def _active_changed(self, n: int) -> None:
         self.active_label.setText("No jobs running" if n == 0 else f"{n} job{'s' if n > 1 else ''} running")

@@ -106,7 +106,7 @@ def build_menus(w: MainWindow) -> Actions:
     make(m, g, "run", "&Run", w.run, ("Ctrl+Return", "Ctrl+Enter"), tip="Run the edit (the price is on the button)")
     make(m, g, "rerun", "Re-run the selected job", w.rerun_selected)
     make(m, g, "cancel", "&Cancel the latest job", w.cancel_latest, ("Esc",))
-    make(m, g, "cancel_all", "Cancel &all jobs", w.cancel_all, ("Ctrl+Shift+Esc",))
+    make(m, g, "cancel_all", "Cancel &all jobs", w.cancel_all)
     acts.groups.append(("Run", g))
 
     # Help

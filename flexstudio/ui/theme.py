@@ -92,5 +92,5 @@ def money(usd: float | None, *, approximate: bool = False, free_word: bool = Fal
         return "price unknown"
     if free_word and usd == 0:
         return "free"
-    text = f"${usd:.2f}" if usd >= 0.1 or usd == 0 or round(usd, 2) == usd else f"${usd:.3f}".rstrip("0")
+    text = f"${usd:.2f}" if usd >= 0.1 or round(usd, 2) == usd else f"${usd:.4f}".rstrip("0")
     return f"≈ {text}" if approximate else text

@@ -192,3 +192,25 @@ def test_paste_in_prompt_adds_image_not_text(open_window: Any, qtbot: Any) -> No
     w.prompt.paste()
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
     assert w.prompt.toPlainText() == ""
+
+
+def test_window_finishes_jobs_left_running_by_a_crash(open_window: Any, make_services: Any, qtbot: Any,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job still running when FlexStudio stopped is finished by the next window, in the background."""
+    from flexstudio.core.request import EditRequest
+
+    from .conftest import run
+
+    monkeypatch.setenv("FLEXSTUDIO_SANDBOX_LATENCY", "1.5")
+    svc = make_services()
+    rec = svc.runner.create(EditRequest(prompt="a lighthouse at dusk"))
+    task = svc.runner.start(rec.id)
+    qtbot.waitUntil(lambda: svc.history.get(rec.id).state == "running", timeout=10000)
+    run(qtbot, svc.aclose())  # FlexStudio stops: the job is left running at the "provider"
+    assert task.done()
+    svc2 = make_services()
+    assert svc2.history.get(rec.id).state == "running"
+    w = open_window(svc2, resume=True)
+    qtbot.waitUntil(lambda: w.history_model.record(0) is not None and
+                    w.history_model.record(0).state == "succeeded", timeout=15000)
+    assert w.history_model.record(0).id == rec.id and w.history_model.record(0).outputs

@@ -1,0 +1,84 @@
+"""Readouts: money, approximate prices, the job sentences, the compare view's modes and zoom."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+
+from flexstudio.jobs.events import JobEvent
+from flexstudio.ui.jobs_panel import outcome_text
+from flexstudio.ui.theme import money
+
+pytestmark = pytest.mark.gui
+
+
+def test_money() -> None:
+    assert [money(v) for v in (0, 0.05, 0.045, 0.15, 1.2, 0.0004)] == [
+        "$0.00", "$0.05", "$0.045", "$0.15", "$1.20", "$0.0004"]
+    assert money(0.15, approximate=True) == "≈ $0.15"
+    assert money(None) == "price unknown"
+
+
+def test_job_sentences() -> None:
+    assert outcome_text(JobEvent("j", "running", queue_position=3)) == "In the provider's queue, position 3."
+    assert outcome_text(JobEvent("j", "failed", error_kind="credits", error_message="fal says: no credits left.")) \
+        == "Failed: fal says: no credits left. Add credits at the provider, then run again."
+    assert outcome_text(JobEvent("j", "moderated", error_message="The output was flagged.")).startswith(
+        "Moderated — not billed.")
+    assert outcome_text(JobEvent("j", "succeeded", message="Done.")) == "Done."
+
+
+def test_approximate_price_is_marked(open_window: Any) -> None:
+    w = open_window()
+    w.wb.set_provider("bfl")
+    assert w.cost.quote.approximate
+    assert w.cost.price.text().startswith("≈ $")
+    assert w.run_button.text() == f"Run  ·  {w.cost.price.text()}"
+    assert "approximate" in w.cost.price.toolTip()
+
+
+def test_compare_modes_zoom_and_side_by_side_sync(open_window: Any, png_file: Any, qtbot: Any) -> None:
+    from .helpers import drop, file_mime
+
+    w = open_window()
+    drop(w.tray.view.viewport(), file_mime(png_file("a.png", 800, 600)))
+    qtbot.waitUntil(lambda: len(w.wb.references) == 1)
+    w.prompt.setPlainText("brighter")
+    w.run()
+    qtbot.waitUntil(lambda: w.compare.canvas.after is not None and w.compare.canvas.before is not None,
+                    timeout=20000)
+    canvas = w.compare.canvas
+    assert w.compare.zoom_label.text().endswith("%")
+    w.actions_["actual"].trigger()
+    assert canvas.zoom == 1.0 and w.compare.zoom_label.text() == "100 %"
+    QTest.mouseDClick(canvas, Qt.MouseButton.LeftButton)
+    assert canvas.zoom is None
+    # side by side: one zoom and one pan for both halves
+    w.compare.set_mode("side")
+    left, right = canvas._views()
+    anchor = QPointF(left.center().x() + 20, left.center().y())
+    canvas.zoom_by(2.0, anchor)
+    fl, fr = canvas.frame_rect(left), canvas.frame_rect(right)
+    assert fl.size() == fr.size()
+    assert fl.left() - left.left() == pytest.approx(fr.left() - right.left())
+    assert fl.top() == pytest.approx(fr.top())
+    canvas.grab()  # paints without error in every mode
+    for mode in ("wipe", "flip", "diff"):
+        w.compare.set_mode(mode)
+        canvas.grab()
+    qtbot.waitUntil(lambda: canvas.diff is not None)
+    w.compare.threshold.setValue(100)
+    qtbot.waitUntil(lambda: w.compare.changed_share is not None)
+    qtbot.waitUntil(lambda: "changed" in w.compare.changed_label.text())
+    share_high = w.compare.changed_share
+    assert share_high is not None and 0.0 <= share_high <= 1.0
+    # M cycles the modes from the keyboard; C swaps
+    canvas.setFocus()
+    before_sha = w.compare.before_pic.sha256
+    QTest.keyClick(canvas, Qt.Key.Key_M)
+    assert canvas.mode == "wipe"
+    QTest.keyClick(canvas, Qt.Key.Key_C)
+    assert w.compare.after_pic.sha256 == before_sha
