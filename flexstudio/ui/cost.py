@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from . import theme
+from .labels import ElidingLabel
 
 if TYPE_CHECKING:
     from .workbench import Workbench
@@ -56,6 +57,11 @@ class CostReadout(QFrame):
         self.breakdown.setWordWrap(True)
         self.breakdown.setAccessibleName("Price breakdown")
         lay.addWidget(self.breakdown)
+        self.note = ElidingLabel()
+        self.note.setObjectName("pricenote")
+        self.note.setFont(theme.small_font(self))
+        self.note.setAccessibleName("About this price")
+        lay.addWidget(self.note)
         self.billed = QLabel()
         self.billed.setObjectName("billed")
         self.billed.setFont(theme.small_font(self))
@@ -85,12 +91,9 @@ class CostReadout(QFrame):
         for item in q.breakdown:
             mp = f" {item.megapixels:g}\u00a0MP" if item.megapixels is not None else ""
             parts.append(f"{item.item}{mp}\u00a0\u00a0{theme.money(item.usd)}".replace(" ", "\u00a0"))
-        text = "  ·  ".join(parts)
-        if q.note and q.usd is not None:
-            text += f"\n{q.note}"
-        elif q.note:
-            text = q.note
-        self.breakdown.setText(text)
+        self.breakdown.setText("  ·  ".join(parts))
+        self.note.setText(q.note or "")  # one line; the whole note is its tooltip
+        self.note.setVisible(bool(q.note))
 
     def show_billed(self, job_id: str, billed: float | None, quoted: float | None, state: str) -> None:
         if state == "succeeded":

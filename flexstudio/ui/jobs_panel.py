@@ -4,7 +4,7 @@ progress, a cancel button, and the human sentence it ends with."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QMouseEvent
@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QScrollArea,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from . import theme
 from .jobs_model import is_terminal
+from .labels import ElidingLabel
 
 if TYPE_CHECKING:
     from ..jobs.events import JobEvent
@@ -63,32 +63,6 @@ def outcome_text(ev: JobEvent) -> str:
     if ev.state == "interrupted":
         return ev.error_message or ev.message
     return ev.message or STATE_WORDS.get(ev.state, ev.state)
-
-
-class ElidingLabel(QLabel):
-    """A one-line label that shortens its text with "…" instead of widening its parent."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._full = ""
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setMinimumWidth(40)
-        self.setText(text)
-
-    def setText(self, text: str) -> None:
-        self._full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def full_text(self) -> str:
-        return self._full
-
-    def resizeEvent(self, e: Any) -> None:
-        super().resizeEvent(e)
-        self._elide()
-
-    def _elide(self) -> None:
-        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(10, self.width())))
 
 
 class JobCard(QFrame):
