@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import icons, theme
-from .history_model import STATUS_FILTERS, THUMB, RecordRole
+from .history_model import STATUS_FILTERS, THUMB, Filters, RecordRole
 
 if TYPE_CHECKING:
     from ..storage.history import JobRecord
@@ -104,8 +104,7 @@ class HistoryView(QListView):
         if self.model() is not None and self.model().rowCount() == 0:
             p = QPainter(self.viewport())
             p.setPen(theme.muted(self.palette()))
-            filtered = bool(getattr(self.model(), "filters", None) and self.model().filters.kwargs() != {
-                "search": None, "provider": None, "states": None, "favourite": None})
+            filtered = getattr(self.model(), "filters", Filters()) != Filters()
             p.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
                        "No job matches these filters." if filtered else
                        "Every edit you run is kept here, newest first — click to compare, double-click to "

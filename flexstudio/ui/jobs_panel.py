@@ -185,18 +185,21 @@ class JobsPanel(QWidget):
 
     def _on_event(self, ev: JobEvent) -> None:
         card = self.cards.get(ev.job_id)
-        title, extra = self.describe(ev.job_id)
-        if card is None:
-            card = JobCard(ev.job_id, title)
-            card.cancelRequested.connect(self.cancelRequested)
-            card.activated.connect(self.activated)
-            self.cards[ev.job_id] = card
-            self.list.insertWidget(0, card)
-            self.empty.hide()
-            self._trim()
-        elif is_terminal(ev.state):
-            card.title.setText(title)
-        card.update_event(ev, extra if is_terminal(ev.state) else "")
+        done = is_terminal(ev.state)
+        extra = ""
+        if card is None or done:  # the history is read only when a card appears and when it ends
+            title, extra = self.describe(ev.job_id)
+            if card is None:
+                card = JobCard(ev.job_id, title)
+                card.cancelRequested.connect(self.cancelRequested)
+                card.activated.connect(self.activated)
+                self.cards[ev.job_id] = card
+                self.list.insertWidget(0, card)
+                self.empty.hide()
+                self._trim()
+            else:
+                card.title.setText(title)
+        card.update_event(ev, extra)
 
     def mark_cancel_requested(self, job_id: str, text: str) -> None:
         card = self.cards.get(job_id)

@@ -341,7 +341,7 @@ class ReferenceTray(QWidget):
         self.view.setModel(self.model)
         self.view.setItemDelegate(ChipDelegate(self.view))
         self.view.setAccessibleName("Reference images")
-        self.view.moveRequested.connect(self._move)
+        self.view.moveRequested.connect(self.move)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
         lay.addWidget(self.view, 1)
@@ -371,9 +371,7 @@ class ReferenceTray(QWidget):
             self.select(min(row, self.model.rowCount() - 1))
 
     def move(self, src: int, dst: int) -> None:
-        self._move(src, dst)
-
-    def _move(self, src: int, dst: int) -> None:
+        """Move chip ``src`` to position ``dst`` (the prompt's "image N" mentions follow)."""
         self.wb.move_reference(src, dst)
         self.select(max(0, min(dst, self.model.rowCount() - 1)))
 
@@ -402,8 +400,8 @@ class ReferenceTray(QWidget):
         before.setChecked(ref is not None and ref.sha256 == self.wb.references[row].sha256)
         menu.addSeparator()
         if row > 0:
-            menu.addAction("Move up", lambda: self._move(row, row - 1))
+            menu.addAction("Move up", lambda: self.move(row, row - 1))
         if row < self.model.rowCount() - 1:
-            menu.addAction("Move down", lambda: self._move(row, row + 1))
+            menu.addAction("Move down", lambda: self.move(row, row + 1))
         menu.addAction("Remove", lambda: (self.select(row), self.remove_selected()))
         menu.popup(self.view.viewport().mapToGlobal(pos))
