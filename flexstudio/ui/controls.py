@@ -233,7 +233,7 @@ class ControlsPanel(QWidget):
     def _fill_providers(self) -> None:
         with QSignalBlocker(self.provider):
             self.provider.clear()
-            for info in self.wb.services.registry.all():
+            for info in self.wb.providers():
                 text = info.display_name
                 if info.id in self._key_status and info.needs_key:
                     text += f"  —  {KEY_WORDS.get(self._key_status[info.id], 'no key')}"

@@ -78,9 +78,8 @@ class CostReadout(QFrame):
         self.refresh()
 
     def refresh(self) -> None:
-        request = self.wb.request
-        q = self.wb.services.quote(request)
-        self.quote, self.quoted_request = q, request
+        self.quoted_request, q = self.wb.priced()
+        self.quote = q
         self.price.setText(price_text(q))
         tip = "Estimated from the provider's published prices"
         if q.approximate:

@@ -91,6 +91,14 @@ class Workbench(QObject):
     def quote(self) -> Any:
         return self.services.quote(self.request)
 
+    def priced(self) -> tuple[EditRequest, Any]:
+        """The current request and its quote (computed synchronously: microseconds)."""
+        request = self.request
+        return request, self.services.quote(request)
+
+    def providers(self) -> list[ProviderInfo]:
+        return self.services.registry.all()
+
     def parent_job_id(self) -> str | None:
         """The job whose result is among the references (lineage: "made from job N")."""
         for ref in self._req.references:
