@@ -112,6 +112,10 @@ def bench_env(home: Path, **extra: str) -> dict[str, str]:
                 "XDG_CACHE_HOME": str(home / "xdg-cache"),
                 "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    # An installed app starts from compiled bytecode: allow it, but keep the .pyc files in the temp folder
+    # (this machine sets PYTHONDONTWRITEBYTECODE, which would make every start compile from source).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(home.parent / "pycache")
     env.update(extra)
     return env
 

@@ -56,7 +56,7 @@ def check(photo: Path) -> dict[str, dict[str, float]]:
     refs = [PreparedReference(prep.data, prep.mime, prep.width, prep.height, "a" * 64)] * 8
     req = EditRequest(prompt="bench", seed=1, size=(2048, 2048))
     steps: dict[str, Callable[[], Any]] = {
-        "QImage.fromData(4 MP JPEG) [ui/compare.py decode_picture]": lambda: QImage.fromData(jpeg4),
+        "QImage.fromData(4 MP JPEG) (a Qt decoder through PySide)": lambda: QImage.fromData(jpeg4),
         "Pillow decode 4 MP JPEG (for comparison)": lambda: Image.open(io.BytesIO(jpeg4)).load(),
         "core.images.prepare(24 MP)": lambda: images.prepare(raw),
         "core.images.thumbnail(24 MP → 96)": lambda: images.thumbnail(raw, 96),

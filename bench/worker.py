@@ -16,7 +16,7 @@ from typing import Any
 from .common import Metric, emit, make_photos
 
 # the settings of a full run and of --quick (a CI smoke)
-FULL = {"photos": 8, "prep_repeats": 3, "quote_repeats": 5, "edit_repeats": 7, "latency": 1.0, "singles": 8,
+FULL = {"photos": 8, "prep_repeats": 3, "quote_repeats": 5, "edit_repeats": 15, "latency": 1.0, "singles": 8,
         "group_repeats": 3, "start_repeats": 5, "history": 10_000, "stall_repeats": 2,
         "history_repeats": 3}
 QUICK = {"photos": 8, "prep_repeats": 1, "quote_repeats": 3, "edit_repeats": 3, "latency": 1.0, "singles": 2,
