@@ -107,7 +107,9 @@ def _run_group(group: str, tmp: Path, quick: bool, profile_dir: Path | None, lim
             return [Metric.from_dict(d) for d in json.loads(line[len(RESULT_PREFIX):])]
     if proc.returncode in (124, 137):
         return _placeholders(group, f"timed out after {limit:.0f} s")
-    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:160]
+    lines = proc.stderr.strip().splitlines() or ["no output"]
+    tail = next((ln[len("BENCH-ERROR "):] for ln in reversed(lines) if ln.startswith("BENCH-ERROR ")), lines[-1])
+    tail = tail[:240]
     return _placeholders(group, f"worker failed (rc {proc.returncode}): {tail}")
 
 

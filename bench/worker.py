@@ -95,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"unknown group {g!r}", file=sys.stderr)
             return 2
-    except Exception:
+    except Exception as exc:
         traceback.print_exc()
+        text = " ".join(str(exc).split())[:300]
+        print(f"BENCH-ERROR {type(exc).__name__}: {text}", file=sys.stderr)
         return 1
     emit(metrics)
     return 0
