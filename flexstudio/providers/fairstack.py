@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from .base import (
     Capabilities,
@@ -40,6 +38,8 @@ from .http import Http, check_url, error, json_body, provider_error
 from .kie import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..core.request import EditRequest
 
 

@@ -16,15 +16,16 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from ..core.errors import ErrorKind, ProviderError
 
+if TYPE_CHECKING:
+    import httpx
+
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
-DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+DEFAULT_TIMEOUT = (60.0, 10.0)  # read/write/pool seconds, connect seconds
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -184,6 +185,8 @@ def json_body(label: str, response: httpx.Response) -> Any:
 
 
 def network_error(label: str, exc: Exception) -> ProviderError:
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return ProviderError(f"{label} did not answer in time ({type(exc).__name__}).", kind=ErrorKind.TIMEOUT)
     return ProviderError(f"Could not reach {label} ({type(exc).__name__}: {exc or 'connection failed'}).",
@@ -194,12 +197,15 @@ class Http:
     """The HTTP steps of one provider, sharing the retry policy and the hygiene rules."""
 
     def __init__(self, client: httpx.AsyncClient, label: str, *, sleep: Sleep | None = None,
-                 policy: RetryPolicy = RETRY, timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> None:
+                 policy: RetryPolicy = RETRY, timeout: httpx.Timeout | None = None) -> None:
         self.client = client
         self.label = label
         self.sleep: Sleep = sleep or asyncio.sleep
         self.policy = policy
-        self.timeout = timeout
+        import httpx  # imported on first use: it costs start-up time
+
+        self._httpx = httpx
+        self.timeout = timeout or _timeout()
 
     async def submit(self, method: str, url: str, *, default_retry_after: float | None = None,
                      **kw: Any) -> httpx.Response:
@@ -214,12 +220,12 @@ class Http:
             try:
                 response = await self.client.request(method, url, timeout=self.timeout,
                                                      follow_redirects=False, **kw)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            except (self._httpx.ConnectError, self._httpx.ConnectTimeout) as exc:
                 if last:
                     raise network_error(self.label, exc) from None
                 await self.sleep(self.policy.backoff(attempt))
                 continue
-            except httpx.HTTPError as exc:
+            except self._httpx.HTTPError as exc:
                 raise network_error(self.label, exc) from None
             if response.status_code in (429, 503) and not last:
                 fallback = default_retry_after if default_retry_after is not None else self.policy.backoff(attempt)
@@ -244,7 +250,7 @@ class Http:
             try:
                 response = await self.client.request(method, url, timeout=self.timeout,
                                                      follow_redirects=False, **kw)
-            except httpx.HTTPError as exc:
+            except self._httpx.HTTPError as exc:
                 if last:
                     raise network_error(self.label, exc) from None
                 await self.sleep(self.policy.backoff(attempt))
@@ -283,14 +289,14 @@ class Http:
                     del request.headers[name]
             try:
                 response = await self.client.send(request, stream=True, follow_redirects=False)
-            except httpx.HTTPError as exc:
+            except self._httpx.HTTPError as exc:
                 raise _Retryable(network_error(self.label, exc)) from None
             try:
                 if response.status_code in (301, 302, 303, 307, 308):
                     location = response.headers.get("location")
                     if not location:
                         raise error(self.label, ErrorKind.PROVIDER, "redirect without a location")
-                    current = str(httpx.URL(current).join(location))
+                    current = str(self._httpx.URL(current).join(location))
                     continue
                 if response.status_code in (401, 403, 404, 410):
                     raise error(self.label, ErrorKind.EXPIRED, f"{response.status_code} on the result link",
@@ -317,7 +323,7 @@ class Http:
                             raise error(self.label, ErrorKind.PROVIDER,
                                         f"the result is over the {max_bytes // 1_048_576} MB limit")
                         chunks.append(chunk)
-                except httpx.HTTPError as exc:  # reset or truncated mid-body
+                except self._httpx.HTTPError as exc:  # reset or truncated mid-body
                     raise _Retryable(error(self.label, ErrorKind.NETWORK,
                                            f"the download broke off ({type(exc).__name__})")) from None
                 data = b"".join(chunks)
@@ -350,7 +356,15 @@ def decode_data_uri(label: str, uri: str) -> bytes:
         raise error(label, ErrorKind.PROVIDER, "a data URI result that does not decode") from None
 
 
+def _timeout() -> httpx.Timeout:
+    import httpx
+
+    return httpx.Timeout(DEFAULT_TIMEOUT[0], connect=DEFAULT_TIMEOUT[1])
+
+
 def new_client(**kw: Any) -> httpx.AsyncClient:
     """The client FlexStudio uses: no default auth, no redirects, bounded timeouts, no env proxies' auth."""
-    return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False,
+    import httpx
+
+    return httpx.AsyncClient(timeout=_timeout(), follow_redirects=False,
                              headers={"user-agent": "FlexStudio/0.1"}, **kw)

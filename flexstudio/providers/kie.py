@@ -40,8 +40,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from ..core.sizes import MEGAPIXEL
 from .base import (
@@ -58,6 +56,8 @@ from .base import (
 from .http import Http, check_url, error, json_body, parse_retry_after, provider_error
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..core.request import EditRequest
 
 PROTOCOL = "kie"

@@ -29,8 +29,6 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from .base import (
     Capabilities,
@@ -46,6 +44,8 @@ from .base import (
 from .http import Http, check_url, error, json_body, provider_error
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..core.request import EditRequest
 
 PROTOCOL = "openai_images"

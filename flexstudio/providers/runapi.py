@@ -20,8 +20,6 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx
-
 from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from .base import (
     Capabilities,
@@ -77,6 +75,8 @@ class RunApiAssumptions:
 ASSUMPTIONS = RunApiAssumptions()
 
 if TYPE_CHECKING:
+    import httpx
+
     from ..core.request import EditRequest
 
 PROTOCOL = "runapi"
