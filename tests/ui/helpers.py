@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
@@ -15,8 +16,12 @@ def drop(widget: QWidget, mime: QMimeData, pos: QPointF | None = None) -> QDropE
     at = pos if pos is not None else QPointF(widget.rect().center())
     actions = Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
     buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    QApplication.sendEvent(widget, QDragEnterEvent(at, actions, mime, buttons, mods))
-    QApplication.sendEvent(widget, QDragMoveEvent(at, actions, mime, buttons, mods))
+    with warnings.catch_warnings():  # PySide6 binds only the QPoint constructors, marked deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(at.toPoint(), actions, mime, buttons, mods)
+        move = QDragMoveEvent(at.toPoint(), actions, mime, buttons, mods)
+    QApplication.sendEvent(widget, enter)
+    QApplication.sendEvent(widget, move)
     ev = QDropEvent(at, actions, mime, buttons, mods)
     QApplication.sendEvent(widget, ev)
     return ev

@@ -18,24 +18,24 @@ def _error_shown(w: Any) -> str:
 
 def test_bad_file_dropped_shows_a_message_and_adds_nothing(open_window: Any, qtbot: Any, tmp_path: Any) -> None:
     w = open_window()
+
+    def refused(mime: QMimeData) -> str:
+        w.banner.dismiss()
+        drop(w.tray.view.viewport(), mime)
+        qtbot.waitUntil(lambda: bool(_error_shown(w)))
+        assert w.wb.references == () and w.tray.counter.text() == "0 / 8"
+        return _error_shown(w)
+
     fake = tmp_path / "holiday.png"
     fake.write_text("this is not a picture")
-    drop(w.tray.view.viewport(), file_mime(fake))
-    qtbot.waitUntil(lambda: bool(_error_shown(w)))
-    assert "holiday.png" in _error_shown(w) and "not an image" in _error_shown(w)
-    assert w.wb.references == ()
-    assert w.tray.counter.text() == "0 / 8"
+    text = refused(file_mime(fake))
+    assert "holiday.png" in text and "not an image" in text
     # truncated image data from a browser
-    drop(w.tray.view.viewport(), data_mime(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40))
-    qtbot.waitUntil(lambda: "truncated" in _error_shown(w) or "damaged" in _error_shown(w) or
-                    "not an image" in _error_shown(w))
-    assert w.wb.references == ()
+    text = refused(data_mime(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40))
+    assert "truncated" in text or "damaged" in text or "not an image" in text
     # a folder and a missing file
-    drop(w.tray.view.viewport(), file_mime(tmp_path))
-    qtbot.waitUntil(lambda: "folder" in _error_shown(w))
-    drop(w.tray.view.viewport(), file_mime(tmp_path / "gone.jpg"))
-    qtbot.waitUntil(lambda: "no such file" in _error_shown(w))
-    assert w.wb.references == ()
+    assert "folder" in refused(file_mime(tmp_path))
+    assert "no such file" in refused(file_mime(tmp_path / "gone.jpg"))
 
 
 def test_web_address_is_refused_with_what_to_do(open_window: Any, qtbot: Any) -> None:
