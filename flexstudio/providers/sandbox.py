@@ -67,10 +67,9 @@ class SandboxProvider:
             _MEMORY[job_id] = {**state, "image": image if image is not None else
                                _MEMORY.get(job_id, {}).get("image")}
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
         if image is not None:
-            atomic_write(self.dir / f"{job_id}.img", image)
-        atomic_write(self.dir / f"{job_id}.json", json.dumps(state).encode())
+            _write(self.dir / f"{job_id}.img", image)
+        _write(self.dir / f"{job_id}.json", json.dumps(state).encode())
 
     def _load(self, job_id: str) -> tuple[dict[str, Any], bytes | None]:
         if self.dir is None:
@@ -91,11 +90,13 @@ class SandboxProvider:
             raise ProviderError("The sandbox flagged the prompt (it contains the word 'moderate'; not billed).",
                                 kind=ErrorKind.MODERATED, moderation_stage="input")
         width, height = request.output_size(self.info.capabilities.max_pixels)
-        image = await asyncio.to_thread(render, request, list(references), width, height)
         job_id = uuid.uuid4().hex
         now = time.time()
         state = {"id": job_id, "submitted": now, "queued_until": now + self.latency * 0.2,
                  "ready_at": now + self.latency, "seed": request.seed, "cancelled": False}
+        # The picture is made before the job id is handed out, so a job that exists can always finish
+        # (after a crash too), as a real cloud's would.
+        image = await asyncio.to_thread(render, request, list(references), width, height)
         self._save(job_id, state, image)
         return Submission(provider_job_id=job_id, handle={"id": job_id}, billed_usd=0.0)
 
@@ -112,7 +113,8 @@ class SandboxProvider:
             step = int(done * 50)
             return PollResult("running", progress=min(0.99, done), message=f"Simulating step {step}/50")
         if image is None:
-            raise JobGone("The sandbox lost the result.", kind=ErrorKind.PROVIDER)
+            raise JobGone("The sandbox lost the result (FlexStudio stopped while it was being made).",
+                          kind=ErrorKind.PROVIDER)
         return PollResult("done", progress=1.0,
                           result=Result(images=(image,), seed=state.get("seed"), billed_usd=0.0))
 
@@ -129,12 +131,12 @@ class SandboxProvider:
         return True
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes) -> None:
+    """Write via a temp file and rename: a reader never sees half a file. No fsync — this is simulated
+    server state, not the user's history."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+    tmp.write_bytes(data)
     os.replace(tmp, path)
 
 

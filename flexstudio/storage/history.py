@@ -60,6 +60,10 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_group ON jobs(group_id);
     CREATE INDEX jobs_parent ON jobs(parent_job_id);
     """,
+    # 3: keyset paging of the history (newest first, ties broken by id)
+    """
+    CREATE INDEX jobs_page ON jobs(created_at DESC, id DESC);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -258,10 +262,16 @@ class History:
 
     def list(self, *, limit: int = 200, offset: int = 0, search: str | None = None,
              provider: str | None = None, states: Sequence[str] | None = None,
-             favourite: bool | None = None, group_id: str | None = None) -> list[JobRecord]:
+             favourite: bool | None = None, group_id: str | None = None,
+             before: tuple[float, str] | None = None) -> list[JobRecord]:
+        """Newest first. For paging a long history pass ``before=(created_at, id)`` of the last record
+        already shown (keyset paging: every page costs the same, unlike a growing OFFSET)."""
         where, args = self._where(search, provider, states, favourite, group_id)
+        if before is not None:
+            where += " AND (created_at < ? OR (created_at = ? AND id < ?))"
+            args = [*args, before[0], before[0], before[1]]
         rows = self.db.execute(
-            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE {where} ORDER BY created_at DESC, rowid DESC"
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE {where} ORDER BY created_at DESC, id DESC"
             " LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [_row_to_record(r) for r in rows]
 

@@ -107,3 +107,18 @@ def test_blobs_are_content_addressed_and_atomic(tmp_path):
     assert leftovers == []
     with pytest.raises(FileNotFoundError, match="missing"):
         store.path("0" * 64)
+
+
+def test_keyset_pages_walk_the_whole_history_once(history):
+    from flexstudio.core.request import EditRequest as R
+
+    history.bulk_insert((R(prompt=f"job {i}"), "succeeded", 1000.0 + (i // 3)) for i in range(50))  # ties too
+    seen, before = [], None
+    while True:
+        page = history.list(limit=7, before=before)
+        if not page:
+            break
+        seen += [r.id for r in page]
+        before = (page[-1].created_at, page[-1].id)
+    assert len(seen) == len(set(seen)) == 50
+    assert seen == [r.id for r in history.list(limit=100)]
