@@ -1,13 +1,11 @@
 """Qt-free metrics: reference preparation, price quotes, one edit against the BFL emulator, and an
-8-provider comparison on the sandbox."""
+8-provider comparison on eight local BFL-protocol emulators."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import hashlib
 import io
-import os
 import sys
 import time
 from pathlib import Path
@@ -223,26 +221,61 @@ def emulator_edit(home: Path, repeats: int, profile: Any = None) -> list[Metric]
 
 
 # ------------------------------------------------------------------------ comparison on 8 providers
+_EMULATORS: list[Any] = []
+
+
+def _timed_bfl(latency: float) -> Any:
+    """A BFL emulator whose jobs stay Pending for ``latency`` seconds of wall time (like a real cloud)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.emulators.base import Delivery, json_reply
+    from tests.emulators.bfl import BflEmulator
+
+    class Timed(BflEmulator):
+        def handle(self, req: Any) -> Any:
+            if req.method == "GET" and "get_result" in req.path:
+                born = self.state.get("born", {}).get(req.q("id"))
+                if born is not None and time.monotonic() - born < latency:
+                    return json_reply({"id": req.q("id"), "status": "Pending", "result": None,
+                                       "progress": round((time.monotonic() - born) / latency, 2),
+                                       "details": None, "preview": None})
+            reply = super().handle(req)
+            if req.method == "POST" and reply.status == 200 and isinstance(reply.body, dict):
+                self.state.setdefault("born", {})[reply.body["id"]] = time.monotonic()
+            return reply
+
+    delivery = Delivery().start()
+    emu = Timed(delivery, latency_polls=0, key="bfl_bench_key").start()
+    _EMULATORS.extend([emu, delivery])
+    return emu
+
+
 def _compare_setup(latency: float) -> tuple[Any, list[str], Any]:
+    """Eight BFL-compatible endpoints, each its own local emulator with the same latency: what FlexStudio
+    adds on top of eight clouds working at once (no work of the clouds' own runs on this machine)."""
     from flexstudio.core.request import EditRequest
     from flexstudio.jobs.runner import RunnerConfig
-    from flexstudio.providers.sandbox import SandboxProvider
     from flexstudio.services import Services
+    from flexstudio.storage.settings import CustomEndpoint
 
-    ids = [f"bench-sandbox-{i}" for i in range(8)]
-    cfg = RunnerConfig(provider_options={pid: {"latency": latency} for pid in ids})
-    os.environ["FLEXSTUDIO_SANDBOX_LATENCY"] = str(latency)
+    ids = [f"bench-bfl-{i}" for i in range(8)]
+    # Poll often so the figure measures FlexStudio's overhead, not where a poll happens to fall.
+    cfg = RunnerConfig(poll_interval=0.05, max_poll_interval=0.05)
     svc = Services.build(runner_config=cfg)
-    base = svc.registry.get("sandbox")
-    for i, pid in enumerate(ids):  # distinct ids: the runner limits concurrency per provider id
-        info = dataclasses.replace(base, id=pid, label=f"Sandbox {i + 1}")
-        info = dataclasses.replace(info, factory=lambda ctx, inf=info: SandboxProvider(inf, ctx))
-        svc.registry._infos[pid] = info
+    for i, pid in enumerate(ids):
+        emu = _timed_bfl(latency)
+        svc.registry.add_custom(CustomEndpoint(pid, f"Cloud {i + 1}", "bfl", emu.url, {"auth": "x-key"}))
+        svc.secrets._memory[pid] = "bfl_bench_key"
     refs = tuple(svc.import_reference(small_jpeg((1024, 1024), c), f"ref{n}.jpg")
                  for n, c in enumerate([(200, 60, 40), (40, 90, 200)]))
     request = EditRequest(prompt="Put the lamp from image 2 on the table in image 1", references=refs, seed=3,
                           size=(1024, 1024))
     return svc, ids, request
+
+
+def _stop_emulators() -> None:
+    while _EMULATORS:
+        _EMULATORS.pop().stop()
 
 
 async def _group(svc: Any, ids: list[str], request: Any) -> float:
@@ -314,6 +347,7 @@ def compare8(home: Path, latency: float, singles: int, repeats: int, profile: An
         alone, together = asyncio.run(main())
     finally:
         asyncio.run(svc.aclose())
+        _stop_emulators()
     # The eight providers are identical, so "the slowest single provider" is the typical single run: the
     # median of the single runs (the max of one sample each would mostly measure machine noise).
     floor = median(alone)
@@ -337,5 +371,8 @@ def compare8(home: Path, latency: float, singles: int, repeats: int, profile: An
             finally:
                 await svc2.aclose()
 
-        profile("compare_8", lambda: asyncio.run(prof()))
+        try:
+            profile("compare_8", lambda: asyncio.run(prof()))
+        finally:
+            _stop_emulators()
     return [m]
