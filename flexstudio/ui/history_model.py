@@ -136,7 +136,7 @@ class HistoryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return rec.request.prompt
         if role == Qt.ItemDataRole.DecorationRole:
-            return self.thumbs.get(rec.outputs[0].sha256, THUMB) if rec.outputs else None
+            return self.thumbnail(rec)
         if role == RecordRole:
             return rec
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -144,6 +144,10 @@ class HistoryModel(QAbstractListModel):
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"Job {rec.id}, {self.label(rec.provider)}, {rec.state}: {rec.request.prompt[:80]}"
         return None
+
+    def thumbnail(self, rec: JobRecord) -> Any:
+        """The job's first output as a 96 px pixmap, or None while it loads (or when there is none)."""
+        return self.thumbs.get(rec.outputs[0].sha256, THUMB) if rec.outputs else None
 
     def record(self, row: int) -> JobRecord | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import icons, theme
-from .history_model import STATUS_FILTERS, THUMB, Filters, RecordRole
+from .history_model import STATUS_FILTERS, THUMB, Filters
 
 if TYPE_CHECKING:
     from ..storage.history import JobRecord
@@ -50,7 +50,8 @@ class HistoryDelegate(QStyledItemDelegate):
         return ITEM
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
-        rec: JobRecord | None = index.data(RecordRole)
+        # Straight from the model: QModelIndex.data() returning None loses a reference on PySide6 6.12.0.
+        rec = self.model.record(index.row())
         if rec is None:
             return
         p.save()
@@ -65,7 +66,7 @@ class HistoryDelegate(QStyledItemDelegate):
             p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 1.5))
             p.drawPath(path)
         box = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 5, THUMB, THUMB)
-        pix = index.data(Qt.ItemDataRole.DecorationRole)
+        pix = self.model.thumbnail(rec)
         if pix is not None and not pix.isNull():
             x = box.left() + (THUMB - pix.width()) // 2
             y = box.top() + (THUMB - pix.height()) // 2
@@ -185,9 +186,9 @@ class HistoryPanel(QWidget):
         self.view.setAccessibleName("History")
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
-        self.view.clicked.connect(lambda idx: self.activated.emit(idx.data(RecordRole)))
-        self.view.activated.connect(lambda idx: self.activated.emit(idx.data(RecordRole)))
-        self.view.doubleClicked.connect(lambda idx: self.restoreRequested.emit(idx.data(RecordRole)))
+        self.view.clicked.connect(lambda idx: self._emit_for(self.activated, idx))
+        self.view.activated.connect(lambda idx: self._emit_for(self.activated, idx))
+        self.view.doubleClicked.connect(lambda idx: self._emit_for(self.restoreRequested, idx))
         self.view.horizontalScrollBar().valueChanged.connect(lambda _v: self.view.viewport().update())
         lay.addWidget(self.view)
         model.countChanged.connect(self._count)
@@ -206,6 +207,11 @@ class HistoryPanel(QWidget):
         self.restore_action = act("Restore all settings", ["A"], lambda: self._each(self.restoreRequested, 1))
         self.favourite_action = act("Favourite", ["."], self.toggle_favourite)
         self.delete_action = act("Delete", ["Delete", "Backspace"], self.delete_selected)
+
+    def _emit_for(self, signal: Any, idx: QModelIndex) -> None:
+        rec = self.model.record(idx.row())
+        if rec is not None:
+            signal.emit(rec)
 
     def _count(self, n: int) -> None:
         self.count.setText(f"{n:,} job{'s' if n != 1 else ''}".replace(",", " "))
@@ -250,7 +256,9 @@ class HistoryPanel(QWidget):
             return
         if not self.view.selectionModel().isSelected(idx):
             self.view.setCurrentIndex(idx)
-        rec: JobRecord = idx.data(RecordRole)
+        rec = self.model.record(idx.row())
+        if rec is None:
+            return
         has_output = bool(rec.outputs)
         menu = QMenu(self)
         menu.addAction("Show", lambda: self.activated.emit(rec)).setEnabled(has_output)

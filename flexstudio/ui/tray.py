@@ -110,6 +110,15 @@ class ReferenceListModel(QAbstractListModel):
     def room(self) -> int:
         return self.wb.room()
 
+    # Delegates read these directly rather than through QModelIndex.data(), which on PySide6 6.12.0
+    # loses a reference to None each time it returns None.
+    def thumbnail(self, row: int) -> Any:
+        refs = self.wb.references
+        return self.thumbs.get(refs[row].sha256, THUMB) if 0 <= row < len(refs) else None
+
+    def billed(self, row: int) -> float | None:
+        return self._billed.get(row)
+
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         return base | Qt.ItemFlag.ItemIsDragEnabled if index.isValid() else Qt.ItemFlag.ItemIsDropEnabled
@@ -147,7 +156,8 @@ class ChipDelegate(QStyledItemDelegate):
         p.drawPath(path)
         # Thumbnail with the number badge.
         thumb = QRect(r.left() + 6, r.top() + 5, r.height() - 10, r.height() - 10)
-        pix = index.data(Qt.ItemDataRole.DecorationRole)
+        model = index.model()
+        pix = model.thumbnail(row) if isinstance(model, ReferenceListModel) else None
         if pix is not None and not pix.isNull():
             scaled = pix.scaled(thumb.size() * p.device().devicePixelRatioF(), Qt.AspectRatioMode.KeepAspectRatio,
                                 Qt.TransformationMode.SmoothTransformation)
@@ -173,7 +183,9 @@ class ChipDelegate(QStyledItemDelegate):
         fm_font = theme.bold(option.font)
         p.setFont(fm_font)
         p.setPen(pal.color(QPalette.ColorRole.Text))
-        name = str(index.data(Qt.ItemDataRole.DisplayRole) or "")
+        ref = model.wb.references[row] if isinstance(model, ReferenceListModel) and \
+            row < len(model.wb.references) else None
+        name = (ref.name or f"image {row + 1}") if ref is not None else ""
         line_h = p.fontMetrics().height()
         top = r.top() + (r.height() - 3 * line_h) // 2 + 1
         p.drawText(QRect(x, top, width, line_h), Qt.AlignmentFlag.AlignVCenter,
@@ -183,8 +195,8 @@ class ChipDelegate(QStyledItemDelegate):
         p.setPen(theme.muted(pal))
         p.drawText(QRect(x, top + line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter,
                    p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, width))
-        sent = index.data(SentRole)
-        billed = index.data(BilledRole)
+        sent = ref.sent_size(model.wb.caps.max_pixels) if ref is not None else None
+        billed = model.billed(row) if isinstance(model, ReferenceListModel) else None
         info = f"sent {sent[0]}×{sent[1]}" if sent else ""
         if billed is not None:
             info += f" · {billed:g} MP"
