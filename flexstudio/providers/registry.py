@@ -58,6 +58,18 @@ class Registry:
         self._infos[info.id] = info
         return info
 
+    def register(self, info: ProviderInfo) -> None:
+        """Add (or replace) a provider profile at run time."""
+        self._infos[info.id] = info
+
+    def remove(self, provider_id: str) -> bool:
+        """Forget a user-defined endpoint (built-in providers stay)."""
+        info = self._infos.get(provider_id)
+        if info is None or not info.options.get("custom"):
+            return False
+        del self._infos[provider_id]
+        return True
+
     def all(self) -> list[ProviderInfo]:
         return list(self._infos.values())
 
