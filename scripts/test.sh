@@ -13,4 +13,12 @@ rc=$?
 set -e
 if [ $rc = 5 ]; then echo "test.sh: pytest collected no tests — failing"; exit 1; fi
 if [ $rc = 124 ] || [ $rc = 137 ]; then echo "test.sh: the test run timed out"; fi
-exit $rc
+[ $rc = 0 ] || exit $rc
+# A quick smoke of the benchmark so it cannot rot (timings are printed, never asserted here).
+if [ "${FLEXSTUDIO_SKIP_BENCH:-}" != 1 ]; then
+  echo "test.sh: benchmark smoke (bench/run.py --quick)"
+  timeout -k 10 600 .venv/bin/python bench/run.py --quick > .bench-smoke.log 2>&1 || { cat .bench-smoke.log; exit 1; }
+  tail -n 1 .bench-smoke.log | .venv/bin/python bench/summary.py
+  rm -f .bench-smoke.log
+fi
+echo "test.sh: all passed"
