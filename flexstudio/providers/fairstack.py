@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
 from .base import (
     Capabilities,
     FieldHandling,
@@ -34,7 +34,7 @@ from .base import (
     Submission,
     Support,
 )
-from .http import Http, check_url, error, json_body, provider_error
+from .http import HttpProvider, check_url, error, json_body, provider_error
 from .kie import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 
 if TYPE_CHECKING:
@@ -80,32 +80,15 @@ _CREDIT_CODES = {"insufficient_credits", "insufficient_balance", "spending_cap_r
 _MODERATION_CODES = {"content_policy_violation", "content_filtered", "moderation_blocked", "nsfw_content"}
 
 
-class FairStackProvider:
+class FairStackProvider(HttpProvider):
     def __init__(self, info: ProviderInfo, ctx: ProviderContext,
                  assumptions: FairStackAssumptions = ASSUMPTIONS) -> None:
-        self.info = info
-        self.ctx = ctx
+        super().__init__(info, ctx)
         self.a = assumptions
-        self.options = {**dict(info.options), **dict(ctx.options)}
-        self._http: Http | None = None
 
-    @property
-    def http(self) -> Http:
-        if self._http is None:
-            if self.ctx.client is None:
-                raise RuntimeError(f"{self.info.label}: no HTTP client was given")
-            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep)
-        return self._http
-
-    def _base(self) -> str:
-        return (self.ctx.base_url or self.info.default_base_url).rstrip("/")
 
     def _auth(self) -> dict[str, str]:
-        key = (self.ctx.api_key or "").strip()
-        if not key:
-            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys or set "
-                             f"{self.info.env_var}.")
-        return {"authorization": f"Bearer {key}", "accept": "application/json"}
+        return self._bearer()
 
     # -------------------------------------------------------------------- steps
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:

@@ -368,3 +368,37 @@ def new_client(**kw: Any) -> httpx.AsyncClient:
 
     return httpx.AsyncClient(timeout=_timeout(), follow_redirects=False,
                              headers={"user-agent": "FlexStudio/0.1"}, **kw)
+
+
+class HttpProvider:
+    """What the HTTP protocols share: merged profile options, the API root, the ``Http`` helper and the
+    key check (no key → ``MissingKey`` before any request)."""
+
+    def __init__(self, info: Any, ctx: Any) -> None:
+        self.info = info
+        self.ctx = ctx
+        self.options: dict[str, Any] = {**dict(info.options), **dict(ctx.options)}
+        self._http: Http | None = None
+
+    @property
+    def http(self) -> Http:
+        if self._http is None:
+            if self.ctx.client is None:
+                raise RuntimeError(f"{self.info.label}: no HTTP client was given")
+            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep)
+        return self._http
+
+    def _base(self) -> str:
+        return (self.ctx.base_url or self.info.default_base_url).rstrip("/")
+
+    def require_key(self) -> str:
+        from ..core.errors import MissingKey
+
+        key = (self.ctx.api_key or "").strip()
+        if not key:
+            where = f" or set {self.info.env_var}" if self.info.env_var else ""
+            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys{where}.")
+        return key
+
+    def _bearer(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.require_key()}", "accept": "application/json"}

@@ -40,7 +40,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
 from ..core.sizes import MEGAPIXEL
 from .base import (
     Capabilities,
@@ -53,7 +53,7 @@ from .base import (
     Submission,
     Support,
 )
-from .http import Http, check_url, error, json_body, parse_retry_after, provider_error
+from .http import HttpProvider, check_url, error, json_body, parse_retry_after, provider_error
 
 if TYPE_CHECKING:
     import httpx
@@ -116,24 +116,11 @@ def user_reference_urls(request: EditRequest, options: Mapping[str, Any]) -> lis
     return urls or None
 
 
-class KieProvider:
+class KieProvider(HttpProvider):
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
-        self.info = info
-        self.ctx = ctx
-        self.options = {**dict(info.options), **dict(ctx.options)}
-        self._http: Http | None = None
+        super().__init__(info, ctx)
 
     # -------------------------------------------------------------------- plumbing
-    @property
-    def http(self) -> Http:
-        if self._http is None:
-            if self.ctx.client is None:
-                raise RuntimeError(f"{self.info.label}: no HTTP client was given")
-            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep)
-        return self._http
-
-    def _base(self) -> str:
-        return (self.ctx.base_url or self.info.default_base_url).rstrip("/")
 
     def _upload_base(self) -> str:
         explicit = self.options.get("upload_base_url")
@@ -142,11 +129,7 @@ class KieProvider:
         return self.ctx.base_url.rstrip("/") if self.ctx.base_url else UPLOAD_BASE
 
     def _auth(self) -> dict[str, str]:
-        key = (self.ctx.api_key or "").strip()
-        if not key:
-            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys or set "
-                             f"{self.info.env_var}.")
-        return {"authorization": f"Bearer {key}", "accept": "application/json"}
+        return self._bearer()
 
     # -------------------------------------------------------------------- steps
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:

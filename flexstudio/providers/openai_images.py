@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
 from .base import (
     Capabilities,
     FieldHandling,
@@ -41,7 +41,7 @@ from .base import (
     Submission,
     Support,
 )
-from .http import Http, check_url, error, json_body, provider_error
+from .http import HttpProvider, check_url, error, json_body, provider_error
 
 if TYPE_CHECKING:
     import httpx
@@ -117,13 +117,12 @@ PARAM_STYLES = {"lumenfall": lumenfall_params, "flux": flux_params}
 
 
 # ------------------------------------------------------------------------------------------------ provider
-class OpenAIImagesProvider:
+class OpenAIImagesProvider(HttpProvider):
     """One OpenAI-compatible gateway (a profile: base URL, model id, parameter style)."""
 
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
-        self.info = info
-        self.ctx = ctx
-        options = {**dict(info.options), **dict(ctx.options)}
+        super().__init__(info, ctx)
+        options = self.options
         self.model = str(options.get("model") or DEFAULT_MODEL)
         self.response_format = str(options.get("response_format") or "b64_json")
         if self.response_format not in RESPONSE_FORMATS:
@@ -133,17 +132,8 @@ class OpenAIImagesProvider:
         if style not in PARAM_STYLES:
             raise BadInput(f"{info.label}: param_style must be one of {', '.join(PARAM_STYLES)} (got {style!r}).")
         self.params = PARAM_STYLES[style]
-        self._http: Http | None = None
 
     # -------------------------------------------------------------------- plumbing
-    @property
-    def http(self) -> Http:
-        if self._http is None:
-            if self.ctx.client is None:
-                raise RuntimeError(f"{self.info.label}: no HTTP client was given")
-            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep)
-        return self._http
-
     def _base(self) -> str:
         base = (self.ctx.base_url or self.info.default_base_url or "").strip().rstrip("/")
         if not base:
@@ -153,11 +143,7 @@ class OpenAIImagesProvider:
         return base
 
     def _auth(self) -> dict[str, str]:
-        key = (self.ctx.api_key or "").strip()
-        if not key:
-            env = f" or set {self.info.env_var}" if self.info.env_var else ""
-            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys{env}.")
-        return {"authorization": f"Bearer {key}"}
+        return {"authorization": f"Bearer {self.require_key()}"}
 
     # -------------------------------------------------------------------- steps
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
