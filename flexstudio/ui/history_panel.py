@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QAction, QColor, QFontMetrics, QKeySequence, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -34,68 +34,123 @@ if TYPE_CHECKING:
 ITEM = QSize(132, 150)
 
 
+_DAY_CACHE: dict[int, str] = {}
+
+
 def when(ts: float) -> str:
+    """``14:05`` today, ``03 Mar`` before (a whole day's label is computed once)."""
     now = time.time()
     if now - ts < 86400 and time.localtime(ts).tm_mday == time.localtime(now).tm_mday:
         return time.strftime("%H:%M", time.localtime(ts))
-    return time.strftime("%d %b", time.localtime(ts))
+    day = int(ts // 900)  # quarter hours: no time zone's midnight falls inside one
+    text = _DAY_CACHE.get(day)
+    if text is None:
+        if len(_DAY_CACHE) > 4096:
+            _DAY_CACHE.clear()
+        text = _DAY_CACHE[day] = time.strftime("%d %b", time.localtime(ts))
+    return text
+
+
+_STATE_WORDS = {"succeeded": "…", "failed": "failed", "moderated": "moderated", "cancelled": "cancelled",
+                "interrupted": "interrupted"}
+_GROUP_WORDS = {"sweep": "sweep", "comparison": "compare"}
+
+
+class _Style:
+    """What every row paints with, made once per palette and font (not once per row)."""
+
+    def __init__(self, pal: QPalette, widget: Any) -> None:
+        self.key = (pal.cacheKey(), widget.font().key() if widget is not None else "")
+        self.font = theme.small_font(widget)
+        self.metrics = QFontMetrics(self.font)
+        self.line = self.metrics.height()
+        self.text = pal.color(QPalette.ColorRole.Text)
+        self.muted = theme.muted(pal)
+        self.placeholder = pal.color(QPalette.ColorRole.Midlight)
+        self.highlight_pen = QPen(pal.color(QPalette.ColorRole.Highlight), 1.5)
+        self.highlight_fill = theme.tinted(pal.color(QPalette.ColorRole.Highlight), 0.3, pal)
+        self.dot_pen = QPen(pal.color(QPalette.ColorRole.Base), 1.5)
+        self.accents = {k: QColor(v) for k, v in theme.STATE_ACCENTS.items()}
+        self.default_accent = QColor("#868e96")
+        self.tag_fill = theme.tinted("#1c7ed6", 0.55, pal)
+        self.winner = QColor("#f59f00")
+        self.star = icons.star(True)
+        self.elided: dict[tuple[str, int], str] = {}
+
+    def elide(self, text: str, width: int) -> str:
+        key = (text, width)
+        out = self.elided.get(key)
+        if out is None:
+            if len(self.elided) > 2048:
+                self.elided.clear()
+            out = self.elided[key] = self.metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+        return out
 
 
 class HistoryDelegate(QStyledItemDelegate):
     def __init__(self, model: HistoryModel, parent: Any = None) -> None:
         super().__init__(parent)
         self.model = model
+        self._style: _Style | None = None
+        self._view = parent
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return ITEM
+
+    def _style_for(self, pal: QPalette) -> _Style:
+        st = self._style
+        widget = self._view
+        key = (pal.cacheKey(), widget.font().key() if widget is not None else "")
+        if st is None or st.key != key:
+            st = self._style = _Style(pal, widget)
+        return st
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         # Straight from the model: QModelIndex.data() returning None loses a reference on PySide6 6.12.0.
         rec = self.model.record(index.row())
         if rec is None:
             return
+        pal = option.palette
+        st = self._style_for(pal)
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        pal = option.palette
         r = option.rect.adjusted(3, 3, -3, -3)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        if selected:
+        if option.state & QStyle.StateFlag.State_Selected:
             path = QPainterPath()
             path.addRoundedRect(r, 6, 6)
-            p.fillPath(path, theme.tinted(pal.color(QPalette.ColorRole.Highlight), 0.3, pal))
-            p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 1.5))
+            p.fillPath(path, st.highlight_fill)
+            p.setPen(st.highlight_pen)
             p.drawPath(path)
         box = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 5, THUMB, THUMB)
         pix = self.model.thumbnail(rec)
+        p.setFont(st.font)
         if pix is not None and not pix.isNull():
-            x = box.left() + (THUMB - pix.width()) // 2
-            y = box.top() + (THUMB - pix.height()) // 2
-            p.drawPixmap(x, y, pix)
+            p.drawPixmap(box.left() + (THUMB - pix.width()) // 2, box.top() + (THUMB - pix.height()) // 2, pix)
         else:
-            p.fillRect(box, pal.color(QPalette.ColorRole.Midlight))
-            p.setPen(theme.muted(pal))
-            p.setFont(theme.small_font(option.widget))
-            word = {"succeeded": "…", "failed": "failed", "moderated": "moderated", "cancelled": "cancelled",
-                    "interrupted": "interrupted"}.get(rec.state, rec.state + "…")
-            p.drawText(box, Qt.AlignmentFlag.AlignCenter, word)
-        accent = theme.STATE_ACCENTS.get(rec.state, "#868e96")
-        p.setPen(QPen(pal.color(QPalette.ColorRole.Base), 1.5))
-        p.setBrush(QColor(accent))
+            p.fillRect(box, st.placeholder)
+            p.setPen(st.muted)
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, _STATE_WORDS.get(rec.state) or rec.state + "…")
+        p.setPen(st.dot_pen)
+        p.setBrush(st.accents.get(rec.state, st.default_accent))
         p.drawEllipse(box.left() + 4, box.top() + 4, 10, 10)
         if rec.favourite:
-            icons.star(True).paint(p, QRect(box.right() - 19, box.top() + 2, 18, 18))
-        p.setFont(theme.small_font(option.widget))
-        fm = p.fontMetrics()
-        line = fm.height()
-        text_rect = QRect(r.left() + 2, box.bottom() + 4, r.width() - 4, line)
-        p.setPen(pal.color(QPalette.ColorRole.Text))
-        p.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter,
-                   fm.elidedText(self.model.label(rec.provider), Qt.TextElideMode.ElideRight, text_rect.width()))
+            st.star.paint(p, QRect(box.right() - 19, box.top() + 2, 18, 18))
+        if rec.group_kind:
+            word = ("★ winner" if rec.winner else _GROUP_WORDS.get(rec.group_kind, rec.group_kind))
+            tag = QRect(box.left() + 3, box.bottom() - st.line - 3, st.metrics.horizontalAdvance(word) + 8, st.line + 2)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(st.winner if rec.winner else st.tag_fill)
+            p.drawRoundedRect(tag, 4, 4)
+            p.setPen(theme.readable_on(st.winner) if rec.winner else st.text)
+            p.drawText(tag, Qt.AlignmentFlag.AlignCenter, word)
+        width = r.width() - 4
+        text_rect = QRect(r.left() + 2, box.bottom() + 4, width, st.line)
+        p.setPen(st.text)
+        p.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, st.elide(self.model.label(rec.provider), width))
         cost = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
-        second = f"{theme.money(cost) if cost is not None else '—'} · {when(rec.created_at)}"
-        p.setPen(theme.muted(pal))
-        p.drawText(text_rect.translated(0, line), Qt.AlignmentFlag.AlignHCenter,
-                   fm.elidedText(second, Qt.TextElideMode.ElideRight, text_rect.width()))
+        p.setPen(st.muted)
+        p.drawText(text_rect.translated(0, st.line), Qt.AlignmentFlag.AlignHCenter,
+                   st.elide(f"{theme.money(cost) if cost is not None else '—'} · {when(rec.created_at)}", width))
         p.restore()
 
 
@@ -230,7 +285,7 @@ class HistoryPanel(QWidget):
         row = self.model.row_of(job_id)
         if row < 0:
             return False
-        idx = self.model.index(row)
+        idx = self.model.index(row, 0)
         self.view.setCurrentIndex(idx)
         self.view.scrollTo(idx)
         return True

@@ -161,7 +161,7 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     w2.wb.set_provider("sandbox")
     w2.prompt.setPlainText("something else")
     row = model.row_of(first_job)
-    idx = model.index(row)
+    idx = model.index(row, 0)
     rect = w2.history.view.visualRect(idx)
     viewport = w2.history.view.viewport()
     QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center())

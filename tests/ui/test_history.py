@@ -78,7 +78,7 @@ def test_search_is_debounced_and_filters_combine(open_window: Any, make_services
     w.history.status.setCurrentIndex(0)
     assert model.total() == 400
     # favourites
-    w.history.view.setCurrentIndex(model.index(3))
+    w.history.view.setCurrentIndex(model.index(3, 0))
     w.history.view.setFocus()
     QTest.keyClick(w.history.view, Qt.Key.Key_Period)
     fav = model.record(3)
@@ -93,7 +93,7 @@ def test_delete_and_undo(open_window: Any, make_services: Any, qtbot: Any) -> No
     w = open_window(svc)
     model = w.history_model
     doomed = model.record(0).id
-    w.history.view.setCurrentIndex(model.index(0))
+    w.history.view.setCurrentIndex(model.index(0, 0))
     w.history.view.setFocus()
     QTest.keyClick(w.history.view, Qt.Key.Key_Delete)
     assert model.total() == 4 and model.row_of(doomed) == -1
@@ -133,12 +133,12 @@ def test_result_actions_export_reference_compare_rerun(open_window: Any, png_fil
     second = w.services.history.get(w._started[1])
     assert second.parent_job_id == first.id
     assert "Made from job " + first.id in w.history_model.data(
-        w.history_model.index(w.history_model.row_of(second.id)), Qt.ItemDataRole.ToolTipRole)
+        w.history_model.index(w.history_model.row_of(second.id), 0), Qt.ItemDataRole.ToolTipRole)
 
     # compare with…: pick the first job, then click the second
     w.start_compare_with(first)
     assert "Compare with" in w.banner.message()
-    rect = w.history.view.visualRect(w.history_model.index(w.history_model.row_of(second.id)))
+    rect = w.history.view.visualRect(w.history_model.index(w.history_model.row_of(second.id), 0))
     QTest.mouseClick(w.history.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      rect.center())
     qtbot.waitUntil(lambda: w.compare.before_pic is not None and w.compare.before_pic.sha256 == first.outputs[0].sha256)
