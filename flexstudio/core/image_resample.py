@@ -62,7 +62,7 @@ def _banded(im: Image.Image, size: tuple[int, int], box: Box, method: Image.Resa
     with ThreadPoolExecutor(max_workers=bands - 1, thread_name_prefix="flexstudio-resample") as pool:
         later = [pool.submit(band, k) for k in range(1, bands)]
         parts = [band(0)] + [f.result() for f in later]
-    out = Image.new(im.mode, size)
+    out = Image.new(im.mode, size, None)  # every row is pasted over: no need to clear it first
     for top, part in zip(rows, parts, strict=False):
         out.paste(part, (0, top))
     return out
