@@ -86,7 +86,7 @@ async def wait_for(cond, seconds: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def demo(window, out: Path, settings_out: Path | None) -> None:
+async def demo(window, out: Path, settings_out: Path | None, extras: Path | None = None) -> None:
     from PySide6.QtWidgets import QApplication
 
     from flexstudio.ui.importer import Source
@@ -124,6 +124,47 @@ async def demo(window, out: Path, settings_out: Path | None) -> None:
         dlg.grab().save(str(settings_out))
         print(f"saved {settings_out}")
         dlg.close()
+    if extras is not None:
+        await shoot_groups(window, extras)
+
+
+async def shoot_groups(window, folder: Path) -> None:
+    """The "Compare providers…" dialog and its grid, the "Sweep…" dialog and its grid (for review)."""
+    from dataclasses import replace
+
+    from flexstudio.providers.base import FieldHandling, Support
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sandbox = window.services.registry.get("sandbox")
+    caps = replace(sandbox.capabilities, max_references=3,
+                   fields={"guidance": FieldHandling(Support.RENAMED, "sent as cfg"),
+                           "safety": FieldHandling(Support.IGNORED, "no safety setting")})
+    window.services.registry.register(replace(sandbox, id="sandbox-b", label="Sandbox B", capabilities=caps))
+    window.compare_providers()
+    await wait_for(lambda: getattr(window, "_compare_dialog", None) is not None)
+    dlg = window._compare_dialog
+    dlg.set_chosen(["sandbox", "sandbox-b"])
+    await asyncio.sleep(0.4)
+    dlg.grab().save(str(folder / "compare-dialog.png"))
+    dlg.launch()
+    grid = next(iter(window.groups.values()))
+    await wait_for(lambda: grid.done_count() == len(grid.cards))
+    await asyncio.sleep(0.8)
+    next(iter(grid.cards.values())).winner.click()
+    await asyncio.sleep(0.3)
+    grid.grab().save(str(folder / "compare-grid.png"))
+    grid.close()
+    sweep = window.open_sweep()
+    sweep.set_axes("20-30 (+10)", "3.5, 5", "1, 2")
+    await asyncio.sleep(0.4)
+    sweep.grab().save(str(folder / "sweep-dialog.png"))
+    sweep.launch()
+    grid = [g for g in window.groups.values() if g.kind == "sweep"][0]
+    await wait_for(lambda: grid.done_count() == len(grid.cards))
+    await asyncio.sleep(0.8)
+    grid.grab().save(str(folder / "sweep-grid.png"))
+    grid.close()
+    print(f"saved the comparison and sweep shots in {folder}")
 
 
 def dark_palette():
@@ -146,6 +187,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     parser.add_argument("--settings", default=None, help="also save the Settings dialog here")
     parser.add_argument("--dark", action="store_true", help="a dark palette (as a dark desktop theme gives)")
+    parser.add_argument("--groups", default=None, help="also save the comparison and sweep dialogs and grids "
+                        "in this folder")
     args = parser.parse_args()
     reexec_under_xvfb()
     home = tempfile.mkdtemp(prefix="flexstudio-shot-")
@@ -181,7 +224,8 @@ def main() -> int:
 
     async def run() -> None:
         try:
-            await demo(window, Path(args.out), Path(args.settings) if args.settings else None)
+            await demo(window, Path(args.out), Path(args.settings) if args.settings else None,
+                       Path(args.groups) if args.groups else None)
         finally:
             window.close()
             await window.shutdown()

@@ -220,7 +220,7 @@ class Commands:
         mime = QGuiApplication.clipboard().mimeData()
         if mime is None:
             return
-        self.importer.import_mime(mime)
+        self.importer.import_mime(mime, check_recipe=True)
 
     def use_job_output(self: MainWindow, rec: JobRecord) -> None:
         if not rec.outputs:

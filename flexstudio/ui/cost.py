@@ -62,6 +62,13 @@ class CostReadout(QFrame):
         self.note.setFont(theme.small_font(self))
         self.note.setAccessibleName("About this price")
         lay.addWidget(self.note)
+        self.caps_note = QLabel()
+        self.caps_note.setObjectName("capsnote")
+        self.caps_note.setFont(theme.small_font(self))
+        self.caps_note.setWordWrap(True)
+        self.caps_note.setAccessibleName("Spending limit")
+        self.caps_note.hide()
+        lay.addWidget(self.caps_note)
         self.billed = QLabel()
         self.billed.setObjectName("billed")
         self.billed.setFont(theme.small_font(self))
@@ -93,6 +100,13 @@ class CostReadout(QFrame):
         self.breakdown.setText("  ·  ".join(parts))
         self.note.setText(q.note or "")  # one line; the whole note is its tooltip
         self.note.setVisible(bool(q.note))
+        warnings, refusal = self.wb.spend_check(q.usd)
+        text = refusal or " ".join(warnings)
+        if text != self.caps_note.text():
+            self.caps_note.setText(text)
+            level = "error" if refusal else "warning"
+            self.caps_note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS[level]};" if text else "")
+        self.caps_note.setVisible(bool(text))
 
     def show_billed(self, job_id: str, billed: float | None, quoted: float | None, state: str) -> None:
         if state == "succeeded":

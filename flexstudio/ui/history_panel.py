@@ -175,6 +175,8 @@ class HistoryPanel(QWidget):
     compareRequested = Signal(object)   # compare with…
     exportRequested = Signal(object)
     deleteRequested = Signal(list)      # job ids
+    lineageRequested = Signal(object)   # the chain and tree of "use result as reference"
+    groupRequested = Signal(object)     # open the comparison / sweep a job belongs to
 
     SEARCH_DELAY_MS = 250
 
@@ -322,6 +324,10 @@ class HistoryPanel(QWidget):
         menu.addAction("Use as reference", lambda: self.useRequested.emit(rec)).setEnabled(has_output)
         menu.addAction("Compare with…", lambda: self.compareRequested.emit(rec)).setEnabled(has_output)
         menu.addAction("Export with metadata…\tCtrl+E", lambda: self.exportRequested.emit(rec)).setEnabled(has_output)
+        menu.addAction("Lineage…\tCtrl+L", lambda: self.lineageRequested.emit(rec))
+        if rec.group_id:
+            word = "sweep" if rec.group_kind == "sweep" else "comparison"
+            menu.addAction(f"Open the {word}…", lambda: self.groupRequested.emit(rec))
         menu.addSeparator()
         fav = menu.addAction("Favourite\t.", self.toggle_favourite)
         fav.setCheckable(True)

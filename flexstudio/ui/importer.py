@@ -16,6 +16,7 @@ from ..core.errors import BadInput
 if TYPE_CHECKING:
     from ..core.request import ImageRef
     from ..services import Services
+    from ..storage.recipes import Recipe
     from .tasks import TaskRunner
     from .workbench import Workbench
 
@@ -82,6 +83,7 @@ class ReferenceImporter(QObject):
 
     message = Signal(str, str)  # level ("error" | "warning" | "info"), sentence
     busyChanged = Signal(bool)
+    recipeFound = Signal(object, object, str)  # Recipe, the image as an ImageRef, its name
 
     def __init__(self, services: Services, workbench: Workbench, tasks: TaskRunner,
                  parent: QObject | None = None) -> None:
@@ -93,24 +95,30 @@ class ReferenceImporter(QObject):
         self._busy = 0
 
     # ------------------------------------------------------------------ entry points
-    def import_mime(self, mime: QMimeData, *, replace_index: int | None = None) -> asyncio.Task[None] | None:
+    def import_mime(self, mime: QMimeData, *, replace_index: int | None = None,
+                    check_recipe: bool = False) -> asyncio.Task[None] | None:
         sources = sources_from_mime(mime)
         if not sources:
             self.message.emit("warning", "Nothing to add: drop or paste an image, or image files.")
             return None
-        return self.import_sources(sources, replace_index=replace_index)
+        return self.import_sources(sources, replace_index=replace_index, check_recipe=check_recipe)
 
-    def import_paths(self, paths: list[str | Path], *, replace_index: int | None = None
-                     ) -> asyncio.Task[None] | None:
+    def import_paths(self, paths: list[str | Path], *, replace_index: int | None = None,
+                     check_recipe: bool = False) -> asyncio.Task[None] | None:
         if not paths:
             return None
         return self.import_sources([Source(path=Path(p), name=Path(p).name) for p in paths],
-                                   replace_index=replace_index)
+                                   replace_index=replace_index, check_recipe=check_recipe)
 
-    def import_sources(self, sources: list[Source], *, replace_index: int | None = None) -> asyncio.Task[None]:
+    def import_sources(self, sources: list[Source], *, replace_index: int | None = None,
+                       check_recipe: bool = False) -> asyncio.Task[None]:
+        """With ``check_recipe``, one image that carries a recipe (an exported FlexStudio image, an A1111 or
+        ComfyUI PNG) is offered through ``recipeFound`` instead of joining the tray."""
         self._set_busy(+1)
-        return self.tasks.spawn(self._import(sources, replace_index), what="Adding the reference",
-                                restore=lambda: self._set_busy(-1))
+        single = len(sources) == 1 and sources[0].image is None and not sources[0].problem
+        coro = self._import_checked(sources[0]) if check_recipe and single and replace_index is None \
+            else self._import(sources, replace_index)
+        return self.tasks.spawn(coro, what="Adding the reference", restore=lambda: self._set_busy(-1))
 
     def _set_busy(self, delta: int) -> None:
         was = self._busy > 0
@@ -129,6 +137,33 @@ class ReferenceImporter(QObject):
             return ref
         data = src.data if src.data is not None else _encode_png(src.image) if src.image is not None else b""
         return self.services.import_reference(data, src.name)
+
+    def _load_with_recipe(self, src: Source) -> tuple[ImageRef, Recipe | None]:
+        """Worker-thread side: the image as a reference, and the recipe it carries (or None)."""
+        from ..storage.recipes import read_recipe
+
+        ref = self._load(src)
+        return ref, read_recipe(self.services.blobs.get(ref.sha256))
+
+    async def _import_checked(self, src: Source) -> None:
+        try:
+            ref, recipe = await asyncio.to_thread(self._load_with_recipe, src)
+        except BadInput as exc:
+            self.message.emit("error", str(exc))
+            return
+        if recipe is not None:
+            self.recipeFound.emit(recipe, ref, src.name or ref.name)
+            return
+        self.add_loaded(ref)
+
+    def add_loaded(self, ref: ImageRef) -> bool:
+        """Put an image already checked and stored into the tray (or say why not)."""
+        wb = self.workbench
+        if wb.add_references([ref]):
+            return True
+        self.message.emit("warning", f"The tray is full: {wb.info.display_name} takes at most "
+                          f"{wb.caps.max_references} reference images. Remove one first.")
+        return False
 
     async def _import(self, sources: list[Source], replace_index: int | None) -> None:
         wb = self.workbench

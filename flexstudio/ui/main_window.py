@@ -11,6 +11,7 @@ from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFrame,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QPushButton,
@@ -32,7 +33,9 @@ from .importer import ReferenceImporter, mime_has_images
 from .jobs_model import JobsModel
 from .jobs_panel import JobsPanel
 from .menus import build_menus
+from .presets_ui import PresetBar
 from .prompt import PromptEdit
+from .studio_commands import StudioCommands
 from .tasks import TaskRunner
 from .thumbs import ThumbnailCache
 from .tray import ReferenceTray
@@ -45,7 +48,7 @@ log = logging.getLogger(__name__)
 TITLE = "FlexStudio — FLUX.2 [flex] workbench"
 
 
-class MainWindow(Commands, QMainWindow):
+class MainWindow(StudioCommands, Commands, QMainWindow):
     closed = Signal()
 
     def __init__(self, services: Services, parent: QWidget | None = None) -> None:
@@ -66,6 +69,7 @@ class MainWindow(Commands, QMainWindow):
         self._deleted: list[str] = []
         self._ready = False
         self._pick_first: Any = None
+        self.groups: dict[str, Any] = {}  # group id → its open results window
         self._build()
         self.actions_ = build_menus(self)
         self._wire()
@@ -99,6 +103,18 @@ class MainWindow(Commands, QMainWindow):
         f.setPointSizeF(f.pointSizeF() * 1.1)
         self.run_button.setFont(f)
         self.jobs_panel = JobsPanel(self.jobs, self._describe_job)
+        self.presets_bar = PresetBar(self.wb, svc.presets)
+        self.compare_button = QPushButton("Compare providers…")
+        self.compare_button.setToolTip("Send this edit to several providers at once and compare the results "
+                                       "(Ctrl+Shift+P)")
+        self.compare_button.setAccessibleName("Compare providers")
+        self.sweep_button = QPushButton("Sweep…")
+        self.sweep_button.setToolTip("Run this edit over several steps, guidance and seed values (Ctrl+Shift+G)")
+        self.sweep_button.setAccessibleName("Sweep")
+        group_row = QHBoxLayout()
+        group_row.setSpacing(6)
+        group_row.addWidget(self.compare_button, 1)
+        group_row.addWidget(self.sweep_button)
 
         right = QWidget()
         right.setObjectName("rightpanel")
@@ -108,11 +124,13 @@ class MainWindow(Commands, QMainWindow):
         prompt_label = QLabel("Prompt")
         prompt_label.setFont(theme.bold(prompt_label.font()))
         prompt_label.setBuddy(self.prompt)
+        rl.addWidget(self.presets_bar)
         rl.addWidget(prompt_label)
         rl.addWidget(self.prompt)
         rl.addWidget(self.controls)
         rl.addWidget(self.cost)
         rl.addWidget(self.run_button)
+        rl.addLayout(group_row)
         rl.addWidget(self.jobs_panel, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -156,6 +174,14 @@ class MainWindow(Commands, QMainWindow):
         self.tasks.failed.connect(lambda text: self.show_message("error", text))
         self.importer.message.connect(self.show_message)
         self.importer.busyChanged.connect(self._importing)
+        self.importer.recipeFound.connect(self.offer_recipe)
+        self.presets_bar.saveRequested.connect(self.save_preset)
+        self.presets_bar.manageRequested.connect(self.manage_presets)
+        self.presets_bar.applied.connect(
+            lambda name: self.statusBar().showMessage(f"Applied the preset “{name}”.", 4000))
+        self.compare_button.clicked.connect(self.compare_providers)
+        self.sweep_button.clicked.connect(self.open_sweep)
+        self.jobs.jobChanged.connect(self._group_event)
         self.prompt.edited.connect(wb.set_prompt)
         self.prompt.imagesPasted.connect(self.importer.import_mime)
         wb.promptSet.connect(self.prompt.set_text)
@@ -179,6 +205,8 @@ class MainWindow(Commands, QMainWindow):
         self.history.compareRequested.connect(self.start_compare_with)
         self.history.exportRequested.connect(self.export_job)
         self.history.deleteRequested.connect(self.delete_jobs)
+        self.history.lineageRequested.connect(self.show_lineage)
+        self.history.groupRequested.connect(self.open_group_of)
         self.compare.compareWithRequested.connect(self.compare_with_shown)
         self._update_run_button()
 
@@ -202,6 +230,7 @@ class MainWindow(Commands, QMainWindow):
             return
         self._ready = True
         self.controls.build_sliders()
+        self.presets_bar.reload()
         self.tasks.spawn(self.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
         if resume:
             self.tasks.spawn(self._resume(), what="Resuming unfinished jobs")
@@ -266,6 +295,8 @@ class MainWindow(Commands, QMainWindow):
         text = spend_text(st, caps)
         self.spend_label.setText(text)
         self.cost.show_spend(st, caps)
+        self.wb.invalidate_spend()
+        self.cost.refresh()
 
     def _prompt_history(self) -> list[str]:
         """Earlier prompts, newest first, without repeats (for Alt+Up / Alt+Down)."""
@@ -304,7 +335,7 @@ class MainWindow(Commands, QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         if mime_has_images(event.mimeData()):
             event.acceptProposedAction()
-            self.importer.import_mime(event.mimeData())
+            self.importer.import_mime(event.mimeData(), check_recipe=True)
 
     # ------------------------------------------------------------------ geometry and shutdown
     def _restore_geometry(self) -> None:

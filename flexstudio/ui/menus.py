@@ -54,6 +54,12 @@ def build_menus(w: MainWindow) -> Actions:
     make(m, g, "paste", "&Paste a reference", w.paste_reference, (QKeySequence.StandardKey.Paste,),
          tip="Add the image (or image files) on the clipboard to the tray")
     make(m, g, "export", "&Export result with metadata…", w.export_current, ("Ctrl+E",))
+    make(m, g, "restore_image", "Restore settings from an &image…", w.restore_from_image, ("Ctrl+Shift+O",),
+         tip="Read the settings an exported FlexStudio image (or an A1111 / ComfyUI PNG) carries")
+    m.addSeparator()
+    make(m, g, "save_preset", "&Save preset…", w.save_preset, (QKeySequence.StandardKey.Save,),
+         tip="Save the current settings as a preset")
+    make(m, g, "manage_presets", "&Manage presets…", w.manage_presets)
     m.addSeparator()
     make(m, g, "settings", "&Settings…", w.open_settings, ("Ctrl+,",))
     m.addSeparator()
@@ -95,6 +101,7 @@ def build_menus(w: MainWindow) -> Actions:
     make(m, g, "zoom_in", "Zoom &in", lambda: w.compare.canvas.zoom_by(1.25), (QKeySequence.StandardKey.ZoomIn,))
     make(m, g, "zoom_out", "Zoom &out", lambda: w.compare.canvas.zoom_by(0.8), (QKeySequence.StandardKey.ZoomOut,))
     make(m, g, "compare_with", "&Compare with…", w.compare_with_shown)
+    make(m, g, "lineage", "&Lineage of the selected job…", w.show_lineage, ("Ctrl+L",))
     m.addSeparator()
     hist = make(m, g, "show_history", "Show &history", w.set_history_visible, ("Ctrl+H",), checkable=True)
     hist.setChecked(True)
@@ -105,6 +112,12 @@ def build_menus(w: MainWindow) -> Actions:
     g = []
     make(m, g, "run", "&Run", w.run, ("Ctrl+Return", "Ctrl+Enter"), tip="Run the edit (the price is on the button)")
     make(m, g, "rerun", "Re-run the selected job", w.rerun_selected)
+    m.addSeparator()
+    make(m, g, "compare_providers", "Compare &providers…", w.compare_providers, ("Ctrl+Shift+P",),
+         tip="Send the same edit to several providers at once (one seed for all)")
+    make(m, g, "sweep", "S&weep…", w.open_sweep, ("Ctrl+Shift+G",),
+         tip="Run the edit over a grid of steps, guidance and seed values")
+    m.addSeparator()
     make(m, g, "cancel", "&Cancel the latest job", w.cancel_latest, ("Esc",))
     make(m, g, "cancel_all", "Cancel &all jobs", w.cancel_all)
     acts.groups.append(("Run", g))

@@ -282,7 +282,7 @@ class TrayView(QListView):
         if mime_has_images(event.mimeData()):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
-            self.importer.import_mime(event.mimeData())
+            self.importer.import_mime(event.mimeData(), check_recipe=True)
         else:
             event.ignore()
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ..providers.base import Capabilities, ProviderInfo
     from ..services import Services
     from ..storage.history import JobRecord, Output
+    from ..storage.presets import Preset
+    from ..storage.recipes import Recipe
 
 SIZE_AUTO, SIZE_MATCH, SIZE_CUSTOM = "auto", "match", "custom"
 SEED_POLICIES = ("fixed", "increment", "random")  # after a run: keep, +1, new random
@@ -51,7 +53,9 @@ class Workbench(QObject):
         self.seed_policy: str = mode if mode in SEED_POLICIES else "random"
         self.seed_locked = False
         self.before_sha: str | None = None
+        self.template: str | None = None  # the prompt template of the last preset applied
         self._origins: dict[str, str] = {}  # reference sha → the job whose result it is
+        self._spend_cache: dict[float, tuple[tuple[str, ...], str]] = {}
         self._clamp_to_caps()
 
     # ------------------------------------------------------------------ reading
@@ -95,6 +99,26 @@ class Workbench(QObject):
         """The current request and its quote (computed synchronously: microseconds)."""
         request = self.request
         return request, self.services.quote(request)
+
+    def spend_check(self, usd: float | None) -> tuple[tuple[str, ...], str]:
+        """(warnings, refusal sentence or "") for spending ``usd`` more, against the user's caps. Cached
+        until ``invalidate_spend`` (the spend changes when a job starts or ends, not while a slider moves)."""
+        from ..core.errors import SpendCapExceeded
+
+        key = round(usd or 0.0, 6)
+        hit = self._spend_cache.get(key)
+        if hit is None:
+            try:
+                hit = (self.services.guard.check(usd), "")
+            except SpendCapExceeded as exc:
+                hit = ((), str(exc))
+            if len(self._spend_cache) > 256:
+                self._spend_cache.clear()
+            self._spend_cache[key] = hit
+        return hit
+
+    def invalidate_spend(self) -> None:
+        self._spend_cache.clear()
 
     def providers(self) -> list[ProviderInfo]:
         return self.services.registry.all()
@@ -275,8 +299,13 @@ class Workbench(QObject):
         missing = [r.name or r.sha256[:12] for r in request.references if not self.services.blobs.has(r.sha256)]
         provider = self._req.provider if keep_provider or request.provider not in self.services.registry \
             else request.provider
-        self._req = request.with_(references=refs, provider=provider, size=None,
-                                  seed=request.seed if request.seed is not None else random_seed())
+        self._load(request.with_(references=refs, provider=provider,
+                                 seed=request.seed if request.seed is not None else random_seed()))
+        return missing
+
+    def _load(self, request: EditRequest) -> None:
+        """Make ``request`` the one being edited (its size becomes the size mode) and tell every control."""
+        self._req = request.with_(size=None)
         if request.size is None:
             self.size_mode = SIZE_AUTO
         else:
@@ -285,14 +314,79 @@ class Workbench(QObject):
             if preset is None:
                 self.custom_size = tuple(request.size)  # type: ignore[assignment]
         self._clamp_to_caps()
-        self.before_sha = None
+        if self.before_sha not in {r.sha256 for r in self._req.references}:
+            self.before_sha = None
+        self._announce()
+
+    def _announce(self) -> None:
         self.restored.emit()
         self.providerChanged.emit()
         self.referencesChanged.emit()
         self.promptSet.emit(self._req.prompt)
         self.seedChanged.emit(int(self._req.seed or 0))
         self.changed.emit()
-        return missing
+
+    # ------------------------------------------------------------------ presets
+    def apply_preset(self, preset: Preset) -> None:
+        """Apply a preset's settings (and its prompt template) to the request being edited. A provider the
+        registry does not know is left as it is; a "random" seed policy keeps the current seed."""
+        base = self._req.with_(size=self.size())
+        prompt = self.untemplated_prompt()
+        req = preset.apply(base, prompt=prompt)
+        if req.provider not in self.services.registry:
+            req = req.with_(provider=self._req.provider)
+        if req.seed is None:
+            req = req.with_(seed=self._req.seed if self._req.seed is not None else random_seed())
+        if "size" not in preset.settings:
+            req = req.with_(size=base.size)
+        policy = preset.settings.get("seed_policy")
+        if policy in SEED_POLICIES:
+            self.seed_policy = str(policy)
+        self.template = preset.prompt_template
+        self._load(req)
+
+    def untemplated_prompt(self) -> str:
+        """The prompt without the last applied preset's template around it (a template never nests)."""
+        text = self._req.prompt
+        tpl = self.template
+        if tpl and "{prompt}" in tpl:
+            head, _, tail = tpl.partition("{prompt}")
+            if text.startswith(head) and text.endswith(tail) and len(text) >= len(head) + len(tail):
+                return text[len(head):len(text) - len(tail)]
+        return text
+
+    def capture_preset(self, name: str, *, seed_policy: str | None = None, prompt_template: str | None = None,
+                       include_provider: bool = True, description: str = "") -> Preset:
+        from ..storage.presets import Preset
+
+        return Preset.capture(name, self.request, seed_policy=seed_policy or self.seed_policy,
+                              prompt_template=prompt_template or None, include_provider=include_provider,
+                              description=description)
+
+    # ------------------------------------------------------------------ recipes and snapshots
+    def snapshot(self) -> tuple[Any, ...]:
+        """Everything a restore replaces, to put it back ("Add as a reference instead")."""
+        return (self._req, self.size_mode, self.custom_size, self.seed_policy, dict(self._origins),
+                self.before_sha, self.template)
+
+    def restore_snapshot(self, snap: tuple[Any, ...]) -> None:
+        req, self.size_mode, self.custom_size, self.seed_policy, origins, before, self.template = snap
+        self._origins = origins
+        self._req = req if req.provider in self.services.registry else req.with_(provider=self._req.provider)
+        self._clamp_to_caps()
+        self.before_sha = before
+        self._announce()
+
+    def apply_recipe(self, recipe: Recipe) -> list[str]:
+        """Restore what an image says about how it was made. A FlexStudio recipe is the whole request; an
+        A1111 / ComfyUI one only carries prompt, steps, guidance, seed and size, so the references,
+        provider and format being edited stay."""
+        r = recipe.request
+        if recipe.source == "flexstudio":
+            return self.restore(r)
+        seed = r.seed if r.seed is not None else self._req.seed
+        self._load(self._req.with_(prompt=r.prompt, steps=r.steps, guidance=r.guidance, seed=seed, size=r.size))
+        return []
 
     def after_run(self, used_seed: int | None) -> None:
         """Apply "control after run" to the seed once a job was created with ``used_seed``."""

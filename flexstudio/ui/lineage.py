@@ -1,0 +1,138 @@
+"""Lineage: the chain of edits a job was made from ("use result as reference"), and the whole tree grown
+from its root with each branch's cumulative cost. Double-click a job to show it."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ..storage.history import History, JobRecord
+
+COLUMNS = ("Job", "Provider", "State", "Cost", "Branch total", "When", "Prompt")
+
+
+def cost_of(rec: JobRecord) -> float:
+    return rec.billed_usd if rec.billed_usd is not None else (rec.quote_usd or 0.0)
+
+
+class LineageDialog(QDialog):
+    showRequested = Signal(object)     # JobRecord
+    restoreRequested = Signal(object)  # JobRecord
+
+    def __init__(self, history: History, job_id: str, label: Callable[[str], str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history = history
+        self.job_id = job_id
+        self._label = label
+        self.setModal(False)
+        self.setWindowTitle(f"Lineage of job {job_id}")
+        self.setAccessibleName("Lineage")
+        self.resize(820, 420)
+        lay = QVBoxLayout(self)
+        self.chain_label = QLabel()
+        self.chain_label.setWordWrap(True)
+        self.chain_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.chain_label.setAccessibleName("Chain to the root")
+        lay.addWidget(self.chain_label)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(list(COLUMNS))
+        self.tree.setAccessibleName("Lineage tree")
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setStretchLastSection(True)
+        self.tree.itemDoubleClicked.connect(lambda item, _c: self._emit(self.showRequested, item))
+        lay.addWidget(self.tree, 1)
+        self.total_label = QLabel()
+        self.total_label.setFont(theme.small_font(self))
+        self.total_label.setAccessibleName("Cost of the tree")
+        foot = QHBoxLayout()
+        foot.addWidget(self.total_label, 1)
+        show = QPushButton("Show")
+        show.clicked.connect(lambda: self._emit(self.showRequested, self.tree.currentItem()))
+        restore = QPushButton("Restore its settings")
+        restore.clicked.connect(lambda: self._emit(self.restoreRequested, self.tree.currentItem()))
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        for b in (show, restore, close):
+            foot.addWidget(b)
+        lay.addLayout(foot)
+        self.records: dict[str, JobRecord] = {}
+        self.rows: list[tuple[int, JobRecord, float]] = []
+        self.reload()
+
+    def reload(self) -> None:
+        chain = self.history.ancestry(self.job_id)
+        if not chain:
+            self.chain_label.setText(f"Job {self.job_id} is no longer in the history.")
+            return
+        root = chain[0]
+        running = 0.0
+        steps = []
+        for rec in chain:
+            running += cost_of(rec)
+            steps.append(f"job {rec.id} ({self._label(rec.provider)}, {theme.money(cost_of(rec))})")
+        self.chain_cost = round(running, 6)
+        self.chain = chain
+        if len(chain) == 1:
+            head = f"Job {self.job_id} was not made from another job's result."
+        else:
+            head = (f"Job {self.job_id} was made, step by step, from: " + " → ".join(steps)
+                    + f". This branch cost {theme.money(self.chain_cost)}.")
+        self.chain_label.setText(head)
+        self.rows = self.history.lineage_tree(root.id)
+        self.tree.clear()
+        parents: list[QTreeWidgetItem] = []
+        mark = None
+        for depth, rec, total in self.rows:
+            self.records[rec.id] = rec
+            item = QTreeWidgetItem([
+                f"job {rec.id}", self._label(rec.provider), rec.state, theme.money(cost_of(rec)),
+                theme.money(total), time.strftime("%d %b %H:%M", time.localtime(rec.created_at)),
+                rec.request.prompt[:120]])
+            item.setData(0, Qt.ItemDataRole.UserRole, rec.id)
+            item.setToolTip(6, rec.request.prompt)
+            del parents[depth:]
+            if parents:
+                parents[-1].addChild(item)
+            else:
+                self.tree.addTopLevelItem(item)
+            parents.append(item)
+            if rec.id == self.job_id:
+                mark = item
+                f = theme.bold(item.font(0))
+                for c in range(len(COLUMNS)):
+                    item.setFont(c, f)
+        self.tree.expandAll()
+        if mark is not None:
+            self.tree.setCurrentItem(mark)
+        whole = sum(cost_of(r) for _d, r, _t in self.rows)
+        self.total_label.setText(f"{len(self.rows)} job{'s' if len(self.rows) != 1 else ''} grew from job "
+                                 f"{root.id}; together they cost {theme.money(whole)}. “Branch total” is the "
+                                 "cost from the root down to each job.")
+
+    def _emit(self, signal: Signal, item: QTreeWidgetItem | None) -> None:
+        if item is None:
+            return
+        rec = self.records.get(str(item.data(0, Qt.ItemDataRole.UserRole)))
+        if rec is not None:
+            signal.emit(rec)  # type: ignore[attr-defined]
