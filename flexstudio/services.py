@@ -6,12 +6,11 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core.errors import BadInput
 from .core.request import EditRequest, ImageRef
 from .jobs.events import EventBus
-from .jobs.runner import Runner, RunnerConfig
 from .jobs.spend import SpendGuard
 from .providers.base import ProviderInfo
 from .providers.registry import Registry
@@ -21,6 +20,9 @@ from .storage.paths import Paths, default_paths, resources_dir
 from .storage.presets import PresetStore
 from .storage.secrets import Secrets
 from .storage.settings import Settings
+
+if TYPE_CHECKING:
+    from .jobs.runner import Runner, RunnerConfig
 
 MAX_REFERENCE_FILE = 200 * 1024 * 1024  # bytes read from one reference file at the most
 
@@ -34,11 +36,12 @@ class Services:
     secrets: Secrets
     registry: Registry
     presets: PresetStore
-    runner: Runner
     bus: EventBus
     guard: SpendGuard
     base_urls: dict[str, str] = field(default_factory=dict)
     _table: Any = None
+    _runner: Any = None
+    _runner_setup: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def build(cls, *, paths: Paths | None = None, base_urls: Mapping[str, str] | None = None,
@@ -53,17 +56,31 @@ class Services:
         presets = PresetStore(paths.presets, resources_dir() / "presets")
         bus = EventBus()
         urls = {**settings.base_urls, **(base_urls or {})}
-        cfg = runner_config or RunnerConfig()
-        cfg.base_urls = urls
-        if cfg.state_dir is None:
-            cfg.state_dir = paths.sandbox_state
         guard = SpendGuard(history, settings.caps)
-        svc = cls(paths=paths, settings=settings, history=history, blobs=blobs, secrets=secrets,
-                  registry=registry, presets=presets, runner=None, bus=bus, guard=guard,  # type: ignore[arg-type]
-                  base_urls=urls)
-        svc.runner = Runner(history=history, blobs=blobs, registry=registry, secrets=secrets, bus=bus,
-                            config=cfg, client_factory=client_factory, quoter=svc.quote_pair, guard=guard)
-        return svc
+        return cls(paths=paths, settings=settings, history=history, blobs=blobs, secrets=secrets,
+                   registry=registry, presets=presets, bus=bus, guard=guard, base_urls=urls,
+                   _runner_setup={"config": runner_config, "client_factory": client_factory})
+
+    # ------------------------------------------------------------------ jobs
+    @property
+    def runner(self) -> Runner:
+        """The job runner, made on first use (it brings asyncio: the window paints before that)."""
+        if self._runner is None:
+            from .jobs.runner import Runner, RunnerConfig
+
+            cfg = self._runner_setup.get("config") or RunnerConfig()
+            cfg.base_urls = self.base_urls
+            if cfg.state_dir is None:
+                cfg.state_dir = self.paths.sandbox_state
+            self._runner = Runner(history=self.history, blobs=self.blobs, registry=self.registry,
+                                  secrets=self.secrets, bus=self.bus, config=cfg,
+                                  client_factory=self._runner_setup.get("client_factory"),
+                                  quoter=self.quote_pair, guard=self.guard)
+        return self._runner
+
+    @runner.setter
+    def runner(self, runner: Runner) -> None:
+        self._runner = runner
 
     # ------------------------------------------------------------------ pricing
     @property
@@ -127,5 +144,6 @@ class Services:
         self.settings.save(self.paths.settings_file)
 
     async def aclose(self) -> None:
-        await self.runner.aclose()
+        if self._runner is not None:
+            await self._runner.aclose()
         self.history.close()

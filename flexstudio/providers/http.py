@@ -8,7 +8,6 @@ honouring Retry-After; every request is bounded by a timeout; a download has a s
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import ipaddress
 import json
@@ -200,7 +199,11 @@ class Http:
                  policy: RetryPolicy = RETRY, timeout: httpx.Timeout | None = None) -> None:
         self.client = client
         self.label = label
-        self.sleep: Sleep = sleep or asyncio.sleep
+        if sleep is None:
+            import asyncio
+
+            sleep = asyncio.sleep
+        self.sleep: Sleep = sleep
         self.policy = policy
         import httpx  # imported on first use: it costs start-up time
 

@@ -9,7 +9,6 @@ real cloud's would be. It is labelled a simulator wherever it appears.
 
 from __future__ import annotations
 
-import asyncio
 import colorsys
 import hashlib
 import io
@@ -96,6 +95,8 @@ class SandboxProvider:
                  "ready_at": now + self.latency, "seed": request.seed, "cancelled": False}
         # The picture is made before the job id is handed out, so a job that exists can always finish
         # (after a crash too), as a real cloud's would.
+        import asyncio
+
         image = await asyncio.to_thread(render, request, list(references), width, height)
         self._save(job_id, state, image)
         return Submission(provider_job_id=job_id, handle={"id": job_id}, billed_usd=0.0)
