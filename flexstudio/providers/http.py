@@ -8,7 +8,6 @@ honouring Retry-After; every request is bounded by a timeout; a download has a s
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import json
 import random
@@ -77,6 +76,8 @@ def parse_retry_after(headers: Mapping[str, str], default: float | None = None) 
     except ValueError:
         pass
     try:
+        import email.utils  # only a Retry-After date needs it (it costs start-up time)
+
         when = email.utils.parsedate_to_datetime(value)
         return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError):
