@@ -1,26 +1,32 @@
 """The window's composition root: ``flexstudio`` with no command opens the workbench here.
 
-Order matters for a fast first paint: the QApplication and the window come first; superqt, the
-keyring and resuming unfinished jobs wait until the window is on screen."""
+Order matters for a fast first paint: the QApplication, the services and the window come first, and the
+window is shown and painted by Qt's own event loop. Only then are asyncio and qasync imported and the
+asyncio-aware loop started; superqt, the keyring, the window icon and resuming unfinished jobs follow
+(``MainWindow.after_first_paint``). ``bench/launcher.py`` calls these same steps."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QApplication
+
+    from .services import Services
+    from .ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
+FIRST_PAINT_WAIT_MS = 2000  # a window never exposed (minimised, no compositor) still starts after this
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Open the workbench; returns the process exit code."""
+def create_app(argv: Sequence[str] = ()) -> QApplication:
     os.environ.setdefault("QT_API", "pyside6")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["flexstudio", *argv])
@@ -30,39 +36,82 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("FlexStudio")
     app.setDesktopFileName("flexstudio")
     app.setQuitOnLastWindowClosed(False)  # the window's close runs an async shutdown first
+    return app
 
-    from .ui import theme
 
-    app.setWindowIcon(theme.app_icon())
-
-    import qasync
-
+def build_services() -> Services | None:
+    """The Qt-free services, or None after telling the user why they cannot start."""
     from .core.errors import FlexError
     from .services import Services
 
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
     try:
-        services = Services.build()
+        return Services.build()
     except (FlexError, OSError, RuntimeError) as exc:
         from PySide6.QtWidgets import QMessageBox
 
         QMessageBox.critical(None, "FlexStudio cannot start", f"{exc}")
-        return 1
+        return None
 
+
+def build_window(services: Services) -> MainWindow:
     from .ui.main_window import MainWindow
 
-    window = MainWindow(services)
+    return MainWindow(services, setup_on_show=False)
+
+
+def show_and_paint(window: MainWindow, wait_ms: int = FIRST_PAINT_WAIT_MS) -> None:
+    """Show the window and run Qt's own loop until it has painted once (or ``wait_ms`` passed)."""
+    from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
+
+    loop = QEventLoop()
+    painted = QTimer(singleShot=True, interval=0)
+    painted.timeout.connect(loop.quit)
+    give_up = QTimer(singleShot=True, interval=wait_ms)
+    give_up.timeout.connect(loop.quit)
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj: Any, event: Any) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                painted.start()  # quits once this paint (and its children's) is done
+            return False
+
+    watch = FirstPaint()
+    window.installEventFilter(watch)
+    give_up.start()
+    window.show()
+    loop.exec()
+    give_up.stop()
+    painted.stop()
+    window.removeEventFilter(watch)
+
+
+def run_loop(app: QApplication, window: MainWindow, services: Services,
+             on_start: Callable[[Any], None] | None = None) -> int:
+    """Start the asyncio-aware loop (qasync) and run until the window closes; returns the exit code.
+    ``on_start(loop)`` runs once the loop is running (the benchmark hooks in there)."""
+    import asyncio
+
+    import qasync
+    from PySide6.QtCore import QTimer
+
+    from .ui import theme
+
+    app.setWindowIcon(theme.app_icon())
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
 
     async def run() -> None:
         closed = asyncio.Event()
         window.closed.connect(closed.set)
-        window.show()
+        window.after_first_paint()
+        if on_start is not None:
+            on_start(loop)
         await asyncio.sleep(0)
         # Start-up objects (modules, widgets) never die: keep them out of the cyclic collector's
         # full passes, which would otherwise pause the GUI thread for tens of milliseconds.
         gc.freeze()
-        await closed.wait()
+        if window.isVisible():
+            await closed.wait()
         await window.shutdown()
         await services.aclose()
 
@@ -87,6 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("FlexStudio: the display went away; unfinished jobs resume next time.", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Open the workbench; returns the process exit code."""
+    app = create_app(list(sys.argv[1:] if argv is None else argv))
+    services = build_services()
+    if services is None:
+        return 1
+    window = build_window(services)
+    show_and_paint(window)
+    return run_loop(app, window, services)
 
 
 if __name__ == "__main__":

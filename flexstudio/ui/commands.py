@@ -4,7 +4,6 @@ A mixin of ``MainWindow`` (it uses the window's models and widgets). Jobs are on
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from ..core.errors import BadInput, SpendCapExceeded
 from . import theme
+from .aio import asyncio
 from .compare import Picture
 
 if TYPE_CHECKING:

@@ -3,7 +3,6 @@ and the difference heat-map computed in worker threads; the latest request wins.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import theme
+from .aio import asyncio
 from .canvas import MODE_LABELS, MODES, CompareCanvas
 
 if TYPE_CHECKING:

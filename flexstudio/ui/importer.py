@@ -3,7 +3,6 @@ thread (cheap: paths and bytes); checking, hashing and storing the images runs i
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QObject, S
 from PySide6.QtGui import QImage
 
 from ..core.errors import BadInput
+from .aio import asyncio
 
 if TYPE_CHECKING:
     from ..core.request import ImageRef

@@ -3,7 +3,6 @@ Run and jobs (right); menus, status bar, message bar. Commands live in ``command
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from . import theme
+from .aio import asyncio
 from .banner import MessageBar
 from .commands import Commands
 from .compare import CompareView
@@ -51,11 +51,11 @@ TITLE = "FlexStudio — FLUX.2 [flex] workbench"
 class MainWindow(StudioCommands, Commands, QMainWindow):
     closed = Signal()
 
-    def __init__(self, services: Services, parent: QWidget | None = None) -> None:
+    def __init__(self, services: Services, parent: QWidget | None = None, *, setup_on_show: bool = True) -> None:
         super().__init__(parent)
         self.services = services
+        self.setup_on_show = setup_on_show  # False: the caller runs after_first_paint once its loop runs
         self.setWindowTitle(TITLE)
-        self.setWindowIcon(theme.app_icon())
         self.setAcceptDrops(True)
         self.tasks = TaskRunner(self)
         self.wb = Workbench(services, self)
@@ -229,6 +229,8 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         if self._ready:
             return
         self._ready = True
+        self.setWindowIcon(theme.app_icon())  # an SVG: its image plugin loads after the first paint
+        self.thumbs.start()
         self.controls.build_sliders()
         self.presets_bar.reload()
         self.tasks.spawn(self.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
@@ -237,7 +239,7 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
-        if not self._ready:
+        if not self._ready and self.setup_on_show:
             QTimer.singleShot(0, self.after_first_paint)
 
     async def _resume(self) -> None:

@@ -4,13 +4,13 @@ settings. A mixin of ``MainWindow`` beside ``Commands``. Groups of jobs are only
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QFileDialog
 
 from ..core.errors import BadInput, SpendCapExceeded
+from .aio import asyncio
 
 if TYPE_CHECKING:
     from ..core.request import EditRequest, ImageRef

@@ -3,7 +3,6 @@ never swallowed by qasync), the UI is restored in ``finally``, and "latest wins"
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from ..core.errors import FlexError
+from .aio import asyncio
 
 log = logging.getLogger(__name__)
 

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
+
+from .aio import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class ThumbnailCache(QObject):
         self._workers = workers
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._live = False  # no work before ``start`` (the event loop starts after the first paint)
         self.made = 0  # thumbnails decoded so far (tests check laziness with it)
 
     def peek(self, sha: str, size: int) -> QPixmap | None:
@@ -69,7 +71,14 @@ class ThumbnailCache(QObject):
         self._queued.add(key)
         self._pump()
 
+    def start(self) -> None:
+        """The event loop runs: make what was asked for so far."""
+        self._live = True
+        self._pump()
+
     def _pump(self) -> None:
+        if not self._live:
+            return
         while self._running < self._workers and self._queue:
             key = self._queue.pop()  # newest first: what the user scrolled to last
             self._running += 1

@@ -1,5 +1,6 @@
 """``flexstudio.app.main``: the real entry point, in its own process (its own QApplication and qasync
-loop): the window opens, paints, saves its layout and shuts down cleanly."""
+loop): the window opens, paints before asyncio / qasync / superqt / Pillow / httpx / keyring load, saves
+its layout and shuts down cleanly."""
 
 from __future__ import annotations
 
@@ -30,9 +31,18 @@ SCRIPT = textwrap.dedent("""
         QTimer.singleShot(300, self.close)
 
     main_window.MainWindow.after_first_paint = after_first_paint
-    from flexstudio.app import main
-    rc = main([])
-    print(f"first paint {painted['at'] * 1000:.0f} ms; superqt before it: {painted['superqt_before']}")
+    from flexstudio import app
+    original_show = app.show_and_paint
+
+    def show_and_paint(window, *a, **kw):
+        original_show(window, *a, **kw)
+        painted["loaded_at_paint"] = sorted(m for m in ("asyncio", "qasync", "superqt", "PIL", "httpx", "keyring")
+                                            if m in sys.modules)
+
+    app.show_and_paint = show_and_paint
+    rc = app.main([])
+    print(f"first paint {painted['at'] * 1000:.0f} ms; superqt before it: {painted['superqt_before']}; "
+          f"loaded when painted: {painted['loaded_at_paint']}")
     sys.exit(rc)
 """)
 
@@ -45,5 +55,6 @@ def test_main_opens_the_window_and_closes_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     print("\n" + proc.stdout.strip())
     assert "superqt before it: False" in proc.stdout
+    assert "loaded when painted: []" in proc.stdout  # asyncio, qasync, superqt, PIL, httpx, keyring: after
     settings = json.loads((tmp_path / "config" / "settings.json").read_text())
     assert settings["ui"]["geometry"] and settings["ui"]["splitter.main_split"]
