@@ -66,71 +66,53 @@ def bare() -> None:
 
 
 # -------------------------------------------------------------------------------- the app, as main()
-def app_like_main(on_paint, after_show=None) -> None:
-    """``flexstudio.app.main`` step for step up to the first paint (read from flexstudio/app.py); the event
-    loop keeps running so ``on_paint``/``after_show`` can go on (they end the process)."""
-    import asyncio
-    import signal
+def app_like_main(on_paint, at_paint=None) -> None:
+    """``flexstudio.app.main`` through its own steps (create_app → build_services → build_window →
+    show_and_paint → run_loop), with a paint watch on the window. ``at_paint(t, marks)`` runs at the first
+    Paint event itself; ``on_paint(t, marks, window, services, loop)`` once the asyncio loop is up. Either
+    may end the process."""
+    from flexstudio import app as flexapp
 
-    os.environ.setdefault("QT_API", "pyside6")
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance() or QApplication(["flexstudio"])
-    app.setApplicationName("FlexStudio")
-    app.setApplicationDisplayName("FlexStudio")
-    app.setOrganizationName("FlexStudio")
-    app.setDesktopFileName("flexstudio")
-    app.setQuitOnLastWindowClosed(False)
-
-    from flexstudio.ui import theme
-
-    app.setWindowIcon(theme.app_icon())
-
-    import qasync
-
-    from flexstudio.services import Services
-
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
+    app = flexapp.create_app([])
     marks = {"before_services": time.monotonic(), "rss_before_services": rss_mb()}
-    services = Services.build()
+    services = flexapp.build_services()
+    if services is None:
+        raise RuntimeError("the services could not be built")
+    window = flexapp.build_window(services)
+    marks["window_built"] = time.monotonic()
 
     from bench.qtprobe import PaintWatch
-    from flexstudio.ui.main_window import MainWindow
 
-    window = MainWindow(services)
-    marks["window_built"] = time.monotonic()
-    watch = PaintWatch(window, lambda t: on_paint(t, marks, window, services, loop))
+    painted: list[float] = []
 
-    async def run() -> None:
-        window.show()
-        if after_show is not None:
-            after_show(window)
-        await asyncio.Event().wait()
+    def paint(t: float) -> None:
+        painted.append(t)
+        if at_paint is not None:
+            at_paint(t, marks)
 
-    def on_signal(*_a: object) -> None:
-        leave(130)
+    watch = PaintWatch(window, paint)
+    flexapp.show_and_paint(window)
+    app._bench_keep = watch  # type: ignore[attr-defined]
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, on_signal)
-    wake = QTimer()
-    wake.start(250)
-    wake.timeout.connect(lambda: None)
-    app._bench_keep = (watch, wake)  # type: ignore[attr-defined]
-    with loop:
-        loop.run_until_complete(run())
+    def started(loop) -> None:
+        if not painted:
+            say({"error": "the window was not painted"})
+            leave(1)
+        on_paint(painted[0], marks, window, services, loop)
+
+    flexapp.run_loop(app, window, services, on_start=started)
+    leave(0)
 
 
 def app_mode(profile_path: str | None = None) -> None:
     prof = start_profile(profile_path)
 
-    def painted(t, marks, window, services, loop) -> None:
+    def painted(t, marks) -> None:
         stop_profile(prof, profile_path)
         say({"paint": t, "start": T_START, "services_to_paint": t - marks["before_services"]})
         leave()
 
-    app_like_main(painted)
+    app_like_main(None, at_paint=painted)
 
 
 # ------------------------------------------------------------------------------------------ helpers
