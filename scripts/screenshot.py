@@ -164,6 +164,9 @@ async def shoot_groups(window, folder: Path) -> None:
     await asyncio.sleep(0.8)
     grid.grab().save(str(folder / "sweep-grid.png"))
     grid.close()
+    window.show_lineage(window.services.history.list(limit=1)[0]).grab().save(str(folder / "lineage.png"))
+    await asyncio.sleep(0.6)
+    window.grab().save(str(folder / "window-after-groups.png"))
     print(f"saved the comparison and sweep shots in {folder}")
 
 

@@ -124,8 +124,11 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         prompt_label = QLabel("Prompt")
         prompt_label.setFont(theme.bold(prompt_label.font()))
         prompt_label.setBuddy(self.prompt)
-        rl.addWidget(self.presets_bar)
-        rl.addWidget(prompt_label)
+        head = QHBoxLayout()  # "Prompt" and the presets share a line: the jobs list keeps its room
+        head.setSpacing(8)
+        head.addWidget(prompt_label)
+        head.addWidget(self.presets_bar, 1)
+        rl.addLayout(head)
         rl.addWidget(self.prompt)
         rl.addWidget(self.controls)
         rl.addWidget(self.cost)

@@ -69,7 +69,7 @@ def describe(preset: Preset) -> str:
 
 
 class PresetBar(QWidget):
-    """Preset [combo] [Save…] [Manage…]: choosing an item applies it at once."""
+    """[Apply a preset… ▾] [Save…] [Manage…]: choosing an item applies it at once."""
 
     saveRequested = Signal()
     manageRequested = Signal()
@@ -84,16 +84,13 @@ class PresetBar(QWidget):
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
-        label = QLabel("Preset")
-        label.setFont(theme.bold(label.font()))
         self.combo = QComboBox()
         self.combo.setAccessibleName("Preset")
         self.combo.setToolTip("Apply a preset's settings (and its prompt template)")
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setMinimumContentsLength(12)
+        self.combo.setMinimumContentsLength(10)
         self.combo.addItem(PLACEHOLDER, None)
         self.combo.activated.connect(self._picked)
-        label.setBuddy(self.combo)
         self.save_button = QToolButton(text="Save…")
         self.save_button.setToolTip("Save the current settings as a preset (Ctrl+S)")
         self.save_button.setAccessibleName("Save preset")
@@ -102,7 +99,6 @@ class PresetBar(QWidget):
         self.manage_button.setToolTip("Rename, delete, import or export presets")
         self.manage_button.setAccessibleName("Manage presets")
         self.manage_button.clicked.connect(self.manageRequested)
-        lay.addWidget(label)
         lay.addWidget(self.combo, 1)
         lay.addWidget(self.save_button)
         lay.addWidget(self.manage_button)

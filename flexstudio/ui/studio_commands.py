@@ -62,6 +62,13 @@ class StudioCommands:
         """Queue and start a comparison or a sweep; None when launched, else the sentence saying why not
         (also shown in the message bar). Nothing is queued when anything is refused."""
         svc = self.services
+        for pid in dict.fromkeys(r.provider for r in requests):
+            info = svc.registry.get(pid) if pid in svc.registry else None
+            if info is not None and info.needs_key and pid in self.key_status and not self.key_status[pid]:
+                where = f" (or set {info.env_var})" if info.env_var else ""
+                text = f"{info.label} needs an API key — add it in Settings → Keys{where}. Nothing was sent."
+                self.show_message("error", text, action="Open Settings", callback=self.open_settings)
+                return text
         try:
             records = svc.runner.create_group(requests, kind)
         except (BadInput, SpendCapExceeded) as exc:

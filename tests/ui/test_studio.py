@@ -407,3 +407,16 @@ def test_restore_settings_from_an_image_file(open_window: Any, tmp_path: Path, q
     assert "carries no settings" in w.banner.message() and w.banner.action.text() == "Add it as a reference"
     w.banner.action.click()
     assert len(w.wb.references) == 1
+
+
+def test_sweep_on_a_provider_without_a_key_queues_nothing(open_window: Any, qtbot: Any) -> None:
+    w = open_window()
+    qtbot.waitUntil(lambda: "fal" in w.key_status)
+    w.wb.set_provider("fal")
+    w.prompt.setPlainText("a red chair")
+    dlg = w.open_sweep()
+    dlg.set_axes("20, 30", "3.5", "1")
+    assert not dlg.launch()
+    assert "needs an API key" in dlg.price.refusal.text() and "needs an API key" in _error(w)
+    assert w.services.history.count() == 0
+    dlg.close()
