@@ -126,9 +126,13 @@ class LineageDialog(QDialog):
         if mark is not None:
             self.tree.setCurrentItem(mark)
         whole = sum(cost_of(r) for _d, r, _t in self.rows)
-        self.total_label.setText(f"{len(self.rows)} job{'s' if len(self.rows) != 1 else ''} grew from job "
-                                 f"{root.id}; together they cost {theme.money(whole)}. “Branch total” is the "
-                                 "cost from the root down to each job.")
+        if len(self.rows) == 1:
+            self.total_label.setText(f"Nothing was made from job {root.id}'s result yet; it cost "
+                                     f"{theme.money(whole)}.")
+        else:
+            self.total_label.setText(f"{len(self.rows)} jobs grew from job {root.id}; together they cost "
+                                     f"{theme.money(whole)}. “Branch total” is the cost from the root down to "
+                                     "each job.")
 
     def _emit(self, signal: Signal, item: QTreeWidgetItem | None) -> None:
         if item is None:
