@@ -87,6 +87,7 @@ def app_like_main(on_paint, at_paint=None) -> None:
 
     def paint(t: float) -> None:
         painted.append(t)
+        marks["rss_at_paint"] = rss_mb()  # on_paint runs later, once the asyncio loop is up
         if at_paint is not None:
             at_paint(t, marks)
 
@@ -177,7 +178,7 @@ def history_mode(scroll: bool, profile_path: str | None) -> None:
     state: dict = {}
 
     def painted(t, marks, window, services, loop) -> None:
-        state.update(open_s=t - marks["before_services"], rss_open=rss_mb() - marks["rss_before_services"],
+        state.update(open_s=t - marks["before_services"], rss_open=marks.get("rss_at_paint", rss_mb()) - marks["rss_before_services"],
                      rss_base=marks["rss_before_services"], rows=window.history_model.rowCount(),
                      total=window.history_model.total())
         _TASKS.append(asyncio.ensure_future(after(window, marks)))
