@@ -197,6 +197,7 @@ class GroupResults(QDialog):
         self.cards: dict[str, ResultCard] = {}
         self.setModal(False)
         self.setWindowTitle("Provider comparison" if kind == "comparison" else "Sweep results")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # closed windows do not pile up
         self.setAccessibleName(self.windowTitle())
         lay = QVBoxLayout(self)
         self.header = QLabel()

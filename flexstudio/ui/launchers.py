@@ -143,6 +143,7 @@ class CompareProvidersDialog(QDialog):
         self.base = request
         self._launch = launch
         self.setWindowTitle("Compare providers")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setAccessibleName("Compare providers")
         self.resize(720, 520)
         self.infos: list[ProviderInfo] = []
@@ -302,6 +303,7 @@ class SweepDialog(QDialog):
         info = services.registry.get(request.provider)
         self.info = info
         self.setWindowTitle("Sweep")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setAccessibleName("Sweep")
         self.resize(560, 380)
         lay = QVBoxLayout(self)

@@ -45,6 +45,7 @@ class LineageDialog(QDialog):
         self._label = label
         self.setModal(False)
         self.setWindowTitle(f"Lineage of job {job_id}")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # closed windows do not pile up
         self.setAccessibleName("Lineage")
         self.resize(820, 420)
         lay = QVBoxLayout(self)

@@ -157,6 +157,7 @@ class SavePresetDialog(QDialog):
         self.wb = workbench
         self.store = store
         self.setWindowTitle("Save preset")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setAccessibleName("Save preset")
         lay = QVBoxLayout(self)
         intro = QLabel("Saves the current settings under a name: " + self._summary())
@@ -263,6 +264,7 @@ class PresetManager(QDialog):
         super().__init__(parent)
         self.store = store
         self.setWindowTitle("Presets")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setAccessibleName("Manage presets")
         self.resize(560, 420)
         lay = QVBoxLayout(self)
