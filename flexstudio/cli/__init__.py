@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from .args import build_parser
-
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -13,6 +11,8 @@ def main(argv: list[str] | None = None) -> int:
         from ..app import main as gui_main
 
         return gui_main([])
+    from .args import build_parser  # argparse is not needed to open the window
+
     parser = build_parser()
     args = parser.parse_args(argv)
     from .commands import dispatch
