@@ -96,8 +96,11 @@ class Services:
         from .pricing import quote
 
         pid = provider_id or request.provider
-        max_px = self.registry.get(pid).capabilities.max_pixels if pid in self.registry else 4 * 1048576
-        return quote(request, pid, table=self.price_table, max_pixels=max_px)
+        info = self.registry.get(pid) if pid in self.registry else None
+        max_px = info.capabilities.max_pixels if info else 4 * 1048576
+        # A user-defined endpoint has no entry of its own: it is priced by its protocol's rule.
+        return quote(request, pid, table=self.price_table, max_pixels=max_px,
+                     protocol=info.protocol if info else None)
 
     def quote_pair(self, request: EditRequest) -> tuple[float | None, dict[str, Any] | None]:
         q = self.quote(request)

@@ -147,8 +147,8 @@ class Runner:
         rec = self.create(request, **kw)
         return await self.start(rec.id)
 
-    def create_group(self, requests: Iterable[EditRequest], kind: str, *, total_guard: bool = True
-                     ) -> list[JobRecord]:
+    def create_group(self, requests: Iterable[EditRequest], kind: str, *, total_guard: bool = True,
+                     parent_job_id: str | None = None) -> list[JobRecord]:
         """Several jobs that belong together (a provider comparison or a sweep), checked as a whole
         against the spend guard before any is written."""
         reqs = [r.resolved() for r in requests]
@@ -163,7 +163,8 @@ class Runner:
         group_id = uuid.uuid4().hex[:12]
         saved_guard, self.guard = self.guard, None
         try:
-            return [self.create(r, group_id=group_id, group_kind=kind) for r in reqs]
+            return [self.create(r, group_id=group_id, group_kind=kind, parent_job_id=parent_job_id)
+                    for r in reqs]
         finally:
             self.guard = saved_guard
 

@@ -247,3 +247,24 @@ def test_resume_finishes_running_jobs_and_settles_the_rest(monkeypatch):
     h = Services.build().history
     assert h.integrity_check() == "ok" and not h.unfinished()
     assert default_paths().history_db.exists()
+
+
+def test_a_group_is_checked_and_priced_as_a_whole_and_keeps_its_parent():
+    from flexstudio.core.errors import SpendCapExceeded
+    from flexstudio.storage.settings import CustomEndpoint
+
+    svc = Services.build()
+    svc.registry.add_custom(CustomEndpoint("my-gw", "My gateway", "bfl", "https://gw.example", {"auth": "bearer"}))
+    # a user-defined BFL-compatible endpoint is priced by BFL's rule, not "unknown"
+    assert svc.quote(EditRequest(prompt="x", provider="my-gw", size=(1024, 1024))).usd == 0.05
+    parent = svc.history.create(EditRequest(prompt="root"))
+    recs = svc.runner.create_group([EditRequest(prompt="x", seed=1), EditRequest(prompt="x", seed=2)], "sweep",
+                                   parent_job_id=parent.id)
+    assert {r.group_id for r in recs} != {None} and len({r.group_id for r in recs}) == 1
+    assert [r.parent_job_id for r in recs] == [parent.id, parent.id]
+    svc.guard.caps.session_stop = 0.12
+    before = svc.history.count()
+    with pytest.raises(SpendCapExceeded):
+        svc.runner.create_group([EditRequest(prompt="x", provider="fal", size=(1024, 1024))] * 3, "comparison")
+    assert svc.history.count() == before  # nothing of the group was written
+    svc.history.close()
