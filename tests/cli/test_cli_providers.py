@@ -120,3 +120,35 @@ def test_providers_json_lists_every_provider_with_preview_flags_and_no_keys():
     assert rows["kie"]["capabilities"]["fields"]["steps"]["support"] == "ignored"
     assert rows["fal"]["price"]["rule"] == "per_mp" and rows["fairstack"]["price"]["rule"] == "per_image"
     assert "fal-secret-in-env-123" not in r.stdout
+
+
+def test_compare_runs_one_edit_on_several_providers_at_once(tmp_path):
+    bfl, fal = BY_ID["bfl"], BY_ID["fal"]
+    a, b = _refs(tmp_path)
+    with hosts(bfl, "success") as (bemu, _bd, _bt), hosts(fal, "success") as (femu, _fd, _ft):
+        r = subprocess.run(
+            [*EXE, "compare", "--provider", "sandbox", "--provider", "bfl", "--provider", "fal",
+             "--base-url", f"bfl={bemu.url}", "--base-url", f"fal={femu.url}", "-p", "Put image 2 on image 1",
+             "-i", str(a), "-i", str(b), "--size", "512x512", "--json", "-o", str(tmp_path / "out")],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, bfl.env_var: bfl.key, fal.env_var: fal.key})
+        assert r.returncode == 0, r.stderr
+        results = json.loads(r.stdout)["results"]
+        assert [x["provider"] for x in results] == ["sandbox", "bfl", "fal"]
+        assert all(x["status"] == "succeeded" for x in results)
+        assert len({x["seed"] for x in results}) == 1  # one seed: a fair comparison
+        assert results[0]["quote_usd"] == 0 and results[1]["quote_usd"] > 0 and results[2]["quote_usd"] > 0
+        assert results[1]["billed_usd"] is not None  # BFL reports its cost
+        for x in results:
+            assert Path(x["outputs"][0]).parent == tmp_path / "out"
+        hist = json.loads(subprocess.run([*EXE, "history", "list", "--json"], capture_output=True, text=True,
+                                         timeout=60).stdout)["jobs"]
+        assert len({j["group_id"] for j in hist}) == 1 and {j["group_kind"] for j in hist} == {"comparison"}
+
+
+def test_compare_refuses_more_references_than_the_smallest_limit(tmp_path):
+    a, _ = _refs(tmp_path)
+    r = subprocess.run([*EXE, "compare", "--provider", "sandbox", "--provider", "fairstack", "-p", "x",
+                        "-i", str(a), "-i", str(a)], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "FAIRSTACK_API_KEY": "fs-key-123456"})
+    assert r.returncode == 2 and "smallest limit" in r.stderr
