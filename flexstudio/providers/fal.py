@@ -17,9 +17,8 @@ import base64
 import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
 from ..core.sizes import MAX_PIXELS
 from .base import (
     Capabilities,
@@ -32,7 +31,13 @@ from .base import (
     Submission,
     Support,
 )
-from .http import Http, body_message, check_url, error, json_body, provider_error, redact_url, same_origin
+from .http import (
+    HttpProvider,
+    body_message,
+    error,
+    json_body,
+    provider_error,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -91,11 +96,6 @@ def with_query(url: str, name: str, value: str) -> str:
     return f"{base}{sep}{name}={value}{hash_}{fragment}"
 
 
-def _origin(url: str) -> str:
-    p = urlsplit(url)
-    return f"{p.scheme}://{p.netloc}"
-
-
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -111,42 +111,22 @@ def _last_log(logs: Any) -> str:
     return ""
 
 
-class FalProvider:
+class FalProvider(HttpProvider):
     """The fal.ai queue API (submit → status → result, cancel)."""
 
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
-        self.info = info
-        self.ctx = ctx
-        self.base = (ctx.base_url or info.default_base_url).rstrip("/")
-        options = {**info.options, **ctx.options}
+        super().__init__(info, ctx)
+        self.base = self._base()
+        options = self.options
         self.model = str(options.get("model", MODEL)).strip("/")
-        self._http = Http(ctx.client, info.label, sleep=ctx.sleep) if ctx.client is not None else None
 
     # ------------------------------------------------------------------ plumbing
-    @property
-    def http(self) -> Http:
-        if self._http is None:
-            raise RuntimeError(f"{self.info.label}: the provider was built without an HTTP client")
-        return self._http
-
     def _auth(self) -> dict[str, str]:
-        key = (self.ctx.api_key or "").strip()
-        if not key:
-            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys "
-                             f"or set {self.info.env_var or ENV_VAR}.")
+        key = self.require_key()
         return {"Authorization": f"Key {key}"}
 
     def _api_url(self, url: Any, what: str) -> str:
-        """A URL fal gave us, checked before the key is sent to it: same origin as the API base only."""
-        if not isinstance(url, str) or not url:
-            raise error(self.info.label, ErrorKind.PROVIDER, f"the job has no {what}")
-        check_url(url, what=what)
-        if not same_origin(url, self.base):
-            raise ProviderError(
-                f"{self.info.label} gave a {what} on another host ({redact_url(url)}); the key is only "
-                f"sent to {_origin(self.base)}, so this job cannot be followed.",
-                kind=ErrorKind.PROVIDER)
-        return url
+        return self.api_url(url, what, noun="job", secret="key")
 
     def _error(self, response: httpx.Response) -> ProviderError:
         """Map a fal error answer (flat ``{detail, error_type}`` or FastAPI ``{detail: [...]}``)."""

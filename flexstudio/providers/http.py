@@ -406,3 +406,17 @@ class HttpProvider:
 
     def _bearer(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.require_key()}", "accept": "application/json"}
+
+    def api_url(self, url: Any, what: str, *, noun: str = "job", secret: str = "key") -> str:
+        """A URL the provider handed back (status, result, cancel), checked before the key is sent to
+        it: https (or loopback) and the same origin as the API root, nothing else."""
+        if not isinstance(url, str) or not url:
+            raise error(self.info.label, ErrorKind.PROVIDER, f"the {noun} has no {what}")
+        check_url(url, what=what)
+        base = self._base()
+        if not same_origin(url, base):
+            p = urlsplit(base)
+            raise ProviderError(
+                f"{self.info.label} gave a {what} on another host ({redact_url(url)}); the {secret} is only "
+                f"sent to {p.scheme}://{p.netloc}, so this {noun} cannot be followed.", kind=ErrorKind.PROVIDER)
+        return url

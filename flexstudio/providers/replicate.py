@@ -24,9 +24,8 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
 from ..core.sizes import MAX_PIXELS, MULTIPLE
 from .base import (
     Capabilities,
@@ -39,7 +38,13 @@ from .base import (
     Submission,
     Support,
 )
-from .http import Http, body_message, check_url, error, json_body, provider_error, redact_url, same_origin
+from .http import (
+    HttpProvider,
+    body_message,
+    error,
+    json_body,
+    provider_error,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -116,11 +121,6 @@ def custom_size(width: int, height: int) -> tuple[int, int]:
     return side(width), side(height)
 
 
-def _origin(url: str) -> str:
-    p = urlsplit(url)
-    return f"{p.scheme}://{p.netloc}"
-
-
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -145,42 +145,23 @@ def _progress(line: str) -> float | None:
     return min(100, int(m.group(1))) / 100
 
 
-class ReplicateProvider:
+class ReplicateProvider(HttpProvider):
     """Replicate predictions (create with ``Prefer: wait`` → get → cancel)."""
 
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
-        self.info = info
-        self.ctx = ctx
-        self.base = (ctx.base_url or info.default_base_url).rstrip("/")
-        options = {**info.options, **ctx.options}
+        super().__init__(info, ctx)
+        self.base = self._base()
+        options = self.options
         self.model = str(options.get("model", MODEL)).strip("/")
         self.prefer_wait = int(clamp(int(options.get("prefer_wait", PREFER_WAIT)), 1, 60))
-        self._http = Http(ctx.client, info.label, sleep=ctx.sleep) if ctx.client is not None else None
 
     # ------------------------------------------------------------------ plumbing
-    @property
-    def http(self) -> Http:
-        if self._http is None:
-            raise RuntimeError(f"{self.info.label}: the provider was built without an HTTP client")
-        return self._http
-
     def _auth(self) -> dict[str, str]:
-        token = (self.ctx.api_key or "").strip()
-        if not token:
-            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys "
-                             f"or set {self.info.env_var or ENV_VAR}.")
+        token = self.require_key()
         return {"Authorization": f"Bearer {token}"}
 
     def _api_url(self, url: Any, what: str) -> str:
-        if not isinstance(url, str) or not url:
-            raise error(self.info.label, ErrorKind.PROVIDER, f"the prediction has no {what}")
-        check_url(url, what=what)
-        if not same_origin(url, self.base):
-            raise ProviderError(
-                f"{self.info.label} gave a {what} on another host ({redact_url(url)}); the token is only "
-                f"sent to {_origin(self.base)}, so this prediction cannot be followed.",
-                kind=ErrorKind.PROVIDER)
-        return url
+        return self.api_url(url, what, noun="prediction", secret="token")
 
     def _error(self, response: httpx.Response) -> ProviderError:
         """Map an RFC 7807 problem (``title``, ``detail``, ``status``, ``invalid_fields``)."""
