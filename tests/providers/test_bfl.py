@@ -21,19 +21,10 @@ from flexstudio.providers.base import PollResult, PreparedReference, Provider, P
 from flexstudio.providers.http import new_client
 from tests.emulators.base import SCENARIOS, Delivery, make_image
 from tests.emulators.bfl import BflEmulator, bfl_cost
+from tests.support import Sleeps
 
 KEY = "bfl_test_key"
 PROFILES = {p.id: p for p in bfl.PROFILES}
-
-
-class Sleeps:
-    """An injected sleep that records the waits instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import json
-import threading
 
 import pytest
 import pytest_asyncio
@@ -25,25 +24,10 @@ from flexstudio.providers.base import (
 from flexstudio.providers.http import new_client
 from tests.emulators.base import Delivery, make_image
 from tests.emulators.fairstack import KEY, FairStackEmulator
+from tests.support import Sleeps, stop_all
 
 FAIRSTACK = fairstack.PROFILES[0]
 A = fairstack.ASSUMPTIONS
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-def stop_all(*servers) -> None:
-    threads = [threading.Thread(target=s.stop) for s in servers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 @pytest.fixture(scope="module")

@@ -29,19 +29,10 @@ from flexstudio.providers.base import (
 from flexstudio.providers.http import new_client
 from tests.emulators.base import SCENARIOS, Delivery, Reply, json_reply, make_image
 from tests.emulators.fal import APP, DEFAULT_KEY, FalEmulator
+from tests.support import Sleeps
 
 KEY = DEFAULT_KEY
 INFO = fal.PROFILES[0]
-
-
-class Sleeps:
-    """An injected sleep that records the waits instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
 
 import pytest
 import pytest_asyncio
@@ -18,24 +17,9 @@ from flexstudio.providers.base import REQUEST_FIELDS, PreparedReference, Provide
 from flexstudio.providers.http import new_client
 from tests.emulators.base import Delivery, make_image
 from tests.emulators.kie import KEY, MODEL_I2I, MODEL_T2I, KieEmulator
+from tests.support import Sleeps, stop_all
 
 KIE = kie.PROFILES[0]
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-def stop_all(*servers) -> None:
-    threads = [threading.Thread(target=s.stop) for s in servers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 @pytest.fixture(scope="module")

@@ -17,17 +17,10 @@ from flexstudio.providers.base import REQUEST_FIELDS, PreparedReference, Provide
 from flexstudio.providers.http import new_client
 from tests.emulators.base import Delivery, make_image
 from tests.emulators.openai_images import KEY, OpenAIImagesEmulator
+from tests.support import Sleeps
 
 LUMENFALL = {p.id: p for p in openai_images.PROFILES}["lumenfall"]
 GENERIC = {p.id: p for p in openai_images.PROFILES}["openai-compatible"]
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 def stop_all(*servers) -> None:

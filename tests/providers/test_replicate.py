@@ -30,20 +30,11 @@ from flexstudio.providers.base import (
 from flexstudio.providers.http import new_client
 from tests.emulators.base import SCENARIOS, Delivery, json_reply, make_image
 from tests.emulators.replicate import DEFAULT_TOKEN, MODEL, ReplicateEmulator, parse_prefer
+from tests.support import Sleeps
 
 KEY = DEFAULT_TOKEN
 INFO = replicate.PROFILES[0]
 CREATE = f"/v1/models/{MODEL}/predictions"
-
-
-class Sleeps:
-    """An injected sleep that records the waits instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 @pytest.fixture
