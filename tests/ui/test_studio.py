@@ -284,7 +284,7 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
         facts = c.facts.text()
         assert "Latency" in facts and "quoted" in facts and "billed" in facts and "Seed 31337" in facts
     assert "quoted $0.00" in cards[0].facts.text()      # the sandbox is free
-    assert "quoted unknown" in cards[1].facts.text()    # no price for the twin in the table
+    assert "quoted $0.00" in cards[1].facts.text()      # the twin is priced by its protocol's rule (free)
     twin_card = next(c for c in cards if c.record.provider == "twin")
     assert "Renamed: guidance (sent as cfg)" in twin_card.handling.text()
     assert "Ignored: safety (no safety setting)" in twin_card.handling.text()
