@@ -177,6 +177,12 @@ class ProviderInfo:
             return f"{self.label} (preview)"
         return self.label
 
+    def bind(self, cls: Callable[[ProviderInfo, ProviderContext], Provider]) -> ProviderInfo:
+        """Attach the factory ``cls(this info, ctx)`` (the info must exist before its factory can name
+        it, and the dataclass is frozen). Returns the same info."""
+        object.__setattr__(self, "factory", lambda ctx: cls(self, ctx))
+        return self
+
     def create(self, ctx: ProviderContext) -> Provider:
         if self.factory is None:
             raise RuntimeError(f"provider {self.id} has no implementation")

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -333,7 +332,7 @@ def _info(pid: str, label: str, base_url: str, env_var: str | None, key_help: st
           options: Mapping[str, Any]) -> ProviderInfo:
     info = ProviderInfo(id=pid, label=label, protocol="bfl", capabilities=CAPABILITIES,
                         default_base_url=base_url, env_var=env_var, key_help=key_help, options=dict(options))
-    object.__setattr__(info, "factory", partial(BflProvider, info))
+    info.bind(BflProvider)
     return info
 
 

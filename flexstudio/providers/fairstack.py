@@ -19,7 +19,6 @@ import base64
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
@@ -226,16 +225,11 @@ def capabilities() -> Capabilities:
                         safety_range=None, prompt_upsampling=False, fields=fields)
 
 
-def _factory(ctx: ProviderContext, info: ProviderInfo) -> FairStackProvider:
-    return FairStackProvider(info, ctx)
-
-
 def _profile() -> ProviderInfo:
     info = ProviderInfo(id="fairstack", label="FairStack", protocol=PROTOCOL, capabilities=capabilities(),
                         default_base_url=ASSUMPTIONS.base_url, env_var="FAIRSTACK_API_KEY", preview=True,
                         key_help="Create a key (fs_live_…) in the FairStack dashboard: https://fairstack.ai")
-    object.__setattr__(info, "factory", partial(_factory, info=info))
-    return info
+    return info.bind(FairStackProvider)
 
 
 PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

@@ -14,7 +14,6 @@ are downloaded with no credentials.
 from __future__ import annotations
 
 import base64
-import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -283,10 +282,6 @@ class FalProvider(HttpProvider):
         raise self._error(response)
 
 
-def _factory(ctx: ProviderContext, info: ProviderInfo) -> FalProvider:
-    return FalProvider(info, ctx)
-
-
 def _profile() -> ProviderInfo:
     info = ProviderInfo(
         id="fal",
@@ -297,9 +292,7 @@ def _profile() -> ProviderInfo:
         env_var=ENV_VAR,
         key_help="Create a key at https://fal.ai/dashboard/keys (format KEY_ID:KEY_SECRET).",
     )
-    # The factory needs the finished info, so attach it afterwards (the dataclass is frozen).
-    object.__setattr__(info, "factory", functools.partial(_factory, info=info))
-    return info
+    return info.bind(FalProvider)
 
 
 PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

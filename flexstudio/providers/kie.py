@@ -36,7 +36,6 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -336,17 +335,12 @@ def capabilities() -> Capabilities:
                         prompt_upsampling=False, references_need_urls=False, fields=fields)
 
 
-def _factory(ctx: ProviderContext, info: ProviderInfo) -> KieProvider:
-    return KieProvider(info, ctx)
-
-
 def _profile() -> ProviderInfo:
     info = ProviderInfo(id="kie", label="Kie.ai", protocol=PROTOCOL, capabilities=capabilities(),
                         default_base_url=KIE_BASE, env_var="KIE_API_KEY",
                         key_help="Create a key on the API Key page of https://kie.ai",
                         options={"upload_references": True})
-    object.__setattr__(info, "factory", partial(_factory, info=info))
-    return info
+    return info.bind(KieProvider)
 
 
 PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

@@ -26,7 +26,6 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
@@ -305,17 +304,12 @@ def capabilities(style: str) -> Capabilities:
                         formats=("jpeg", "png", "webp"), fields=fields)
 
 
-def _factory(ctx: ProviderContext, info: ProviderInfo) -> OpenAIImagesProvider:
-    return OpenAIImagesProvider(info, ctx)
-
-
 def _profile(id: str, label: str, base_url: str, options: Mapping[str, Any], *, env_var: str | None,
              key_help: str) -> ProviderInfo:
     opts = {"model": DEFAULT_MODEL, "param_style": "flux", "response_format": "b64_json", **dict(options)}
     info = ProviderInfo(id=id, label=label, protocol=PROTOCOL, capabilities=capabilities(str(opts["param_style"])),
                         default_base_url=base_url, env_var=env_var, key_help=key_help, options=opts)
-    object.__setattr__(info, "factory", partial(_factory, info=info))
-    return info
+    return info.bind(OpenAIImagesProvider)
 
 
 def custom_profile(id: str, label: str, base_url: str, options: Mapping[str, Any]) -> ProviderInfo:

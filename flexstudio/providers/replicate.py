@@ -20,7 +20,6 @@ otherwise the output is blamed. [I]
 from __future__ import annotations
 
 import base64
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -302,10 +301,6 @@ class ReplicateProvider(HttpProvider):
         return status not in ("succeeded", "failed")
 
 
-def _factory(ctx: ProviderContext, info: ProviderInfo) -> ReplicateProvider:
-    return ReplicateProvider(info, ctx)
-
-
 def _profile() -> ProviderInfo:
     info = ProviderInfo(
         id="replicate",
@@ -316,8 +311,7 @@ def _profile() -> ProviderInfo:
         env_var=ENV_VAR,
         key_help="Create a token at https://replicate.com/account/api-tokens.",
     )
-    object.__setattr__(info, "factory", functools.partial(_factory, info=info))
-    return info
+    return info.bind(ReplicateProvider)
 
 
 PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

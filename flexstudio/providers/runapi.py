@@ -16,7 +16,6 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -213,16 +212,11 @@ def capabilities() -> Capabilities:
                         safety_range=None, prompt_upsampling=False, fields=fields)
 
 
-def _factory(ctx: ProviderContext, info: ProviderInfo) -> RunApiProvider:
-    return RunApiProvider(info, ctx)
-
-
 def _profile() -> ProviderInfo:
     info = ProviderInfo(id="runapi", label="RunAPI", protocol=PROTOCOL, capabilities=capabilities(),
                         default_base_url=ASSUMPTIONS.base_url, env_var="RUNAPI_KEY", preview=True,
                         key_help="Create a key in the RunAPI dashboard: https://runapi.ai")
-    object.__setattr__(info, "factory", partial(_factory, info=info))
-    return info
+    return info.bind(RunApiProvider)
 
 
 PROFILES: tuple[ProviderInfo, ...] = (_profile(),)
