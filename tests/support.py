@@ -23,3 +23,32 @@ def stop_all(*servers) -> None:
         t.start()
     for t in threads:
         t.join()
+
+
+def reference(w: int = 256, h: int = 256, color=(10, 200, 30)):
+    """A JPEG reference as the job runner hands it to a provider: (ImageRef, PreparedReference)."""
+    import hashlib
+
+    from flexstudio.core.request import ImageRef
+    from flexstudio.providers.base import PreparedReference
+    from tests.emulators.base import make_image
+
+    data = make_image(w, h, "JPEG", color)
+    sha = hashlib.sha256(data).hexdigest()
+    return ImageRef(sha, w, h, mime="image/jpeg"), PreparedReference(data, "image/jpeg", w, h, sha)
+
+
+async def run_to_done(provider, request, refs, max_polls: int = 30):
+    """submit → poll until done → download (what the job runner does, minus persistence).
+    Returns (submission, polls, downloaded images)."""
+    sub = await provider.submit(request, refs)
+    polls = []
+    for _ in range(max_polls):
+        polls.append(await provider.poll(sub.handle))
+        if polls[-1].state == "done":
+            break
+    else:
+        raise AssertionError(f"not done after {max_polls} polls")
+    result = polls[-1].result
+    assert result is not None
+    return sub, polls, [await provider.download(u) for u in result.urls]

@@ -6,22 +6,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from PIL import Image
 
 from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from flexstudio.core.request import EditRequest, ImageRef
 from flexstudio.providers import bfl
-from flexstudio.providers.base import PollResult, PreparedReference, Provider, ProviderContext, Submission
-from flexstudio.providers.http import new_client
+from flexstudio.providers.base import PreparedReference, Provider, ProviderContext
 from tests.emulators.base import SCENARIOS, Delivery, make_image
 from tests.emulators.bfl import BflEmulator, bfl_cost
 from tests.support import Sleeps
+from tests.support import run_to_done as run_job
 
 KEY = "bfl_test_key"
 PROFILES = {p.id: p for p in bfl.PROFILES}
@@ -50,13 +48,6 @@ def hosts(_delivery_hosts):
     return _delivery_hosts
 
 
-@pytest_asyncio.fixture
-async def client():
-    c = new_client()
-    yield c
-    await c.aclose()
-
-
 def make_provider(pid: str, base_url: str, client: httpx.AsyncClient, sleeps: Sleeps, *,
                   key: str | None = KEY, info: Any = None) -> Provider:
     info = info or PROFILES[pid]
@@ -77,22 +68,6 @@ def two_references() -> tuple[EditRequest, list[PreparedReference]]:
         seed=42, provider="bfl")
     refs = [PreparedReference(a, "image/png", 512, 384, ha), PreparedReference(b, "image/jpeg", 256, 256, hb)]
     return request, refs
-
-
-async def run_job(provider: Provider, request: EditRequest, refs: Sequence[PreparedReference],
-                  max_polls: int = 30) -> tuple[Submission, list[PollResult], list[bytes]]:
-    """submit → poll until done → download (what the job runner does, minus persistence)."""
-    sub = await provider.submit(request, refs)
-    polls: list[PollResult] = []
-    for _ in range(max_polls):
-        polls.append(await provider.poll(sub.handle))
-        if polls[-1].state == "done":
-            break
-    else:
-        raise AssertionError(f"not done after {max_polls} polls")
-    result = polls[-1].result
-    assert result is not None
-    return sub, polls, [await provider.download(u) for u in result.urls]
 
 
 def assert_no_key_on(*servers: Delivery) -> None:

@@ -6,12 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-from collections.abc import Sequence
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from PIL import Image
 
 from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
@@ -19,17 +17,15 @@ from flexstudio.core.request import EditRequest, ImageRef
 from flexstudio.providers import fal
 from flexstudio.providers.base import (
     REQUEST_FIELDS,
-    PollResult,
     PreparedReference,
     Provider,
     ProviderContext,
-    Submission,
     Support,
 )
-from flexstudio.providers.http import new_client
 from tests.emulators.base import SCENARIOS, Delivery, Reply, json_reply, make_image
 from tests.emulators.fal import APP, DEFAULT_KEY, FalEmulator
 from tests.support import Sleeps
+from tests.support import run_to_done as run_job
 
 KEY = DEFAULT_KEY
 INFO = fal.PROFILES[0]
@@ -43,13 +39,6 @@ def hosts():
     yield delivery, third
     delivery.stop()
     third.stop()
-
-
-@pytest_asyncio.fixture
-async def client():
-    c = new_client()
-    yield c
-    await c.aclose()
 
 
 def make_provider(base_url: str, client: httpx.AsyncClient, sleeps: Sleeps | None = None, *,
@@ -70,22 +59,6 @@ def two_references() -> tuple[EditRequest, list[PreparedReference]]:
         seed=42, provider="fal")
     refs = [PreparedReference(a, "image/png", 512, 384, ha), PreparedReference(b, "image/jpeg", 256, 256, hb)]
     return request, refs
-
-
-async def run_job(provider: Provider, request: EditRequest, refs: Sequence[PreparedReference],
-                  max_polls: int = 30) -> tuple[Submission, list[PollResult], list[bytes]]:
-    """submit → poll until done → download (what the job runner does, minus persistence)."""
-    sub = await provider.submit(request, refs)
-    polls: list[PollResult] = []
-    for _ in range(max_polls):
-        polls.append(await provider.poll(sub.handle))
-        if polls[-1].state == "done":
-            break
-    else:
-        raise AssertionError(f"not done after {max_polls} polls")
-    result = polls[-1].result
-    assert result is not None
-    return sub, polls, [await provider.download(u) for u in result.urls]
 
 
 def submits(emu: FalEmulator) -> list[Any]:

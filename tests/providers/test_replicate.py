@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from PIL import Image
 
 from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
@@ -27,7 +26,6 @@ from flexstudio.providers.base import (
     Submission,
     Support,
 )
-from flexstudio.providers.http import new_client
 from tests.emulators.base import SCENARIOS, Delivery, json_reply, make_image
 from tests.emulators.replicate import DEFAULT_TOKEN, MODEL, ReplicateEmulator, parse_prefer
 from tests.support import Sleeps
@@ -45,13 +43,6 @@ def hosts():
     yield delivery, third
     delivery.stop()
     third.stop()
-
-
-@pytest_asyncio.fixture
-async def client():
-    c = new_client()
-    yield c
-    await c.aclose()
 
 
 def make_provider(base_url: str, client: httpx.AsyncClient, sleeps: Sleeps | None = None, *,

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 
 import pytest
-import pytest_asyncio
 from PIL import Image, UnidentifiedImageError
 
 from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
-from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.core.request import EditRequest
 from flexstudio.providers import runapi
-from flexstudio.providers.base import REQUEST_FIELDS, PreparedReference, ProviderContext, Support
-from flexstudio.providers.http import new_client
-from tests.emulators.base import Delivery, make_image
+from flexstudio.providers.base import REQUEST_FIELDS, ProviderContext, Support
+from tests.emulators.base import Delivery
 from tests.emulators.runapi import KEY, RunApiEmulator
-from tests.support import Sleeps, stop_all
+from tests.support import Sleeps, reference, stop_all
 
 RUNAPI = runapi.PROFILES[0]
 A = runapi.ASSUMPTIONS
@@ -45,19 +42,6 @@ def emulator(rig):
         return rig
 
     return use
-
-
-@pytest_asyncio.fixture
-async def client():
-    c = new_client()
-    yield c
-    await c.aclose()
-
-
-def reference(w: int = 256, h: int = 256, color=(10, 200, 30)) -> tuple[ImageRef, PreparedReference]:
-    data = make_image(w, h, "JPEG", color)
-    sha = hashlib.sha256(data).hexdigest()
-    return ImageRef(sha, w, h, mime="image/jpeg"), PreparedReference(data, "image/jpeg", w, h, sha)
 
 
 def provider(client, emu, sleeps=None, key=KEY, **options):
