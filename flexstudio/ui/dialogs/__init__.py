@@ -1,0 +1,1 @@
+"""Dialogs: settings, compare providers, sweep, presets, lineage, results, shortcuts."""

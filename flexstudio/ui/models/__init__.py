@@ -1,0 +1,1 @@
+"""View-models: Qt signals and state, no widgets (ruff bans QtWidgets here)."""

@@ -1,0 +1,1 @@
+"""Widgets: the pieces the window and the dialogs are built from."""
