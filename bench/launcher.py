@@ -172,7 +172,7 @@ def history_mode(scroll: bool, profile_path: str | None) -> None:
     from PySide6.QtWidgets import QApplication
 
     import flexstudio.services
-    import flexstudio.ui.main_window  # noqa: F401
+    import flexstudio.ui.window.main_window  # noqa: F401
 
     QApplication(["flexstudio"])
     state: dict = {}

@@ -20,7 +20,7 @@ PREFIX = "BENCH-RESULT "
 
 def _app_ready() -> str | None:
     """Why the window cannot be measured yet, or None."""
-    for rel in ("flexstudio/app.py", "flexstudio/ui/main_window.py"):
+    for rel in ("flexstudio/app.py", "flexstudio/ui/window/main_window.py"):
         if not (ROOT / rel).exists():
             return f"{rel} not written yet"
     return None

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QApplication
 
     from .services import Services
-    from .ui.main_window import MainWindow
+    from .ui.window.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 FIRST_PAINT_WAIT_MS = 2000  # a window never exposed (minimised, no compositor) still starts after this
@@ -54,7 +54,7 @@ def build_services() -> Services | None:
 
 
 def build_window(services: Services) -> MainWindow:
-    from .ui.main_window import MainWindow
+    from .ui.window.main_window import MainWindow
 
     return MainWindow(services, setup_on_show=False)
 
@@ -94,7 +94,7 @@ def run_loop(app: QApplication, window: MainWindow, services: Services,
     import qasync
     from PySide6.QtCore import QTimer
 
-    from .ui import theme
+    from .ui.widgets import theme
 
     app.setWindowIcon(theme.app_icon())
     loop = qasync.QEventLoop(app)

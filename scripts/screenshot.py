@@ -89,7 +89,7 @@ async def wait_for(cond, seconds: float = 30.0) -> None:
 async def demo(window, out: Path, settings_out: Path | None, extras: Path | None = None) -> None:
     from PySide6.QtWidgets import QApplication
 
-    from flexstudio.ui.importer import Source
+    from flexstudio.ui.models.importer import Source
 
     window.resize(W, H)
     window.move(0, 0)
@@ -205,8 +205,8 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     from flexstudio.services import Services
-    from flexstudio.ui import theme
-    from flexstudio.ui.main_window import MainWindow
+    from flexstudio.ui.widgets import theme
+    from flexstudio.ui.window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(["flexstudio"])
     app.setApplicationName("FlexStudio")

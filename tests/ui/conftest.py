@@ -91,7 +91,7 @@ def make_services(keyring_backend: MemoryKeyring, qtbot: Any) -> Iterator[Callab
 @pytest.fixture
 def open_window(qloop: Any, qtbot: Any, make_services: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
     """``open_window(services=None, resume=False)`` → a shown MainWindow whose deferred set-up ran."""
-    from flexstudio.ui.main_window import MainWindow
+    from flexstudio.ui.window.main_window import MainWindow
 
     windows: list[Any] = []
 

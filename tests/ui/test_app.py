@@ -19,7 +19,7 @@ SCRIPT = textwrap.dedent("""
     import sys, time
     started = time.perf_counter()
     from PySide6.QtCore import QTimer
-    from flexstudio.ui import main_window
+    from flexstudio.ui.window import main_window
 
     painted = {}
     original = main_window.MainWindow.after_first_paint

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flexstudio.ui.mentions import after_removal, colours, mentions, move_order, renumber
+from flexstudio.ui.models.mentions import after_removal, colours, mentions, move_order, renumber
 
 
 def test_swap_two_images_renumbers_both_at_once():

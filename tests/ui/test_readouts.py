@@ -9,8 +9,8 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
 from flexstudio.jobs.events import JobEvent
-from flexstudio.ui.jobs_panel import outcome_text
-from flexstudio.ui.theme import money
+from flexstudio.ui.widgets.jobs_panel import outcome_text
+from flexstudio.ui.widgets.theme import money
 
 pytestmark = pytest.mark.gui
 

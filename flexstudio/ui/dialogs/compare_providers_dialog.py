@@ -1,20 +1,17 @@
-"""The two dialogs that launch a group of jobs: "Compare providers…" (the same edit on several providers,
-one seed for all) and "Sweep…" (steps × guidance × seed on one provider). Both show the total price, the
+"""The "Compare providers…" dialog: the same edit on several providers, one seed for all. Shows the total price, the
 spend-cap warnings and any refusal before anything is queued; one Launch button names the price."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QDialog,
-    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -22,18 +19,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import BadInput, SpendCapExceeded
-from ..providers.base import Support
-from . import theme
+from ...providers.base import Support
+from ..widgets import theme
+from ..widgets.price_area import Launch, PriceArea, money_total
 
 if TYPE_CHECKING:
-    from ..core.request import EditRequest
-    from ..core.sweep import Sweep
-    from ..providers.base import ProviderInfo
-    from ..services import Services
-
-# launch(requests, kind) → None when the jobs were queued, else the sentence saying why not
-Launch = Callable[[list["EditRequest"], str], "str | None"]
+    from ...core.request import EditRequest
+    from ...providers.base import ProviderInfo
+    from ...services import Services
 
 
 def adapt(request: EditRequest, info: ProviderInfo) -> tuple[EditRequest, list[str]]:
@@ -62,74 +55,6 @@ def adapt(request: EditRequest, info: ProviderInfo) -> tuple[EditRequest, list[s
         changes["size"] = None
         notes.append(f"auto size (over {caps.max_pixels / 1048576:g} MP)")
     return request.with_(**changes), notes
-
-
-class PriceArea(QWidget):
-    """Total price, warn-level warnings and the refusal sentence of a spend cap."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(0, 4, 0, 4)
-        lay.setSpacing(3)
-        self.total = QLabel()
-        f = theme.bold(self.total.font())
-        f.setPointSizeF(max(10.0, f.pointSizeF() * 1.25))
-        self.total.setFont(f)
-        self.total.setAccessibleName("Total price")
-        self.total.setWordWrap(True)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
-        self.note.setFont(theme.small_font(self))
-        self.note.setAccessibleName("About the total")
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
-        self.warning.setAccessibleName("Spending warning")
-        self.warning.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['warning']};")
-        self.refusal = QLabel()
-        self.refusal.setWordWrap(True)
-        self.refusal.setAccessibleName("Why it cannot launch")
-        self.refusal.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']}; font-weight: 600;")
-        for w in (self.total, self.note, self.warning, self.refusal):
-            lay.addWidget(w)
-        self.warning.hide()
-        self.refusal.hide()
-
-    def set_total(self, text: str, note: str = "") -> None:
-        self.total.setText(text)
-        self.note.setText(note)
-        self.note.setVisible(bool(note))
-
-    def set_warnings(self, warnings: tuple[str, ...] | list[str]) -> None:
-        self.warning.setText(" ".join(warnings))
-        self.warning.setVisible(bool(warnings))
-
-    def set_refusal(self, text: str) -> None:
-        self.refusal.setText(text)
-        self.refusal.setVisible(bool(text))
-
-    def check_spend(self, services: Services, usd: float | None) -> bool:
-        """Warnings for spending ``usd`` more, or the refusal; True when the caps allow it."""
-        try:
-            self.set_warnings(services.guard.check(usd))
-        except SpendCapExceeded as exc:
-            self.set_warnings(())
-            self.set_refusal(str(exc))
-            return False
-        self.set_refusal("")
-        return True
-
-
-def _money_total(quotes: list[Any], label: Callable[[str], str] = str) -> tuple[str, str, float | None]:
-    from ..pricing import total
-
-    t = total(quotes)
-    note = t.note
-    if t.usd is None:
-        unknown = list(dict.fromkeys(label(q.provider) for q in quotes if q.usd is None))
-        note = (f"The price on {', '.join(unknown)} is not known, so neither is the total; spending limits "
-                "count it as nothing.")
-    return theme.money(t.usd, approximate=t.approximate), note, t.usd
 
 
 # ---------------------------------------------------------------------------------------- comparison
@@ -191,7 +116,7 @@ class CompareProvidersDialog(QDialog):
         self.refresh()
 
     def _fill(self, key_status: Mapping[str, str | None]) -> None:
-        from .group_results import handling_lines, handling_summary
+        from .results_dialog import handling_lines, handling_summary
 
         current = self.base.provider
         everything = self.services.registry.all()
@@ -254,7 +179,7 @@ class CompareProvidersDialog(QDialog):
         reqs = [adapt(self.base, info)[0] for info in chosen]
         quotes = [self.services.quote(r) for r in reqs]
         registry = self.services.registry
-        money, note, usd = _money_total(quotes, lambda pid: registry.get(pid).label if pid in registry else pid)
+        money, note, usd = money_total(quotes, lambda pid: registry.get(pid).label if pid in registry else pid)
         n = len(chosen)
         self.price.set_total(f"Total for {n} provider{'s' if n != 1 else ''}: {money}", note)
         ok = self.price.check_spend(self.services, usd) if n else True
@@ -282,134 +207,6 @@ class CompareProvidersDialog(QDialog):
             self.price.set_refusal("Tick at least two providers.")
             return False
         problem = self._launch(reqs, "comparison")
-        if problem:
-            self.price.set_refusal(problem)
-            return False
-        self.accept()
-        return True
-
-
-# ---------------------------------------------------------------------------------------------- sweep
-class SweepDialog(QDialog):
-    """Steps × guidance × seed axes (lists or ranges, A1111 style), the grid size and its total price."""
-
-    def __init__(self, services: Services, request: EditRequest, launch: Launch,
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.services = services
-        self.base = request
-        self._launch = launch
-        self.sweep: Sweep | None = None
-        info = services.registry.get(request.provider)
-        self.info = info
-        self.setWindowTitle("Sweep")
-        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.setAccessibleName("Sweep")
-        self.resize(560, 380)
-        lay = QVBoxLayout(self)
-        intro = QLabel(f"Run the current edit on {info.display_name} once for every combination of the values "
-                       "below. Write lists (<b>28, 50</b>) or ranges: <b>20-50 (+10)</b> steps by 10, "
-                       "<b>1-10 [5]</b> five values spread from 1 to 10.")
-        intro.setWordWrap(True)
-        lay.addWidget(intro)
-        form = QFormLayout()
-        self.steps = QLineEdit("28, 50")
-        self.steps.setAccessibleName("Steps values")
-        self.guidance = QLineEdit(f"{request.guidance:g}, 5" if request.guidance != 5 else "3.5, 5")
-        self.guidance.setAccessibleName("Guidance values")
-        self.seeds = QLineEdit(str(request.seed if request.seed is not None else 0))
-        self.seeds.setAccessibleName("Seed values")
-        form.addRow("&Steps", self.steps)
-        form.addRow("&Guidance", self.guidance)
-        form.addRow("S&eeds", self.seeds)
-        lay.addLayout(form)
-        self.size_label = QLabel()
-        self.size_label.setWordWrap(True)
-        self.size_label.setAccessibleName("Grid size")
-        lay.addWidget(self.size_label)
-        self.caps_note = QLabel()
-        self.caps_note.setWordWrap(True)
-        self.caps_note.setFont(theme.small_font(self))
-        lay.addWidget(self.caps_note)
-        self.price = PriceArea()
-        lay.addWidget(self.price)
-        lay.addStretch(1)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.reject)
-        self.launch_button = QPushButton()
-        self.launch_button.setDefault(True)
-        self.launch_button.setAccessibleName("Launch the sweep")
-        self.launch_button.clicked.connect(self.launch)
-        buttons.addWidget(self.cancel_button)
-        buttons.addWidget(self.launch_button)
-        lay.addLayout(buttons)
-        for edit in (self.steps, self.guidance, self.seeds):
-            edit.textChanged.connect(lambda _t: self.refresh())
-        self.refresh()
-
-    def set_axes(self, steps: str, guidance: str, seeds: str) -> None:
-        for edit, text in ((self.steps, steps), (self.guidance, guidance), (self.seeds, seeds)):
-            edit.blockSignals(True)
-            edit.setText(text)
-            edit.blockSignals(False)
-        self.refresh()
-
-    def requests(self) -> list[EditRequest]:
-        return self.sweep.requests(self.base) if self.sweep is not None else []
-
-    def refresh(self) -> None:
-        from ..core.sweep import Sweep
-
-        try:
-            self.sweep = Sweep.parse(self.steps.text(), self.guidance.text(), self.seeds.text())
-        except BadInput as exc:
-            self.sweep = None
-            self.size_label.setText(str(exc))
-            self.size_label.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};")
-            self.price.set_total("")
-            self.price.set_warnings(())
-            self.price.set_refusal("")
-            self.launch_button.setText("Launch")
-            self.launch_button.setEnabled(False)
-            return
-        sw = self.sweep
-        self.size_label.setStyleSheet("")
-        self.size_label.setText(f"{len(sw.steps)} steps × {len(sw.guidance)} guidance × {len(sw.seeds)} seed"
-                                f"{'s' if len(sw.seeds) != 1 else ''} = {sw.size} edit{'s' if sw.size != 1 else ''} "
-                                f"on {self.info.display_name}")
-        caps = self.info.capabilities
-        notes = []
-        for field, values, word in (("steps", sw.steps, "steps"), ("guidance", sw.guidance, "guidance")):
-            h = caps.handling(field)
-            if len(values) > 1 and h.support == Support.IGNORED:
-                notes.append(f"{self.info.label} ignores {word}: those edits will look alike.")
-            rng = caps.steps_range if field == "steps" else caps.guidance_range
-            if rng is not None and any(not rng[0] <= v <= rng[1] for v in values):
-                notes.append(f"{self.info.label} takes {word} {rng[0]:g}–{rng[1]:g}.")
-        if len(sw.seeds) > 1 and caps.handling("seed").support == Support.IGNORED:
-            notes.append(f"{self.info.label} ignores the seed.")
-        self.caps_note.setText(" ".join(notes))
-        self.caps_note.setVisible(bool(notes))
-        quotes = [self.services.quote(r) for r in self.requests()]
-        money, note, usd = _money_total(quotes)
-        each = quotes[0] if quotes else None
-        per = f" ({sw.size} × {theme.money(each.usd, approximate=each.approximate)})" if each is not None else ""
-        if usd is None:
-            note = (f"{self.info.label}'s price is not known, so neither is the total; spending limits "
-                    "count it as nothing.")
-        self.price.set_total(f"Total: {money}{per}", note)
-        ok = self.price.check_spend(self.services, usd)
-        self.launch_button.setText(f"Launch {sw.size} edit{'s' if sw.size != 1 else ''}  ·  {money}")
-        self.launch_button.setEnabled(True)
-        self.launch_button.setToolTip("" if ok else self.price.refusal.text())
-
-    def launch(self) -> bool:
-        reqs = self.requests()
-        if not reqs:
-            return False
-        problem = self._launch(reqs, "sweep")
         if problem:
             self.price.set_refusal(problem)
             return False

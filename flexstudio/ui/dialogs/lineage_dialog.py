@@ -19,12 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import theme
+from ..widgets import theme
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ..storage.history import History, JobRecord
+    from ...storage.history import History, JobRecord
 
 COLUMNS = ("Job", "Provider", "State", "Cost", "Branch total", "When", "Prompt")
 

@@ -26,16 +26,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..providers.base import REQUEST_FIELDS, Support
-from . import theme
-from .jobs_model import is_terminal
-from .jobs_panel import STATE_WORDS, outcome_text
+from ...providers.base import REQUEST_FIELDS, Support
+from ..models.jobs_model import is_terminal
+from ..widgets import theme
+from ..widgets.jobs_panel import STATE_WORDS, outcome_text
 
 if TYPE_CHECKING:
-    from ..jobs.events import JobEvent
-    from ..providers.base import Capabilities
-    from ..storage.history import JobRecord
-    from .thumbs import ThumbnailCache
+    from ...jobs.events import JobEvent
+    from ...providers.base import Capabilities
+    from ...storage.history import JobRecord
+    from ..models.thumbs import ThumbnailCache
 
 PICTURE = 224       # a comparison card's picture (px)
 SWEEP_PICTURE = 160  # a sweep card's: more of the grid on screen

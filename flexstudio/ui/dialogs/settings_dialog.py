@@ -28,14 +28,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.errors import BadInput
-from ..storage.settings import CustomEndpoint, SpendCaps
-from . import theme
+from ...core.errors import BadInput
+from ...storage.settings import CustomEndpoint, SpendCaps
+from ..widgets import theme
 
 if TYPE_CHECKING:
-    from ..providers.base import ProviderInfo
-    from ..services import Services
-    from .tasks import TaskRunner
+    from ...providers.base import ProviderInfo
+    from ...services import Services
+    from ..models.tasks import TaskRunner
 
 SOURCE_WORDS = {"env": "from the environment variable {env}", "keyring": "stored in the system keyring",
                 "session": "kept for this session only (no keyring)", None: "no key yet"}

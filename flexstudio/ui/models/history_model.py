@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 
-from ..storage.history import TERMINAL_STATES
+from ...storage.history import TERMINAL_STATES
 
 if TYPE_CHECKING:
-    from ..providers.registry import Registry
-    from ..storage.history import History, JobRecord
+    from ...providers.registry import Registry
+    from ...storage.history import History, JobRecord
     from .thumbs import ThumbnailCache
 
 THUMB = 96

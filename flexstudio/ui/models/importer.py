@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QObject, Signal
 from PySide6.QtGui import QImage
 
-from ..core.errors import BadInput
+from ...core.errors import BadInput
 from .aio import asyncio
 
 if TYPE_CHECKING:
-    from ..core.request import ImageRef
-    from ..services import Services
-    from ..storage.recipes import Recipe
+    from ...core.request import ImageRef
+    from ...services import Services
+    from ...storage.recipes import Recipe
     from .tasks import TaskRunner
     from .workbench import Workbench
 
@@ -140,7 +140,7 @@ class ReferenceImporter(QObject):
 
     def _load_with_recipe(self, src: Source) -> tuple[ImageRef, Recipe | None]:
         """Worker-thread side: the image as a reference, and the recipe it carries (or None)."""
-        from ..storage.recipes import read_recipe
+        from ...storage.recipes import read_recipe
 
         ref = self._load(src)
         return ref, read_recipe(self.services.blobs.get(ref.sha256))

@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from ..jobs.state import TERMINAL, JobState
+from ...jobs.state import TERMINAL, JobState
 
 if TYPE_CHECKING:
-    from ..jobs.events import EventBus, JobEvent
+    from ...jobs.events import EventBus, JobEvent
 
 
 def is_terminal(state: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.errors import FlexError
+from ...core.errors import FlexError
 from .aio import asyncio
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def decode(data: bytes, size: int) -> QImage:
     """Worker-thread side: bytes of any accepted format → a QImage whose longer side is ≤ ``size``."""
-    from ..core import images
+    from ...core import images
 
     small = images.thumbnail(data, size)
     image = QImage.fromData(small)

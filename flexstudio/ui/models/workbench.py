@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from ..core.request import SEED_MAX, EditRequest, ImageRef
-from ..core.sizes import ASPECT_PRESETS, snap
+from ...core.request import SEED_MAX, EditRequest, ImageRef
+from ...core.sizes import ASPECT_PRESETS, snap
 from . import mentions
 
 if TYPE_CHECKING:
-    from ..providers.base import Capabilities, ProviderInfo
-    from ..services import Services
-    from ..storage.history import JobRecord, Output
-    from ..storage.presets import Preset
-    from ..storage.recipes import Recipe
+    from ...providers.base import Capabilities, ProviderInfo
+    from ...services import Services
+    from ...storage.history import JobRecord, Output
+    from ...storage.presets import Preset
+    from ...storage.recipes import Recipe
 
 SIZE_AUTO, SIZE_MATCH, SIZE_CUSTOM = "auto", "match", "custom"
 SEED_POLICIES = ("fixed", "increment", "random")  # after a run: keep, +1, new random
@@ -103,7 +103,7 @@ class Workbench(QObject):
     def spend_check(self, usd: float | None) -> tuple[tuple[str, ...], str]:
         """(warnings, refusal sentence or "") for spending ``usd`` more, against the user's caps. Cached
         until ``invalidate_spend`` (the spend changes when a job starts or ends, not while a slider moves)."""
-        from ..core.errors import SpendCapExceeded
+        from ...core.errors import SpendCapExceeded
 
         key = round(usd or 0.0, 6)
         hit = self._spend_cache.get(key)
@@ -357,7 +357,7 @@ class Workbench(QObject):
 
     def capture_preset(self, name: str, *, seed_policy: str | None = None, prompt_template: str | None = None,
                        include_provider: bool = True, description: str = "") -> Preset:
-        from ..storage.presets import Preset
+        from ...storage.presets import Preset
 
         return Preset.capture(name, self.request, seed_policy=seed_policy or self.seed_policy,
                               prompt_template=prompt_template or None, include_provider=include_provider,

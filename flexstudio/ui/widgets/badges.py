@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from ..providers.base import Support
+from ...providers.base import Support
 from . import theme
 
 if TYPE_CHECKING:
-    from ..providers.base import FieldHandling
+    from ...providers.base import FieldHandling
 
 _ACCENT = {Support.IGNORED: "#e8590c", Support.RENAMED: "#1c7ed6", Support.CONVERTED: "#ae3ec9"}
 

@@ -18,12 +18,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.aio import asyncio
 from . import theme
-from .aio import asyncio
-from .canvas import MODE_LABELS, MODES, CompareCanvas
+from .before_after_canvas import MODE_LABELS, MODES, CompareCanvas
 
 if TYPE_CHECKING:
-    from .tasks import TaskRunner
+    from ..models.tasks import TaskRunner
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def _open_rgb(data: bytes, original: bool, max_side: int) -> Any:
 
     from PIL import Image
 
-    from ..core import images
+    from ...core import images
 
     if not original:  # a reference: any format, EXIF orientation, colour profile — let core handle it
         data = images.thumbnail(data, max_side)

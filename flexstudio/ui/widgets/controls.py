@@ -20,14 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.sizes import ASPECT_PRESETS, megapixels
-from ..providers.base import Support
+from ...core.sizes import ASPECT_PRESETS, megapixels
+from ...providers.base import Support
+from ..models.workbench import SIZE_AUTO, SIZE_CUSTOM, SIZE_MATCH
 from . import icons, theme
 from .badges import Badge
-from .workbench import SIZE_AUTO, SIZE_CUSTOM, SIZE_MATCH
 
 if TYPE_CHECKING:
-    from .workbench import Workbench
+    from ..models.workbench import Workbench
 
 KEY_WORDS = {"env": "key from environment", "keyring": "key set", "session": "key for this session",
              "none-needed": "", None: "no key"}

@@ -13,7 +13,7 @@ from . import theme
 from .labels import ElidingLabel
 
 if TYPE_CHECKING:
-    from .workbench import Workbench
+    from ..models.workbench import Workbench
 
 
 def price_text(quote: Any) -> str:

@@ -24,12 +24,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.history_model import STATUS_FILTERS, THUMB, Filters
 from . import icons, theme
-from .history_model import STATUS_FILTERS, THUMB, Filters
 
 if TYPE_CHECKING:
-    from ..storage.history import JobRecord
-    from .history_model import HistoryModel
+    from ...storage.history import JobRecord
+    from ..models.history_model import HistoryModel
 
 ITEM = QSize(132, 150)
 

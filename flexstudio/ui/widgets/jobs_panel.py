@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.jobs_model import is_terminal
 from . import theme
-from .jobs_model import is_terminal
 from .labels import ElidingLabel
 
 if TYPE_CHECKING:
-    from ..jobs.events import JobEvent
-    from .jobs_model import JobsModel
+    from ...jobs.events import JobEvent
+    from ..models.jobs_model import JobsModel
 
 ADVICE = {
     "auth": "Check the key in Settings → Keys.",

@@ -10,7 +10,8 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
-from . import mentions, theme
+from ..models import mentions
+from . import theme
 
 
 class PromptHighlighter(QSyntaxHighlighter):

@@ -80,7 +80,7 @@ def bold(font: QFont, weight: QFont.Weight = QFont.Weight.DemiBold) -> QFont:
 
 @cache
 def app_icon() -> QIcon:
-    from ..storage.paths import resources_dir
+    from ...storage.paths import resources_dir
 
     path = resources_dir() / "icons" / "flexstudio.svg"
     return QIcon(str(path)) if path.exists() else QIcon()

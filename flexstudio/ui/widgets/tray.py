@@ -31,13 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.importer import mime_has_images
 from . import theme
-from .importer import mime_has_images
 
 if TYPE_CHECKING:
-    from .importer import ReferenceImporter
-    from .thumbs import ThumbnailCache
-    from .workbench import Workbench
+    from ..models.importer import ReferenceImporter
+    from ..models.thumbs import ThumbnailCache
+    from ..models.workbench import Workbench
 
 THUMB = 128         # thumbnail size asked for (painted at 56 px, sharp on HiDPI)
 CHIP_HEIGHT = 68

@@ -11,15 +11,15 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from ..core.errors import BadInput, SpendCapExceeded
-from . import theme
-from .aio import asyncio
-from .compare import Picture
+from ...core.errors import BadInput, SpendCapExceeded
+from ..models.aio import asyncio
+from ..widgets import theme
+from ..widgets.before_after import Picture
 
 if TYPE_CHECKING:
-    from ..core.request import EditRequest
-    from ..jobs.events import JobEvent
-    from ..storage.history import JobRecord
+    from ...core.request import EditRequest
+    from ...jobs.events import JobEvent
+    from ...storage.history import JobRecord
     from .main_window import MainWindow
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.gif *.bmp *.avif *.heic *.heif);;All files (*)"
@@ -285,8 +285,8 @@ class Commands:
         self.tasks.spawn(self._export(rec), what="Exporting the image")
 
     async def _export(self: MainWindow, rec: JobRecord) -> None:
-        from ..storage.exports import export_image
-        from .settings_dialog import default_export_dir
+        from ...storage.exports import export_image
+        from ..dialogs.settings_dialog import default_export_dir
 
         svc = self.services
         folder = Path(svc.settings.export_dir) if svc.settings.export_dir else default_export_dir()
@@ -307,7 +307,7 @@ class Commands:
 
     # ------------------------------------------------------------------ dialogs
     def open_settings(self: MainWindow) -> None:
-        from .settings_dialog import SettingsDialog
+        from ..dialogs.settings_dialog import SettingsDialog
 
         dlg = getattr(self, "_settings_dialog", None)
         if dlg is None:
@@ -322,7 +322,7 @@ class Commands:
         dlg.activateWindow()
 
     def show_shortcuts(self: MainWindow) -> None:
-        from .shortcuts import ShortcutSheet
+        from ..dialogs.shortcuts_dialog import ShortcutSheet
 
         sheet = ShortcutSheet(self.actions_.groups, self)
         sheet.show()

@@ -20,29 +20,29 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from . import theme
-from .aio import asyncio
-from .banner import MessageBar
+from ..models.aio import asyncio
+from ..models.history_model import HistoryModel
+from ..models.importer import ReferenceImporter, mime_has_images
+from ..models.jobs_model import JobsModel
+from ..models.tasks import TaskRunner
+from ..models.thumbs import ThumbnailCache
+from ..models.workbench import Workbench
+from ..widgets import theme
+from ..widgets.banner import MessageBar
+from ..widgets.before_after import CompareView
+from ..widgets.controls import KEY_WORDS, ControlsPanel
+from ..widgets.cost import CostReadout, spend_text
+from ..widgets.history_panel import HistoryPanel
+from ..widgets.jobs_panel import JobsPanel
+from ..widgets.preset_bar import PresetBar
+from ..widgets.prompt import PromptEdit
+from ..widgets.tray import ReferenceTray
 from .commands import Commands
-from .compare import CompareView
-from .controls import KEY_WORDS, ControlsPanel
-from .cost import CostReadout, spend_text
-from .history_model import HistoryModel
-from .history_panel import HistoryPanel
-from .importer import ReferenceImporter, mime_has_images
-from .jobs_model import JobsModel
-from .jobs_panel import JobsPanel
 from .menus import build_menus
-from .presets_ui import PresetBar
-from .prompt import PromptEdit
 from .studio_commands import StudioCommands
-from .tasks import TaskRunner
-from .thumbs import ThumbnailCache
-from .tray import ReferenceTray
-from .workbench import Workbench
 
 if TYPE_CHECKING:
-    from ..services import Services
+    from ...services import Services
 
 log = logging.getLogger(__name__)
 TITLE = "FlexStudio — FLUX.2 [flex] workbench"

@@ -9,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QFileDialog
 
-from ..core.errors import BadInput, SpendCapExceeded
-from .aio import asyncio
+from ...core.errors import BadInput, SpendCapExceeded
+from ..models.aio import asyncio
 
 if TYPE_CHECKING:
-    from ..core.request import EditRequest, ImageRef
-    from ..jobs.events import JobEvent
-    from ..storage.history import JobRecord
-    from ..storage.presets import Preset
-    from ..storage.recipes import Recipe
-    from .group_results import GroupResults
+    from ...core.request import EditRequest, ImageRef
+    from ...jobs.events import JobEvent
+    from ...storage.history import JobRecord
+    from ...storage.presets import Preset
+    from ...storage.recipes import Recipe
+    from ..dialogs.results_dialog import GroupResults
     from .main_window import MainWindow
 
 SOURCES = {"flexstudio": "FlexStudio", "a1111": "A1111", "comfyui": "ComfyUI"}
@@ -28,7 +28,7 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
 class StudioCommands:
     # ------------------------------------------------------------------ presets
     def save_preset(self: MainWindow) -> Any:
-        from .presets_ui import SavePresetDialog
+        from ..dialogs.presets_dialog import SavePresetDialog
 
         dlg = SavePresetDialog(self.wb, self.services.presets, self)
         dlg.saved.connect(self._preset_saved)
@@ -41,7 +41,7 @@ class StudioCommands:
         self.statusBar().showMessage(f"Saved the preset “{preset.name}”.", 5000)
 
     def manage_presets(self: MainWindow) -> Any:
-        from .presets_ui import PresetManager
+        from ..dialogs.presets_dialog import PresetManager
 
         dlg = PresetManager(self.services.presets, self)
         dlg.applyRequested.connect(self.apply_preset)
@@ -92,7 +92,7 @@ class StudioCommands:
         self.tasks.spawn(self._compare_providers(), what="Opening “Compare providers”")
 
     async def _compare_providers(self: MainWindow) -> Any:
-        from .launchers import CompareProvidersDialog
+        from ..dialogs.compare_providers_dialog import CompareProvidersDialog
 
         svc = self.services
         infos = svc.registry.all()
@@ -104,7 +104,7 @@ class StudioCommands:
         return dlg
 
     def open_sweep(self: MainWindow) -> Any:
-        from .launchers import SweepDialog
+        from ..dialogs.sweep_dialog import SweepDialog
 
         dlg = SweepDialog(self.services, self.wb.request, self.launch_group, self)
         dlg.show()
@@ -112,7 +112,7 @@ class StudioCommands:
         return dlg
 
     def open_group(self: MainWindow, group_id: str) -> GroupResults | None:
-        from .group_results import GroupResults
+        from ..dialogs.results_dialog import GroupResults
 
         dlg = self.groups.get(group_id)
         if dlg is None:
@@ -158,7 +158,7 @@ class StudioCommands:
 
     # ------------------------------------------------------------------ lineage
     def show_lineage(self: MainWindow, rec: JobRecord | None = None) -> Any:
-        from .lineage import LineageDialog
+        from ..dialogs.lineage_dialog import LineageDialog
 
         rec = rec or self.history.current() or self.shown_job
         if rec is None:
@@ -199,7 +199,7 @@ class StudioCommands:
             self.tasks.spawn(self.restore_from_image_file(file), what="Reading the image's settings")
 
     async def restore_from_image_file(self: MainWindow, path: str | Path) -> bool:
-        from ..storage.recipes import read_recipe
+        from ...storage.recipes import read_recipe
 
         p = Path(path)
 
