@@ -9,7 +9,7 @@ want_test=0
 pkgs=(libglib2.0-0 libegl1 libgl1 libfontconfig1 libxkbcommon0 libdbus-1-3
       xvfb xauth libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0
       libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 fonts-dejavu-core)
-[ $want_test = 1 ] && pkgs+=(gnome-keyring dbus-x11 dbus)
+[ $want_test = 1 ] && pkgs+=(gnome-keyring dbus-x11 dbus libimage-exiftool-perl)  # exiftool checks our exports
 python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || pkgs+=(python3-venv)
 
 missing=()

@@ -143,7 +143,9 @@ def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = F
                          provider=rec.provider, provider_label=info.label if info else rec.provider,
                          provider_job_id=rec.provider_job_id, seed=rec.request.seed, size=(o.width, o.height),
                          billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
-        paths.append(str(p))
+        paths.append(str(p.path))
+        for note in p.notes:  # what could not be embedded whole (stdout stays the contract's)
+            _err(f"note: {p.path.name}: {note}")
     return paths
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import tempfile
 from pathlib import Path
 
@@ -17,10 +18,15 @@ def ext_for(mime: str) -> str:
     return _EXT.get(mime, "bin")
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder, fsync, then rename."""
+def atomic_write(path: Path, data: bytes, *, public: bool = False) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder, fsync, then rename. A ``public`` file
+    (an export) gets the permissions the user's umask gives any new file; the rest stay private (0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    if public:
+        tmp = str(path.parent / f".tmp-{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    else:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

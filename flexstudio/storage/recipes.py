@@ -3,7 +3,6 @@ A1111 / ComfyUI ``parameters`` text. Dropping such an image onto the window rest
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import re
@@ -11,6 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.request import EditRequest
+from . import containers as C
+from . import xmp as X
+from .exports import unescape_prompt
 
 _KV = re.compile(r"\s*([\w ]+?):\s*(\"(?:[^\"\\]|\\.)*\"|[^,]*)(?:,|$)")
 
@@ -25,11 +27,6 @@ class Recipe:
     info: dict[str, Any]
 
 
-def _xmp_field(xmp: str, name: str) -> str | None:
-    m = re.search(rf"<flexstudio:{name}>(.*?)</flexstudio:{name}>", xmp, re.S)
-    return html.unescape(m.group(1)) if m else None
-
-
 def parse_a1111(text: str) -> dict[str, Any]:
     """The A1111 ``parameters`` text → prompt, negative prompt and the key/value line."""
     lines = text.strip().split("\n")
@@ -41,7 +38,7 @@ def parse_a1111(text: str) -> dict[str, Any]:
             negative = ln[len("Negative prompt:"):].strip()
         else:
             prompt_lines.append(ln)
-    out: dict[str, Any] = {"prompt": "\n".join(prompt_lines).strip(), "negative_prompt": negative}
+    out: dict[str, Any] = {"prompt": unescape_prompt("\n".join(prompt_lines).strip()), "negative_prompt": negative}
     for key, value in _KV.findall(kv_line):
         out[key.strip()] = value.strip().strip('"')
     return out
@@ -97,6 +94,14 @@ def _from_comfy(prompt_json: str) -> EditRequest | None:
     return EditRequest(prompt=text, **kw)
 
 
+def _jpeg_extended(im: Any, fields: dict[str, str]) -> dict[str, str]:
+    gid = fields.get("HasExtendedXMP")
+    if not gid:
+        return fields
+    ext = C.jpeg_extended_xmp([p for m, p in getattr(im, "applist", []) if m == "APP1"], gid)
+    return {**X.read_fields(ext), **fields} if ext else fields
+
+
 def read_recipe(data: bytes) -> Recipe | None:
     """The recipe an image carries, or None. Never raises on a strange file."""
     from PIL import Image
@@ -105,21 +110,18 @@ def read_recipe(data: bytes) -> Recipe | None:
         with Image.open(io.BytesIO(data)) as im:
             info = dict(im.info)
             xmp = info.get("xmp") or info.get("XML:com.adobe.xmp") or b""
-            exif = im.getexif().get_ifd(0x8769).get(0x9286) if hasattr(im, "getexif") else None
+            fields = _jpeg_extended(im, X.read_fields(xmp)) if xmp else {}
+            exif = im.getexif().get_ifd(C.EXIF_IFD_TAG).get(C.USER_COMMENT_TAG) if hasattr(im, "getexif") else None
     except Exception:
         return None
-    if isinstance(xmp, bytes):
-        xmp = xmp.decode("utf-8", "replace")
-    recipe_json = info.get("flexstudio") or (_xmp_field(xmp, "recipe") if xmp else None)
+    recipe_json = info.get("flexstudio") or fields.get("recipe")
     if recipe_json:
         try:
             meta = json.loads(recipe_json)
             return Recipe(EditRequest.from_dict(meta["request"]), "flexstudio", meta)
         except (ValueError, KeyError, TypeError):
             pass
-    params = info.get("parameters") or (_xmp_field(xmp, "parameters") if xmp else None)
-    if not params and isinstance(exif, bytes) and exif.startswith(b"UNICODE\x00"):
-        params = exif[8:].decode("utf-16-be", "replace")
+    params = info.get("parameters") or fields.get("parameters") or C.decode_user_comment(exif)
     if params:
         return Recipe(_from_a1111(str(params)), "a1111", parse_a1111(str(params)))
     if info.get("prompt"):

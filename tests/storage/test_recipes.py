@@ -29,7 +29,7 @@ def _encoded(fmt: str) -> tuple[bytes, str]:
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
 def test_exported_images_give_their_request_back(tmp_path, fmt):
     data, mime = _encoded(fmt)
-    path = export_image(data, mime, tmp_path, REQ, stem="x", job_id="job1", provider="fal", seed=1234)
+    path = export_image(data, mime, tmp_path, REQ, stem="x", job_id="job1", provider="fal", seed=1234).path
     recipe = read_recipe(path.read_bytes())
     assert recipe is not None and recipe.source == "flexstudio"
     assert recipe.request == REQ
@@ -41,7 +41,7 @@ def test_exported_images_give_their_request_back(tmp_path, fmt):
 
 def test_png_is_readable_by_a_plain_pillow_script(tmp_path):
     data, mime = _encoded("PNG")
-    path = export_image(data, mime, tmp_path, REQ, stem="plain")
+    path = export_image(data, mime, tmp_path, REQ, stem="plain").path
     script = ("import sys, json; from PIL import Image; im = Image.open(sys.argv[1]); "
               "print(json.dumps({'parameters': im.info['parameters'], 'request': json.loads(im.info['flexstudio'])['request']}))")
     out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)

@@ -285,7 +285,7 @@ class Commands:
         self.tasks.spawn(self._export(rec), what="Exporting the image")
 
     async def _export(self: MainWindow, rec: JobRecord) -> None:
-        from ...storage.exports import export_image
+        from ...storage.exports import Exported, export_image
         from ..dialogs.settings_dialog import default_export_dir
 
         svc = self.services
@@ -293,15 +293,18 @@ class Commands:
         out = rec.outputs[0]
         label = self.history_model.label(rec.provider)
 
-        def work() -> Path:
+        def work() -> Exported:
             folder.mkdir(parents=True, exist_ok=True)
             return export_image(svc.blobs.get(out.sha256), out.mime, folder, rec.request,
                                 stem=f"flexstudio-{rec.id}", job_id=rec.id, provider=rec.provider,
                                 provider_label=label, provider_job_id=rec.provider_job_id, seed=rec.request.seed,
                                 billed_usd=rec.billed_usd, quote_usd=rec.quote_usd, size=(out.width, out.height))
 
-        path = await asyncio.to_thread(work)
-        self.show_message("success", f"Exported job {rec.id} with its settings to {path}.", action="Show folder",
+        done = await asyncio.to_thread(work)
+        path = done.path
+        self.show_message("warning" if done.notes else "success",
+                          f"Exported job {rec.id} with its settings to {path}." + "".join(f" {n}" for n in done.notes),
+                          action="Show folder",
                           callback=lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))),
                           timeout_ms=12000)
 
