@@ -100,7 +100,8 @@ class Services:
         max_px = info.capabilities.max_pixels if info else 4 * 1048576
         # A user-defined endpoint has no entry of its own: it is priced by its protocol's rule.
         return quote(request, pid, table=self.price_table, max_pixels=max_px,
-                     protocol=info.protocol if info else None)
+                     protocol=info.protocol if info else None,
+                     side_range=info.capabilities.side_range if info else None)
 
     def quote_pair(self, request: EditRequest) -> tuple[float | None, dict[str, Any] | None]:
         q = self.quote(request)

@@ -55,6 +55,28 @@ def fit_within(width: int, height: int, max_pixels: int = MAX_PIXELS) -> tuple[i
     return w, h
 
 
+def fit_sides(width: int, height: int, lo: int, hi: int) -> tuple[int, int] | None:
+    """The size sent to a provider that takes only ``lo``–``hi`` px per side (Replicate's custom size):
+    W×H scaled into that range keeping the aspect ratio, each side a multiple of 16; unchanged when it
+    already fits. None when the aspect ratio cannot fit (longer side / shorter side > hi / lo). Pricing
+    uses it too, so a quote is made at the size actually sent."""
+    if lo <= width <= hi and lo <= height <= hi and not width % MULTIPLE and not height % MULTIPLE:
+        return width, height
+    long_side, short_side = max(width, height), min(width, height)
+    if long_side * lo > short_side * hi:
+        return None
+    scale = 1.0
+    if long_side > hi:
+        scale = hi / long_side
+    if short_side * scale < lo:
+        scale = lo / short_side
+
+    def side(v: int) -> int:
+        return int(min(hi, max(lo, round(v * scale / MULTIPLE) * MULTIPLE)))
+
+    return side(width), side(height)
+
+
 def parse_size(text: str) -> tuple[int, int] | None:
     """``"auto"`` → None; ``"1024x768"`` (or ×, X, *) → (1024, 768). Raises ``BadInput`` otherwise."""
     t = text.strip().lower()

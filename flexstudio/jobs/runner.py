@@ -21,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, FlexError, JobGone, MissingKey, ProviderError
 from ..core.request import EditRequest
-from ..providers.base import PreparedReference, Provider, ProviderContext, ProviderInfo, Result
+from ..providers.base import (
+    ModerationBilling,
+    PreparedReference,
+    Provider,
+    ProviderContext,
+    ProviderInfo,
+    Result,
+    moderation_sentence,
+)
 from .events import EventBus, JobEvent
 from .state import SENTENCES, TERMINAL, JobState, transition
 
@@ -112,6 +120,11 @@ class Runner:
         if len(request.references) > caps.max_references:
             raise BadInput(f"{info.display_name} takes at most {caps.max_references} reference images "
                            f"(got {len(request.references)}).")
+        if caps.prompt_length is not None:
+            lo, hi = caps.prompt_length
+            n = len(request.prompt)
+            if not lo <= n <= hi:
+                raise BadInput(f"{info.display_name} takes prompts of {lo} to {hi} characters; this one has {n}.")
         if not request.references and not caps.text_to_image:
             raise BadInput(f"{info.display_name} needs at least one reference image.")
         if request.output_format not in caps.formats:
@@ -269,9 +282,15 @@ class Runner:
         elif isinstance(exc, ProviderError) and exc.kind == ErrorKind.MODERATED:
             state, kind = JobState.MODERATED, ErrorKind.MODERATED.value
             msg = str(exc)
-            # Moderated requests are not charged: the submit's cost was only what it would have cost.
-            return self._move(rec, state, error_kind=kind, error_message=self._scrub(msg), billed_usd=0.0,
-                              message=SENTENCES[state])
+            # Whether a moderated request is charged is the provider's rule (capability data): "not
+            # billed" books $0; "may bill" and "unknown" keep what the provider reported (usually
+            # nothing), and the spend guard counts the quote for them until a bill says otherwise.
+            info = self.registry.get(rec.provider) if rec.provider in self.registry else None
+            billing = info.capabilities.moderation_billing if info else ModerationBilling.UNKNOWN
+            billed = 0.0 if billing is ModerationBilling.NOT_BILLED else rec.billed_usd
+            label = info.label if info else rec.provider
+            return self._move(rec, state, error_kind=kind, error_message=self._scrub(msg), billed_usd=billed,
+                              message=moderation_sentence(label, billing))
         elif isinstance(exc, FlexError):
             state, kind, msg = JobState.FAILED, exc.kind.value, str(exc)
         elif isinstance(exc, Exception):

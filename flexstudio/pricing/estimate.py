@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..core.request import EditRequest
-from ..core.sizes import MAX_PIXELS
+from ..core.sizes import MAX_PIXELS, fit_sides
 from .rules import Quote, QuoteItem, to_usd
 from .table import PriceTable, load_table
 
 
 def quote(request: EditRequest, provider_id: str | None = None, *, table: PriceTable | None = None,
-          max_pixels: int = MAX_PIXELS, protocol: str | None = None) -> Quote:
+          max_pixels: int = MAX_PIXELS, protocol: str | None = None,
+          side_range: tuple[int, int] | None = None) -> Quote:
     """The estimated price of ``request`` on ``provider_id`` (default: ``request.provider``).
 
     The output is priced at ``request.output_size(max_pixels)``, each reference at the size it is sent
@@ -23,6 +24,8 @@ def quote(request: EditRequest, provider_id: str | None = None, *, table: PriceT
     rules = table if table is not None else load_table()
     rule = rules.rule_for(pid, protocol)
     w, h = request.output_size(max_pixels)
+    if side_range is not None:
+        w, h = fit_sides(w, h, *side_range) or (w, h)  # a shape that cannot fit is refused before sending
     refs = []
     for ref in request.references:
         rw, rh = ref.sent_size(max_pixels)

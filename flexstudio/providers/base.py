@@ -30,6 +30,30 @@ class Support(StrEnum):
     IGNORED = "ignored"      # not sent: the provider cannot take it
 
 
+class ModerationBilling(StrEnum):
+    """Whether a provider charges for a request its safety filter stopped (from its own pages)."""
+
+    NOT_BILLED = "not_billed"  # the provider says moderated requests are not charged (BFL)
+    MAY_BILL = "may_bill"      # the provider may charge for work already done (fal: a 422 after GPU time)
+    UNKNOWN = "unknown"        # the provider does not say
+
+
+MODERATION_BILLING_WORDS = {
+    ModerationBilling.NOT_BILLED: "not billed",
+    ModerationBilling.MAY_BILL: "may be billed",
+    ModerationBilling.UNKNOWN: "billing unknown",
+}
+
+
+def moderation_sentence(label: str, billing: ModerationBilling) -> str:
+    """The ledger's sentence for a moderated job on a provider with this billing rule."""
+    if billing is ModerationBilling.NOT_BILLED:
+        return f"Moderated — not billed ({label} does not charge for moderated requests)."
+    if billing is ModerationBilling.MAY_BILL:
+        return f"Moderated — may be billed ({label} can charge for the work done before its filter stopped it)."
+    return f"Moderated — billing unknown ({label} does not say whether moderated requests are charged)."
+
+
 @dataclass(frozen=True, slots=True)
 class FieldHandling:
     support: Support
@@ -49,10 +73,13 @@ class Capabilities:
     safety_range: tuple[int, int] | None = (0, 5)
     formats: tuple[str, ...] = ("jpeg", "png")
     max_pixels: int = MAX_PIXELS                            # output and each reference
+    side_range: tuple[int, int] | None = None               # output px per side (Replicate: 256–2048)
     can_cancel: bool = False
     text_to_image: bool = True
     prompt_upsampling: bool = True
     references_need_urls: bool = False                     # Kie: public URLs only
+    moderation_billing: ModerationBilling = ModerationBilling.UNKNOWN
+    prompt_length: tuple[int, int] | None = None           # characters (Kie: 3–5000), checked before sending
     fields: Mapping[str, FieldHandling] = field(default_factory=dict)
 
     def handling(self, name: str) -> FieldHandling:
@@ -66,10 +93,13 @@ class Capabilities:
             "safety_range": list(self.safety_range) if self.safety_range else None,
             "formats": list(self.formats),
             "max_megapixels": self.max_pixels / 1_048_576,
+            "side_range": list(self.side_range) if self.side_range else None,
             "can_cancel": self.can_cancel,
             "text_to_image": self.text_to_image,
             "prompt_upsampling": self.prompt_upsampling,
             "references_need_urls": self.references_need_urls,
+            "moderation_billing": self.moderation_billing.value,
+            "prompt_length": list(self.prompt_length) if self.prompt_length else None,
             "fields": {k: {"support": v.support.value, "note": v.note}
                        for k, v in sorted(self.fields.items())},
         }

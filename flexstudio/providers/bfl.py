@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -38,6 +39,7 @@ from ..core.sizes import validate_size
 from .base import (
     Capabilities,
     FieldHandling,
+    ModerationBilling,
     PollResult,
     PreparedReference,
     ProviderContext,
@@ -63,15 +65,20 @@ NOT_FOUND_WAIT = 2.0              # … this far apart, then the job is gone
 DEFAULT_MODEL = "flux-2-flex"
 AUTH_STYLES = ("x-key", "bearer")
 OPTION_KEYS = ("auth", "submit_path", "result_path", "model")
+# ``cost`` in a submit answer is BFL's charge in BFL credits. Only BFL's own profiles book it as the bill:
+# a pass-through (CometAPI, a user's gateway) forwards BFL's figure while charging its own price.
+COST_IS_BILL = "cost_is_bill"
 
 # Only BFL's own profiles may send the key to a polling URL on another *.bfl.ai host.
 _BFL_FAMILY = frozenset({"bfl", "bfl-eu", "bfl-us"})
 _BFL_HOST_SUFFIX = ".bfl.ai"
 
 _BFL_OPTIONS: dict[str, Any] = {"auth": "x-key", "submit_path": "/v1/{model}",
-                                "result_path": "/v1/get_result?id={id}", "model": DEFAULT_MODEL}
+                                "result_path": "/v1/get_result?id={id}", "model": DEFAULT_MODEL,
+                                COST_IS_BILL: True}
 _COMET_OPTIONS: dict[str, Any] = {"auth": "bearer", "submit_path": "/flux/v1/{model}",
-                                  "result_path": "/flux/v1/get_result?id={id}", "model": DEFAULT_MODEL}
+                                  "result_path": "/flux/v1/get_result?id={id}", "model": DEFAULT_MODEL,
+                                  COST_IS_BILL: False}
 
 FIELDS: dict[str, FieldHandling] = {
     "prompt": FieldHandling(Support.HONOURED),
@@ -90,7 +97,11 @@ CAPABILITIES = Capabilities(
     max_references=MAX_REFERENCES, steps_range=STEPS_RANGE, guidance_range=GUIDANCE_RANGE,
     safety_range=SAFETY_RANGE, formats=FORMATS, can_cancel=False, text_to_image=True,
     prompt_upsampling=True, fields=FIELDS,
+    # "Request Moderated … Not charged. Content Moderated … Not charged." (help.bfl.ai 2916279050)
+    moderation_billing=ModerationBilling.NOT_BILLED,
 )
+# A pass-through (CometAPI, a user's gateway) bills at its own terms, which do not mention moderation.
+PASS_THROUGH_CAPABILITIES = replace(CAPABILITIES, moderation_billing=ModerationBilling.UNKNOWN)
 
 
 def _clamp(value: float, lo: float, hi: float) -> float:
@@ -114,6 +125,7 @@ class BflProvider:
         self.model = str(opts.get("model") or DEFAULT_MODEL)
         self.submit_path = str(opts.get("submit_path") or _BFL_OPTIONS["submit_path"])
         self.result_path = str(opts.get("result_path") or _BFL_OPTIONS["result_path"])
+        self.cost_is_bill = bool(opts.get(COST_IS_BILL, False))
         self.base_url = (ctx.base_url or info.default_base_url).rstrip("/")
         self.http = Http(ctx.client, info.label, sleep=ctx.sleep)
 
@@ -216,10 +228,13 @@ class BflProvider:
             polling_url = None
         cost = data.get("cost")
         billed = None
-        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
-            billed = round(float(cost) * CREDIT_USD, 6)
         handle: dict[str, Any] = {"id": job_id, "polling_url": polling_url, "seed": body["seed"],
                                   "upsampling": body["prompt_upsampling"]}
+        if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
+            if self.cost_is_bill:
+                billed = round(float(cost) * CREDIT_USD, 6)
+            else:  # BFL's figure, forwarded: kept for reference, never booked as this provider's bill
+                handle["upstream_cost_credits"] = float(cost)
         if billed is not None:
             handle["billed_usd"] = billed
         return Submission(provider_job_id=job_id, handle=handle, billed_usd=billed)
@@ -270,7 +285,7 @@ class BflProvider:
             reasons = _reasons(data.get("details"))
             said = f"{status}: {reasons}" if reasons else status
             what = "the request" if stage == "input" else "the generated image"
-            raise ProviderError(f"{self.label} flagged {what} and did not deliver it (not billed). ({said})",
+            raise ProviderError(f"{self.label} flagged {what} and did not deliver it. ({said})",
                                 kind=ErrorKind.MODERATED, provider_message=said, moderation_stage=stage)
         if status == "Error":
             details = _details_text(data.get("details"))
@@ -330,7 +345,8 @@ def _details_text(details: Any) -> str:
 # ---------------------------------------------------------------------- profiles
 def _info(pid: str, label: str, base_url: str, env_var: str | None, key_help: str,
           options: Mapping[str, Any]) -> ProviderInfo:
-    info = ProviderInfo(id=pid, label=label, protocol="bfl", capabilities=CAPABILITIES,
+    caps = CAPABILITIES if pid in _BFL_FAMILY else PASS_THROUGH_CAPABILITIES
+    info = ProviderInfo(id=pid, label=label, protocol="bfl", capabilities=caps,
                         default_base_url=base_url, env_var=env_var, key_help=key_help, options=dict(options))
     info.bind(BflProvider)
     return info
@@ -362,6 +378,8 @@ def custom_profile(id: str, label: str, base_url: str, options: Mapping[str, Any
         if v not in (None, ""):
             opts[k] = str(v)
     opts["auth"] = opts["auth"].lower()
+    # A user's BFL-compatible gateway bills at its own price unless the user says its `cost` is the bill.
+    opts[COST_IS_BILL] = options.get(COST_IS_BILL) in (True, "true", "1", "yes")
     if opts["auth"] not in AUTH_STYLES:
         raise BadInput(f"{label}: auth must be x-key or bearer (got {opts['auth']!r}).")
     for k in ("submit_path", "result_path"):

@@ -22,6 +22,7 @@ from ..core.sizes import MAX_PIXELS
 from .base import (
     Capabilities,
     FieldHandling,
+    ModerationBilling,
     PollResult,
     PreparedReference,
     ProviderContext,
@@ -64,6 +65,8 @@ CAPABILITIES = Capabilities(
     can_cancel=True,
     text_to_image=True,
     prompt_upsampling=False,
+    # fal's FAQ: server errors are never charged, but a 422 (content policy) may be if GPU time was spent.
+    moderation_billing=ModerationBilling.MAY_BILL,
     fields={
         "prompt": FieldHandling(Support.HONOURED),
         "references": FieldHandling(Support.RENAMED, "sent as image_urls (data URIs), up to 10"),

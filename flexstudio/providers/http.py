@@ -146,7 +146,7 @@ _KIND_SENTENCE = {
     ErrorKind.RATE_LIMITED: "{p} is rate-limiting this account — wait a moment and run again.",
     ErrorKind.PROVIDER: "{p} failed on its side.",
     ErrorKind.TIMEOUT: "{p} did not answer in time.",
-    ErrorKind.MODERATED: "{p} flagged the request and did not run it (not billed).",
+    ErrorKind.MODERATED: "{p} flagged the request and did not run it.",
     ErrorKind.EXPIRED: "{p}'s result link expired before it could be downloaded.",
 }
 

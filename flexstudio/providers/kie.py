@@ -65,6 +65,7 @@ UPLOAD_BASE = "https://kieai.redpandaai.co"
 MODEL_I2I = "flux-2/flex-image-to-image"
 MODEL_T2I = "flux-2/flex-text-to-image"
 MAX_REFERENCES = 8
+PROMPT_LENGTH = (3, 5000)  # characters, Kie's documented prompt rule (checked before anything is sent)
 UPLOAD_PATH = "flexstudio"
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
@@ -133,6 +134,9 @@ class KieProvider(HttpProvider):
     # -------------------------------------------------------------------- steps
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
         auth = self._auth()
+        lo, hi = PROMPT_LENGTH
+        if not lo <= len(request.prompt) <= hi:
+            raise BadInput(f"Kie.ai takes prompts of {lo} to {hi} characters; this one has {len(request.prompt)}.")
         urls = user_reference_urls(request, self.options)
         if urls is None and references:
             if not self.options.get("upload_references", True):
@@ -332,7 +336,8 @@ def capabilities() -> Capabilities:
         "prompt_upsampling": FieldHandling(Support.IGNORED, no),
     }
     return Capabilities(max_references=MAX_REFERENCES, steps_range=None, guidance_range=None, safety_range=None,
-                        prompt_upsampling=False, references_need_urls=False, fields=fields)
+                        prompt_upsampling=False, references_need_urls=False, fields=fields,
+                        prompt_length=PROMPT_LENGTH)
 
 
 def _profile() -> ProviderInfo:

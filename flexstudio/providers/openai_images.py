@@ -147,6 +147,9 @@ class OpenAIImagesProvider(HttpProvider):
     # -------------------------------------------------------------------- steps
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
         auth = self._auth()
+        # Parameters are always explicit (providers.md §11): a random seed is drawn here and sent, so the
+        # run can be reproduced from history.
+        request = request.resolved()
         base = self._base()
         if len(references) > MAX_REFERENCES:
             raise BadInput(f"{self.info.label} takes at most {MAX_REFERENCES} reference images "

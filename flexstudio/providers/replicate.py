@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
-from ..core.sizes import MAX_PIXELS, MULTIPLE
+from ..core.sizes import MAX_PIXELS, fit_sides
 from .base import (
     Capabilities,
     FieldHandling,
@@ -72,6 +72,7 @@ CAPABILITIES = Capabilities(
     safety_range=SAFETY_RANGE,
     formats=("jpeg", "png", "webp"),
     max_pixels=MAX_PIXELS,
+    side_range=SIDE_RANGE,
     can_cancel=True,
     text_to_image=True,
     prompt_upsampling=True,
@@ -102,22 +103,11 @@ def custom_size(width: int, height: int) -> tuple[int, int]:
     """The width/height sent with ``aspect_ratio: "custom"``: inside 256–2048 per side, multiples of 16,
     keeping the aspect ratio. Raises ``BadInput`` when the aspect ratio cannot fit (beyond 8:1)."""
     lo, hi = SIDE_RANGE
-    if lo <= width <= hi and lo <= height <= hi and not width % MULTIPLE and not height % MULTIPLE:
-        return width, height
-    long_side, short_side = max(width, height), min(width, height)
-    if long_side * lo > short_side * hi:
+    size = fit_sides(width, height, lo, hi)
+    if size is None:
         raise BadInput(f"Replicate makes sizes from {lo} to {hi} pixels per side, so {width}×{height} "
                        f"cannot keep its shape (at most {hi // lo}:1) — choose another size.")
-    scale = 1.0
-    if long_side > hi:
-        scale = hi / long_side
-    if short_side * scale < lo:
-        scale = lo / short_side
-
-    def side(v: int) -> int:
-        return int(clamp(round(v * scale / MULTIPLE) * MULTIPLE, lo, hi))
-
-    return side(width), side(height)
+    return size
 
 
 def _json_or_none(response: httpx.Response) -> Any:

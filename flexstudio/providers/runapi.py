@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
+from ..core.sizes import MEGAPIXEL
 from .base import (
     Capabilities,
     FieldHandling,
+    ModerationBilling,
     PollResult,
     PreparedReference,
     ProviderContext,
@@ -63,6 +65,9 @@ class RunApiAssumptions:
     aspect_field: str = "aspect_ratio"
     resolution_field: str = "output_resolution"
     resolutions: tuple[str, str] = ("1k", "2k")
+    # The largest output sent as "1k": RunAPI's price table (resources/prices.json) ends its $0.14 1K
+    # tier at 1.1 MP, so anything larger is sent — and quoted — as 2K. One threshold for both sides.
+    one_k_max_pixels: int = round(1.1 * MEGAPIXEL)
     safety_field: str = "enable_safety_checker"            # on/off only; FlexStudio always sends true
     max_references: int = 8
     # Local references go to RunAPI's file store first: POST /api/v1/files
@@ -72,6 +77,12 @@ class RunApiAssumptions:
 
 
 ASSUMPTIONS = RunApiAssumptions()
+
+def resolution_for(width: int, height: int, a: RunApiAssumptions = ASSUMPTIONS) -> str:
+    """The resolution tier sent for an output of W×H: "1k" up to 1.1 MP (the price table's 1K tier), else
+    "2k"."""
+    return a.resolutions[0] if width * height <= a.one_k_max_pixels else a.resolutions[1]
+
 
 if TYPE_CHECKING:
     import httpx
@@ -107,7 +118,7 @@ class RunApiProvider(HttpProvider):
             "model": a.edit_model if urls else a.text_model,
             "prompt": request.prompt,
             a.aspect_field: nearest_aspect(width, height),
-            a.resolution_field: a.resolutions[0] if width * height <= 2 * 1_048_576 else a.resolutions[1],
+            a.resolution_field: resolution_for(width, height, a),
             a.safety_field: True,
         }
         if urls:
@@ -203,13 +214,15 @@ def capabilities() -> Capabilities:
         "steps": FieldHandling(Support.IGNORED, no),
         "guidance": FieldHandling(Support.IGNORED, no),
         "seed": FieldHandling(Support.IGNORED, f"{no}; results are not reproducible"),
-        "size": FieldHandling(Support.CONVERTED, "sent as the nearest aspect ratio and resolution 1k or 2k"),
+        "size": FieldHandling(Support.CONVERTED, "sent as the nearest aspect ratio and resolution 1k (up to 1.1 MP) or 2k"),
         "output_format": FieldHandling(Support.IGNORED, "RunAPI chooses the file type: saved as delivered"),
         "safety": FieldHandling(Support.IGNORED, "RunAPI only has an on/off safety checker: always sent on"),
         "prompt_upsampling": FieldHandling(Support.IGNORED, no),
     }
     return Capabilities(max_references=ASSUMPTIONS.max_references, steps_range=None, guidance_range=None,
-                        safety_range=None, prompt_upsampling=False, fields=fields)
+                        safety_range=None, prompt_upsampling=False, fields=fields,
+                        # RunAPI's model page: "Failed generations are not charged".
+                        moderation_billing=ModerationBilling.NOT_BILLED)
 
 
 def _profile() -> ProviderInfo:

@@ -332,10 +332,11 @@ class History:
         self.db.execute("UPDATE jobs SET winner=1 WHERE id=?", (job_id,))
 
     def spend_since(self, since: float) -> float:
-        """Money spent since a time: the billed amount where known, else the quote, for jobs that ran."""
+        """Money spent since a time: the billed amount where known, else the quote, for jobs that ran —
+        including moderated jobs whose bill is not known (a provider that may bill, or does not say)."""
         row = self.db.execute(
             "SELECT COALESCE(SUM(CASE WHEN billed_usd IS NOT NULL THEN billed_usd"
-            " WHEN state IN ('succeeded','queued','submitting','running','downloading')"
+            " WHEN state IN ('succeeded','queued','submitting','running','downloading','moderated')"
             " THEN COALESCE(quote_usd, 0) ELSE 0 END), 0) FROM jobs WHERE created_at>=?", (since,)).fetchone()
         return float(row[0])
 

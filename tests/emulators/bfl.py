@@ -18,7 +18,8 @@ BFL mode (default):
 
 CometAPI mode (``comet=True``): ``POST /flux/v1/flux-2-flex`` and ``GET /flux/v1/get_result?id=`` with
 ``Authorization: Bearer <key>`` (else 401 ``{"error": {"message", "type"}}``), submit answer
-``{id, polling_url}`` only (no cost). Custom paths/auth for user-defined endpoints: ``auth``,
+``{id, polling_url}`` only (no cost) — with ``pass_through_cost=True`` also BFL's ``cost``/``input_mp``/
+``output_mp``, as CometAPI's own sample code reads them (``result.get('cost')`` "credits"). Custom paths/auth for user-defined endpoints: ``auth``,
 ``submit_path``, ``result_path`` (``{id}`` in the path, or a query ``id``) and ``polling_url=False``
 (do not return one).
 
@@ -80,7 +81,8 @@ class BflEmulator(Emulator):
                  comet: bool = False, key: str = "bfl_test_key", auth: str | None = None,
                  submit_path: str | None = None, result_path: str | None = None, polling_url: bool = True,
                  cluster: str = "/eu2", credits: float | None = None, max_active: int = 24,
-                 not_found_polls: int = 0, accepted_polls: int = 0, hold: bool = False) -> None:
+                 not_found_polls: int = 0, accepted_polls: int = 0, hold: bool = False,
+                 pass_through_cost: bool = False) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
         self.delivery = delivery
         self.comet = comet
@@ -95,6 +97,7 @@ class BflEmulator(Emulator):
         self.not_found_polls = not_found_polls
         self.accepted_polls = accepted_polls
         self.hold = hold
+        self.pass_through_cost = pass_through_cost
         self.jobs: dict[str, dict[str, Any]] = {}
         self.state["jobs"] = self.jobs
 
@@ -222,7 +225,7 @@ class BflEmulator(Emulator):
         answer: dict[str, Any] = {"id": job_id}
         if self.return_polling_url:
             answer["polling_url"] = self.polling_url_for(job_id)
-        if not self.comet:
+        if not self.comet or self.pass_through_cost:
             answer.update({"cost": cost, "input_mp": round(input_mp, 2),
                            "output_mp": round(width * height / MP, 2)})
         return json_reply(answer)

@@ -11,7 +11,14 @@ from PIL import Image
 from flexstudio.core.errors import ErrorKind, JobGone, ProviderError
 from flexstudio.core.request import EditRequest
 from flexstudio.jobs.runner import RunnerConfig
-from flexstudio.providers.base import Capabilities, PollResult, ProviderInfo, Result, Submission
+from flexstudio.providers.base import (
+    Capabilities,
+    ModerationBilling,
+    PollResult,
+    ProviderInfo,
+    Result,
+    Submission,
+)
 from flexstudio.services import Services
 from flexstudio.storage.paths import default_paths
 
@@ -53,7 +60,7 @@ class Scripted:
         return True
 
 
-def _services(script, *, needs_key=False, can_cancel=True):
+def _services(script, *, needs_key=False, can_cancel=True, moderation=ModerationBilling.UNKNOWN):
     svc = Services.build(runner_config=RunnerConfig(poll_interval=0.001))
     holder = {}
 
@@ -62,7 +69,8 @@ def _services(script, *, needs_key=False, can_cancel=True):
         return holder["p"]
 
     info = ProviderInfo(id="scripted", label="Scripted", protocol="test",
-                        capabilities=Capabilities(max_references=2, can_cancel=can_cancel, formats=("jpeg", "png")),
+                        capabilities=Capabilities(max_references=2, can_cancel=can_cancel, formats=("jpeg", "png"),
+                                                  moderation_billing=moderation),
                         default_base_url="https://api.example", env_var="SCRIPTED_KEY", needs_key=needs_key,
                         factory=factory)
     svc.registry._infos["scripted"] = info
@@ -147,8 +155,35 @@ def test_moderation_and_provider_errors_end_in_named_states():
         rec = _run(go())
         assert (rec.state, rec.error_kind) == (state, kind)
         assert rec.provider_job_id == "prov-1"
-        assert rec.billed_usd == (0.0 if state == "moderated" else 0.05)  # moderated requests are not charged
+        # the scripted provider does not say whether moderation is billed: the reported cost stands
+        assert rec.billed_usd == 0.05
         assert holder["p"].submits == 1
+        if state == "moderated":
+            assert rec.message.startswith("Moderated — billing unknown (Scripted does not say")
+
+
+@pytest.mark.parametrize(("billing", "billed", "words"), [
+    (ModerationBilling.NOT_BILLED, 0.0, "not billed"),      # BFL: "Not charged"
+    (ModerationBilling.MAY_BILL, None, "may be billed"),    # fal: a 422 after GPU time may be charged
+    (ModerationBilling.UNKNOWN, None, "billing unknown"),   # the provider does not say
+])
+def test_moderation_is_booked_by_the_providers_billing_rule(billing, billed, words):
+    err = ProviderError("flagged", kind=ErrorKind.MODERATED, moderation_stage="output")
+    svc, _ = _services({"submit": None, "polls": [err]}, moderation=billing)
+
+    async def go():
+        try:
+            rec = await svc.runner.run(EditRequest(prompt="x", provider="scripted"))
+            svc.history.update(rec.id, quote_usd=0.05)
+            return rec, svc.history.spend_since(0)
+        finally:
+            await svc.aclose()
+
+    rec, spent = _run(go())
+    assert rec.state == "moderated" and rec.billed_usd == billed
+    assert rec.message.startswith(f"Moderated — {words}")
+    # the ledger counts the quote of a moderated job whose bill is not known, and nothing when not billed
+    assert spent == pytest.approx(0.0 if billed == 0.0 else 0.05)
 
 
 def test_missing_key_fails_before_any_request():

@@ -206,11 +206,12 @@ def test_kie_price_is_unknown_until_a_rate_is_set(table, tmp_path):
     assert quote(req(), "kie", table=load_table(user)).usd == 0.07
 
 
-def test_cometapi_is_a_conservative_per_image_estimate(table):
+def test_cometapi_is_quoted_from_its_own_page(table):
+    # CometAPI's FLUX 2 FLEX page: "$0.008 per request" (official $0.01, −20%), whatever the size
     q = quote(req((2048, 2048), TWO_REFS), "cometapi", table=table)
     assert q.rule == "per_image"
-    assert q.usd == 0.24
-    assert q.approximate and q.note
+    assert q.usd == 0.008
+    assert "0.008 per request" in q.note
 
 
 def test_unknown_provider_and_protocol_fallback(table):

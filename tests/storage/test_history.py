@@ -93,9 +93,11 @@ def test_spend_counts_billed_else_quoted_for_jobs_that_ran(history):
     a = history.create(EditRequest(prompt="a"), quote_usd=0.15)
     history.update(a.id, state="succeeded", billed_usd=0.12)
     b = history.create(EditRequest(prompt="b"), quote_usd=0.20)
-    history.update(b.id, state="moderated")  # moderated jobs are not billed
+    history.update(b.id, state="moderated", billed_usd=0.0)  # moderated on a provider that does not bill it
+    m = history.create(EditRequest(prompt="m"), quote_usd=0.10)
+    history.update(m.id, state="moderated")  # moderated where the bill is not known: the quote counts
     history.create(EditRequest(prompt="c"), quote_usd=0.05)  # queued: about to be spent
-    assert history.spend_since(0) == pytest.approx(0.17)
+    assert history.spend_since(0) == pytest.approx(0.27)
 
 
 def test_blobs_are_content_addressed_and_atomic(tmp_path):

@@ -26,8 +26,12 @@ def test_job_sentences() -> None:
     assert outcome_text(JobEvent("j", "running", queue_position=3)) == "In the provider's queue, position 3."
     assert outcome_text(JobEvent("j", "failed", error_kind="credits", error_message="fal says: no credits left.")) \
         == "Failed: fal says: no credits left. Add credits at the provider, then run again."
+    # the runner writes the provider's billing rule as the message; without one the card says "unknown"
+    assert outcome_text(JobEvent("j", "moderated", message="Moderated — not billed (BFL does not charge).",
+                                 error_message="The output was flagged.")) == \
+        "Moderated — not billed (BFL does not charge). The output was flagged."
     assert outcome_text(JobEvent("j", "moderated", error_message="The output was flagged.")).startswith(
-        "Moderated — not billed.")
+        "Moderated — billing unknown.")
     assert outcome_text(JobEvent("j", "succeeded", message="Done.")) == "Done."
 
 

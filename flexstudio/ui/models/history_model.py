@@ -61,6 +61,9 @@ def tooltip(rec: JobRecord, label: str) -> str:
         cost.append(f"quoted ${rec.quote_usd:.3f}")
     if rec.billed_usd is not None:
         cost.append(f"billed ${rec.billed_usd:.3f}")
+    elif rec.state == "moderated":  # the provider's rule: may be billed / billing unknown
+        cost.append(rec.message.removeprefix("Moderated — ") if rec.message.startswith("Moderated")
+                    else "billing unknown")
     if rec.latency_s is not None:
         cost.append(f"{rec.latency_s:.1f} s")
     if cost:

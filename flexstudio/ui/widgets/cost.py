@@ -108,7 +108,8 @@ class CostReadout(QFrame):
             self.caps_note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS[level]};" if text else "")
         self.caps_note.setVisible(bool(text))
 
-    def show_billed(self, job_id: str, billed: float | None, quoted: float | None, state: str) -> None:
+    def show_billed(self, job_id: str, billed: float | None, quoted: float | None, state: str,
+                    note: str = "") -> None:
         if state == "succeeded":
             if billed is not None:
                 text = f"Last run (job {job_id}): billed {theme.money(billed)}"
@@ -117,7 +118,9 @@ class CostReadout(QFrame):
             else:
                 text = f"Last run (job {job_id}): the provider reports no bill; quoted {theme.money(quoted)}"
         elif state == "moderated":
-            text = f"Last run (job {job_id}): moderated — not billed"
+            # The provider's rule, written by the runner: not billed / may be billed / billing unknown.
+            words = note.removeprefix("Moderated — ") if note.startswith("Moderated — ") else "billing unknown"
+            text = f"Last run (job {job_id}): moderated — {words}"
         else:
             text = f"Last run (job {job_id}) {state}" + (f": billed {theme.money(billed)}" if billed else "")
         self.billed.setText(text)

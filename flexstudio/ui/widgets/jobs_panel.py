@@ -58,8 +58,9 @@ def outcome_text(ev: JobEvent) -> str:
             advice = ""
         return f"Failed: {why} {advice}".strip()
     if ev.state == "moderated":
-        why = ev.error_message or ev.message
-        return f"Moderated — not billed. {why}".strip()
+        # ev.message is the provider's billing rule for moderated jobs (not billed / may be / unknown).
+        billing = ev.message if (ev.message or "").startswith("Moderated — ") else "Moderated — billing unknown."
+        return f"{billing} {ev.error_message or ''}".strip()
     if ev.state == "interrupted":
         return ev.error_message or ev.message
     return ev.message or STATE_WORDS.get(ev.state, ev.state)

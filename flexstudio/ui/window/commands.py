@@ -103,7 +103,7 @@ class Commands:
         except KeyError:
             return
         if ev.job_id in self._started:
-            self.cost.show_billed(rec.id, rec.billed_usd, rec.quote_usd, rec.state)
+            self.cost.show_billed(rec.id, rec.billed_usd, rec.quote_usd, rec.state, rec.message)
         # A result started from this window shows up, unless the user has since picked another image.
         if rec.state == "succeeded" and rec.outputs and self.follow_latest and ev.job_id in self._started:
             self.show_job(rec)
