@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quote", help="prices only, no network")
     _request_options(p, many=True, prompt_required=False)
 
+    p = sub.add_parser("info", help="the settings an image carries (FlexStudio, A1111, ComfyUI, …)")
+    p.add_argument("image", metavar="IMAGE")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
     p = sub.add_parser("history", help="list, show or export past jobs")
     hs = p.add_subparsers(dest="history_command", metavar="list|show|export", required=True,
                           parser_class=Parser)

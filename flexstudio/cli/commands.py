@@ -335,7 +335,8 @@ def cmd_quote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+from .info import cmd_info  # noqa: E402
 from .manage import cmd_history, cmd_keys, cmd_presets, cmd_providers, cmd_resume  # noqa: E402
 
-_HANDLERS = {"edit": cmd_edit, "compare": cmd_compare, "quote": cmd_quote, "history": cmd_history,
+_HANDLERS = {"info": cmd_info, "edit": cmd_edit, "compare": cmd_compare, "quote": cmd_quote, "history": cmd_history,
              "resume": cmd_resume, "providers": cmd_providers, "keys": cmd_keys, "presets": cmd_presets}

@@ -61,19 +61,7 @@ def test_a1111_png_restores_what_it_shares():
     assert recipe is not None and recipe.source == "a1111"
     r = recipe.request
     assert (r.prompt, r.steps, r.guidance, r.seed, r.size) == ("a castle at dusk, detailed", 24, 7.0, 99, (832, 1216))
-    assert parse_a1111("x\nSteps: 5, Model: \"a, b\"")["Model"] == "a, b"
-
-
-def test_comfyui_png_restores_prompt_and_sampler():
-    graph = {"3": {"class_type": "KSampler", "inputs": {"seed": 7, "steps": 30, "cfg": 3.5}},
-             "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a fox in snow"}}}
-    info = PngImagePlugin.PngInfo()
-    info.add_text("prompt", json.dumps(graph))
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8)).save(buf, "PNG", pnginfo=info)
-    r = read_recipe(buf.getvalue())
-    assert r is not None and r.source == "comfyui"
-    assert (r.request.prompt, r.request.seed, r.request.steps, r.request.guidance) == ("a fox in snow", 7, 30, 3.5)
+    assert parse_a1111("x\nSteps: 5, Seed: 1, Model: \"a, b\"")["Model"] == "a, b"
 
 
 def test_images_without_a_recipe_and_junk_give_none():
