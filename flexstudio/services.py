@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .core.errors import BadInput
+from .core.errors import BadInput, MissingKey
 from .core.request import EditRequest, ImageRef
 from .jobs.events import EventBus
 from .jobs.spend import SpendGuard
@@ -22,9 +22,22 @@ from .storage.secrets import Secrets
 from .storage.settings import Settings
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .jobs.runner import Runner, RunnerConfig
+    from .storage.history import JobRecord
 
 MAX_REFERENCE_FILE = 200 * 1024 * 1024  # bytes read from one reference file at the most
+
+
+@dataclass
+class Started:
+    """Work that ``Services.start_work`` created and started: the jobs (in the order asked), their running
+    tasks, and the spend-cap warnings the new total crosses (empty when none)."""
+
+    records: list[JobRecord]
+    tasks: list[asyncio.Task[JobRecord]]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -137,6 +150,48 @@ class Services:
         except OSError as exc:
             raise BadInput(f"{path}: cannot be read ({exc.strerror or exc}).") from None
         return self.import_reference(data, name)
+
+    # ------------------------------------------------------------------ starting work
+    def check_work(self, requests: Sequence[EditRequest], *, max_cost: float | None = None,
+                   key_sources: Mapping[str, str | None] | None = None) -> list[ProviderInfo]:
+        """Everything that can refuse work before anything is written or sent: each request against its
+        provider's capabilities, each provider's key (``MissingKey``), and a price ceiling when one is
+        given. Raises ``BadInput``; returns the providers' infos in the order of the requests.
+        ``key_sources`` are key sources already read (the window reads them off the GUI thread)."""
+        infos = [self.runner.check(r.resolved()) for r in requests]
+        known = key_sources or {}
+        for info in {i.id: i for i in infos}.values():
+            source = known[info.id] if info.id in known else self.key_source(info)
+            if info.needs_key and not source:
+                raise MissingKey.of(info.label, info.id, info.env_var)
+        if max_cost is not None:
+            quotes = [self.quote(r) for r in requests]
+            if any(q.usd is None for q in quotes):
+                raise BadInput("--max-cost is set but the price of this edit is unknown; nothing was sent.")
+            total = sum(q.usd for q in quotes)
+            if total > max_cost + 1e-9:
+                raise BadInput(f"This edit costs ${total:.4f}, above --max-cost ${max_cost:.4f}; nothing was sent.")
+        return infos
+
+    def start_work(self, requests: Sequence[EditRequest], *, kind: str | None = None,
+                   parent_job_id: str | None = None, max_cost: float | None = None,
+                   key_sources: Mapping[str, str | None] | None = None) -> Started:
+        """The one way work starts, for the window, the CLI and batches: ``check_work``, then create the
+        jobs — one job, or with ``kind`` ("comparison", "sweep", …) a group checked as a whole against
+        the spend caps — and start them. Nothing is written or sent when anything is refused. Needs a
+        running event loop (the jobs start as tasks)."""
+        if not requests:
+            raise BadInput("There is nothing to run.")
+        if kind is None and len(requests) > 1:
+            raise ValueError("several requests are started as a group: name its kind")
+        self.check_work(requests, max_cost=max_cost, key_sources=key_sources)
+        runner = self.runner
+        if kind is None:
+            records = [runner.create(requests[0], parent_job_id=parent_job_id)]
+        else:
+            records = runner.create_group(requests, kind, parent_job_id=parent_job_id)
+        warnings = tuple(self.guard.last_warnings)
+        return Started(records, [runner.start(rec.id) for rec in records], warnings)
 
     # ------------------------------------------------------------------ keys
     def key_source(self, info: ProviderInfo) -> str | None:

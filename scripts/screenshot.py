@@ -103,9 +103,9 @@ async def demo(window, out: Path, settings_out: Path | None, extras: Path | None
     window.controls.guidance.setValue(4.5)
     for n in (1, 2):
         window.wb.set_seed(20251120 + n)  # the same picture every time the script runs
-        window.run()
-        await wait_for(lambda n=n: len(window._started) == n and
-                       window.services.history.get(window._started[-1]).finished)
+        window.controller.run()
+        await wait_for(lambda n=n: len(window.controller.started) == n and
+                       window.services.history.get(window.controller.started[-1]).finished)
     await wait_for(lambda: window.compare.canvas.after is not None and window.compare.canvas.before is not None)
     window.compare.set_mode("wipe")
     window.compare.canvas.set_split(0.52)
@@ -118,8 +118,8 @@ async def demo(window, out: Path, settings_out: Path | None, extras: Path | None
     window.grab().save(str(out))
     print(f"saved {out}")
     if settings_out is not None:
-        window.open_settings()
-        dlg = window._settings_dialog
+        window.controller.open_settings()
+        dlg = window.controller.settings_dialog
         await asyncio.sleep(0.6)
         dlg.grab().save(str(settings_out))
         print(f"saved {settings_out}")
@@ -140,31 +140,31 @@ async def shoot_groups(window, folder: Path) -> None:
                    fields={"guidance": FieldHandling(Support.RENAMED, "sent as cfg"),
                            "safety": FieldHandling(Support.IGNORED, "no safety setting")})
     window.services.registry.register(replace(sandbox, id="sandbox-b", label="Sandbox B", capabilities=caps))
-    window.compare_providers()
-    await wait_for(lambda: getattr(window, "_compare_dialog", None) is not None)
-    dlg = window._compare_dialog
+    window.controller.groups.compare_providers()
+    await wait_for(lambda: window.controller.groups.compare_dialog is not None)
+    dlg = window.controller.groups.compare_dialog
     dlg.set_chosen(["sandbox", "sandbox-b"])
     await asyncio.sleep(0.4)
     dlg.grab().save(str(folder / "compare-dialog.png"))
     dlg.launch()
-    grid = next(iter(window.groups.values()))
+    grid = next(iter(window.controller.groups.open.values()))
     await wait_for(lambda: grid.done_count() == len(grid.cards))
     await asyncio.sleep(0.8)
     next(iter(grid.cards.values())).winner.click()
     await asyncio.sleep(0.3)
     grid.grab().save(str(folder / "compare-grid.png"))
     grid.close()
-    sweep = window.open_sweep()
+    sweep = window.controller.groups.open_sweep()
     sweep.set_axes("20-30 (+10)", "3.5, 5", "1, 2")
     await asyncio.sleep(0.4)
     sweep.grab().save(str(folder / "sweep-dialog.png"))
     sweep.launch()
-    grid = [g for g in window.groups.values() if g.kind == "sweep"][0]
+    grid = [g for g in window.controller.groups.open.values() if g.kind == "sweep"][0]
     await wait_for(lambda: grid.done_count() == len(grid.cards))
     await asyncio.sleep(0.8)
     grid.grab().save(str(folder / "sweep-grid.png"))
     grid.close()
-    window.show_lineage(window.services.history.list(limit=1)[0]).grab().save(str(folder / "lineage.png"))
+    window.controller.show_lineage(window.services.history.list(limit=1)[0]).grab().save(str(folder / "lineage.png"))
     await asyncio.sleep(0.6)
     window.grab().save(str(folder / "window-after-groups.png"))
     print(f"saved the comparison and sweep shots in {folder}")

@@ -9,13 +9,14 @@ import contextlib
 import json
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import BadInput, ErrorKind, FlexError
 from ..core.request import EditRequest
 from ..core.sizes import parse_size
-from ..services import Services
+from ..services import Services, Started
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -169,30 +170,13 @@ def _progress_printer(enabled: bool) -> Any:
     return show if enabled else None
 
 
-def _check_keys(svc: Services, provider_ids: list[str]) -> None:
-    for pid in provider_ids:
-        info = svc.registry.get(pid)
-        if info.needs_key and not svc.secrets.get(info.id, info.env_var):
-            where = f" or set {info.env_var}" if info.env_var else ""
-            raise FlexError(f"{info.label} needs an API key: run 'flexstudio keys set {info.id}'{where}. "
-                            "Nothing was sent.", kind=ErrorKind.BAD_INPUT)
-
-
-def _check_max_cost(quotes: list[Any], max_cost: float | None) -> None:
-    if max_cost is None:
-        return
-    if any(q.usd is None for q in quotes):
-        raise UsageError("--max-cost is set but the price of this edit is unknown; nothing was sent.")
-    total = sum(q.usd for q in quotes)
-    if total > max_cost + 1e-9:
-        raise UsageError(f"This edit costs ${total:.4f}, above --max-cost ${max_cost:.4f}; nothing was sent.")
-
-
-async def _run_jobs(svc: Services, job_ids: list[str], limit_s: float | None) -> bool:
-    """Run jobs to their end; Ctrl-C cancels them at the provider. Returns True when interrupted."""
+async def _run_jobs(svc: Services, start: Callable[[], Started], limit_s: float | None) -> tuple[list[Any], bool]:
+    """Start the work (``svc.start_work``) and run its jobs to their end; Ctrl-C cancels them at the
+    provider. Returns the final records and whether the run was interrupted."""
     if limit_s is not None:
         svc.runner.config.timeout = limit_s
-    tasks = [svc.runner.start(j) for j in job_ids]
+    started = start()
+    job_ids = [rec.id for rec in started.records]
     loop = asyncio.get_running_loop()
     interrupted = False
 
@@ -205,11 +189,11 @@ async def _run_jobs(svc: Services, job_ids: list[str], limit_s: float | None) ->
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*started.tasks, return_exceptions=True)
     finally:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(signal.SIGINT)
-    return interrupted
+    return [svc.history.get(j) for j in job_ids], interrupted
 
 
 # ---------------------------------------------------------------------- commands
@@ -218,26 +202,23 @@ def cmd_edit(args: argparse.Namespace) -> int:
     svc = _services(args, [provider])
     try:
         req = build_request(svc, args, provider)
-        info = svc.runner.check(req.resolved())
-        _check_keys(svc, [provider])
+        info = svc.check_work([req])[0]
         if info.preview and not args.json:
             from ..providers.base import PREVIEW_NOTE
 
             sys.stderr.write(f"note: {info.label} is a {PREVIEW_NOTE}.\n")
-        _check_max_cost([svc.quote(req)], args.max_cost)
+        svc.check_work([req], max_cost=args.max_cost)
         printer = _progress_printer(_progress_wanted(args))
         if printer:
             svc.bus.subscribe(printer)
 
-        async def go() -> tuple[Any, bool]:
+        async def go() -> tuple[list[Any], bool]:
             try:
-                rec = svc.runner.create(req)
-                interrupted = await _run_jobs(svc, [rec.id], args.timeout)
-                return svc.history.get(rec.id), interrupted
+                return await _run_jobs(svc, lambda: svc.start_work([req], max_cost=args.max_cost), args.timeout)
             finally:
                 await svc.aclose()
 
-        rec, interrupted = asyncio.run(go())
+        (rec,), interrupted = asyncio.run(go())
     except BaseException:
         svc.history.close()
         raise
@@ -278,19 +259,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if len(base.references) > limit:
             raise UsageError(f"These providers together take at most {limit} reference images "
                              f"(the smallest limit among them); got {len(base.references)}.")
-        for r in reqs:
-            svc.runner.check(r)
-        _check_keys(svc, providers)
-        _check_max_cost([svc.quote(r) for r in reqs], args.max_cost)
+        svc.check_work(reqs, max_cost=args.max_cost)
         printer = _progress_printer(_progress_wanted(args))
         if printer:
             svc.bus.subscribe(printer)
 
         async def go() -> tuple[list[Any], bool]:
             try:
-                recs = svc.runner.create_group(reqs, "comparison")
-                interrupted = await _run_jobs(svc, [r.id for r in recs], args.timeout)
-                return [svc.history.get(r.id) for r in recs], interrupted
+                return await _run_jobs(svc, lambda: svc.start_work(reqs, kind="comparison", max_cost=args.max_cost),
+                                       args.timeout)
             finally:
                 await svc.aclose()
 

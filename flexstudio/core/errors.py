@@ -65,8 +65,16 @@ class ProviderError(FlexError):
         self.moderation_stage = moderation_stage  # "input" | "output" | None
 
 
-class MissingKey(FlexError):
-    kind = ErrorKind.AUTH
+class MissingKey(BadInput):
+    """A provider needs a key and none is set. Found before anything is sent, so it is bad input (exit 2)
+    in the CLI, in the window and in a job's record alike; ``auth`` is for a key the provider refused."""
+
+    @classmethod
+    def of(cls, label: str, provider_id: str, env_var: str | None) -> MissingKey:
+        """The one sentence everywhere: where to add the key, in the window and on the command line."""
+        where = f" or set {env_var}" if env_var else ""
+        return cls(f"{label} needs an API key: add it in Settings → Keys, run 'flexstudio keys set "
+                   f"{provider_id}'{where}. Nothing was sent.")
 
 
 class KeyringUnavailable(FlexError):

@@ -307,9 +307,7 @@ class Runner:
             return None
         key = self.secrets.get(info.id, info.env_var)
         if not key:
-            where = f" or set {info.env_var}" if info.env_var else ""
-            raise MissingKey(f"{info.label} needs an API key — add it in Settings → Keys{where} "
-                             f"(flexstudio keys set {info.id}).")
+            raise MissingKey.of(info.label, info.id, info.env_var)
         return key
 
     async def _prepare(self, request: EditRequest, info: ProviderInfo) -> list[PreparedReference]:

@@ -133,8 +133,7 @@ class BflProvider:
     def _key(self) -> str:
         key = (self.ctx.api_key or "").strip()
         if not key:
-            where = f" or set {self.info.env_var}" if self.info.env_var else ""
-            raise MissingKey(f"{self.label} needs an API key — add it in Settings → Keys{where}.")
+            raise MissingKey.of(self.label, self.info.id, self.info.env_var)
         return key
 
     def _auth_headers(self, key: str) -> dict[str, str]:

@@ -400,8 +400,7 @@ class HttpProvider:
 
         key = (self.ctx.api_key or "").strip()
         if not key:
-            where = f" or set {self.info.env_var}" if self.info.env_var else ""
-            raise MissingKey(f"{self.info.label} needs an API key — add it in Settings → Keys{where}.")
+            raise MissingKey.of(self.info.label, self.info.id, self.info.env_var)
         return key
 
     def _bearer(self) -> dict[str, str]:

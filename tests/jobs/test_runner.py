@@ -196,7 +196,7 @@ def test_missing_key_fails_before_any_request():
             await svc.aclose()
 
     rec = _run(go())
-    assert rec.state == "failed" and rec.error_kind == "auth"
+    assert rec.state == "failed" and rec.error_kind == "bad_input"  # a missing key is bad input everywhere
     assert "Settings" in rec.error_message and "SCRIPTED_KEY" in rec.error_message
     assert "p" not in holder or holder["p"].submits == 0
 

@@ -131,14 +131,14 @@ def test_seed_dice_lock_and_after_run_policy(open_window: Any, qtbot: Any) -> No
     c.seed.setText("41")
     c.seed.editingFinished.emit()
     w.prompt.setPlainText("a chair")
-    w.run()
-    qtbot.waitUntil(lambda: len(w._started) == 1)
-    assert w.services.history.get(w._started[0]).request.seed == 41
+    w.controller.run()
+    qtbot.waitUntil(lambda: len(w.controller.started) == 1)
+    assert w.services.history.get(w.controller.started[0]).request.seed == 41
     assert c.seed.text() == "42"
     c.lock.setChecked(True)
     assert not c.dice.isEnabled() and c.seed.isReadOnly()
-    w.run()
-    qtbot.waitUntil(lambda: len(w._started) == 2)
-    assert w.services.history.get(w._started[1]).request.seed == 42
+    w.controller.run()
+    qtbot.waitUntil(lambda: len(w.controller.started) == 2)
+    assert w.services.history.get(w.controller.started[1]).request.seed == 42
     assert c.seed.text() == "42"  # locked: unchanged after the run
     qtbot.waitUntil(lambda: not w.jobs.active_ids())

@@ -102,9 +102,9 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     combo.setCurrentIndex(combo.findData("sandbox"))
     w.prompt.setFocus()
     QTest.keyClick(w.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    qtbot.waitUntil(lambda: len(w._started) == 1)
+    qtbot.waitUntil(lambda: len(w.controller.started) == 1)
     assert "\n" not in w.prompt.toPlainText(), "Ctrl+Enter ran the job instead of adding a line"
-    first_job = w._started[0]
+    first_job = w.controller.started[0]
     qtbot.waitUntil(lambda: w.jobs.latest[first_job].state == "succeeded", timeout=30000)
     card = w.jobs_panel.card(first_job)
     assert card is not None and card.sentence.text() == "Done."
@@ -137,8 +137,8 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     monkeypatch.setenv("FLEXSTUDIO_SANDBOX_LATENCY", "5")
     used_seed = w.services.history.get(first_job).request.seed
     w.actions_["run"].trigger()
-    qtbot.waitUntil(lambda: len(w._started) == 2)
-    second_job = w._started[1]
+    qtbot.waitUntil(lambda: len(w.controller.started) == 2)
+    second_job = w.controller.started[1]
     qtbot.waitUntil(lambda: w.jobs.latest[second_job].state == "running", timeout=10000)
     assert w.active_label.text() == "1 job running"
     w.prompt.setFocus()

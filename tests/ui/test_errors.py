@@ -67,7 +67,7 @@ def test_tray_full_leaves_the_rest_out_with_a_message(open_window: Any, png_file
 def test_empty_prompt_is_refused_before_anything_is_queued(open_window: Any, qtbot: Any) -> None:
     w = open_window()
     w.prompt.setPlainText("   ")
-    w.run()
+    w.controller.run()
     qtbot.waitUntil(lambda: bool(_error_shown(w)))
     assert "prompt is empty" in _error_shown(w)
     assert w.services.history.count() == 0 and w.jobs.latest == {}
@@ -77,15 +77,15 @@ def test_missing_key_points_at_settings(open_window: Any, qtbot: Any) -> None:
     w = open_window()
     w.wb.set_provider("fal")
     w.prompt.setPlainText("a red chair")
-    w.run()
+    w.controller.run()
     qtbot.waitUntil(lambda: bool(_error_shown(w)))
     text = _error_shown(w)
     assert "needs an API key" in text and "Settings → Keys" in text and "FAL_KEY" in text
     assert w.banner.action.text() == "Open Settings"
     assert w.services.history.count() == 0
     w.banner.action.click()
-    qtbot.waitUntil(lambda: getattr(w, "_settings_dialog", None) is not None and w._settings_dialog.isVisible())
-    w._settings_dialog.close()
+    qtbot.waitUntil(lambda: w.controller.settings_dialog is not None and w.controller.settings_dialog.isVisible())
+    w.controller.settings_dialog.close()
 
 
 def test_spend_cap_refuses_and_queues_nothing(open_window: Any, make_services: Any, keyring_backend: Any,
@@ -97,7 +97,7 @@ def test_spend_cap_refuses_and_queues_nothing(open_window: Any, make_services: A
     w.wb.set_provider("fal")
     w.prompt.setPlainText("a red chair")
     assert w.cost.quote.usd > 0.01
-    w.run()
+    w.controller.run()
     qtbot.waitUntil(lambda: bool(_error_shown(w)))
     assert "over your limit" in _error_shown(w) and "Nothing was sent" in _error_shown(w)
     assert svc.history.count() == 0
@@ -126,9 +126,9 @@ def test_failed_job_says_why_and_what_to_do(open_window: Any, qtbot: Any) -> Non
     w.controls.set_key_status({})
     w.wb.set_provider("acme")
     w.prompt.setPlainText("a red chair")
-    w.run()
-    qtbot.waitUntil(lambda: len(w._started) == 1)
-    job = w._started[0]
+    w.controller.run()
+    qtbot.waitUntil(lambda: len(w.controller.started) == 1)
+    job = w.controller.started[0]
     qtbot.waitUntil(lambda: w.jobs.latest[job].state == "failed")
     sentence = w.jobs_panel.sentence_of(job)
     assert sentence.startswith("Failed: Acme says the key is invalid.")

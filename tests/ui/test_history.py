@@ -113,9 +113,9 @@ def test_result_actions_export_reference_compare_rerun(open_window: Any, png_fil
     drop(w.tray.view.viewport(), file_mime(png_file("base.png", 256, 192)))
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
     w.prompt.setPlainText("make image 1 warmer")
-    w.run()
-    qtbot.waitUntil(lambda: len(w._started) == 1 and w.jobs.latest[w._started[0]].state == "succeeded")
-    first = w.services.history.get(w._started[0])
+    w.controller.run()
+    qtbot.waitUntil(lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded")
+    first = w.services.history.get(w.controller.started[0])
 
     # export with metadata (Ctrl+E on the selected history item)
     w.history.select_job(first.id)
@@ -128,17 +128,17 @@ def test_result_actions_export_reference_compare_rerun(open_window: Any, png_fil
     assert b"make image 1 warmer" in data and b"flexstudio" in data
 
     # use the result as a reference: the next job records where it came from
-    w.use_job_output(first)
+    w.controller.use_job_output(first)
     assert len(w.wb.references) == 2 and w.wb.parent_job_id() == first.id
-    w.run()
-    qtbot.waitUntil(lambda: len(w._started) == 2 and w.jobs.latest[w._started[1]].state == "succeeded")
-    second = w.services.history.get(w._started[1])
+    w.controller.run()
+    qtbot.waitUntil(lambda: len(w.controller.started) == 2 and w.jobs.latest[w.controller.started[1]].state == "succeeded")
+    second = w.services.history.get(w.controller.started[1])
     assert second.parent_job_id == first.id
     assert "Made from job " + first.id in w.history_model.data(
         w.history_model.index(w.history_model.row_of(second.id), 0), Qt.ItemDataRole.ToolTipRole)
 
     # compare with…: pick the first job, then click the second
-    w.start_compare_with(first)
+    w.controller.start_compare_with(first)
     assert "Compare with" in w.banner.message()
     rect = w.history.view.visualRect(w.history_model.index(w.history_model.row_of(second.id), 0))
     QTest.mouseClick(w.history.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
@@ -152,9 +152,9 @@ def test_result_actions_export_reference_compare_rerun(open_window: Any, png_fil
     assert w.compare.changed_share is not None and "% changed" in w.compare.changed_label.text()
 
     # re-run: a new job with the very same request (seed included)
-    w.rerun_job(first)
-    qtbot.waitUntil(lambda: len(w._started) == 3 and w.jobs.latest[w._started[2]].state == "succeeded")
-    third = w.services.history.get(w._started[2])
+    w.controller.rerun_job(first)
+    qtbot.waitUntil(lambda: len(w.controller.started) == 3 and w.jobs.latest[w.controller.started[2]].state == "succeeded")
+    third = w.services.history.get(w.controller.started[2])
     assert third.request == first.request
     assert third.outputs[0].sha256 == first.outputs[0].sha256  # the sandbox is deterministic
 

@@ -51,7 +51,7 @@ def test_compare_modes_zoom_and_side_by_side_sync(open_window: Any, png_file: An
     drop(w.tray.view.viewport(), file_mime(png_file("a.png", 800, 600)))
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
     w.prompt.setPlainText("brighter")
-    w.run()
+    w.controller.run()
     qtbot.waitUntil(lambda: w.compare.canvas.after is not None and w.compare.canvas.before is not None,
                     timeout=20000)
     canvas = w.compare.canvas

@@ -111,9 +111,9 @@ def test_gui_never_stalls_during_a_big_edit(open_window: Any, qtbot: Any, tmp_pa
         qtbot.waitUntil(lambda: all(w.thumbs.peek(r.sha256, 128) is not None for r in w.wb.references),
                         timeout=60000)
         w.prompt.setPlainText("Blend image 1 with the light of image 8")
-        w.run()
-        qtbot.waitUntil(lambda: len(w._started) == 1)
-        job = w._started[0]
+        w.controller.run()
+        qtbot.waitUntil(lambda: len(w.controller.started) == 1)
+        job = w.controller.started[0]
         qtbot.waitUntil(lambda: w.jobs.latest[job].state in ("succeeded", "failed"), timeout=120000)
         assert w.jobs.latest[job].state == "succeeded", w.jobs.latest[job].error_message
         qtbot.waitUntil(lambda: w.compare.canvas.after is not None and w.compare.canvas.before is not None,

@@ -38,8 +38,8 @@ def local_host() -> Any:
 
 
 def open_settings(w: Any, qtbot: Any) -> Any:
-    w.open_settings()
-    dlg = w._settings_dialog
+    w.controller.open_settings()
+    dlg = w.controller.settings_dialog
     qtbot.waitUntil(lambda: dlg.key_rows["fal"].status.text().startswith("Key:"))
     return dlg
 

@@ -58,7 +58,7 @@ def test_preset_saved_changed_and_applied_back_gives_identical_settings(open_win
     before = _settings(w)
 
     w.actions_["save_preset"].trigger()  # Ctrl+S
-    dlg = w._preset_dialog
+    dlg = w.controller.preset_dialog
     assert dlg.isVisible()
     dlg.name.setText("Lamp shots")
     assert dlg.seed_policy.currentData() == "fixed"  # the policy in the controls
@@ -93,13 +93,13 @@ def test_preset_saved_changed_and_applied_back_gives_identical_settings(open_win
     assert w.controls.steps.value() == 37 and w.controls.seed.text() == "424242"
     assert w.controls.seed_policy.currentData() == "fixed"
     # applying again never nests the template; a setting changed afterwards releases the combo
-    w.apply_preset("Lamp shots")
+    w.controller.apply_preset("Lamp shots")
     assert w.prompt.toPlainText() == "a lamp on a table, product photo"
     wb.set_steps(20)
     assert combo.currentIndex() == 0
 
     # a built-in: Fast draft is 28 / 3.5
-    w.apply_preset("Fast draft")
+    w.controller.apply_preset("Fast draft")
     assert (wb.request.steps, wb.request.guidance) == (28, 3.5)
     assert w.prompt.toPlainText() == "a lamp on a table"
 
@@ -116,7 +116,7 @@ def test_preset_export_import_rename_delete(open_window: Any, make_services: Any
     svc.presets.save(preset)
     w.presets_bar.reload()
 
-    mgr = w.manage_presets()
+    mgr = w.controller.manage_presets()
     names = [mgr.list.item(i).text() for i in range(mgr.list.count())]
     assert names[:4] == ["Fast draft   (built in)", "Final   (built in)", "Photo retouch   (built in)",
                          "Typography   (built in)"]
@@ -159,7 +159,7 @@ def test_sweep_2x2x2_after_confirming_its_price(open_window: Any, qtbot: Any) ->
     w = open_window()
     w.prompt.setPlainText("a red chair")
     w.sweep_button.click()
-    dlg = w._sweep_dialog
+    dlg = w.controller.groups.sweep_dialog
     dlg.set_axes("20-30 (+10)", "3, 5", "1, 2")
     assert "2 steps × 2 guidance × 2 seeds = 8 edits" in dlg.size_label.text()
     assert dlg.launch_button.text() == "Launch 8 edits  ·  $0.00"
@@ -175,7 +175,7 @@ def test_sweep_2x2x2_after_confirming_its_price(open_window: Any, qtbot: Any) ->
     assert len(jobs) == 8 and len({j.group_id for j in jobs}) == 1 and jobs[0].group_kind == "sweep"
     assert {(j.request.steps, j.request.guidance, j.request.seed) for j in jobs} == {
         (s, g, d) for s in (20, 30) for g in (3.0, 5.0) for d in (1, 2)}
-    results = w.groups[jobs[0].group_id]
+    results = w.controller.groups.open[jobs[0].group_id]
     assert results.isVisible() and len(results.cards) == 8
     qtbot.waitUntil(lambda: results.done_count() == 8, timeout=20000)
     assert all(j.state == "succeeded" for j in w.services.history.list())
@@ -200,18 +200,18 @@ def test_spend_cap_below_the_quote_refuses_run_comparison_and_sweep(open_window:
     w = open_window(svc)
     w.wb.set_provider("fal")
     w.prompt.setPlainText("a red chair")
-    qtbot.waitUntil(lambda: w.key_status.get("fal") is not None)
+    qtbot.waitUntil(lambda: w.controller.key_status.get("fal") is not None)
     assert w.cost.quote.usd > 0.01
     assert "over your limit" in w.cost.caps_note.text()  # said before anything is tried
 
-    w.run()  # single run
+    w.controller.run()  # single run
     qtbot.waitUntil(lambda: "over your limit" in _error(w))
     assert svc.history.count() == 0
     w.banner.dismiss()
 
-    w.compare_providers()  # comparison
-    qtbot.waitUntil(lambda: getattr(w, "_compare_dialog", None) is not None)
-    cmp = w._compare_dialog
+    w.controller.groups.compare_providers()  # comparison
+    qtbot.waitUntil(lambda: w.controller.groups.compare_dialog is not None)
+    cmp = w.controller.groups.compare_dialog
     cmp.set_chosen(["fal", "sandbox"])
     assert "over your limit" in cmp.price.refusal.text() and "Nothing was sent" in cmp.price.refusal.text()
     assert not cmp.launch()
@@ -220,7 +220,7 @@ def test_spend_cap_below_the_quote_refuses_run_comparison_and_sweep(open_window:
     cmp.close()
     w.banner.dismiss()
 
-    dlg = w.open_sweep()  # sweep
+    dlg = w.controller.groups.open_sweep()  # sweep
     dlg.set_axes("20, 30", "3.5", "1")
     assert "over your limit" in dlg.price.refusal.text()
     dlg.launch_button.click()
@@ -237,7 +237,7 @@ def test_warn_level_shows_in_the_price_areas(open_window: Any, make_services: An
     w.wb.set_provider("fal")
     w.prompt.setPlainText("a red chair")
     assert "warning level $0.01" in w.cost.caps_note.text()
-    dlg = w.open_sweep()
+    dlg = w.controller.groups.open_sweep()
     dlg.set_axes("20, 30", "3.5", "1")
     assert "warning level" in dlg.price.warning.text() and dlg.price.warning.isVisibleTo(dlg)
     assert not dlg.price.refusal.text()
@@ -256,8 +256,8 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
     w.wb.set_seed(31337)
 
     w.actions_["compare_providers"].trigger()
-    qtbot.waitUntil(lambda: getattr(w, "_compare_dialog", None) is not None)
-    dlg = w._compare_dialog
+    qtbot.waitUntil(lambda: w.controller.groups.compare_dialog is not None)
+    dlg = w.controller.groups.compare_dialog
     ids = [i.id for i in dlg.infos]
     assert "twin" in ids and "fal" in ids
     fal_row = ids.index("fal")
@@ -276,7 +276,7 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
     jobs = svc.history.list()
     assert {j.provider for j in jobs} == {"sandbox", "twin"} and {j.request.seed for j in jobs} == {31337}
     assert {j.group_kind for j in jobs} == {"comparison"}
-    grid = w.groups[jobs[0].group_id]
+    grid = w.controller.groups.open[jobs[0].group_id]
     qtbot.waitUntil(lambda: grid.done_count() == 2, timeout=20000)
     cards = list(grid.cards.values())
     assert [c.title.text() for c in cards] == ["Sandbox", "Twin Sandbox"]
@@ -304,7 +304,7 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
     assert {w.compare.before_pic.label, w.compare.after_pic.label} == {f"Job {c.job_id}" for c in cards}
     grid.close()
     # reopened from the history, the winner is still there
-    again = w.open_group(jobs[0].group_id)
+    again = w.controller.groups.open_group(jobs[0].group_id)
     assert again is not grid and again.cards[twin_card.job_id].winner.isChecked()
     again.close()
 
@@ -319,7 +319,7 @@ def test_lineage_dialog_shows_the_chain_and_branch_costs(open_window: Any, make_
     grandchild = h.create(EditRequest(prompt="grandchild"), quote_usd=0.02, parent_job_id=child.id)
     sibling = h.create(EditRequest(prompt="sibling"), quote_usd=0.10, parent_job_id=root.id)
     w = open_window(svc)
-    dlg = w.show_lineage(h.get(grandchild.id))
+    dlg = w.controller.show_lineage(h.get(grandchild.id))
     assert f"job {root.id}" in dlg.chain_label.text() and f"job {child.id}" in dlg.chain_label.text()
     assert "This branch cost $0.10" in dlg.chain_label.text()
     assert dlg.tree.topLevelItemCount() == 1
@@ -346,10 +346,10 @@ def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_
     w.wb.set_format("png")
     w.wb.set_size_mode("3:2")
     w.wb.set_seed_policy("fixed")
-    w.run()
-    qtbot.waitUntil(lambda: len(w._started) == 1 and w.jobs.latest[w._started[0]].state == "succeeded")
-    job = w.services.history.get(w._started[0])
-    w.export_job(job)
+    w.controller.run()
+    qtbot.waitUntil(lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded")
+    job = w.services.history.get(w.controller.started[0])
+    w.controller.export_job(job)
     qtbot.waitUntil(lambda: "Exported" in w.banner.message())
     exported = next((tmp_path / "exports").glob("flexstudio-*"))
 
@@ -403,7 +403,7 @@ def test_restore_settings_from_an_image_file(open_window: Any, tmp_path: Path, q
     w = open_window()
     plain = tmp_path / "plain.png"
     plain.write_bytes(image_bytes(120, 90))
-    assert not run(qtbot, w.restore_from_image_file(plain))
+    assert not run(qtbot, w.controller.restore_from_image_file(plain))
     assert "carries no settings" in w.banner.message() and w.banner.action.text() == "Add it as a reference"
     w.banner.action.click()
     assert len(w.wb.references) == 1
@@ -411,10 +411,10 @@ def test_restore_settings_from_an_image_file(open_window: Any, tmp_path: Path, q
 
 def test_sweep_on_a_provider_without_a_key_queues_nothing(open_window: Any, qtbot: Any) -> None:
     w = open_window()
-    qtbot.waitUntil(lambda: "fal" in w.key_status)
+    qtbot.waitUntil(lambda: "fal" in w.controller.key_status)
     w.wb.set_provider("fal")
     w.prompt.setPlainText("a red chair")
-    dlg = w.open_sweep()
+    dlg = w.controller.groups.open_sweep()
     dlg.set_axes("20, 30", "3.5", "1")
     assert not dlg.launch()
     assert "needs an API key" in dlg.price.refusal.text() and "needs an API key" in _error(w)

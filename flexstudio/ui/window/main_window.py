@@ -1,5 +1,6 @@
 """The workbench window: tray (left), compare view (centre), history (bottom), prompt, controls, price,
-Run and jobs (right); menus, status bar, message bar. Commands live in ``commands.py``."""
+Run and jobs (right); menus, status bar, message bar. What the window *does* lives in the controller
+(``controller.py``); the window builds the widgets and is the controller's ``WindowView``."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -37,18 +40,19 @@ from ..widgets.jobs_panel import JobsPanel
 from ..widgets.preset_bar import PresetBar
 from ..widgets.prompt import PromptEdit
 from ..widgets.tray import ReferenceTray
-from .commands import Commands
+from .controller import WindowController
 from .menus import build_menus
-from .studio_commands import StudioCommands
 
 if TYPE_CHECKING:
     from ...services import Services
+    from ...storage.history import JobRecord
+    from ..widgets.before_after import Picture
 
 log = logging.getLogger(__name__)
 TITLE = "FlexStudio — FLUX.2 [flex] workbench"
 
 
-class MainWindow(StudioCommands, Commands, QMainWindow):
+class MainWindow(QMainWindow):
     closed = Signal()
 
     def __init__(self, services: Services, parent: QWidget | None = None, *, setup_on_show: bool = True) -> None:
@@ -62,16 +66,12 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         self.jobs = JobsModel(services.bus, self)
         self.thumbs = ThumbnailCache(services.blobs.get, parent=self)
         self.importer = ReferenceImporter(services, self.wb, self.tasks, self)
-        self.key_status: dict[str, str | None] = {}
-        self.shown_job: Any = None
-        self.follow_latest = True
-        self._started: list[str] = []
-        self._deleted: list[str] = []
+        self.history_model = HistoryModel(services.history, services.registry, self.thumbs)
         self._ready = False
-        self._pick_first: Any = None
-        self.groups: dict[str, Any] = {}  # group id → its open results window
+        self._sheet: Any = None
+        self.controller = WindowController(services, self)
         self._build()
-        self.actions_ = build_menus(self)
+        self.actions_ = build_menus(self, self.controller)
         self._wire()
         self._status_bar()
         self._restore_geometry()
@@ -84,7 +84,6 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         self.tray = ReferenceTray(self.wb, self.importer, self.thumbs)
         self.tray.setMinimumWidth(200)
         self.compare = CompareView(svc.blobs.get, self.tasks)
-        self.history_model = HistoryModel(svc.history, svc.registry, self.thumbs)
         self.history = HistoryPanel(self.history_model)
 
         self.prompt = PromptEdit(history=self._prompt_history)
@@ -102,7 +101,7 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         f = theme.bold(self.run_button.font())
         f.setPointSizeF(f.pointSizeF() * 1.1)
         self.run_button.setFont(f)
-        self.jobs_panel = JobsPanel(self.jobs, self._describe_job)
+        self.jobs_panel = JobsPanel(self.jobs, self.controller.describe_job)
         self.presets_bar = PresetBar(self.wb, svc.presets)
         self.compare_button = QPushButton("Compare providers…")
         self.compare_button.setToolTip("Send this edit to several providers at once and compare the results "
@@ -173,44 +172,44 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         self.resize(1280, 800)
 
     def _wire(self) -> None:
-        wb = self.wb
+        wb, ctl = self.wb, self.controller
         self.tasks.failed.connect(lambda text: self.show_message("error", text))
         self.importer.message.connect(self.show_message)
         self.importer.busyChanged.connect(self._importing)
-        self.importer.recipeFound.connect(self.offer_recipe)
-        self.presets_bar.saveRequested.connect(self.save_preset)
-        self.presets_bar.manageRequested.connect(self.manage_presets)
+        self.importer.recipeFound.connect(ctl.offer_recipe)
+        self.presets_bar.saveRequested.connect(ctl.save_preset)
+        self.presets_bar.manageRequested.connect(ctl.manage_presets)
         self.presets_bar.applied.connect(
             lambda name: self.statusBar().showMessage(f"Applied the preset “{name}”.", 4000))
-        self.compare_button.clicked.connect(self.compare_providers)
-        self.sweep_button.clicked.connect(self.open_sweep)
-        self.jobs.jobChanged.connect(self._group_event)
+        self.compare_button.clicked.connect(ctl.groups.compare_providers)
+        self.sweep_button.clicked.connect(ctl.groups.open_sweep)
+        self.jobs.jobChanged.connect(ctl.groups.on_event)
         self.prompt.edited.connect(wb.set_prompt)
         self.prompt.imagesPasted.connect(self.importer.import_mime)
         wb.promptSet.connect(self.prompt.set_text)
         wb.referencesChanged.connect(lambda: self.prompt.set_reference_count(len(wb.references)))
         wb.changed.connect(self._update_run_button)
         wb.providerChanged.connect(self._update_key_label)
-        wb.beforeChanged.connect(self._before_changed)
-        self.run_button.clicked.connect(self.run)
-        self.tray.addRequested.connect(self.add_files)
-        self.tray.replaceRequested.connect(self.replace_reference)
-        self.tray.revealRequested.connect(self.reveal_reference)
+        wb.beforeChanged.connect(ctl.before_changed)
+        self.run_button.clicked.connect(ctl.run)
+        self.tray.addRequested.connect(ctl.add_files)
+        self.tray.replaceRequested.connect(ctl.replace_reference)
+        self.tray.revealRequested.connect(ctl.reveal_reference)
         self.jobs.jobStateChanged.connect(lambda ev: self.history_model.upsert(ev.job_id))
-        self.jobs.jobFinished.connect(self._job_finished)
+        self.jobs.jobFinished.connect(ctl.job_finished)
         self.jobs.activeCountChanged.connect(self._active_changed)
-        self.jobs_panel.cancelRequested.connect(self.cancel_job)
-        self.jobs_panel.activated.connect(self.show_job_id)
-        self.history.activated.connect(self._history_clicked)
-        self.history.restoreRequested.connect(self.restore_job)
-        self.history.rerunRequested.connect(self.rerun_job)
-        self.history.useRequested.connect(self.use_job_output)
-        self.history.compareRequested.connect(self.start_compare_with)
-        self.history.exportRequested.connect(self.export_job)
-        self.history.deleteRequested.connect(self.delete_jobs)
-        self.history.lineageRequested.connect(self.show_lineage)
-        self.history.groupRequested.connect(self.open_group_of)
-        self.compare.compareWithRequested.connect(self.compare_with_shown)
+        self.jobs_panel.cancelRequested.connect(ctl.cancel_job)
+        self.jobs_panel.activated.connect(ctl.show_job_id)
+        self.history.activated.connect(ctl.history_clicked)
+        self.history.restoreRequested.connect(ctl.restore_job)
+        self.history.rerunRequested.connect(ctl.rerun_job)
+        self.history.useRequested.connect(ctl.use_job_output)
+        self.history.compareRequested.connect(ctl.start_compare_with)
+        self.history.exportRequested.connect(ctl.export_job)
+        self.history.deleteRequested.connect(ctl.delete_jobs)
+        self.history.lineageRequested.connect(ctl.show_lineage)
+        self.history.groupRequested.connect(ctl.groups.open_group_of)
+        self.compare.compareWithRequested.connect(ctl.compare_with_shown)
         self._update_run_button()
 
     def _status_bar(self) -> None:
@@ -236,7 +235,7 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         self.thumbs.start()
         self.controls.build_sliders()
         self.presets_bar.reload()
-        self.tasks.spawn(self.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
+        self.tasks.spawn(self.controller.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
         if resume:
             self.tasks.spawn(self._resume(), what="Resuming unfinished jobs")
 
@@ -255,24 +254,7 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         self.statusBar().showMessage(f"Resumed {len(done)} unfinished job(s): {ok} succeeded.", 8000)
         self.refresh_spend()
 
-    async def load_key_status(self, first_run: bool = False) -> None:
-        svc = self.services
-        infos = svc.registry.all()
-        status = await asyncio.to_thread(lambda: {i.id: svc.key_source(i) for i in infos})
-        self.set_key_status(status)
-        if not first_run:
-            return
-        has_any = any(status.get(i.id) for i in infos if i.needs_key)
-        current = self.wb.info
-        if current.needs_key and not status.get(current.id):
-            self.wb.set_provider("sandbox")
-        if not has_any and not self.banner.isVisible():  # never hide a message already showing
-            self.show_message("info", "You are on the Sandbox, an offline simulator that costs nothing — "
-                              "everything works with it. To edit with a real cloud, add an API key in "
-                              "Settings → Keys.", action="Open Settings", callback=self.open_settings)
-
-    def set_key_status(self, status: dict[str, str | None]) -> None:
-        self.key_status = dict(status)
+    def show_key_status(self, status: dict[str, str | None]) -> None:
         self.controls.set_key_status(status)
         self._update_key_label()
 
@@ -287,8 +269,8 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
         info = self.wb.info
         if not info.needs_key:
             text = f"{info.label}: no key needed"
-        elif info.id in self.key_status:
-            src = self.key_status[info.id]
+        elif info.id in self.controller.key_status:
+            src = self.controller.key_status[info.id]
             text = f"{info.label}: {KEY_WORDS.get(src, 'no key')}" + ("" if src else " — Settings → Keys")
         else:
             text = f"{info.label}: checking the key…"
@@ -321,11 +303,73 @@ class MainWindow(StudioCommands, Commands, QMainWindow):
     def _active_changed(self, n: int) -> None:
         self.active_label.setText("No jobs running" if n == 0 else f"{n} job{'s' if n > 1 else ''} running")
 
-    def show_message(self, level: str, text: str, **kw: Any) -> None:
-        self.banner.show_message(level, text, **kw)
-
     def set_history_visible(self, on: bool) -> None:
         self.history.setVisible(on)
+
+    # ------------------------------------------------------------------ the controller's view (WindowView)
+    def show_message(self, level: str, text: str, *, only_if_idle: bool = False, **kw: Any) -> None:
+        """A sentence in the message bar; ``only_if_idle`` never hides a message already showing."""
+        if only_if_idle and self.banner.isVisible():
+            return
+        self.banner.show_message(level, text, **kw)
+
+    def dismiss_message(self, *, only_errors: bool = False) -> None:
+        if not only_errors or self.banner.level == "error":
+            self.banner.dismiss()
+
+    def status(self, text: str, ms: int = 0) -> None:
+        self.statusBar().showMessage(text, ms)
+
+    def job_started(self, rec: JobRecord) -> None:
+        self.prompt.reload_history()
+
+    def show_billed(self, rec: JobRecord) -> None:
+        self.cost.show_billed(rec.id, rec.billed_usd, rec.quote_usd, rec.state, rec.message)
+
+    def mark_cancel_requested(self, job_id: str, text: str) -> None:
+        self.jobs_panel.mark_cancel_requested(job_id, text)
+
+    def show_pair(self, before: Picture | None, after: Picture | None) -> None:
+        self.compare.show_pair(before, after)
+
+    def selected_job(self) -> JobRecord | None:
+        return self.history.current()
+
+    def select_in_history(self, job_id: str) -> None:
+        self.history.select_job(job_id)
+
+    def reload_presets(self) -> None:
+        self.presets_bar.reload()
+
+    def apply_preset_named(self, name: str) -> bool:
+        return self.presets_bar.apply(name)
+
+    def ask_open_files(self, title: str, filter: str) -> list[str]:
+        files, _ = QFileDialog.getOpenFileNames(self, title, "", filter)
+        return list(files)
+
+    def ask_open_file(self, title: str, filter: str) -> str:
+        file, _ = QFileDialog.getOpenFileName(self, title, "", filter)
+        return str(file or "")
+
+    def dialog_parent(self) -> QWidget:
+        return self
+
+    # ------------------------------------------------------------------ the window's own dialogs
+    def show_shortcuts(self) -> None:
+        from ..dialogs.shortcuts_dialog import ShortcutSheet
+
+        sheet = ShortcutSheet(self.actions_.groups, self)
+        sheet.show()
+        self._sheet = sheet
+
+    def about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "About FlexStudio",
+                          "FlexStudio edits images with Black Forest Labs' FLUX.2 [flex] through the clouds "
+                          "that sell it, or offline with the built-in sandbox simulator.", parent=self)
+        box.setIconPixmap(self.windowIcon().pixmap(64, 64))
+        box.setModal(False)
+        box.show()
 
     # ------------------------------------------------------------------ drops on the whole window
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

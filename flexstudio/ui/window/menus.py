@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 if TYPE_CHECKING:
+    from .controller import WindowController
     from .main_window import MainWindow
 
 
@@ -23,7 +24,8 @@ class Actions:
         return self.by_name[name]
 
 
-def build_menus(w: MainWindow) -> Actions:
+def build_menus(w: MainWindow, c: WindowController) -> Actions:
+    """The actions of window ``w``; what most of them do is the controller ``c``'s."""
     acts = Actions()
     bar = w.menuBar()
 
@@ -50,18 +52,18 @@ def build_menus(w: MainWindow) -> Actions:
     # File
     m = bar.addMenu("&File")
     g: list[QAction] = []
-    make(m, g, "add", "&Add reference images…", w.add_files, (QKeySequence.StandardKey.Open,))
-    make(m, g, "paste", "&Paste a reference", w.paste_reference, (QKeySequence.StandardKey.Paste,),
+    make(m, g, "add", "&Add reference images…", c.add_files, (QKeySequence.StandardKey.Open,))
+    make(m, g, "paste", "&Paste a reference", c.paste_reference, (QKeySequence.StandardKey.Paste,),
          tip="Add the image (or image files) on the clipboard to the tray")
-    make(m, g, "export", "&Export result with metadata…", w.export_current, ("Ctrl+E",))
-    make(m, g, "restore_image", "Restore settings from an &image…", w.restore_from_image, ("Ctrl+Shift+O",),
+    make(m, g, "export", "&Export result with metadata…", c.export_current, ("Ctrl+E",))
+    make(m, g, "restore_image", "Restore settings from an &image…", c.restore_from_image, ("Ctrl+Shift+O",),
          tip="Read the settings an exported FlexStudio image (or an A1111 / ComfyUI PNG) carries")
     m.addSeparator()
-    make(m, g, "save_preset", "&Save preset…", w.save_preset, (QKeySequence.StandardKey.Save,),
+    make(m, g, "save_preset", "&Save preset…", c.save_preset, (QKeySequence.StandardKey.Save,),
          tip="Save the current settings as a preset")
-    make(m, g, "manage_presets", "&Manage presets…", w.manage_presets)
+    make(m, g, "manage_presets", "&Manage presets…", c.manage_presets)
     m.addSeparator()
-    make(m, g, "settings", "&Settings…", w.open_settings, ("Ctrl+,",))
+    make(m, g, "settings", "&Settings…", c.open_settings, ("Ctrl+,",))
     m.addSeparator()
     make(m, g, "quit", "&Quit", w.close, (QKeySequence.StandardKey.Quit,))
     acts.groups.append(("File", g))
@@ -72,12 +74,12 @@ def build_menus(w: MainWindow) -> Actions:
     g.append(w.tray.remove_action)
     m.addAction(w.tray.remove_action)
     make(m, g, "clear_refs", "Clear all references", w.wb.clear_references)
-    make(m, g, "use_result", "&Use the result as a reference", w.use_shown_result, ("Ctrl+R",))
+    make(m, g, "use_result", "&Use the result as a reference", c.use_shown_result, ("Ctrl+R",))
     m.addSeparator()
-    make(m, g, "restore", "&Restore all settings from the selected job", w.restore_selected, ("Ctrl+Shift+A",))
+    make(m, g, "restore", "&Restore all settings from the selected job", c.restore_selected, ("Ctrl+Shift+A",))
     make(m, g, "favourite", "&Favourite the selected job", w.history.toggle_favourite, ("Ctrl+D",))
     make(m, g, "delete_job", "&Delete the selected job", w.history.delete_selected, ("Ctrl+Shift+Del",))
-    make(m, g, "undo_delete", "&Undo delete", w.undo_delete, ("Ctrl+Shift+Z",))
+    make(m, g, "undo_delete", "&Undo delete", c.undo_delete, ("Ctrl+Shift+Z",))
     acts.groups.append(("Edit", g))
 
     # View
@@ -100,8 +102,8 @@ def build_menus(w: MainWindow) -> Actions:
     make(m, g, "actual", "&Actual pixels (100 %)", lambda: w.compare.canvas.set_zoom(1.0), ("Ctrl+1",))
     make(m, g, "zoom_in", "Zoom &in", lambda: w.compare.canvas.zoom_by(1.25), (QKeySequence.StandardKey.ZoomIn,))
     make(m, g, "zoom_out", "Zoom &out", lambda: w.compare.canvas.zoom_by(0.8), (QKeySequence.StandardKey.ZoomOut,))
-    make(m, g, "compare_with", "&Compare with…", w.compare_with_shown)
-    make(m, g, "lineage", "&Lineage of the selected job…", w.show_lineage, ("Ctrl+L",))
+    make(m, g, "compare_with", "&Compare with…", c.compare_with_shown)
+    make(m, g, "lineage", "&Lineage of the selected job…", c.show_lineage, ("Ctrl+L",))
     m.addSeparator()
     hist = make(m, g, "show_history", "Show &history", w.set_history_visible, ("Ctrl+H",), checkable=True)
     hist.setChecked(True)
@@ -110,16 +112,16 @@ def build_menus(w: MainWindow) -> Actions:
     # Run
     m = bar.addMenu("&Run")
     g = []
-    make(m, g, "run", "&Run", w.run, ("Ctrl+Return", "Ctrl+Enter"), tip="Run the edit (the price is on the button)")
-    make(m, g, "rerun", "Re-run the selected job", w.rerun_selected)
+    make(m, g, "run", "&Run", c.run, ("Ctrl+Return", "Ctrl+Enter"), tip="Run the edit (the price is on the button)")
+    make(m, g, "rerun", "Re-run the selected job", c.rerun_selected)
     m.addSeparator()
-    make(m, g, "compare_providers", "Compare &providers…", w.compare_providers, ("Ctrl+Shift+P",),
+    make(m, g, "compare_providers", "Compare &providers…", c.groups.compare_providers, ("Ctrl+Shift+P",),
          tip="Send the same edit to several providers at once (one seed for all)")
-    make(m, g, "sweep", "S&weep…", w.open_sweep, ("Ctrl+Shift+G",),
+    make(m, g, "sweep", "S&weep…", c.groups.open_sweep, ("Ctrl+Shift+G",),
          tip="Run the edit over a grid of steps, guidance and seed values")
     m.addSeparator()
-    make(m, g, "cancel", "&Cancel the latest job", w.cancel_latest, ("Esc",))
-    make(m, g, "cancel_all", "Cancel &all jobs", w.cancel_all)
+    make(m, g, "cancel", "&Cancel the latest job", c.cancel_latest, ("Esc",))
+    make(m, g, "cancel_all", "Cancel &all jobs", c.cancel_all)
     acts.groups.append(("Run", g))
 
     # Help

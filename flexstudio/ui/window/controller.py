@@ -1,0 +1,516 @@
+"""What the window does: run, cancel, show, compare, export, restore, presets, lineage, images that carry
+their settings, the settings dialog. The window builds the widgets and hands itself to the controller as
+a ``WindowView`` (a small protocol); the controller holds no widget of its own. Work is only ever started
+with ``Services.start_work`` (the same call the CLI and batches use); comparisons and sweeps are in
+``groups.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+from ...core.errors import BadInput, MissingKey, SpendCapExceeded
+from ..models.aio import asyncio
+from ..widgets import theme
+from ..widgets.before_after import Picture
+from .groups import GroupsController
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QWidget
+
+    from ...core.request import EditRequest, ImageRef
+    from ...jobs.events import JobEvent
+    from ...services import Services, Started
+    from ...storage.history import JobRecord
+    from ...storage.presets import Preset
+    from ...storage.recipes import Recipe
+    from ..models.history_model import HistoryModel
+    from ..models.importer import ReferenceImporter
+    from ..models.jobs_model import JobsModel
+    from ..models.tasks import TaskRunner
+    from ..models.thumbs import ThumbnailCache
+    from ..models.workbench import Workbench
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.gif *.bmp *.avif *.heic *.heif);;All files (*)"
+RECIPE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
+SOURCES = {"flexstudio": "FlexStudio", "a1111": "A1111", "comfyui": "ComfyUI"}
+
+
+class WindowView(Protocol):
+    """What the controller needs of the window: its view-models, and a few things only widgets can do."""
+
+    wb: Workbench
+    tasks: TaskRunner
+    jobs: JobsModel
+    thumbs: ThumbnailCache
+    importer: ReferenceImporter
+    history_model: HistoryModel
+
+    def show_message(self, level: str, text: str, **kw: Any) -> None: ...
+    def dismiss_message(self, *, only_errors: bool = False) -> None: ...
+    def status(self, text: str, ms: int = 0) -> None: ...
+    def refresh_spend(self) -> None: ...
+    def show_key_status(self, status: dict[str, str | None]) -> None: ...
+    def job_started(self, rec: JobRecord) -> None: ...
+    def show_billed(self, rec: JobRecord) -> None: ...
+    def mark_cancel_requested(self, job_id: str, text: str) -> None: ...
+    def show_pair(self, before: Picture | None, after: Picture | None) -> None: ...
+    def selected_job(self) -> JobRecord | None: ...
+    def select_in_history(self, job_id: str) -> None: ...
+    def reload_presets(self) -> None: ...
+    def apply_preset_named(self, name: str) -> bool: ...
+    def ask_open_files(self, title: str, filter: str) -> list[str]: ...
+    def ask_open_file(self, title: str, filter: str) -> str: ...
+    def dialog_parent(self) -> QWidget: ...
+
+
+class WindowController:
+    def __init__(self, services: Services, view: WindowView) -> None:
+        self.services = services
+        self.view = view
+        self.wb = view.wb
+        self.key_status: dict[str, str | None] = {}
+        self.shown_job: JobRecord | None = None
+        self.follow_latest = True
+        self.started: list[str] = []        # jobs started from this window, oldest first
+        self.deleted: list[str] = []        # the last deletion, for Undo
+        self.pick_first: JobRecord | None = None  # "Compare with…" waiting for its second image
+        self.settings_dialog: Any = None
+        self.preset_dialog: Any = None
+        self.preset_manager: Any = None
+        self.lineage_dialog: Any = None
+        self.groups = GroupsController(self)
+
+    # ------------------------------------------------------------------ keys
+    async def load_key_status(self, first_run: bool = False) -> None:
+        svc = self.services
+        infos = svc.registry.all()
+        status = await asyncio.to_thread(lambda: {i.id: svc.key_source(i) for i in infos})
+        self.set_key_status(status)
+        if not first_run:
+            return
+        has_any = any(status.get(i.id) for i in infos if i.needs_key)
+        current = self.wb.info
+        if current.needs_key and not status.get(current.id):
+            self.wb.set_provider("sandbox")
+        if not has_any:
+            self.view.show_message("info", "You are on the Sandbox, an offline simulator that costs nothing — "
+                                   "everything works with it. To edit with a real cloud, add an API key in "
+                                   "Settings → Keys.", action="Open Settings", callback=self.open_settings,
+                                   only_if_idle=True)
+
+    def set_key_status(self, status: dict[str, str | None]) -> None:
+        self.key_status = dict(status)
+        self.view.show_key_status(self.key_status)
+
+    # ------------------------------------------------------------------ starting work
+    def start_work(self, requests: list[EditRequest], *, kind: str | None = None,
+                   parent: str | None = None) -> Started | str:
+        """Start work through ``Services.start_work``; the sentence saying why not when it is refused
+        (also shown in the message bar, with "Open Settings" when a key is missing)."""
+        svc = self.services
+        try:
+            started = svc.start_work(requests, kind=kind, parent_job_id=parent, key_sources=self.key_status)
+        except MissingKey as exc:
+            self.view.show_message("error", str(exc), action="Open Settings", callback=self.open_settings)
+            return str(exc)
+        except (BadInput, SpendCapExceeded) as exc:
+            self.view.show_message("error", str(exc))
+            return str(exc)
+        if started.warnings:
+            self.view.show_message("warning", " ".join(started.warnings))
+        else:
+            self.view.dismiss_message(only_errors=True)
+        self.view.refresh_spend()
+        return started
+
+    def run(self) -> None:
+        self.follow_latest = True
+        self.view.tasks.spawn(self.start_job(self.wb.request, self.wb.parent_job_id(), from_controls=True),
+                              what="Starting the job")
+
+    async def start_job(self, request: EditRequest, parent: str | None, *,
+                        from_controls: bool = False) -> JobRecord | None:
+        svc = self.services
+        info = svc.registry.get(request.provider)
+        source = await asyncio.to_thread(svc.key_source, info)  # the keyring is slow: off the GUI thread
+        self.key_status = {**self.key_status, info.id: source}
+        started = self.start_work([request], parent=parent)
+        if isinstance(started, str):
+            return None
+        rec = started.records[0]
+        self.started.append(rec.id)
+        if from_controls:
+            self.wb.after_run(rec.request.seed)
+        self.view.job_started(rec)
+        self.view.status(f"Job {rec.id} started on {info.display_name}.", 4000)
+        return rec
+
+    # ------------------------------------------------------------------ cancel
+    def cancel_job(self, job_id: str) -> None:
+        svc = self.services
+        try:
+            rec = svc.history.get(job_id)
+        except KeyError:
+            return
+        if not svc.runner.cancel(job_id):
+            self.view.status(f"Job {job_id} cannot be cancelled from here (it is not running).", 5000)
+            return
+        info = svc.registry.get(rec.provider) if rec.provider in svc.registry else None
+        if info is not None and not info.capabilities.can_cancel and rec.state in ("running", "downloading"):
+            text = f"Cancel requested — {info.label} cannot stop a job once sent, so it may still be billed."
+        elif info is not None and rec.state in ("running", "downloading"):
+            text = "Cancel requested — the provider may still bill the time already used."
+        else:
+            text = "Cancel requested."
+        self.view.mark_cancel_requested(job_id, text)
+        self.view.status(f"Job {job_id}: {text}", 6000)
+
+    def cancel_latest(self) -> None:
+        if self.pick_first is not None:
+            self.pick_first = None
+            self.view.dismiss_message()
+            return
+        running = [j for j in self.view.jobs.active_ids() if j in self.services.runner.active()]
+        if not running:
+            self.view.status("No job is running.", 3000)
+            return
+        self.cancel_job(running[-1])
+
+    def cancel_all(self) -> None:
+        for job_id in list(self.services.runner.active()):
+            self.cancel_job(job_id)
+
+    def job_finished(self, ev: JobEvent) -> None:
+        self.view.refresh_spend()
+        try:
+            rec = self.services.history.get(ev.job_id)
+        except KeyError:
+            return
+        if ev.job_id in self.started:
+            self.view.show_billed(rec)
+        # A result started from this window shows up, unless the user has since picked another image.
+        if rec.state == "succeeded" and rec.outputs and self.follow_latest and ev.job_id in self.started:
+            self.show_job(rec)
+            self.view.select_in_history(rec.id)
+
+    def describe_job(self, job_id: str) -> tuple[str, str]:
+        try:
+            rec = self.services.history.get(job_id)
+        except KeyError:
+            return f"Job {job_id}", ""
+        label = self.view.history_model.label(rec.provider)
+        money = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
+        extra = ""
+        if rec.state == "succeeded" and rec.latency_s is not None:
+            extra = f"{rec.latency_s:.1f} s"
+        price = theme.money(money) if money is not None else ""
+        return f"{label} · {price} · job {rec.id}" if price else f"{label} · job {rec.id}", extra
+
+    # ------------------------------------------------------------------ showing and comparing
+    def show_job_id(self, job_id: str) -> None:
+        try:
+            self.show_job(self.services.history.get(job_id))
+        except KeyError:
+            pass
+
+    def history_clicked(self, rec: JobRecord) -> None:
+        if self.pick_first is not None:
+            first, self.pick_first = self.pick_first, None
+            self.view.dismiss_message()
+            self.compare_jobs(first, rec)
+            return
+        self.follow_latest = False
+        self.show_job(rec)
+
+    def show_picked(self, rec: JobRecord) -> None:
+        """A job picked in a group's results or a lineage: show it, and stop following new results."""
+        self.follow_latest = False
+        self.show_job(rec)
+
+    def show_job(self, rec: JobRecord) -> None:
+        if not rec.outputs:
+            self.view.status(f"Job {rec.id} has no image ({rec.state}).", 4000)
+            return
+        out = rec.outputs[0]
+        after = Picture(out.sha256, f"After · job {rec.id}", max(out.width, out.height), original=True)
+        self.shown_job = rec
+        self.view.show_pair(self._before_for(rec), after)
+
+    def _before_for(self, rec: JobRecord) -> Picture | None:
+        blobs = self.services.blobs
+        refs = [r for r in rec.request.references if blobs.has(r.sha256)]
+        if not refs:
+            return None
+        pick = next((i for i, r in enumerate(rec.request.references) if r.sha256 == self.wb.before_sha), None)
+        index = pick if pick is not None else 0
+        ref = rec.request.references[index]
+        if not blobs.has(ref.sha256):
+            ref, index = refs[0], rec.request.references.index(refs[0])
+        registry = self.services.registry
+        max_px = registry.get(rec.provider).capabilities.max_pixels if rec.provider in registry else 4 * 1048576
+        return Picture(ref.sha256, f"Before · image {index + 1}", max(ref.sent_size(max_px)))
+
+    def before_changed(self) -> None:
+        if self.shown_job is not None:
+            self.show_job(self.shown_job)
+
+    def compare_jobs(self, a: JobRecord, b: JobRecord) -> None:
+        if not (a.outputs and b.outputs):
+            self.view.show_message("warning", "Both jobs need an image to be compared.")
+            return
+        oa, ob = a.outputs[0], b.outputs[0]
+        self.follow_latest = False
+        self.view.show_pair(Picture(oa.sha256, f"Job {a.id}", max(oa.width, oa.height), original=True),
+                            Picture(ob.sha256, f"Job {b.id}", max(ob.width, ob.height), original=True))
+
+    def start_compare_with(self, rec: JobRecord) -> None:
+        if not rec.outputs:
+            return
+        self.pick_first = rec
+        self.view.show_message("info", f"Compare with…: click another image in the history to compare it with "
+                               f"job {rec.id} (Esc stops).", action="Stop", callback=self._stop_pick)
+
+    def _stop_pick(self) -> None:
+        self.pick_first = None
+
+    def compare_with_shown(self) -> None:
+        rec = self.shown_job or self.view.selected_job()
+        if rec is None:
+            self.view.show_message("info", "Pick an image in the history first, then “Compare with…”.")
+            return
+        self.start_compare_with(rec)
+
+    # ------------------------------------------------------------------ references
+    def add_files(self) -> None:
+        files = self.view.ask_open_files("Add reference images", IMAGE_FILTER)
+        if files:
+            self.view.importer.import_paths(files)
+
+    def replace_reference(self, row: int) -> None:
+        file = self.view.ask_open_file(f"Replace image {row + 1}", IMAGE_FILTER)
+        if file:
+            self.view.importer.import_paths([file], replace_index=row)
+
+    def reveal_reference(self, row: int) -> None:
+        refs = self.wb.references
+        if not 0 <= row < len(refs):
+            return
+        sha = refs[row].sha256
+        path = self.view.importer.paths.get(sha)
+        if path is None:
+            try:
+                path = self.services.blobs.path(sha)
+            except FileNotFoundError:
+                self.view.show_message("warning", f"image {row + 1} is no longer on disk.")
+                return
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+        self.view.status(f"image {row + 1}: {path}", 8000)
+
+    def paste_reference(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            return
+        self.view.importer.import_mime(mime, check_recipe=True)
+
+    def use_job_output(self, rec: JobRecord) -> None:
+        if not rec.outputs:
+            return
+        if not self.wb.use_result(rec, rec.outputs[0]):
+            self.view.show_message("warning", f"The tray is full: {self.wb.info.display_name} takes at most "
+                                   f"{self.wb.caps.max_references} reference images.")
+            return
+        self.view.status(f"The result of job {rec.id} is now image {len(self.wb.references)}; "
+                         "the next job records it was made from it.", 6000)
+
+    def use_shown_result(self) -> None:
+        rec = self.shown_job or self.view.selected_job()
+        if rec is not None:
+            self.use_job_output(rec)
+
+    # ------------------------------------------------------------------ history actions
+    def restore_job(self, rec: JobRecord) -> None:
+        missing = self.wb.restore(rec.request)
+        text = f"Restored every setting of job {rec.id}."
+        if missing:
+            self.view.show_message("warning", text + f" Missing from disk, left out: {', '.join(missing)}.")
+        else:
+            self.view.status(text, 5000)
+
+    def restore_selected(self) -> None:
+        rec = self.view.selected_job()
+        if rec is not None:
+            self.restore_job(rec)
+
+    def rerun_job(self, rec: JobRecord) -> None:
+        self.follow_latest = True
+        self.view.tasks.spawn(self.start_job(rec.request, rec.parent_job_id), what="Re-running the job")
+
+    def rerun_selected(self) -> None:
+        rec = self.view.selected_job()
+        if rec is not None:
+            self.rerun_job(rec)
+
+    def delete_jobs(self, job_ids: list[str]) -> None:
+        self.view.history_model.delete(job_ids)
+        self.deleted = list(job_ids)
+        n = len(job_ids)
+        self.view.show_message("info", f"Deleted {n} job{'s' if n > 1 else ''} from the history.",
+                               action="Undo", callback=self.undo_delete, timeout_ms=15000)
+
+    def undo_delete(self) -> None:
+        if self.deleted:
+            ids, self.deleted = self.deleted, []
+            self.view.history_model.undelete(ids)
+            self.view.dismiss_message()
+            self.view.status(f"Restored {len(ids)} job(s) to the history.", 4000)
+
+    def export_current(self) -> None:
+        rec = self.view.selected_job() or self.shown_job
+        if rec is None or not rec.outputs:
+            self.view.show_message("info", "Pick a finished job in the history to export.")
+            return
+        self.export_job(rec)
+
+    def export_job(self, rec: JobRecord) -> None:
+        self.view.tasks.spawn(self._export(rec), what="Exporting the image")
+
+    async def _export(self, rec: JobRecord) -> None:
+        from ...storage.exports import Exported, export_image
+        from ..dialogs.settings_dialog import default_export_dir
+
+        svc = self.services
+        folder = Path(svc.settings.export_dir) if svc.settings.export_dir else default_export_dir()
+        out = rec.outputs[0]
+        label = self.view.history_model.label(rec.provider)
+
+        def work() -> Exported:
+            folder.mkdir(parents=True, exist_ok=True)
+            return export_image(svc.blobs.get(out.sha256), out.mime, folder, rec.request,
+                                stem=f"flexstudio-{rec.id}", job_id=rec.id, provider=rec.provider,
+                                provider_label=label, provider_job_id=rec.provider_job_id, seed=rec.request.seed,
+                                billed_usd=rec.billed_usd, quote_usd=rec.quote_usd, size=(out.width, out.height))
+
+        done = await asyncio.to_thread(work)
+        path = done.path
+        self.view.show_message("warning" if done.notes else "success",
+                               f"Exported job {rec.id} with its settings to {path}."
+                               + "".join(f" {n}" for n in done.notes),
+                               action="Show folder",
+                               callback=lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))),
+                               timeout_ms=12000)
+
+    # ------------------------------------------------------------------ settings
+    def open_settings(self) -> None:
+        from ..dialogs.settings_dialog import SettingsDialog
+
+        dlg = self.settings_dialog
+        if dlg is None:
+            dlg = SettingsDialog(self.services, self.view.tasks, self.view.dialog_parent())
+            dlg.keysChanged.connect(self.set_key_status)
+            dlg.capsChanged.connect(self.view.refresh_spend)
+            dlg.providersChanged.connect(lambda: self.view.show_key_status(self.key_status))
+            dlg.finished.connect(lambda _r: setattr(self, "settings_dialog", None))
+            self.settings_dialog = dlg
+        dlg.show()
+        dlg.raise_()
+        dlg.activateWindow()
+
+    # ------------------------------------------------------------------ presets
+    def save_preset(self) -> Any:
+        from ..dialogs.presets_dialog import SavePresetDialog
+
+        dlg = SavePresetDialog(self.wb, self.services.presets, self.view.dialog_parent())
+        dlg.saved.connect(self._preset_saved)
+        dlg.open()
+        self.preset_dialog = dlg
+        return dlg
+
+    def _preset_saved(self, preset: Preset) -> None:
+        self.view.reload_presets()
+        self.view.status(f"Saved the preset “{preset.name}”.", 5000)
+
+    def manage_presets(self) -> Any:
+        from ..dialogs.presets_dialog import PresetManager
+
+        dlg = PresetManager(self.services.presets, self.view.dialog_parent())
+        dlg.applyRequested.connect(self.apply_preset)
+        dlg.changed.connect(lambda _name: self.view.reload_presets())
+        dlg.show()
+        self.preset_manager = dlg
+        return dlg
+
+    def apply_preset(self, name: str) -> bool:
+        if not self.view.apply_preset_named(name):
+            self.view.show_message("warning", f"There is no preset named “{name}” any more.")
+            return False
+        self.view.status(f"Applied the preset “{name}”.", 4000)
+        return True
+
+    # ------------------------------------------------------------------ lineage
+    def show_lineage(self, rec: JobRecord | None = None) -> Any:
+        from ..dialogs.lineage_dialog import LineageDialog
+
+        rec = rec or self.view.selected_job() or self.shown_job
+        if rec is None:
+            self.view.show_message("info", "Pick a job in the history first, then “Lineage”.")
+            return None
+        dlg = LineageDialog(self.services.history, rec.id, self.view.history_model.label, self.view.dialog_parent())
+        dlg.showRequested.connect(self.show_picked)
+        dlg.restoreRequested.connect(self.restore_job)
+        dlg.show()
+        self.lineage_dialog = dlg
+        return dlg
+
+    # ------------------------------------------------------------------ images that carry their settings
+    def offer_recipe(self, recipe: Recipe, ref: ImageRef, name: str) -> None:
+        """An image with a recipe was dropped or pasted: restore its settings (what a designer dropping an
+        exported image wants) and offer to add it as a reference instead."""
+        snap = self.wb.snapshot()
+        missing = self.wb.apply_recipe(recipe)
+        job = recipe.info.get("job_id") if recipe.source == "flexstudio" else None
+        text = (f"Restored the settings from {name} ({SOURCES.get(recipe.source, recipe.source)} recipe"
+                + (f", job {job}" if job else "") + ").")
+        if recipe.source != "flexstudio":
+            text += " Its prompt, steps, guidance, seed and size replace yours; the references stay."
+        if missing:
+            text += f" Missing from disk, left out: {', '.join(missing)}."
+        self.view.show_message("success", text, action="Add as a reference instead",
+                               callback=lambda: self._recipe_as_reference(snap, ref), timeout_ms=20000)
+
+    def _recipe_as_reference(self, snap: tuple[Any, ...], ref: ImageRef) -> None:
+        self.wb.restore_snapshot(snap)
+        if self.view.importer.add_loaded(ref):
+            self.view.status(f"Settings put back; {ref.name or 'the image'} is now image "
+                             f"{len(self.wb.references)}.", 5000)
+
+    def restore_from_image(self) -> None:
+        file = self.view.ask_open_file("Restore settings from an image", RECIPE_FILTER)
+        if file:
+            self.view.tasks.spawn(self.restore_from_image_file(file), what="Reading the image's settings")
+
+    async def restore_from_image_file(self, path: str | Path) -> bool:
+        from ...storage.recipes import read_recipe
+
+        p = Path(path)
+        svc = self.services
+
+        def work() -> tuple[Any, Any]:
+            ref = svc.import_reference_file(p)
+            return ref, read_recipe(svc.blobs.get(ref.sha256))
+
+        try:
+            ref, recipe = await asyncio.to_thread(work)
+        except BadInput as exc:
+            self.view.show_message("error", str(exc))
+            return False
+        if recipe is None:
+            self.view.show_message("info", f"{p.name} carries no settings (no FlexStudio, A1111 or ComfyUI "
+                                   "metadata).", action="Add it as a reference",
+                                   callback=lambda: self.view.importer.add_loaded(ref))
+            return False
+        self.offer_recipe(recipe, ref, p.name)
+        return True

@@ -1,0 +1,104 @@
+"""What the window does for groups of jobs: "Compare providers…", "Sweep…" and their results windows.
+A group is started with ``Services.start_work`` (checked as a whole against the spend caps; nothing is
+queued when anything is refused), like a single job."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..models.aio import asyncio
+
+if TYPE_CHECKING:
+    from ...core.request import EditRequest
+    from ...jobs.events import JobEvent
+    from ...storage.history import JobRecord
+    from ..dialogs.results_dialog import GroupResults
+    from .controller import WindowController
+
+
+class GroupsController:
+    def __init__(self, main: WindowController) -> None:
+        self.main = main
+        self.services = main.services
+        self.view = main.view
+        self.open: dict[str, GroupResults] = {}  # group id → its open results window
+        self.compare_dialog: Any = None
+        self.sweep_dialog: Any = None
+
+    def launch(self, requests: list[EditRequest], kind: str) -> str | None:
+        """Queue and start a comparison or a sweep; None when launched, else the sentence saying why not
+        (also shown in the message bar)."""
+        started = self.main.start_work(requests, kind=kind)
+        if isinstance(started, str):
+            return started
+        records = started.records
+        word = "comparison" if kind == "comparison" else "sweep"
+        self.view.status(f"Started a {word} of {len(records)} edits.", 5000)
+        if records and records[0].group_id:
+            self.open_group(records[0].group_id)
+        return None
+
+    def compare_providers(self) -> None:
+        self.view.tasks.spawn(self._compare_providers(), what="Opening “Compare providers”")
+
+    async def _compare_providers(self) -> Any:
+        from ..dialogs.compare_providers_dialog import CompareProvidersDialog
+
+        svc = self.services
+        infos = svc.registry.all()
+        status = await asyncio.to_thread(lambda: {i.id: svc.key_source(i) for i in infos})
+        self.main.set_key_status({**self.main.key_status, **status})
+        dlg = CompareProvidersDialog(svc, self.main.wb.request, status, self.launch, self.view.dialog_parent())
+        dlg.show()
+        self.compare_dialog = dlg
+        return dlg
+
+    def open_sweep(self) -> Any:
+        from ..dialogs.sweep_dialog import SweepDialog
+
+        dlg = SweepDialog(self.services, self.main.wb.request, self.launch, self.view.dialog_parent())
+        dlg.show()
+        self.sweep_dialog = dlg
+        return dlg
+
+    def open_group(self, group_id: str) -> GroupResults | None:
+        from ..dialogs.results_dialog import GroupResults
+
+        dlg = self.open.get(group_id)
+        if dlg is None:
+            svc = self.services
+            records = list(reversed(svc.history.list(group_id=group_id, limit=500)))  # launch order
+            if not records:
+                self.view.show_message("info", "Those jobs are no longer in the history.")
+                return None
+            kind = records[0].group_kind or "comparison"
+            registry = svc.registry
+            dlg = GroupResults(group_id, kind, records,
+                               capabilities=lambda pid: registry.get(pid).capabilities if pid in registry else None,
+                               label=self.view.history_model.label, thumbs=self.view.thumbs,
+                               set_winner=svc.history.set_winner, reload=svc.history.get,
+                               parent=self.view.dialog_parent())
+            dlg.showRequested.connect(self.main.show_picked)
+            dlg.compareRequested.connect(self.main.compare_jobs)
+            dlg.winnerChosen.connect(lambda _jid, d=dlg: self._winner_chosen(d))
+            dlg.finished.connect(lambda _r, g=group_id: self.open.pop(g, None))
+            self.open[group_id] = dlg
+        dlg.show()
+        dlg.raise_()
+        return dlg
+
+    def _winner_chosen(self, dlg: GroupResults) -> None:
+        for job_id in dlg.records:
+            self.view.history_model.refresh_job(job_id)
+        winner = next((r for r in dlg.records.values() if r.winner), None)
+        if winner is not None:
+            self.view.status(f"Job {winner.id} is the winner of this "
+                             f"{'comparison' if dlg.kind == 'comparison' else 'sweep'}.", 5000)
+
+    def on_event(self, ev: JobEvent) -> None:
+        for dlg in list(self.open.values()):
+            dlg.on_event(ev)
+
+    def open_group_of(self, rec: JobRecord) -> None:
+        if rec.group_id:
+            self.open_group(rec.group_id)
