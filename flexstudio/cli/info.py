@@ -13,17 +13,6 @@ from ..core.errors import BadInput
 MAX_BYTES = 256 * 1024 * 1024
 
 
-def provider_names() -> dict[str, str]:
-    """Provider labels and ids → ids (an A1111 text written by FlexStudio names the provider's label)."""
-    from ..providers.registry import Registry
-
-    out: dict[str, str] = {}
-    for info in Registry().all():
-        out[info.label] = info.id
-        out[info.id] = info.id
-    return out
-
-
 def _read(path: str) -> bytes:
     p = Path(path)
     try:
@@ -37,12 +26,13 @@ def _read(path: str) -> bytes:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from ..storage.recipes import SOURCES, is_image, read_recipe
+    from ..providers.registry import Registry
+    from ..storage.recipes import SOURCES, is_image, provider_names, read_recipe
 
     data = _read(args.image)
     if not is_image(data):
         raise BadInput(f"{args.image} is not an image FlexStudio can read.")
-    recipe = read_recipe(data, providers=provider_names())
+    recipe = read_recipe(data, providers=provider_names(Registry().all()))
     if recipe is None:
         if args.json:
             sys.stdout.write(json.dumps({"source": None, "request": None, "notes": []}) + "\n")

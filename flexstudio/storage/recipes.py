@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +23,7 @@ from . import xmp as X
 from .comfy import read_graph
 from .generators import parse_a1111
 
-__all__ = ["SOURCES", "Recipe", "fit", "parse_a1111", "read_recipe"]
+__all__ = ["SOURCES", "Recipe", "fit", "parse_a1111", "provider_names", "read_recipe"]
 
 SOURCES = {"flexstudio": "FlexStudio", "a1111": "A1111", "comfyui": "ComfyUI", "fooocus": "Fooocus",
            "invokeai": "InvokeAI", "novelai": "NovelAI"}
@@ -163,6 +163,16 @@ def _metadata(data: bytes) -> tuple[dict[str, Any], dict[str, str], str | None] 
     except Exception:
         return None
     return info, fields, C.decode_user_comment(exif)
+
+
+def provider_names(infos: Iterable[Any]) -> dict[str, str]:
+    """Provider labels and ids → ids, from the registry's ``ProviderInfo`` objects (an A1111 text written
+    by FlexStudio names the provider by its label)."""
+    out: dict[str, str] = {}
+    for info in infos:
+        out[info.label] = info.id
+        out[info.id] = info.id
+    return out
 
 
 def is_image(data: bytes) -> bool:

@@ -397,6 +397,27 @@ def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_
     assert w.wb.references[1].name == "photo.jpg"
 
 
+def test_dropping_a_comfyui_image_restores_what_fits_and_says_what_did_not(open_window: Any, tmp_path: Path,
+                                                                           qtbot: Any) -> None:
+    from tests import generator_files as F
+
+    w = open_window()
+    w.wb.set_seed_policy("fixed")
+    w.wb.set_seed(555)
+    w.wb.set_format("png")
+    sdxl = tmp_path / "sdxl-refiner.png"
+    sdxl.write_bytes(F.comfy_png(F.SDXL_REFINER))
+    drop(w.compare.canvas, file_mime(sdxl))
+    qtbot.waitUntil(lambda: "ComfyUI recipe" in w.banner.message())
+    r = w.wb.request
+    assert (r.prompt, r.steps, r.guidance, r.size) == (F.SDXL_PROMPT, 25, 8.0, (1024, 1024))
+    assert r.seed == 555 and r.output_format == "png"  # the graph's seed does not fit: the window's stays
+    text = w.banner.message()
+    assert "Its prompt, steps, guidance and size replace yours" in text
+    assert "Seed 721897303308196 is left out" in text and "first (KSamplerAdvanced node 10)" in text
+    assert w.banner.level == "warning"
+
+
 def test_restore_settings_from_an_image_file(open_window: Any, tmp_path: Path, qtbot: Any) -> None:
     from .conftest import run
 

@@ -140,10 +140,11 @@ class ReferenceImporter(QObject):
 
     def _load_with_recipe(self, src: Source) -> tuple[ImageRef, Recipe | None]:
         """Worker-thread side: the image as a reference, and the recipe it carries (or None)."""
-        from ...storage.recipes import read_recipe
+        from ...storage.recipes import provider_names, read_recipe
 
         ref = self._load(src)
-        return ref, read_recipe(self.services.blobs.get(ref.sha256))
+        return ref, read_recipe(self.services.blobs.get(ref.sha256),
+                                providers=provider_names(self.services.registry.all()))
 
     async def _import_checked(self, src: Source) -> None:
         try:

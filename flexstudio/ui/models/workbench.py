@@ -378,14 +378,18 @@ class Workbench(QObject):
         self._announce()
 
     def apply_recipe(self, recipe: Recipe) -> list[str]:
-        """Restore what an image says about how it was made. A FlexStudio recipe is the whole request; an
-        A1111 / ComfyUI one only carries prompt, steps, guidance, seed and size, so the references,
-        provider and format being edited stay."""
+        """Restore what an image says about how it was made. A FlexStudio recipe is the whole request; from
+        another generator only the values the image carries and FLUX.2 [flex] takes (``recipe.fields``)
+        replace the current ones — the references, format and everything else being edited stay."""
         r = recipe.request
         if recipe.source == "flexstudio":
             return self.restore(r)
-        seed = r.seed if r.seed is not None else self._req.seed
-        self._load(self._req.with_(prompt=r.prompt, steps=r.steps, guidance=r.guidance, seed=seed, size=r.size))
+        cur = self.request
+        keep = {"prompt", "steps", "guidance", "seed", "size", "safety", "prompt_upsampling", "provider"}
+        changes = {k: getattr(r, k) for k in keep & recipe.fields}
+        if changes.get("provider") not in self.services.registry:
+            changes.pop("provider", None)
+        self._load(cur.with_(**changes))
         return []
 
     def after_run(self, used_seed: int | None) -> None:

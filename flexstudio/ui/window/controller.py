@@ -36,7 +36,10 @@ if TYPE_CHECKING:
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.gif *.bmp *.avif *.heic *.heif);;All files (*)"
 RECIPE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
-SOURCES = {"flexstudio": "FlexStudio", "a1111": "A1111", "comfyui": "ComfyUI"}
+SOURCES = {"flexstudio": "FlexStudio", "a1111": "A1111", "comfyui": "ComfyUI", "fooocus": "Fooocus",
+           "invokeai": "InvokeAI", "novelai": "NovelAI"}
+_FIELD_WORDS = {"prompt": "prompt", "steps": "steps", "guidance": "guidance", "seed": "seed", "size": "size",
+                "safety": "safety tolerance", "prompt_upsampling": "prompt upsampling", "provider": "provider"}
 
 
 class WindowView(Protocol):
@@ -475,10 +478,14 @@ class WindowController:
         text = (f"Restored the settings from {name} ({SOURCES.get(recipe.source, recipe.source)} recipe"
                 + (f", job {job}" if job else "") + ").")
         if recipe.source != "flexstudio":
-            text += " Its prompt, steps, guidance, seed and size replace yours; the references stay."
+            words = [w for k, w in _FIELD_WORDS.items() if k in recipe.fields]
+            listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1] if words else "nothing"
+            text += f" Its {listed} replace yours; the references stay."
         if missing:
             text += f" Missing from disk, left out: {', '.join(missing)}."
-        self.view.show_message("success", text, action="Add as a reference instead",
+        if recipe.notes:  # what the image carries that FLUX.2 [flex] cannot take (as `flexstudio info` says)
+            text += " " + " ".join(recipe.notes)
+        self.view.show_message("warning" if recipe.notes else "success", text, action="Add as a reference instead",
                                callback=lambda: self._recipe_as_reference(snap, ref), timeout_ms=20000)
 
     def _recipe_as_reference(self, snap: tuple[Any, ...], ref: ImageRef) -> None:
@@ -493,14 +500,14 @@ class WindowController:
             self.view.tasks.spawn(self.restore_from_image_file(file), what="Reading the image's settings")
 
     async def restore_from_image_file(self, path: str | Path) -> bool:
-        from ...storage.recipes import read_recipe
+        from ...storage.recipes import provider_names, read_recipe
 
         p = Path(path)
         svc = self.services
 
         def work() -> tuple[Any, Any]:
             ref = svc.import_reference_file(p)
-            return ref, read_recipe(svc.blobs.get(ref.sha256))
+            return ref, read_recipe(svc.blobs.get(ref.sha256), providers=provider_names(svc.registry.all()))
 
         try:
             ref, recipe = await asyncio.to_thread(work)
@@ -508,8 +515,8 @@ class WindowController:
             self.view.show_message("error", str(exc))
             return False
         if recipe is None:
-            self.view.show_message("info", f"{p.name} carries no settings (no FlexStudio, A1111 or ComfyUI "
-                                   "metadata).", action="Add it as a reference",
+            self.view.show_message("info", f"{p.name} carries no settings (no FlexStudio, A1111, ComfyUI, "
+                                   "Fooocus, InvokeAI or NovelAI metadata).", action="Add it as a reference",
                                    callback=lambda: self.view.importer.add_loaded(ref))
             return False
         self.offer_recipe(recipe, ref, p.name)
