@@ -55,6 +55,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to submit above this total price")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long")
 
+    p = sub.add_parser("batch", help="one edit over a folder of images, priced first, resumable")
+    _request_options(p, many=False, prompt_required=False)
+    p.add_argument("--input", action="append", default=[], metavar="DIR|GLOB|FILE",
+                   help="the images to edit, each as image 1 (repeat; -i adds references after it)")
+    p.add_argument("-o", "--out", metavar="DIR", help="folder for the results and the manifest")
+    p.add_argument("--concurrency", type=int, metavar="N",
+                   help="jobs at once (default: as many as the provider admits)")
+    p.add_argument("--max-cost", type=float, metavar="USD", help="stop launching before the batch passes this")
+    p.add_argument("--yes", action="store_true", help="run a batch above the confirmation price")
+    p.add_argument("--resume", metavar="ID", help="go on with an earlier batch")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="the longest one job may run")
+
     p = sub.add_parser("quote", help="prices only, no network")
     _request_options(p, many=True, prompt_required=False)
 

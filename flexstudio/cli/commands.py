@@ -44,7 +44,7 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         return handler(args)
     except FlexError as exc:
         _err(str(exc))
-        if getattr(args, "json", False) and args.command in ("edit", "compare", "quote"):
+        if getattr(args, "json", False) and args.command in ("edit", "compare", "quote", "batch"):
             _out(_error_object(args, exc))
         return EXIT_USAGE if exc.kind == ErrorKind.BAD_INPUT or isinstance(exc, BadInput) else EXIT_FAILED
     except KeyboardInterrupt:
@@ -55,6 +55,8 @@ def _error_object(args: argparse.Namespace, exc: FlexError) -> dict[str, Any]:
     err = {"kind": exc.kind.value, "message": str(exc)}
     if args.command == "quote":
         return {"quotes": [], "error": err}
+    if args.command == "batch":
+        return {"batch_id": None, "manifest": None, "results": [], "error": err}
     obj = {"job_id": None, "provider": _first_provider(args), "status": "failed", "outputs": [],
            "seed": getattr(args, "seed", None), "quote_usd": None, "billed_usd": None, "latency_s": None,
            "provider_job_id": None, "error": err}
@@ -312,8 +314,10 @@ def cmd_quote(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+from .batch import cmd_batch  # noqa: E402
 from .info import cmd_info  # noqa: E402
 from .manage import cmd_history, cmd_keys, cmd_presets, cmd_providers, cmd_resume  # noqa: E402
 
-_HANDLERS = {"info": cmd_info, "edit": cmd_edit, "compare": cmd_compare, "quote": cmd_quote, "history": cmd_history,
+_HANDLERS = {"info": cmd_info, "edit": cmd_edit, "compare": cmd_compare, "quote": cmd_quote, "batch": cmd_batch,
+             "history": cmd_history,
              "resume": cmd_resume, "providers": cmd_providers, "keys": cmd_keys, "presets": cmd_presets}

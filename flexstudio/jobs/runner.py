@@ -78,6 +78,7 @@ class Runner:
         self._tasks: dict[str, asyncio.Task[JobRecord]] = {}
         self._cancel_requested: set[str] = set()
         self._prep_cache: Any = None
+        self.retry_after: dict[str, float] = {}  # job id → the wait a provider asked for when it refused
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -226,7 +227,7 @@ class Runner:
             provider = self._provider(info, key)
             if rec.state == JobState.QUEUED:
                 refs = await self._prepare(rec.request, info)
-                sem = self._semaphores.setdefault(info.id, asyncio.Semaphore(self.config.concurrency))
+                sem = self._semaphores.setdefault(info.id, asyncio.Semaphore(self._limit(info)))
                 async with sem:
                     rec = self._move(rec, JobState.SUBMITTING, submits=rec.submits + 1,
                                      message=SENTENCES[JobState.SUBMITTING])
@@ -275,6 +276,8 @@ class Runner:
         rec = self.history.get(job_id)
         if rec.finished:
             return rec
+        if isinstance(exc, ProviderError) and exc.retry_after is not None:
+            self.retry_after[job_id] = exc.retry_after  # a batch waits this long before launching again
         if isinstance(exc, JobGone) and resuming:
             state = JobState.INTERRUPTED
             kind = ErrorKind.EXPIRED.value
@@ -301,6 +304,11 @@ class Runner:
             raise exc
         return self._move(rec, state, error_kind=kind, error_message=self._scrub(msg),
                           message=SENTENCES[state])
+
+    def _limit(self, info: ProviderInfo) -> int:
+        """Jobs at once on one provider: what its capabilities say it admits (at least the configured
+        floor). A batch schedules below this itself and adapts to 429s."""
+        return max(self.config.concurrency, info.capabilities.max_concurrency)
 
     def _key(self, info: ProviderInfo) -> str | None:
         if not info.needs_key:

@@ -80,6 +80,7 @@ class Capabilities:
     references_need_urls: bool = False                     # Kie: public URLs only
     moderation_billing: ModerationBilling = ModerationBilling.UNKNOWN
     prompt_length: tuple[int, int] | None = None           # characters (Kie: 3–5000), checked before sending
+    max_concurrency: int = 4                               # jobs at once the provider admits per account
     fields: Mapping[str, FieldHandling] = field(default_factory=dict)
 
     def handling(self, name: str) -> FieldHandling:
@@ -100,6 +101,7 @@ class Capabilities:
             "references_need_urls": self.references_need_urls,
             "moderation_billing": self.moderation_billing.value,
             "prompt_length": list(self.prompt_length) if self.prompt_length else None,
+            "max_concurrency": self.max_concurrency,
             "fields": {k: {"support": v.support.value, "note": v.note}
                        for k, v in sorted(self.fields.items())},
         }

@@ -99,9 +99,11 @@ CAPABILITIES = Capabilities(
     prompt_upsampling=True, fields=FIELDS,
     # "Request Moderated … Not charged. Content Moderated … Not charged." (help.bfl.ai 2916279050)
     moderation_billing=ModerationBilling.NOT_BILLED,
+    max_concurrency=24,  # "24 active tasks" for standard endpoints (providers.md §1.5); 429 above
 )
 # A pass-through (CometAPI, a user's gateway) bills at its own terms, which do not mention moderation.
-PASS_THROUGH_CAPABILITIES = replace(CAPABILITIES, moderation_billing=ModerationBilling.UNKNOWN)
+# Nor do they document BFL's 24 active tasks: conservative.
+PASS_THROUGH_CAPABILITIES = replace(CAPABILITIES, moderation_billing=ModerationBilling.UNKNOWN, max_concurrency=4)
 
 
 def _clamp(value: float, lo: float, hi: float) -> float:

@@ -63,6 +63,7 @@ CAPABILITIES = Capabilities(
     formats=("jpeg", "png"),
     max_pixels=MAX_PIXELS,
     can_cancel=True,
+    max_concurrency=10,  # new accounts start at 2 IN_PROGRESS, queued requests are never refused (§2)
     text_to_image=True,
     prompt_upsampling=False,
     # fal's FAQ: server errors are never charged, but a 422 (content policy) may be if GPU time was spent.

@@ -74,6 +74,7 @@ CAPABILITIES = Capabilities(
     max_pixels=MAX_PIXELS,
     side_range=SIDE_RANGE,
     can_cancel=True,
+    max_concurrency=10,  # 600 creates/min; concurrency undocumented: conservative
     text_to_image=True,
     prompt_upsampling=True,
     fields={

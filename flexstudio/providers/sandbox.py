@@ -222,7 +222,8 @@ PROFILES = (
     ProviderInfo(
         id="sandbox", label="Sandbox", protocol="sandbox",
         capabilities=Capabilities(max_references=8, formats=("jpeg", "png", "webp"), can_cancel=True,
-                                  fields=_FIELDS, moderation_billing=ModerationBilling.NOT_BILLED),
+                                  max_concurrency=8, fields=_FIELDS,
+                                  moderation_billing=ModerationBilling.NOT_BILLED),
         default_base_url="", env_var=None, needs_key=False, simulator=True,
         key_help="No key needed: the sandbox runs offline on this computer and costs nothing.",
         factory=lambda ctx: SandboxProvider(PROFILES[0], ctx),

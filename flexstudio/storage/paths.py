@@ -19,6 +19,10 @@ class Paths:
         return self.data / "history.sqlite3"
 
     @property
+    def batches_db(self) -> Path:
+        return self.data / "batches.sqlite3"
+
+    @property
     def blobs(self) -> Path:
         return self.data / "blobs"
 

@@ -1,0 +1,148 @@
+"""``flexstudio batch`` as a user runs it: priced first, refused above the threshold without --yes, the
+JSON contract, and kill -9 mid-batch then the same command again → every input succeeded exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.emulators.base import Delivery
+from tests.emulators.bfl import BflEmulator
+from tests.support import stop_all
+
+EXE = [sys.executable, "-m", "flexstudio"]
+KEY = "bfl_CLI_BATCH_5e6f7a8b"
+JOB_KEYS = {"job_id", "provider", "status", "outputs", "seed", "quote_usd", "billed_usd", "latency_s",
+            "provider_job_id", "error"}
+
+
+@pytest.fixture
+def bfl():
+    delivery = Delivery().start()
+    emu = BflEmulator(delivery, key=KEY).start()
+    yield emu
+    stop_all(emu, delivery)
+
+
+def _env(home: Path) -> dict[str, str]:
+    return {**os.environ, "BFL_API_KEY": KEY, "FLEXSTUDIO_HOME": str(home)}
+
+
+def _inputs(folder: Path, n: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (256, 192), (30 * i % 255, 80, 160)).save(folder / f"item{i}.png")
+    return folder
+
+
+def _cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([*EXE, *args], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _batch_rows(home: Path) -> int:
+    db = home / "data" / "batches.sqlite3"
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT COUNT(*) FROM batches").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_above_the_threshold_needs_yes_and_nothing_is_sent_or_recorded(bfl, home, tmp_path):
+    src = _inputs(tmp_path / "in", 6)
+    args = ["batch", "--provider", "bfl", "--base-url", bfl.url, "--input", str(src), "-p", "poster style",
+            "--size", "2048x2048", "-o", str(tmp_path / "out")]
+    r = _cli([*args, "--json"], _env(home))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "--yes" in r.stderr and "Nothing was sent" in r.stderr
+    assert r.stderr.splitlines()[0].startswith("Batch: 6 inputs on BFL for $")  # the price comes first
+    obj = json.loads(r.stdout)
+    assert obj["batch_id"] is None and obj["results"] == [] and obj["error"]["kind"] == "bad_input"
+    assert bfl.requests == [] and _batch_rows(home) == 0
+    assert json.loads(_cli(["history", "list", "--json"], _env(home)).stdout)["jobs"] == []
+    assert not (tmp_path / "out").exists()
+
+    r = _cli([*args, "--max-cost", "0.5"], _env(home))  # a cap below the price does not cover it either
+    assert r.returncode == 2 and bfl.requests == []
+
+    r = _cli([*args, "--max-cost", "50", "--json"], _env(home))  # a cap that covers it runs it
+    assert r.returncode == 0, r.stderr
+    obj = json.loads(r.stdout)
+    assert set(obj) == {"batch_id", "manifest", "results"}
+    assert len(obj["results"]) == 6 and all(set(x) == JOB_KEYS | {"input"} for x in obj["results"])
+    assert {x["status"] for x in obj["results"]} == {"succeeded"}
+    assert sorted(Path(x["outputs"][0]).name for x in obj["results"]) == [f"item{i}.jpg" for i in range(6)]
+    assert sum(x["quote_usd"] for x in obj["results"]) > 1.0
+    lines = Path(obj["manifest"]).read_text().splitlines()
+    assert Path(obj["manifest"]).name == f"flexstudio-batch-{obj['batch_id']}.jsonl" and len(lines) == 6
+    assert set(json.loads(lines[0])) == {"input", "job_id", "status", "quote_usd", "billed_usd", "latency_s",
+                                         "output", "error"}
+
+
+@pytest.mark.parametrize("missing", ["out", "input", "prompt"])
+def test_bad_usage_exits_2_with_one_sentence(home, tmp_path, missing):
+    src = _inputs(tmp_path / "in", 1)
+    args = {"out": ["-o", str(tmp_path / "out")], "input": ["--input", str(src)], "prompt": ["-p", "x"]}
+    argv = ["batch"] + [a for k, v in args.items() if k != missing for a in v]
+    r = _cli(argv, _env(home))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.strip()]) == 1
+
+
+def test_kill_9_mid_batch_then_the_same_command_finishes_each_input_exactly_once(home, tmp_path):
+    delivery = Delivery().start()
+    emu = BflEmulator(delivery, key=KEY, hold=True).start()  # jobs stay Pending until released
+    try:
+        src = _inputs(tmp_path / "in", 6)
+        args = ["batch", "--provider", "bfl", "--base-url", emu.url, "--input", str(src), "-p", "kill me",
+                "--seed", "4", "--concurrency", "3", "-o", str(tmp_path / "out")]
+        env = _env(home)
+        with subprocess.Popen([*EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) as proc:
+            try:
+                running, seen = 0, []
+                for line in proc.stderr:  # progress lines: no sleeping, wait until three are at BFL
+                    seen.append(line)
+                    running += line.rstrip().endswith(" running")
+                    if running == 3:
+                        break
+                else:
+                    pytest.fail("never saw three running: " + "".join(seen))
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+        assert proc.returncode == -signal.SIGKILL and emu.accepted == 3
+        emu.hold = False
+        emu.release_all()
+
+        r = _cli([*args, "--json"], env)
+        assert r.returncode == 0, r.stderr
+        assert "Resuming batch" in r.stderr
+        results = json.loads(r.stdout)["results"]
+        assert [x["status"] for x in results] == ["succeeded"] * 6
+        assert emu.accepted == 6 and emu.count("POST", "/v1/flux-2-flex") == 6  # one submit per input
+        outs = sorted((tmp_path / "out").glob("*.jpg"))
+        assert [p.name for p in outs] == [f"item{i}.jpg" for i in range(6)]
+        for p in outs:
+            with Image.open(p) as im:
+                im.load()  # whole files, never half written
+        jobs = json.loads(_cli(["history", "list", "--json"], env).stdout)["jobs"]
+        assert len(jobs) == 6 and {j["group_kind"] for j in jobs} == {"batch"}
+        assert all(j["submits"] == 1 for j in jobs)
+
+        again = _cli([*args, "--json"], env)  # and once more: nothing left to send
+        assert again.returncode == 0 and emu.accepted == 6
+    finally:
+        stop_all(emu, delivery)

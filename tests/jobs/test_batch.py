@@ -1,0 +1,197 @@
+"""The batch scheduler against the BFL emulator over real HTTP: mixed inputs in the manifest, the spend
+cap stopping at the right input, 429 storms slowing the batch without failing it, outputs never
+overwriting, and a re-run that sends nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from flexstudio.core.request import EditRequest
+from flexstudio.jobs.batch import BatchScheduler
+from flexstudio.jobs.batch_plan import batch_key, claim, expand, plan_items, stems
+from flexstudio.jobs.runner import RunnerConfig
+from flexstudio.services import Services
+from flexstudio.storage.batches import BatchStore
+from tests.emulators.base import Delivery, make_bomb
+from tests.emulators.bfl import BflEmulator
+from tests.support import Sleeps, stop_all
+
+KEY = "bfl_batch_test_key"
+
+
+@pytest.fixture
+def hosts():
+    delivery = Delivery().start()
+    made: list[BflEmulator] = []
+
+    def make(**kw) -> BflEmulator:
+        emu = BflEmulator(delivery, key=KEY, **kw).start()
+        made.append(emu)
+        return emu
+
+    yield make
+    stop_all(delivery, *made)
+
+
+def _inputs(folder: Path, n: int, size=(320, 240)) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i in range(n):
+        p = folder / f"shot{i:02d}.png"
+        Image.new("RGB", size, (i * 20 % 255, 120, 60)).save(p)
+        out.append(p)
+    return out
+
+
+def _services(emu: BflEmulator, sleeps: Sleeps | None = None) -> Services:
+    svc = Services.build(base_urls={"bfl": emu.url}, env={"BFL_API_KEY": KEY},
+                         runner_config=RunnerConfig(poll_interval=0.01, max_poll_interval=0.02))
+    if sleeps is not None:
+        svc.runner.sleep = sleeps
+    return svc
+
+
+def _batch(svc: Services, store: BatchStore, template: EditRequest, paths: list[Path], out: Path, *,
+           max_bytes: int | None = None):
+    kw = {"max_bytes": max_bytes} if max_bytes else {}
+    items = plan_items(template, paths, lambda r: svc.quote(r).usd, **kw)
+    return store.create(key=batch_key(template, [str(p) for p in paths], [], out), request=template,
+                        inputs=[str(p) for p in paths], extras=[], out_dir=str(out), items=items)
+
+
+def _writer(out: Path, svc: Services):
+    def write(rec, it):
+        o = rec.outputs[0]
+        path = claim(out, it.stem, "jpg" if o.mime == "image/jpeg" else "png")
+        path.write_bytes(svc.blobs.get(o.sha256))
+        return str(path)
+
+    return write
+
+
+async def _run(svc, store, batch, *, limit=24, max_cost=None, sleep=None):
+    sched = BatchScheduler(runner=svc.runner, store=store, batch=batch, extras=(),
+                           import_file=svc.import_reference_file, quote=lambda r: svc.quote(r).usd,
+                           write_output=_writer(Path(batch.out_dir), svc), limit=limit, max_cost=max_cost,
+                           sleep=sleep)
+    try:
+        return await sched.run()
+    finally:
+        await svc.runner.aclose()
+
+
+def _manifest(batch) -> list[dict]:
+    return [json.loads(line) for line in batch.manifest_path.read_text().splitlines()]
+
+
+def test_mixed_inputs_each_reported_in_the_manifest(hosts, tmp_path):
+    emu = hosts()
+    good = _inputs(tmp_path / "in", 3)
+    (tmp_path / "in" / "corrupt.jpg").write_bytes(good[0].read_bytes()[:200])  # a PNG cut short, misnamed
+    (tmp_path / "in" / "notes.png").write_text("not an image at all")
+    big = tmp_path / "in" / "huge.png"
+    Image.new("RGB", (1200, 1200)).save(big, compress_level=0)  # over the (test-sized) file limit
+    (tmp_path / "in" / "bomb.png").write_bytes(make_bomb())  # 900 MP declared
+    svc = _services(emu)
+    store = BatchStore(svc.paths.batches_db)
+    paths = expand([str(tmp_path / "in")], exclude=tmp_path / "out")
+    template = EditRequest(prompt="warmer light", provider="bfl", seed=3)
+    batch = _batch(svc, store, template, paths, tmp_path / "out", max_bytes=2 * 1024 * 1024)
+    summary = asyncio.run(_run(svc, store, batch))
+
+    lines = {Path(x["input"]).name: x for x in _manifest(batch)}
+    assert set(lines) == {"bomb.png", "corrupt.jpg", "huge.png", "notes.png", *(p.name for p in good)}
+    for p in good:
+        row = lines[p.name]
+        assert row["status"] == "succeeded" and row["error"] is None and row["job_id"]
+        assert Path(row["output"]).name == p.stem + ".jpg" and Path(row["output"]).exists()
+        assert row["quote_usd"] > 0 and row["billed_usd"] is not None and row["latency_s"] is not None
+    for bad, words in (("corrupt.jpg", "truncated"), ("notes.png", "not an image"), ("huge.png", "MB"),
+                       ("bomb.png", "pixels")):
+        row = lines[bad]
+        assert row["status"] == "failed" and row["job_id"] is None and row["output"] is None, row
+        assert row["error"]["kind"] == "bad_input" and words in row["error"]["message"], row
+    assert emu.accepted == 3 and emu.count("POST", "/v1/flux-2-flex") == 3  # nothing sent for bad inputs
+    assert summary.n("succeeded") == 3 and summary.n("bad_input") == 4
+    jobs = svc.history.list(group_id=batch.id)
+    assert len(jobs) == 3 and {j.group_kind for j in jobs} == {"batch"}
+
+
+def test_spend_cap_stops_launching_at_the_right_input(hosts, tmp_path):
+    emu = hosts()
+    paths = _inputs(tmp_path / "in", 6)
+    svc = _services(emu)
+    store = BatchStore(svc.paths.batches_db)
+    template = EditRequest(prompt="cap me", provider="bfl", seed=1)
+    batch = _batch(svc, store, template, paths, tmp_path / "out")
+    each = store.items(batch.id)[0].quote_usd
+    assert each and all(it.quote_usd == each for it in store.items(batch.id))
+    summary = asyncio.run(_run(svc, store, batch, limit=1, max_cost=each * 2.5))
+
+    statuses = [x["status"] for x in _manifest(batch)]
+    assert statuses == ["succeeded", "succeeded", "cancelled", "cancelled", "cancelled", "cancelled"]
+    assert emu.accepted == 2
+    assert summary.stopped and "shot02.png" in summary.stopped and "--max-cost" in summary.stopped
+    assert [it.status for it in store.items(batch.id)][2:] == ["not_launched"] * 4
+
+    # Run again with a cap that covers the rest: only the four not launched are sent.
+    svc2 = _services(emu)
+    store2 = BatchStore(svc2.paths.batches_db)
+    summary = asyncio.run(_run(svc2, store2, store2.get(batch.id), max_cost=each * 6.01))
+    assert summary.n("succeeded") == 6 and emu.accepted == 6
+
+
+def test_a_429_storm_slows_the_batch_down_without_failing_it(hosts, tmp_path):
+    emu = hosts(max_active=2, latency_polls=2)  # the provider admits 2 at once; the batch asks for 6
+    paths = _inputs(tmp_path / "in", 10)
+    sleeps = Sleeps()
+    svc = _services(emu, sleeps)
+    store = BatchStore(svc.paths.batches_db)
+    template = EditRequest(prompt="storm", provider="bfl", seed=9)
+    batch = _batch(svc, store, template, paths, tmp_path / "out")
+    waits: list[float] = []
+
+    async def batch_sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    summary = asyncio.run(_run(svc, store, batch, limit=6, sleep=batch_sleep))
+
+    assert summary.n("succeeded") == 10, summary.counts
+    assert emu.accepted == 10  # each input created exactly one job at the provider
+    refused = sum(1 for _req, status in emu.answers if status == 429)
+    assert refused > 0 and summary.rate_limited > 0
+    assert summary.limit_low < 6
+    assert 5.0 in sleeps.waits  # the emulator's Retry-After: 5, honoured before trying again
+    assert waits and max(waits) <= 5.0
+    assert len(svc.history.list(group_id=batch.id)) == 10  # refused attempts leave no job behind
+    outputs = sorted(p.name for p in (tmp_path / "out").glob("*.jpg"))
+    assert outputs == [f"{p.stem}.jpg" for p in paths]
+
+
+def test_outputs_are_named_after_inputs_and_never_overwrite(tmp_path):
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        Image.new("RGB", (16, 16)).save(d / "photo.png")
+    Image.new("RGB", (16, 16)).save(a / "photo.jpg")
+    Image.new("RGB", (16, 16)).save(a / "Photo.webp")
+    paths = expand([str(a), str(b / "photo.png"), str(a / "*.png")], exclude=tmp_path / "out")
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["a/photo.jpg", "a/photo.png", "a/Photo.webp",
+                                                                   "b/photo.png"]
+    assert stems(paths) == ["photo", "photo-2", "Photo-3", "photo-4"]
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "photo.jpg").write_bytes(b"someone else's file")
+    first = claim(out, "photo", "jpg")
+    assert first.name == "photo-2.jpg" and (out / "photo.jpg").read_bytes() == b"someone else's file"
+    assert claim(out, "photo", "jpg").name == "photo-3.jpg"
+    # A folder's own results are never its inputs on a re-run
+    Image.new("RGB", (16, 16)).save(a / "result.png")
+    assert all("out" not in p.parts for p in expand([str(tmp_path / "*" / "*.png")], exclude=out))
