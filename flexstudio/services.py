@@ -80,6 +80,8 @@ class Services:
         """The job runner, made on first use (it brings asyncio: the window paints before that)."""
         if self._runner is None:
             from .jobs.runner import Runner, RunnerConfig
+            from .providers.uploads import Uploads
+            from .storage.uploads import UploadStore
 
             cfg = self._runner_setup.get("config") or RunnerConfig()
             cfg.base_urls = self.base_urls
@@ -88,7 +90,8 @@ class Services:
             self._runner = Runner(history=self.history, blobs=self.blobs, registry=self.registry,
                                   secrets=self.secrets, bus=self.bus, config=cfg,
                                   client_factory=self._runner_setup.get("client_factory"),
-                                  quoter=self.quote_pair, guard=self.guard)
+                                  quoter=self.quote_pair, guard=self.guard,
+                                  uploads=Uploads(UploadStore(self.history)))
         return self._runner
 
     @runner.setter

@@ -30,6 +30,7 @@ from ..providers.base import (
     Result,
     moderation_sentence,
 )
+from ..providers.uploads import Uploads
 from .events import EventBus, JobEvent
 from .state import SENTENCES, TERMINAL, JobState, transition
 
@@ -62,7 +63,7 @@ class Runner:
                  bus: EventBus | None = None, config: RunnerConfig | None = None,
                  client_factory: Callable[[], httpx.AsyncClient] | None = None,
                  quoter: Quoter | None = None, guard: Guard | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[None]] | None = None, uploads: Uploads | None = None) -> None:
         self.history = history
         self.blobs = blobs
         self.registry = registry
@@ -79,6 +80,8 @@ class Runner:
         self._cancel_requested: set[str] = set()
         self._prep_cache: Any = None
         self.retry_after: dict[str, float] = {}  # job id → the wait a provider asked for when it refused
+        # References uploaded to file services, shared by every job (and persisted when given a store).
+        self.uploads = uploads if uploads is not None else Uploads()
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -109,7 +112,8 @@ class Runner:
             client=None if info.simulator else self.client, api_key=key,
             base_url=self.config.base_urls.get(info.id) or None, options=opts,
             poll_interval=self.config.poll_interval,
-            state_dir=str(self.config.state_dir) if self.config.state_dir else None, sleep=self.sleep)
+            state_dir=str(self.config.state_dir) if self.config.state_dir else None, sleep=self.sleep,
+            uploads=self.uploads)
         return info.create(ctx)
 
     # ------------------------------------------------------------------ creating jobs

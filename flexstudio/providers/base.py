@@ -182,6 +182,7 @@ class ProviderContext:
     poll_interval: float = 0.5
     state_dir: str | None = None         # a folder the provider may keep state in (the sandbox does)
     sleep: Callable[[float], Awaitable[None]] | None = None  # injectable for tests; None → asyncio.sleep
+    uploads: Any = None                  # providers.uploads.Uploads shared by every job; None → per provider
 
 
 @dataclass(frozen=True, slots=True)

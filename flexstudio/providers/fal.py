@@ -9,11 +9,22 @@ result is fetched from ``response_url``. A content-policy refusal arrives as a 4
 The key goes only to the configured API origin: a status/result/cancel URL on another origin is refused
 with a clear error rather than followed with credentials. Result images (fal CDN, or ``data:`` URIs)
 are downloaded with no credentials.
+
+References (providers.md §2.3, the flow ``fal_client`` uses): a reference above ``INLINE_MAX_BYTES`` is
+uploaded once to fal storage — ``POST {rest}/storage/auth/token?storage_type=fal-cdn-v3`` with the key
+(``{}`` → ``{token, token_type, base_url, expires_at}``), then ``POST {cdn}/files/upload`` with
+``Authorization: {token_type} {token}`` (the short-lived storage token, never the key), the image's
+``Content-Type``, ``X-Fal-File-Name`` and ``X-Fal-Object-Lifecycle: {"expiration_duration_seconds": N}``
+→ ``{"access_url"}`` — and its URL is cached (``uploads.Uploads``) for every later job on the account.
+``rest`` and ``cdn`` are ``https://rest.fal.ai`` and ``https://v3.fal.media``; with an overridden API root
+``B`` they are ``B/rest`` and ``B/cdn`` (architecture.md). A submit refused with ``file_download_error``
+after cached URLs were sent is sent once more with fresh uploads (a 422 creates no job).
 """
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +45,12 @@ from .base import (
 from .http import (
     HttpProvider,
     body_message,
+    check_url,
     error,
     json_body,
     provider_error,
 )
+from .uploads import Uploaded, UploadingProvider, account_fingerprint, epoch_seconds
 
 if TYPE_CHECKING:
     import httpx
@@ -54,6 +67,12 @@ SAFETY_RANGE = (1, 5)                 # sent as the strings "1".."5"; BFL's 0 (s
 MAX_REFERENCES = 10                   # unstated by fal (third parties say 10); a 422 is the truth
 TIMEOUT_ERROR_TYPES = {"request_timeout", "startup_timeout"}
 INPUT_FIELDS = {"prompt", "image_urls"}  # a content-policy 422 naming these was about the input
+REST_URL = "https://rest.fal.ai"      # fal_client's REST_URL (storage token)
+CDN_URL = "https://v3.fal.media"      # fal_client's CDN_URL (uploads)
+INLINE_MAX_BYTES = 256 * 1024         # smaller references travel as data URIs inside the request
+UPLOAD_LIFETIME = 86_400              # seconds fal keeps an upload (fal_client's "1d" lifecycle)
+REFUSED_URL_TYPES = {"file_download_error"}
+_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 CAPABILITIES = Capabilities(
     max_references=MAX_REFERENCES,
@@ -70,7 +89,8 @@ CAPABILITIES = Capabilities(
     moderation_billing=ModerationBilling.MAY_BILL,
     fields={
         "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.RENAMED, "sent as image_urls (data URIs), up to 10"),
+        "references": FieldHandling(Support.RENAMED, "sent as image_urls (uploaded once to fal storage; "
+                                                     "small ones as data URIs), up to 10"),
         "steps": FieldHandling(Support.RENAMED, "sent as num_inference_steps (2–50)"),
         "guidance": FieldHandling(Support.RENAMED, "sent as guidance_scale (1.5–10)"),
         "seed": FieldHandling(Support.HONOURED),
@@ -99,6 +119,16 @@ def with_query(url: str, name: str, value: str) -> str:
     return f"{base}{sep}{name}={value}{hash_}{fragment}"
 
 
+def _refused_url(response: httpx.Response) -> bool:
+    """A 422 saying fal could not fetch one of the image URLs (no job was created)."""
+    if response.status_code != 422:
+        return False
+    data = _json_or_none(response)
+    detail = data.get("detail") if isinstance(data, dict) else None
+    return isinstance(detail, list) and any(isinstance(d, dict) and d.get("type") in REFUSED_URL_TYPES
+                                            for d in detail)
+
+
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -114,7 +144,7 @@ def _last_log(logs: Any) -> str:
     return ""
 
 
-class FalProvider(HttpProvider):
+class FalProvider(UploadingProvider, HttpProvider):
     """The fal.ai queue API (submit → status → result, cancel)."""
 
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
@@ -122,6 +152,10 @@ class FalProvider(HttpProvider):
         self.base = self._base()
         options = self.options
         self.model = str(options.get("model", MODEL)).strip("/")
+        self.inline_max_bytes = INLINE_MAX_BYTES
+        overridden = self.ctx.base_url is not None
+        self.rest_url = str(options.get("rest_url") or (f"{self.base}/rest" if overridden else REST_URL)).rstrip("/")
+        self.cdn_url = str(options.get("cdn_url") or (f"{self.base}/cdn" if overridden else CDN_URL)).rstrip("/")
 
     # ------------------------------------------------------------------ plumbing
     def _auth(self) -> dict[str, str]:
@@ -163,6 +197,47 @@ class FalProvider(HttpProvider):
                              kind=ErrorKind.MODERATED, status=status, provider_message=said,
                              moderation_stage=stage)
 
+    # ------------------------------------------------------------------ fal storage
+    def inline_reference(self, ref: PreparedReference) -> str | None:
+        return data_uri(ref)
+
+    async def _storage_token(self) -> tuple[str, str]:
+        """fal storage's short-lived upload token (fetched with the key from the REST API, shared by all
+        jobs of the account until its ``expires_at``)."""
+        key = (self.info.id, account_fingerprint(self.require_key()))
+        token_type, token = await self.uploads.credential(key, self._fetch_storage_token)
+        return str(token_type), str(token)
+
+    async def _fetch_storage_token(self) -> tuple[tuple[str, str], float]:
+        url = f"{self.rest_url}/storage/auth/token?storage_type=fal-cdn-v3"
+        response = await self.http.idempotent("POST", url, json={},
+                                              headers={**self._auth(), "Accept": "application/json"})
+        if not response.is_success:
+            raise self._error(response)
+        data = json_body(self.info.label, response)
+        token = data.get("token") if isinstance(data, dict) else None
+        token_type = data.get("token_type") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token or not isinstance(token_type, str) or not token_type:
+            raise error(self.info.label, ErrorKind.PROVIDER, "the storage token answer lacks token/token_type")
+        expires = epoch_seconds(data.get("expires_at")) or self.uploads.clock() + 300
+        return (token_type, token), expires
+
+    async def upload_reference(self, ref: PreparedReference) -> Uploaded:
+        token_type, token = await self._storage_token()
+        url = check_url(f"{self.cdn_url}/files/upload", what="upload URL")
+        name = f"{ref.source_sha256[:16] or 'reference'}-{ref.width}x{ref.height}.{_EXT.get(ref.mime, 'png')}"
+        headers = {"Authorization": f"{token_type} {token}", "Content-Type": ref.mime, "X-Fal-File-Name": name,
+                   "X-Fal-Object-Lifecycle": json.dumps({"expiration_duration_seconds": UPLOAD_LIFETIME})}
+        started = self.uploads.clock()
+        response = await self.http.idempotent("POST", url, content=ref.data, headers=headers)
+        if not response.is_success:
+            raise self._error(response)
+        data = json_body(self.info.label, response)
+        access = data.get("access_url") if isinstance(data, dict) else None
+        if not isinstance(access, str) or not access:
+            raise error(self.info.label, ErrorKind.PROVIDER, "the upload answer has no access_url")
+        return Uploaded(check_url(access, what="uploaded reference URL"), started + UPLOAD_LIFETIME)
+
     def _gone(self, response: httpx.Response) -> JobGone:
         said = body_message(response)
         return JobGone(f"{self.info.label} no longer knows this request ({response.status_code}: {said}); "
@@ -170,7 +245,8 @@ class FalProvider(HttpProvider):
                        provider_message=said)
 
     # ------------------------------------------------------------------ the four steps
-    def build_body(self, request: EditRequest, references: Sequence[PreparedReference]) -> dict[str, Any]:
+    def build_body(self, request: EditRequest, references: Sequence[PreparedReference],
+                   image_urls: Sequence[str] | None = None) -> dict[str, Any]:
         caps = self.info.capabilities
         if len(references) > caps.max_references:
             raise BadInput(f"{self.info.label} takes at most {caps.max_references} reference images "
@@ -182,7 +258,7 @@ class FalProvider(HttpProvider):
         width, height = request.output_size(caps.max_pixels)
         body: dict[str, Any] = {"prompt": request.prompt}
         if references:
-            body["image_urls"] = [data_uri(r) for r in references]
+            body["image_urls"] = list(image_urls) if image_urls is not None else [data_uri(r) for r in references]
         body.update({
             "image_size": {"width": width, "height": height},
             "num_inference_steps": int(clamp(request.steps, *STEPS_RANGE)),
@@ -196,9 +272,16 @@ class FalProvider(HttpProvider):
 
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
         headers = self._auth()
-        body = self.build_body(request, references)
+        self.build_body(request, references, ())  # refuse a bad request before anything is uploaded
+        values, reused = await self.reference_values(references)
+        body = self.build_body(request, references, values)
         url = f"{self.base}/{self.model}/edit" if references else f"{self.base}/{self.model}"
         response = await self.http.submit("POST", url, json=body, headers=headers)
+        if reused and _refused_url(response):
+            # fal could not fetch a cached upload (expired or removed): no job was made; upload afresh, once
+            values, _ = await self.reference_values(references, fresh=True)
+            body["image_urls"] = values
+            response = await self.http.submit("POST", url, json=body, headers=headers)
         if not response.is_success:
             raise self._error(response)
         data = json_body(self.info.label, response)

@@ -12,6 +12,12 @@ Size: Replicate's ``aspect_ratio: "custom"`` takes 256–2048 px per side (multi
 size outside that is scaled into it keeping the aspect ratio (the badge says "converted"); an aspect
 ratio beyond 8:1 cannot be kept and is refused before anything is sent.
 
+References: a reference above ``INLINE_MAX_BYTES`` (Replicate recommends data URIs only below ~1 MB,
+and limits the request's size) is uploaded once with the Files API — ``POST {base}/v1/files`` multipart
+(part ``content``), as replicate-python's ``files.create`` does — and the file's ``urls.get`` is sent; the
+URL is cached (``uploads.Uploads``) with the file's ``expires_at``. A prediction refused with a 422 on
+``input_images`` after cached URLs were sent is created once more with fresh uploads.
+
 Moderation (``error`` containing ``(E005)``, "The input or output was flagged as sensitive") does not say
 which side was flagged: a prediction that never started (no ``started_at``) was refused on its input,
 otherwise the output is blamed. [I]
@@ -40,10 +46,12 @@ from .base import (
 from .http import (
     HttpProvider,
     body_message,
+    check_url,
     error,
     json_body,
     provider_error,
 )
+from .uploads import Uploaded, UploadingProvider, epoch_seconds
 
 if TYPE_CHECKING:
     import httpx
@@ -63,6 +71,9 @@ OUTPUT_QUALITY = 95
 MAX_REFERENCES = 10
 FORMAT_NAMES = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 MODERATION_CODE = "(E005)"
+INLINE_MAX_BYTES = 256 * 1024         # smaller references travel as data URIs inside the request
+FILE_LIFETIME = 3600                  # assumed when the Files API states no expires_at (files last 1 h)
+_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 _PERCENT = re.compile(r"(\d{1,3})%\|")
 
 CAPABILITIES = Capabilities(
@@ -79,7 +90,8 @@ CAPABILITIES = Capabilities(
     prompt_upsampling=True,
     fields={
         "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.RENAMED, "sent as input_images (data URIs), up to 10"),
+        "references": FieldHandling(Support.RENAMED, "sent as input_images (uploaded once with the Files "
+                                                     "API; small ones as data URIs), up to 10"),
         "steps": FieldHandling(Support.HONOURED),
         "guidance": FieldHandling(Support.HONOURED),
         "seed": FieldHandling(Support.HONOURED),
@@ -111,6 +123,18 @@ def custom_size(width: int, height: int) -> tuple[int, int]:
     return size
 
 
+def _refused_url(response: httpx.Response) -> bool:
+    """A 422 that names ``input_images`` (a file Replicate could not fetch): no prediction was created."""
+    if response.status_code != 422:
+        return False
+    data = _json_or_none(response)
+    fields = data.get("invalid_fields") if isinstance(data, dict) else None
+    if isinstance(fields, list) and any(isinstance(f, dict) and "input_images" in str(f.get("field", ""))
+                                        for f in fields):
+        return True
+    return isinstance(data, dict) and "input_images" in str(data.get("detail", ""))
+
+
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -135,7 +159,7 @@ def _progress(line: str) -> float | None:
     return min(100, int(m.group(1))) / 100
 
 
-class ReplicateProvider(HttpProvider):
+class ReplicateProvider(UploadingProvider, HttpProvider):
     """Replicate predictions (create with ``Prefer: wait`` → get → cancel)."""
 
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
@@ -144,6 +168,7 @@ class ReplicateProvider(HttpProvider):
         options = self.options
         self.model = str(options.get("model", MODEL)).strip("/")
         self.prefer_wait = int(clamp(int(options.get("prefer_wait", PREFER_WAIT)), 1, 60))
+        self.inline_max_bytes = INLINE_MAX_BYTES
 
     # ------------------------------------------------------------------ plumbing
     def _auth(self) -> dict[str, str]:
@@ -174,7 +199,8 @@ class ReplicateProvider(HttpProvider):
                        provider_message=said)
 
     # ------------------------------------------------------------------ request
-    def build_input(self, request: EditRequest, references: Sequence[PreparedReference]) -> dict[str, Any]:
+    def build_input(self, request: EditRequest, references: Sequence[PreparedReference],
+                    image_urls: Sequence[str] | None = None) -> dict[str, Any]:
         caps = self.info.capabilities
         if len(references) > caps.max_references:
             raise BadInput(f"{self.info.label} takes at most {caps.max_references} reference images "
@@ -185,7 +211,7 @@ class ReplicateProvider(HttpProvider):
         width, height = custom_size(*request.output_size(caps.max_pixels))
         inp: dict[str, Any] = {"prompt": request.prompt}
         if references:
-            inp["input_images"] = [data_uri(r) for r in references]
+            inp["input_images"] = list(image_urls) if image_urls is not None else [data_uri(r) for r in references]
         inp.update({
             "aspect_ratio": "custom",
             "width": width,
@@ -203,10 +229,17 @@ class ReplicateProvider(HttpProvider):
     # ------------------------------------------------------------------ the four steps
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
         headers = self._auth()
-        body = {"input": self.build_input(request, references)}
+        self.build_input(request, references, ())  # refuse a bad request before anything is uploaded
+        values, reused = await self.reference_values(references)
+        body = {"input": self.build_input(request, references, values)}
         url = f"{self.base}/v1/models/{self.model}/predictions"
         headers["Prefer"] = f"wait={self.prefer_wait}"
         response = await self.http.submit("POST", url, json=body, headers=headers)
+        if reused and _refused_url(response):
+            # Replicate could not use a cached file (expired or deleted): no prediction was made; once more
+            values, _ = await self.reference_values(references, fresh=True)
+            body["input"]["input_images"] = values
+            response = await self.http.submit("POST", url, json=body, headers=headers)
         if not response.is_success:
             raise self._error(response)
         prediction = self._prediction(json_body(self.info.label, response))
@@ -223,6 +256,25 @@ class ReplicateProvider(HttpProvider):
         outcome = self._outcome(prediction)
         return Submission(provider_job_id=pid, handle=handle,
                           result=outcome.result if outcome.state == "done" else None)
+
+    # ------------------------------------------------------------------ Files API
+    def inline_reference(self, ref: PreparedReference) -> str | None:
+        return data_uri(ref)
+
+    async def upload_reference(self, ref: PreparedReference) -> Uploaded:
+        name = f"{ref.source_sha256[:16] or 'reference'}-{ref.width}x{ref.height}.{_EXT.get(ref.mime, 'png')}"
+        started = self.uploads.clock()
+        response = await self.http.idempotent("POST", f"{self.base}/v1/files", headers=self._auth(),
+                                              files={"content": (name, ref.data, ref.mime)})
+        if not response.is_success:
+            raise self._error(response)
+        data = json_body(self.info.label, response)
+        urls = data.get("urls") if isinstance(data, dict) else None
+        get = urls.get("get") if isinstance(urls, dict) else None
+        if not isinstance(get, str) or not get:
+            raise error(self.info.label, ErrorKind.PROVIDER, "the file answer has no urls.get")
+        expires = epoch_seconds(data.get("expires_at")) or started + FILE_LIFETIME
+        return Uploaded(check_url(get, what="uploaded file URL"), expires)
 
     def _prediction(self, data: Any) -> dict[str, Any]:
         if not isinstance(data, dict):

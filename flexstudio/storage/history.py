@@ -64,6 +64,19 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX jobs_page ON jobs(created_at DESC, id DESC);
     """,
+    # 4: references uploaded to a provider's file service (storage.uploads): the URL, never a key
+    """
+    CREATE TABLE uploads (
+        profile TEXT NOT NULL,
+        account TEXT NOT NULL,
+        image_sha256 TEXT NOT NULL,
+        target TEXT NOT NULL,
+        url TEXT NOT NULL,
+        expires_at REAL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (profile, account, image_sha256, target)
+    );
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -5,6 +5,10 @@ separate ``Delivery`` server (another port, so "another host") that plays the do
 expired links, truncated / slow bodies, wrong content type, not an image, a decompression bomb, and a
 redirect to a third host. Every request either server sees is logged with its headers, so tests can
 assert the exact wire shape (and that no key reached a download host).
+
+Every emulator counts the request-body bytes it receives (``bytes_in``), and with ``bandwidth`` set (bytes
+per second) reads request bodies no faster than that, all connections sharing the one link — a throttled
+uplink for the upload benchmarks.
 """
 
 from __future__ import annotations
@@ -92,6 +96,10 @@ class Emulator:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.counters: dict[str, int] = {}
+        self.bandwidth: float | None = None  # bytes/s for reading request bodies (a shared uplink)
+        self.bytes_in = 0                     # request-body bytes received
+        self._link_lock = threading.Lock()
+        self._link_free = 0.0
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> Emulator:
@@ -105,7 +113,7 @@ class Emulator:
 
             def _do(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = emulator._read_body(self.rfile, length) if length else b""
                 parts = urlsplit(self.path)
                 req = Req(self.command, parts.path, parse_qs(parts.query),
                           {k.lower(): v for k, v in self.headers.items()}, body,
@@ -148,6 +156,35 @@ class Emulator:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def _read_body(self, rfile: Any, length: int) -> bytes:
+        if self.bandwidth is None:
+            body = rfile.read(length)
+        else:
+            chunks: list[bytes] = []
+            left = length
+            while left > 0:
+                chunk = rfile.read(min(64 * 1024, left))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                left -= len(chunk)
+                self._throttle(len(chunk))
+            body = b"".join(chunks)
+        with self.lock:
+            self.bytes_in += len(body)
+        return body
+
+    def _throttle(self, n: int) -> None:
+        """Hold the reader so that all connections together get ``bandwidth`` bytes per second."""
+        assert self.bandwidth
+        with self._link_lock:
+            now = time.monotonic()
+            start = max(now, self._link_free)
+            self._link_free = start + n / self.bandwidth
+            wait = self._link_free - now
+        if wait > 0:
+            time.sleep(wait)
 
     # ---------------------------------------------------------------- helpers
     def once(self, key: str, times: int = 1) -> bool:

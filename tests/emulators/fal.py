@@ -16,6 +16,17 @@ Routes (``{app}`` = ``fal-ai/flux-2-flex``):
   ``{"status":"ALREADY_COMPLETED"}``, 404 ``{"status":"NOT_FOUND"}``. A cancelled request then reports
   ``COMPLETED`` with ``error``/``error_type: client_cancelled`` [I].
 
+Storage (providers.md §2.3, the flow ``fal_client`` uses), with the emulator's root standing for fal's
+REST host at ``/rest`` and its CDN at ``/cdn`` (architecture.md, ``--base-url`` for fal):
+
+- ``POST /rest/storage/auth/token?storage_type=fal-cdn-v3`` (``Authorization: Key …``, body ``{}``) →
+  ``{token, token_type: "Bearer", base_url, expires_at}``;
+- ``POST /cdn/files/upload`` with ``Authorization: Bearer <token>`` (the account key is refused there with
+  401), ``Content-Type`` and ``X-Fal-File-Name`` → ``{"access_url": "{root}/cdn/files/{id}/{name}"}``;
+- ``GET /cdn/files/{id}/{name}`` serves the bytes without auth (404 once expired).
+``files`` (a ``FileStore``) counts uploads and bytes; ``files.expire_all()`` or ``upload_ttl`` expires
+them, after which a submit naming such a URL gets fal's 422 ``file_download_error``.
+
 Every call needs ``Authorization: Key <key_id>:<key_secret>`` (401 bodies as fal sends them). The body is
 validated like the pydantic model: required fields, types (``safety_tolerance`` is a *string* "1".."5",
 ``image_size`` an object or a preset name), ranges (steps 2–50, guidance 1.5–10), ``image_urls`` https or
@@ -44,6 +55,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
+from .files import FileStore
 
 APP = "fal-ai/flux-2-flex"
 DEFAULT_KEY = "fal-key-id:fal-key-secret"
@@ -108,8 +120,12 @@ class FalEmulator(Emulator):
 
     def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1,
                  key: str = DEFAULT_KEY, route_prefix: str = "", status_query: str = "",
-                 url_origin: str | None = None, max_images: int = 10, **kw: Any) -> None:
+                 url_origin: str | None = None, max_images: int = 10, upload_ttl: float | None = None,
+                 **kw: Any) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
+        self.files = FileStore(upload_ttl)
+        self.tokens: set[str] = set()
+        self.token_requests = 0
         self.delivery = delivery
         self.key = key
         self.route_prefix = route_prefix.rstrip("/")
@@ -125,6 +141,15 @@ class FalEmulator(Emulator):
             path = path[len(self.route_prefix):]
         if req.method == "POST" and path in (f"/{APP}", f"/{APP}/edit"):
             return self.submit(req, edit=path.endswith("/edit"))
+        if req.method == "POST" and path == "/rest/storage/auth/token":
+            return self.storage_token(req)
+        if req.method == "POST" and path == "/cdn/files/upload":
+            return self.upload(req)
+        if req.method == "GET" and path.startswith("/cdn/files/"):
+            item = self.files.get(path.split("/")[3])
+            if item is None:
+                return json_reply({"detail": "File not found"}, 404)
+            return Reply(200, item.data, content_type=item.mime)
         prefix = f"/{APP}/requests/"
         if path.startswith(prefix):
             rest = path[len(prefix):].split("/")
@@ -153,6 +178,40 @@ class FalEmulator(Emulator):
         if cred != self.key:
             return json_reply({"detail": "No user found for Key ID and Secret"}, 401)
         return None
+
+    # ---------------------------------------------------------------- storage
+    def storage_token(self, req: Req) -> Reply:
+        denied = self._auth(req)
+        if denied:
+            return denied
+        if req.q("storage_type") != "fal-cdn-v3":
+            return json_reply({"detail": "Unsupported storage type"}, 400)
+        token = "cdn-" + self.new_id()
+        with self.lock:
+            self.tokens.add(token)
+            self.token_requests += 1
+        expires = datetime.fromtimestamp(datetime.now(UTC).timestamp() + 600, UTC).isoformat()
+        return json_reply({"token": token, "token_type": "Bearer", "base_url": f"{self.url}/cdn",
+                           "expires_at": expires})
+
+    def upload(self, req: Req) -> Reply:
+        scheme, _, token = (req.header("authorization") or "").partition(" ")
+        if scheme != "Bearer" or token not in self.tokens:
+            return json_reply({"detail": "Invalid or missing storage token"}, 401)
+        mime = req.header("content-type") or "application/octet-stream"
+        name = req.header("x-fal-file-name") or "upload.bin"
+        if not req.body:
+            return json_reply({"detail": "Empty upload"}, 400)
+        fid, _ = self.files.put(req.body, mime, name)
+        return json_reply({"access_url": f"{self.url}/cdn/files/{fid}/{name}"})
+
+    def _image_error(self, url: Any, index: int) -> dict[str, Any] | None:
+        own = f"{self.url}/cdn/files/"
+        if isinstance(url, str) and url.startswith(own):
+            if self.files.get(url[len(own):].split("/")[0]) is None:
+                return _detail(["body", "image_urls", index], DOWNLOAD_MSG, "file_download_error", url)
+            return None
+        return _image_error(url, index)
 
     def _urls(self, rid: str) -> dict[str, str]:
         base = f"{self.url_origin or self.url}{self.route_prefix}/{APP}/requests/{rid}"
@@ -217,7 +276,7 @@ class FalEmulator(Emulator):
                                     "items" if urls else "List should have at least 1 item",
                                     "too_long" if urls else "too_short"))
             else:
-                errs.extend(e for i, u in enumerate(urls) if (e := _image_error(u, i)))
+                errs.extend(e for i, u in enumerate(urls) if (e := self._image_error(u, i)))
         size = body.get("image_size")
         if size is not None:
             if isinstance(size, str):

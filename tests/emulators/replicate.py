@@ -10,6 +10,11 @@ Routes:
   ``processing`` with tqdm-like ``logs``), then the terminal state: ``succeeded`` with ``output`` = one URL
   string on the ``Delivery`` host (``metrics.predict_time``), or ``failed`` with
   ``error: "… (E005)"`` when moderated.
+- ``POST /v1/files`` (multipart, the file in part ``content``, as replicate-python's ``files.create``
+  sends it) → 201 ``{id, name, content_type, size, etag, checksums, metadata, created_at, expires_at,
+  urls: {get: "{root}/v1/files/{id}"}}``; ``GET /v1/files/{id}`` → that object (404 once expired).
+  ``files`` (a ``FileStore``) counts uploads and bytes; after ``files.expire_all()`` (or ``file_ttl``) a
+  prediction naming such a URL in ``input_images`` is refused with a 422 on that field.
 - ``POST /v1/predictions/{id}/cancel`` → 200 with the prediction (``canceled`` if it was in flight,
   unchanged if it had finished); 404 for an unknown id.
 
@@ -34,12 +39,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import random
 import string
 from datetime import UTC, datetime
 from typing import Any
 
 from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
+from .files import FileStore
+from .openai_images import parse_multipart
 
 MODEL = "black-forest-labs/flux-2-flex"
 DEFAULT_TOKEN = "r8_emulatortoken0000000000000000000000"
@@ -84,7 +92,7 @@ def _problem(status: int, title: str, detail: str, **extra: Any) -> Reply:
 def _uri_ok(v: Any) -> bool:
     if not isinstance(v, str):
         return False
-    if v.startswith("https://"):
+    if v.startswith(("https://", "http://127.0.0.1:")):  # an emulator's own Files API URL is plain http
         return True
     header, _, payload = v.partition(",")
     if not (header.startswith("data:image/") and header.endswith(";base64")):
@@ -164,8 +172,9 @@ class ReplicateEmulator(Emulator):
 
     def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1,
                  token: str = DEFAULT_TOKEN, route_prefix: str = "", url_origin: str | None = None,
-                 **kw: Any) -> None:
+                 file_ttl: float | None = None, **kw: Any) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
+        self.files = FileStore(file_ttl)
         self.delivery = delivery
         self.token = token
         self.route_prefix = route_prefix.rstrip("/")
@@ -182,6 +191,13 @@ class ReplicateEmulator(Emulator):
             return denied
         if req.method == "POST" and path == f"/v1/models/{MODEL}/predictions":
             return self.create(req)
+        if req.method == "POST" and path == "/v1/files":
+            return self.upload(req)
+        if req.method == "GET" and path.startswith("/v1/files/"):
+            item = self.files.get(path.split("/")[3])
+            if item is None:
+                return _problem(404, "Not found", "The requested file could not be found.")
+            return json_reply(self._file_view(path.split("/")[3], item))
         if path.startswith("/v1/models/") and path.endswith("/predictions"):
             return _problem(404, "Not found", "The requested resource could not be found.")
         parts = path.strip("/").split("/")
@@ -229,6 +245,8 @@ class ReplicateEmulator(Emulator):
         except ValueError:
             return _problem(400, "Bad request", "The request body is not valid JSON.")
         errs = validate_input(body)
+        if not errs:
+            errs = self._gone_files(body["input"].get("input_images") or [])
         if errs:
             detail = "".join(f"- {e['field']}: {e['description']}\n" for e in errs)
             return _problem(422, "Input validation failed", detail, invalid_fields=errs)
@@ -240,6 +258,33 @@ class ReplicateEmulator(Emulator):
             self.predictions[pid] = job
         quick = parse_prefer(req.header("prefer")) is not None and self.latency_polls == 0
         return json_reply(self._view(job, terminal=quick, index=0), 201)
+
+    # ---------------------------------------------------------------- files
+    def upload(self, req: Req) -> Reply:
+        try:
+            parts = parse_multipart(req.body, req.header("content-type") or "")
+        except ValueError as exc:
+            return _problem(400, "Bad request", str(exc))
+        content = next((p for p in parts if p.name == "content"), None)
+        if content is None or not content.value:
+            return _problem(422, "Input validation failed", "- content: a file is required\n")
+        fid, item = self.files.put(content.value, content.content_type or "application/octet-stream",
+                                   content.filename or "file")
+        return json_reply(self._file_view(fid, item), 201)
+
+    def _file_view(self, fid: str, item: Any) -> dict[str, Any]:
+        expires = None if item.expires_at is None else datetime.fromtimestamp(item.expires_at, UTC).isoformat()
+        return {"id": fid, "name": item.name, "content_type": item.mime, "size": len(item.data),
+                "etag": hashlib.md5(item.data).hexdigest(), "checksums": {"sha256": hashlib.sha256(item.data).hexdigest()},
+                "metadata": {}, "created_at": _now(), "expires_at": expires,
+                "urls": {"get": f"{self.url}/v1/files/{fid}"}}
+
+    def _gone_files(self, images: list[Any]) -> list[dict[str, str]]:
+        own = f"{self.url}/v1/files/"
+        return [{"type": "format", "field": f"input.input_images.{i}",
+                 "description": "The file could not be downloaded (it expired or was deleted)"}
+                for i, v in enumerate(images)
+                if isinstance(v, str) and v.startswith(own) and self.files.get(v[len(own):]) is None]
 
     # ---------------------------------------------------------------- predictions
     def _urls(self, pid: str) -> dict[str, str]:
