@@ -137,6 +137,12 @@ class Runner:
                            f"choose {' or '.join(f.upper() for f in caps.formats)}.")
         if request.size is not None and request.size[0] * request.size[1] > caps.max_pixels:
             raise BadInput(f"{info.display_name} makes images up to {caps.max_pixels / 1048576:g} MP.")
+        if caps.references_need_urls and request.references:
+            opts = {**dict(info.options), **dict(self.config.provider_options.get(info.id, {}))}
+            if not (dict(request.extras).get("reference_urls") or opts.get("reference_urls")):
+                raise BadInput(f"{info.display_name} takes reference images only at public https URLs (it has "
+                               "no upload service), so a local image cannot be sent to it — give the image's "
+                               "URL or choose another provider.")
         for ref in request.references:
             if not self.blobs.has(ref.sha256):
                 raise BadInput(f"Reference {ref.name or ref.sha256[:12]} is missing from the history folder.")

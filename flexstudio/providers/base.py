@@ -77,7 +77,7 @@ class Capabilities:
     can_cancel: bool = False
     text_to_image: bool = True
     prompt_upsampling: bool = True
-    references_need_urls: bool = False                     # Kie: public URLs only
+    references_need_urls: bool = False                     # FairStack: public URLs only (no upload service)
     moderation_billing: ModerationBilling = ModerationBilling.UNKNOWN
     prompt_length: tuple[int, int] | None = None           # characters (Kie: 3–5000), checked before sending
     max_concurrency: int = 4                               # jobs at once the provider admits per account

@@ -42,6 +42,11 @@ if TYPE_CHECKING:
     from ..core.request import EditRequest
 
 
+NEEDS_URLS = ("FairStack takes reference images only at public https URLs and has no upload service, so a "
+              "local image cannot be sent to it: give the image's URL (reference_urls) or choose another "
+              "provider.")
+
+
 @dataclass(frozen=True, slots=True)
 class FairStackAssumptions:
     """Every part of FairStack's contract for FLUX.2 [flex] that is not documented, in one place."""
@@ -55,8 +60,10 @@ class FairStackAssumptions:
     # The Image API documents ``image`` as ONE source image URL; nothing says more than one is taken.
     reference_field: str = "image"
     max_references: int = 1
-    # A local image is sent as a data: URI in that field (a user-given https URL is sent verbatim).
-    inline_references_as_data_uri: bool = True
+    # FairStack documents ``image`` as a URL and offers no upload service, so a local image cannot be sent:
+    # a data: URI would most likely be refused after the (paid) call. References must be public https URLs
+    # (``reference_urls``), sent verbatim; the runner refuses a local reference before anything is sent.
+    inline_references_as_data_uri: bool = False
     # Aspect ratios from the model page ("1:1, 4:3, 3:4, 16:9, 9:16, 2:3...") plus 3:2, its mirror.
     aspect_ratios: tuple[str, ...] = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
     # quality basic|high is documented; that basic ≈ 1K (≈1 MP) and high ≈ 2K (≈4 MP) is assumed.
@@ -101,8 +108,7 @@ class FairStackProvider(HttpProvider):
         image: str | None = urls[0] if urls else None
         if image is None and references:
             if not a.inline_references_as_data_uri:
-                raise ProviderError("FairStack needs the reference image at a public https URL "
-                                    "(reference_urls); local images cannot be sent to it.", kind=ErrorKind.VALIDATION)
+                raise BadInput(NEEDS_URLS)
             ref = references[0]
             image = f"data:{ref.mime};base64,{base64.b64encode(ref.data).decode('ascii')}"
         width, height = request.output_size(self.info.capabilities.max_pixels)
@@ -209,8 +215,8 @@ def capabilities() -> Capabilities:
     no = "FairStack's flux-2-flex-i2i takes no such setting: not sent"
     fields = {
         "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.CONVERTED, "one image, sent as image (a data: URI for a local "
-                                                       "file — a preview assumption)"),
+        "references": FieldHandling(Support.CONVERTED, "one image, sent as image: a public https URL only "
+                                                       "(FairStack has no upload service)"),
         "steps": FieldHandling(Support.IGNORED, no),
         "guidance": FieldHandling(Support.IGNORED, no),
         "seed": FieldHandling(Support.HONOURED, "documented by FairStack's Image API; use by this model "
@@ -222,7 +228,8 @@ def capabilities() -> Capabilities:
         "prompt_upsampling": FieldHandling(Support.IGNORED, no),
     }
     return Capabilities(max_references=ASSUMPTIONS.max_references, steps_range=None, guidance_range=None,
-                        safety_range=None, prompt_upsampling=False, fields=fields)
+                        safety_range=None, prompt_upsampling=False, fields=fields,
+                        references_need_urls=not ASSUMPTIONS.inline_references_as_data_uri)
 
 
 def _profile() -> ProviderInfo:

@@ -53,6 +53,7 @@ from .base import (
     Support,
 )
 from .http import HttpProvider, check_url, error, json_body, parse_retry_after, provider_error
+from .uploads import Uploaded, UploadingProvider
 
 if TYPE_CHECKING:
     import httpx
@@ -67,6 +68,7 @@ MODEL_T2I = "flux-2/flex-text-to-image"
 MAX_REFERENCES = 8
 PROMPT_LENGTH = (3, 5000)  # characters, Kie's documented prompt rule (checked before anything is sent)
 UPLOAD_PATH = "flexstudio"
+UPLOAD_LIFETIME = 3 * 86_400  # Kie's File Upload API deletes files after 3 days
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
@@ -116,7 +118,7 @@ def user_reference_urls(request: EditRequest, options: Mapping[str, Any]) -> lis
     return urls or None
 
 
-class KieProvider(HttpProvider):
+class KieProvider(UploadingProvider, HttpProvider):
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
         super().__init__(info, ctx)
 
@@ -146,7 +148,7 @@ class KieProvider(HttpProvider):
                     kind=ErrorKind.VALIDATION)
             if len(references) > MAX_REFERENCES:
                 raise BadInput(f"Kie.ai takes at most {MAX_REFERENCES} reference images (got {len(references)}).")
-            urls = [await self._upload(ref, auth) for ref in references]
+            urls, _ = await self.reference_values(references)  # uploaded once per account, then reused
         if urls and len(urls) > MAX_REFERENCES:
             raise BadInput(f"Kie.ai takes at most {MAX_REFERENCES} reference images (got {len(urls)}).")
         width, height = request.output_size(self.info.capabilities.max_pixels)
@@ -216,8 +218,10 @@ class KieProvider(HttpProvider):
             return answer.get("data")
         raise AssertionError("unreachable")
 
-    async def _upload(self, ref: PreparedReference, auth: dict[str, str]) -> str:
-        """Put one local reference on Kie's temporary file storage; return its public URL."""
+    async def upload_reference(self, ref: PreparedReference) -> Uploaded:
+        """Put one local reference on Kie's temporary file storage (kept 3 days); return its public URL."""
+        auth = self._auth()
+        started = self.uploads.clock()
         name = f"{hashlib.sha256(ref.data).hexdigest()[:24]}.{_EXT.get(ref.mime, 'png')}"
         response = await self.http.idempotent(
             "POST", f"{self._upload_base()}/api/file-stream-upload", headers=auth,
@@ -232,7 +236,7 @@ class KieProvider(HttpProvider):
         url = data.get("downloadUrl") or data.get("fileUrl")
         if not isinstance(url, str) or not url:
             raise error(self.info.label, ErrorKind.PROVIDER, "the upload answer holds no file URL")
-        return check_url(url, what="uploaded reference URL")
+        return Uploaded(check_url(url, what="uploaded reference URL"), started + UPLOAD_LIFETIME)
 
     def _record(self, data: Any) -> PollResult:
         label = self.info.label

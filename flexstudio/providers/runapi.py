@@ -35,6 +35,7 @@ from .base import (
 )
 from .http import HttpProvider, check_url, error, json_body, provider_error
 from .kie import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
+from .uploads import Uploaded, UploadingProvider, epoch_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,7 @@ class RunApiAssumptions:
     # {"source": {"type": "base64", "data": <plain base64>}, "file_name"} → {"url", "expires_at", ...}.
     upload_path: str = "/api/v1/files"
     upload_url_field: str = "url"
+    upload_lifetime: float = 3600.0      # assumed when the answer's expires_at is missing
 
 
 ASSUMPTIONS = RunApiAssumptions()
@@ -94,7 +96,7 @@ _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 _GONE_RE = re.compile(r"not found|not exist|unknown task", re.IGNORECASE)
 
 
-class RunApiProvider(HttpProvider):
+class RunApiProvider(UploadingProvider, HttpProvider):
     def __init__(self, info: ProviderInfo, ctx: ProviderContext, assumptions: RunApiAssumptions = ASSUMPTIONS) -> None:
         super().__init__(info, ctx)
         self.a = assumptions
@@ -112,7 +114,7 @@ class RunApiProvider(HttpProvider):
         if count > a.max_references:
             raise BadInput(f"{self.info.label} takes at most {a.max_references} reference images (got {count}).")
         if urls is None and references:
-            urls = [await self._upload(ref, auth) for ref in references]
+            urls, _ = await self.reference_values(references)  # uploaded once per account, then reused
         width, height = request.output_size(self.info.capabilities.max_pixels)
         body: dict[str, Any] = {
             "model": a.edit_model if urls else a.text_model,
@@ -171,8 +173,10 @@ class RunApiProvider(HttpProvider):
         return False  # no cancel endpoint known
 
     # -------------------------------------------------------------------- internals
-    async def _upload(self, ref: PreparedReference, auth: dict[str, str]) -> str:
+    async def upload_reference(self, ref: PreparedReference) -> Uploaded:
         a = self.a
+        auth = self._auth()
+        started = self.uploads.clock()
         name = f"{hashlib.sha256(ref.data).hexdigest()[:24]}.{_EXT.get(ref.mime, 'png')}"
         payload = {"source": {"type": "base64", "data": base64.b64encode(ref.data).decode("ascii")}, "file_name": name}
         response = await self.http.idempotent("POST", f"{self._base()}{a.upload_path}", headers=auth, json=payload)
@@ -182,7 +186,8 @@ class RunApiProvider(HttpProvider):
         url = body.get(a.upload_url_field) if isinstance(body, dict) else None
         if not isinstance(url, str) or not url:
             raise error(self.info.label, ErrorKind.PROVIDER, "the file upload answer holds no URL")
-        return check_url(url, what="uploaded reference URL")
+        expires = epoch_seconds(body.get("expires_at")) or started + a.upload_lifetime
+        return Uploaded(check_url(url, what="uploaded reference URL"), expires)
 
     def _failed(self, raw: Any) -> ProviderError:
         label = self.info.label

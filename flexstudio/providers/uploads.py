@@ -248,9 +248,7 @@ class UploadingProvider:
     async def reference_values(self, refs: Sequence[PreparedReference], *,
                                fresh: bool = False) -> tuple[list[str], bool]:
         """(one value per reference — URL or inline —, whether any URL came from the cache)."""
-        if not refs:
-            return [], False
-        got = await asyncio.gather(*(self._value(r, fresh) for r in refs))
+        got = [await self._value(r, fresh) for r in refs]  # in order: uploads share one uplink anyway
         return [v for v, _ in got], any(reused for _, reused in got)
 
     async def stage(self, ref: PreparedReference) -> None:

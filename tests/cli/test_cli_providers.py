@@ -44,7 +44,7 @@ def _post_body(emu, prefix):
 def test_edit_against_the_emulator(tmp_path, provider):
     spec = BY_ID[provider]
     a, b = _refs(tmp_path)
-    images = [a] if provider == "fairstack" else [a, b]  # FairStack takes one reference
+    images = [] if provider == "fairstack" else [a, b]  # FairStack takes references only as public URLs
     with hosts(spec, "success") as (emu, delivery, _third):
         r = _edit(provider, getattr(emu, "base_url", emu.url), images, {spec.env_var: spec.key})
         assert r.returncode == 0, r.stderr
@@ -144,6 +144,18 @@ def test_compare_runs_one_edit_on_several_providers_at_once(tmp_path):
         hist = json.loads(subprocess.run([*EXE, "history", "list", "--json"], capture_output=True, text=True,
                                          timeout=60).stdout)["jobs"]
         assert len({j["group_id"] for j in hist}) == 1 and {j["group_kind"] for j in hist} == {"comparison"}
+
+
+def test_fairstack_refuses_a_local_reference_before_sending(tmp_path):
+    a, _ = _refs(tmp_path)
+    spec = BY_ID["fairstack"]
+    with hosts(spec, "success") as (emu, _d, _t):
+        r = _edit("fairstack", emu.url, [a], {spec.env_var: spec.key})
+        assert emu.requests == []
+    assert r.returncode == 2 and "public https URLs" in r.stderr and "Traceback" not in r.stderr
+    hist = json.loads(subprocess.run([*EXE, "history", "list", "--json"], capture_output=True, text=True,
+                                     timeout=60).stdout)["jobs"]
+    assert hist == []
 
 
 def test_compare_refuses_more_references_than_the_smallest_limit(tmp_path):

@@ -27,6 +27,7 @@ import base64
 import binascii
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
@@ -112,9 +113,10 @@ class RunApiEmulator(Emulator):
         mime = "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
         with self.lock:
             self.files[token] = (data, mime)
+        now = datetime.now(UTC)
         return json_reply({"file_name": body["file_name"], "url": f"{self.url}/files/{token}",
-                           "size_bytes": len(data), "mime_type": mime, "created_at": "2026-11-21T10:00:00Z",
-                           "expires_at": "2026-11-28T10:00:00Z"})
+                           "size_bytes": len(data), "mime_type": mime, "created_at": now.isoformat(),
+                           "expires_at": (now + timedelta(days=7)).isoformat()})
 
     def _submit(self, op: str, req: Req) -> Reply:
         s = self.scenario

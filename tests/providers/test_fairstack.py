@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 
@@ -88,9 +87,15 @@ def test_profile_is_preview_with_its_assumptions_in_one_place():
 async def test_edit_shape_billing_and_seed(emulator, client):
     emu = emulator()
     ref, prepared = reference()
-    request = EditRequest(prompt="make it autumn", references=(ref,), steps=30, guidance=4.0, seed=42,
-                          size=(1184, 880), output_format="png", safety=3)
-    sub, result, blobs = await run_job(provider(client, emu), request, [prepared])
+    local = EditRequest(prompt="make it autumn", references=(ref,), steps=30, guidance=4.0, seed=42,
+                        size=(1184, 880), output_format="png", safety=3)
+    # FairStack has no upload service and documents image as a URL: a local image is refused unsent
+    with pytest.raises(BadInput, match="only at public https URLs"):
+        await provider(client, emu).submit(local, [prepared])
+    assert emu.requests == []
+    url = "https://img.example.test/autumn.jpg"
+    request = local.with_(references=(), extras=(("reference_urls", (url,)),))
+    sub, result, blobs = await run_job(provider(client, emu), request, [])
     assert len(emu.requests) == 1
     req = emu.requests[0]
     assert req.path == "/v1/generations/image" and req.header("authorization") == f"Bearer {KEY}"
@@ -99,8 +104,7 @@ async def test_edit_shape_billing_and_seed(emulator, client):
     image = body.pop("image")
     assert body == {"model": "flux-2-flex-i2i", "prompt": "make it autumn", "aspect_ratio": "4:3",
                     "quality": "basic", "seed": 42}
-    header, _, payload = image.partition(",")
-    assert header == "data:image/jpeg;base64" and base64.b64decode(payload) == prepared.data
+    assert image == url
     assert result.billed_usd == pytest.approx(0.024) and sub.billed_usd == pytest.approx(0.024)
     assert result.seed == 42 and sub.provider_job_id.startswith("gen_")
     assert size_of(blobs[0]) == (128, 96)

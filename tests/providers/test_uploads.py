@@ -245,3 +245,27 @@ def test_runs_sweeps_and_chains_reuse_uploads_across_processes(rig, monkeypatch,
     assert emu.files.uploads == 2  # only the parent's result, once, for both children
     stores = list(home.rglob("history.sqlite3*"))
     assert stores and not any(FAL_KEY.encode() in p.read_bytes() for p in stores)  # only a hash of the key
+
+
+# ------------------------------------------------------------------------------------------------ Kie, RunAPI
+@pytest.mark.asyncio
+@pytest.mark.parametrize("pid", ["kie", "runapi"])
+async def test_kie_and_runapi_upload_endpoints_share_the_cache(pid, client):
+    from flexstudio.providers import kie, runapi
+    from tests.emulators.kie import KieEmulator
+    from tests.emulators.runapi import RunApiEmulator
+
+    info = (kie if pid == "kie" else runapi).PROFILES[0]
+    upload_path = "/api/file-stream-upload" if pid == "kie" else "/api/v1/files"
+    delivery = Delivery().start()
+    emu = (KieEmulator if pid == "kie" else RunApiEmulator)(delivery, key="k").start()
+    try:
+        uploads = Uploads()
+        images, prepared = refs(2)
+        request = EditRequest(prompt="blend image 1 and image 2", references=images, size=(1024, 1024), seed=9)
+        for _ in range(3):
+            await make(info, emu, client, uploads, "k").submit(request, prepared)
+        assert len(posts(emu, upload_path)) == 2  # two references, three runs
+        assert uploads.stats.uploads == 2 and uploads.stats.reused == 4
+    finally:
+        stop_all(emu, delivery)

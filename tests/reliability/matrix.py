@@ -47,7 +47,7 @@ SPECS = (
          references=False),
     Spec("runapi", RunApiEmulator, "key", "runapi_FAKEKEY_8b3f1a6d", "RUNAPI_KEY", ("POST", "/api/v1/flux_2")),
     Spec("fairstack", FairStackEmulator, "key", "fs_FAKEKEY_6e0c4b92", "FAIRSTACK_API_KEY",
-         ("POST", "/v1/generations/image"), synchronous=True),
+         ("POST", "/v1/generations/image"), synchronous=True, references=False),  # public URLs only
 )
 BY_ID = {s.provider: s for s in SPECS}
 
