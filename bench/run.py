@@ -64,8 +64,16 @@ GROUPS: dict[str, tuple[list[tuple[str, float, str, str, str, str]], int, int]] 
                  ("history_rss_10k", 1.0, "<=", "MB", "RSS growth opening 10 000-job history", "150 MB"),
                  ("history_scroll", 1.0, "<=", "ms", "worst stall scrolling 10 000-job history", "16.7 ms frame")],
                 60, 30),
+    "uploads": ([("sweep_bytes_fal", 1.1, "<=", "MB", "bytes sent, 12-cell sweep, 8 × 24 MP refs, fal emulator",
+                  "unique prepared bytes"),
+                 ("sweep_bytes_replicate", 1.1, "<=", "MB",
+                  "bytes sent, 12-cell sweep, 8 × 24 MP refs, Replicate emulator", "unique prepared bytes"),
+                 ("run_to_accepted", 1.2, "<=", "s", "Run → provider has the job, 8 × 24 MP refs, 50 Mbit/s",
+                  "bytes received ÷ 50 Mbit/s"),
+                 ("rerun_bytes", 0.05, "<=", "MB", "bytes sent by a second identical run",
+                  "first run's bytes")], 150, 40),
 }
-NEEDS_PHOTOS = {"prepare", "gui_stall_edit"}
+NEEDS_PHOTOS = {"prepare", "gui_stall_edit", "uploads"}
 
 
 def _select(only: list[str] | None) -> list[str]:

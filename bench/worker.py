@@ -18,10 +18,10 @@ from .common import Metric, emit, make_photos
 # the settings of a full run and of --quick (a CI smoke)
 FULL = {"photos": 8, "prep_repeats": 3, "quote_repeats": 5, "edit_repeats": 15, "latency": 1.0, "singles": 8,
         "group_repeats": 3, "start_repeats": 5, "history": 10_000, "stall_repeats": 2,
-        "history_repeats": 3}
+        "history_repeats": 3, "upload_photos": 8, "sweep_cells": 12}
 QUICK = {"photos": 8, "prep_repeats": 1, "quote_repeats": 3, "edit_repeats": 3, "latency": 1.0, "singles": 2,
          "group_repeats": 1, "start_repeats": 3, "history": 10_000, "stall_repeats": 1,
-         "history_repeats": 1}
+         "history_repeats": 1, "upload_photos": 2, "sweep_cells": 3}
 
 
 def make_profiler(out_dir: Path | None) -> Callable[[str, Callable[[], Any]], None] | None:
@@ -88,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
             from .m_gui import edit_stall
 
             metrics = edit_stall(args.home, make_photos(args.data, 8), cfg["stall_repeats"], args.profile_dir)
+        elif g == "uploads":
+            from .m_uploads import uploads
+
+            metrics = uploads(args.home, make_photos(args.data, 8)[:cfg["upload_photos"]], cfg["sweep_cells"],
+                              profile)
         elif g == "history":
             from .m_gui import history
 

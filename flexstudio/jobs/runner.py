@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from ..storage.secrets import Secrets
 
 log = logging.getLogger(__name__)
+PREPARE_PARALLEL = 2  # references prepared at once (Pillow releases the GIL; two full decodes at most)
 Quoter = Callable[[EditRequest], tuple[float | None, dict[str, Any] | None]]
 Guard = Callable[[EditRequest, float | None], None]
 
@@ -80,6 +82,7 @@ class Runner:
         self._cancel_requested: set[str] = set()
         self._prep_cache: Any = None
         self.retry_after: dict[str, float] = {}  # job id → the wait a provider asked for when it refused
+        self._prep_locks: dict[tuple[str, int], threading.Lock] = {}
         # References uploaded to file services, shared by every job (and persisted when given a store).
         self.uploads = uploads if uploads is not None else Uploads()
 
@@ -236,7 +239,7 @@ class Runner:
             key = self._key(info)
             provider = self._provider(info, key)
             if rec.state == JobState.QUEUED:
-                refs = await self._prepare(rec.request, info)
+                refs = await self._prepare(rec.request, info, provider)
                 sem = self._semaphores.setdefault(info.id, asyncio.Semaphore(self._limit(info)))
                 async with sem:
                     rec = self._move(rec, JobState.SUBMITTING, submits=rec.submits + 1,
@@ -328,7 +331,12 @@ class Runner:
             raise MissingKey.of(info.label, info.id, info.env_var)
         return key
 
-    async def _prepare(self, request: EditRequest, info: ProviderInfo) -> list[PreparedReference]:
+    async def _prepare(self, request: EditRequest, info: ProviderInfo,
+                       provider: Provider | None = None) -> list[PreparedReference]:
+        """Prepare the references off the event loop, at most ``PREPARE_PARALLEL`` at a time, and hand
+        each to the provider's ``stage`` (its upload) as soon as it is ready: uploading reference k
+        overlaps preparing the next ones, the submit starts when the last upload is done, and no more than
+        ``PREPARE_PARALLEL`` full-size decodes exist at once (memory stays bounded)."""
         if not request.references:
             return []
         from ..core import images
@@ -336,19 +344,38 @@ class Runner:
         if self._prep_cache is None:
             self._prep_cache = images.PreparedCache()
         max_px = info.capabilities.max_pixels
+        stage = getattr(provider, "stage", None)
+        if stage is not None and not provider.should_stage(request):  # type: ignore[union-attr]
+            stage = None
 
-        def work() -> list[PreparedReference]:
-            out = []
-            for ref in request.references:
+        def work(ref: Any) -> PreparedReference:
+            # one preparation per image at a time: the cells of a sweep wait for it instead of repeating it
+            with self._prep_locks.setdefault((ref.sha256, max_px), threading.Lock()):
                 prepared = self._prep_cache.get(ref.sha256, max_px)
                 if prepared is None:
                     prepared = self._prep_cache.prepare(self.blobs.get(ref.sha256), max_pixels=max_px,
                                                         name=ref.name, sha256=ref.sha256)
-                out.append(PreparedReference(data=prepared.data, mime=prepared.mime, width=prepared.width,
-                                             height=prepared.height, source_sha256=ref.sha256))
-            return out
+            return PreparedReference(data=prepared.data, mime=prepared.mime, width=prepared.width,
+                                     height=prepared.height, source_sha256=ref.sha256)
 
-        return await asyncio.to_thread(work)
+        out: list[PreparedReference | None] = [None] * len(request.references)
+        gate = asyncio.Semaphore(PREPARE_PARALLEL)
+
+        async def one(i: int, ref: Any) -> None:
+            async with gate:  # taken in order: reference 1 and 2 first, then each as a slot frees
+                prepared = await asyncio.to_thread(work, ref)
+            out[i] = prepared
+            if stage is not None:
+                await stage(prepared)
+
+        tasks = [asyncio.ensure_future(one(i, ref)) for i, ref in enumerate(request.references)]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+        return [p for p in out if p is not None]
 
     async def _poll(self, rec: JobRecord, provider: Provider, *, resuming: bool = False) -> Result:
         handle = rec.handle or {}

@@ -218,6 +218,9 @@ class KieProvider(UploadingProvider, HttpProvider):
             return answer.get("data")
         raise AssertionError("unreachable")
 
+    def should_stage(self, request: EditRequest) -> bool:
+        return user_reference_urls(request, self.options) is None and bool(self.options.get("upload_references", True))
+
     async def upload_reference(self, ref: PreparedReference) -> Uploaded:
         """Put one local reference on Kie's temporary file storage (kept 3 days); return its public URL."""
         auth = self._auth()

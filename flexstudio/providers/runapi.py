@@ -173,6 +173,9 @@ class RunApiProvider(UploadingProvider, HttpProvider):
         return False  # no cancel endpoint known
 
     # -------------------------------------------------------------------- internals
+    def should_stage(self, request: EditRequest) -> bool:
+        return user_reference_urls(request, self.options) is None and bool(self.options.get("upload_references", True))
+
     async def upload_reference(self, ref: PreparedReference) -> Uploaded:
         a = self.a
         auth = self._auth()

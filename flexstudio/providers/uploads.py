@@ -16,7 +16,6 @@ is injected; without one the cache lives as long as the ``Uploads`` object.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .base import PreparedReference
 
 EXPIRY_MARGIN = 300.0   # seconds: a URL expiring sooner than this is not reused (a job still has to run)
@@ -111,6 +112,8 @@ class Uploads:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def _semaphore(self) -> asyncio.Semaphore:
+        import asyncio  # on first use: the window paints before asyncio is loaded
+
         loop = asyncio.get_running_loop()
         if self._sem is None or self._loop is not loop:
             self._sem, self._loop = asyncio.Semaphore(self.max_parallel), loop
@@ -121,6 +124,8 @@ class Uploads:
     async def credential(self, key: tuple[str, str], fetch: Callable[[], Awaitable[tuple[Any, float]]]) -> Any:
         """A short-lived upload credential (fal's storage token) per (profile, account fingerprint),
         fetched once and shared until its expiry (kept in memory only, never stored)."""
+        import asyncio
+
         self._semaphore()
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
@@ -148,6 +153,8 @@ class Uploads:
                   fresh: bool = False) -> tuple[str, bool]:
         """(URL, reused) for the reference ``key``: cached, shared with an upload in flight, or uploaded now
         with ``upload()``. ``fresh`` skips the cache (the provider refused the cached URL)."""
+        import asyncio
+
         sem = self._semaphore()
         if fresh:
             self.store.forget(key)
@@ -250,6 +257,10 @@ class UploadingProvider:
         """(one value per reference — URL or inline —, whether any URL came from the cache)."""
         got = [await self._value(r, fresh) for r in refs]  # in order: uploads share one uplink anyway
         return [v for v, _ in got], any(reused for _, reused in got)
+
+    def should_stage(self, request: Any) -> bool:
+        """Whether this request's references go through the file service (not when the user gave URLs)."""
+        return True
 
     async def stage(self, ref: PreparedReference) -> None:
         """Upload one reference now (or find it cached), so the submit only has to name its URL."""
