@@ -123,6 +123,13 @@ class Services:
         q = self.quote(request)
         return q.usd, q.to_dict()
 
+    async def balances(self, provider_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Remaining balance per provider that documents one (``jobs.balance``); asked only on demand."""
+        from .jobs.balance import fetch_balances
+
+        infos = [self.registry.get(p) for p in provider_ids] if provider_ids else self.registry.all()
+        return await fetch_balances(self.runner, infos)
+
     # ------------------------------------------------------------------ references
     def import_reference(self, data: bytes, name: str = "") -> ImageRef:
         """Check an image (header, size, bombs, corruption) and keep its bytes in the blob store."""

@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("providers", help="providers, capabilities, whether a key is set")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--balance", action="store_true",
+                   help="also ask each provider that documents one for the account's remaining balance")
+    p.add_argument("--base-url", action="append", default=[], metavar="ID=URL",
+                   help="a provider's API root for --balance (repeat for several providers)")
 
     p = sub.add_parser("keys", help="store or delete an API key (in the system keyring)")
     ks = p.add_subparsers(dest="keys_command", metavar="set|delete", required=True, parser_class=Parser)

@@ -96,8 +96,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_providers(args: argparse.Namespace) -> int:
-    svc = Services.build()
+    from .commands import parse_base_urls
+
+    svc = Services.build(base_urls=parse_base_urls(getattr(args, "base_url", []) or [], []))
     try:
+        balances: dict[str, dict[str, Any]] = {}
+        if getattr(args, "balance", False):
+            async def ask() -> dict[str, dict[str, Any]]:
+                try:
+                    return await svc.balances()
+                finally:
+                    if svc._runner is not None:
+                        await svc._runner.aclose()
+
+            balances = asyncio.run(ask())
         rows = []
         for info in svc.registry.all():
             rule = svc.price_table.rule_for(info.id, info.protocol)
@@ -111,6 +123,8 @@ def cmd_providers(args: argparse.Namespace) -> int:
                 "price": {"rule": rule.rule, "rate_usd": rule.rate_usd, "approximate": rule.approximate,
                           "source_url": rule.source_url, "checked": rule.checked, "note": rule.note},
             })
+            if getattr(args, "balance", False):
+                rows[-1]["balance"] = balances.get(info.id)  # null: this provider documents no balance
     finally:
         svc.history.close()
     if args.json:
@@ -118,7 +132,14 @@ def cmd_providers(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         key = "no key needed" if not r["needs_key"] else (f"key: {r['key_source']}" if r["key_set"] else "no key")
-        print(f"{r['id']:<18} {r['display_name']:<28} {key:<16} max refs {r['capabilities']['max_references']}")
+        line = f"{r['id']:<18} {r['display_name']:<28} {key:<16} max refs {r['capabilities']['max_references']}"
+        bal = r.get("balance")
+        if bal and bal.get("status") == "ok":
+            line += f"  balance {bal['amount']:g} {bal['unit']}" + (f" (${bal['usd']:.2f})" if bal.get("usd")
+                                                                    is not None else "")
+        elif bal and bal.get("status") == "error":
+            line += f"  balance unavailable: {bal['message']}"
+        print(line)
     return 0
 
 

@@ -108,6 +108,10 @@ class Runner:
             await self._client.aclose()
             self._client = None
 
+    def provider_for(self, info: ProviderInfo, key: str | None) -> Provider:
+        """A provider object for ``info`` on this runner's client, endpoints and upload cache."""
+        return self._provider(info, key)
+
     def _provider(self, info: ProviderInfo, key: str | None) -> Provider:
         opts = dict(info.options)
         opts.update(self.config.provider_options.get(info.id, {}))

@@ -80,6 +80,7 @@ class Capabilities:
     references_need_urls: bool = False                     # FairStack: public URLs only (no upload service)
     moderation_billing: ModerationBilling = ModerationBilling.UNKNOWN
     prompt_length: tuple[int, int] | None = None           # characters (Kie: 3–5000), checked before sending
+    balance: bool = False                                  # the provider documents a balance endpoint (BFL)
     max_concurrency: int = 4                               # jobs at once the provider admits per account
     fields: Mapping[str, FieldHandling] = field(default_factory=dict)
 
@@ -101,6 +102,7 @@ class Capabilities:
             "references_need_urls": self.references_need_urls,
             "moderation_billing": self.moderation_billing.value,
             "prompt_length": list(self.prompt_length) if self.prompt_length else None,
+            "balance": self.balance,
             "max_concurrency": self.max_concurrency,
             "fields": {k: {"support": v.support.value, "note": v.note}
                        for k, v in sorted(self.fields.items())},
@@ -116,6 +118,18 @@ class PreparedReference:
     width: int
     height: int
     source_sha256: str  # the original's content hash (ImageRef.sha256)
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """What an account has left, as the provider reports it (``amount`` in ``unit``) and in dollars."""
+
+    amount: float
+    unit: str                 # "credits", "USD"
+    usd: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"amount": self.amount, "unit": self.unit, "usd": None if self.usd is None else round(self.usd, 4)}
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlsplit
 from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from ..core.sizes import validate_size
 from .base import (
+    Balance,
     Capabilities,
     FieldHandling,
     ModerationBilling,
@@ -59,6 +60,7 @@ GUIDANCE_RANGE = (1.5, 10.0)
 SAFETY_RANGE = (0, 5)
 FORMATS = ("jpeg", "png")
 CREDIT_USD = 0.01                 # 1 BFL credit = $0.01; ``cost`` is in credits
+CREDITS_PATH = "/v1/credits"      # BFL OpenAPI get_credits_v1_credits_get → {"credits": number}
 DEFAULT_RETRY_AFTER = 5.0         # a 429 without Retry-After: BFL asks to back off (§1.5)
 NOT_FOUND_RETRIES = 5             # HTTP 404 while polling: retried this many times … (ComfyUI's loop)
 NOT_FOUND_WAIT = 2.0              # … this far apart, then the job is gone
@@ -100,10 +102,12 @@ CAPABILITIES = Capabilities(
     # "Request Moderated … Not charged. Content Moderated … Not charged." (help.bfl.ai 2916279050)
     moderation_billing=ModerationBilling.NOT_BILLED,
     max_concurrency=24,  # "24 active tasks" for standard endpoints (providers.md §1.5); 429 above
+    balance=True,  # GET /v1/credits → {"credits"} (BFL OpenAPI "Get the user's credits")
 )
 # A pass-through (CometAPI, a user's gateway) bills at its own terms, which do not mention moderation.
-# Nor do they document BFL's 24 active tasks: conservative.
-PASS_THROUGH_CAPABILITIES = replace(CAPABILITIES, moderation_billing=ModerationBilling.UNKNOWN, max_concurrency=4)
+# Nor do they document BFL's 24 active tasks (conservative), nor a balance endpoint.
+PASS_THROUGH_CAPABILITIES = replace(CAPABILITIES, moderation_billing=ModerationBilling.UNKNOWN, max_concurrency=4,
+                                    balance=False)
 
 
 def _clamp(value: float, lo: float, hi: float) -> float:
@@ -300,6 +304,19 @@ class BflProvider:
 
     async def download(self, url: str) -> bytes:
         return await self.http.download(url)
+
+    async def balance(self) -> Balance:
+        """The account's credits (``GET {base}/v1/credits``, BFL's documented endpoint), and in dollars."""
+        key = self._key()
+        response = await self.http.get(self.base_url + CREDITS_PATH,
+                                       headers={**self._auth_headers(key), "accept": "application/json"})
+        if not 200 <= response.status_code < 300:
+            raise self._error(response)
+        data = json_body(self.label, response)
+        credits = data.get("credits") if isinstance(data, dict) else None
+        if isinstance(credits, bool) or not isinstance(credits, (int, float)) or not math.isfinite(credits):
+            raise error(self.label, ErrorKind.PROVIDER, "the credits answer holds no number")
+        return Balance(amount=float(credits), unit="credits", usd=round(float(credits) * CREDIT_USD, 4))
 
     async def cancel(self, handle: Mapping[str, Any]) -> bool:
         """BFL has no cancel endpoint: the caller just stops polling (the job may still be billed)."""

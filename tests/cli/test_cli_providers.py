@@ -164,3 +164,31 @@ def test_compare_refuses_more_references_than_the_smallest_limit(tmp_path):
                         "-i", str(a), "-i", str(a)], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "FAIRSTACK_API_KEY": "fs-key-123456"})
     assert r.returncode == 2 and "smallest limit" in r.stderr
+
+
+def test_providers_balance_reads_bfls_credits_only_when_asked(tmp_path):
+    from tests.emulators.base import Delivery
+    from tests.emulators.bfl import BflEmulator
+
+    key = "bfl_FAKEKEY_balance_7a1"
+    with Delivery() as delivery, BflEmulator(delivery, key=key, credits=321.0) as emu:
+        urls = [f"--base-url={pid}={emu.url}" for pid in ("bfl", "bfl-eu", "bfl-us")]
+        env = {**os.environ, "BFL_API_KEY": key}
+        r = subprocess.run([*EXE, "providers", "--json", "--balance", *urls], capture_output=True, text=True,
+                           timeout=60, env=env)
+        assert r.returncode == 0, r.stderr
+        rows = {p["id"]: p for p in json.loads(r.stdout)["providers"]}
+        assert rows["bfl"]["balance"] == {"status": "ok", "amount": 321.0, "unit": "credits", "usd": 3.21}
+        assert rows["bfl"]["capabilities"]["balance"] is True
+        assert rows["fal"]["balance"] is None and rows["cometapi"]["balance"] is None  # no documented endpoint
+        asked = [q for q in emu.requests if q.path == "/v1/credits"]
+        assert len(asked) == 3 and all(q.header("x-key") == key for q in asked)
+        # a wrong key: the row says why, without the key
+        r = subprocess.run([*EXE, "providers", "--json", "--balance", *urls], capture_output=True, text=True,
+                           timeout=60, env={**os.environ, "BFL_API_KEY": "bfl_wrong_key_0000"})
+        bad = {p["id"]: p for p in json.loads(r.stdout)["providers"]}["bfl"]["balance"]
+        assert bad["status"] == "error" and "key" in bad["message"] and "bfl_wrong_key_0000" not in bad["message"]
+        # without --balance nothing is asked and rows carry no balance
+        before = len(emu.requests)
+        plain = subprocess.run([*EXE, "providers", "--json"], capture_output=True, text=True, timeout=60, env=env)
+        assert "balance" not in json.loads(plain.stdout)["providers"][0] and len(emu.requests) == before

@@ -16,6 +16,9 @@ BFL mode (default):
 * More than ``max_active`` unfinished jobs → 429 + ``Retry-After: 5``; ``credits`` (a balance in
   credits, None = unlimited) below a job's cost → 402 ``{"detail": "Insufficient credits"}``.
 
+``GET /v1/credits`` (the same key) → ``{"credits": <balance>}`` (BFL's OpenAPI ``CreditsResponse``;
+``UNLIMITED_CREDITS`` when no balance was set).
+
 CometAPI mode (``comet=True``): ``POST /flux/v1/flux-2-flex`` and ``GET /flux/v1/get_result?id=`` with
 ``Authorization: Bearer <key>`` (else 401 ``{"error": {"message", "type"}}``), submit answer
 ``{id, polling_url}`` only (no cost) — with ``pass_through_cost=True`` also BFL's ``cost``/``input_mp``/
@@ -54,6 +57,9 @@ MP = 1_048_576
 FIELDS = {"prompt", "prompt_upsampling", "input_image", *(f"input_image_{i}" for i in range(2, 9)),
           "seed", "width", "height", "guidance", "steps", "safety_tolerance", "output_format",
           "webhook_url", "webhook_secret"}
+
+
+UNLIMITED_CREDITS = 12_345.5  # what GET /v1/credits reports when no balance was set
 
 
 def bfl_cost(width: int, height: int, input_mp: float) -> float:
@@ -148,6 +154,13 @@ class BflEmulator(Emulator):
     def handle(self, req: Req) -> Reply:
         if req.method == "POST" and req.path == self.submit_path:
             return self._submit(req)
+        if req.method == "GET" and req.path == "/v1/credits" and not self.comet:
+            denied = self._authorized(req)
+            if denied:
+                return denied
+            if self.scenario == "submit_5xx":
+                return json_reply({"detail": "Internal Server Error"}, 500)
+            return json_reply({"credits": self.credits if self.credits is not None else UNLIMITED_CREDITS})
         if req.method == "GET":
             job_id = self._poll_id(req.path, req.q("id"))
             if job_id is not None:

@@ -139,3 +139,22 @@ def test_shortcut_sheet_lists_the_keys(open_window: Any, qtbot: Any) -> None:
     assert ("Keyboard shortcuts", "F1, Ctrl+/") in rows
     assert any(action == "Remove reference" and "Del" in keys for action, keys in rows)
     w._sheet.close()
+
+
+def test_keys_tab_shows_bfls_remaining_balance(open_window: Any, make_services: Any, qtbot: Any,
+                                               monkeypatch: Any) -> None:
+    from tests.emulators.base import Delivery
+    from tests.emulators.bfl import BflEmulator
+
+    key = "bfl_FAKEKEY_window_balance"
+    monkeypatch.setenv("BFL_API_KEY", key)
+    with Delivery() as delivery, BflEmulator(delivery, key=key, credits=250.0) as emu:
+        svc = make_services(base_urls={p: emu.url for p in ("bfl", "bfl-eu", "bfl-us")})
+        w = open_window(svc)
+        assert not [r for r in emu.requests if r.path == "/v1/credits"]  # never asked at start-up
+        dlg = open_settings(w, qtbot)
+        row = dlg.key_rows["bfl"]
+        qtbot.waitUntil(lambda: row.balance.text().startswith("Balance: 250 credits"), timeout=10_000)
+        assert "$2.50" in row.balance.text() and row.balance.isVisibleTo(dlg)
+        assert not dlg.key_rows["fal"].balance.isVisibleTo(dlg)  # fal documents no balance endpoint
+        assert key not in row.balance.text() + row.balance.toolTip()

@@ -73,6 +73,9 @@ class KeyRow:
         name.setFont(theme.bold(name.font()))
         self.status = QLabel("…")
         self.status.setFont(theme.small_font(dialog))
+        self.balance = QLabel()  # the remaining balance, where the provider documents one (BFL's credits)
+        self.balance.setFont(theme.small_font(dialog))
+        self.balance.setVisible(info.capabilities.balance)
         self.edit = QLineEdit()
         self.edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.edit.setPlaceholderText("Paste a new key")
@@ -97,7 +100,8 @@ class KeyRow:
         help_label.setOpenExternalLinks(True)
         r = row * 4
         grid.addWidget(name, r, 0)
-        grid.addWidget(self.status, r, 1, 1, 4)
+        grid.addWidget(self.status, r, 1, 1, 2)
+        grid.addWidget(self.balance, r, 3, 1, 2)
         grid.addWidget(self.edit, r + 1, 0, 1, 2)
         grid.addWidget(self.save_button, r + 1, 2)
         grid.addWidget(self.remove_button, r + 1, 3)
@@ -111,6 +115,24 @@ class KeyRow:
         self.remove_button.setEnabled(source in ("keyring", "session"))
         if source == "env":
             self.edit.setPlaceholderText(f"{self.info.env_var} is set and takes precedence")
+
+    def show_balance(self, answer: dict[str, Any] | None) -> None:
+        if not self.info.capabilities.balance:
+            return
+        if answer is None:
+            text = "Balance: add a key to see it"
+        elif answer.get("status") == "asking":
+            text = "Balance: asking…"
+        elif answer.get("status") == "ok":
+            usd = answer.get("usd")
+            text = f"Balance: {answer['amount']:g} {answer['unit']}" + (f" ({theme.money(usd)})" if usd is not None
+                                                                        else "")
+        elif answer.get("status") == "no_key":
+            text = "Balance: add a key to see it"
+        else:
+            text = "Balance unavailable"
+            self.balance.setToolTip(str(answer.get("message") or ""))
+        self.balance.setText(text)
 
     def save(self) -> None:
         key = self.edit.text().strip()
@@ -209,6 +231,20 @@ class SettingsDialog(QDialog):
         self.keyring_problem.setVisible(bool(problem))
         self.keyring_problem.setText(problem or "")
         self.keysChanged.emit(sources)
+        # Balances are asked here, when Settings is open — never at start-up — and each answer lands alone.
+        asked = [pid for pid, row in self.key_rows.items() if row.info.capabilities.balance]
+        for pid in asked:
+            self.key_rows[pid].show_balance({"status": "asking"} if sources.get(pid) else None)
+        with_key = [pid for pid in asked if sources.get(pid)]
+        if with_key:
+            self.tasks.spawn(self.refresh_balances(with_key), what="Asking for balances", key="balances",
+                             quiet=True)
+
+    async def refresh_balances(self, provider_ids: list[str]) -> None:
+        answers = await self.services.balances(provider_ids)
+        for pid, answer in answers.items():
+            if pid in self.key_rows:
+                self.key_rows[pid].show_balance(answer)
 
     # ------------------------------------------------------------------ endpoints
     def _endpoints_tab(self) -> QWidget:
