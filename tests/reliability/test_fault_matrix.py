@@ -65,7 +65,7 @@ def test_fault(spec, scenario, monkeypatch):
         # A second submit only after an answer that proves no job was made (429, or 503 on a synchronous API).
         retried_ok = scenario == "rate_limit" or (spec.synchronous and scenario == "server_error_then_success")
         assert sent <= (2 if retried_ok else 1), f"{sent} paid submits sent"
-        assert rec.submits == 1
+        assert rec.submits == 1 or (scenario == "auth" and sent == 0)  # an upload refused before the submit
         assert not key_seen_in(spec, delivery) and not key_seen_in(spec, third), "key sent to a download host"
         if rec.error_message:
             assert spec.key not in rec.error_message
