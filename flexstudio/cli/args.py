@@ -47,13 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     _request_options(p, many=False, prompt_required=True)
     p.add_argument("-o", "--out", metavar="PATH|DIR", help="where to write the result (with its recipe)")
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to submit above this price")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="stop waiting after this long (the job stays interrupted; resume fetches it)")
 
     p = sub.add_parser("compare", help="the same edit on several providers at once")
     _request_options(p, many=True, prompt_required=True)
     p.add_argument("-o", "--out", metavar="DIR", help="folder for the results")
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to submit above this total price")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long")
+    p.add_argument("--timeout", type=float, metavar="SECONDS",
+                   help="stop waiting after this long (the job stays interrupted; resume fetches it)")
 
     p = sub.add_parser("batch", help="one edit over a folder of images, priced first, resumable")
     _request_options(p, many=False, prompt_required=False)
@@ -91,9 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("dir")
     h.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("resume", help="finish or settle jobs left unfinished by a crash")
+    p = sub.add_parser("resume", help="fetch every interrupted job and settle what a crash left "
+                       "(exit 3 while some are still waiting for their provider)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--base-url", action="append", default=[], metavar="URL|ID=URL")
+    p.add_argument("--base-url", action="append", default=[], metavar="URL|ID=URL",
+                   help="only for jobs sent before their endpoint was recorded")
+    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up on each job after this long "
+                   "(it stays interrupted)")
 
     p = sub.add_parser("providers", help="providers, capabilities, whether a key is set")
     p.add_argument("--json", action="store_true")

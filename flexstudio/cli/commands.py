@@ -1,5 +1,6 @@
 """What each command does. Exit codes: 0 succeeded; 1 the provider refused or failed; 2 bad usage or
-bad input (nothing was sent); 130 interrupted by Ctrl-C (after cancelling the provider job)."""
+bad input (nothing was sent); 3 a job ended ``interrupted`` (the provider may still finish it and
+``flexstudio resume`` fetches it); 130 interrupted by Ctrl-C (after cancelling the provider job)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ..core.request import EditRequest
 from ..core.sizes import parse_size
 from ..services import Services, Started
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RESUMABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class UsageError(BadInput):
@@ -230,9 +231,19 @@ def cmd_edit(args: argparse.Namespace) -> int:
         _out(obj)
     else:
         _print_job(obj)
-    if interrupted:
+    return exit_code([rec], interrupted)
+
+
+def exit_code(recs: list[Any], ctrl_c: bool = False) -> int:
+    """130 after Ctrl-C; 0 when every job succeeded; 3 when one ended interrupted (resume fetches it);
+    else 1."""
+    if ctrl_c:
         return EXIT_INTERRUPTED
-    return EXIT_OK if rec.state == "succeeded" else EXIT_FAILED
+    if all(r.state == "succeeded" for r in recs):
+        return EXIT_OK
+    if any(r.state == "interrupted" for r in recs):
+        return EXIT_RESUMABLE
+    return EXIT_FAILED
 
 
 def _print_job(obj: dict[str, Any]) -> None:
@@ -244,6 +255,8 @@ def _print_job(obj: dict[str, Any]) -> None:
             print(p)
     else:
         print(f"{obj['provider']}: {obj['status']} — {obj['error']['message'] if obj['error'] else ''}")
+        if obj["status"] == "interrupted" and obj["provider_job_id"]:
+            print(f"  job {obj['job_id']}: run 'flexstudio resume' to fetch it when {obj['provider']} can be reached.")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -283,9 +296,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         for obj in results:
             _print_job(obj)
-    if interrupted:
-        return EXIT_INTERRUPTED
-    return EXIT_OK if all(r.state == "succeeded" for r in recs) else EXIT_FAILED
+    return exit_code(recs, interrupted)
 
 
 def cmd_quote(args: argparse.Namespace) -> int:

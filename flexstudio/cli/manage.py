@@ -74,9 +74,14 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .commands import parse_base_urls
+    """Fetch every interrupted job and settle what a crash left. Exit 0 when every job it touched
+    settled, 3 when some are still interrupted (the provider could not be reached yet)."""
+    from .commands import EXIT_OK, EXIT_RESUMABLE, parse_base_urls
 
     svc = Services.build(base_urls=parse_base_urls(args.base_url, []))
+    if getattr(args, "timeout", None) is not None:
+        svc.runner.config.timeout = args.timeout
+        svc.runner.config.retry_budget = min(svc.runner.config.retry_budget, args.timeout)
 
     async def go() -> list[Any]:
         try:
@@ -92,7 +97,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
             print("No unfinished jobs.")
         for r in recs:
             print(f"{r.id}: {r.state}" + (f" — {r.error_message}" if r.error_message else ""))
-    return 0
+    waiting = [r for r in recs if r.state == "interrupted" and r.handle]
+    return EXIT_RESUMABLE if waiting else EXIT_OK
 
 
 def cmd_providers(args: argparse.Namespace) -> int:

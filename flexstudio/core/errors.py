@@ -45,7 +45,10 @@ class ProviderError(FlexError):
     """A provider refused or failed. ``provider_message`` keeps the provider's own words.
 
     ``retry_after`` (seconds) is set when the provider asked us to wait; ``status`` is the HTTP status.
-    ``submitted`` tells whether a paid job may exist at the provider (never retry a submit then).
+    ``submitted`` tells whether a paid job may exist at the provider although no answer came (never
+    retry a submit then). ``verdict`` marks the provider's own word that the job failed (a documented
+    failure status or body): only such an error ends a submitted job as ``failed``; any other fault
+    leaves it ``interrupted`` and resumable.
     """
 
     def __init__(
@@ -57,8 +60,12 @@ class ProviderError(FlexError):
         provider_message: str | None = None,
         retry_after: float | None = None,
         moderation_stage: str | None = None,
+        submitted: bool = False,
+        verdict: bool = False,
     ) -> None:
         super().__init__(message, kind=kind)
+        self.submitted = submitted
+        self.verdict = verdict
         self.status = status
         self.provider_message = provider_message
         self.retry_after = retry_after
@@ -89,3 +96,16 @@ class SpendCapExceeded(FlexError):
 
 class JobGone(ProviderError):
     """The provider no longer knows this job (expired or never existed): it cannot be finished."""
+
+
+class DeadlineExceeded(ProviderError):
+    """The job's own time limit (``--timeout``) or retry budget ran out: the job is handed over as
+    ``interrupted``, never ``failed`` — the provider may still finish it."""
+
+    kind = ErrorKind.TIMEOUT
+
+
+def verdict(exc: ProviderError) -> ProviderError:
+    """Mark ``exc`` as the provider's own verdict on the job (see ``ProviderError``)."""
+    exc.verdict = True
+    return exc

@@ -1,10 +1,13 @@
 """The job runner: drives one provider step by step and writes history before every network step.
 
 ``queued → submitting → running → downloading → succeeded`` or ``failed | moderated | cancelled |
-interrupted``. The provider's job id and polling handle are stored the moment a submit returns, so a
-crash loses nothing: ``resume_unfinished`` polls stored handles to finish jobs after a restart, or marks
-them ``interrupted`` (keeping the provider's job id) when the provider can no longer answer. A submit is
-never repeated for a job that may already exist at the provider.
+interrupted``. The endpoint is stored before the submit, the provider's job id and polling handle the
+moment it returns, so a crash loses nothing. How a run that goes wrong ends is ``recovery.decide``:
+after the submit only the provider's verdict is terminal, every other fault leaves the job
+``interrupted`` with its handle, and ``resume_unfinished`` fetches it later from the stored endpoint —
+leaving alone jobs another live process runs (``owner``). A submit is never repeated for a job that may
+already exist at the provider. Each run has one ``Deadline`` (``timeout`` and the retry budget) that
+every network step of the job obeys.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BadInput, ErrorKind, FlexError, JobGone, MissingKey, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError, verdict
 from ..core.request import EditRequest
 from ..providers.base import (
     ModerationBilling,
@@ -31,7 +34,10 @@ from ..providers.base import (
     Result,
     moderation_sentence,
 )
+from ..providers.deadline import RETRY_BUDGET_S, Deadline
 from ..providers.uploads import Uploads
+from . import owner as owners
+from . import recovery
 from .events import EventBus, JobEvent
 from .state import SENTENCES, TERMINAL, JobState, transition
 
@@ -56,7 +62,8 @@ class RunnerConfig:
     concurrency: int = 4                 # jobs at once per provider
     poll_interval: float = 0.5
     max_poll_interval: float = 2.0
-    timeout: float | None = 900.0        # the longest one job may run after its submit
+    timeout: float | None = 900.0        # the longest one run of a job may take (then: interrupted)
+    retry_budget: float = RETRY_BUDGET_S  # how long one run may spend retrying polls and downloads
     state_dir: Path | None = None        # the sandbox's "server-side" folder
 
 
@@ -82,6 +89,8 @@ class Runner:
         self._cancel_requested: set[str] = set()
         self._prep_cache: Any = None
         self.retry_after: dict[str, float] = {}  # job id → the wait a provider asked for when it refused
+        self.owner = owners.me()
+        self._beat: asyncio.Task[None] | None = None
         self._prep_locks: dict[tuple[str, int], threading.Lock] = {}
         # References uploaded to file services, shared by every job (and persisted when given a store).
         self.uploads = uploads if uploads is not None else Uploads()
@@ -99,6 +108,9 @@ class Runner:
         return self._client
 
     async def aclose(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            self._beat = None
         for task in list(self._tasks.values()):
             task.cancel()
         for task in list(self._tasks.values()):
@@ -109,19 +121,35 @@ class Runner:
             self._client = None
 
     def provider_for(self, info: ProviderInfo, key: str | None) -> Provider:
-        """A provider object for ``info`` on this runner's client, endpoints and upload cache."""
-        return self._provider(info, key)
+        """A provider object for ``info`` outside a job (balances): this runner's client, configured
+        endpoint and upload cache."""
+        opts = dict(info.options)
+        opts.update(self.config.provider_options.get(info.id, {}))
+        ctx = ProviderContext(client=None if info.simulator else self.client, api_key=key,
+                              base_url=self.config.base_urls.get(info.id) or None, options=opts,
+                              poll_interval=self.config.poll_interval, sleep=self.sleep, uploads=self.uploads)
+        return info.create(ctx)
 
-    def _provider(self, info: ProviderInfo, key: str | None) -> Provider:
+    def _base_url(self, info: ProviderInfo, rec: JobRecord) -> str | None:
+        """Where this job goes: the endpoint stored with it once it was sent, else the configured one."""
+        if rec.endpoint and rec.endpoint.get("base_url"):
+            return str(rec.endpoint["base_url"])
+        return self.config.base_urls.get(info.id) or None
+
+    def _provider(self, info: ProviderInfo, key: str | None, rec: JobRecord,
+                  deadline: Deadline | None = None) -> Provider:
         opts = dict(info.options)
         opts.update(self.config.provider_options.get(info.id, {}))
         ctx = ProviderContext(
             client=None if info.simulator else self.client, api_key=key,
-            base_url=self.config.base_urls.get(info.id) or None, options=opts,
+            base_url=self._base_url(info, rec), options=opts,
             poll_interval=self.config.poll_interval,
             state_dir=str(self.config.state_dir) if self.config.state_dir else None, sleep=self.sleep,
-            uploads=self.uploads)
+            deadline=deadline, idempotency_key=f"flexstudio-{rec.id}", uploads=self.uploads)
         return info.create(ctx)
+
+    def _endpoint(self, info: ProviderInfo, rec: JobRecord) -> dict[str, Any]:
+        return {"profile": info.id, "base_url": self._base_url(info, rec) or info.default_base_url or None}
 
     # ------------------------------------------------------------------ creating jobs
     def check(self, request: EditRequest) -> ProviderInfo:
@@ -164,15 +192,25 @@ class Runner:
         if self.guard is not None:
             self.guard(request, quote_usd)
         rec = self.history.create(request, quote_usd=quote_usd, quote=quote, parent_job_id=parent_job_id,
-                                  group_id=group_id, group_kind=group_kind)
+                                  group_id=group_id, group_kind=group_kind, owner=self.owner)
         self._emit(rec.id, JobState.QUEUED, message=SENTENCES[JobState.QUEUED])
         return rec
 
     def start(self, job_id: str) -> asyncio.Task[JobRecord]:
-        task = asyncio.ensure_future(self.execute(job_id))
-        self._tasks[job_id] = task
-        task.add_done_callback(lambda _t, j=job_id: self._tasks.pop(j, None))
-        return task
+        return self._track(job_id, self.execute(job_id))
+
+    def _done(self, job_id: str) -> None:
+        self._tasks.pop(job_id, None)
+        if not self._tasks and self._beat is not None:
+            self._beat.cancel()
+            self._beat = None
+
+    async def _heartbeat(self) -> None:
+        """Touch the rows of this process's running jobs, so another process's resume leaves them alone."""
+        while self._tasks:
+            with contextlib.suppress(Exception):
+                self.history.heartbeat(list(self._tasks), self.owner)
+            await asyncio.sleep(owners.HEARTBEAT_S)  # real time, whatever sleep tests inject
 
     async def run(self, request: EditRequest, **kw: Any) -> JobRecord:
         rec = self.create(request, **kw)
@@ -232,38 +270,42 @@ class Runner:
 
     async def execute(self, job_id: str) -> JobRecord:
         rec = self.history.get(job_id)
-        if rec.finished:
+        if rec.finished and not (rec.state == JobState.INTERRUPTED and rec.handle):
             return rec
         info: ProviderInfo | None = None
         provider: Provider | None = None
         started = time.monotonic()
-        resuming = rec.state != JobState.QUEUED
+        deadline = Deadline(self.config.timeout, retry_budget=self.config.retry_budget)
         try:
             info = self.registry.get(rec.provider)
             key = self._key(info)
-            provider = self._provider(info, key)
+            provider = self._provider(info, key, rec, deadline)
             if rec.state == JobState.QUEUED:
                 refs = await self._prepare(rec.request, info, provider)
                 sem = self._semaphores.setdefault(info.id, asyncio.Semaphore(self._limit(info)))
                 async with sem:
                     rec = self._move(rec, JobState.SUBMITTING, submits=rec.submits + 1,
-                                     message=SENTENCES[JobState.SUBMITTING])
+                                     endpoint=self._endpoint(info, rec), message=SENTENCES[JobState.SUBMITTING])
                     sub = await provider.submit(rec.request, refs)
                     rec = self._move(rec, JobState.RUNNING, provider_job_id=sub.provider_job_id,
                                      handle=sub.handle, billed_usd=sub.billed_usd, progress=0.0,
-                                     message=SENTENCES[JobState.RUNNING])
-                    result = sub.result or await self._poll(rec, provider)
+                                     submitted_at=time.time(), message=SENTENCES[JobState.RUNNING])
+                    result = sub.result or await self._poll(rec, provider, deadline)
             elif rec.state == JobState.SUBMITTING:
-                return self._move(rec, JobState.INTERRUPTED, error_kind=ErrorKind.NETWORK.value,
+                return self._move(rec, JobState.INTERRUPTED, error_kind=ErrorKind.NETWORK.value, owner=None,
                                   error_message="FlexStudio stopped while sending this job, so it cannot tell "
-                                  "whether the provider took it. It was not sent again (no double charge).",
-                                  message=SENTENCES[JobState.INTERRUPTED])
-            else:  # running or downloading when FlexStudio stopped: finish from the stored handle
+                                  "whether the provider took it (it may have been billed). It was not sent "
+                                  "again (no double charge).",
+                                  message="Sent, but no answer came: it may have been billed.")
+            else:  # running or downloading when FlexStudio stopped, or interrupted: finish from the handle
                 if not rec.handle:
                     raise JobGone("No polling handle was stored for this job.")
                 if rec.state == JobState.DOWNLOADING:
                     rec = self.history.update(rec.id, state=JobState.RUNNING.value)
-                result = await self._poll(rec, provider, resuming=True)
+                elif rec.state == JobState.INTERRUPTED:
+                    rec = self._move(rec, JobState.RUNNING, finished_at=None, error_kind=None, error_message=None,
+                                     message=SENTENCES[JobState.RUNNING])
+                result = await self._poll(rec, provider, deadline)
             rec = self._move(rec, JobState.DOWNLOADING, message=SENTENCES[JobState.DOWNLOADING],
                              billed_usd=result.billed_usd if result.billed_usd is not None else rec.billed_usd)
             outputs = await self._fetch(result, provider, info)
@@ -271,7 +313,8 @@ class Runner:
                               latency_s=round(time.monotonic() - started, 3), message=SENTENCES[JobState.SUCCEEDED])
         except asyncio.CancelledError:
             if job_id not in self._cancel_requested:
-                # Shutting down, not a user's cancel: leave the job as it stands; it resumes at next start.
+                # Shutting down, not a user's cancel: a submitted job is handed over as interrupted.
+                self._hand_over(job_id, info)
                 raise
             self._cancel_requested.discard(job_id)
             rec = self.history.get(job_id)
@@ -286,41 +329,41 @@ class Runner:
             if not rec.finished:
                 rec = self._move(rec, JobState.CANCELLED, message=note)
             return rec
-        except BaseException as exc:
-            return self._fail(job_id, exc, resuming=resuming)
+        except Exception as exc:
+            return self._settle(job_id, exc, info)
 
-    def _fail(self, job_id: str, exc: BaseException, *, resuming: bool) -> JobRecord:
+    def _hand_over(self, job_id: str, info: ProviderInfo | None) -> None:
+        with contextlib.suppress(Exception):
+            rec = self.history.get(job_id)
+            if rec.state in (JobState.RUNNING, JobState.DOWNLOADING) and rec.handle:
+                label = info.label if info else rec.provider
+                out = recovery.interrupted(rec, label, "FlexStudio closed before the result arrived",
+                                           ErrorKind.NETWORK.value)
+                self._move(rec, out.state, **out.changes)
+
+    def _settle(self, job_id: str, exc: Exception, info: ProviderInfo | None) -> JobRecord:
         rec = self.history.get(job_id)
         if rec.finished:
             return rec
         if isinstance(exc, ProviderError) and exc.retry_after is not None:
             self.retry_after[job_id] = exc.retry_after  # a batch waits this long before launching again
-        if isinstance(exc, JobGone) and resuming:
-            state = JobState.INTERRUPTED
-            kind = ErrorKind.EXPIRED.value
-            msg = (f"{exc} The provider's job id {rec.provider_job_id} is kept in history.")
-        elif isinstance(exc, ProviderError) and exc.kind == ErrorKind.MODERATED:
-            state, kind = JobState.MODERATED, ErrorKind.MODERATED.value
-            msg = str(exc)
+        label = info.label if info else rec.provider
+        if isinstance(exc, ProviderError) and exc.kind == ErrorKind.MODERATED:
             # Whether a moderated request is charged is the provider's rule (capability data): "not
             # billed" books $0; "may bill" and "unknown" keep what the provider reported (usually
             # nothing), and the spend guard counts the quote for them until a bill says otherwise.
-            info = self.registry.get(rec.provider) if rec.provider in self.registry else None
             billing = info.capabilities.moderation_billing if info else ModerationBilling.UNKNOWN
             billed = 0.0 if billing is ModerationBilling.NOT_BILLED else rec.billed_usd
-            label = info.label if info else rec.provider
-            return self._move(rec, state, error_kind=kind, error_message=self._scrub(msg), billed_usd=billed,
+            return self._move(rec, JobState.MODERATED, error_kind=ErrorKind.MODERATED.value,
+                              error_message=self._scrub(str(exc)), billed_usd=billed,
                               message=moderation_sentence(label, billing))
-        elif isinstance(exc, FlexError):
-            state, kind, msg = JobState.FAILED, exc.kind.value, str(exc)
-        elif isinstance(exc, Exception):
-            log.exception("job %s failed unexpectedly", job_id)
-            state, kind = JobState.FAILED, ErrorKind.PROVIDER.value
-            msg = f"Unexpected error: {type(exc).__name__}: {exc}"
-        else:
-            raise exc
-        return self._move(rec, state, error_kind=kind, error_message=self._scrub(msg),
-                          message=SENTENCES[state])
+        out = recovery.decide(rec, exc, label)
+        if out.changes.get("error_message", "").startswith("Unexpected error"):
+            log.error("job %s ended on an unexpected error", job_id, exc_info=exc)
+        changes = dict(out.changes)
+        if "error_message" in changes:
+            changes["error_message"] = self._scrub(changes["error_message"])
+        return self._move(rec, out.state, **changes)
 
     def _limit(self, info: ProviderInfo) -> int:
         """Jobs at once on one provider: what its capabilities say it admits (at least the configured
@@ -381,14 +424,33 @@ class Runner:
                     task.cancel()
         return [p for p in out if p is not None]
 
-    async def _poll(self, rec: JobRecord, provider: Provider, *, resuming: bool = False) -> Result:
+    async def _poll(self, rec: JobRecord, provider: Provider, deadline: Deadline) -> Result:
+        """Poll until done. A poll that fails without the provider's verdict is asked again (capped
+        backoff, ``Retry-After``) while the job's budget lasts; the time limit ends the run."""
+        from ..providers.http import RETRY
+
         handle = rec.handle or {}
         interval = self.config.poll_interval
         last_write = 0.0
         last_state: tuple[Any, ...] = ()
-        deadline = None if self.config.timeout is None else time.monotonic() + self.config.timeout
+        sleep = self.sleep or asyncio.sleep
+        failures = 0
         while True:
-            poll = await provider.poll(handle)
+            deadline.check(provider.info.label)
+            try:
+                poll = await provider.poll(handle)
+            except ProviderError as exc:
+                wait = min(exc.retry_after if exc.retry_after is not None else RETRY.backoff(failures),
+                           RETRY.max_retry_after)
+                if not recovery.retry_in_run(exc) or not deadline.may_retry(wait):
+                    if deadline.expired and not exc.verdict and not isinstance(exc, JobGone):
+                        raise deadline.exceeded(provider.info.label) from exc
+                    raise
+                deadline.note_wait(wait, retry=True)
+                await sleep(wait)
+                failures += 1
+                continue
+            failures = 0
             if poll.state == "done":
                 if poll.result is None:
                     raise ProviderError(f"{provider.info.label} said done but sent no result.")
@@ -405,10 +467,10 @@ class Runner:
             if state_key != last_state or now - last_write > 2.0:
                 self.history.update(rec.id, progress=poll.progress, message=msg)
                 last_state, last_write = state_key, now
-            if deadline is not None and now > deadline:
-                raise ProviderError(f"{provider.info.label} did not finish within "
-                                    f"{self.config.timeout:g} s.", kind=ErrorKind.TIMEOUT)
-            await (self.sleep or asyncio.sleep)(interval)
+            deadline.check(provider.info.label)
+            pause = deadline.cap(interval)
+            deadline.note_wait(pause)
+            await sleep(pause)
             interval = min(self.config.max_poll_interval, interval * 1.15)
 
     async def _fetch(self, result: Result, provider: Provider, info: ProviderInfo) -> list[Any]:
@@ -419,14 +481,19 @@ class Runner:
         for url in result.urls:
             blobs.append(await provider.download(url))
         if not blobs:
-            raise ProviderError(f"{info.label} finished without an image.")
+            raise verdict(ProviderError(f"{info.label} finished without an image."))
         outputs = []
         for data in blobs:
             try:
                 fmt, w, h = await asyncio.to_thread(images.verify_output, data)
             except BadInput as exc:
-                raise ProviderError(f"{info.label} sent a result that is not a usable image ({exc}).",
-                                    kind=ErrorKind.PROVIDER) from None
+                if data.lstrip()[:1] == b"<":
+                    # A web page where the image should be (a captive portal, a CDN error page): not the
+                    # provider's result, so the job stays resumable.
+                    raise ProviderError(f"The result link of {info.label} answered with a web page instead "
+                                        "of the image.", kind=ErrorKind.NETWORK) from None
+                raise verdict(ProviderError(f"{info.label} sent a result that is not a usable image ({exc}).",
+                                            kind=ErrorKind.PROVIDER)) from None
             mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(fmt.upper(),
                                                                                        f"image/{fmt.lower()}")
             sha = await asyncio.to_thread(self.blobs.put, data, mime)
@@ -435,16 +502,32 @@ class Runner:
 
     # ------------------------------------------------------------------ after a crash
     async def resume_unfinished(self) -> list[JobRecord]:
-        """Finish or settle every job a crash left unfinished (the window does this at start)."""
-        jobs = self.history.unfinished()
-        if not jobs:
+        """Finish or settle every job a crash left unfinished and fetch every interrupted job that has a
+        handle (the window does this at start and every few minutes). Jobs another live process is
+        running are left alone; each job is claimed first, so two resuming processes never share one."""
+        picked: list[JobRecord] = []
+        for rec in self.history.resumable():
+            if rec.id in self._tasks or owners.is_live(rec.owner, rec.heartbeat_at):
+                continue
+            if self.history.claim(rec.id, self.owner, expected=rec.owner):
+                picked.append(rec)
+        if not picked:
             return []
-        return list(await asyncio.gather(*(self._resume_one(j) for j in jobs)))
+        tasks = [self._track(rec.id, self._resume_one(rec)) for rec in picked]
+        return list(await asyncio.gather(*tasks))
+
+    def _track(self, job_id: str, coro: Awaitable[JobRecord]) -> asyncio.Task[JobRecord]:
+        task = asyncio.ensure_future(coro)
+        self._tasks[job_id] = task
+        task.add_done_callback(lambda _t, j=job_id: self._done(j))
+        if self._beat is None or self._beat.done():
+            self._beat = asyncio.ensure_future(self._heartbeat())
+        return task
 
     async def _resume_one(self, rec: JobRecord) -> JobRecord:
         if rec.state == JobState.QUEUED:
             # Never sent: nothing can have been billed. Settle it rather than spend without asking.
-            return self._move(rec, JobState.INTERRUPTED, error_kind=ErrorKind.NETWORK.value,
+            return self._move(rec, JobState.INTERRUPTED, error_kind=ErrorKind.NETWORK.value, owner=None,
                               error_message="FlexStudio stopped before this job was sent; nothing was billed. "
-                              "Re-run it from the history.", message=SENTENCES[JobState.INTERRUPTED])
+                              "Re-run it from the history.", message="Not sent — nothing was billed.")
         return await self.execute(rec.id)

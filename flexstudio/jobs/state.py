@@ -25,7 +25,11 @@ _ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.SUBMITTING: frozenset({JobState.RUNNING, JobState.DOWNLOADING, *_ENDS}),
     JobState.RUNNING: frozenset({JobState.RUNNING, JobState.DOWNLOADING, *_ENDS}),
     JobState.DOWNLOADING: frozenset({JobState.SUCCEEDED, *_ENDS}),
+    # An interrupted job with a handle is picked up again by ``resume`` (or given up: cancelled).
+    JobState.INTERRUPTED: frozenset({JobState.RUNNING, JobState.DOWNLOADING, *_ENDS}),
 }
+# Interrupted is where a run ends, but not the job: the provider may still finish, and resume fetches it.
+RESUMABLE = frozenset({JobState.INTERRUPTED})
 
 
 class InvalidTransition(RuntimeError):
@@ -50,5 +54,6 @@ SENTENCES = {
     JobState.FAILED: "Failed.",
     JobState.MODERATED: "The provider flagged the request and did not bill it.",
     JobState.CANCELLED: "Cancelled.",
-    JobState.INTERRUPTED: "Interrupted: FlexStudio stopped before the job finished and it could not be resumed.",
+    JobState.INTERRUPTED: "Waiting for the provider — FlexStudio will fetch the result (the provider may "
+                          "still finish it).",
 }

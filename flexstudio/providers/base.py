@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import httpx
 
     from ..core.request import EditRequest
+    from .deadline import Deadline
 
 
 class Support(StrEnum):
@@ -196,6 +197,8 @@ class ProviderContext:
     poll_interval: float = 0.5
     state_dir: str | None = None         # a folder the provider may keep state in (the sandbox does)
     sleep: Callable[[float], Awaitable[None]] | None = None  # injectable for tests; None → asyncio.sleep
+    deadline: Deadline | None = None     # the job's time limit and retry budget (the runner passes one)
+    idempotency_key: str | None = None   # stable per job: sent with a paid call where the API takes one
     uploads: Any = None                  # providers.uploads.Uploads shared by every job; None → per provider
 
 

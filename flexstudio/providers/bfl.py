@@ -34,7 +34,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError, verdict
 from ..core.sizes import validate_size
 from .base import (
     Balance,
@@ -49,7 +49,16 @@ from .base import (
     Submission,
     Support,
 )
-from .http import Http, check_url, error, json_body, message_from_json, provider_error, same_origin
+from .http import (
+    Http,
+    check_url,
+    error,
+    json_body,
+    message_from_json,
+    provider_error,
+    read_timeout,
+    same_origin,
+)
 
 if TYPE_CHECKING:
     from ..core.request import EditRequest
@@ -133,7 +142,8 @@ class BflProvider:
         self.result_path = str(opts.get("result_path") or _BFL_OPTIONS["result_path"])
         self.cost_is_bill = bool(opts.get(COST_IS_BILL, False))
         self.base_url = (ctx.base_url or info.default_base_url).rstrip("/")
-        self.http = Http(ctx.client, info.label, sleep=ctx.sleep)
+        self.http = Http(ctx.client, info.label, sleep=ctx.sleep, deadline=ctx.deadline,
+                         read_timeout=read_timeout(opts))
 
     # ------------------------------------------------------------------ helpers
     def _key(self) -> str:
@@ -294,7 +304,7 @@ class BflProvider:
                                 kind=ErrorKind.MODERATED, provider_message=said, moderation_stage=stage)
         if status == "Error":
             details = _details_text(data.get("details"))
-            raise error(self.label, ErrorKind.PROVIDER, f"Error: {details}" if details else "Error")
+            raise verdict(error(self.label, ErrorKind.PROVIDER, f"Error: {details}" if details else "Error"))
         if status == "Task not found":
             raise JobGone(f"{self.label} no longer knows this job (Task not found).",
                           kind=ErrorKind.PROVIDER, provider_message=status)

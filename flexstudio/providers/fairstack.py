@@ -33,6 +33,7 @@ from .base import (
     Submission,
     Support,
 )
+from .deadline import SYNC_READ_TIMEOUT_S
 from .http import HttpProvider, check_url, error, json_body, provider_error
 from .kie import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 
@@ -93,6 +94,10 @@ class FairStackProvider(HttpProvider):
         self.a = assumptions
 
 
+    # A synchronous gateway renders while it holds the call: a long read timeout (the profile option
+    # ``read_timeout`` changes it).
+    default_read_timeout = SYNC_READ_TIMEOUT_S
+
     def _auth(self) -> dict[str, str]:
         return self._bearer()
 
@@ -123,7 +128,7 @@ class FairStackProvider(HttpProvider):
             body["seed"] = int(request.seed)
         if image:
             body[a.reference_field] = image
-        idem = f"flexstudio-{uuid.uuid4().hex}"
+        idem = self.ctx.idempotency_key or f"flexstudio-{uuid.uuid4().hex}"
         headers = {**auth, "idempotency-key": idem}
         response = await self.http.submit("POST", f"{self._base()}{a.generate_path}", headers=headers, json=body)
         if response.status_code not in (200, 201):

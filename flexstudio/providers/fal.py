@@ -28,7 +28,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import MAX_PIXELS
 from .base import (
     Capabilities,
@@ -334,7 +334,7 @@ class FalProvider(UploadingProvider, HttpProvider):
         kind = ErrorKind.TIMEOUT if error_type in TIMEOUT_ERROR_TYPES else ErrorKind.PROVIDER
         if isinstance(error_type, str) and error_type not in said:
             said = f"{said} [{error_type}]"
-        return error(self.info.label, kind, said)
+        return verdict(error(self.info.label, kind, said))
 
     async def _result(self, handle: Mapping[str, Any], headers: dict[str, str]) -> Result:
         url = self._api_url(handle.get("response_url"), "response URL")
@@ -342,7 +342,10 @@ class FalProvider(UploadingProvider, HttpProvider):
         if response.status_code in (404, 410):
             raise self._gone(response)
         if not response.is_success:
-            raise self._error(response)
+            exc = self._error(response)
+            if 400 <= response.status_code < 500 and response.status_code not in (401, 403, 408, 425, 429):
+                verdict(exc)  # fal checks a request while running it: a 4xx result is its verdict on the job
+            raise exc
         data = json_body(self.info.label, response)
         images = data.get("images") if isinstance(data, dict) else None
         if not isinstance(images, list):

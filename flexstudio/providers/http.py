@@ -3,7 +3,8 @@
 Rules (providers.md §11): https only except loopback; credentials only to the API host (downloads carry
 no auth header and follow redirects by hand, re-checking each hop); a paid submit is retried only when
 the provider provably did not take it (connect error, 429, 503); GETs are retried with capped backoff
-honouring Retry-After; every request is bounded by a timeout; a download has a size cap.
+honouring Retry-After (up to a cap); every request has connect, read and total timeouts cut to the
+job's ``Deadline``; a download has a size cap on the decoded bytes and a minimum rate (a drip is cut).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..core.errors import ErrorKind, ProviderError
+from ..core.errors import DeadlineExceeded, ErrorKind, ProviderError, verdict
+from .deadline import MIN_DOWNLOAD_RATE, POLL_STEP, RATE_GRACE_S, Deadline
 
 if TYPE_CHECKING:
     import httpx
@@ -89,7 +91,7 @@ class RetryPolicy:
     attempts: int = 5            # total tries for a GET
     base: float = 0.5
     cap: float = 8.0             # the longest backoff between tries
-    max_retry_after: float = 60.0  # a Retry-After longer than this ends the job instead
+    max_retry_after: float = 60.0  # a longer Retry-After is waited only this long
     submit_attempts: int = 3     # total tries for a paid submit (only where it provably was not taken)
 
     def backoff(self, attempt: int) -> float:
@@ -194,10 +196,17 @@ def network_error(label: str, exc: Exception) -> ProviderError:
 
 
 class Http:
-    """The HTTP steps of one provider, sharing the retry policy and the hygiene rules."""
+    """The HTTP steps of one provider, sharing the retry policy and the hygiene rules.
+
+    With a ``Deadline`` (the job runner always passes one) polls and downloads are retried for as long
+    as the job's retry budget and time limit allow; without one, ``policy.attempts`` tries per call.
+    ``read_timeout`` is the longest wait between bytes of one answer (a synchronous gateway renders
+    while it holds the call, so its profile sets a long one).
+    """
 
     def __init__(self, client: httpx.AsyncClient, label: str, *, sleep: Sleep | None = None,
-                 policy: RetryPolicy = RETRY, timeout: httpx.Timeout | None = None) -> None:
+                 policy: RetryPolicy = RETRY, timeout: httpx.Timeout | None = None,
+                 deadline: Deadline | None = None, read_timeout: float | None = None) -> None:
         self.client = client
         self.label = label
         if sleep is None:
@@ -209,33 +218,92 @@ class Http:
         import httpx  # imported on first use: it costs start-up time
 
         self._httpx = httpx
-        self.timeout = timeout or _timeout()
+        self.timeout = timeout or _timeout(read_timeout)
+        self.deadline = deadline
+        self.read_timeout = read_timeout
 
+    # ------------------------------------------------------------------ limits
+    def _step_timeout(self) -> httpx.Timeout:
+        """This request's timeouts: the helper's own, cut to what is left of the job's time limit."""
+        t = self.timeout
+        d = self.deadline
+        if d is None or d.remaining() is None:
+            return t
+
+        def cut(v: float | None) -> float | None:
+            return None if v is None else d.cap(v)
+
+        return self._httpx.Timeout(connect=cut(t.connect), read=cut(t.read), write=cut(t.write), pool=cut(t.pool))
+
+    def _step_total(self) -> float | None:
+        """The longest one whole request may take (connect + send + every read)."""
+        base = max(POLL_STEP.total, (self.timeout.read or 0.0) + (self.timeout.connect or 0.0) + 30.0)
+        return base if self.deadline is None else self.deadline.cap(base)
+
+    async def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        import asyncio
+
+        if self.deadline is not None:
+            self.deadline.check(self.label)
+        total = self._step_total()
+        try:
+            return await asyncio.wait_for(
+                self.client.request(method, url, timeout=self._step_timeout(), follow_redirects=False, **kw),
+                total)
+        except TimeoutError:
+            raise self._httpx.ReadTimeout(f"no whole answer within {total:g} s") from None
+
+    async def _wait(self, wait: float, attempt: int) -> bool:
+        """Wait before try ``attempt + 1`` if the budget allows; False when the caller should give up."""
+        wait = min(max(0.0, wait), self.policy.max_retry_after)
+        d = self.deadline
+        if d is None:
+            if attempt >= self.policy.attempts - 1:
+                return False
+        elif not d.may_retry(wait):
+            return False
+        if d is not None:
+            d.note_wait(wait, retry=True)
+        await self.sleep(wait)
+        return True
+
+    def _gave_up(self, err: ProviderError) -> ProviderError:
+        """The error to raise when retrying ends: the job's time limit when that is what ran out."""
+        d = self.deadline
+        if d is not None and d.expired:
+            exc = d.exceeded(self.label)
+            exc.provider_message = str(err)
+            return exc
+        return err
+
+    # ------------------------------------------------------------------ requests
     async def submit(self, method: str, url: str, *, default_retry_after: float | None = None,
                      **kw: Any) -> httpx.Response:
         """A paid request: retried only on a connect error or a 429/503 answer (no job was created).
 
         Any other outcome — a read timeout, a reset after sending, another 5xx — is returned or raised
-        at once: a job may exist, and trying again could charge twice.
+        at once: a job may exist, and trying again could charge twice. Such a lost answer is raised with
+        ``submitted=True``: the job may have been billed.
         """
         check_url(url, what="API URL")
         for attempt in range(self.policy.submit_attempts):
             last = attempt == self.policy.submit_attempts - 1
             try:
-                response = await self.client.request(method, url, timeout=self.timeout,
-                                                     follow_redirects=False, **kw)
+                response = await self._request(method, url, **kw)
+            except DeadlineExceeded:
+                raise
             except (self._httpx.ConnectError, self._httpx.ConnectTimeout) as exc:
-                if last:
-                    raise network_error(self.label, exc) from None
-                await self.sleep(self.policy.backoff(attempt))
+                if last or not await self._wait(self.policy.backoff(attempt), 0):
+                    raise self._gave_up(network_error(self.label, exc)) from None
                 continue
             except self._httpx.HTTPError as exc:
-                raise network_error(self.label, exc) from None
+                err = network_error(self.label, exc)
+                err.submitted = True
+                raise err from None
             if response.status_code in (429, 503) and not last:
                 fallback = default_retry_after if default_retry_after is not None else self.policy.backoff(attempt)
                 wait = parse_retry_after(response.headers, default=fallback)
-                if wait is not None and wait <= self.policy.max_retry_after:
-                    await self.sleep(wait)
+                if wait is not None and wait <= self.policy.max_retry_after and await self._wait(wait, 0):
                     continue
             return response
         raise AssertionError("unreachable")
@@ -248,51 +316,67 @@ class Http:
     async def idempotent(self, method: str, url: str, *,
                          retry_statuses: tuple[int, ...] = (408, 425, 429, 500, 502, 503, 504),
                          **kw: Any) -> httpx.Response:
+        """Retried on network faults and ``retry_statuses`` with capped backoff and jitter, honouring
+        ``Retry-After`` up to ``policy.max_retry_after``, until the budget runs out; then the last answer
+        is returned (or the network fault raised)."""
         check_url(url, what="API URL")
-        for attempt in range(self.policy.attempts):
-            last = attempt == self.policy.attempts - 1
+        attempt = 0
+        while True:
             try:
-                response = await self.client.request(method, url, timeout=self.timeout,
-                                                     follow_redirects=False, **kw)
+                response = await self._request(method, url, **kw)
+            except DeadlineExceeded:
+                raise
             except self._httpx.HTTPError as exc:
-                if last:
-                    raise network_error(self.label, exc) from None
-                await self.sleep(self.policy.backoff(attempt))
+                if not await self._wait(self.policy.backoff(attempt), attempt):
+                    raise self._gave_up(network_error(self.label, exc)) from None
+                attempt += 1
                 continue
-            if response.status_code in retry_statuses and not last:
+            if response.status_code in retry_statuses:
                 wait = parse_retry_after(response.headers, default=self.policy.backoff(attempt))
-                if wait is not None and wait <= self.policy.max_retry_after:
-                    await self.sleep(min(wait, self.policy.max_retry_after))
+                if await self._wait(wait if wait is not None else self.policy.backoff(attempt), attempt):
+                    attempt += 1
                     continue
+                if self.deadline is not None and self.deadline.expired:
+                    raise self._gave_up(provider_error(self.label, response))
             return response
-        raise AssertionError("unreachable")
 
     async def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, max_redirects: int = 5) -> bytes:
         """Fetch a result with **no credentials**, following redirects by hand (each hop re-checked),
-        retrying network faults and truncated bodies; 403/404/410 → the link has expired."""
+        retrying network faults, 5xx/429 and truncated or dripping bodies; 403/404/410 → the link has
+        expired (the provider's verdict on the result)."""
         if url.startswith("data:"):
             return decode_data_uri(self.label, url)
-        for attempt in range(self.policy.attempts):
-            last = attempt == self.policy.attempts - 1
+        attempt = 0
+        while True:
+            if self.deadline is not None:
+                self.deadline.check(self.label)
             try:
                 return await self._download_once(url, max_bytes, max_redirects)
             except _Retryable as exc:
-                if last:
-                    raise exc.error from None
-                await self.sleep(exc.wait if exc.wait is not None else self.policy.backoff(attempt))
-        raise AssertionError("unreachable")
+                wait = exc.wait if exc.wait is not None else self.policy.backoff(attempt)
+                if not await self._wait(wait, attempt):
+                    raise self._gave_up(exc.error) from None
+                attempt += 1
 
     async def _download_once(self, url: str, max_bytes: int, max_redirects: int) -> bytes:
+        import asyncio
+
         current = url
         for _ in range(max_redirects + 1):
             check_url(current, what="result URL")
+            if self.deadline is not None:
+                self.deadline.check(self.label)
             # A fresh request with no default headers: nothing identifying the account leaves here.
-            request = self.client.build_request("GET", current, timeout=self.timeout)
+            request = self.client.build_request("GET", current, timeout=self._step_timeout())
             for name in ("authorization", "x-key", "cookie"):
                 if name in request.headers:
                     del request.headers[name]
             try:
-                response = await self.client.send(request, stream=True, follow_redirects=False)
+                response = await asyncio.wait_for(self.client.send(request, stream=True, follow_redirects=False),
+                                                  self._step_total())
+            except TimeoutError:
+                raise _Retryable(error(self.label, ErrorKind.TIMEOUT,
+                                       "the download host sent no answer in time")) from None
             except self._httpx.HTTPError as exc:
                 raise _Retryable(network_error(self.label, exc)) from None
             try:
@@ -303,41 +387,66 @@ class Http:
                     current = str(self._httpx.URL(current).join(location))
                     continue
                 if response.status_code in (401, 403, 404, 410):
-                    raise error(self.label, ErrorKind.EXPIRED, f"{response.status_code} on the result link",
-                                status=response.status_code)
-                if response.status_code in (408, 429, 500, 502, 503, 504):
+                    raise verdict(error(self.label, ErrorKind.EXPIRED,
+                                        f"{response.status_code} on the result link", status=response.status_code))
+                if response.status_code in (408, 425, 429, 500, 502, 503, 504):
                     raise _Retryable(error(self.label, ErrorKind.PROVIDER,
                                            f"{response.status_code} while downloading the result",
                                            status=response.status_code),
                                      parse_retry_after(response.headers))
                 if response.status_code != 200:
-                    raise error(self.label, ErrorKind.PROVIDER,
-                                f"{response.status_code} while downloading the result")
-                declared = response.headers.get("content-length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise error(self.label, ErrorKind.PROVIDER,
-                                f"the result is {int(declared) // 1_048_576} MB, over the "
-                                f"{max_bytes // 1_048_576} MB limit")
-                chunks: list[bytes] = []
-                size = 0
-                try:
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise error(self.label, ErrorKind.PROVIDER,
-                                        f"the result is over the {max_bytes // 1_048_576} MB limit")
-                        chunks.append(chunk)
-                except self._httpx.HTTPError as exc:  # reset or truncated mid-body
-                    raise _Retryable(error(self.label, ErrorKind.NETWORK,
-                                           f"the download broke off ({type(exc).__name__})")) from None
-                data = b"".join(chunks)
-                if declared and declared.isdigit() and len(data) != int(declared):
-                    raise _Retryable(error(self.label, ErrorKind.NETWORK,
-                                           f"the download was truncated ({len(data)} of {declared} bytes)"))
-                return data
+                    raise _Retryable(error(self.label, ErrorKind.PROVIDER,
+                                           f"{response.status_code} while downloading the result"))
+                return await self._read_body(response, max_bytes)
             finally:
                 await response.aclose()
         raise error(self.label, ErrorKind.PROVIDER, "too many redirects on the result link")
+
+    async def _read_body(self, response: httpx.Response, max_bytes: int) -> bytes:
+        """The decoded body, with the size cap on the *decoded* bytes, the length check on the bytes as
+        sent (``Content-Length`` counts them compressed), a minimum rate and the job's time limit."""
+        import asyncio
+
+        encoded = bool(response.headers.get("content-encoding", "").strip(" ,").replace("identity", ""))
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and not encoded and int(declared) > max_bytes:
+            raise verdict(error(self.label, ErrorKind.PROVIDER,
+                                f"the result is {int(declared) // 1_048_576} MB, over the "
+                                f"{max_bytes // 1_048_576} MB limit"))
+        chunks: list[bytes] = []
+        size = 0
+        started = time.monotonic()
+        stream = response.aiter_bytes().__aiter__()
+        while True:
+            step = self.timeout.read or 60.0
+            if self.deadline is not None:
+                if self.deadline.expired:
+                    raise _Retryable(error(self.label, ErrorKind.TIMEOUT, "the download ran out of time"))
+                step = self.deadline.cap(step)
+            try:
+                chunk = await asyncio.wait_for(stream.__anext__(), step)
+            except StopAsyncIteration:
+                break
+            except TimeoutError:
+                raise _Retryable(error(self.label, ErrorKind.TIMEOUT, "the download stalled")) from None
+            except self._httpx.HTTPError as exc:  # reset, truncated mid-body, or a body that does not decode
+                raise _Retryable(error(self.label, ErrorKind.NETWORK,
+                                       f"the download broke off ({type(exc).__name__})")) from None
+            size += len(chunk)
+            if size > max_bytes:
+                raise verdict(error(self.label, ErrorKind.PROVIDER,
+                                    f"the result is over the {max_bytes // 1_048_576} MB limit"))
+            chunks.append(chunk)
+            took = time.monotonic() - started
+            if took > RATE_GRACE_S and size / took < MIN_DOWNLOAD_RATE:
+                raise _Retryable(error(self.label, ErrorKind.NETWORK,
+                                       f"the download crawled ({size} bytes in {took:.0f} s)"))
+        data = b"".join(chunks)
+        sent = response.num_bytes_downloaded
+        if declared and declared.isdigit() and sent != int(declared):
+            raise _Retryable(error(self.label, ErrorKind.NETWORK,
+                                   f"the download was truncated ({sent} of {declared} bytes)"))
+        return data
 
 
 class _Retryable(Exception):
@@ -360,10 +469,10 @@ def decode_data_uri(label: str, uri: str) -> bytes:
         raise error(label, ErrorKind.PROVIDER, "a data URI result that does not decode") from None
 
 
-def _timeout() -> httpx.Timeout:
+def _timeout(read: float | None = None) -> httpx.Timeout:
     import httpx
 
-    return httpx.Timeout(DEFAULT_TIMEOUT[0], connect=DEFAULT_TIMEOUT[1])
+    return httpx.Timeout(read or DEFAULT_TIMEOUT[0], connect=DEFAULT_TIMEOUT[1])
 
 
 def new_client(**kw: Any) -> httpx.AsyncClient:
@@ -374,9 +483,20 @@ def new_client(**kw: Any) -> httpx.AsyncClient:
                              headers={"user-agent": "FlexStudio/0.1"}, **kw)
 
 
+def read_timeout(options: Mapping[str, Any], default: float | None = None) -> float | None:
+    """A profile's ``read_timeout`` option (seconds), else ``default``."""
+    value = options.get("read_timeout")
+    try:
+        return float(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
 class HttpProvider:
     """What the HTTP protocols share: merged profile options, the API root, the ``Http`` helper and the
     key check (no key → ``MissingKey`` before any request)."""
+
+    default_read_timeout: float | None = None  # a synchronous gateway sets a long one
 
     def __init__(self, info: Any, ctx: Any) -> None:
         self.info = info
@@ -389,7 +509,8 @@ class HttpProvider:
         if self._http is None:
             if self.ctx.client is None:
                 raise RuntimeError(f"{self.info.label}: no HTTP client was given")
-            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep)
+            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep, deadline=self.ctx.deadline,
+                              read_timeout=read_timeout(self.options, self.default_read_timeout))
         return self._http
 
     def _base(self) -> str:

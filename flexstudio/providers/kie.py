@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import MEGAPIXEL
 from .base import (
     Capabilities,
@@ -270,7 +270,7 @@ class KieProvider(UploadingProvider, HttpProvider):
             return error(label, ErrorKind.MODERATED, said, moderation_stage=moderation_stage(msg))
         kind = {"400": ErrorKind.VALIDATION, "422": ErrorKind.VALIDATION,
                 "402": ErrorKind.CREDITS}.get(fcode, ErrorKind.PROVIDER)
-        return error(label, kind, said)
+        return verdict(error(label, kind, said))
 
     def _code_error(self, code: int | None, msg: str, *, retry_after: float | None = None) -> ProviderError:
         label = self.info.label

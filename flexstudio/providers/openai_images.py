@@ -40,6 +40,7 @@ from .base import (
     Submission,
     Support,
 )
+from .deadline import SYNC_READ_TIMEOUT_S
 from .http import HttpProvider, check_url, error, json_body, provider_error
 
 if TYPE_CHECKING:
@@ -119,6 +120,10 @@ PARAM_STYLES = {"lumenfall": lumenfall_params, "flux": flux_params}
 class OpenAIImagesProvider(HttpProvider):
     """One OpenAI-compatible gateway (a profile: base URL, model id, parameter style)."""
 
+    # A synchronous gateway renders while it holds the call: a long read timeout (the profile option
+    # ``read_timeout`` changes it).
+    default_read_timeout = SYNC_READ_TIMEOUT_S
+
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
         super().__init__(info, ctx)
         options = self.options
@@ -165,6 +170,9 @@ class OpenAIImagesProvider(HttpProvider):
             **self.params(request),
         }
         headers = {**auth, "accept": "application/json"}
+        if self.ctx.idempotency_key:
+            # A gateway that keeps idempotency keys answers a repeated call once, without billing again.
+            headers["idempotency-key"] = self.ctx.idempotency_key
         if references:
             name = "image" if len(references) == 1 else "image[]"
             files = [(name, (f"image-{i}.{_EXT.get(ref.mime, 'png')}", ref.data, ref.mime))

@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import MAX_PIXELS, fit_sides
 from .base import (
     Capabilities,
@@ -300,9 +300,9 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
                 what = "the prompt or references" if stage == "input" else "the input or the result"
                 raise ProviderError(f"{label}'s safety filter flagged {what}. ({said})",
                                     kind=ErrorKind.MODERATED, provider_message=said, moderation_stage=stage)
-            raise error(label, ErrorKind.PROVIDER, said)
+            raise verdict(error(label, ErrorKind.PROVIDER, said))
         if status == "canceled":
-            raise error(label, ErrorKind.PROVIDER, "cancelled")
+            raise verdict(error(label, ErrorKind.PROVIDER, "cancelled"))
         raise error(label, ErrorKind.PROVIDER, f"unknown prediction status {status!r}")
 
     def _result(self, prediction: Mapping[str, Any]) -> Result:
@@ -311,8 +311,8 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
         urls = tuple(u for u in items if isinstance(u, str) and u)
         if not urls:
             if prediction.get("data_removed"):
-                raise error(self.info.label, ErrorKind.EXPIRED,
-                            "the output was deleted (Replicate keeps results for one hour)")
+                raise verdict(error(self.info.label, ErrorKind.EXPIRED,
+                                    "the output was deleted (Replicate keeps results for one hour)"))
             raise error(self.info.label, ErrorKind.PROVIDER, "the prediction succeeded without an output")
         inp = prediction.get("input")
         seed = inp.get("seed") if isinstance(inp, dict) else None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import MEGAPIXEL
 from .base import (
     Capabilities,
@@ -198,7 +198,7 @@ class RunApiProvider(UploadingProvider, HttpProvider):
         msg = str(msg) or "the task failed"
         if MODERATION_RE.search(msg):
             return error(label, ErrorKind.MODERATED, msg, moderation_stage=moderation_stage(msg))
-        return error(label, ErrorKind.PROVIDER, msg)
+        return verdict(error(label, ErrorKind.PROVIDER, msg))
 
     def _error(self, response: httpx.Response) -> ProviderError:
         label = self.info.label

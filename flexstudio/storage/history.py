@@ -64,7 +64,15 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX jobs_page ON jobs(created_at DESC, id DESC);
     """,
-    # 4: references uploaded to a provider's file service (storage.uploads): the URL, never a key
+    # 4: where a job was sent (profile + base URL), when the provider took it, and which process is
+    # running it (owner + heartbeat), so resume goes back to the same place and leaves live jobs alone
+    """
+    ALTER TABLE jobs ADD COLUMN endpoint_json TEXT;
+    ALTER TABLE jobs ADD COLUMN submitted_at REAL;
+    ALTER TABLE jobs ADD COLUMN owner TEXT;
+    ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
+    """,
+    # 5: references uploaded to a provider's file service (storage.uploads): the URL, never a key
     """
     CREATE TABLE uploads (
         profile TEXT NOT NULL,
@@ -118,6 +126,10 @@ class JobRecord:
     group_id: str | None = None
     group_kind: str | None = None
     winner: bool = False
+    endpoint: dict[str, Any] | None = None   # {"profile", "base_url"} the job was sent to
+    submitted_at: float | None = None        # when the provider's answer to the submit arrived
+    owner: str | None = None                 # the process running it (jobs/owner.py)
+    heartbeat_at: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -132,10 +144,12 @@ class JobRecord:
 _COLUMNS = ("id", "created_at", "updated_at", "finished_at", "provider", "state", "prompt", "request_json",
             "seed", "quote_usd", "quote_json", "billed_usd", "provider_job_id", "handle_json", "progress",
             "message", "error_kind", "error_message", "outputs_json", "latency_s", "submits", "favourite",
-            "parent_job_id", "group_id", "group_kind", "winner")
+            "parent_job_id", "group_id", "group_kind", "winner", "endpoint_json", "submitted_at", "owner",
+            "heartbeat_at")
 _UPDATABLE = {"state", "quote_usd", "billed_usd", "provider_job_id", "handle", "progress", "message",
               "error_kind", "error_message", "outputs", "latency_s", "submits", "favourite", "finished_at",
-              "parent_job_id", "group_id", "group_kind", "winner", "request"}
+              "parent_job_id", "group_id", "group_kind", "winner", "request", "endpoint", "submitted_at",
+              "owner", "heartbeat_at"}
 
 
 def _row_to_record(row: sqlite3.Row) -> JobRecord:
@@ -151,6 +165,8 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
         latency_s=row["latency_s"], submits=row["submits"], favourite=bool(row["favourite"]),
         finished_at=row["finished_at"], parent_job_id=row["parent_job_id"], group_id=row["group_id"],
         group_kind=row["group_kind"], winner=bool(row["winner"]),
+        endpoint=json.loads(row["endpoint_json"]) if row["endpoint_json"] else None,
+        submitted_at=row["submitted_at"], owner=row["owner"], heartbeat_at=row["heartbeat_at"],
     )
 
 
@@ -193,15 +209,17 @@ class History:
     # ------------------------------------------------------------------ writes
     def create(self, request: EditRequest, *, quote_usd: float | None = None,
                quote: dict[str, Any] | None = None, parent_job_id: str | None = None,
-               group_id: str | None = None, group_kind: str | None = None, state: str = "queued") -> JobRecord:
+               group_id: str | None = None, group_kind: str | None = None, state: str = "queued",
+               owner: str | None = None) -> JobRecord:
         now = time.time()
         job_id = uuid.uuid4().hex[:12]
         self.db.execute(
             "INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json, seed,"
-            " quote_usd, quote_json, parent_job_id, group_id, group_kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " quote_usd, quote_json, parent_job_id, group_id, group_kind, owner, heartbeat_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (job_id, now, now, request.provider, state, request.prompt, request.to_json(), request.seed,
              quote_usd, json.dumps(quote) if quote is not None else None, parent_job_id, group_id,
-             group_kind),
+             group_kind, owner, now if owner else None),
         )
         return self.get(job_id)
 
@@ -212,8 +230,8 @@ class History:
         cols: list[str] = []
         vals: list[Any] = []
         for key, value in changes.items():
-            if key == "handle":
-                cols.append("handle_json")
+            if key in ("handle", "endpoint"):
+                cols.append(f"{key}_json")
                 vals.append(json.dumps(value) if value is not None else None)
             elif key == "outputs":
                 cols.append("outputs_json")
@@ -299,6 +317,28 @@ class History:
         rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state NOT IN ({marks})"
                                " ORDER BY created_at", TERMINAL_STATES).fetchall()
         return [_row_to_record(r) for r in rows]
+
+    def resumable(self) -> list[JobRecord]:
+        """What ``resume`` looks at: jobs a crash left unfinished, and interrupted jobs with a handle."""
+        marks = ",".join("?" * len(TERMINAL_STATES))
+        rows = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE deleted_at IS NULL AND (state NOT IN ({marks})"
+            " OR (state='interrupted' AND handle_json IS NOT NULL)) ORDER BY created_at",
+            TERMINAL_STATES).fetchall()
+        return [_row_to_record(r) for r in rows]
+
+    def claim(self, job_id: str, owner: str, *, expected: str | None) -> bool:
+        """Take a job for ``owner`` if its owner is still ``expected`` (compare-and-set: of two
+        processes resuming at once, one wins)."""
+        now = time.time()
+        cur = self.db.execute("UPDATE jobs SET owner=?, heartbeat_at=? WHERE id=? AND owner IS ?",
+                              (owner, now, job_id, expected))
+        return cur.rowcount == 1
+
+    def heartbeat(self, job_ids: Sequence[str], owner: str) -> None:
+        if job_ids:
+            self.db.execute(f"UPDATE jobs SET heartbeat_at=? WHERE owner=? AND id IN ({','.join('?' * len(job_ids))})",
+                            (time.time(), owner, *job_ids))
 
     def children(self, job_id: str) -> list[JobRecord]:
         rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE parent_job_id=? AND"

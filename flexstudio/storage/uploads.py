@@ -1,5 +1,5 @@
 """The upload cache's persistent half: one row per reference uploaded to a provider's file service, in
-the history database (table ``uploads``, migration 4). Keyed by (profile, account fingerprint, prepared
+the history database (table ``uploads``, migration 5). Keyed by (profile, account fingerprint, prepared
 image hash, target size) → URL + expiry; the account key itself is never stored (only its hash)."""
 
 from __future__ import annotations

@@ -138,11 +138,18 @@ def test_sandbox_is_deterministic_and_seed_sensitive():
     assert once(7) != once(8)
 
 
-def test_moderation_and_provider_errors_end_in_named_states():
+def test_after_the_submit_only_the_providers_verdict_is_terminal():
+    """Moderation and a documented failure end the job; any other fault leaves it interrupted, with its
+    handle and the amount billed, for resume to fetch."""
+    from flexstudio.core.errors import verdict
+
     for err, state, kind in [
         (ProviderError("flagged", kind=ErrorKind.MODERATED, moderation_stage="output"), "moderated", "moderated"),
-        (ProviderError("boom (500)", kind=ErrorKind.PROVIDER), "failed", "provider"),
-        (JobGone("gone"), "failed", "provider"),
+        (verdict(ProviderError("Error: the worker failed", kind=ErrorKind.PROVIDER)), "failed", "provider"),
+        (ProviderError("key revoked (401)", kind=ErrorKind.AUTH), "interrupted", "auth"),
+        (JobGone("gone"), "interrupted", "expired"),   # within the grace period: it may be catching up
+        (OSError(28, "No space left on device"), "interrupted", "provider"),
+        (RuntimeError("a bug"), "interrupted", "provider"),
     ]:
         svc, holder = _services({"submit": 0.05, "polls": [PollResult("running", progress=0.5), err]})
 
@@ -153,13 +160,17 @@ def test_moderation_and_provider_errors_end_in_named_states():
                 await svc.aclose()
 
         rec = _run(go())
-        assert (rec.state, rec.error_kind) == (state, kind)
+        assert (rec.state, rec.error_kind) == (state, kind), rec.error_message
         assert rec.provider_job_id == "prov-1"
         # the scripted provider does not say whether moderation is billed: the reported cost stands
         assert rec.billed_usd == 0.05
         assert holder["p"].submits == 1
         if state == "moderated":
             assert rec.message.startswith("Moderated — billing unknown (Scripted does not say")
+        if state == "interrupted":
+            assert rec.handle and rec.owner is None and "may still finish" in rec.error_message
+            assert "Billed so far: $0.0500" in rec.error_message
+            assert rec.message == "Waiting for Scripted — will fetch it."
 
 
 @pytest.mark.parametrize(("billing", "billed", "words"), [
@@ -186,6 +197,46 @@ def test_moderation_is_booked_by_the_providers_billing_rule(billing, billed, wor
     assert spent == pytest.approx(0.0 if billed == 0.0 else 0.05)
 
 
+def test_a_failed_poll_is_asked_again_inside_the_run():
+    """5xx, a malformed answer, a rate limit: the poll is repeated (backoff, Retry-After) and the job
+    finishes in the same run."""
+    done = PollResult("done", result=Result(urls=("https://cdn/x",)))
+    svc, holder = _services({"submit": None, "download": _png(),
+                             "polls": [ProviderError("Scripted failed on its side (500)"),
+                                       ProviderError("Scripted sent an answer that is not valid JSON"),
+                                       ProviderError("slow down", kind=ErrorKind.RATE_LIMITED, retry_after=7.0),
+                                       done]})
+    waits = []
+
+    async def sleep(s):
+        waits.append(s)
+
+    svc.runner.sleep = sleep
+
+    async def go():
+        try:
+            return await svc.runner.run(EditRequest(prompt="x", provider="scripted"))
+        finally:
+            await svc.aclose()
+
+    rec = _run(go())
+    assert rec.state == "succeeded" and holder["p"].submits == 1
+    assert 7.0 in waits and len(waits) == 3
+
+
+def test_unknown_job_after_the_grace_period_is_expired():
+    from flexstudio.jobs import recovery
+    from flexstudio.storage.history import JobRecord
+
+    rec = JobRecord(id="j", created_at=0.0, updated_at=0.0, provider="bfl", state="running",
+                    request=EditRequest(prompt="x"), handle={"id": "p"}, provider_job_id="p", submitted_at=1000.0)
+    early = recovery.decide(rec, JobGone("BFL no longer knows this job."), "BFL", now=1000.0 + 60)
+    late = recovery.decide(rec, JobGone("BFL no longer knows this job."), "BFL",
+                           now=1000.0 + recovery.GRACE_S + 1)
+    assert early.state == "interrupted" and late.state == "failed"
+    assert late.changes["error_kind"] == "expired" and "p is kept" in late.changes["error_message"]
+
+
 def test_missing_key_fails_before_any_request():
     svc, holder = _services({"polls": []}, needs_key=True)
 
@@ -201,9 +252,23 @@ def test_missing_key_fails_before_any_request():
     assert "p" not in holder or holder["p"].submits == 0
 
 
+def test_a_web_page_in_place_of_the_image_stays_resumable():
+    svc, _ = _services({"submit": None, "polls": [PollResult("done", result=Result(urls=("https://cdn/x",)))],
+                        "download": b"<html>Log in to the train's wifi</html>"})
+
+    async def go():
+        try:
+            return await svc.runner.run(EditRequest(prompt="x", provider="scripted"))
+        finally:
+            await svc.aclose()
+
+    rec = _run(go())
+    assert rec.state == "interrupted" and "web page" in rec.error_message and rec.handle
+
+
 def test_a_result_that_is_not_an_image_fails_clearly():
     svc, _ = _services({"submit": None, "polls": [PollResult("done", result=Result(urls=("https://cdn/x",)))],
-                        "download": b"<html>not an image</html>"})
+                        "download": b"\x00\x01 not an image at all"})
 
     async def go():
         try:
@@ -256,12 +321,12 @@ def test_resume_finishes_running_jobs_and_settles_the_rest(monkeypatch):
         running = _reached(svc, rec.id, "running")
         task = svc.runner.start(rec.id)
         await running.wait()
-        task.cancel()  # what a kill looks like to history: the row stays "running" with its handle
+        task.cancel()  # the app quitting: the job is handed over as interrupted, with its handle
         await asyncio.gather(task, return_exceptions=True)
         return rec.id
 
     running_id = _run(first())
-    assert svc.history.get(running_id).state == "running"
+    assert svc.history.get(running_id).state == "interrupted" and svc.history.get(running_id).handle
     sending = svc.history.create(EditRequest(prompt="was sending", seed=2))
     svc.history.update(sending.id, state="submitting")
     never_sent = svc.history.create(EditRequest(prompt="never sent", seed=3))

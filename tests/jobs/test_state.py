@@ -33,8 +33,16 @@ def test_forbidden_transitions(a, b):
         transition(a, b)
 
 
-@pytest.mark.parametrize("end", sorted(TERMINAL))
+@pytest.mark.parametrize("end", sorted(TERMINAL - {JobState.INTERRUPTED}))
 def test_terminal_states_are_final(end):
     for nxt in JobState:
         with pytest.raises(InvalidTransition):
             transition(end, nxt)
+
+
+def test_an_interrupted_job_can_be_resumed_or_given_up_but_never_resubmitted():
+    for nxt in (JobState.RUNNING, JobState.DOWNLOADING, JobState.CANCELLED, JobState.FAILED):
+        assert transition(JobState.INTERRUPTED, nxt) == nxt
+    for nxt in (JobState.QUEUED, JobState.SUBMITTING, JobState.SUCCEEDED):
+        with pytest.raises(InvalidTransition):
+            transition(JobState.INTERRUPTED, nxt)

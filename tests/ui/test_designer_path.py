@@ -194,7 +194,8 @@ def test_paste_in_prompt_adds_image_not_text(open_window: Any, qtbot: Any) -> No
 
 def test_window_finishes_jobs_left_running_by_a_crash(open_window: Any, make_services: Any, qtbot: Any,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """A job still running when FlexStudio stopped is finished by the next window, in the background."""
+    """A job still running when FlexStudio stopped is handed over as interrupted, and finished by the
+    next window, in the background."""
     from flexstudio.core.request import EditRequest
 
     from .conftest import run
@@ -207,7 +208,7 @@ def test_window_finishes_jobs_left_running_by_a_crash(open_window: Any, make_ser
     run(qtbot, svc.aclose())  # FlexStudio stops: the job is left running at the "provider"
     assert task.done()
     svc2 = make_services()
-    assert svc2.history.get(rec.id).state == "running"
+    assert svc2.history.get(rec.id).state == "interrupted" and svc2.history.get(rec.id).handle
     w = open_window(svc2, resume=True)
     qtbot.waitUntil(lambda: w.history_model.record(0) is not None and
                     w.history_model.record(0).state == "succeeded", timeout=15000)

@@ -245,10 +245,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.after_first_paint)
 
     async def _resume(self) -> None:
-        unfinished = await asyncio.to_thread(self.services.history.unfinished)
+        unfinished = await asyncio.to_thread(self.services.history.resumable)
         if not unfinished:
             return
-        self.statusBar().showMessage(f"Finishing {len(unfinished)} job(s) left unfinished last time…", 8000)
+        self.statusBar().showMessage(f"Fetching {len(unfinished)} job(s) still waiting for their provider…", 8000)
         done = await self.services.runner.resume_unfinished()
         ok = sum(1 for r in done if r.state == "succeeded")
         self.statusBar().showMessage(f"Resumed {len(done)} unfinished job(s): {ok} succeeded.", 8000)
