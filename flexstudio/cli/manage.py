@@ -104,7 +104,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_providers(args: argparse.Namespace) -> int:
     svc = Services.build()
     try:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for info in svc.registry.all():
             rule = svc.price_table.rule_for(info.id, info.protocol)
             source = svc.key_source(info)
