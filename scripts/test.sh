@@ -7,6 +7,7 @@ bash scripts/setup.sh --test
 export QT_QPA_PLATFORM=offscreen QT_API=pyside6 PYTHONDONTWRITEBYTECODE=1
 .venv/bin/ruff check flexstudio tests bench
 .venv/bin/lint-imports --no-cache
+.venv/bin/mypy  # config in pyproject.toml: --strict for the Qt-free layers, the default checks for ui, cli, app
 set +e
 timeout -k 10 1500 dbus-run-session -- bash scripts/_keyring_session.sh .venv/bin/python -m pytest "$@"
 rc=$?

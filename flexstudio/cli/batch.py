@@ -20,7 +20,7 @@ from ..core.errors import BadInput, ErrorKind, MissingKey
 from ..core.request import EditRequest, ImageRef
 from ..jobs.batch import BatchScheduler, Summary, public_status
 from ..jobs.batch_plan import batch_key, claim, expand, plan_items
-from ..storage.batches import BAD_INPUT, Batch, BatchStore, Item
+from ..storage.batches import BAD_INPUT, Batch, BatchStore, Item, NewItem
 from .commands import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -230,6 +230,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 def _run(svc: Any, store: BatchStore, args: argparse.Namespace) -> int:
     batch, plan = _load_or_plan(svc, store, args)
+    to_run: list[Item] | list[NewItem]
     if batch is not None:
         provider = batch.provider
         items = store.items(batch.id)

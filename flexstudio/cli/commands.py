@@ -58,7 +58,7 @@ def _error_object(args: argparse.Namespace, exc: FlexError) -> dict[str, Any]:
         return {"quotes": [], "error": err}
     if args.command == "batch":
         return {"batch_id": None, "manifest": None, "results": [], "error": err}
-    obj = {"job_id": None, "provider": _first_provider(args), "status": "failed", "outputs": [],
+    obj: dict[str, Any] = {"job_id": None, "provider": _first_provider(args), "status": "failed", "outputs": [],
            "seed": getattr(args, "seed", None), "quote_usd": None, "billed_usd": None, "latency_s": None,
            "provider_job_id": None, "error": err}
     return {"results": [], "error": err} if args.command == "compare" else obj

@@ -116,7 +116,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
                         await svc._runner.aclose()
 
             balances = asyncio.run(ask())
-        rows = []
+        rows: list[dict[str, Any]] = []
         for info in svc.registry.all():
             rule = svc.price_table.rule_for(info.id, info.protocol)
             source = svc.key_source(info)

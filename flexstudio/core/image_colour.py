@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 from io import BytesIO
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image
 
@@ -28,7 +28,7 @@ def _has_palette_alpha(im: Image.Image) -> bool:
 
 def _wide_grey_to_l(im: Image.Image) -> Image.Image:
     """32-bit int or float grey → L, scaled by the range the values use (16-bit data in "I" is common)."""
-    _lo, hi = im.getextrema()
+    _lo, hi = cast("tuple[float, float]", im.getextrema())  # one band: (min, max)
     if im.mode == "F" and hi <= 1.0:
         scale = 255.0
     elif hi <= 255:
@@ -95,15 +95,15 @@ def _transform_from(icc: bytes, mode: str) -> Any:
 
 def needs_colour_conversion(icc: bytes | None) -> bool:
     """True when RGB pixels tagged with ``icc`` must be converted to be read correctly as sRGB."""
-    return bool(icc) and _transform_from(bytes(icc), "RGB") is not None
+    return icc is not None and bool(icc) and _transform_from(icc, "RGB") is not None
 
 
 def _lab_to_rgb(im: Image.Image) -> Image.Image:
     cms = _imagecms()
     if cms is None:
         raise ValueError("LAB images need Pillow's colour management (littlecms)")
-    return cms.applyTransform(im, cms.buildTransform(cms.createProfile("LAB"), cms.createProfile("sRGB"),
-                                                     "LAB", "RGB"))
+    return cast(Image.Image, cms.applyTransform(im, cms.buildTransform(cms.createProfile("LAB"),
+                                                                       cms.createProfile("sRGB"), "LAB", "RGB")))
 
 
 def _profiled_to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
@@ -112,10 +112,10 @@ def _profiled_to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
         return im if im.mode in ("RGB", "RGBA") else im.convert("RGB")
     if im.mode == "RGBA":
         alpha = im.getchannel("A")
-        out = transform.apply(im.convert("RGB"))
+        out: Image.Image = transform.apply(im.convert("RGB"))
         out.putalpha(alpha)
         return out
-    return transform.apply(im)
+    return cast(Image.Image, transform.apply(im))
 
 
 def finish(im: Image.Image, icc: bytes | None) -> Image.Image:
@@ -133,7 +133,7 @@ def finish(im: Image.Image, icc: bytes | None) -> Image.Image:
 # ----------------------------------------------------------------------------------------------- alpha
 def has_real_alpha(im: Image.Image) -> bool:
     """RGBA with at least one pixel not fully opaque."""
-    return im.mode == "RGBA" and im.getchannel("A").getextrema()[0] < 255
+    return im.mode == "RGBA" and cast("tuple[int, int]", im.getchannel("A").getextrema())[0] < 255
 
 
 def flatten_on_white(im: Image.Image) -> Image.Image:

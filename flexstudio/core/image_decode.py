@@ -330,7 +330,7 @@ def _tiff_complete(data: bytes, im: ImageFile.ImageFile) -> bool | None:
         return None
     offsets = offsets if isinstance(offsets, tuple) else (offsets,)
     counts = counts if isinstance(counts, tuple) else (counts,)
-    return max(o + c for o, c in zip(offsets, counts, strict=False)) <= len(data)
+    return bool(max(o + c for o, c in zip(offsets, counts, strict=False)) <= len(data))
 
 
 def structurally_complete(key: str, data: bytes, im: ImageFile.ImageFile) -> bool | None:

@@ -105,7 +105,7 @@ def sha256_of(data: bytes) -> str:
 def inspect(data: bytes, name: str = "") -> ImageInfo:
     """Header-only facts about an image file. Raises ``BadInput`` naming ``name`` if it is unusable."""
     src = open_image(data, name)
-    im = src.image
+    im: Image.Image = src.image
     with decoding(src.label, src.spec.label):
         frames = int(getattr(im, "n_frames", 1))
     w, h = src.upright_size
@@ -129,7 +129,7 @@ def _render(src: Opened, size: tuple[int, int], *, crop_only: bool, reducing_gap
     Works in the stored orientation (so JPEG draft and the resampling box apply to the file as stored)
     and rotates only the small result. The source region is the centred box with the target's aspect.
     """
-    im = src.image
+    im: Image.Image = src.image
     sw, sh = im.size
     tw, th = (size[1], size[0]) if swaps_sides(src.orientation) else size
     scale = max(tw / sw, th / sh)
@@ -163,7 +163,7 @@ def _render(src: Opened, size: tuple[int, int], *, crop_only: bool, reducing_gap
 
 
 def _can_pass_through(src: Opened, data: bytes, size: tuple[int, int], fmt: str) -> bool:
-    im = src.image
+    im: Image.Image = src.image
     kind = _PASS_THROUGH.get(im.format or "")
     if kind is None or fmt not in ("auto", kind):
         return False

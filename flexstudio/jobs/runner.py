@@ -519,7 +519,7 @@ class Runner:
     def _track(self, job_id: str, coro: Awaitable[JobRecord]) -> asyncio.Task[JobRecord]:
         task = asyncio.ensure_future(coro)
         self._tasks[job_id] = task
-        task.add_done_callback(lambda _t, j=job_id: self._done(j))
+        task.add_done_callback(lambda _t: self._done(job_id))
         if self._beat is None or self._beat.done():
             self._beat = asyncio.ensure_future(self._heartbeat())
         return task

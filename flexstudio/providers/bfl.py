@@ -34,7 +34,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
-from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError, verdict
+from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import validate_size
 from .base import (
     Balance,
@@ -49,16 +49,7 @@ from .base import (
     Submission,
     Support,
 )
-from .http import (
-    Http,
-    check_url,
-    error,
-    json_body,
-    message_from_json,
-    provider_error,
-    read_timeout,
-    same_origin,
-)
+from .http import HttpProvider, check_url, error, json_body, message_from_json, provider_error, same_origin
 
 if TYPE_CHECKING:
     from ..core.request import EditRequest
@@ -123,16 +114,15 @@ def _clamp(value: float, lo: float, hi: float) -> float:
     return min(hi, max(lo, value))
 
 
-class BflProvider:
+class BflProvider(HttpProvider):
     """One BFL-protocol profile. Stateless apart from its context; everything a job needs is in its handle."""
 
     def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
         if ctx.client is None:
             raise RuntimeError(f"{info.id}: an HTTP client is required")
-        self.info = info
-        self.ctx = ctx
+        super().__init__(info, ctx)
         self.label = info.label
-        opts = {**_BFL_OPTIONS, **dict(info.options), **dict(ctx.options)}
+        opts = {**_BFL_OPTIONS, **self.options}
         auth = str(opts.get("auth", "x-key")).lower()
         if auth not in AUTH_STYLES:
             raise BadInput(f"{info.label}: unknown auth style {auth!r} (use x-key or bearer).")
@@ -141,17 +131,9 @@ class BflProvider:
         self.submit_path = str(opts.get("submit_path") or _BFL_OPTIONS["submit_path"])
         self.result_path = str(opts.get("result_path") or _BFL_OPTIONS["result_path"])
         self.cost_is_bill = bool(opts.get(COST_IS_BILL, False))
-        self.base_url = (ctx.base_url or info.default_base_url).rstrip("/")
-        self.http = Http(ctx.client, info.label, sleep=ctx.sleep, deadline=ctx.deadline,
-                         read_timeout=read_timeout(opts))
+        self.base_url = self._base()
 
     # ------------------------------------------------------------------ helpers
-    def _key(self) -> str:
-        key = (self.ctx.api_key or "").strip()
-        if not key:
-            raise MissingKey.of(self.label, self.info.id, self.info.env_var)
-        return key
-
     def _auth_headers(self, key: str) -> dict[str, str]:
         if self.auth == "bearer":
             return {"Authorization": f"Bearer {key}"}
@@ -228,7 +210,7 @@ class BflProvider:
 
     # ------------------------------------------------------------------ the four steps
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
-        key = self._key()
+        key = self.require_key()
         body = self.build_body(request, references)
         response = await self.http.submit("POST", self._submit_url(), json=body,
                                           headers={**self._auth_headers(key), "accept": "application/json"})
@@ -255,7 +237,7 @@ class BflProvider:
         return Submission(provider_job_id=job_id, handle=handle, billed_usd=billed)
 
     async def poll(self, handle: Mapping[str, Any]) -> PollResult:
-        key = self._key()
+        key = self.require_key()
         url = self.poll_url(handle)
         headers = {**self._auth_headers(key), "accept": "application/json"}
         for attempt in range(NOT_FOUND_RETRIES + 1):
@@ -283,12 +265,11 @@ class BflProvider:
         billed = handle.get("billed_usd")
         if status == "Pending":
             progress = _progress(data.get("progress"))
-            state = "running" if progress else "queued"
-            return PollResult(state=state, progress=progress, message="Pending", billed_usd=billed)
+            return PollResult(state="running" if progress else "queued", progress=progress, message="Pending", billed_usd=billed)
         if status == "Ready":
             result = data.get("result")
             sample = result.get("sample") if isinstance(result, dict) else None
-            if not isinstance(sample, str) or not sample:
+            if not isinstance(result, dict) or not isinstance(sample, str) or not sample:
                 raise error(self.label, ErrorKind.PROVIDER, "Ready without result.sample")
             seed = result.get("seed") if isinstance(result.get("seed"), int) else handle.get("seed")
             revised = result.get("prompt") if handle.get("upsampling") else None

@@ -33,9 +33,9 @@ from .base import (
     Submission,
     Support,
 )
+from .common import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 from .deadline import SYNC_READ_TIMEOUT_S
 from .http import HttpProvider, check_url, error, json_body, provider_error
-from .kie import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 
 if TYPE_CHECKING:
     import httpx
@@ -165,7 +165,8 @@ class FairStackProvider(HttpProvider):
             raise error(label, ErrorKind.PROVIDER, "the answer holds no image URL")
         check_url(url, what="result URL")
         billed = _cost(body.get("cost"))
-        meta = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        raw_meta = body.get("metadata")
+        meta = raw_meta if isinstance(raw_meta, dict) else {}
         seed = meta.get("seed") if isinstance(meta.get("seed"), int) else None
         gen_id = str(body["id"]) if body.get("id") else None
         handle = {"protocol": PROTOCOL, "generation_id": gen_id, "urls": [url], "seed": seed,

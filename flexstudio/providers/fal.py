@@ -140,7 +140,7 @@ def _last_log(logs: Any) -> str:
     if isinstance(logs, list):
         for entry in reversed(logs):
             if isinstance(entry, dict) and isinstance(entry.get("message"), str) and entry["message"].strip():
-                return entry["message"].strip()
+                return str(entry["message"]).strip()
     return ""
 
 
@@ -190,7 +190,8 @@ class FalProvider(UploadingProvider, HttpProvider):
         return provider_error(label, response, kind=kind, message=said)
 
     def _moderated(self, item: Mapping[str, Any], said: str, status: int | None) -> ProviderError:
-        loc = item.get("loc") if isinstance(item.get("loc"), list) else []
+        raw_loc = item.get("loc")
+        loc = raw_loc if isinstance(raw_loc, list) else []
         stage = "input" if INPUT_FIELDS & {str(x) for x in loc} else "output"
         what = "the prompt or references" if stage == "input" else "the result"
         return ProviderError(f"{self.info.label}'s content checker flagged {what}. ({said})",

@@ -24,6 +24,8 @@ from .deadline import MIN_DOWNLOAD_RATE, POLL_STEP, RATE_GRACE_S, Deadline
 if TYPE_CHECKING:
     import httpx
 
+    from .base import ProviderContext, ProviderInfo
+
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 DEFAULT_TIMEOUT = (60.0, 10.0)  # read/write/pool seconds, connect seconds
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
@@ -95,7 +97,7 @@ class RetryPolicy:
     submit_attempts: int = 3     # total tries for a paid submit (only where it provably was not taken)
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.cap, self.base * (2 ** attempt))
+        delay = min(self.cap, self.base * (2.0 ** attempt))
         return delay * (0.75 + random.random() * 0.5)
 
 
@@ -498,7 +500,7 @@ class HttpProvider:
 
     default_read_timeout: float | None = None  # a synchronous gateway sets a long one
 
-    def __init__(self, info: Any, ctx: Any) -> None:
+    def __init__(self, info: ProviderInfo, ctx: ProviderContext) -> None:
         self.info = info
         self.ctx = ctx
         self.options: dict[str, Any] = {**dict(info.options), **dict(ctx.options)}
@@ -519,7 +521,7 @@ class HttpProvider:
     def require_key(self) -> str:
         from ..core.errors import MissingKey
 
-        key = (self.ctx.api_key or "").strip()
+        key: str = (self.ctx.api_key or "").strip()
         if not key:
             raise MissingKey.of(self.info.label, self.info.id, self.info.env_var)
         return key

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -52,6 +51,7 @@ from .base import (
     Submission,
     Support,
 )
+from .common import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 from .http import HttpProvider, check_url, error, json_body, parse_retry_after, provider_error
 from .uploads import Uploaded, UploadingProvider
 
@@ -71,16 +71,9 @@ UPLOAD_PATH = "flexstudio"
 UPLOAD_LIFETIME = 3 * 86_400  # Kie's File Upload API deletes files after 3 days
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
-ASPECT_RATIOS: dict[str, tuple[int, int]] = {
-    "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16), "3:2": (3, 2), "2:3": (2, 3),
-}
 QUEUED_STATES = {"waiting", "queuing"}
 RUNNING_STATES = {"generating"}
 
-MODERATION_RE = re.compile(
-    r"moderat|content[ _-]?polic|safety (system|filter|checker)|nsfw|flagged|sensitive|inappropriate|"
-    r"violat|prohibited", re.IGNORECASE)
-OUTPUT_STAGE_RE = re.compile(r"output|generated image|result image|the result", re.IGNORECASE)
 GONE_RE = re.compile(r"not found|not exist|is null|no record", re.IGNORECASE)
 _CODE_KIND = {400: ErrorKind.VALIDATION, 401: ErrorKind.AUTH, 402: ErrorKind.CREDITS, 403: ErrorKind.AUTH,
               422: ErrorKind.VALIDATION, 429: ErrorKind.RATE_LIMITED}
@@ -88,34 +81,9 @@ _RETRY_CODES = (429, 455)           # the task was not created: safe to send aga
 _POLL_RETRY_CODES = (429, 455, 500)  # a status read is idempotent
 
 
-def nearest_aspect(width: int, height: int, ratios: Mapping[str, tuple[int, int]] = ASPECT_RATIOS) -> str:
-    """The documented aspect ratio closest to W:H (compared on a log scale, so 2:1 and 1:2 are symmetric)."""
-    target = math.log(width / height)
-    return min(ratios, key=lambda k: abs(math.log(ratios[k][0] / ratios[k][1]) - target))
-
-
 def resolution_tier(width: int, height: int) -> str:
     """1K (≈1 MP) or 2K (≈4 MP), whichever is nearer on a log scale: up to 2 MP → 1K."""
     return "1K" if width * height <= 2 * MEGAPIXEL else "2K"
-
-
-def moderation_stage(text: str) -> str:
-    return "output" if OUTPUT_STAGE_RE.search(text) else "input"
-
-
-def user_reference_urls(request: EditRequest, options: Mapping[str, Any]) -> list[str] | None:
-    """Public https URLs the user supplied for the references (request extras win over profile options)."""
-    raw = dict(request.extras).get("reference_urls")
-    if raw is None:
-        raw = options.get("reference_urls")
-    if raw is None:
-        return None
-    if isinstance(raw, str):
-        raw = [raw]
-    urls = [str(u).strip() for u in raw if str(u).strip()]
-    for url in urls:
-        check_url(url, what="reference URL")
-    return urls or None
 
 
 class KieProvider(UploadingProvider, HttpProvider):
@@ -309,7 +277,7 @@ def _msg(body: Any) -> str:
         return ""
     for key in ("msg", "message"):
         if isinstance(body.get(key), str) and body[key]:
-            return body[key]
+            return str(body[key])
     return ""
 
 

@@ -51,7 +51,7 @@ class Registry:
             self.problems.append(f"Endpoint {spec.label!r}: the id {spec.id!r} is taken by a built-in provider.")
             return None
         try:
-            info = make(spec.id, spec.label, spec.base_url, {**dict(spec.options), "custom": True})
+            info: ProviderInfo = make(spec.id, spec.label, spec.base_url, {**dict(spec.options), "custom": True})
         except BadInput as exc:
             self.problems.append(f"Endpoint {spec.label!r}: {exc}")
             return None

@@ -33,8 +33,8 @@ from .base import (
     Submission,
     Support,
 )
+from .common import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 from .http import HttpProvider, check_url, error, json_body, provider_error
-from .kie import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 from .uploads import Uploaded, UploadingProvider, epoch_seconds
 
 
@@ -156,12 +156,12 @@ class RunApiProvider(UploadingProvider, HttpProvider):
             return PollResult(state="running", message=status)
         if status == a.done_status:
             urls = [img.get("url") for img in data.get(a.images_field) or () if isinstance(img, dict)]
-            urls = [u for u in urls if isinstance(u, str) and u]
-            if not urls:
+            found = [u for u in urls if isinstance(u, str) and u]
+            if not found:
                 raise error(label, ErrorKind.PROVIDER, "the finished task lists no images")
-            for u in urls:
+            for u in found:
                 check_url(u, what="result URL")
-            return PollResult(state="done", result=Result(urls=tuple(urls)))
+            return PollResult(state="done", result=Result(urls=tuple(found)))
         if status == a.failed_status:
             raise self._failed(data.get(a.error_field))
         return PollResult(state="running", message=status or "unknown status")

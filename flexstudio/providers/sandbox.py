@@ -218,7 +218,7 @@ _FIELDS = {
     "prompt_upsampling": FieldHandling(Support.IGNORED, "the simulator does not rewrite prompts"),
 }
 
-PROFILES = (
+PROFILES: tuple[ProviderInfo, ...] = (
     ProviderInfo(
         id="sandbox", label="Sandbox", protocol="sandbox",
         capabilities=Capabilities(max_references=8, formats=("jpeg", "png", "webp"), can_cancel=True,

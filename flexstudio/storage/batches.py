@@ -9,6 +9,7 @@ make an input run twice. Its own sqlite file (WAL, ``user_version`` migrations) 
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import time
@@ -213,7 +214,7 @@ class BatchStore:
                         (status, note, time.time(), batch_id))
 
     # ------------------------------------------------------------------ items
-    def items(self, batch_id: str) -> list[Item]:
+    def items(self, batch_id: str) -> builtins.list[Item]:
         rows = self.db.execute(f"SELECT {_ITEM_COLS} FROM batch_items WHERE batch_id=? ORDER BY idx",
                                (batch_id,)).fetchall()
         return [_item(r) for r in rows]

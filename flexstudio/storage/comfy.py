@@ -137,7 +137,7 @@ def _latent_size(g: Graph, link: object) -> tuple[int, int] | None:
 def _sampler_settings(g: Graph, n: dict[str, Any]) -> dict[str, Any]:
     """Seed, steps, cfg, sampler and scheduler of one sampler node, through its helper nodes for the
     SamplerCustom family (RandomNoise, KSamplerSelect, BasicScheduler / Flux2Scheduler, CFGGuider)."""
-    kind, out = g.kind(n), {}
+    kind, out = g.kind(n), dict[str, Any]()
     def num(node: dict[str, Any], key: str) -> Any:
         v = g.value(node, key)
         return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None

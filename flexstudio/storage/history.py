@@ -7,6 +7,7 @@ returns. Image bytes live in the ``BlobStore``; a row only ever points at blobs 
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import time
@@ -312,13 +313,13 @@ class History:
         where, args = self._where(search, provider, states, favourite, group_id)
         return int(self.db.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", args).fetchone()[0])
 
-    def unfinished(self) -> list[JobRecord]:
+    def unfinished(self) -> builtins.list[JobRecord]:
         marks = ",".join("?" * len(TERMINAL_STATES))
         rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state NOT IN ({marks})"
                                " ORDER BY created_at", TERMINAL_STATES).fetchall()
         return [_row_to_record(r) for r in rows]
 
-    def resumable(self) -> list[JobRecord]:
+    def resumable(self) -> builtins.list[JobRecord]:
         """What ``resume`` looks at: jobs a crash left unfinished, and interrupted jobs with a handle."""
         marks = ",".join("?" * len(TERMINAL_STATES))
         rows = self.db.execute(
@@ -340,12 +341,12 @@ class History:
             self.db.execute(f"UPDATE jobs SET heartbeat_at=? WHERE owner=? AND id IN ({','.join('?' * len(job_ids))})",
                             (time.time(), owner, *job_ids))
 
-    def children(self, job_id: str) -> list[JobRecord]:
+    def children(self, job_id: str) -> builtins.list[JobRecord]:
         rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE parent_job_id=? AND"
                                " deleted_at IS NULL ORDER BY created_at", (job_id,)).fetchall()
         return [_row_to_record(r) for r in rows]
 
-    def ancestry(self, job_id: str) -> list[JobRecord]:
+    def ancestry(self, job_id: str) -> builtins.list[JobRecord]:
         """The chain of jobs that fed this one (via "use result as reference"), root first."""
         chain: list[JobRecord] = []
         seen: set[str] = set()
@@ -360,7 +361,7 @@ class History:
             current = rec.parent_job_id
         return chain[::-1]
 
-    def lineage_tree(self, root_id: str) -> list[tuple[int, JobRecord, float]]:
+    def lineage_tree(self, root_id: str) -> builtins.list[tuple[int, JobRecord, float]]:
         """Depth-first (depth, job, cumulative cost of the branch down to it) from a root job."""
         out: list[tuple[int, JobRecord, float]] = []
 
@@ -393,7 +394,7 @@ class History:
             " THEN COALESCE(quote_usd, 0) ELSE 0 END), 0) FROM jobs WHERE created_at>=?", (since,)).fetchone()
         return float(row[0])
 
-    def providers_used(self) -> list[str]:
+    def providers_used(self) -> builtins.list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT provider FROM jobs ORDER BY provider")]
 
     def bulk_insert(self, records: Iterable[tuple[EditRequest, str, float]]) -> None:

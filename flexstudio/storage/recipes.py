@@ -143,10 +143,10 @@ def _metadata(data: bytes) -> tuple[dict[str, Any], dict[str, str], str | None] 
 
     try:
         with Image.open(io.BytesIO(data)) as im:
-            info = dict(im.info)
+            info: dict[str, Any] = {str(k): v for k, v in im.info.items()}
             if im.format == "PNG" and not _KNOWN_KEYS.intersection(info):
                 try:  # text chunks after the image data (Pillow reads those only on load)
-                    info.update({k: v for k, v in im.text.items() if k not in info})
+                    info.update({k: v for k, v in getattr(im, "text", {}).items() if k not in info})
                 except Exception:
                     pass
             xmp = info.get("xmp") or info.get("XML:com.adobe.xmp") or b""

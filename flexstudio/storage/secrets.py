@@ -36,6 +36,7 @@ class Secrets:
     def _keyring_get(self, provider_id: str) -> str | None:
         if provider_id in self._cache:
             return self._cache[provider_id]
+        value: str | None
         try:
             value = self._kr().get_password(SERVICE, provider_id)
         except Exception as exc:  # NoKeyringError, locked keyrings, D-Bus failures

@@ -76,7 +76,7 @@ def test_controls_follow_capabilities(odd_window: Any, qtbot: Any) -> None:
     assert (c.guidance.minimum(), c.guidance.maximum()) == (2.0, 6.0)
     assert 2.0 <= w.wb.request.guidance <= 6.0
     # size: converted
-    assert c.badges["size"].text() == "converted" and c.size.isEnabled()
+    assert c.badges["size"].text() == "converted" and c.size_choice.isEnabled()
     # safety: none → disabled; formats from caps; no upsampling toggle; three references
     assert not c.safety.isEnabled() and c.badges["safety"].isVisible()
     assert [c.format.itemData(i) for i in range(c.format.count())] == ["png"]
@@ -106,16 +106,16 @@ def test_size_custom_snaps_to_16_and_shows_megapixels(open_window: Any) -> None:
     w = open_window()
     c = w.controls
     assert not c.width_box.isVisible()
-    c.size.setCurrentIndex(c.size.findData("custom"))
+    c.size_choice.setCurrentIndex(c.size_choice.findData("custom"))
     assert c.width_box.isVisible()
     c.width_box.setValue(1001)
     c.height_box.setValue(1000)
     assert w.wb.request.size == (1008, 992)
     assert (c.width_box.value(), c.height_box.value()) == (1008, 992)
     assert "1008×992" in c.size_info.text() and "0.95 MP" in c.size_info.text()
-    c.size.setCurrentIndex(c.size.findData("16:9"))
+    c.size_choice.setCurrentIndex(c.size_choice.findData("16:9"))
     assert w.wb.request.size == (1360, 768)
-    c.size.setCurrentIndex(c.size.findData("auto"))
+    c.size_choice.setCurrentIndex(c.size_choice.findData("auto"))
     assert w.wb.request.size is None
 
 

@@ -73,7 +73,7 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     renumbered = "Put the hat from image 3 on the dog in image 2 and frame it with image 1, wall #ff6600"
     assert wb.prompt == renumbered
     assert w.prompt.toPlainText() == renumbered
-    w.tray.move(0, 2)  # and back, through the tray's own API
+    w.tray.move_reference(0, 2)  # and back, through the tray's own API
     assert wb.prompt == PROMPT
 
     # 3. on a priced provider the price follows the steps slider while it is dragged.
@@ -91,12 +91,12 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     assert wb.request.steps == w.controls.steps.value()
     assert w.run_button.text().endswith(w.cost.price.text())
     # a change that moves the price: a bigger output size
-    w.controls.size.setCurrentIndex(w.controls.size.findData("custom"))
+    w.controls.size_choice.setCurrentIndex(w.controls.size_choice.findData("custom"))
     w.controls.width_box.setValue(2048)
     w.controls.height_box.setValue(2048)
     assert w.cost.price.text() != start_price
     assert w.run_button.text() == f"Run  ·  {w.cost.price.text()}"
-    w.controls.size.setCurrentIndex(w.controls.size.findData("auto"))
+    w.controls.size_choice.setCurrentIndex(w.controls.size_choice.findData("auto"))
 
     # 4. run on the sandbox with Ctrl+Enter from the prompt; watch it finish; see it in history and compare.
     combo.setCurrentIndex(combo.findData("sandbox"))

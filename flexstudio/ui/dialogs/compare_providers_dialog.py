@@ -165,7 +165,9 @@ class CompareProvidersDialog(QDialog):
         try:
             for row, info in enumerate(self.infos):
                 on = info.id in provider_ids and self.usable.get(info.id, False)
-                self.table.item(row, 0).setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+                item = self.table.item(row, 0)
+                if item is not None:
+                    item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
         finally:
             self.table.blockSignals(False)
         self.refresh()

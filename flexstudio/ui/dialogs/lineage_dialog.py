@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, Signal, SignalInstance
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -135,9 +135,9 @@ class LineageDialog(QDialog):
                                      f"{theme.money(whole)}. “Branch total” is the cost from the root down to "
                                      "each job.")
 
-    def _emit(self, signal: Signal, item: QTreeWidgetItem | None) -> None:
+    def _emit(self, signal: SignalInstance, item: QTreeWidgetItem | None) -> None:
         if item is None:
             return
         rec = self.records.get(str(item.data(0, Qt.ItemDataRole.UserRole)))
         if rec is not None:
-            signal.emit(rec)  # type: ignore[attr-defined]
+            signal.emit(rec)

@@ -120,12 +120,14 @@ class ResultCard(QFrame):
             lay.addWidget(self.handling)
         buttons = QHBoxLayout()
         buttons.setSpacing(4)
-        self.winner = QToolButton(text="Pick as winner")
+        self.winner = QToolButton()
+        self.winner.setText("Pick as winner")
         self.winner.setCheckable(True)
         self.winner.setAccessibleName(f"Pick job {job_id} as the winner")
         self.winner.setToolTip("Mark this result as the best of the group (kept in the history)")
         self.winner.clicked.connect(lambda: self.winnerRequested.emit(self.job_id))
-        self.show_button = QToolButton(text="Show")
+        self.show_button = QToolButton()
+        self.show_button.setText("Show")
         self.show_button.setToolTip("Show it in the compare view, before / after")
         self.show_button.clicked.connect(lambda: self.showRequested.emit(self.job_id))
         self.tick = QCheckBox("Compare")
@@ -266,7 +268,7 @@ class GroupResults(QDialog):
     def _place(self) -> None:
         while self.grid.count():
             item = self.grid.takeAt(0)
-            w = item.widget()
+            w = item.widget() if item is not None else None
             if w is not None and w not in self.cards.values():
                 w.deleteLater()
             elif w is not None:

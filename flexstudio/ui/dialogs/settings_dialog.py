@@ -257,7 +257,7 @@ class SettingsDialog(QDialog):
         left.addWidget(QLabel("Your endpoints"))
         left.addWidget(self.endpoint_list, 1)
         new = QPushButton("New endpoint")
-        new.clicked.connect(lambda: (self.endpoint_list.setCurrentRow(-1), self._endpoint_picked(-1)))
+        new.clicked.connect(self._new_endpoint)
         left.addWidget(new)
         lay.addLayout(left, 1)
         form = QFormLayout()
@@ -304,6 +304,10 @@ class SettingsDialog(QDialog):
         self.endpoint_list.clear()
         for ep in self.services.settings.endpoints:
             self.endpoint_list.addItem(f"{ep.label}  ({ep.id})")
+
+    def _new_endpoint(self) -> None:
+        self.endpoint_list.setCurrentRow(-1)
+        self._endpoint_picked(-1)
 
     def _endpoint_picked(self, row: int) -> None:
         eps = self.services.settings.endpoints

@@ -3,12 +3,13 @@ thread (cheap: paths and bytes); checking, hashing and storing the images runs i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QObject, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QImage, QImageWriter
 
 from ...core.errors import BadInput
 from .aio import asyncio
@@ -39,7 +40,9 @@ def _encode_png(image: QImage) -> bytes:
     """Worker-thread side: a pasted QImage as PNG bytes."""
     buf = QBuffer()
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buf, "PNG", 1):
+    writer = QImageWriter(buf, QByteArray(b"PNG"))
+    writer.setQuality(1)  # as QImage.save(buf, "PNG", 1): the smallest file
+    if not writer.write(image):
         raise BadInput("The pasted picture could not be read.")
     return bytes(buf.data().data())
 
@@ -103,7 +106,7 @@ class ReferenceImporter(QObject):
             return None
         return self.import_sources(sources, replace_index=replace_index, check_recipe=check_recipe)
 
-    def import_paths(self, paths: list[str | Path], *, replace_index: int | None = None,
+    def import_paths(self, paths: Sequence[str | Path], *, replace_index: int | None = None,
                      check_recipe: bool = False) -> asyncio.Task[None] | None:
         if not paths:
             return None

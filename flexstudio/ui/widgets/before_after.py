@@ -99,6 +99,7 @@ def heatmap(diff: Any, grey: Any, threshold: int) -> tuple[QImage, float]:
 
 class CompareView(QWidget):
     compareWithRequested = Signal()
+    canvas: CompareCanvas  # made below the toolbar whose buttons drive it
 
     def __init__(self, read: Any, tasks: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -120,7 +121,8 @@ class CompareView(QWidget):
         self.mode_group = QButtonGroup(self)
         self.mode_buttons: dict[str, QToolButton] = {}
         for i, mode in enumerate(MODES):
-            b = QToolButton(text=MODE_LABELS[mode])
+            b = QToolButton()
+            b.setText(MODE_LABELS[mode])
             b.setCheckable(True)
             b.setAccessibleName(f"{MODE_LABELS[mode]} mode")
             b.setToolTip(f"{MODE_LABELS[mode]} (M cycles the modes; Space flips)")
@@ -147,20 +149,24 @@ class CompareView(QWidget):
         self.zoom_label.setFont(theme.small_font(self))
         self.zoom_label.setMinimumWidth(44)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.fit_button = QToolButton(text="Fit")
+        self.fit_button = QToolButton()
+        self.fit_button.setText("Fit")
         self.fit_button.setToolTip("Zoom to fit (Ctrl+0; double-click the image)")
         self.fit_button.clicked.connect(lambda: self.canvas.set_zoom(None))
-        self.actual_button = QToolButton(text="100 %")
+        self.actual_button = QToolButton()
+        self.actual_button.setText("100 %")
         self.actual_button.setToolTip("Actual pixels (Ctrl+1); the wheel zooms")
         self.actual_button.clicked.connect(lambda: self.canvas.set_zoom(1.0))
-        self.swap_button = QToolButton(text="Swap")
+        self.swap_button = QToolButton()
+        self.swap_button.setText("Swap")
         self.swap_button.setToolTip("Swap before and after (C)")
         self.swap_button.clicked.connect(self.swap)
-        self.compare_button = QToolButton(text="Compare with…")
+        self.compare_button = QToolButton()
+        self.compare_button.setText("Compare with…")
         self.compare_button.setToolTip("Pick any two images from the history to compare")
         self.compare_button.clicked.connect(self.compareWithRequested)
-        for w in (self.zoom_label, self.fit_button, self.actual_button, self.swap_button, self.compare_button):
-            bl.addWidget(w)
+        for tool in (self.zoom_label, self.fit_button, self.actual_button, self.swap_button, self.compare_button):
+            bl.addWidget(tool)
         lay.addWidget(bar)
         self.canvas = CompareCanvas()
         lay.addWidget(self.canvas, 1)

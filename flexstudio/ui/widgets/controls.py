@@ -115,14 +115,14 @@ class ControlsPanel(QWidget):
         zl = QHBoxLayout(size_box)
         zl.setContentsMargins(0, 0, 0, 0)
         zl.setSpacing(4)
-        self.size = QComboBox()
-        self.size.setAccessibleName("Output size")
-        self.size.addItem("Auto", SIZE_AUTO)
-        self.size.addItem("Match image 1", SIZE_MATCH)
+        self.size_choice = QComboBox()
+        self.size_choice.setAccessibleName("Output size")
+        self.size_choice.addItem("Auto", SIZE_AUTO)
+        self.size_choice.addItem("Match image 1", SIZE_MATCH)
         for ratio, (w, h) in ASPECT_PRESETS.items():
-            self.size.addItem(f"{ratio}  ·  {w}×{h}", ratio)
-        self.size.addItem("Custom…", SIZE_CUSTOM)
-        self.size.currentIndexChanged.connect(self._size_picked)
+            self.size_choice.addItem(f"{ratio}  ·  {w}×{h}", ratio)
+        self.size_choice.addItem("Custom…", SIZE_CUSTOM)
+        self.size_choice.currentIndexChanged.connect(self._size_picked)
         self.width_box = QSpinBox()
         self.height_box = QSpinBox()
         for box, name in ((self.width_box, "Width"), (self.height_box, "Height")):
@@ -137,7 +137,7 @@ class ControlsPanel(QWidget):
         self.size_info.setFont(theme.small_font(self))
         self.size_info.setWordWrap(True)
         self.size_info.setAccessibleName("Output size and megapixels")
-        zl.addWidget(self.size, 1)
+        zl.addWidget(self.size_choice, 1)
         zl.addWidget(self.width_box)
         zl.addWidget(self.times)
         zl.addWidget(self.height_box)
@@ -150,8 +150,7 @@ class ControlsPanel(QWidget):
         fl.setSpacing(6)
         self.format = QComboBox()
         self.format.setAccessibleName("Output format")
-        self.format.currentIndexChanged.connect(lambda _i: self.format.currentData() and
-                                                self.wb.set_format(self.format.currentData()))
+        self.format.currentIndexChanged.connect(self._format_picked)
         self.safety_label = QLabel("Safety")
         self.safety = QSpinBox()
         self.safety.setAccessibleName("Safety tolerance")
@@ -294,7 +293,7 @@ class ControlsPanel(QWidget):
         if seed_ok:
             self._locked(self.lock.isChecked())
         size_ok = caps.handling("size").support != Support.IGNORED
-        self.size.setEnabled(size_ok)
+        self.size_choice.setEnabled(size_ok)
         self.upsampling_row.setVisible(bool(caps.prompt_upsampling))
         self.upsampling.setEnabled(caps.handling("prompt_upsampling").support != Support.IGNORED)
         self._update_size_info()
@@ -307,8 +306,8 @@ class ControlsPanel(QWidget):
         self._show_seed(wb.request.seed or 0)
         with QSignalBlocker(self.seed_policy):
             self.seed_policy.setCurrentIndex(max(0, self.seed_policy.findData(wb.seed_policy)))
-        with QSignalBlocker(self.size):
-            self.size.setCurrentIndex(max(0, self.size.findData(wb.size_mode)))
+        with QSignalBlocker(self.size_choice):
+            self.size_choice.setCurrentIndex(max(0, self.size_choice.findData(wb.size_mode)))
         for box, v in ((self.width_box, wb.custom_size[0]), (self.height_box, wb.custom_size[1])):
             with QSignalBlocker(box):
                 box.setValue(v)
@@ -337,13 +336,17 @@ class ControlsPanel(QWidget):
         self.dice.setEnabled(not on)
         self.seed_policy.setEnabled(not on)
 
+    def _format_picked(self, _index: int) -> None:
+        if self.format.currentData():
+            self.wb.set_format(self.format.currentData())
+
     def _size_picked(self, _i: int) -> None:
-        self.wb.set_size_mode(self.size.currentData())
+        self.wb.set_size_mode(self.size_choice.currentData())
         self._show_custom()
         self._update_size_info()
 
     def _show_custom(self) -> None:
-        custom = self.size.currentData() == SIZE_CUSTOM
+        custom = self.size_choice.currentData() == SIZE_CUSTOM
         for w in (self.width_box, self.height_box, self.times):
             w.setVisible(custom)
 

@@ -87,7 +87,8 @@ class JobCard(QFrame):
         self.title.setFont(theme.bold(theme.small_font(self, 0)))
         self.state_label = QLabel()
         self.state_label.setFont(theme.small_font(self))
-        self.cancel = QToolButton(text="Cancel")
+        self.cancel = QToolButton()
+        self.cancel.setText("Cancel")
         self.cancel.setToolTip("Cancel this job (Esc cancels the latest)")
         self.cancel.setAccessibleName(f"Cancel job {job_id}")
         self.cancel.setAutoRaise(True)
@@ -159,17 +160,18 @@ class JobsPanel(QWidget):
         head = QHBoxLayout()
         self.title = QLabel("Jobs")
         self.title.setFont(theme.bold(self.title.font()))
-        self.clear_button = QToolButton(text="Clear finished")
+        self.clear_button = QToolButton()
+        self.clear_button.setText("Clear finished")
         self.clear_button.setAutoRaise(True)
         self.clear_button.clicked.connect(self.clear_finished)
         head.addWidget(self.title)
         head.addStretch(1)
         head.addWidget(self.clear_button)
         lay.addLayout(head)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         inner = QWidget()
         self.list = QVBoxLayout(inner)
         self.list.setContentsMargins(0, 0, 0, 0)
@@ -180,8 +182,8 @@ class JobsPanel(QWidget):
         self.empty.setStyleSheet(f"color: {theme.muted().name()};")
         self.list.addWidget(self.empty)
         self.list.addStretch(1)
-        self.scroll.setWidget(inner)
-        lay.addWidget(self.scroll, 1)
+        self.scroll_area.setWidget(inner)
+        lay.addWidget(self.scroll_area, 1)
         jobs.jobChanged.connect(self._on_event)
 
     def _on_event(self, ev: JobEvent) -> None:
@@ -215,7 +217,8 @@ class JobsPanel(QWidget):
     def _ordered(self) -> list[JobCard]:
         out = []
         for i in range(self.list.count()):
-            w = self.list.itemAt(i).widget()
+            item = self.list.itemAt(i)
+            w = item.widget() if item is not None else None
             if isinstance(w, JobCard):
                 out.append(w)
         return out

@@ -195,7 +195,8 @@ class ChipDelegate(QStyledItemDelegate):
         p.setPen(theme.muted(pal))
         p.drawText(QRect(x, top + line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter,
                    p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, width))
-        sent = ref.sent_size(model.wb.caps.max_pixels) if ref is not None else None
+        sent = ref.sent_size(model.wb.caps.max_pixels) if ref is not None and isinstance(model, ReferenceListModel) \
+            else None
         billed = model.billed(row) if isinstance(model, ReferenceListModel) else None
         info = f"sent {sent[0]}×{sent[1]}" if sent else ""
         if billed is not None:
@@ -335,11 +336,13 @@ class ReferenceTray(QWidget):
         head.addStretch(1)
         head.addWidget(self.counter)
         lay.addLayout(head)
-        self.add_button = QToolButton(text="Add images…")
+        self.add_button = QToolButton()
+        self.add_button.setText("Add images…")
         self.add_button.setToolTip("Add reference images from files (or drop them here, or paste with Ctrl+V)")
         self.add_button.setAccessibleName("Add reference images")
         self.add_button.clicked.connect(self.addRequested)
-        self.remove_button = QToolButton(text="Remove")
+        self.remove_button = QToolButton()
+        self.remove_button.setText("Remove")
         self.remove_button.setToolTip("Remove the selected reference (Delete)")
         self.remove_button.setAccessibleName("Remove the selected reference")
         self.remove_button.clicked.connect(self.remove_selected)
@@ -353,7 +356,7 @@ class ReferenceTray(QWidget):
         self.view.setModel(self.model)
         self.view.setItemDelegate(ChipDelegate(self.view))
         self.view.setAccessibleName("Reference images")
-        self.view.moveRequested.connect(self.move)
+        self.view.moveRequested.connect(self.move_reference)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
         lay.addWidget(self.view, 1)
@@ -382,7 +385,11 @@ class ReferenceTray(QWidget):
             self.wb.remove_reference(row)
             self.select(min(row, self.model.rowCount() - 1))
 
-    def move(self, src: int, dst: int) -> None:
+    def remove_row(self, row: int) -> None:
+        self.select(row)
+        self.remove_selected()
+
+    def move_reference(self, src: int, dst: int) -> None:
         """Move chip ``src`` to position ``dst`` (the prompt's "image N" mentions follow)."""
         self.wb.move_reference(src, dst)
         self.select(max(0, min(dst, self.model.rowCount() - 1)))
@@ -412,8 +419,8 @@ class ReferenceTray(QWidget):
         before.setChecked(ref is not None and ref.sha256 == self.wb.references[row].sha256)
         menu.addSeparator()
         if row > 0:
-            menu.addAction("Move up", lambda: self.move(row, row - 1))
+            menu.addAction("Move up", lambda: self.move_reference(row, row - 1))
         if row < self.model.rowCount() - 1:
-            menu.addAction("Move down", lambda: self.move(row, row + 1))
-        menu.addAction("Remove", lambda: (self.select(row), self.remove_selected()))
+            menu.addAction("Move down", lambda: self.move_reference(row, row + 1))
+        menu.addAction("Remove", lambda: self.remove_row(row))
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -1,13 +1,13 @@
 """What the window does: run, cancel, show, compare, export, restore, presets, lineage, images that carry
 their settings, the settings dialog. The window builds the widgets and hands itself to the controller as
-a ``WindowView`` (a small protocol); the controller holds no widget of its own. Work is only ever started
+a ``WindowView`` (``view.py``, a small protocol); the controller holds no widget of its own. Work is only ever started
 with ``Services.start_work`` (the same call the CLI and batches use); comparisons and sweeps are in
 ``groups.py``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -19,20 +19,13 @@ from ..widgets.before_after import Picture
 from .groups import GroupsController
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QWidget
-
     from ...core.request import EditRequest, ImageRef
     from ...jobs.events import JobEvent
     from ...services import Services, Started
     from ...storage.history import JobRecord
     from ...storage.presets import Preset
     from ...storage.recipes import Recipe
-    from ..models.history_model import HistoryModel
-    from ..models.importer import ReferenceImporter
-    from ..models.jobs_model import JobsModel
-    from ..models.tasks import TaskRunner
-    from ..models.thumbs import ThumbnailCache
-    from ..models.workbench import Workbench
+    from .view import WindowView
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.gif *.bmp *.avif *.heic *.heif);;All files (*)"
 RECIPE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
@@ -40,34 +33,6 @@ SOURCES = {"flexstudio": "FlexStudio", "a1111": "A1111", "comfyui": "ComfyUI", "
            "invokeai": "InvokeAI", "novelai": "NovelAI"}
 _FIELD_WORDS = {"prompt": "prompt", "steps": "steps", "guidance": "guidance", "seed": "seed", "size": "size",
                 "safety": "safety tolerance", "prompt_upsampling": "prompt upsampling", "provider": "provider"}
-
-
-class WindowView(Protocol):
-    """What the controller needs of the window: its view-models, and a few things only widgets can do."""
-
-    wb: Workbench
-    tasks: TaskRunner
-    jobs: JobsModel
-    thumbs: ThumbnailCache
-    importer: ReferenceImporter
-    history_model: HistoryModel
-
-    def show_message(self, level: str, text: str, **kw: Any) -> None: ...
-    def dismiss_message(self, *, only_errors: bool = False) -> None: ...
-    def status(self, text: str, ms: int = 0) -> None: ...
-    def refresh_spend(self) -> None: ...
-    def show_key_status(self, status: dict[str, str | None]) -> None: ...
-    def job_started(self, rec: JobRecord) -> None: ...
-    def show_billed(self, rec: JobRecord) -> None: ...
-    def mark_cancel_requested(self, job_id: str, text: str) -> None: ...
-    def show_pair(self, before: Picture | None, after: Picture | None) -> None: ...
-    def selected_job(self) -> JobRecord | None: ...
-    def select_in_history(self, job_id: str) -> None: ...
-    def reload_presets(self) -> None: ...
-    def apply_preset_named(self, name: str) -> bool: ...
-    def ask_open_files(self, title: str, filter: str) -> list[str]: ...
-    def ask_open_file(self, title: str, filter: str) -> str: ...
-    def dialog_parent(self) -> QWidget: ...
 
 
 class WindowController:

@@ -4,20 +4,37 @@ queued when anything is refused), like a single job."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..models.aio import asyncio
 
 if TYPE_CHECKING:
     from ...core.request import EditRequest
     from ...jobs.events import JobEvent
+    from ...services import Services, Started
     from ...storage.history import JobRecord
     from ..dialogs.results_dialog import GroupResults
-    from .controller import WindowController
+    from ..models.workbench import Workbench
+    from .view import WindowView
+
+
+class Main(Protocol):
+    """What the groups need of the window's controller (``WindowController``)."""
+
+    services: Services
+    view: WindowView
+    wb: Workbench
+    key_status: dict[str, str | None]
+
+    def start_work(self, requests: list[EditRequest], *, kind: str | None = None,
+                   parent: str | None = None) -> Started | str: ...
+    def set_key_status(self, status: dict[str, str | None]) -> None: ...
+    def show_picked(self, rec: JobRecord) -> None: ...
+    def compare_jobs(self, a: JobRecord, b: JobRecord) -> None: ...
 
 
 class GroupsController:
-    def __init__(self, main: WindowController) -> None:
+    def __init__(self, main: Main) -> None:
         self.main = main
         self.services = main.services
         self.view = main.view

@@ -5,14 +5,35 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMenuBar
+
+    from ..models.workbench import Workbench
+    from ..widgets.before_after import CompareView
+    from ..widgets.history_panel import HistoryPanel
+    from ..widgets.tray import ReferenceTray
     from .controller import WindowController
-    from .main_window import MainWindow
+
+
+class MenuHost(Protocol):
+    """The window the menus are built on (``MainWindow``)."""
+
+    wb: Workbench
+    tray: ReferenceTray
+    history: HistoryPanel
+    compare: CompareView
+
+    def menuBar(self) -> QMenuBar: ...
+    def addAction(self, action: QAction) -> None: ...
+    def close(self) -> bool: ...
+    def set_history_visible(self, on: bool) -> None: ...
+    def show_shortcuts(self) -> None: ...
+    def about(self) -> None: ...
 
 
 @dataclass
@@ -24,7 +45,7 @@ class Actions:
         return self.by_name[name]
 
 
-def build_menus(w: MainWindow, c: WindowController) -> Actions:
+def build_menus(w: MenuHost, c: WindowController) -> Actions:
     """The actions of window ``w``; what most of them do is the controller ``c``'s."""
     acts = Actions()
     bar = w.menuBar()
@@ -32,7 +53,7 @@ def build_menus(w: MainWindow, c: WindowController) -> Actions:
     def make(menu: Any, group: list[QAction], name: str, text: str, slot: Callable[..., Any],
              keys: tuple[str | QKeySequence.StandardKey, ...] = (), *, context: Qt.ShortcutContext | None = None,
              checkable: bool = False, tip: str = "") -> QAction:
-        a = QAction(text, w)
+        a = QAction(text, bar)  # owned by the window's menu bar
         if keys:
             a.setShortcuts([QKeySequence(k) for k in keys])
         if context is not None:
