@@ -298,7 +298,7 @@ class BflProvider(HttpProvider):
 
     async def balance(self) -> Balance:
         """The account's credits (``GET {base}/v1/credits``, BFL's documented endpoint), and in dollars."""
-        key = self._key()
+        key = self.require_key()
         response = await self.http.get(self.base_url + CREDITS_PATH,
                                        headers={**self._auth_headers(key), "accept": "application/json"})
         if not 200 <= response.status_code < 300:
