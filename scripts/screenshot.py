@@ -118,11 +118,11 @@ async def demo(window, out: Path, settings_out: Path | None, extras: Path | None
         os.environ["FLEXSTUDIO_SANDBOX_LATENCY"] = "3600"
         for n in range(running):
             window.wb.set_seed(20251200 + n)
-            window.run()
+            window.controller.run()
         await wait_for(lambda: sum(1 for ev in window.jobs.latest.values() if ev.state == "running") >= running)
     if provider:
         window.services.registry.get(provider)  # an unknown id stops here, with the list of ids
-        window.set_key_status({**window.key_status, provider: "keyring"})
+        window.controller.set_key_status({**window.controller.key_status, provider: "keyring"})
         window.wb.set_provider(provider)
     window.compare.set_mode(mode)
     window.compare.canvas.set_split(0.52)

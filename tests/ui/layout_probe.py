@@ -45,7 +45,7 @@ async def probe(app: Any, window: Any) -> dict[str, Any]:
     screen = window.screen().availableGeometry()
     window.show()
     await wait_for(app, lambda: window.controls.steps is not None, "the sliders never appeared")
-    await wait_for(app, lambda: bool(window.key_status), "the key status never arrived")
+    await wait_for(app, lambda: bool(window.controller.key_status), "the key status never arrived")
     facts["first_size"] = [window.width(), window.height()]
     window.setGeometry(screen)  # as a user maximises it (no window manager offscreen)
     await window.importer.import_sources([
@@ -88,7 +88,7 @@ async def probe(app: Any, window: Any) -> dict[str, Any]:
     window.wb.set_provider("sandbox")
     for n in range(3):
         window.wb.set_seed(100 + n)
-        window.run()
+        window.controller.run()
     await wait_for(app, lambda: sum(1 for ev in window.jobs.latest.values() if ev.state == "running") >= 3,
                    "three jobs never ran")
     await every_provider("three jobs running")
