@@ -21,9 +21,11 @@ class FitScrollArea(QScrollArea):
         return self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
 
     def minimumSizeHint(self) -> QSize:
-        inner = self.widget().minimumSizeHint() if self.widget() is not None else QSize(0, 0)
+        content = self.widget()
+        inner = content.minimumSizeHint() if content is not None else QSize(0, 0)
         return QSize(inner.width() + self._bar() + 2, min(inner.height(), 96))
 
     def sizeHint(self) -> QSize:
-        inner = self.widget().sizeHint() if self.widget() is not None else QSize(0, 0)
+        content = self.widget()
+        inner = content.sizeHint() if content is not None else QSize(0, 0)
         return QSize(inner.width() + self._bar() + 2, inner.height())

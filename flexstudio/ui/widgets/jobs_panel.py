@@ -199,7 +199,8 @@ class JobsPanel(QWidget):
     def _height_for(self, rows: int) -> int:
         head = self.title.sizeHint().height()
         spacing = self.list.spacing()
-        return head + self.layout().spacing() + rows * (self._card_height() + spacing)
+        outer = self.layout()
+        return head + (outer.spacing() if outer is not None else 4) + rows * (self._card_height() + spacing)
 
     def sizeHint(self) -> QSize:
         return QSize(super().sizeHint().width(), self._height_for(self.ROWS))

@@ -179,10 +179,11 @@ class MainWindow(QMainWindow):
 
     def _place_banner(self) -> None:
         """The message bar floats over the top of the picture, as wide as the compare view."""
-        if not self.banner.isVisible():
+        central = self.centralWidget()
+        if not self.banner.isVisible() or central is None:
             return
         canvas = self.compare.canvas
-        at = canvas.mapTo(self.centralWidget(), QPoint(0, 0))
+        at = canvas.mapTo(central, QPoint(0, 0))
         width = max(200, canvas.width() - 16)
         height = self.banner.heightForWidth(width)
         if height <= 0:
