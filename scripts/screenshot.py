@@ -1,9 +1,11 @@
 """Open the real FlexStudio window with a small demo and save docs/screenshot.png (1280×800).
 
 Runs itself under Xvfb when there is no display:
-    .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--settings /tmp/settings.png]
+    .venv/bin/python scripts/screenshot.py [--provider ID] [--size WxH] [--scale 2] [--out FILE]
+                                           [--settings FILE] [--mode diff] [--running 3]
 The demo: two generated reference images in the tray, a prompt naming image 1 and image 2 with a
 #ff6600 swatch, two finished sandbox jobs in the history, the latest in the compare view (wipe mode).
+Then the chosen provider is selected (with a made-up key, so it is selectable; nothing is sent to it).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 W, H = 1280, 800
+SCALE = 1.0
 PROMPT = ("Put the straw hat from image 2 on the hiker in image 1, keep the light of a late afternoon, "
           "and paint the backpack #ff6600.")
 
@@ -32,7 +35,10 @@ def reexec_under_xvfb() -> None:
     if xvfb is None:
         sys.exit("No display and no xvfb-run: install xvfb (bash scripts/setup.sh does).")
     env = {**os.environ, "FLEXSTUDIO_SCREENSHOT_CHILD": "1", "QT_QPA_PLATFORM": "xcb"}
-    cmd = [xvfb, "-a", "-s", f"-screen 0 {W}x{H}x24 -nolisten tcp", sys.executable, *sys.argv]
+    if SCALE != 1:
+        env["QT_SCALE_FACTOR"] = f"{SCALE:g}"
+    screen = f"{round(W * SCALE)}x{round(H * SCALE)}x24"
+    cmd = [xvfb, "-a", "-s", f"-screen 0 {screen} -nolisten tcp", sys.executable, *sys.argv]
     sys.exit(subprocess.call(cmd, env=env))
 
 
@@ -86,7 +92,8 @@ async def wait_for(cond, seconds: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def demo(window, out: Path, settings_out: Path | None, extras: Path | None = None) -> None:
+async def demo(window, out: Path, settings_out: Path | None, extras: Path | None = None, *,
+               provider: str | None = None, mode: str = "wipe", running: int = 0) -> None:
     from PySide6.QtWidgets import QApplication
 
     from flexstudio.ui.models.importer import Source
@@ -107,7 +114,17 @@ async def demo(window, out: Path, settings_out: Path | None, extras: Path | None
         await wait_for(lambda n=n: len(window.controller.started) == n and
                        window.services.history.get(window.controller.started[-1]).finished)
     await wait_for(lambda: window.compare.canvas.after is not None and window.compare.canvas.before is not None)
-    window.compare.set_mode("wipe")
+    if running:  # jobs that stay running while the picture is taken
+        os.environ["FLEXSTUDIO_SANDBOX_LATENCY"] = "3600"
+        for n in range(running):
+            window.wb.set_seed(20251200 + n)
+            window.controller.run()
+        await wait_for(lambda: sum(1 for ev in window.jobs.latest.values() if ev.state == "running") >= running)
+    if provider:
+        window.services.registry.get(provider)  # an unknown id stops here, with the list of ids
+        window.controller.set_key_status({**window.controller.key_status, provider: "keyring"})
+        window.wb.set_provider(provider)
+    window.compare.set_mode(mode)
     window.compare.canvas.set_split(0.52)
     window.history.view.setFocus()
     window.banner.dismiss()
@@ -186,13 +203,25 @@ def dark_palette():
 
 
 def main() -> int:
+    global W, H, SCALE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     parser.add_argument("--settings", default=None, help="also save the Settings dialog here")
     parser.add_argument("--dark", action="store_true", help="a dark palette (as a dark desktop theme gives)")
     parser.add_argument("--groups", default=None, help="also save the comparison and sweep dialogs and grids "
                         "in this folder")
+    parser.add_argument("--provider", default=None, help="select this provider (by id) before the picture")
+    parser.add_argument("--size", default="1280x800", help="window and screen size, WxH (default 1280x800)")
+    parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (2 = a HiDPI screen)")
+    parser.add_argument("--mode", default="wipe", choices=("wipe", "side", "flip", "diff"),
+                        help="the compare view's mode")
+    parser.add_argument("--running", type=int, default=0, help="leave this many sandbox jobs running")
     args = parser.parse_args()
+    try:
+        W, H = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        parser.error(f"--size {args.size!r}: write it as WIDTHxHEIGHT, for example 1024x700")
+    SCALE = args.scale
     reexec_under_xvfb()
     home = tempfile.mkdtemp(prefix="flexstudio-shot-")
     os.environ["FLEXSTUDIO_HOME"] = home
@@ -228,7 +257,8 @@ def main() -> int:
     async def run() -> None:
         try:
             await demo(window, Path(args.out), Path(args.settings) if args.settings else None,
-                       Path(args.groups) if args.groups else None)
+                       Path(args.groups) if args.groups else None, provider=args.provider, mode=args.mode,
+                       running=args.running)
         finally:
             window.close()
             await window.shutdown()

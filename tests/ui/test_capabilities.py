@@ -68,15 +68,18 @@ def test_controls_follow_capabilities(odd_window: Any, qtbot: Any) -> None:
     assert w.wb.info.id == "odd-cloud"
     # steps: ignored → greyed with a badge whose tooltip carries the note
     assert not c.steps.isEnabled()
-    assert c.badges["steps"].isVisible() and c.badges["steps"].text() == "ignored"
+    assert c.badges["steps"].isVisible() and c.badges["steps"].support.value == "ignored"
+    assert "Odd Cloud has no setting for this" in c.badges["steps"].toolTip()  # plain words, then the note
     assert "picks its own number of steps" in c.badges["steps"].toolTip()
     # guidance: renamed → usable, badge, range from the capabilities
-    assert c.guidance.isEnabled() and c.badges["guidance"].text() == "renamed"
-    assert "sent as cfg" in c.badges["guidance"].toolTip()
+    assert c.guidance.isEnabled() and c.badges["guidance"].support.value == "renamed"
+    assert "under another name" in c.badges["guidance"].toolTip() and "sent as cfg" in c.badges["guidance"].toolTip()
     assert (c.guidance.minimum(), c.guidance.maximum()) == (2.0, 6.0)
     assert 2.0 <= w.wb.request.guidance <= 6.0
     # size: converted
-    assert c.badges["size"].text() == "converted" and c.size_choice.isEnabled()
+    assert c.badges["size"].support.value == "converted" and c.size_choice.isEnabled()
+    # the label column is as wide whatever the badges: a badge never widens it
+    assert c.badges["size"].width() == c.badges["seed"].width() == 16
     # safety: none → disabled; formats from caps; no upsampling toggle; three references
     assert not c.safety.isEnabled() and c.badges["safety"].isVisible()
     assert [c.format.itemData(i) for i in range(c.format.count())] == ["png"]
@@ -99,7 +102,7 @@ def test_guidance_has_one_decimal_and_steps_the_provider_range(open_window: Any)
     w.wb.set_provider("fal")
     lo, hi = w.wb.caps.steps_range
     assert (w.controls.steps.minimum(), w.controls.steps.maximum()) == (lo, hi)
-    assert w.controls.badges["steps"].text() == "renamed"
+    assert w.controls.badges["steps"].support.value == "renamed"
 
 
 def test_size_custom_snaps_to_16_and_shows_megapixels(open_window: Any) -> None:

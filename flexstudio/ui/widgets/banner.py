@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from . import theme
@@ -14,6 +14,8 @@ GLYPHS = {"info": "i", "success": "✓", "warning": "!", "error": "!"}
 
 
 class MessageBar(QFrame):
+    shown = Signal()  # a message appeared (the window places the bar)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("messagebar")
@@ -65,6 +67,7 @@ class MessageBar(QFrame):
         if timeout_ms:
             self._timer.start(timeout_ms)
         self.show()
+        self.shown.emit()
 
     def _act(self) -> None:
         cb = self._callback

@@ -10,9 +10,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -113,11 +114,14 @@ class CompareView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
-        bar = QWidget()
+        # A tool bar: what does not fit goes into its "»" menu instead of widening the window.
+        bar = QToolBar()
         bar.setObjectName("comparebar")
-        bl = QHBoxLayout(bar)
-        bl.setContentsMargins(8, 6, 8, 6)
-        bl.setSpacing(4)
+        bar.setMovable(False)
+        bar.setFloatable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setContentsMargins(4, 2, 4, 2)
+        self.bar = bar
         self.mode_group = QButtonGroup(self)
         self.mode_buttons: dict[str, QToolButton] = {}
         for i, mode in enumerate(MODES):
@@ -128,26 +132,30 @@ class CompareView(QWidget):
             b.setToolTip(f"{MODE_LABELS[mode]} (M cycles the modes; Space flips)")
             self.mode_group.addButton(b, i)
             self.mode_buttons[mode] = b
-            bl.addWidget(b)
+            bar.addWidget(b)
         self.mode_buttons["wipe"].setChecked(True)
         self.mode_group.idClicked.connect(lambda i: self.set_mode(MODES[i]))
-        bl.addSpacing(10)
         self.threshold_label = QLabel("Threshold")
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(1, 128)
         self.threshold.setValue(24)
-        self.threshold.setMaximumWidth(140)
+        self.threshold.setMinimumWidth(60)
+        self.threshold.setMaximumWidth(120)
         self.threshold.setAccessibleName("Difference threshold")
         self.threshold.setToolTip("Pixels that differ by at least this much (of 255) are marked as changed")
         self.threshold.valueChanged.connect(self._threshold_moved)
         self.changed_label = QLabel()
         self.changed_label.setFont(theme.small_font(self))
-        for w in (self.threshold_label, self.threshold, self.changed_label):
-            bl.addWidget(w)
-        bl.addStretch(1)
+        self._diff_actions = [bar.addSeparator()]
+        for part in (self.threshold_label, self.threshold, self.changed_label):
+            self._diff_actions.append(bar.addWidget(part))
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        spacer.setMinimumWidth(0)
+        bar.addWidget(spacer)
         self.zoom_label = QLabel("")
         self.zoom_label.setFont(theme.small_font(self))
-        self.zoom_label.setMinimumWidth(44)
+        self.zoom_label.setMinimumWidth(40)
         self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.fit_button = QToolButton()
         self.fit_button.setText("Fit")
@@ -166,7 +174,7 @@ class CompareView(QWidget):
         self.compare_button.setToolTip("Pick any two images from the history to compare")
         self.compare_button.clicked.connect(self.compareWithRequested)
         for tool in (self.zoom_label, self.fit_button, self.actual_button, self.swap_button, self.compare_button):
-            bl.addWidget(tool)
+            bar.addWidget(tool)
         lay.addWidget(bar)
         self.canvas = CompareCanvas()
         lay.addWidget(self.canvas, 1)
@@ -202,8 +210,8 @@ class CompareView(QWidget):
     def _mode_shown(self, mode: str) -> None:
         self.mode_buttons[mode].setChecked(True)
         diff = mode == "diff"
-        for w in (self.threshold_label, self.threshold, self.changed_label):
-            w.setVisible(diff)
+        for action in self._diff_actions:  # widgets in a tool bar show and hide by their actions
+            action.setVisible(diff)
 
     def _zoom_shown(self, zoom: float | None) -> None:
         if self.canvas.frame_size().isEmpty():

@@ -59,7 +59,7 @@ class ControlsPanel(QWidget):
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(10)
-        grid.setVerticalSpacing(7)
+        grid.setVerticalSpacing(5)
         grid.setColumnStretch(1, 1)
         self.grid = grid
         self.badges: dict[str, Badge] = {}
@@ -84,7 +84,7 @@ class ControlsPanel(QWidget):
         self.seed = QLineEdit()
         self.seed.setAccessibleName("Seed")
         self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{0,10}")))
-        self.seed.setMinimumWidth(90)
+        self.seed.setMinimumWidth(self.seed.fontMetrics().horizontalAdvance("0000000000") + 14)
         self.seed.editingFinished.connect(self._seed_typed)
         self.dice = QToolButton()
         self.dice.setIcon(icons.dice())
@@ -137,6 +137,7 @@ class ControlsPanel(QWidget):
         self.size_info.setFont(theme.small_font(self))
         self.size_info.setWordWrap(True)
         self.size_info.setAccessibleName("Output size and megapixels")
+        self.size_info.setFixedHeight(2 * self.size_info.fontMetrics().lineSpacing() + 2)  # Run never moves
         zl.addWidget(self.size_choice, 1)
         zl.addWidget(self.width_box)
         zl.addWidget(self.times)
@@ -175,6 +176,9 @@ class ControlsPanel(QWidget):
         ul.addWidget(self.upsampling, 1)
         ul.addWidget(self.badges["prompt_upsampling"])
         self.upsampling_row = up
+        keep = up.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # the column keeps its height for every provider
+        up.setSizePolicy(keep)
         grid.addWidget(up, 7, 0, 1, 2)
 
         workbench.providerChanged.connect(self._apply_caps)
@@ -249,12 +253,11 @@ class ControlsPanel(QWidget):
     def _apply_caps(self) -> None:
         wb = self.wb
         caps = wb.caps
-        label = wb.info.display_name
         req = wb.request
         with QSignalBlocker(self.provider):
             self.provider.setCurrentIndex(max(0, self.provider.findData(req.provider)))
         for field, badge in self.badges.items():
-            badge.set_handling(caps.handling(field), label)
+            badge.set_handling(caps.handling(field), wb.info.label)
 
         def usable(field: str, rng: Any) -> bool:
             return rng is not None and caps.handling(field).support != Support.IGNORED

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from . import theme
 from .labels import ElidingLabel
@@ -30,37 +30,40 @@ class CostReadout(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName("Cost")
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(10, 8, 10, 8)
-        lay.setSpacing(4)
-        top = QGridLayout()
-        top.setHorizontalSpacing(8)
+        lay.setContentsMargins(10, 6, 10, 6)
+        lay.setSpacing(2)
+        # Every line keeps its height whatever the provider and the run: Run below never moves.
+        top = QHBoxLayout()
+        top.setSpacing(8)
         caption = QLabel("Price")
         caption.setFont(theme.bold(caption.font()))
         self.price = QLabel()
         self.price.setObjectName("price")
         f = theme.bold(self.price.font())
-        f.setPointSizeF(max(10.0, f.pointSizeF() * 1.45))
+        f.setPointSizeF(max(10.0, f.pointSizeF() * 1.35))
         self.price.setFont(f)
         self.price.setAccessibleName("Price of this edit")
         self.price.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.provider = QLabel()
+        self.provider = ElidingLabel()
         self.provider.setFont(theme.small_font(self))
         self.provider.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        top.addWidget(caption, 0, 0)
-        top.addWidget(self.provider, 0, 1)
-        top.addWidget(self.price, 1, 0, 1, 2)
-        top.setColumnStretch(1, 1)
+        top.addWidget(caption, 0, Qt.AlignmentFlag.AlignBaseline)
+        top.addWidget(self.price, 0, Qt.AlignmentFlag.AlignBaseline)
+        top.addWidget(self.provider, 1)
         lay.addLayout(top)
         self.breakdown = QLabel()
         self.breakdown.setObjectName("breakdown")
         self.breakdown.setFont(theme.small_font(self))
         self.breakdown.setWordWrap(True)
+        self.breakdown.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.breakdown.setAccessibleName("Price breakdown")
+        self.breakdown.setFixedHeight(2 * self.breakdown.fontMetrics().lineSpacing() + 2)
         lay.addWidget(self.breakdown)
         self.note = ElidingLabel()
         self.note.setObjectName("pricenote")
         self.note.setFont(theme.small_font(self))
         self.note.setAccessibleName("About this price")
+        _keep_room(self.note)
         lay.addWidget(self.note)
         self.caps_note = QLabel()
         self.caps_note.setObjectName("capsnote")
@@ -69,16 +72,16 @@ class CostReadout(QFrame):
         self.caps_note.setAccessibleName("Spending limit")
         self.caps_note.hide()
         lay.addWidget(self.caps_note)
-        self.billed = QLabel()
+        self.billed = ElidingLabel()
         self.billed.setObjectName("billed")
         self.billed.setFont(theme.small_font(self))
-        self.billed.setWordWrap(True)
+        self.billed.setAccessibleName("Last run")
+        _keep_room(self.billed)
         self.billed.hide()
         lay.addWidget(self.billed)
-        self.spend = QLabel()
+        self.spend = ElidingLabel()
         self.spend.setObjectName("spend")
         self.spend.setFont(theme.small_font(self))
-        self.spend.setWordWrap(True)
         self.spend.setAccessibleName("Spending")
         lay.addWidget(self.spend)
         workbench.changed.connect(self.refresh)
@@ -93,11 +96,8 @@ class CostReadout(QFrame):
             tip += " — approximate: " + (q.note or "the provider's own rounding may differ")
         self.price.setToolTip(tip + ".")
         self.provider.setText(self.wb.info.display_name)
-        parts = []
-        for item in q.breakdown:
-            mp = f" {item.megapixels:g}\u00a0MP" if item.megapixels is not None else ""
-            parts.append(f"{item.item}{mp}\u00a0\u00a0{theme.money(item.usd)}".replace(" ", "\u00a0"))
-        self.breakdown.setText("  ·  ".join(parts))
+        self.breakdown.setText(breakdown_text(q.breakdown, self.breakdown))
+        self.breakdown.setToolTip(breakdown_text(q.breakdown))
         self.note.setText(q.note or "")  # one line; the whole note is its tooltip
         self.note.setVisible(bool(q.note))
         warnings, refusal = self.wb.spend_check(q.usd)
@@ -108,21 +108,27 @@ class CostReadout(QFrame):
             self.caps_note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS[level]};" if text else "")
         self.caps_note.setVisible(bool(text))
 
+    def resizeEvent(self, e: Any) -> None:
+        super().resizeEvent(e)
+        if self.quote is not None:
+            self.breakdown.setText(breakdown_text(self.quote.breakdown, self.breakdown))
+
     def show_billed(self, job_id: str, billed: float | None, quoted: float | None, state: str,
-                    note: str = "") -> None:
+                    note: str = "", provider: str = "") -> None:
+        on = f" on {provider}" if provider else ""
         if state == "succeeded":
             if billed is not None:
-                text = f"Last run (job {job_id}): billed {theme.money(billed)}"
+                text = f"Last run{on}: billed {theme.money(billed)}"
                 if quoted is not None and abs(billed - quoted) > 1e-9:
                     text += f" (quoted {theme.money(quoted)})"
             else:
-                text = f"Last run (job {job_id}): the provider reports no bill; quoted {theme.money(quoted)}"
+                text = f"Last run{on}: the provider reports no bill; quoted {theme.money(quoted)}"
         elif state == "moderated":
             # The provider's rule, written by the runner: not billed / may be billed / billing unknown.
             words = note.removeprefix("Moderated — ") if note.startswith("Moderated — ") else "billing unknown"
-            text = f"Last run (job {job_id}): moderated — {words}"
+            text = f"Last run{on}: moderated — {words}"
         else:
-            text = f"Last run (job {job_id}) {state}" + (f": billed {theme.money(billed)}" if billed else "")
+            text = f"Last run{on} {state}" + (f": billed {theme.money(billed)}" if billed else "")
         self.billed.setText(text)
         self.billed.show()
 
@@ -130,6 +136,36 @@ class CostReadout(QFrame):
         self.spend.setText(spend_text(status, caps))
         self.spend.setToolTip("What FlexStudio has spent: billed amounts where the provider reports them, "
                               "else the quotes. Limits are set in Settings → Spending.")
+
+
+def _keep_room(w: QWidget) -> None:
+    pol = w.sizePolicy()
+    pol.setRetainSizeWhenHidden(True)
+    w.setSizePolicy(pol)
+
+
+def breakdown_text(items: Any, fit: QLabel | None = None) -> str:
+    """Each priced item ("output 2 MP $0.10 · image 1 1 MP $0.05"); when ``fit`` is given and that does
+    not fit its two lines, the references are summed ("3 images 4 MP $0.20"): the tooltip has each."""
+    def one(item: Any) -> str:
+        mp = f" {item.megapixels:g}\u00a0MP" if item.megapixels is not None else ""
+        return f"{item.item}{mp}\u00a0\u00a0{theme.money(item.usd)}".replace(" ", "\u00a0")
+
+    text = "  ·  ".join(one(i) for i in items)
+    if fit is None or fit.width() <= 0:
+        return text
+    fm = fit.fontMetrics()
+    room = QRect(0, 0, fit.width(), 10000)
+    if fm.boundingRect(room, Qt.TextFlag.TextWordWrap, text).height() <= fit.height():
+        return text
+    refs = [i for i in items if str(i.item).startswith("image")]
+    rest = [i for i in items if not str(i.item).startswith("image")]
+    if len(refs) < 2:
+        return text
+    mp = sum(i.megapixels or 0 for i in refs)
+    summed = f"{len(refs)}\u00a0images{f' {mp:g}' + chr(160) + 'MP' if mp else ''}\u00a0\u00a0" \
+             f"{theme.money(sum(i.usd for i in refs))}".replace(" ", "\u00a0")
+    return "  ·  ".join([*(one(i) for i in rest), summed])
 
 
 def spend_text(status: Any, caps: Any) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -78,8 +78,8 @@ class JobCard(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(f"Job {job_id}")
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(8, 6, 6, 6)
-        lay.setSpacing(3)
+        lay.setContentsMargins(8, 4, 6, 4)
+        lay.setSpacing(2)
         head = QHBoxLayout()
         head.setSpacing(6)
         self.dot = QLabel("●")
@@ -147,6 +147,7 @@ class JobsPanel(QWidget):
     activated = Signal(str)
 
     KEEP_FINISHED = 6
+    ROWS = 3  # room for three running jobs when the screen allows it, one at the least
 
     def __init__(self, jobs: JobsModel, describe: Callable[[str], tuple[str, str]],
                  parent: QWidget | None = None) -> None:
@@ -185,6 +186,27 @@ class JobsPanel(QWidget):
         self.scroll_area.setWidget(inner)
         lay.addWidget(self.scroll_area, 1)
         jobs.jobChanged.connect(self._on_event)
+        self._row_height = 0
+
+    def _card_height(self) -> int:
+        if not self._row_height:  # a running card (progress shown), measured once
+            probe = JobCard("0" * 12, "Provider · $0.00")
+            probe.sentence.setText("Running…")
+            self._row_height = probe.sizeHint().height()
+            probe.deleteLater()
+        return self._row_height
+
+    def _height_for(self, rows: int) -> int:
+        head = self.title.sizeHint().height()
+        spacing = self.list.spacing()
+        outer = self.layout()
+        return head + (outer.spacing() if outer is not None else 4) + rows * (self._card_height() + spacing)
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), self._height_for(self.ROWS))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self._height_for(1))
 
     def _on_event(self, ev: JobEvent) -> None:
         card = self.cards.get(ev.job_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QSyntaxHighlighter, QTextCharFormat, QTextDocument
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
@@ -73,6 +73,10 @@ class PromptEdit(QPlainTextEdit):
         self._quiet = False
         self._last = ""
         self.textChanged.connect(self._changed)
+
+    def sizeHint(self) -> QSize:  # five lines: more only when the window has room to spare
+        fm = self.fontMetrics()
+        return QSize(super().sizeHint().width(), 5 * fm.lineSpacing() + 12)
 
     def _changed(self) -> None:
         # textChanged also fires when the highlighter re-colours the text: only real edits go out.

@@ -7,17 +7,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QScrollArea,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -35,6 +33,7 @@ from ..widgets.banner import MessageBar
 from ..widgets.before_after import CompareView
 from ..widgets.controls import KEY_WORDS, ControlsPanel
 from ..widgets.cost import CostReadout, spend_text
+from ..widgets.fit_scroll import FitScrollArea
 from ..widgets.history_panel import HistoryPanel
 from ..widgets.jobs_panel import JobsPanel
 from ..widgets.preset_bar import PresetBar
@@ -80,15 +79,15 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         svc = self.services
-        self.banner = MessageBar()
+        self.banner = MessageBar()  # floats over the top of the compare view: it never pushes the layout
         self.tray = ReferenceTray(self.wb, self.importer, self.thumbs)
         self.tray.setMinimumWidth(200)
         self.compare = CompareView(svc.blobs.get, self.tasks)
         self.history = HistoryPanel(self.history_model)
 
         self.prompt = PromptEdit(history=self._prompt_history)
-        self.prompt.setMinimumHeight(84)
-        self.prompt.setMaximumHeight(150)
+        self.prompt.setMinimumHeight(72)
+        self.prompt.setMaximumHeight(220)
         self.prompt.set_reference_count(len(self.wb.references))
         self.controls = ControlsPanel(self.wb)
         self.cost = CostReadout(self.wb)
@@ -115,11 +114,14 @@ class MainWindow(QMainWindow):
         group_row.addWidget(self.compare_button, 1)
         group_row.addWidget(self.sweep_button)
 
+        # The right column: prompt, the controls (they scroll when the screen is short), then the price,
+        # Run and the group launchers, always in view, and the jobs. Nothing in it depends on the provider
+        # for its width, and nothing above Run changes height with the provider: Run never moves.
         right = QWidget()
         right.setObjectName("rightpanel")
         rl = QVBoxLayout(right)
-        rl.setContentsMargins(8, 8, 10, 8)
-        rl.setSpacing(8)
+        rl.setContentsMargins(8, 6, 8, 6)
+        rl.setSpacing(6)
         prompt_label = QLabel("Prompt")
         prompt_label.setFont(theme.bold(prompt_label.font()))
         prompt_label.setBuddy(self.prompt)
@@ -128,19 +130,14 @@ class MainWindow(QMainWindow):
         head.addWidget(prompt_label)
         head.addWidget(self.presets_bar, 1)
         rl.addLayout(head)
-        rl.addWidget(self.prompt)
-        rl.addWidget(self.controls)
+        rl.addWidget(self.prompt, 1)
+        self.controls_scroll = FitScrollArea(self.controls)
+        rl.addWidget(self.controls_scroll)
         rl.addWidget(self.cost)
         rl.addWidget(self.run_button)
         rl.addLayout(group_row)
-        rl.addWidget(self.jobs_panel, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setWidget(right)
-        scroll.setMinimumWidth(360)
-        self.right_panel = scroll
+        rl.addWidget(self.jobs_panel, 2)  # room to spare goes to the jobs, then to the prompt
+        self.right_panel = right
 
         self.top_split = QSplitter(Qt.Orientation.Horizontal)
         self.top_split.setObjectName("top_split")
@@ -157,7 +154,7 @@ class MainWindow(QMainWindow):
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
         self.main_split.setObjectName("main_split")
         self.main_split.addWidget(self.left_split)
-        self.main_split.addWidget(scroll)
+        self.main_split.addWidget(right)
         self.main_split.setStretchFactor(0, 1)
         self.main_split.setCollapsible(1, False)
         self.main_split.setSizes([870, 400])
@@ -166,10 +163,38 @@ class MainWindow(QMainWindow):
         cl = QVBoxLayout(central)
         cl.setContentsMargins(6, 4, 6, 0)
         cl.setSpacing(4)
-        cl.addWidget(self.banner)
         cl.addWidget(self.main_split, 1)
         self.setCentralWidget(central)
-        self.resize(1280, 800)
+        self.banner.setParent(central)
+        self.banner.shown.connect(self._place_banner)
+        self.compare.installEventFilter(self)
+        self.resize(self._first_size())
+
+    def _first_size(self) -> QSize:
+        """1280×800, or the screen's available area when it is smaller."""
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        if screen is None or screen.isEmpty():
+            return QSize(1280, 800)
+        return QSize(min(1280, screen.width()), min(800, screen.height()))
+
+    def _place_banner(self) -> None:
+        """The message bar floats over the top of the picture, as wide as the compare view."""
+        central = self.centralWidget()
+        if not self.banner.isVisible() or central is None:
+            return
+        canvas = self.compare.canvas
+        at = canvas.mapTo(central, QPoint(0, 0))
+        width = max(200, canvas.width() - 16)
+        height = self.banner.heightForWidth(width)
+        if height <= 0:
+            height = self.banner.sizeHint().height()
+        self.banner.setGeometry(at.x() + 8, at.y() + 8, width, height)
+        self.banner.raise_()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.compare and event.type() in (QEvent.Type.Resize, QEvent.Type.Move):
+            QTimer.singleShot(0, self._place_banner)
+        return super().eventFilter(watched, event)
 
     def _wire(self) -> None:
         wb, ctl = self.wb, self.controller
@@ -324,7 +349,9 @@ class MainWindow(QMainWindow):
         self.prompt.reload_history()
 
     def show_billed(self, rec: JobRecord) -> None:
-        self.cost.show_billed(rec.id, rec.billed_usd, rec.quote_usd, rec.state, rec.message)
+        reg = self.services.registry
+        label = reg.get(rec.request.provider).label if rec.request.provider in reg else rec.request.provider
+        self.cost.show_billed(rec.id, rec.billed_usd, rec.quote_usd, rec.state, rec.message, provider=label)
 
     def mark_cancel_requested(self, job_id: str, text: str) -> None:
         self.jobs_panel.mark_cancel_requested(job_id, text)
