@@ -22,10 +22,11 @@ PROMPT = ("Put the straw hat from image 2 on the hiker in image 1, keep the ligh
           "the backpack #ff6600 and make the sky in image 3 a little warmer, as in the sketch of image 4.")
 
 
-async def settle(app: Any, rounds: int = 6) -> None:
-    for _ in range(rounds):  # posted layout requests and resize events, then a paint
-        app.processEvents()
-        await asyncio.sleep(0)
+async def settle(app: Any, rounds: int = 4) -> None:
+    """Let the loop run Qt's posted layout requests and resize events (never processEvents() from inside
+    a task: it would re-enter the loop)."""
+    for _ in range(rounds):
+        await asyncio.sleep(0.01)
 
 
 async def wait_for(app: Any, cond: Any, what: str, seconds: float = 60.0) -> None:
@@ -94,7 +95,7 @@ async def probe(app: Any, window: Any) -> dict[str, Any]:
     await every_provider("three jobs running")
     window.wb.set_provider("sandbox")
     await settle(app)
-    viewport = window.jobs_panel.scroll.viewport()
+    viewport = window.jobs_panel.scroll_area.viewport()
     vis = viewport.rect()
     shown = 0
     for card in window.jobs_panel.cards.values():
@@ -126,6 +127,8 @@ def main() -> int:
     for info in services.registry.all():
         if info.needs_key:  # a made-up key: every provider is selectable; nothing is ever sent
             keys.set_password("flexstudio", info.id, "test-key-not-real")
+    crashes: list[str] = []
+    sys.excepthook = lambda kind, exc, tb: crashes.append(f"{kind.__name__}: {exc}")  # a slot that raised
     window = MainWindow(services)
     result: dict[str, Any] = {}
 
@@ -139,6 +142,7 @@ def main() -> int:
 
     with loop:
         loop.run_until_complete(run())
+    result.setdefault("problems", []).extend(f"an error in the window: {c}" for c in crashes)
     sys.stdout.write("LAYOUT " + json.dumps(result) + "\n")
     return 0
 

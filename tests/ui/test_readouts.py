@@ -86,3 +86,20 @@ def test_compare_modes_zoom_and_side_by_side_sync(open_window: Any, png_file: An
     assert canvas.mode == "wipe"
     QTest.keyClick(canvas, Qt.Key.Key_C)
     assert w.compare.after_pic.sha256 == before_sha
+
+
+def test_a_long_breakdown_sums_the_references_even_when_one_price_is_unknown(qapp: Any) -> None:
+    from types import SimpleNamespace
+
+    from PySide6.QtWidgets import QLabel
+
+    from flexstudio.ui.widgets.cost import breakdown_text
+
+    items = [SimpleNamespace(item="output", megapixels=2.0, usd=0.1)] + \
+        [SimpleNamespace(item=f"image {n}", megapixels=1.0, usd=None if n == 3 else 0.05) for n in range(1, 9)]
+    label = QLabel()
+    label.setWordWrap(True)
+    label.resize(120, 2 * label.fontMetrics().lineSpacing())
+    text = breakdown_text(items, label)
+    assert "8\u00a0images" in text and "price\u00a0unknown" in text  # summed, and honest about the unknown
+    assert "image 1" in breakdown_text(items).replace("\u00a0", " ")  # the tooltip lists each

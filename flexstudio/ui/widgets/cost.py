@@ -163,8 +163,10 @@ def breakdown_text(items: Any, fit: QLabel | None = None) -> str:
     if len(refs) < 2:
         return text
     mp = sum(i.megapixels or 0 for i in refs)
+    prices = [i.usd for i in refs]
+    total = None if any(p is None for p in prices) else sum(p for p in prices if p is not None)
     summed = f"{len(refs)}\u00a0images{f' {mp:g}' + chr(160) + 'MP' if mp else ''}\u00a0\u00a0" \
-             f"{theme.money(sum(i.usd for i in refs))}".replace(" ", "\u00a0")
+             f"{theme.money(total)}".replace(" ", "\u00a0")
     return "  ·  ".join([*(one(i) for i in rest), summed])
 
 
