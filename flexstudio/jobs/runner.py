@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from ..storage.secrets import Secrets
 
 log = logging.getLogger(__name__)
-PREPARE_PARALLEL = 2  # references prepared at once (Pillow releases the GIL; two full decodes at most)
+PREPARE_PARALLEL = 2  # references prepared at once by all jobs together (Pillow releases the GIL)
 Quoter = Callable[[EditRequest], tuple[float | None, dict[str, Any] | None]]
 Guard = Callable[[EditRequest, float | None], None]
 
@@ -92,6 +92,7 @@ class Runner:
         self.owner = owners.me()
         self._beat: asyncio.Task[None] | None = None
         self._prep_locks: dict[tuple[str, int], threading.Lock] = {}
+        self._prep_gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         # References uploaded to file services, shared by every job (and persisted when given a store).
         self.uploads = uploads if uploads is not None else Uploads()
 
@@ -378,6 +379,14 @@ class Runner:
             raise MissingKey.of(info.label, info.id, info.env_var)
         return key
 
+    def _prepare_gate(self) -> asyncio.Semaphore:
+        """One gate for every job of this runner: however many jobs start at once, no more than
+        ``PREPARE_PARALLEL`` full-size decodes exist."""
+        loop = asyncio.get_running_loop()
+        if self._prep_gate is None or self._prep_gate[0] is not loop:
+            self._prep_gate = (loop, asyncio.Semaphore(PREPARE_PARALLEL))
+        return self._prep_gate[1]
+
     async def _prepare(self, request: EditRequest, info: ProviderInfo,
                        provider: Provider | None = None) -> list[PreparedReference]:
         """Prepare the references off the event loop, at most ``PREPARE_PARALLEL`` at a time, and hand
@@ -406,7 +415,7 @@ class Runner:
                                      height=prepared.height, source_sha256=ref.sha256)
 
         out: list[PreparedReference | None] = [None] * len(request.references)
-        gate = asyncio.Semaphore(PREPARE_PARALLEL)
+        gate = self._prepare_gate()
 
         async def one(i: int, ref: Any) -> None:
             async with gate:  # taken in order: reference 1 and 2 first, then each as a slot frees

@@ -121,3 +121,72 @@ def test_prepare_overlaps_upload_and_submit_follows_the_last_upload():
     # the submit comes right after the last upload, with every reference
     assert log[-1] == ("submit", n)
     assert max(at[("upload-end", k)] for k in range(n)) == len(log) - 2
+
+
+class HeldPrep:
+    """Each preparation holds its slot until the event loop has gone round many times, so every job that
+    could start a preparation has done so: whatever runs at once then is the runner's real limit, not an
+    accident of scheduling (loop turns, not time)."""
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lock = threading.Lock()
+        self.inside = 0
+        self.most = 0
+
+    def get(self, sha, max_pixels):
+        return None
+
+    def _turns(self, n: int) -> None:
+        done = threading.Event()
+
+        def hop(k: int) -> None:
+            if k == 0:
+                done.set()
+            else:
+                self.loop.call_soon(hop, k - 1)
+
+        self.loop.call_soon_threadsafe(hop, n)
+        assert done.wait(10), "the event loop stopped turning"
+
+    def prepare(self, data, *, max_pixels, name, sha256):
+        from flexstudio.core import images
+
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        try:
+            self._turns(200)
+            return images.prepare(data, max_pixels=max_pixels, name=name)
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+def test_jobs_together_never_prepare_more_than_the_limit():
+    svc = Services.build(runner_config=RunnerConfig(poll_interval=0.001))
+    refs = [svc.import_reference(_png(i), f"r{i}.png") for i in range(6)]
+    rec = Recorder(1)
+    prep = HeldPrep()
+
+    def factory(ctx):
+        return Staging(info, ctx, rec, {r.sha256: 0 for r in refs})
+
+    info = ProviderInfo(id="staging", label="Staging", protocol="test",
+                        capabilities=Capabilities(max_references=8, formats=("jpeg", "png")),
+                        default_base_url="https://api.example", needs_key=False, factory=factory)
+    svc.registry.register(info)
+    svc.runner._prep_cache = prep
+
+    async def go():
+        prep.loop = asyncio.get_running_loop()
+        try:
+            reqs = [EditRequest(prompt=f"job {j}", references=(refs[2 * j], refs[2 * j + 1]), provider="staging",
+                                size=(128, 128)) for j in range(3)]
+            return await asyncio.gather(*(svc.runner.run(r) for r in reqs))
+        finally:
+            await svc.aclose()
+
+    jobs = asyncio.run(go())
+    assert all(j.state == "succeeded" for j in jobs), [j.error_message for j in jobs]
+    assert prep.most == runner.PREPARE_PARALLEL  # three jobs, six references: still two decodes at most
