@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import BadInput, ErrorKind, MissingKey
+from ..core.job_state import JobState
 from ..core.request import EditRequest, ImageRef
 from ..jobs.batch import BatchScheduler, Summary, public_status
 from ..jobs.batch_plan import batch_key, claim, expand, plan_items
@@ -130,7 +131,7 @@ class _Progress:
             self.names[it.job_id] = Path(it.input).name
 
     def event(self, ev: Any) -> None:
-        if ev.state == "running" and ev.job_id in self.names and ev.job_id not in self.seen_running:
+        if ev.state == JobState.RUNNING and ev.job_id in self.names and ev.job_id not in self.seen_running:
             self.seen_running.add(ev.job_id)
             if self.bar is None:
                 _say(f"{self.label}: {self.names[ev.job_id]} running")
