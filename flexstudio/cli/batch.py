@@ -96,14 +96,17 @@ def _writer(svc: Any, out_dir: Path) -> Any:
         for o in rec.outputs:
             path = claim(out_dir, it.stem, _EXT.get(o.mime, "bin"))
             try:
-                export_image(svc.blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem, job_id=rec.id,
-                             provider=rec.provider, provider_label=info.label if info else rec.provider,
-                             provider_job_id=rec.provider_job_id, seed=rec.request.seed,
-                             size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
+                done = export_image(svc.blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem,
+                                    job_id=rec.id, provider=rec.provider,
+                                    provider_label=info.label if info else rec.provider,
+                                    provider_job_id=rec.provider_job_id, seed=rec.request.seed,
+                                    size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
             except BaseException:
                 with contextlib.suppress(OSError):
                     path.unlink()
                 raise
+            for note in done.notes:  # what could not be embedded whole is said, never dropped silently
+                sys.stderr.write(f"note: {path.name}: {note}\n")
             first = first or str(path)
         return first
 
