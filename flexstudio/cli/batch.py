@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import BadInput, ErrorKind, MissingKey
+from ..core.job_state import JobState
 from ..core.request import EditRequest, ImageRef
 from ..jobs.batch import BatchScheduler, Summary, public_status
 from ..jobs.batch_plan import batch_key, claim, expand, plan_items
@@ -95,14 +96,17 @@ def _writer(svc: Any, out_dir: Path) -> Any:
         for o in rec.outputs:
             path = claim(out_dir, it.stem, _EXT.get(o.mime, "bin"))
             try:
-                export_image(svc.blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem, job_id=rec.id,
-                             provider=rec.provider, provider_label=info.label if info else rec.provider,
-                             provider_job_id=rec.provider_job_id, seed=rec.request.seed,
-                             size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
+                done = export_image(svc.blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem,
+                                    job_id=rec.id, provider=rec.provider,
+                                    provider_label=info.label if info else rec.provider,
+                                    provider_job_id=rec.provider_job_id, seed=rec.request.seed,
+                                    size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
             except BaseException:
                 with contextlib.suppress(OSError):
                     path.unlink()
                 raise
+            for note in done.notes:  # what could not be embedded whole is said, never dropped silently
+                sys.stderr.write(f"note: {path.name}: {note}\n")
             first = first or str(path)
         return first
 
@@ -130,7 +134,7 @@ class _Progress:
             self.names[it.job_id] = Path(it.input).name
 
     def event(self, ev: Any) -> None:
-        if ev.state == "running" and ev.job_id in self.names and ev.job_id not in self.seen_running:
+        if ev.state == JobState.RUNNING and ev.job_id in self.names and ev.job_id not in self.seen_running:
             self.seen_running.add(ev.job_id)
             if self.bar is None:
                 _say(f"{self.label}: {self.names[ev.job_id]} running")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import BadInput, ErrorKind, FlexError
+from ..core.job_state import JobState
 from ..core.request import EditRequest
 from ..core.sizes import parse_size
 from ..services import Services, Started
@@ -120,7 +121,7 @@ def job_object(svc: Services, rec: Any, out_paths: list[str] | None = None) -> d
     outputs = out_paths if out_paths is not None else [str(svc.blobs.path(o.sha256)) for o in rec.outputs
                                                        if svc.blobs.has(o.sha256)]
     err = None
-    if rec.state != "succeeded":
+    if rec.state != JobState.SUCCEEDED:
         err = {"kind": rec.error_kind or ErrorKind.PROVIDER.value,
                "message": rec.error_message or rec.message or rec.state}
     return {"job_id": rec.id, "provider": rec.provider, "status": rec.state, "outputs": outputs,
@@ -129,7 +130,7 @@ def job_object(svc: Services, rec: Any, out_paths: list[str] | None = None) -> d
 
 
 def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = False) -> list[str] | None:
-    if not out or rec.state != "succeeded":
+    if not out or rec.state != JobState.SUCCEEDED:
         return None
     from ..storage.exports import export_image
 
@@ -163,7 +164,7 @@ def _progress_printer(enabled: bool) -> Any:
     last: dict[str, str] = {}
 
     def show(ev: Any) -> None:
-        line = f"{ev.state}" + (f" {ev.progress * 100:.0f}%" if ev.progress is not None and ev.state == "running"
+        line = f"{ev.state}" + (f" {ev.progress * 100:.0f}%" if ev.progress is not None and ev.state == JobState.RUNNING
                                 else "") + (f" — {ev.message}" if ev.message else "")
         if last.get(ev.job_id) != line:
             last[ev.job_id] = line
@@ -239,9 +240,9 @@ def exit_code(recs: list[Any], ctrl_c: bool = False) -> int:
     else 1."""
     if ctrl_c:
         return EXIT_INTERRUPTED
-    if all(r.state == "succeeded" for r in recs):
+    if all(r.state == JobState.SUCCEEDED for r in recs):
         return EXIT_OK
-    if any(r.state == "interrupted" for r in recs):
+    if any(r.state == JobState.INTERRUPTED for r in recs):
         return EXIT_RESUMABLE
     return EXIT_FAILED
 

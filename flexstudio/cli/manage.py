@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import BadInput, FlexError
+from ..core.job_state import JobState
 from ..services import Services
 
 
@@ -57,7 +58,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                     print(f"{k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}")
             return 0
         # export
-        if rec.state != "succeeded" or not rec.outputs:
+        if rec.state != JobState.SUCCEEDED or not rec.outputs:
             raise BadInput(f"Job {rec.id} has no image to export ({rec.state}).")
         from .commands import write_outputs
 
@@ -97,7 +98,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             print("No unfinished jobs.")
         for r in recs:
             print(f"{r.id}: {r.state}" + (f" — {r.error_message}" if r.error_message else ""))
-    waiting = [r for r in recs if r.state == "interrupted" and r.handle]
+    waiting = [r for r in recs if r.state == JobState.INTERRUPTED and r.handle]
     return EXIT_RESUMABLE if waiting else EXIT_OK
 
 

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, SpendCapExceeded
+from ..core.job_state import JobState
 from ..core.request import EditRequest, ImageRef
 from ..storage.batches import BAD_INPUT, NOT_LAUNCHED, PENDING, Batch, BatchStore, Item
-from .state import JobState
 
 if TYPE_CHECKING:
     from ..storage.history import JobRecord

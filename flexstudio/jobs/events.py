@@ -7,13 +7,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..core.job_state import JobState
+
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
 class JobEvent:
     job_id: str
-    state: str
+    state: JobState
     progress: float | None = None
     queue_position: int | None = None
     message: str = ""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import DeadlineExceeded, ErrorKind, FlexError, JobGone, ProviderError
-from .state import SENTENCES, JobState
+from ..core.job_state import SENTENCES, JobState
 
 if TYPE_CHECKING:
     from ..storage.history import JobRecord

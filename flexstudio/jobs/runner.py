@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError, verdict
+from ..core.job_state import SENTENCES, TERMINAL, JobState, transition
 from ..core.request import EditRequest
 from ..providers.base import (
     ModerationBilling,
@@ -39,7 +40,6 @@ from ..providers.uploads import Uploads
 from . import owner as owners
 from . import recovery
 from .events import EventBus, JobEvent
-from .state import SENTENCES, TERMINAL, JobState, transition
 
 if TYPE_CHECKING:
     import httpx
@@ -187,10 +187,14 @@ class Runner:
     def create(self, request: EditRequest, *, parent_job_id: str | None = None, group_id: str | None = None,
                group_kind: str | None = None) -> JobRecord:
         """Validate, resolve the seed, price it, check the spend guard and write the job as ``queued``."""
-        request = request.resolved()
+        return self._create(request.resolved(), check_spend=True, parent_job_id=parent_job_id,
+                            group_id=group_id, group_kind=group_kind)
+
+    def _create(self, request: EditRequest, *, check_spend: bool, parent_job_id: str | None,
+                group_id: str | None, group_kind: str | None) -> JobRecord:
         self.check(request)
         quote_usd, quote = self.quoter(request) if self.quoter else (None, None)
-        if self.guard is not None:
+        if check_spend and self.guard is not None:
             self.guard(request, quote_usd)
         rec = self.history.create(request, quote_usd=quote_usd, quote=quote, parent_job_id=parent_job_id,
                                   group_id=group_id, group_kind=group_kind, owner=self.owner)
@@ -231,12 +235,9 @@ class Runner:
                 total += usd or 0.0
             self.guard(reqs[0], total)
         group_id = uuid.uuid4().hex[:12]
-        saved_guard, self.guard = self.guard, None
-        try:
-            return [self.create(r, group_id=group_id, group_kind=kind, parent_job_id=parent_job_id)
-                    for r in reqs]
-        finally:
-            self.guard = saved_guard
+        # The group's total was checked above: each job is not checked again on its own.
+        return [self._create(r, check_spend=False, group_id=group_id, group_kind=kind, parent_job_id=parent_job_id)
+                for r in reqs]
 
     def active(self) -> list[str]:
         return list(self._tasks)
@@ -253,7 +254,7 @@ class Runner:
 
     # ------------------------------------------------------------------ the state machine
     def _emit(self, job_id: str, state: JobState, **kw: Any) -> None:
-        self.bus.publish(JobEvent(job_id=job_id, state=state.value, **kw))
+        self.bus.publish(JobEvent(job_id=job_id, state=state, **kw))
 
     def _move(self, rec: JobRecord, state: JobState, **changes: Any) -> JobRecord:
         transition(rec.state, state)
@@ -301,14 +302,17 @@ class Runner:
             else:  # running or downloading when FlexStudio stopped, or interrupted: finish from the handle
                 if not rec.handle:
                     raise JobGone("No polling handle was stored for this job.")
-                if rec.state == JobState.DOWNLOADING:
-                    rec = self.history.update(rec.id, state=JobState.RUNNING.value)
-                elif rec.state == JobState.INTERRUPTED:
+                # Downloading when FlexStudio stopped: it stays downloading (a job never goes back) while
+                # the provider is asked for the result again (its URLs are not kept).
+                if rec.state == JobState.INTERRUPTED:
                     rec = self._move(rec, JobState.RUNNING, finished_at=None, error_kind=None, error_message=None,
                                      message=SENTENCES[JobState.RUNNING])
                 result = await self._poll(rec, provider, deadline)
-            rec = self._move(rec, JobState.DOWNLOADING, message=SENTENCES[JobState.DOWNLOADING],
-                             billed_usd=result.billed_usd if result.billed_usd is not None else rec.billed_usd)
+            billed = result.billed_usd if result.billed_usd is not None else rec.billed_usd
+            if rec.state == JobState.DOWNLOADING:
+                rec = self.history.update(rec.id, billed_usd=billed, message=SENTENCES[JobState.DOWNLOADING])
+            else:
+                rec = self._move(rec, JobState.DOWNLOADING, message=SENTENCES[JobState.DOWNLOADING], billed_usd=billed)
             outputs = await self._fetch(result, provider, info)
             return self._move(rec, JobState.SUCCEEDED, outputs=outputs, progress=1.0,
                               latency_s=round(time.monotonic() - started, 3), message=SENTENCES[JobState.SUCCEEDED])
@@ -471,7 +475,7 @@ class Runner:
             msg = poll.message or (f"In the queue, position {poll.queue_position}." if poll.queue_position
                                    is not None and poll.state == "queued" else SENTENCES[JobState.RUNNING])
             state_key = (poll.state, poll.queue_position, msg)
-            self._emit(rec.id, JobState.RUNNING, progress=poll.progress, queue_position=poll.queue_position,
+            self._emit(rec.id, JobState(rec.state), progress=poll.progress, queue_position=poll.queue_position,
                        message=msg)
             if state_key != last_state or now - last_write > 2.0:
                 self.history.update(rec.id, progress=poll.progress, message=msg)

@@ -103,6 +103,48 @@ def png_insert(data: bytes, chunks: bytes) -> bytes:
     raise ValueError("a PNG without image data")
 
 
+def png_text_after_image(data: bytes, limit: int = 16 * 2**20) -> dict[str, str]:
+    """Text chunks (tEXt, zTXt, iTXt) that come after the image data — Pillow reads those only when it
+    decodes the pixels; this walks the chunks without decoding anything. Compressed text is inflated up
+    to ``limit`` bytes."""
+    out: dict[str, str] = {}
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return out
+    pos, seen_idat = 8, False
+    while pos + 8 <= len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IDAT":
+            seen_idat = True
+        elif kind == b"IEND":
+            break
+        elif seen_idat and kind in (b"tEXt", b"zTXt", b"iTXt"):
+            key, _, rest = body.partition(b"\x00")
+            try:
+                if kind == b"tEXt":
+                    text = rest.decode("latin-1")
+                elif kind == b"zTXt":
+                    text = _inflate(rest[1:], limit).decode("latin-1")
+                else:
+                    flag, _method, tail = rest[0], rest[1], rest[2:]
+                    _lang, _, tail = tail.partition(b"\x00")
+                    _tkey, _, tail = tail.partition(b"\x00")
+                    text = (_inflate(tail, limit) if flag else tail).decode("utf-8")
+            except (ValueError, IndexError, zlib.error):
+                continue
+            out.setdefault(key.decode("latin-1"), text)
+    return out
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    d = zlib.decompressobj()
+    out = d.decompress(data, limit)
+    if d.unconsumed_tail:
+        raise ValueError("compressed text larger than the limit")
+    return out
+
+
 # ---------------------------------------------------------------------- JPEG
 def _segment(marker: int, payload: bytes) -> bytes:
     if len(payload) > JPEG_SEGMENT_MAX:

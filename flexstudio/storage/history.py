@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.job_state import ACTIVE, TERMINAL, JobState
 from ..core.request import EditRequest
 
-TERMINAL_STATES = ("succeeded", "failed", "moderated", "cancelled", "interrupted")
+# The states as stored (for SQL parameters): where a job has ended, and where its quote counts as spent
+# until a bill says otherwise (it ran, or may still run; moderated ones may be billed).
+_ENDED = tuple(sorted(s.value for s in TERMINAL))
+_SPENDING = tuple(sorted(s.value for s in (*ACTIVE, JobState.SUCCEEDED, JobState.MODERATED)))
 
 _MIGRATIONS: tuple[str, ...] = (
     # 1: the jobs table
@@ -107,7 +111,7 @@ class JobRecord:
     created_at: float
     updated_at: float
     provider: str
-    state: str
+    state: JobState
     request: EditRequest
     quote_usd: float | None = None
     quote: dict[str, Any] | None = None
@@ -135,7 +139,7 @@ class JobRecord:
 
     @property
     def finished(self) -> bool:
-        return self.state in TERMINAL_STATES
+        return self.state in TERMINAL
 
     @property
     def seed(self) -> int | None:
@@ -156,7 +160,7 @@ _UPDATABLE = {"state", "quote_usd", "billed_usd", "provider_job_id", "handle", "
 def _row_to_record(row: sqlite3.Row) -> JobRecord:
     return JobRecord(
         id=row["id"], created_at=row["created_at"], updated_at=row["updated_at"], provider=row["provider"],
-        state=row["state"], request=EditRequest.from_json(row["request_json"]), quote_usd=row["quote_usd"],
+        state=JobState(row["state"]), request=EditRequest.from_json(row["request_json"]), quote_usd=row["quote_usd"],
         quote=json.loads(row["quote_json"]) if row["quote_json"] else None, billed_usd=row["billed_usd"],
         provider_job_id=row["provider_job_id"],
         handle=json.loads(row["handle_json"]) if row["handle_json"] else None,
@@ -210,7 +214,7 @@ class History:
     # ------------------------------------------------------------------ writes
     def create(self, request: EditRequest, *, quote_usd: float | None = None,
                quote: dict[str, Any] | None = None, parent_job_id: str | None = None,
-               group_id: str | None = None, group_kind: str | None = None, state: str = "queued",
+               group_id: str | None = None, group_kind: str | None = None, state: JobState = JobState.QUEUED,
                owner: str | None = None) -> JobRecord:
         now = time.time()
         job_id = uuid.uuid4().hex[:12]
@@ -218,7 +222,7 @@ class History:
             "INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json, seed,"
             " quote_usd, quote_json, parent_job_id, group_id, group_kind, owner, heartbeat_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (job_id, now, now, request.provider, state, request.prompt, request.to_json(), request.seed,
+            (job_id, now, now, request.provider, state.value, request.prompt, request.to_json(), request.seed,
              quote_usd, json.dumps(quote) if quote is not None else None, parent_job_id, group_id,
              group_kind, owner, now if owner else None),
         )
@@ -314,18 +318,18 @@ class History:
         return int(self.db.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", args).fetchone()[0])
 
     def unfinished(self) -> builtins.list[JobRecord]:
-        marks = ",".join("?" * len(TERMINAL_STATES))
+        marks = ",".join("?" * len(_ENDED))
         rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state NOT IN ({marks})"
-                               " ORDER BY created_at", TERMINAL_STATES).fetchall()
+                               " ORDER BY created_at", _ENDED).fetchall()
         return [_row_to_record(r) for r in rows]
 
     def resumable(self) -> builtins.list[JobRecord]:
         """What ``resume`` looks at: jobs a crash left unfinished, and interrupted jobs with a handle."""
-        marks = ",".join("?" * len(TERMINAL_STATES))
+        marks = ",".join("?" * len(_ENDED))
         rows = self.db.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE deleted_at IS NULL AND (state NOT IN ({marks})"
-            " OR (state='interrupted' AND handle_json IS NOT NULL)) ORDER BY created_at",
-            TERMINAL_STATES).fetchall()
+            " OR (state=? AND handle_json IS NOT NULL)) ORDER BY created_at",
+            (*_ENDED, JobState.INTERRUPTED.value)).fetchall()
         return [_row_to_record(r) for r in rows]
 
     def claim(self, job_id: str, owner: str, *, expected: str | None) -> bool:
@@ -390,8 +394,9 @@ class History:
         including moderated jobs whose bill is not known (a provider that may bill, or does not say)."""
         row = self.db.execute(
             "SELECT COALESCE(SUM(CASE WHEN billed_usd IS NOT NULL THEN billed_usd"
-            " WHEN state IN ('succeeded','queued','submitting','running','downloading','moderated')"
-            " THEN COALESCE(quote_usd, 0) ELSE 0 END), 0) FROM jobs WHERE created_at>=?", (since,)).fetchone()
+            f" WHEN state IN ({','.join('?' * len(_SPENDING))})"
+            " THEN COALESCE(quote_usd, 0) ELSE 0 END), 0) FROM jobs WHERE created_at>=?",
+            (*_SPENDING, since)).fetchone()
         return float(row[0])
 
     def providers_used(self) -> builtins.list[str]:

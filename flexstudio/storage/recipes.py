@@ -145,10 +145,8 @@ def _metadata(data: bytes) -> tuple[dict[str, Any], dict[str, str], str | None] 
         with Image.open(io.BytesIO(data)) as im:
             info: dict[str, Any] = {str(k): v for k, v in im.info.items()}
             if im.format == "PNG" and not _KNOWN_KEYS.intersection(info):
-                try:  # text chunks after the image data (Pillow reads those only on load)
-                    info.update({k: v for k, v in getattr(im, "text", {}).items() if k not in info})
-                except Exception:
-                    pass
+                # text chunks after the image data: Pillow reads those only by decoding the pixels
+                info.update({k: v for k, v in C.png_text_after_image(data).items() if k not in info})
             xmp = info.get("xmp") or info.get("XML:com.adobe.xmp") or b""
             fields = X.read_fields(xmp) if xmp else {}
             gid = fields.get("HasExtendedXMP")

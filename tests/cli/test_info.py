@@ -74,3 +74,16 @@ def test_what_is_not_a_readable_image_exits_2_with_one_sentence(tmp_path):
         assert len(r.stderr.strip().splitlines()) == 1
     r = subprocess.run([*EXE], capture_output=True, text=True, timeout=60)  # no IMAGE: argparse's usage error
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_an_export_that_had_to_shorten_its_exif_comment_says_so(tmp_path):
+    prompt = "a long, careful description of every thread in the tapestry; " * 700
+    out = tmp_path / "long.jpg"
+    r = subprocess.run([sys.executable, "-m", "flexstudio", "edit", "-p", prompt, "--provider", "sandbox", "--seed", "3",
+                        "--format", "jpeg", "--size", "256x256", "-o", str(out), "--json"],
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["outputs"] == [str(out)]  # stdout stays the contract's object
+    assert f"note: {out.name}: The EXIF comment (what A1111 reads) holds the first" in r.stderr
+    back = info(str(out), "--json")
+    assert back.returncode == 0 and json.loads(back.stdout)["request"]["prompt"] == prompt

@@ -368,3 +368,49 @@ def test_a_group_is_checked_and_priced_as_a_whole_and_keeps_its_parent():
         svc.runner.create_group([EditRequest(prompt="x", provider="fal", size=(1024, 1024))] * 3, "comparison")
     assert svc.history.count() == before  # nothing of the group was written
     svc.history.close()
+
+
+def test_a_job_left_downloading_resumes_through_legal_transitions_only():
+    """A crash while the result was being fetched: resume asks the provider again without moving the job
+    back to running (a job never goes back), then finishes it."""
+    from flexstudio.core.job_state import JobState, transition
+
+    svc, holder = _services({"polls": [PollResult("done", result=Result(urls=("https://cdn.example/x.png",)))],
+                             "download": _png()})
+    rec = svc.history.create(EditRequest(prompt="was downloading", provider="scripted", seed=4))
+    for state in (JobState.SUBMITTING, JobState.RUNNING, JobState.DOWNLOADING):
+        svc.history.update(rec.id, state=state.value)
+    svc.history.update(rec.id, provider_job_id="prov-1", handle={"poll": "https://api.example/poll/1"})
+    seen: list[JobState] = []
+    svc.bus.subscribe(lambda e: seen.append(e.state) if e.job_id == rec.id else None)
+    written: list[str] = []  # every state the runner writes to history, in order
+    update = svc.history.update
+
+    def recording_update(job_id, **changes):
+        if "state" in changes:
+            written.append(changes["state"])
+        return update(job_id, **changes)
+
+    svc.history.update = recording_update
+
+    async def go():
+        try:
+            return await svc.runner.resume_unfinished()
+        finally:
+            await svc.aclose()
+
+    (done,) = _run(go())
+    assert done.state == JobState.SUCCEEDED and done.outputs
+    assert holder["p"].submits == 0  # never sent again
+    current = JobState.DOWNLOADING
+    for state in written:
+        current = transition(current, state)  # raises on a transition the state machine forbids
+    assert current == JobState.SUCCEEDED and JobState.RUNNING not in seen
+
+
+def test_a_group_leaves_the_runners_spend_guard_as_it_was():
+    svc = Services.build()
+    guard = svc.runner.guard
+    svc.runner.create_group([EditRequest(prompt="x", seed=1), EditRequest(prompt="x", seed=2)], "sweep")
+    assert svc.runner.guard is guard  # checked once for the group, never switched off
+    svc.history.close()

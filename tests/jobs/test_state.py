@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flexstudio.jobs.state import TERMINAL, InvalidTransition, JobState, transition
+from flexstudio.core.job_state import TERMINAL, InvalidTransition, JobState, transition
 
 
 def test_happy_path():

@@ -18,6 +18,16 @@ from flexstudio.storage.exports import export_image
 from flexstudio.storage.recipes import read_recipe
 from tests import generator_files as F
 
+
+@pytest.fixture
+def exiftool_path() -> str:
+    import shutil
+
+    path = shutil.which("exiftool")
+    assert path, "exiftool is missing: scripts/setup.sh --test installs it (libimage-exiftool-perl)"
+    return path
+
+
 SEED_NOTE = "is left out: FLUX.2 [flex] takes 0–4294967295."
 
 # name → (file, source, sd-parsers' name for it, (prompt, steps, guidance, seed, size), fields, note fragments)
@@ -190,3 +200,54 @@ def test_xmp_with_entities_is_refused_and_junk_gives_none():
     assert read_recipe(F.png({"parameters": ""})) is None
     assert read_recipe(F.png({"Comment": "{}", "Software": "NovelAI"})) is None
     assert read_recipe(F.png({"invokeai_metadata": "[]"})) is None
+
+
+def _late_text_png(key: str, text: str) -> bytes:
+    """A PNG whose text chunk comes after the image data (allowed by the PNG spec; some tools append)."""
+    import struct
+    import zlib
+
+    data = F.png({})
+    chunk = key.encode("latin-1") + b"\x00" + text.encode("latin-1")
+    chunk = struct.pack(">I", len(chunk)) + b"tEXt" + chunk + struct.pack(">I", zlib.crc32(b"tEXt" + chunk))
+    iend = data.rindex(b"IEND") - 4
+    return data[:iend] + chunk + data[iend:]
+
+
+def test_text_after_the_image_data_is_read_without_decoding_the_pixels(monkeypatch):
+    from PIL import PngImagePlugin
+
+    late = _late_text_png("parameters", "a red door\nSteps: 20, Sampler: Euler, CFG scale: 3, Seed: 5, Size: 512x512")
+    plain = F.png({})
+
+    def no_decoding(self):
+        raise AssertionError("read_recipe decoded the pixels")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_decoding)
+    r = read_recipe(late)
+    assert (r.source, r.request.prompt, r.request.seed) == ("a1111", "a red door", 5)
+    assert read_recipe(plain) is None  # a plain PNG, the common drop: nothing decoded either
+
+
+def test_fooocus_in_a_jpeg_and_in_its_a1111_scheme():
+    jpeg = F.a1111_jpeg(json.dumps(F.FOOOCUS))  # Fooocus puts its JSON in the EXIF UserComment of a JPEG
+    r = read_recipe(jpeg)
+    assert r.source == "fooocus" and (r.request.prompt, r.request.seed, r.request.size) == \
+        ("a red fox in the snow", 1234567890, (1152, 896))
+    a1111_scheme = ("a red fox in the snow\nNegative prompt: \nSteps: 30, Sampler: DPM++ 2M SDE Karras, Seed: 1234567890, "
+                    "Size: 1152x896, CFG scale: 4, Sharpness: 2, Version: Fooocus v2.5.5")
+    r = read_recipe(F.png({"parameters": a1111_scheme, "fooocus_scheme": "a1111"}))
+    assert r.source == "fooocus" and (r.request.steps, r.request.guidance) == (30, 4.0)
+
+
+def test_exiftool_reads_both_fields_of_the_exempi_style_rewrite(tmp_path, exiftool_path):
+    import subprocess
+
+    req = EditRequest(prompt="a plain prompt", steps=12, guidance=2.5, seed=9, size=(512, 512))
+    path = tmp_path / "rewritten.jpg"
+    path.write_bytes(_exempi_style_jpeg(req, tmp_path))
+    out = subprocess.run([exiftool_path, "-j", "-a", "-G1", str(path)], capture_output=True, text=True, check=True)
+    tags = json.loads(out.stdout)[0]
+    assert tags["ExifIFD:UserComment"].startswith("a plain prompt\nSteps: 12")
+    assert json.loads(tags["XMP-flexstudio:Recipe"])["request"]["seed"] == 9
+    assert read_recipe(path.read_bytes()).request == req

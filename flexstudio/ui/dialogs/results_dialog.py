@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.job_state import JobState
 from ...providers.base import REQUEST_FIELDS, Support
 from ..models.jobs_model import is_terminal
 from ..widgets import theme
@@ -157,7 +158,7 @@ class ResultCard(QFrame):
         accent = theme.STATE_ACCENTS.get(rec.state, "#868e96")
         sentence = rec.error_message or rec.message or ""
         self.state_label.setText(f"<span style='color:{accent}'>●</span> {STATE_WORDS.get(rec.state, rec.state)}"
-                                 + (f" — {sentence}" if sentence and rec.state != "succeeded" else ""))
+                                 + (f" — {sentence}" if sentence and rec.state != JobState.SUCCEEDED else ""))
         latency = f"{rec.latency_s:.1f} s" if rec.latency_s is not None else "— s"
         billed = theme.money(rec.billed_usd) if rec.billed_usd is not None else "not reported"
         quoted = theme.money(rec.quote_usd) if rec.quote_usd is not None else "unknown"

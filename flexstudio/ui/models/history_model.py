@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 
-from ...storage.history import TERMINAL_STATES
+from ...core.job_state import ACTIVE, TERMINAL, JobState
 
 if TYPE_CHECKING:
     from ...providers.registry import Registry
@@ -22,14 +22,13 @@ if TYPE_CHECKING:
 
 THUMB = 96
 RecordRole = Qt.ItemDataRole.UserRole + 1
-ACTIVE_STATES = ("queued", "submitting", "running", "downloading")
 
 
 @dataclass(frozen=True)
 class Filters:
     search: str = ""
     provider: str | None = None
-    states: tuple[str, ...] = ()
+    states: tuple[JobState, ...] = ()
     favourite: bool = False
 
     def kwargs(self) -> dict[str, Any]:
@@ -61,7 +60,7 @@ def tooltip(rec: JobRecord, label: str) -> str:
         cost.append(f"quoted ${rec.quote_usd:.3f}")
     if rec.billed_usd is not None:
         cost.append(f"billed ${rec.billed_usd:.3f}")
-    elif rec.state == "moderated":  # the provider's rule: may be billed / billing unknown
+    elif rec.state == JobState.MODERATED:  # the provider's rule: may be billed / billing unknown
         cost.append(rec.message.removeprefix("Moderated — ") if rec.message.startswith("Moderated")
                     else "billing unknown")
     if rec.latency_s is not None:
@@ -255,13 +254,13 @@ def _settle() -> None:
     gc.freeze()
 
 
-STATUS_FILTERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+STATUS_FILTERS: tuple[tuple[str, tuple[JobState, ...]], ...] = (
     ("All statuses", ()),
-    ("Succeeded", ("succeeded",)),
-    ("Failed", ("failed",)),
-    ("Moderated", ("moderated",)),
-    ("Cancelled", ("cancelled",)),
-    ("Interrupted", ("interrupted",)),
-    ("Running", ACTIVE_STATES),
+    ("Succeeded", (JobState.SUCCEEDED,)),
+    ("Failed", (JobState.FAILED,)),
+    ("Moderated", (JobState.MODERATED,)),
+    ("Cancelled", (JobState.CANCELLED,)),
+    ("Interrupted", (JobState.INTERRUPTED,)),
+    ("Running", tuple(s for s in JobState if s in ACTIVE)),
 )
-assert set(TERMINAL_STATES) <= {s for _l, states in STATUS_FILTERS for s in states}
+assert set(TERMINAL) <= {s for _l, states in STATUS_FILTERS for s in states}

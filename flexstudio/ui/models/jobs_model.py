@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from ...jobs.state import TERMINAL, JobState
+from ...core.job_state import TERMINAL, JobState
 
 if TYPE_CHECKING:
     from ...jobs.events import EventBus, JobEvent

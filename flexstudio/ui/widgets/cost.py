@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ...core.job_state import JobState
 from . import theme
 from .labels import ElidingLabel
 
@@ -116,14 +117,14 @@ class CostReadout(QFrame):
     def show_billed(self, job_id: str, billed: float | None, quoted: float | None, state: str,
                     note: str = "", provider: str = "") -> None:
         on = f" on {provider}" if provider else ""
-        if state == "succeeded":
+        if state == JobState.SUCCEEDED:
             if billed is not None:
                 text = f"Last run{on}: billed {theme.money(billed)}"
                 if quoted is not None and abs(billed - quoted) > 1e-9:
                     text += f" (quoted {theme.money(quoted)})"
             else:
                 text = f"Last run{on}: the provider reports no bill; quoted {theme.money(quoted)}"
-        elif state == "moderated":
+        elif state == JobState.MODERATED:
             # The provider's rule, written by the runner: not billed / may be billed / billing unknown.
             words = note.removeprefix("Moderated — ") if note.startswith("Moderated — ") else "billing unknown"
             text = f"Last run{on}: moderated — {words}"

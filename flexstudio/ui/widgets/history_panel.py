@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.job_state import JobState
 from ..models.history_model import STATUS_FILTERS, THUMB, Filters
 from . import icons, theme
 
@@ -51,8 +52,8 @@ def when(ts: float) -> str:
     return text
 
 
-_STATE_WORDS = {"succeeded": "…", "failed": "failed", "moderated": "moderated", "cancelled": "cancelled",
-                "interrupted": "interrupted"}
+_STATE_WORDS = {JobState.SUCCEEDED: "…", JobState.FAILED: "failed", JobState.MODERATED: "moderated",
+                JobState.CANCELLED: "cancelled", JobState.INTERRUPTED: "interrupted"}
 _GROUP_WORDS = {"sweep": "sweep", "comparison": "compare"}
 
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.job_state import JobState
 from ..models.jobs_model import is_terminal
 from . import theme
 from .labels import ElidingLabel
@@ -38,30 +39,31 @@ ADVICE = {
     "expired": "The provider no longer has the result: run it again.",
     "bad_input": "Fix the input and run again.",
 }
-STATE_WORDS = {"queued": "Queued", "submitting": "Sending", "running": "Running", "downloading": "Downloading",
-               "succeeded": "Succeeded", "failed": "Failed", "moderated": "Moderated",
-               "cancelled": "Cancelled", "interrupted": "Interrupted"}
+STATE_WORDS = {JobState.QUEUED: "Queued", JobState.SUBMITTING: "Sending", JobState.RUNNING: "Running",
+               JobState.DOWNLOADING: "Downloading", JobState.SUCCEEDED: "Succeeded", JobState.FAILED: "Failed",
+               JobState.MODERATED: "Moderated", JobState.CANCELLED: "Cancelled",
+               JobState.INTERRUPTED: "Interrupted"}
 
 
 def outcome_text(ev: JobEvent) -> str:
     """The sentence a job card shows for an event: progress while running, the outcome at the end."""
-    if ev.state == "queued":
+    if ev.state == JobState.QUEUED:
         return f"In the queue, position {ev.queue_position}." if ev.queue_position else (ev.message or "Waiting.")
-    if ev.state in ("submitting", "running", "downloading"):
+    if ev.state in (JobState.SUBMITTING, JobState.RUNNING, JobState.DOWNLOADING):
         if ev.queue_position:
             return f"In the provider's queue, position {ev.queue_position}."
         return ev.message or STATE_WORDS[ev.state] + "…"
-    if ev.state == "failed":
+    if ev.state == JobState.FAILED:
         why = ev.error_message or "the provider gave no reason."
         advice = ADVICE.get(ev.error_kind or "", "")
         if advice and ("Settings" in why or advice.split(":")[0] in why):
             advice = ""
         return f"Failed: {why} {advice}".strip()
-    if ev.state == "moderated":
+    if ev.state == JobState.MODERATED:
         # ev.message is the provider's billing rule for moderated jobs (not billed / may be / unknown).
         billing = ev.message if (ev.message or "").startswith("Moderated — ") else "Moderated — billing unknown."
         return f"{billing} {ev.error_message or ''}".strip()
-    if ev.state == "interrupted":
+    if ev.state == JobState.INTERRUPTED:
         return ev.error_message or ev.message
     return ev.message or STATE_WORDS.get(ev.state, ev.state)
 
@@ -119,7 +121,7 @@ class JobCard(QFrame):
         self.cancel.setVisible(not done)
         self.progress.setVisible(not done)
         if not done:
-            if ev.progress is not None and ev.state == "running":
+            if ev.progress is not None and ev.state == JobState.RUNNING:
                 self.progress.setRange(0, 100)
                 self.progress.setValue(round(ev.progress * 100))
             else:

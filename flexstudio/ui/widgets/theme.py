@@ -12,14 +12,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
+from ...core.job_state import JobState
+
 CHIP_COLOURS = ("#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f59f00", "#0ca678", "#e64980", "#4263eb",
                 "#868e96", "#d6336c")
 
 # Tints for messages, mixed into the window colour so text keeps the palette's own contrast.
 LEVEL_ACCENTS = {"info": "#1c7ed6", "success": "#2f9e44", "warning": "#f59f00", "error": "#e03131"}
-STATE_ACCENTS = {"queued": "#868e96", "submitting": "#1c7ed6", "running": "#1c7ed6", "downloading": "#1c7ed6",
-                 "succeeded": "#2f9e44", "failed": "#e03131", "moderated": "#f59f00",
-                 "cancelled": "#868e96", "interrupted": "#f59f00"}
+STATE_ACCENTS = {JobState.QUEUED: "#868e96", JobState.SUBMITTING: "#1c7ed6", JobState.RUNNING: "#1c7ed6",
+                 JobState.DOWNLOADING: "#1c7ed6", JobState.SUCCEEDED: "#2f9e44", JobState.FAILED: "#e03131",
+                 JobState.MODERATED: "#f59f00", JobState.CANCELLED: "#868e96", JobState.INTERRUPTED: "#f59f00"}
 
 
 def chip_colour(index: int) -> QColor:

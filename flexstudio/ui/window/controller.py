@@ -13,6 +13,7 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
 from ...core.errors import BadInput, MissingKey, SpendCapExceeded
+from ...core.job_state import JobState
 from ..models.aio import asyncio
 from ..widgets import theme
 from ..widgets.before_after import Picture
@@ -128,9 +129,10 @@ class WindowController:
             self.view.status(f"Job {job_id} cannot be cancelled from here (it is not running).", 5000)
             return
         info = svc.registry.get(rec.provider) if rec.provider in svc.registry else None
-        if info is not None and not info.capabilities.can_cancel and rec.state in ("running", "downloading"):
+        sent = rec.state in (JobState.RUNNING, JobState.DOWNLOADING)
+        if info is not None and not info.capabilities.can_cancel and sent:
             text = f"Cancel requested — {info.label} cannot stop a job once sent, so it may still be billed."
-        elif info is not None and rec.state in ("running", "downloading"):
+        elif info is not None and sent:
             text = "Cancel requested — the provider may still bill the time already used."
         else:
             text = "Cancel requested."
@@ -161,7 +163,7 @@ class WindowController:
         if ev.job_id in self.started:
             self.view.show_billed(rec)
         # A result started from this window shows up, unless the user has since picked another image.
-        if rec.state == "succeeded" and rec.outputs and self.follow_latest and ev.job_id in self.started:
+        if rec.state == JobState.SUCCEEDED and rec.outputs and self.follow_latest and ev.job_id in self.started:
             self.show_job(rec)
             self.view.select_in_history(rec.id)
 
@@ -173,7 +175,7 @@ class WindowController:
         label = self.view.history_model.label(rec.provider)
         money = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
         extra = ""
-        if rec.state == "succeeded" and rec.latency_s is not None:
+        if rec.state == JobState.SUCCEEDED and rec.latency_s is not None:
             extra = f"{rec.latency_s:.1f} s"
         price = theme.money(money) if money is not None else ""
         return f"{label} · {price} · job {rec.id}" if price else f"{label} · job {rec.id}", extra

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ...core.job_state import JobState
 from ..models.aio import asyncio
 from ..models.history_model import HistoryModel
 from ..models.importer import ReferenceImporter, mime_has_images
@@ -275,7 +276,7 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Fetching {len(unfinished)} job(s) still waiting for their provider…", 8000)
         done = await self.services.runner.resume_unfinished()
-        ok = sum(1 for r in done if r.state == "succeeded")
+        ok = sum(1 for r in done if r.state == JobState.SUCCEEDED)
         self.statusBar().showMessage(f"Resumed {len(done)} unfinished job(s): {ok} succeeded.", 8000)
         self.refresh_spend()
 

@@ -1,4 +1,6 @@
-"""A job is an explicit state machine with one transition function."""
+"""A job is an explicit state machine with one transition function. Every layer names states by
+``JobState`` (a ``StrEnum``: the values are what history stores and the CLI prints); ``TERMINAL`` and
+``ACTIVE`` are the only lists of them."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ _ALLOWED: dict[JobState, frozenset[JobState]] = {
     # An interrupted job with a handle is picked up again by ``resume`` (or given up: cancelled).
     JobState.INTERRUPTED: frozenset({JobState.RUNNING, JobState.DOWNLOADING, *_ENDS}),
 }
+# Not yet at an end: queued, or somewhere between the submit and the result.
+ACTIVE = frozenset(set(JobState) - TERMINAL)
 # Interrupted is where a run ends, but not the job: the provider may still finish, and resume fetches it.
 RESUMABLE = frozenset({JobState.INTERRUPTED})
 
