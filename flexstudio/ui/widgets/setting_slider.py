@@ -8,6 +8,9 @@ from __future__ import annotations
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QHBoxLayout, QSlider, QSpinBox, QWidget
 
+FIELD_STYLE = ("QAbstractSpinBox { border: 1px solid transparent; border-radius: 3px; padding: 0px 2px; }"
+               "QAbstractSpinBox:focus { border: 2px solid palette(highlight); padding: 0px 1px; }")
+
 
 class SettingSlider(QWidget):
     valueChanged = Signal(object)  # int, or float when the setting has decimals
@@ -37,9 +40,14 @@ class SettingSlider(QWidget):
             self.field = QSpinBox()
         self.field.setAccessibleName(name)
         self.field.setKeyboardTracking(False)  # a typed "30" is one change, not "3" then "30"
-        self.field.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.UpDownArrows)
+        # Drawn like a label beside the slider (the row stays as low as the other controls' rows), but a real
+        # spin box: Up/Down, Page Up/Down and typing work, and it reports its range and value.
+        self.field.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
+        self.field.setFrame(False)
+        self.field.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.field.setStyleSheet(FIELD_STYLE)  # the keyboard's place: a ring when it has the focus
         self.field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.field.setMinimumWidth(64)
+        self.field.setMinimumWidth(44)
         self.slider.setProperty("partner", self.field)
         lay.addWidget(self.slider, 1)
         lay.addWidget(self.field)
@@ -79,7 +87,7 @@ class SettingSlider(QWidget):
         v = raw / self.scale if self._decimals else raw
         if v != self.field.value():
             with QSignalBlocker(self.field):
-                self.field.setValue(v)  # type: ignore[arg-type]
+                self.field.setValue(v)
         self.valueChanged.emit(self.field.value())
 
     def _typed(self, v: float) -> None:

@@ -400,7 +400,11 @@ class MainWindow(QMainWindow):
         dlg = QFileDialog(self, title, "", filter)
         dlg.setFileMode(QFileDialog.FileMode.ExistingFiles if many else QFileDialog.FileMode.ExistingFile)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dlg.filesSelected.connect(lambda files: files and then([str(f) for f in files]))
+        def chosen(files: list[str]) -> None:
+            if files:
+                then([str(f) for f in files])
+
+        dlg.filesSelected.connect(chosen)
         dlg.open()
         return dlg
 
