@@ -206,7 +206,7 @@ async def scroll_history(window, state: dict, profile_path: str | None) -> None:
     from bench.qtprobe import StallProbe
 
     await wait_until(lambda: getattr(window, "_ready", True), 3)
-    await asyncio.sleep(0.5)  # let the deferred start-up work (sliders, keys) finish
+    await asyncio.sleep(0.5)  # let the deferred start-up work (keys, presets) finish
     view = history_view(window)
     bar = view.horizontalScrollBar()
     if bar.maximum() == 0 and view.verticalScrollBar().maximum() > 0:

@@ -2,7 +2,7 @@
 
 Order matters for a fast first paint: the QApplication, the services and the window come first, and the
 window is shown and painted by Qt's own event loop. Only then are asyncio and qasync imported and the
-asyncio-aware loop started; superqt, the keyring, the window icon and resuming unfinished jobs follow
+asyncio-aware loop started; the keyring, the window icon and resuming unfinished jobs follow
 (``MainWindow.after_first_paint``). ``bench/launcher.py`` calls these same steps."""
 
 from __future__ import annotations

@@ -157,7 +157,8 @@ def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = F
 def _progress_wanted(args: argparse.Namespace) -> bool:
     import os
 
-    return not args.json and (sys.stderr.isatty() or os.environ.get("FLEXSTUDIO_PROGRESS") == "1")
+    # Progress goes to stderr, so it never mixes with --json on stdout; FLEXSTUDIO_PROGRESS=1 asks for it.
+    return os.environ.get("FLEXSTUDIO_PROGRESS") == "1" or (not args.json and sys.stderr.isatty())
 
 
 def _progress_printer(enabled: bool) -> Any:

@@ -77,9 +77,12 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     """Fetch every interrupted job and settle what a crash left. Exit 0 when every job it touched
     settled, 3 when some are still interrupted (the provider could not be reached yet)."""
-    from .commands import EXIT_OK, EXIT_RESUMABLE, parse_base_urls
+    from .commands import EXIT_OK, EXIT_RESUMABLE, _progress_printer, _progress_wanted, parse_base_urls
 
     svc = Services.build(base_urls=parse_base_urls(args.base_url, []))
+    printer = _progress_printer(_progress_wanted(args))
+    if printer:
+        svc.bus.subscribe(printer)
     if getattr(args, "timeout", None) is not None:
         svc.runner.config.timeout = args.timeout
         svc.runner.config.retry_budget = min(svc.runner.config.retry_budget, args.timeout)

@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 
 GRACE_S = 300.0   # a provider that says "unknown job" this soon after the submit may just be catching up
 
-# Faults the runner retries inside the run (within the job's budget) rather than ending the run.
+# Faults the runner does not ask again about inside the run: the provider's words on the account or the
+# request, and network faults and timeouts (the HTTP helper already retried those within the budget).
 _NOT_RETRIED = frozenset({ErrorKind.MODERATED, ErrorKind.AUTH, ErrorKind.CREDITS, ErrorKind.VALIDATION,
-                          ErrorKind.BAD_INPUT})
+                          ErrorKind.BAD_INPUT, ErrorKind.NETWORK, ErrorKind.TIMEOUT})
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from ..core.errors import DeadlineExceeded, ErrorKind
 
 RETRY_BUDGET_S = 600.0      # polls and downloads are retried for at most this long per job
+OFFLINE_BUDGET_S = 30.0     # … but only this long while no host answers at all (offline: resume later)
 MAX_RETRY_AFTER_S = 60.0    # a longer Retry-After is waited only this long (then asked again)
 MIN_DOWNLOAD_RATE = 4096.0  # bytes per second a download must keep up, averaged …
 RATE_GRACE_S = 15.0         # … after this long (a result that drips is cut)
@@ -39,9 +40,12 @@ SYNC_READ_TIMEOUT_S = 600.0  # a synchronous gateway holds the call while it ren
 
 class Deadline:
     def __init__(self, total: float | None = None, *, retry_budget: float | None = RETRY_BUDGET_S,
+                 offline_budget: float | None = OFFLINE_BUDGET_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.total = total
         self.retry_budget = retry_budget
+        self.offline_budget = offline_budget
+        self._offline_waited = 0.0  # waits since the last answer from any host
         self._clock = clock
         self._start = clock()
         self._waited = 0.0          # every wait asked for (polls and retries)
@@ -76,14 +80,23 @@ class Deadline:
         return seconds if left is None else max(0.05, min(seconds, left))
 
     # ------------------------------------------------------------------ waits
-    def note_wait(self, seconds: float, *, retry: bool = False) -> None:
+    def note_wait(self, seconds: float, *, retry: bool = False, offline: bool = False) -> None:
         self._waited += max(0.0, seconds)
         if retry:
             self._retry_waited += max(0.0, seconds)
+        if offline:
+            self._offline_waited += max(0.0, seconds)
 
-    def may_retry(self, wait: float) -> bool:
-        """Whether a retry after ``wait`` seconds still fits both the retry budget and the total limit."""
+    def note_answer(self) -> None:
+        """A host answered (whatever it said): the network is there."""
+        self._offline_waited = 0.0
+
+    def may_retry(self, wait: float, *, offline: bool = False) -> bool:
+        """Whether a retry after ``wait`` seconds still fits the retry budget (the offline one when no
+        host could be reached) and the total limit."""
         if self.retry_budget is not None and self._retry_waited + wait > self.retry_budget:
+            return False
+        if offline and self.offline_budget is not None and self._offline_waited + wait > self.offline_budget:
             return False
         left = self.remaining()
         return left is None or wait < left

@@ -255,17 +255,18 @@ class Http:
         except TimeoutError:
             raise self._httpx.ReadTimeout(f"no whole answer within {total:g} s") from None
 
-    async def _wait(self, wait: float, attempt: int) -> bool:
-        """Wait before try ``attempt + 1`` if the budget allows; False when the caller should give up."""
+    async def _wait(self, wait: float, attempt: int, *, offline: bool = False) -> bool:
+        """Wait before try ``attempt + 1`` if the budget allows; False when the caller should give up.
+        ``offline``: no host could be reached (a shorter budget: resume fetches the job later)."""
         wait = min(max(0.0, wait), self.policy.max_retry_after)
         d = self.deadline
         if d is None:
             if attempt >= self.policy.attempts - 1:
                 return False
-        elif not d.may_retry(wait):
+        elif not d.may_retry(wait, offline=offline):
             return False
         if d is not None:
-            d.note_wait(wait, retry=True)
+            d.note_wait(wait, retry=True, offline=offline)
         await self.sleep(wait)
         return True
 
@@ -329,10 +330,13 @@ class Http:
             except DeadlineExceeded:
                 raise
             except self._httpx.HTTPError as exc:
-                if not await self._wait(self.policy.backoff(attempt), attempt):
+                offline = isinstance(exc, (self._httpx.ConnectError, self._httpx.ConnectTimeout))
+                if not await self._wait(self.policy.backoff(attempt), attempt, offline=offline):
                     raise self._gave_up(network_error(self.label, exc)) from None
                 attempt += 1
                 continue
+            if self.deadline is not None:
+                self.deadline.note_answer()
             if response.status_code in retry_statuses:
                 wait = parse_retry_after(response.headers, default=self.policy.backoff(attempt))
                 if await self._wait(wait if wait is not None else self.policy.backoff(attempt), attempt):
@@ -356,7 +360,7 @@ class Http:
                 return await self._download_once(url, max_bytes, max_redirects)
             except _Retryable as exc:
                 wait = exc.wait if exc.wait is not None else self.policy.backoff(attempt)
-                if not await self._wait(wait, attempt):
+                if not await self._wait(wait, attempt, offline=exc.offline):
                     raise self._gave_up(exc.error) from None
                 attempt += 1
 
@@ -380,7 +384,10 @@ class Http:
                 raise _Retryable(error(self.label, ErrorKind.TIMEOUT,
                                        "the download host sent no answer in time")) from None
             except self._httpx.HTTPError as exc:
-                raise _Retryable(network_error(self.label, exc)) from None
+                offline = isinstance(exc, (self._httpx.ConnectError, self._httpx.ConnectTimeout))
+                raise _Retryable(network_error(self.label, exc), offline=offline) from None
+            if self.deadline is not None:
+                self.deadline.note_answer()
             try:
                 if response.status_code in (301, 302, 303, 307, 308):
                     location = response.headers.get("location")
@@ -392,10 +399,11 @@ class Http:
                     raise verdict(error(self.label, ErrorKind.EXPIRED,
                                         f"{response.status_code} on the result link", status=response.status_code))
                 if response.status_code in (408, 425, 429, 500, 502, 503, 504):
-                    raise _Retryable(error(self.label, ErrorKind.PROVIDER,
-                                           f"{response.status_code} while downloading the result",
-                                           status=response.status_code),
-                                     parse_retry_after(response.headers))
+                    wait = parse_retry_after(response.headers)
+                    said = f"{response.status_code} while downloading the result" + (
+                        f", asked to wait {wait:g} s" if wait else "")
+                    kind = ErrorKind.RATE_LIMITED if response.status_code == 429 else ErrorKind.PROVIDER
+                    raise _Retryable(error(self.label, kind, said, status=response.status_code), wait)
                 if response.status_code != 200:
                     raise _Retryable(error(self.label, ErrorKind.PROVIDER,
                                            f"{response.status_code} while downloading the result"))
@@ -452,10 +460,11 @@ class Http:
 
 
 class _Retryable(Exception):
-    def __init__(self, err: ProviderError, wait: float | None = None) -> None:
+    def __init__(self, err: ProviderError, wait: float | None = None, *, offline: bool = False) -> None:
         super().__init__(str(err))
         self.error = err
         self.wait = wait
+        self.offline = offline
 
 
 def decode_data_uri(label: str, uri: str) -> bytes:

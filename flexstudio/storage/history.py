@@ -195,6 +195,10 @@ class History:
             script = _MIGRATIONS[target - 1]
             self.db.execute("BEGIN IMMEDIATE")
             try:
+                # Another process may have migrated while this one waited for the write lock.
+                if self.db.execute("PRAGMA user_version").fetchone()[0] >= target:
+                    self.db.execute("COMMIT")
+                    continue
                 for stmt in (s.strip() for s in script.split(";")):
                     if stmt:
                         self.db.execute(stmt)

@@ -62,7 +62,8 @@ class Reply:
     delay: float = 0.0            # before the status line
     reset: bool = False           # close the socket without answering
     truncate_at: int | None = None  # send Content-Length of the whole body but only this many bytes
-    chunk_delay: float = 0.0      # slow body: this long between 1 KiB chunks
+    chunk_delay: float = 0.0      # slow body: this long between chunks …
+    chunk_size: int = 1024        # … of this many bytes (1: a drip)
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, (dict, list)):
@@ -102,7 +103,9 @@ class Emulator:
         self._link_free = 0.0
 
     # ---------------------------------------------------------------- lifecycle
-    def start(self) -> Emulator:
+    def start(self, port: int = 0) -> Emulator:
+        """Serve on ``port`` (0: any free one). A stopped emulator can be started again on its old port,
+        keeping its jobs: the provider "comes back" after being unreachable."""
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -130,7 +133,7 @@ class Emulator:
 
             do_GET = do_POST = do_PUT = do_DELETE = _do
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=self.name, daemon=True)
         self._thread.start()
@@ -227,8 +230,9 @@ class Emulator:
             h.end_headers()
             body = data if reply.truncate_at is None else data[: reply.truncate_at]
             if reply.chunk_delay:
-                for i in range(0, len(body), 1024):
-                    h.wfile.write(body[i:i + 1024])
+                step = max(1, reply.chunk_size)
+                for i in range(0, len(body), step):
+                    h.wfile.write(body[i:i + step])
                     h.wfile.flush()
                     time.sleep(reply.chunk_delay)
             else:

@@ -19,9 +19,9 @@ PROMPT = "Put the hat from image 2 on the dog in image 1 and frame it with image
 
 
 def _drag_slider(qtbot: Any, labeled: Any, values: list[int]) -> list[int]:
-    """Drag a superqt labelled slider's handle with the mouse through ``values``; returns what the
+    """Drag a setting slider's handle with the mouse through ``values``; returns what the
     slider reported while dragging."""
-    slider = labeled._slider
+    slider = labeled.slider
     seen: list[int] = []
     slider.valueChanged.connect(seen.append)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -91,6 +91,7 @@ class HistoryModel(QStandardItemModel):
         self.registry = registry
         self.thumbs = thumbs
         self.filters = Filters()
+        self.speak: Callable[[JobRecord], str] | None = None  # a row as a screen reader says it (the view sets it)
         self._rows: list[JobRecord] = []
         self._total = 0
         self._exhausted = False
@@ -166,7 +167,8 @@ class HistoryModel(QStandardItemModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return tooltip(rec, self.label(rec.provider))
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"Job {rec.id}, {self.label(rec.provider)}, {rec.state}: {rec.request.prompt[:80]}"
+            speak = self.speak
+            return speak(rec) if speak is not None else f"{rec.request.prompt[:80]} — {rec.state}"
         return None
 
     def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole

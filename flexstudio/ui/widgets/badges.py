@@ -16,6 +16,8 @@ from ...providers.base import Support
 if TYPE_CHECKING:
     from ...providers.base import FieldHandling
 
+FIELD_WORDS = {"steps": "Steps", "guidance": "Guidance", "seed": "Seed", "size": "Size",
+               "output_format": "Format", "safety": "Safety", "prompt_upsampling": "Prompt upsampling"}
 _ACCENT = {Support.IGNORED: "#e8590c", Support.RENAMED: "#1c7ed6", Support.CONVERTED: "#ae3ec9"}
 _GLYPH = {Support.IGNORED: "", Support.RENAMED: "↔", Support.CONVERTED: "≈"}
 SIZE = 16
@@ -81,6 +83,7 @@ class Badge(QLabel):
             return
         self.setPixmap(_pixmap(handling.support, max(1.0, self.devicePixelRatioF())))
         self.setToolTip(plain_words(handling, label))
-        self.setAccessibleName(f"{self.field} {handling.support.value}")
+        # Words, not field keys: "Steps renamed", and what it means (the control carries it too).
+        self.setAccessibleName(f"{FIELD_WORDS.get(self.field, self.field)} {handling.support.value}")
         self.setAccessibleDescription(self.toolTip())
         self.show()

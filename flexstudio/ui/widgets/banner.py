@@ -9,8 +9,10 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from . import theme
+from .a11y import announcer
 
 GLYPHS = {"info": "i", "success": "✓", "warning": "!", "error": "!"}
+LEVEL_WORDS = {"info": "Information", "success": "Done", "warning": "Warning", "error": "Error"}
 
 
 class MessageBar(QFrame):
@@ -30,7 +32,6 @@ class MessageBar(QFrame):
         self.text = QLabel()
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.text.setAccessibleName("Message text")
         self.action = QPushButton()
         self.action.hide()
         self.close_button = QToolButton()
@@ -57,6 +58,7 @@ class MessageBar(QFrame):
         self.setStyleSheet(f"QFrame#messagebar {{ background: {bg.name()}; border: 1px solid {accent};"
                            " border-radius: 6px; }")
         self.glyph.setText(GLYPHS.get(level, "i"))
+        self.glyph.setAccessibleName(LEVEL_WORDS.get(level, "Information"))  # not "i" or "!"
         self.glyph.setStyleSheet(f"background: {accent}; color: white; border-radius: 10px; font-weight: bold;")
         self.text.setText(text)
         self._callback = callback
@@ -66,8 +68,12 @@ class MessageBar(QFrame):
         self._timer.stop()
         if timeout_ms:
             self._timer.start(timeout_ms)
+        self.setAccessibleName(f"{LEVEL_WORDS.get(level, 'Information')} message")
         self.show()
         self.shown.emit()
+        # Said at once, without moving the focus; an error interrupts what is being read.
+        announcer().say(self.text, f"{LEVEL_WORDS.get(level, 'Information')}: {text}",
+                        assertive=level == "error")
 
     def _act(self) -> None:
         cb = self._callback

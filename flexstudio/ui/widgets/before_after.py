@@ -10,7 +10,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QHBoxLayout,
     QLabel,
+    QRadioButton,
     QSizePolicy,
     QSlider,
     QToolBar,
@@ -25,6 +27,14 @@ from .before_after_canvas import MODE_LABELS, MODES, CompareCanvas
 
 if TYPE_CHECKING:
     from ..models.tasks import TaskRunner
+
+
+MODE_STYLE = """
+QRadioButton#modebutton { padding: 3px 9px; border: 1px solid palette(mid); border-radius: 4px; }
+QRadioButton#modebutton::indicator { width: 0px; height: 0px; }
+QRadioButton#modebutton:checked { background: palette(highlight); color: palette(highlighted-text); }
+QRadioButton#modebutton:focus { border: 2px solid palette(text); }
+"""
 
 
 @dataclass(frozen=True)
@@ -122,19 +132,28 @@ class CompareView(QWidget):
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         bar.setContentsMargins(4, 2, 4, 2)
         self.bar = bar
+        # The modes are a radio group (one Tab stop, the arrow keys pick), drawn as segmented buttons.
+        modes = QWidget()
+        modes.setObjectName("modes")
+        modes.setAccessibleName("Compare mode")
+        modes.setStyleSheet(MODE_STYLE)
+        ml = QHBoxLayout(modes)
+        ml.setContentsMargins(0, 0, 0, 0)
+        ml.setSpacing(2)
         self.mode_group = QButtonGroup(self)
-        self.mode_buttons: dict[str, QToolButton] = {}
+        self.mode_buttons: dict[str, QRadioButton] = {}
         for i, mode in enumerate(MODES):
-            b = QToolButton()
-            b.setText(MODE_LABELS[mode])
-            b.setCheckable(True)
-            b.setAccessibleName(f"{MODE_LABELS[mode]} mode")
+            b = QRadioButton(MODE_LABELS[mode])
+            b.setObjectName("modebutton")
             b.setToolTip(f"{MODE_LABELS[mode]} (M cycles the modes; Space flips)")
+            b.toggled.connect(self._mode_focus)
             self.mode_group.addButton(b, i)
             self.mode_buttons[mode] = b
-            bar.addWidget(b)
+            ml.addWidget(b)
+        bar.addWidget(modes)
+        self.modes = modes
         self.mode_buttons["wipe"].setChecked(True)
-        self.mode_group.idClicked.connect(lambda i: self.set_mode(MODES[i]))
+        self.mode_group.idToggled.connect(self._mode_toggled)
         self.threshold_label = QLabel("Threshold")
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(1, 128)
@@ -144,6 +163,7 @@ class CompareView(QWidget):
         self.threshold.setAccessibleName("Difference threshold")
         self.threshold.setToolTip("Pixels that differ by at least this much (of 255) are marked as changed")
         self.threshold.valueChanged.connect(self._threshold_moved)
+        self.threshold_label.setBuddy(self.threshold)
         self.changed_label = QLabel()
         self.changed_label.setFont(theme.small_font(self))
         self._diff_actions = [bar.addSeparator()]
@@ -206,6 +226,15 @@ class CompareView(QWidget):
         self._diff_source = None
         if self.mode == "diff":
             self._start_diff()
+
+    def _mode_toggled(self, i: int, on: bool) -> None:
+        if on and MODES[i] != self.mode:
+            self.set_mode(MODES[i])
+
+    def _mode_focus(self, _on: bool) -> None:
+        """Tab stops at the checked mode only; the arrow keys move within the group."""
+        for b in self.mode_buttons.values():
+            b.setFocusPolicy(Qt.FocusPolicy.StrongFocus if b.isChecked() else Qt.FocusPolicy.ClickFocus)
 
     def _mode_shown(self, mode: str) -> None:
         self.mode_buttons[mode].setChecked(True)

@@ -1,6 +1,7 @@
 """The controls, built from the selected provider's capabilities: provider, steps, guidance, seed, size,
 format, safety, prompt upsampling. A control the provider ignores is greyed; one it renames or converts
-carries a badge. The sliders (superqt) are created after the first paint (``build_sliders``)."""
+carries a badge, named in words and described on the control itself. Every control has a label a screen
+reader reports (a combo box on Linux is named by its current text: its label is what says what it is for)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ from ...core.sizes import ASPECT_PRESETS, megapixels
 from ...providers.base import Support
 from ..models.workbench import SIZE_AUTO, SIZE_CUSTOM, SIZE_MATCH
 from . import icons, theme
+from .a11y import label_for
 from .badges import Badge
+from .setting_slider import SettingSlider
 
 if TYPE_CHECKING:
     from ..models.workbench import Workbench
@@ -34,27 +37,10 @@ KEY_WORDS = {"env": "key from environment", "keyring": "key set", "session": "ke
 SEED_POLICY_LABELS = (("random", "randomize"), ("increment", "increment"), ("fixed", "fixed"))
 
 
-class _Slot(QWidget):
-    """Holds a slider once it exists; a plain label before that (first paint stays cheap)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lay = QHBoxLayout(self)
-        self.lay.setContentsMargins(0, 0, 0, 0)
-        self.placeholder = QLabel("…")
-        self.lay.addWidget(self.placeholder)
-
-    def put(self, w: QWidget) -> None:
-        self.placeholder.deleteLater()
-        self.lay.addWidget(w)
-
-
 class ControlsPanel(QWidget):
     def __init__(self, workbench: Workbench, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.wb = workbench
-        self.steps: Any = None      # superqt QLabeledSlider (after build_sliders)
-        self.guidance: Any = None   # superqt QLabeledDoubleSlider
         self._key_status: dict[str, str | None] = {}
         grid = QGridLayout(self)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -66,16 +52,21 @@ class ControlsPanel(QWidget):
         self.labels: dict[str, QLabel] = {}
 
         self.provider = QComboBox()
-        self.provider.setAccessibleName("Provider")
         self.provider.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.provider.setMinimumContentsLength(16)
         self.provider.currentIndexChanged.connect(self._provider_picked)
         self._row(0, "provider", "Provider", self.provider, badge=False)
+        self.provider.setAccessibleName("Provider")  # Linux reads the "Provider" label tied to it
 
-        self.steps_slot = _Slot()
-        self._row(1, "steps", "Steps", self.steps_slot)
-        self.guidance_slot = _Slot()
-        self._row(2, "guidance", "Guidance", self.guidance_slot)
+        self.steps = SettingSlider("Steps")
+        self.steps.setToolTip("Sampling steps: more is slower and finer (most providers price per image, "
+                              "not per step)")
+        self._row(1, "steps", "Steps", self.steps, buddy=self.steps.field)
+        self.guidance = SettingSlider("Guidance", decimals=1)
+        self.guidance.setToolTip("Guidance: how closely the result follows the prompt")
+        self._row(2, "guidance", "Guidance", self.guidance, buddy=self.guidance.field)
+        self.steps.valueChanged.connect(self.wb.set_steps)
+        self.guidance.valueChanged.connect(self.wb.set_guidance)
 
         seed_box = QWidget()
         sl = QHBoxLayout(seed_box)
@@ -98,7 +89,6 @@ class ControlsPanel(QWidget):
         self.lock.setAccessibleName("Lock seed")
         self.lock.toggled.connect(self._locked)
         self.seed_policy = QComboBox()
-        self.seed_policy.setAccessibleName("Seed after each run")
         self.seed_policy.setToolTip("What happens to the seed after each run")
         for key, label in SEED_POLICY_LABELS:
             self.seed_policy.addItem(f"then {label}", key)
@@ -109,14 +99,14 @@ class ControlsPanel(QWidget):
         sl.addWidget(self.dice)
         sl.addWidget(self.lock)
         sl.addWidget(self.seed_policy)
-        self._row(3, "seed", "Seed", seed_box)
+        label_for(self.seed_policy, "Seed after each run")
+        self._row(3, "seed", "Seed", seed_box, buddy=self.seed)
 
         size_box = QWidget()
         zl = QHBoxLayout(size_box)
         zl.setContentsMargins(0, 0, 0, 0)
         zl.setSpacing(4)
         self.size_choice = QComboBox()
-        self.size_choice.setAccessibleName("Output size")
         self.size_choice.addItem("Auto", SIZE_AUTO)
         self.size_choice.addItem("Match image 1", SIZE_MATCH)
         for ratio, (w, h) in ASPECT_PRESETS.items():
@@ -136,13 +126,13 @@ class ControlsPanel(QWidget):
         self.size_info = QLabel()
         self.size_info.setFont(theme.small_font(self))
         self.size_info.setWordWrap(True)
-        self.size_info.setAccessibleName("Output size and megapixels")
         self.size_info.setFixedHeight(2 * self.size_info.fontMetrics().lineSpacing() + 2)  # Run never moves
         zl.addWidget(self.size_choice, 1)
         zl.addWidget(self.width_box)
         zl.addWidget(self.times)
         zl.addWidget(self.height_box)
-        self._row(4, "size", "Size", size_box)
+        self.size_choice.setAccessibleName("Output size")
+        self._row(4, "size", "Size", size_box, buddy=self.size_choice)
         self.grid.addWidget(self.size_info, 5, 1)
 
         fmt_box = QWidget()
@@ -150,7 +140,6 @@ class ControlsPanel(QWidget):
         fl.setContentsMargins(0, 0, 0, 0)
         fl.setSpacing(6)
         self.format = QComboBox()
-        self.format.setAccessibleName("Output format")
         self.format.currentIndexChanged.connect(self._format_picked)
         self.safety_label = QLabel("Safety")
         self.safety = QSpinBox()
@@ -163,7 +152,9 @@ class ControlsPanel(QWidget):
         fl.addWidget(self.safety_label)
         fl.addWidget(self.badges["safety"])
         fl.addWidget(self.safety)
-        self._row(6, "output_format", "Format", fmt_box)
+        self.safety_label.setBuddy(self.safety)
+        self.format.setAccessibleName("Output format")
+        self._row(6, "output_format", "Format", fmt_box, buddy=self.format)
 
         self.upsampling = QCheckBox("Prompt upsampling")
         self.upsampling.setToolTip("The provider rewrites the prompt in more detail before the edit")
@@ -189,13 +180,14 @@ class ControlsPanel(QWidget):
         self.refresh()
 
     # ------------------------------------------------------------------ layout helpers
-    def _row(self, row: int, field: str, text: str, widget: QWidget, badge: bool = True) -> None:
+    def _row(self, row: int, field: str, text: str, widget: QWidget, badge: bool = True,
+             buddy: QWidget | None = None) -> None:
         box = QWidget()
         hl = QHBoxLayout(box)
         hl.setContentsMargins(0, 0, 0, 0)
         hl.setSpacing(4)
         label = QLabel(text)
-        label.setBuddy(widget)
+        label.setBuddy(buddy or widget)  # the control itself, not its row: Alt+key focuses it
         self.labels[field] = label
         hl.addWidget(label)
         if badge:
@@ -204,29 +196,6 @@ class ControlsPanel(QWidget):
         hl.addStretch(1)
         self.grid.addWidget(box, row, 0)
         self.grid.addWidget(widget, row, 1)
-
-    # ------------------------------------------------------------------ sliders (deferred)
-    def build_sliders(self) -> None:
-        if self.steps is not None:
-            return
-        from superqt import QLabeledDoubleSlider, QLabeledSlider
-
-        self.steps = QLabeledSlider(Qt.Orientation.Horizontal)
-        self.steps.setAccessibleName("Steps")
-        self.steps.setToolTip("Sampling steps: more is slower and finer (most providers price per image, "
-                              "not per step)")
-        self.guidance = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        self.guidance.setDecimals(1)
-        self.guidance.setSingleStep(0.1)
-        self.guidance.setAccessibleName("Guidance")
-        self.guidance.setToolTip("Guidance: how closely the result follows the prompt")
-        self.steps_slot.put(self.steps)
-        self.guidance_slot.put(self.guidance)
-        self.steps.valueChanged.connect(self.wb.set_steps)
-        self.guidance.valueChanged.connect(self.wb.set_guidance)
-        self.labels["steps"].setBuddy(self.steps)
-        self.labels["guidance"].setBuddy(self.guidance)
-        self._apply_caps()
 
     # ------------------------------------------------------------------ providers
     def set_key_status(self, status: dict[str, str | None]) -> None:
@@ -258,22 +227,24 @@ class ControlsPanel(QWidget):
             self.provider.setCurrentIndex(max(0, self.provider.findData(req.provider)))
         for field, badge in self.badges.items():
             badge.set_handling(caps.handling(field), wb.info.label)
+            control = self._badged(field)
+            if control is not None:  # the badge's words reach the control a screen reader is on
+                control.setAccessibleDescription(badge.accessibleDescription() if badge.support != Support.HONOURED
+                                                 else "")
 
         def usable(field: str, rng: Any) -> bool:
             return rng is not None and caps.handling(field).support != Support.IGNORED
 
-        if self.steps is not None:
-            with QSignalBlocker(self.steps):
-                lo, hi = caps.steps_range or (1, 50)
-                self.steps.setRange(lo, hi)
-                self.steps.setValue(req.steps)
-            self.steps.setEnabled(usable("steps", caps.steps_range))
-        if self.guidance is not None:
-            with QSignalBlocker(self.guidance):
-                lo_g, hi_g = caps.guidance_range or (1.5, 10.0)
-                self.guidance.setRange(lo_g, hi_g)
-                self.guidance.setValue(req.guidance)
-            self.guidance.setEnabled(usable("guidance", caps.guidance_range))
+        with QSignalBlocker(self.steps):
+            lo, hi = caps.steps_range or (1, 50)
+            self.steps.setRange(lo, hi)
+            self.steps.setValue(req.steps)
+        self.steps.setEnabled(usable("steps", caps.steps_range))
+        with QSignalBlocker(self.guidance):
+            lo_g, hi_g = caps.guidance_range or (1.5, 10.0)
+            self.guidance.setRange(lo_g, hi_g)
+            self.guidance.setValue(req.guidance)
+        self.guidance.setEnabled(usable("guidance", caps.guidance_range))
         self.labels["steps"].setEnabled(usable("steps", caps.steps_range))
         self.labels["guidance"].setEnabled(usable("guidance", caps.guidance_range))
         with QSignalBlocker(self.format):
@@ -300,6 +271,11 @@ class ControlsPanel(QWidget):
         self.upsampling_row.setVisible(bool(caps.prompt_upsampling))
         self.upsampling.setEnabled(caps.handling("prompt_upsampling").support != Support.IGNORED)
         self._update_size_info()
+
+    def _badged(self, field: str) -> QWidget | None:
+        return {"steps": self.steps.field, "guidance": self.guidance.field, "seed": self.seed,
+                "size": self.size_choice, "output_format": self.format, "safety": self.safety,
+                "prompt_upsampling": self.upsampling}.get(field)
 
     # ------------------------------------------------------------------ values from the model
     def refresh(self) -> None:

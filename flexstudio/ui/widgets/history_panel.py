@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from ...core.job_state import JobState
 from ..models.history_model import STATUS_FILTERS, THUMB, Filters
 from . import icons, theme
+from .a11y import label_for
 
 if TYPE_CHECKING:
     from ...storage.history import JobRecord
@@ -57,6 +58,21 @@ _STATE_WORDS = {JobState.SUCCEEDED: "…", JobState.FAILED: "failed", JobState.M
 _GROUP_WORDS = {"sweep": "sweep", "comparison": "compare"}
 
 
+def spoken(rec: JobRecord, label: str) -> str:
+    """A history item as a screen reader says it, in the order the screen shows it:
+    "Make the logo blue — succeeded, $0.20, 17:09, Sandbox"."""
+    prompt = " ".join(rec.request.prompt.split())
+    if len(prompt) > 90:
+        prompt = prompt[:89].rstrip() + "…"
+    cost = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
+    parts = [rec.state, theme.money(cost) if cost is not None else "price unknown", when(rec.created_at), label]
+    if rec.favourite:
+        parts.append("favourite")
+    if rec.group_kind:
+        parts.append("winner of a comparison" if rec.winner else f"part of a {rec.group_kind}")
+    return f"{prompt or 'No prompt'} — {', '.join(parts)}"
+
+
 class _Style:
     """What every row paints with, made once per palette and font (not once per row)."""
 
@@ -69,6 +85,7 @@ class _Style:
         self.muted = theme.muted(pal)
         self.placeholder = pal.color(QPalette.ColorRole.Midlight)
         self.highlight_pen = QPen(pal.color(QPalette.ColorRole.Highlight), 1.5)
+        self.focus_pen = QPen(pal.color(QPalette.ColorRole.Highlight), 2.5, Qt.PenStyle.DashLine)
         self.highlight_fill = theme.tinted(pal.color(QPalette.ColorRole.Highlight), 0.3, pal)
         self.dot_pen = QPen(pal.color(QPalette.ColorRole.Base), 1.5)
         self.accents = {k: QColor(v) for k, v in theme.STATE_ACCENTS.items()}
@@ -122,6 +139,10 @@ class HistoryDelegate(QStyledItemDelegate):
             p.fillPath(path, st.highlight_fill)
             p.setPen(st.highlight_pen)
             p.drawPath(path)
+        if option.state & QStyle.StateFlag.State_HasFocus:  # the keyboard's place: a visible ring
+            p.setPen(st.focus_pen)
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(r.adjusted(1, 1, -1, -1), 6, 6)
         box = QRect(r.left() + (r.width() - THUMB) // 2, r.top() + 5, THUMB, THUMB)
         pix = self.model.thumbnail(rec)
         p.setFont(st.font)
@@ -184,6 +205,7 @@ class HistoryPanel(QWidget):
     def __init__(self, model: HistoryModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
+        self.last_menu: QMenu | None = None
         self.setObjectName("history")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 4, 8, 4)
@@ -244,6 +266,9 @@ class HistoryPanel(QWidget):
         self.view.setAccessibleName("History")
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
+        model.speak = lambda rec: spoken(rec, model.label(rec.provider))
+        label_for(self.provider, "Filter by provider")
+        label_for(self.status, "Filter by status")
         self.view.clicked.connect(lambda idx: self._emit_for(self.activated, idx))
         self.view.activated.connect(lambda idx: self._emit_for(self.activated, idx))
         self.view.doubleClicked.connect(lambda idx: self._emit_for(self.restoreRequested, idx))
@@ -265,6 +290,7 @@ class HistoryPanel(QWidget):
         self.restore_action = act("Restore all settings", ["A"], lambda: self._each(self.restoreRequested, 1))
         self.favourite_action = act("Favourite", ["."], self.toggle_favourite)
         self.delete_action = act("Delete", ["Delete", "Backspace"], self.delete_selected)
+        self.menu_action = act("Actions of the current job", ["Menu", "Shift+F10"], self.menu_at_current)
 
     def _emit_for(self, signal: Any, idx: QModelIndex) -> None:
         rec = self.model.record(idx.row())
@@ -308,6 +334,15 @@ class HistoryPanel(QWidget):
         if ids:
             self.deleteRequested.emit(ids)
 
+    def menu_at_current(self) -> None:
+        """The Menu key and Shift+F10: the context menu of the current item, opened beside it."""
+        idx = self.view.currentIndex()
+        if not idx.isValid() and self.model.rowCount():
+            idx = self.model.index(0, 0)
+            self.view.setCurrentIndex(idx)
+        if idx.isValid():
+            self._menu(self.view.visualRect(idx).center())
+
     def _menu(self, pos: Any) -> None:
         idx = self.view.indexAt(pos)
         if not idx.isValid():
@@ -337,6 +372,8 @@ class HistoryPanel(QWidget):
         menu.addAction("Copy seed", lambda: _copy(str(rec.request.seed)))
         menu.addSeparator()
         menu.addAction("Delete\tDel", self.delete_selected)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_menu = menu
         menu.popup(self.view.viewport().mapToGlobal(pos))
 
 

@@ -1,5 +1,6 @@
 """The jobs list: one card per job of this session, newest first, with its state, queue position,
-progress, a cancel button, and the human sentence it ends with."""
+progress, a cancel button, and the human sentence it ends with. A card is a Tab stop named by what it
+shows (Enter shows its image); a job's start and end are announced to a screen reader."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 from ...core.job_state import JobState
 from ..models.jobs_model import is_terminal
 from . import theme
+from .a11y import announcer, chain
 from .labels import ElidingLabel
 
 if TYPE_CHECKING:
@@ -68,6 +70,26 @@ def outcome_text(ev: JobEvent) -> str:
     return ev.message or STATE_WORDS.get(ev.state, ev.state)
 
 
+class StateDot(QWidget):
+    """The coloured dot of a job's state: painted, not a "●" character a screen reader would read."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.colour = QColor("#868e96")
+        self.setFixedSize(QSize(10, 10))
+
+    def set_colour(self, colour: str) -> None:
+        self.colour = QColor(colour)
+        self.update()
+
+    def paintEvent(self, e: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(self.colour)
+        p.drawEllipse(self.rect().adjusted(1, 1, -1, -1))
+
+
 class JobCard(QFrame):
     cancelRequested = Signal(str)
     activated = Signal(str)
@@ -76,15 +98,17 @@ class JobCard(QFrame):
         super().__init__(parent)
         self.job_id = job_id
         self.state = ""
+        self.spoken = title  # what a screen reader calls the job (the window gives its prompt)
         self.setObjectName("jobcard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setAccessibleName(f"Job {job_id}")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setStyleSheet("QFrame#jobcard:focus { border: 2px solid palette(highlight); border-radius: 4px; }")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 4, 6, 4)
         lay.setSpacing(2)
         head = QHBoxLayout()
         head.setSpacing(6)
-        self.dot = QLabel("●")
+        self.dot = StateDot()
         self.title = ElidingLabel(title)
         self.title.setFont(theme.bold(theme.small_font(self, 0)))
         self.state_label = QLabel()
@@ -92,7 +116,6 @@ class JobCard(QFrame):
         self.cancel = QToolButton()
         self.cancel.setText("Cancel")
         self.cancel.setToolTip("Cancel this job (Esc cancels the latest)")
-        self.cancel.setAccessibleName(f"Cancel job {job_id}")
         self.cancel.setAutoRaise(True)
         self.cancel.clicked.connect(lambda: self.cancelRequested.emit(self.job_id))
         head.addWidget(self.dot)
@@ -104,18 +127,31 @@ class JobCard(QFrame):
         self.progress.setMaximumHeight(8)
         self.progress.setTextVisible(False)
         self.progress.setRange(0, 0)
-        self.progress.setAccessibleName(f"Progress of job {job_id}")
+        self.progress.setAccessibleName("Progress")
         lay.addWidget(self.progress)
         self.sentence = QLabel()
         self.sentence.setWordWrap(True)
         self.sentence.setFont(theme.small_font(self))
         self.sentence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.sentence)
+        self._name()
+
+    def _name(self) -> None:
+        """What a screen reader says on the card: the whole title, the state and the sentence."""
+        self.setAccessibleName(f"{self.spoken} — {self.state_label.text() or 'starting'}")
+        self.setAccessibleDescription(f"{self.sentence.text()} {self.title.full_text()}".strip())
+        self.cancel.setAccessibleName(f"Cancel {self.spoken}")
+
+    def set_title(self, title: str, spoken: str | None = None) -> None:
+        self.title.setText(title)
+        if spoken:
+            self.spoken = spoken
+        self._name()
 
     def update_event(self, ev: JobEvent, extra: str = "") -> None:
         self.state = ev.state
         accent = theme.STATE_ACCENTS.get(ev.state, "#868e96")
-        self.dot.setStyleSheet(f"color: {accent};")
+        self.dot.set_colour(accent)
         self.state_label.setText(STATE_WORDS.get(ev.state, ev.state) + (f" · {extra}" if extra else ""))
         done = is_terminal(ev.state)
         self.cancel.setVisible(not done)
@@ -128,10 +164,19 @@ class JobCard(QFrame):
                 self.progress.setRange(0, 0)  # busy
         self.sentence.setText(outcome_text(ev))
         self.setToolTip(f"Job {ev.job_id}: {outcome_text(ev)}")
+        self._name()
 
     def cancel_requested_text(self, text: str) -> None:
         self.sentence.setText(text)
         self.cancel.setEnabled(False)
+        self._name()
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            self.activated.emit(self.job_id)
+            e.accept()
+            return
+        super().keyPressEvent(e)
 
     def mouseDoubleClickEvent(self, e: QMouseEvent) -> None:
         self.activated.emit(self.job_id)
@@ -143,7 +188,8 @@ class JobCard(QFrame):
 
 
 class JobsPanel(QWidget):
-    """``describe(job_id) -> (title, extra)`` gives a card its title (provider, price)."""
+    """``describe(job_id) -> (title, extra)`` gives a card its title (provider, price); ``speak(job_id)``
+    what a screen reader calls it (its prompt and provider)."""
 
     cancelRequested = Signal(str)
     activated = Signal(str)
@@ -152,10 +198,11 @@ class JobsPanel(QWidget):
     ROWS = 3  # room for three running jobs when the screen allows it, one at the least
 
     def __init__(self, jobs: JobsModel, describe: Callable[[str], tuple[str, str]],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, speak: Callable[[str], str] | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.describe = describe
+        self.speak = speak
         self.cards: dict[str, JobCard] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -175,6 +222,7 @@ class JobsPanel(QWidget):
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll_area.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the cards are the Tab stops
         inner = QWidget()
         self.list = QVBoxLayout(inner)
         self.list.setContentsMargins(0, 0, 0, 0)
@@ -216,17 +264,27 @@ class JobsPanel(QWidget):
         extra = ""
         if card is None or done:  # the history is read only when a card appears and when it ends
             title, extra = self.describe(ev.job_id)
+            spoken = self.speak(ev.job_id) if self.speak is not None else None
             if card is None:
                 card = JobCard(ev.job_id, title)
+                card.set_title(title, spoken)
                 card.cancelRequested.connect(self.cancelRequested)
                 card.activated.connect(self.activated)
                 self.cards[ev.job_id] = card
                 self.list.insertWidget(0, card)
                 self.empty.hide()
                 self._trim()
+                chain([self.clear_button, *(w for c in self._ordered() for w in (c, c.cancel))])
             else:
-                card.title.setText(title)
+                card.set_title(title, spoken)
+        was = card.state
         card.update_event(ev, extra)
+        if done and was != ev.state:
+            announcer().say(card, f"Job {STATE_WORDS.get(ev.state, ev.state).lower()}: "
+                                  f"{card.spoken}. {card.sentence.text()}",
+                            assertive=ev.state in ("failed", "interrupted"))
+        elif not was:
+            announcer().say(card, f"Job started: {card.spoken}.")
 
     def mark_cancel_requested(self, job_id: str, text: str) -> None:
         card = self.cards.get(job_id)

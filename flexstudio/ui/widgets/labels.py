@@ -21,6 +21,7 @@ class ElidingLabel(QLabel):
     def setText(self, text: str) -> None:
         self._full = text
         self.setToolTip(text)
+        self.setAccessibleName(text)  # a screen reader reads it whole, not as shortened on screen
         self._elide()
 
     def full_text(self) -> str:

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QToolButton, QWidget
 
+from .a11y import label_for
+
 if TYPE_CHECKING:
     from ...storage.presets import Preset, PresetStore
     from ..models.workbench import Workbench
@@ -62,7 +64,6 @@ class PresetBar(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
         self.combo = QComboBox()
-        self.combo.setAccessibleName("Preset")
         self.combo.setToolTip("Apply a preset's settings (and its prompt template)")
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.combo.setMinimumContentsLength(10)
@@ -81,6 +82,7 @@ class PresetBar(QWidget):
         lay.addWidget(self.combo, 1)
         lay.addWidget(self.save_button)
         lay.addWidget(self.manage_button)
+        label_for(self.combo, "Preset")
         workbench.changed.connect(self._maybe_modified)
 
     def reload(self, select: str | None = None) -> None:

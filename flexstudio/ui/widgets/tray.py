@@ -103,8 +103,14 @@ class ReferenceListModel(QAbstractListModel):
             w, h = ref.sent_size(self.wb.caps.max_pixels)
             scaled = "" if (w, h) == (ref.width, ref.height) else f", sent at {w}×{h}"
             return f"image {index.row() + 1}: {ref.name or ref.sha256[:12]} — {ref.width}×{ref.height}{scaled}"
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"Reference image {index.row() + 1}, {ref.name}"
+        if role == Qt.ItemDataRole.AccessibleTextRole:  # what the chip shows, in its order
+            w, h = ref.sent_size(self.wb.caps.max_pixels)
+            billed = self._billed.get(index.row())
+            text = f"image {index.row() + 1}, {ref.name or 'pasted'}, sent {w}×{h}"
+            if billed is not None:
+                text += f" · {billed:g} MP"
+            before = self.wb.before_reference()
+            return text + (", the before image" if before is not None and before.sha256 == ref.sha256 else "")
         return None
 
     def room(self) -> int:
@@ -154,6 +160,9 @@ class ChipDelegate(QStyledItemDelegate):
         p.fillPath(path, theme.tinted(colour, 0.22 if selected else 0.08, pal))
         p.setPen(QPen(colour if selected else pal.color(QPalette.ColorRole.Mid), 2 if selected else 1))
         p.drawPath(path)
+        if option.state & QStyle.StateFlag.State_HasFocus:  # the keyboard's place: a visible ring
+            p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2.5, Qt.PenStyle.DashLine))
+            p.drawRoundedRect(r.adjusted(2, 2, -2, -2), 5, 5)
         # Thumbnail with the number badge.
         thumb = QRect(r.left() + 6, r.top() + 5, r.height() - 10, r.height() - 10)
         model = index.model()
@@ -331,7 +340,6 @@ class ReferenceTray(QWidget):
         title = QLabel("References")
         title.setFont(theme.bold(title.font()))
         self.counter = QLabel()
-        self.counter.setAccessibleName("Reference count")
         head.addWidget(title)
         head.addStretch(1)
         head.addWidget(self.counter)
@@ -366,6 +374,12 @@ class ReferenceTray(QWidget):
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.remove_action.triggered.connect(self.remove_selected)
         self.view.addAction(self.remove_action)
+        self.menu_action = QAction("Actions of the current reference", self)
+        self.menu_action.setShortcuts([QKeySequence("Menu"), QKeySequence("Shift+F10")])
+        self.menu_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.menu_action.triggered.connect(self.menu_at_current)
+        self.view.addAction(self.menu_action)
+        self.last_menu: QMenu | None = None
         self.view.selectionModel().selectionChanged.connect(self._update)
         workbench.referencesChanged.connect(self._update)
         workbench.providerChanged.connect(self._update)
@@ -404,6 +418,14 @@ class ReferenceTray(QWidget):
         self.add_button.setEnabled(n < cap)
         self.remove_button.setEnabled(self.selected_row() >= 0)
 
+    def menu_at_current(self) -> None:
+        """The Menu key and Shift+F10: the context menu of the current chip, opened beside it."""
+        idx = self.view.currentIndex()
+        if not idx.isValid() and self.model.rowCount():
+            idx = self.model.index(0)
+        if idx.isValid():
+            self._menu(self.view.visualRect(idx).center())
+
     def _menu(self, pos: Any) -> None:
         idx = self.view.indexAt(pos)
         if not idx.isValid():
@@ -423,4 +445,6 @@ class ReferenceTray(QWidget):
         if row < self.model.rowCount() - 1:
             menu.addAction("Move down", lambda: self.move_reference(row, row + 1))
         menu.addAction("Remove", lambda: self.remove_row(row))
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.last_menu = menu
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -180,6 +180,17 @@ class WindowController:
         price = theme.money(money) if money is not None else ""
         return f"{label} · {price} · job {rec.id}" if price else f"{label} · job {rec.id}", extra
 
+    def speak_job(self, job_id: str) -> str:
+        """A job as a screen reader names it: its prompt and provider, not its id."""
+        try:
+            rec = self.services.history.get(job_id)
+        except KeyError:
+            return f"Job {job_id}"
+        prompt = " ".join(rec.request.prompt.split())
+        if len(prompt) > 80:
+            prompt = prompt[:79].rstrip() + "…"
+        return f"{prompt or 'No prompt'} on {self.view.history_model.label(rec.provider)}"
+
     # ------------------------------------------------------------------ showing and comparing
     def show_job_id(self, job_id: str) -> None:
         try:
@@ -256,14 +267,12 @@ class WindowController:
 
     # ------------------------------------------------------------------ references
     def add_files(self) -> None:
-        files = self.view.ask_open_files("Add reference images", IMAGE_FILTER)
-        if files:
-            self.view.importer.import_paths(files)
+        """Opens the file dialog and returns at once: the files are imported when chosen."""
+        self.view.ask_open_files("Add reference images", IMAGE_FILTER, self.view.importer.import_paths)
 
     def replace_reference(self, row: int) -> None:
-        file = self.view.ask_open_file(f"Replace image {row + 1}", IMAGE_FILTER)
-        if file:
-            self.view.importer.import_paths([file], replace_index=row)
+        self.view.ask_open_file(f"Replace image {row + 1}", IMAGE_FILTER,
+                                lambda file: self.view.importer.import_paths([file], replace_index=row))
 
     def reveal_reference(self, row: int) -> None:
         refs = self.wb.references
@@ -462,9 +471,8 @@ class WindowController:
                              f"{len(self.wb.references)}.", 5000)
 
     def restore_from_image(self) -> None:
-        file = self.view.ask_open_file("Restore settings from an image", RECIPE_FILTER)
-        if file:
-            self.view.tasks.spawn(self.restore_from_image_file(file), what="Reading the image's settings")
+        self.view.ask_open_file("Restore settings from an image", RECIPE_FILTER, lambda file: self.view.tasks.spawn(
+            self.restore_from_image_file(file), what="Reading the image's settings"))
 
     async def restore_from_image_file(self, path: str | Path) -> bool:
         from ...storage.recipes import provider_names, read_recipe

@@ -5,6 +5,7 @@ Run and jobs (right); menus, status bar, message bar. What the window *does* liv
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
@@ -29,7 +30,7 @@ from ..models.jobs_model import JobsModel
 from ..models.tasks import TaskRunner
 from ..models.thumbs import ThumbnailCache
 from ..models.workbench import Workbench
-from ..widgets import theme
+from ..widgets import a11y, theme
 from ..widgets.banner import MessageBar
 from ..widgets.before_after import CompareView
 from ..widgets.controls import KEY_WORDS, ControlsPanel
@@ -97,11 +98,10 @@ class MainWindow(QMainWindow):
         self.run_button.setMinimumHeight(38)
         self.run_button.setDefault(True)
         self.run_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click never leaves Space/Enter on Run
-        self.run_button.setAccessibleName("Run")
         f = theme.bold(self.run_button.font())
         f.setPointSizeF(f.pointSizeF() * 1.1)
         self.run_button.setFont(f)
-        self.jobs_panel = JobsPanel(self.jobs, self.controller.describe_job)
+        self.jobs_panel = JobsPanel(self.jobs, self.controller.describe_job, speak=self.controller.speak_job)
         self.presets_bar = PresetBar(self.wb, svc.presets)
         self.compare_button = QPushButton("Compare providers…")
         self.compare_button.setToolTip("Send this edit to several providers at once and compare the results "
@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         rl.addLayout(head)
         rl.addWidget(self.prompt, 1)
         self.controls_scroll = FitScrollArea(self.controls)
+        self.controls_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a Tab stop: it follows the focus
         rl.addWidget(self.controls_scroll)
         rl.addWidget(self.cost)
         rl.addWidget(self.run_button)
@@ -237,15 +238,33 @@ class MainWindow(QMainWindow):
         self.history.groupRequested.connect(ctl.groups.open_group_of)
         self.compare.compareWithRequested.connect(ctl.compare_with_shown)
         self._update_run_button()
+        self._tab_order()
+
+    def _tab_order(self) -> None:
+        """Tab follows the screen: banner, tray, compare, history, presets, prompt, provider, steps,
+        guidance, seed, size, format, Run, then the group launchers and the jobs."""
+        c = self.controls
+        cmp = self.compare
+        a11y.chain([
+            self.banner.action, self.banner.close_button,
+            self.tray.view, self.tray.add_button, self.tray.remove_button,
+            *cmp.mode_buttons.values(), cmp.threshold, cmp.fit_button, cmp.actual_button, cmp.swap_button,
+            cmp.compare_button, cmp.canvas,
+            self.history.search, self.history.provider, self.history.status, self.history.favourites,
+            self.history.view,
+            self.presets_bar.combo, self.presets_bar.save_button, self.presets_bar.manage_button,
+            self.prompt,
+            c.provider, c.steps.slider, c.steps.field, c.guidance.slider, c.guidance.field,
+            c.seed, c.dice, c.lock, c.seed_policy, c.size_choice, c.width_box, c.height_box, c.format, c.safety,
+            c.upsampling,
+            self.run_button, self.compare_button, self.sweep_button, self.jobs_panel.clear_button,
+        ])
 
     def _status_bar(self) -> None:
         sb = self.statusBar()
         self.spend_label = QLabel()
-        self.spend_label.setAccessibleName("Spending")
         self.active_label = QLabel("No jobs running")
-        self.active_label.setAccessibleName("Active jobs")
         self.key_label = QLabel()
-        self.key_label.setAccessibleName("Key status")
         for w in (self.spend_label, self.active_label, self.key_label):
             w.setContentsMargins(8, 0, 8, 0)
             sb.addPermanentWidget(w)
@@ -253,14 +272,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ after the first paint
     def after_first_paint(self, *, resume: bool = True) -> None:
-        """Work that must not delay the first paint: sliders (superqt), keys (keyring), resuming jobs."""
+        """Work that must not delay the first paint: thumbnails, presets, keys (keyring), resuming jobs."""
         if self._ready:
             return
         self._ready = True
         self.setWindowIcon(theme.app_icon())  # an SVG: its image plugin loads after the first paint
         self.thumbs.start()
-        self.controls.build_sliders()
         self.presets_bar.reload()
+        self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)  # the first thing a designer does is type
         self.tasks.spawn(self.controller.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
         if resume:
             self.tasks.spawn(self._resume(), what="Resuming unfinished jobs")
@@ -287,7 +306,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ readouts
     def _update_run_button(self) -> None:
         q = self.cost.quote if self.cost.quote is not None else self.wb.quote()
-        self.run_button.setText(f"Run  ·  {theme.money(q.usd, approximate=q.approximate)}")
+        price = theme.money(q.usd, approximate=q.approximate)
+        self.run_button.setText(f"Run  ·  {price}")
+        self.run_button.setAccessibleName(f"Run, {price}")
         self.run_button.setToolTip(f"Run on {self.wb.info.display_name} (Ctrl+Enter). Several jobs can run "
                                    "at once; Esc cancels the latest.")
 
@@ -372,13 +393,23 @@ class MainWindow(QMainWindow):
     def apply_preset_named(self, name: str) -> bool:
         return self.presets_bar.apply(name)
 
-    def ask_open_files(self, title: str, filter: str) -> list[str]:
-        files, _ = QFileDialog.getOpenFileNames(self, title, "", filter)
-        return list(files)
+    def ask_open_files(self, title: str, filter: str, then: Callable[[list[str]], None], *,
+                       many: bool = True) -> QFileDialog:
+        """Open the file dialog and return at once (a screen reader's "press" on Add must not wait for the
+        dialog to close); ``then(paths)`` runs when files are chosen."""
+        dlg = QFileDialog(self, title, "", filter)
+        dlg.setFileMode(QFileDialog.FileMode.ExistingFiles if many else QFileDialog.FileMode.ExistingFile)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        def chosen(files: list[str]) -> None:
+            if files:
+                then([str(f) for f in files])
 
-    def ask_open_file(self, title: str, filter: str) -> str:
-        file, _ = QFileDialog.getOpenFileName(self, title, "", filter)
-        return str(file or "")
+        dlg.filesSelected.connect(chosen)
+        dlg.open()
+        return dlg
+
+    def ask_open_file(self, title: str, filter: str, then: Callable[[str], None]) -> QFileDialog:
+        return self.ask_open_files(title, filter, lambda files: then(files[0]), many=False)
 
     def dialog_parent(self) -> QWidget:
         return self
