@@ -18,10 +18,10 @@ from .common import Metric, emit, make_photos
 # the settings of a full run and of --quick (a CI smoke)
 FULL = {"photos": 8, "prep_repeats": 3, "quote_repeats": 5, "edit_repeats": 15, "latency": 1.0, "singles": 8,
         "group_repeats": 3, "start_repeats": 5, "history": 10_000, "stall_repeats": 2,
-        "history_repeats": 3, "upload_photos": 8, "sweep_cells": 12}
+        "history_repeats": 3, "upload_photos": 8, "sweep_cells": 12, "batch_n": 200, "batch_latency": 2.0}
 QUICK = {"photos": 8, "prep_repeats": 1, "quote_repeats": 3, "edit_repeats": 3, "latency": 1.0, "singles": 2,
          "group_repeats": 1, "start_repeats": 3, "history": 10_000, "stall_repeats": 1,
-         "history_repeats": 1, "upload_photos": 2, "sweep_cells": 3}
+         "history_repeats": 1, "upload_photos": 2, "sweep_cells": 3, "batch_n": 48, "batch_latency": 0.5}
 
 
 def make_profiler(out_dir: Path | None) -> Callable[[str, Callable[[], Any]], None] | None:
@@ -80,6 +80,10 @@ def main(argv: list[str] | None = None) -> int:
             from .m_core import compare8
 
             metrics = compare8(args.home, cfg["latency"], cfg["singles"], cfg["group_repeats"], profile)
+        elif g == "batch":
+            from .m_batch import batch
+
+            metrics = batch(args.home, cfg["batch_n"], cfg["batch_latency"])
         elif g == "cold_start":
             from .m_gui import cold_start
 

@@ -195,3 +195,28 @@ def test_outputs_are_named_after_inputs_and_never_overwrite(tmp_path):
     # A folder's own results are never its inputs on a re-run
     Image.new("RGB", (16, 16)).save(a / "result.png")
     assert all("out" not in p.parts for p in expand([str(tmp_path / "*" / "*.png")], exclude=out))
+
+
+def test_contact_sheet_of_a_batch_pairs_before_and_after_with_captions(hosts, tmp_path):
+    from flexstudio.storage.contact_sheet import batch_pairs, render
+
+    emu = hosts()
+    paths = _inputs(tmp_path / "in", 3)
+    (tmp_path / "in" / "broken.png").write_text("no")
+    svc = _services(emu)
+    store = BatchStore(svc.paths.batches_db)
+    template = EditRequest(prompt="sheet", provider="bfl", seed=2)
+    batch = _batch(svc, store, template, [*paths, tmp_path / "in" / "broken.png"], tmp_path / "out")
+    asyncio.run(_run(svc, store, batch))
+    pairs = batch_pairs(store, svc.history, batch.id)
+    assert [p.caption.split(" — ")[0] for p in pairs] == ["shot00.png", "shot01.png", "shot02.png", "broken.png"]
+    assert pairs[0].after is not None and pairs[-1].after is None and "could not be used" in pairs[-1].caption
+    assert "$" in pairs[0].caption
+    path, rows = render(pairs, tmp_path / "sheet.png", cell=128)
+    assert rows == 4
+    with Image.open(path) as im:
+        assert im.size == (12 * 3 + 256, 12 + 4 * (128 + 34 + 12))
+        # the "after" cell of the first row holds the result's pixels, not the empty cell colour
+        assert im.getpixel((12 + 128 + 12 + 64, 12 + 64)) != (225, 225, 222)
+    _, rows = render(pairs, tmp_path / "short.jpg", cell=64, max_rows=2)
+    assert rows == 2
