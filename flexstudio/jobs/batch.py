@@ -35,6 +35,7 @@ from ..core.errors import BadInput, ErrorKind, SpendCapExceeded
 from ..core.job_state import JobState
 from ..core.request import EditRequest, ImageRef
 from ..storage.batches import BAD_INPUT, NOT_LAUNCHED, PENDING, Batch, BatchStore, Item
+from . import owner as owners
 
 if TYPE_CHECKING:
     from ..storage.history import JobRecord
@@ -188,8 +189,15 @@ class BatchScheduler:
                 pending.append(it.idx)
                 continue
             self._cost[rec.id] = item_cost(rec)
-            if rec.state in _UNFINISHED:
-                if rec.state in _ACTIVE:
+            if rec.state in _UNFINISHED or (rec.state == JobState.INTERRUPTED.value and rec.handle):
+                # Left by a crash, or interrupted with its handle: fetched from the provider, never resent.
+                # A job another live process is running is left to it (its item keeps its state).
+                mine = rec.owner == self.runner.owner
+                if rec.id in self.runner.active() or (not mine and owners.is_live(rec.owner, rec.heartbeat_at)) \
+                        or not (mine or self.history.claim(rec.id, self.runner.owner, expected=rec.owner)):
+                    self.store.update_item(self.batch.id, it.idx, status=rec.state)
+                    continue
+                if rec.state in _ACTIVE or rec.state == JobState.INTERRUPTED.value:
                     self._holding.add(rec.id)
                 self._drive(it.idx, rec.id)
             elif _never_taken(rec):

@@ -220,3 +220,24 @@ def test_contact_sheet_of_a_batch_pairs_before_and_after_with_captions(hosts, tm
         assert im.getpixel((12 + 128 + 12 + 64, 12 + 64)) != (225, 225, 222)
     _, rows = render(pairs, tmp_path / "short.jpg", cell=64, max_rows=2)
     assert rows == 2
+
+
+def test_interrupted_inputs_are_fetched_on_the_next_run_never_sent_again(hosts, tmp_path):
+    emu = hosts(hold=True)  # the provider keeps every job Pending until released
+    paths = _inputs(tmp_path / "in", 3)
+    svc = Services.build(base_urls={"bfl": emu.url}, env={"BFL_API_KEY": KEY},
+                         runner_config=RunnerConfig(poll_interval=0.01, max_poll_interval=0.02, timeout=0.3))
+    store = BatchStore(svc.paths.batches_db)
+    template = EditRequest(prompt="wait for it", provider="bfl", seed=8)
+    batch = _batch(svc, store, template, paths, tmp_path / "out")
+    summary = asyncio.run(_run(svc, store, batch))
+    assert summary.n("interrupted") == 3 and emu.accepted == 3  # the run's time ran out, not the job
+    assert all(x["status"] == "interrupted" and x["error"] for x in _manifest(batch))
+
+    emu.release_all()
+    svc2 = _services(emu)
+    store2 = BatchStore(svc2.paths.batches_db)
+    summary = asyncio.run(_run(svc2, store2, store2.get(batch.id)))
+    assert summary.n("succeeded") == 3 and emu.accepted == 3  # fetched from their handles
+    assert emu.count("POST", "/v1/flux-2-flex") == 3
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.jpg")) == [f"{p.stem}.jpg" for p in paths]
