@@ -10,6 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 from .blobs import atomic_write
 
@@ -21,18 +25,19 @@ class Pair:
     caption: str
 
 
-def _thumb(path: Path | None, cell: int) -> object | None:
-    from PIL import Image, ImageOps
+def _thumb(path: Path | None, cell: int) -> Image | None:
+    from PIL import Image as PILImage
+    from PIL import ImageOps
 
     if path is None:
         return None
     try:
-        with Image.open(path) as im:
-            im.draft("RGB", (cell, cell))
-            im = ImageOps.exif_transpose(im).convert("RGB")
+        with PILImage.open(path) as src:
+            src.draft("RGB", (cell, cell))
+            im = ImageOps.exif_transpose(src).convert("RGB")
             im.thumbnail((cell, cell))
             return im
-    except (OSError, ValueError, Image.DecompressionBombError):
+    except (OSError, ValueError, PILImage.DecompressionBombError):
         return None
 
 
@@ -60,7 +65,7 @@ def render(pairs: Iterable[Pair], dest: Path, *, cell: int = 256, max_rows: int 
                 draw.text((x + 10, y + cell // 2 - 6), "no result" if col else "unreadable", fill=(120, 40, 40),
                           font=font)
                 continue
-            sheet.paste(im, (x + (cell - im.width) // 2, y + (cell - im.height) // 2))  # type: ignore[attr-defined]
+            sheet.paste(im, (x + (cell - im.width) // 2, y + (cell - im.height) // 2))
         caption = pair.caption
         if n == len(shown) - 1 and len(items) > len(shown):
             caption += f"  (+{len(items) - len(shown)} more not shown)"
@@ -72,16 +77,16 @@ def render(pairs: Iterable[Pair], dest: Path, *, cell: int = 256, max_rows: int 
     return dest, len(shown)
 
 
-def batch_pairs(store: object, history: object, batch_id: str) -> list[Pair]:
+def batch_pairs(store: Any, history: Any, batch_id: str) -> list[Pair]:
     """Before/after pairs of a batch from its items (captions: input name, status, cost)."""
     from contextlib import suppress
 
     pairs = []
-    for it in store.iter_items(batch_id):  # type: ignore[attr-defined]
+    for it in store.iter_items(batch_id):
         cost = ""
         if it.job_id:
             with suppress(KeyError):
-                rec = history.get(it.job_id)  # type: ignore[attr-defined]
+                rec = history.get(it.job_id)
                 usd = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
                 cost = f" · ${usd:.4f}" if usd is not None else ""
         status = it.status if it.status != "bad_input" else "could not be used"
