@@ -17,7 +17,7 @@ from flexstudio.jobs.batch_plan import batch_key, claim, expand, plan_items, ste
 from flexstudio.jobs.runner import RunnerConfig
 from flexstudio.services import Services
 from flexstudio.storage.batches import BatchStore
-from tests.emulators.base import Delivery, make_bomb
+from tests.emulators.base import Delivery, json_reply, make_bomb
 from tests.emulators.bfl import BflEmulator
 from tests.support import Sleeps, stop_all
 
@@ -29,8 +29,8 @@ def hosts():
     delivery = Delivery().start()
     made: list[BflEmulator] = []
 
-    def make(**kw) -> BflEmulator:
-        emu = BflEmulator(delivery, key=KEY, **kw).start()
+    def make(cls=BflEmulator, **kw) -> BflEmulator:
+        emu = cls(delivery, key=KEY, **kw).start()
         made.append(emu)
         return emu
 
@@ -222,19 +222,30 @@ def test_contact_sheet_of_a_batch_pairs_before_and_after_with_captions(hosts, tm
     assert rows == 2
 
 
+class Forgetful(BflEmulator):
+    """Answers "Task not found" to every poll while ``forgetting`` (a cluster catching up): within the
+    grace period that leaves a job interrupted with its handle."""
+
+    forgetting = True
+
+    def handle(self, req):
+        if self.forgetting and req.method == "GET" and "get_result" in req.path:
+            return json_reply({"id": req.q("id"), "status": "Task not found"})
+        return super().handle(req)
+
+
 def test_interrupted_inputs_are_fetched_on_the_next_run_never_sent_again(hosts, tmp_path):
-    emu = hosts(hold=True)  # the provider keeps every job Pending until released
+    emu = hosts(Forgetful)
     paths = _inputs(tmp_path / "in", 3)
-    svc = Services.build(base_urls={"bfl": emu.url}, env={"BFL_API_KEY": KEY},
-                         runner_config=RunnerConfig(poll_interval=0.01, max_poll_interval=0.02, timeout=0.3))
+    svc = _services(emu)
     store = BatchStore(svc.paths.batches_db)
     template = EditRequest(prompt="wait for it", provider="bfl", seed=8)
     batch = _batch(svc, store, template, paths, tmp_path / "out")
     summary = asyncio.run(_run(svc, store, batch))
-    assert summary.n("interrupted") == 3 and emu.accepted == 3  # the run's time ran out, not the job
+    assert summary.n("interrupted") == 3 and emu.accepted == 3
     assert all(x["status"] == "interrupted" and x["error"] for x in _manifest(batch))
 
-    emu.release_all()
+    emu.forgetting = False
     svc2 = _services(emu)
     store2 = BatchStore(svc2.paths.batches_db)
     summary = asyncio.run(_run(svc2, store2, store2.get(batch.id)))
