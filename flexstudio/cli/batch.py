@@ -19,8 +19,8 @@ from typing import Any
 from ..core.errors import BadInput, ErrorKind, MissingKey
 from ..core.job_state import JobState
 from ..core.request import EditRequest, ImageRef
-from ..jobs.batch import BatchScheduler, Summary, public_status
-from ..jobs.batch_plan import batch_key, claim, expand, plan_items
+from ..jobs.batch import BatchScheduler, Summary, output_writer, public_status
+from ..jobs.batch_plan import batch_key, expand, plan_items
 from ..storage.batches import BAD_INPUT, Batch, BatchStore, Item, NewItem
 from .commands import (
     EXIT_FAILED,
@@ -35,7 +35,6 @@ from .commands import (
 
 EXIT_SOME_INTERRUPTED = 3
 CONFIRM_USD = 1.00  # above this a batch needs --yes or a --max-cost that covers it
-_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
 def _say(text: str) -> None:
@@ -87,30 +86,9 @@ def _confirm(total: float | None, n: int, args: argparse.Namespace) -> None:
                          f"{total:.2f} (or more) to run it. Nothing was sent.")
 
 
-def _writer(svc: Any, out_dir: Path) -> Any:
-    from ..storage.exports import export_image
-
-    def write(rec: Any, it: Item) -> str | None:
-        first: str | None = None
-        info = svc.registry.get(rec.provider) if rec.provider in svc.registry else None
-        for o in rec.outputs:
-            path = claim(out_dir, it.stem, _EXT.get(o.mime, "bin"))
-            try:
-                done = export_image(svc.blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem,
-                                    job_id=rec.id, provider=rec.provider,
-                                    provider_label=info.label if info else rec.provider,
-                                    provider_job_id=rec.provider_job_id, seed=rec.request.seed,
-                                    size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    path.unlink()
-                raise
-            for note in done.notes:  # what could not be embedded whole is said, never dropped silently
-                sys.stderr.write(f"note: {path.name}: {note}\n")
-            first = first or str(path)
-        return first
-
-    return write
+def _note(path: Path, text: str) -> None:
+    """What could not be embedded whole in an output is said, never dropped silently."""
+    sys.stderr.write(f"note: {path.name}: {text}\n")
 
 
 class _Progress:
@@ -296,7 +274,7 @@ def _execute(svc: Any, store: BatchStore, batch: Batch, extras: tuple[ImageRef, 
     cfg.max_poll_interval = max(cfg.poll_interval, min(cfg.max_poll_interval, 0.5))
     sched = BatchScheduler(runner=svc.runner, store=store, batch=batch, extras=extras,
                            import_file=svc.import_reference_file, quote=lambda r: svc.quote(r).usd,
-                           write_output=_writer(svc, Path(batch.out_dir)), limit=limit, max_cost=max_cost,
+                           write_output=output_writer(svc.blobs, svc.registry, Path(batch.out_dir), note=_note), limit=limit, max_cost=max_cost,
                            on_launch=progress.launched,
                            on_item=lambda it, rec: progress.item(it, rec, sched.spent))
     unsubscribe = svc.bus.subscribe(progress.event)

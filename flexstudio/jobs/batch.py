@@ -120,10 +120,10 @@ class BatchScheduler:
         self._manifest_at = 0.0
 
     # ------------------------------------------------------------------ control
-    def interrupt(self) -> None:
-        """Ctrl-C: stop launching; cancel in-flight jobs where the provider can, let the others finish."""
+    def interrupt(self, reason: str = "Stopped by Ctrl-C: nothing more is launched; what was running settles.") -> None:
+        """Ctrl-C or Stop: stop launching; cancel in-flight jobs where the provider can, let the others finish."""
         if not self._stopping:
-            self._stop("Stopped by Ctrl-C: nothing more is launched; what was running settles.")
+            self._stop(reason)
         self.summary.interrupted_by_user = True
         if self.info.capabilities.can_cancel:
             for job_id in list(self._holding):
@@ -384,6 +384,40 @@ class BatchScheduler:
 
     def write_manifest(self) -> Path:
         return write_manifest(self.store, self.history, self.batch)
+
+
+_EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+def output_writer(blobs: Any, registry: Any, out_dir: Path,
+                  note: Callable[[Path, str], None] | None = None) -> WriteOutput:
+    """Write a succeeded job's images into ``out_dir`` as ``<stem>.<ext>`` with their recipe, taking a
+    free name (``<stem>-2.<ext>``…) rather than ever replacing a file. Returns the first path; ``note``
+    hears what could not be embedded whole."""
+    from ..storage.exports import export_image
+    from .batch_plan import claim
+
+    def write(rec: JobRecord, it: Item) -> str | None:
+        first: str | None = None
+        info = registry.get(rec.provider) if rec.provider in registry else None
+        for o in rec.outputs:
+            path = claim(out_dir, it.stem, _EXT.get(o.mime, "bin"))
+            try:
+                done = export_image(blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem, job_id=rec.id,
+                                    provider=rec.provider, provider_label=info.label if info else rec.provider,
+                                    provider_job_id=rec.provider_job_id, seed=rec.request.seed,
+                                    size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                raise
+            if note is not None:
+                for text in done.notes:
+                    note(path, text)
+            first = first or str(path)
+        return first
+
+    return write
 
 
 def public_status(it: Item) -> str:

@@ -148,6 +148,7 @@ class PresetManager(QDialog):
 
     changed = Signal(str)        # a preset name to select ("" = none)
     applyRequested = Signal(str)
+    batchRequested = Signal(str)  # a preset name: open "Batch…" with it
 
     def __init__(self, store: PresetStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -182,9 +183,12 @@ class PresetManager(QDialog):
         self.import_button.clicked.connect(self._import_dialog)
         self.export_button = QPushButton("&Export…")
         self.export_button.clicked.connect(self._export_dialog)
+        self.batch_button = QPushButton("&Batch…")
+        self.batch_button.setToolTip("Apply this preset to a folder of images")
+        self.batch_button.clicked.connect(self._batch)
         close = QPushButton("Close")
         close.clicked.connect(self.close)
-        for b in (self.apply_button, self.delete_button, self.import_button, self.export_button):
+        for b in (self.apply_button, self.batch_button, self.delete_button, self.import_button, self.export_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(close)
@@ -239,6 +243,11 @@ class PresetManager(QDialog):
         if name:
             self.applyRequested.emit(name)
             self._say(f"Applied “{name}”.")
+
+    def _batch(self) -> None:
+        name = self.current_name()
+        if name:
+            self.batchRequested.emit(name)
 
     def rename(self, old: str, new: str) -> bool:
         new = new.strip()

@@ -55,7 +55,7 @@ def when(ts: float) -> str:
 
 _STATE_WORDS = {JobState.SUCCEEDED: "…", JobState.FAILED: "failed", JobState.MODERATED: "moderated",
                 JobState.CANCELLED: "cancelled", JobState.INTERRUPTED: "interrupted"}
-_GROUP_WORDS = {"sweep": "sweep", "comparison": "compare"}
+_GROUP_WORDS = {"sweep": "sweep", "comparison": "compare", "batch": "batch"}
 
 
 def spoken(rec: JobRecord, label: str) -> str:
@@ -362,7 +362,7 @@ class HistoryPanel(QWidget):
         menu.addAction("Export with metadata…\tCtrl+E", lambda: self.exportRequested.emit(rec)).setEnabled(has_output)
         menu.addAction("Lineage…\tCtrl+L", lambda: self.lineageRequested.emit(rec))
         if rec.group_id:
-            word = "sweep" if rec.group_kind == "sweep" else "comparison"
+            word = {"sweep": "sweep", "batch": "batch"}.get(rec.group_kind or "", "comparison")
             menu.addAction(f"Open the {word}…", lambda: self.groupRequested.emit(rec))
         menu.addSeparator()
         fav = menu.addAction("Favourite\t.", self.toggle_favourite)

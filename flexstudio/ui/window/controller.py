@@ -417,6 +417,7 @@ class WindowController:
 
         dlg = PresetManager(self.services.presets, self.view.dialog_parent())
         dlg.applyRequested.connect(self.apply_preset)
+        dlg.batchRequested.connect(lambda name: self.groups.open_batch(preset=name))
         dlg.changed.connect(lambda _name: self.view.reload_presets())
         dlg.show()
         self.preset_manager = dlg

@@ -41,6 +41,7 @@ class GroupsController:
         self.open: dict[str, GroupResults] = {}  # group id → its open results window
         self.compare_dialog: Any = None
         self.sweep_dialog: Any = None
+        self.batch_dialog: Any = None
 
     def launch(self, requests: list[EditRequest], kind: str) -> str | None:
         """Queue and start a comparison or a sweep; None when launched, else the sentence saying why not
@@ -77,6 +78,31 @@ class GroupsController:
         dlg.show()
         self.sweep_dialog = dlg
         return dlg
+
+    def open_batch(self, preset: str | None = None) -> Any:
+        """The Batch dialog: a running batch's dialog is shown again; otherwise a new one."""
+        from ..dialogs.batch_dialog import BatchDialog
+
+        dlg = self.batch_dialog
+        if dlg is None or not dlg.running:
+            if dlg is not None:
+                dlg.deleteLater()
+            dlg = BatchDialog(self.services, self.main.wb.request, preset=preset,
+                              history_selection=self._history_selection, parent=self.view.dialog_parent())
+            self.batch_dialog = dlg
+        dlg.show()
+        dlg.raise_()
+        return dlg
+
+    def _history_selection(self) -> list[Any]:
+        """The results of the jobs selected in the history, as files (each becomes one input)."""
+        from pathlib import Path
+
+        svc = self.services
+        paths: list[Any] = []
+        for rec in self.view.selected_jobs():
+            paths += [Path(svc.blobs.path(o.sha256)) for o in rec.outputs if svc.blobs.has(o.sha256)]
+        return paths
 
     def open_group(self, group_id: str) -> GroupResults | None:
         from ..dialogs.results_dialog import GroupResults

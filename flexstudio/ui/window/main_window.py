@@ -384,6 +384,9 @@ class MainWindow(QMainWindow):
     def selected_job(self) -> JobRecord | None:
         return self.history.current()
 
+    def selected_jobs(self) -> list[JobRecord]:
+        return self.history.selected()
+
     def select_in_history(self, job_id: str) -> None:
         self.history.select_job(job_id)
 

@@ -140,6 +140,8 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
          tip="Send the same edit to several providers at once (one seed for all)")
     make(m, g, "sweep", "S&weep…", c.groups.open_sweep, ("Ctrl+Shift+G",),
          tip="Run the edit over a grid of steps, guidance and seed values")
+    make(m, g, "batch", "&Batch…", c.groups.open_batch, ("Ctrl+Shift+B",),
+         tip="Apply the edit to a folder of images, priced first, resumable")
     m.addSeparator()
     make(m, g, "cancel", "&Cancel the latest job", c.cancel_latest, ("Esc",))
     make(m, g, "cancel_all", "Cancel &all jobs", c.cancel_all)
