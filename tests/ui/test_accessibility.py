@@ -8,8 +8,9 @@ import re
 from typing import Any
 
 import pytest
+from PySide6 import QtGui
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAccessible, QAccessibleInterface
+from PySide6.QtGui import QAccessible, QAccessibleInterface, QTextDocument
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -39,7 +40,16 @@ def _texts(iface: QAccessibleInterface) -> str:
     return " ".join(iface.text(t) for t in (A.Text.Name, A.Text.Value, A.Text.Description))
 
 
-def _plain(text: str) -> str:
+def _plain(text: str, label: QLabel | None = None) -> str:
+    """What a label shows: rich text as plain text, a mnemonic's "&" dropped."""
+    if label is not None:
+        if label.textFormat() == Qt.TextFormat.RichText or (
+                label.textFormat() == Qt.TextFormat.AutoText and QtGui.Qt.mightBeRichText(text)):
+            doc = QTextDocument()
+            doc.setHtml(text)
+            text = doc.toPlainText()
+        elif label.buddy() is not None:
+            text = re.sub(r"&(.)", r"\1", text)
     return " ".join(text.split())
 
 
@@ -98,7 +108,7 @@ def audit(window: QWidget) -> list[str]:
                 problems.append(f"{where} {name!r} shows {obj.text()!r} but reports "
                                 f"{iface.text(A.Text.Value)!r}")
         if isinstance(obj, QLabel) and obj.objectName() != "a11y_label":
-            text = _plain(obj.full_text() if isinstance(obj, ElidingLabel) else obj.text())
+            text = _plain(obj.full_text() if isinstance(obj, ElidingLabel) else obj.text(), obj)
             if not text or text == "…":
                 continue
             heard = _plain(_texts(iface))
@@ -129,6 +139,10 @@ def test_every_control_is_named_and_reports_what_it_shows_on_the_sandbox(open_wi
     _with_a_job(w, png_file, qtbot)
     w.compare.set_mode("diff")  # the threshold slider and its readout are on screen too
     assert audit(w) == []
+    qtbot.waitUntil(lambda: w.compare.canvas.after is not None)
+    canvas = QAccessible.queryAccessibleInterface(w.compare.canvas)
+    assert canvas.text(A.Text.Description).startswith("Difference: Before · image 1 and After"), \
+        canvas.text(A.Text.Description)
 
     price = w.cost.price.text()
     run = QAccessible.queryAccessibleInterface(w.run_button)
@@ -161,6 +175,20 @@ def test_every_control_is_named_with_a_cloud_provider(open_window: Any, qtbot: A
     steps_field = QAccessible.queryAccessibleInterface(w.controls.steps.field)
     assert "fal" in steps_field.text(A.Text.Description).lower()  # the badge's words are on the control
     assert QAccessible.queryAccessibleInterface(w.run_button).text(A.Text.Name) == f"Run, {w.cost.price.text()}"
+
+
+def test_the_dialogs_are_named_and_read_their_values(open_window: Any, qtbot: Any) -> None:
+    w = open_window()
+    g = w.controller.groups
+    for opener in (w.controller.open_settings, g.compare_providers, g.open_sweep, w.controller.manage_presets,
+                   w.controller.save_preset, w.show_shortcuts):
+        before = set(QApplication.topLevelWidgets())
+        opener()
+        qtbot.waitUntil(lambda before=before: any(x not in before and x.isVisible()
+                                                  for x in QApplication.topLevelWidgets()))
+        for d in [x for x in QApplication.topLevelWidgets() if x not in before and x.isVisible()]:
+            assert audit(d) == [], type(d).__name__
+            d.close()
 
 
 def test_the_audit_catches_what_the_issue_found(open_window: Any) -> None:

@@ -96,7 +96,6 @@ class CompareProvidersDialog(QDialog):
         lay.addWidget(self.table, 1)
         self.refs_note = QLabel()
         self.refs_note.setWordWrap(True)
-        self.refs_note.setAccessibleName("Reference limit")
         lay.addWidget(self.refs_note)
         self.price = PriceArea()
         lay.addWidget(self.price)

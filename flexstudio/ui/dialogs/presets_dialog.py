@@ -165,7 +165,6 @@ class PresetManager(QDialog):
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.details.setAccessibleName("Preset details")
         rename_row = QHBoxLayout()
         self.new_name = QLineEdit()
         self.new_name.setAccessibleName("New name")

@@ -63,7 +63,6 @@ class SweepDialog(QDialog):
         lay.addLayout(form)
         self.size_label = QLabel()
         self.size_label.setWordWrap(True)
-        self.size_label.setAccessibleName("Grid size")
         lay.addWidget(self.size_label)
         self.caps_note = QLabel()
         self.caps_note.setWordWrap(True)

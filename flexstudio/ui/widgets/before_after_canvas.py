@@ -58,6 +58,7 @@ class CompareCanvas(QWidget):
         self._drag: str | None = None
         self._last = QPointF()
         self._scaled: OrderedDict[tuple[int, int, int, int, int, int, int], QPixmap] = OrderedDict()
+        self._describe()
 
     # ------------------------------------------------------------------ content
     def frame_size(self) -> QSize:
@@ -76,6 +77,7 @@ class CompareCanvas(QWidget):
             fs = self.frame_size()
             self.center = QPointF(fs.width() / 2, fs.height() / 2)
         self.zoomChanged.emit(self.zoom)
+        self._describe()
         self.update()
 
     def set_diff(self, diff: QPixmap | None) -> None:
@@ -84,12 +86,24 @@ class CompareCanvas(QWidget):
 
     def set_labels(self, before: str, after: str) -> None:
         self.before_label, self.after_label = before, after
+        self._describe()
         self.update()
+
+    def _describe(self) -> None:
+        """What the canvas shows, for a screen reader: the mode and the two pictures."""
+        if self.after is None and self.before is None:
+            text = self.empty_text
+        else:
+            shown = [lbl for lbl, pix in ((self.before_label, self.before), (self.after_label, self.after))
+                     if pix is not None]
+            text = f"{MODE_LABELS.get(self.mode, self.mode)}: {' and '.join(shown)}"
+        self.setAccessibleDescription(text)
 
     def set_mode(self, mode: str) -> None:
         if mode in MODES and mode != self.mode:
             self.mode = mode
             self.modeChanged.emit(mode)
+            self._describe()
             self.update()
 
     def flip(self) -> None:
