@@ -25,9 +25,12 @@ def test_identity_and_bad_order():
         renumber("image 1", [0, 0])
 
 
-def test_removal_moves_later_mentions_down():
-    assert after_removal("image 1, image 2, image 3", 0, 3) == "image 1, image 1, image 2"
+def test_removal_moves_later_mentions_down_and_marks_the_removed_one():
+    assert after_removal("image 1, image 2, image 3", 0, 3) == "[removed image], image 1, image 2"
     assert after_removal("image 1, image 3", 1, 3) == "image 1, image 2"
+    # the mention of the removed picture must not silently point at the next one
+    assert after_removal("the cat from image 2 on the sofa in image 3", 1, 3) == \
+        "the cat from [removed image] on the sofa in image 2"
 
 
 def test_mentions_and_colours_found():

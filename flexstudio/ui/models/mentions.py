@@ -59,7 +59,24 @@ def move_order(count: int, src: int, dst: int) -> list[int]:
     return order
 
 
+REMOVED = "[removed image]"  # what a mention of a removed picture becomes: it points at nothing
+
+
 def after_removal(text: str, removed: int, count: int) -> str:
     """The prompt after reference ``removed`` (0-based) of ``count`` was taken out: later mentions move
-    down by one. Mentions of the removed picture itself are left as written."""
-    return remap(text, {n: n - 1 for n in range(removed + 2, count + 1)})
+    down by one, and a mention of the removed picture itself becomes ``REMOVED`` — left as written it
+    would silently point at the next picture."""
+    gone = removed + 1
+
+    def sub(m: re.Match[str]) -> str:
+        n = int(m.group(3))
+        if n == gone:
+            return REMOVED
+        return f"{m.group(1)}{m.group(2)}{n - 1 if gone < n <= count else n}"
+
+    return MENTION.sub(sub, text)
+
+
+def removed_mentions(text: str) -> int:
+    """How many mentions point at a removed picture."""
+    return text.count(REMOVED)

@@ -37,6 +37,7 @@ class Workbench(QObject):
     restored = Signal()           # a whole request was loaded: every control re-reads the model
     seedChanged = Signal(object)  # int up to 2**32-1: wider than a Qt int
     beforeChanged = Signal()
+    undoable = Signal(str, object, object)  # what was done to the references, the snapshots before and after
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -56,7 +57,21 @@ class Workbench(QObject):
         self.template: str | None = None  # the prompt template of the last preset applied
         self._origins: dict[str, str] = {}  # reference sha → the job whose result it is
         self._spend_cache: dict[float, tuple[tuple[str, ...], str]] = {}
+        self._restore_draft(ui.get("draft"))
         self._clamp_to_caps()
+
+    def _restore_draft(self, draft: Any) -> None:
+        """The work in progress of the last session (references still on disk, prompt, settings)."""
+        if not isinstance(draft, dict):
+            return
+        try:
+            req = EditRequest.from_dict(draft)
+        except Exception:  # a damaged draft only costs the draft
+            return
+        refs = [r for r in req.references if self.services.blobs.has(r.sha256)]
+        provider = req.provider if req.provider in self.services.registry else self._req.provider
+        self._req = req.with_(references=refs, provider=provider, size=None,
+                              seed=req.seed if req.seed is not None else self._req.seed)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -98,6 +113,9 @@ class Workbench(QObject):
     def priced(self) -> tuple[EditRequest, Any]:
         """The current request and its quote (computed synchronously: microseconds)."""
         request = self.request
+        limit = self.caps.max_references
+        if len(request.references) > limit:  # only what would be sent is priced (Run says what to remove)
+            request = request.with_(references=request.references[:limit])
         return request, self.services.quote(request)
 
     def spend_check(self, usd: float | None) -> tuple[tuple[str, ...], str]:
@@ -252,10 +270,14 @@ class Workbench(QObject):
             self.referencesChanged.emit()
             self.changed.emit()
 
+    def _undoable(self, text: str, before: tuple[Any, ...]) -> None:
+        self.undoable.emit(text, before, self.snapshot())
+
     def remove_reference(self, index: int) -> None:
         current = list(self._req.references)
         if not 0 <= index < len(current):
             return
+        before = self.snapshot()
         removed = current.pop(index)
         prompt = mentions.after_removal(self._req.prompt, index, len(current) + 1)
         self._req = self._req.with_(references=current)
@@ -265,6 +287,7 @@ class Workbench(QObject):
         self.referencesChanged.emit()
         self.replace_prompt(prompt)
         self.changed.emit()
+        self._undoable(f"Remove image {index + 1}", before)
 
     def move_reference(self, src: int, dst: int) -> None:
         current = list(self._req.references)
@@ -274,17 +297,22 @@ class Workbench(QObject):
         order = mentions.move_order(n, src, dst)
         if order == list(range(n)):
             return
+        before = self.snapshot()
         self._req = self._req.with_(references=[current[i] for i in order])
         self.referencesChanged.emit()
         self.replace_prompt(mentions.renumber(self._req.prompt, order))
         self.changed.emit()
+        self._undoable(f"Move image {src + 1}", before)
 
     def clear_references(self) -> None:
         if self._req.references:
+            before = self.snapshot()
+            n = len(self._req.references)
             self._req = self._req.with_(references=())
             self.before_sha = None
             self.referencesChanged.emit()
             self.changed.emit()
+            self._undoable(f"Clear {n} reference{'s' if n > 1 else ''}", before)
 
     def set_before(self, index: int) -> None:
         if 0 <= index < len(self._req.references):
@@ -408,3 +436,4 @@ class Workbench(QObject):
         s.seed_mode = self.seed_policy
         s.ui["size_mode"] = self.size_mode
         s.ui["custom_size"] = list(self.custom_size)
+        s.ui["draft"] = self._req.with_(size=None).to_dict()  # references, prompt, settings: back at the next start

@@ -164,8 +164,9 @@ class ControlsPanel(QWidget):
         up = QWidget()
         ul = QHBoxLayout(up)
         ul.setContentsMargins(0, 0, 0, 0)
-        ul.addWidget(self.upsampling, 1)
+        ul.addWidget(self.upsampling)
         ul.addWidget(self.badges["prompt_upsampling"])
+        ul.addStretch(1)
         self.upsampling_row = up
         keep = up.sizePolicy()
         keep.setRetainSizeWhenHidden(True)  # the column keeps its height for every provider

@@ -26,6 +26,7 @@ class CostReadout(QFrame):
         super().__init__(parent)
         self.wb = workbench
         self.quote: Any = None
+        self.blocker = ""  # why Run can't start (the provider's limits), said on the note's line
         self.quoted_request: Any = None
         self.setObjectName("cost")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -96,6 +97,12 @@ class CostReadout(QFrame):
         self.breakdown.setToolTip(breakdown_text(q.breakdown))
         self.note.setText(q.note or "")  # one line; the whole note is its tooltip
         self.note.setVisible(bool(q.note))
+        if self.blocker:  # why Run can't start replaces the price note, on the line kept for it
+            self.note.setText(self.blocker)
+            self.note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};")
+            self.note.setVisible(True)
+        else:
+            self.note.setStyleSheet("")
         warnings, refusal = self.wb.spend_check(q.usd)
         text = refusal or " ".join(warnings)
         if text != self.caps_note.text():
@@ -103,6 +110,11 @@ class CostReadout(QFrame):
             level = "error" if refusal else "warning"
             self.caps_note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS[level]};" if text else "")
         self.caps_note.setVisible(bool(text))
+
+    def set_blocker(self, text: str) -> None:
+        if text != self.blocker:
+            self.blocker = text
+            self.refresh()
 
     def resizeEvent(self, e: Any) -> None:
         super().resizeEvent(e)
@@ -143,9 +155,10 @@ def _keep_room(w: QWidget) -> None:
 def breakdown_text(items: Any, fit: QLabel | None = None) -> str:
     """Each priced item ("output 2 MP $0.10 · image 1 1 MP $0.05"); when ``fit`` is given and that does
     not fit its two lines, the references are summed ("3 images 4 MP $0.20"): the tooltip has each."""
-    def one(item: Any) -> str:
+    def one(item: Any) -> str:  # an unknown price is said once, by the total: not on every item
         mp = f" {item.megapixels:g}\u00a0MP" if item.megapixels is not None else ""
-        return f"{item.item}{mp}\u00a0\u00a0{theme.money(item.usd)}".replace(" ", "\u00a0")
+        price = f"\u00a0\u00a0{theme.money(item.usd)}" if item.usd is not None else ""
+        return f"{item.item}{mp}{price}".replace(" ", "\u00a0")
 
     text = "  ·  ".join(one(i) for i in items)
     if fit is None or fit.width() <= 0:
@@ -161,8 +174,8 @@ def breakdown_text(items: Any, fit: QLabel | None = None) -> str:
     mp = sum(i.megapixels or 0 for i in refs)
     prices = [i.usd for i in refs]
     total = None if any(p is None for p in prices) else sum(p for p in prices if p is not None)
-    summed = f"{len(refs)}\u00a0images{f' {mp:g}' + chr(160) + 'MP' if mp else ''}\u00a0\u00a0" \
-             f"{theme.money(total)}".replace(" ", "\u00a0")
+    summed = f"{len(refs)}\u00a0images{f' {mp:g}' + chr(160) + 'MP' if mp else ''}" \
+             f"{'' if total is None else chr(160) * 2 + theme.money(total)}".replace(" ", "\u00a0")
     return "  ·  ".join([*(one(i) for i in rest), summed])
 
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from ...core.job_state import JobState
 from ..models.history_model import STATUS_FILTERS, THUMB, Filters
-from . import icons, theme
+from . import icons, shortcuts, theme
 from .a11y import label_for
 
 if TYPE_CHECKING:
@@ -287,9 +287,10 @@ class HistoryPanel(QWidget):
             self.view.addAction(a)
             return a
 
-        self.restore_action = act("Restore all settings", ["A"], lambda: self._each(self.restoreRequested, 1))
-        self.favourite_action = act("Favourite", ["."], self.toggle_favourite)
-        self.delete_action = act("Delete", ["Delete", "Backspace"], self.delete_selected)
+        self.restore_action = act("Restore all settings", shortcuts.short_keys("restore"),
+                                  lambda: self._each(self.restoreRequested, 1))
+        self.favourite_action = act("Favourite", shortcuts.short_keys("favourite"), self.toggle_favourite)
+        self.delete_action = act("Delete", shortcuts.short_keys("delete_job"), self.delete_selected)
         self.menu_action = act("Actions of the current job", ["Menu", "Shift+F10"], self.menu_at_current)
 
     def _emit_for(self, signal: Any, idx: QModelIndex) -> None:
@@ -355,23 +356,23 @@ class HistoryPanel(QWidget):
         has_output = bool(rec.outputs)
         menu = QMenu(self)
         menu.addAction("Show", lambda: self.activated.emit(rec)).setEnabled(has_output)
-        menu.addAction("Restore all settings\tA", lambda: self.restoreRequested.emit(rec))
+        menu.addAction(shortcuts.menu_text("Restore all settings", "restore"), lambda: self.restoreRequested.emit(rec))
         menu.addAction("Re-run", lambda: self.rerunRequested.emit(rec))
         menu.addAction("Use as reference", lambda: self.useRequested.emit(rec)).setEnabled(has_output)
         menu.addAction("Compare with…", lambda: self.compareRequested.emit(rec)).setEnabled(has_output)
-        menu.addAction("Export with metadata…\tCtrl+E", lambda: self.exportRequested.emit(rec)).setEnabled(has_output)
-        menu.addAction("Lineage…\tCtrl+L", lambda: self.lineageRequested.emit(rec))
+        menu.addAction(shortcuts.menu_text("Export with metadata…", "export"), lambda: self.exportRequested.emit(rec)).setEnabled(has_output)
+        menu.addAction(shortcuts.menu_text("Lineage…", "lineage"), lambda: self.lineageRequested.emit(rec))
         if rec.group_id:
             word = {"sweep": "sweep", "batch": "batch"}.get(rec.group_kind or "", "comparison")
             menu.addAction(f"Open the {word}…", lambda: self.groupRequested.emit(rec))
         menu.addSeparator()
-        fav = menu.addAction("Favourite\t.", self.toggle_favourite)
+        fav = menu.addAction(shortcuts.menu_text("Favourite", "favourite"), self.toggle_favourite)
         fav.setCheckable(True)
         fav.setChecked(rec.favourite)
         menu.addAction("Copy prompt", lambda: _copy(rec.request.prompt))
         menu.addAction("Copy seed", lambda: _copy(str(rec.request.seed)))
         menu.addSeparator()
-        menu.addAction("Delete\tDel", self.delete_selected)
+        menu.addAction(shortcuts.menu_text("Delete", "delete_job"), self.delete_selected)
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.last_menu = menu
         menu.popup(self.view.viewport().mapToGlobal(pos))

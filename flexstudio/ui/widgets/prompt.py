@@ -41,6 +41,15 @@ class PromptHighlighter(QSyntaxHighlighter):
                 fmt.setUnderlineColor(QColor("#e03131"))
                 fmt.setToolTip(f"There is no image {n} in the tray")
             self.setFormat(start, length, fmt)
+        start = text.find(mentions.REMOVED)
+        while start >= 0:  # a mention of a picture that was removed: it points at nothing now
+            fmt = QTextCharFormat()
+            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+            fmt.setUnderlineColor(QColor("#e03131"))
+            fmt.setForeground(QColor("#e03131"))
+            fmt.setToolTip("This mentioned an image you removed. Ctrl+Z brings it back; or edit the prompt.")
+            self.setFormat(start, len(mentions.REMOVED), fmt)
+            start = text.find(mentions.REMOVED, start + 1)
         for start, length, hexcode in mentions.colours(text):
             colour = QColor(hexcode)
             fmt = QTextCharFormat()

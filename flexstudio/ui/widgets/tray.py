@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..models.importer import mime_has_images
-from . import theme
+from . import shortcuts, theme
 
 if TYPE_CHECKING:
     from ..models.importer import ReferenceImporter
@@ -370,7 +370,7 @@ class ReferenceTray(QWidget):
         lay.addWidget(self.view, 1)
         lay.addLayout(foot)
         self.remove_action = QAction("Remove reference", self)
-        self.remove_action.setShortcuts([QKeySequence(QKeySequence.StandardKey.Delete), QKeySequence("Backspace")])
+        self.remove_action.setShortcuts([QKeySequence(k) for k in shortcuts.KEYS["remove_reference"]])
         self.remove_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.remove_action.triggered.connect(self.remove_selected)
         self.view.addAction(self.remove_action)
@@ -444,7 +444,7 @@ class ReferenceTray(QWidget):
             menu.addAction("Move up", lambda: self.move_reference(row, row - 1))
         if row < self.model.rowCount() - 1:
             menu.addAction("Move down", lambda: self.move_reference(row, row + 1))
-        menu.addAction("Remove", lambda: self.remove_row(row))
+        menu.addAction(shortcuts.menu_text("Remove", "remove_reference"), lambda: self.remove_row(row))
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.last_menu = menu
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -14,7 +14,9 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 
 from ...core.errors import BadInput, MissingKey, SpendCapExceeded
 from ...core.job_state import JobState
+from ..models import mentions
 from ..models.aio import asyncio
+from ..models.undo import UndoList
 from ..widgets import theme
 from ..widgets.before_after import Picture
 from .groups import GroupsController
@@ -52,6 +54,8 @@ class WindowController:
         self.preset_manager: Any = None
         self.lineage_dialog: Any = None
         self.groups = GroupsController(self)
+        self.undo_list = UndoList()
+        self.wb.undoable.connect(self._reference_step)
 
     # ------------------------------------------------------------------ keys
     async def load_key_status(self, first_run: bool = False) -> None:
@@ -96,7 +100,21 @@ class WindowController:
         self.view.refresh_spend()
         return started
 
-    def run(self) -> None:
+    def run(self, *, anyway: bool = False) -> None:
+        if not anyway:  # a mention that points at nothing changes what the prompt means: say so first
+            prompt, count = self.wb.prompt, len(self.wb.references)
+            gone = mentions.removed_mentions(prompt)
+            dangling = sorted({n for _s, _l, n in mentions.mentions(prompt) if not 1 <= n <= count})
+            if gone or dangling:
+                what = []
+                if gone:
+                    what.append("a removed image" if gone == 1 else f"{gone} removed images")
+                if dangling:
+                    what.append(", ".join(f"image {n}" for n in dangling) + " (not in the tray)")
+                self.view.show_message("warning", f"The prompt mentions {' and '.join(what)}. Edit the prompt "
+                                       "(Ctrl+Z brings a removed image back), or run it as it is.",
+                                       action="Run anyway", callback=lambda: self.run(anyway=True))
+                return
         self.follow_latest = True
         self.view.tasks.spawn(self.start_job(self.wb.request, self.wb.parent_job_id(), from_controls=True),
                               what="Starting the job")
@@ -239,6 +257,19 @@ class WindowController:
         if self.shown_job is not None:
             self.show_job(self.shown_job)
 
+    def references_changed(self) -> None:
+        """Before the first result, the canvas shows image 1 as soon as it is in the tray."""
+        if self.shown_job is not None:
+            return
+        ref = self.wb.before_reference()
+        if ref is None:
+            self.view.show_pair(None, None)
+            return
+        index = self.wb.references.index(ref)
+        side = max(ref.sent_size(self.wb.caps.max_pixels))
+        self.view.show_pair(Picture(ref.sha256, f"image {index + 1}", side),
+                            Picture(ref.sha256, "no result yet — Run (Ctrl+Enter)", side))
+
     def compare_jobs(self, a: JobRecord, b: JobRecord) -> None:
         if not (a.outputs and b.outputs):
             self.view.show_message("warning", "Both jobs need an image to be compared.")
@@ -334,18 +365,37 @@ class WindowController:
             self.rerun_job(rec)
 
     def delete_jobs(self, job_ids: list[str]) -> None:
-        self.view.history_model.delete(job_ids)
-        self.deleted = list(job_ids)
-        n = len(job_ids)
-        self.view.show_message("info", f"Deleted {n} job{'s' if n > 1 else ''} from the history.",
+        ids = list(job_ids)
+        self.view.history_model.delete(ids)
+        self.deleted = ids
+        n = len(ids)
+        words = f"{n} job{'s' if n > 1 else ''}"
+
+        def undo() -> None:
+            self.view.history_model.undelete(ids)
+            self.deleted = []
+            self.view.dismiss_message()
+            self.view.status(f"Put {words} back in the history.", 4000)
+
+        self.undo_list.push(f"Delete {words}", undo, lambda: self.view.history_model.delete(ids))
+        self.view.show_message("info", f"Deleted {words} from the history (Ctrl+Z undoes it).",
                                action="Undo", callback=self.undo_delete, timeout_ms=15000)
 
     def undo_delete(self) -> None:
-        if self.deleted:
-            ids, self.deleted = self.deleted, []
-            self.view.history_model.undelete(ids)
-            self.view.dismiss_message()
-            self.view.status(f"Restored {len(ids)} job(s) to the history.", 4000)
+        if self.deleted and self.undo_list.next_undo().startswith("Delete"):
+            self.undo()
+
+    # ------------------------------------------------------------------ undo
+    def _reference_step(self, text: str, before: Any, after: Any) -> None:
+        self.undo_list.push(text, lambda: self.wb.restore_snapshot(before), lambda: self.wb.restore_snapshot(after))
+
+    def undo(self) -> None:
+        text = self.undo_list.undo()
+        self.view.status(f"Undid: {text.lower()}." if text else "Nothing to undo.", 4000)
+
+    def redo(self) -> None:
+        text = self.undo_list.redo()
+        self.view.status(f"Redid: {text.lower()}." if text else "Nothing to redo.", 4000)
 
     def export_current(self) -> None:
         rec = self.view.selected_job() or self.shown_job

@@ -74,6 +74,10 @@ class MainWindow(QMainWindow):
         self._build()
         self.actions_ = build_menus(self, self.controller)
         self._wire()
+        if self.wb.prompt or self.wb.references:  # the draft of the last session
+            self.prompt.set_text(self.wb.prompt)
+            self.prompt.set_reference_count(len(self.wb.references))
+            self.controller.references_changed()
         self._status_bar()
         self._restore_geometry()
         self.refresh_spend()
@@ -218,6 +222,9 @@ class MainWindow(QMainWindow):
         wb.changed.connect(self._update_run_button)
         wb.providerChanged.connect(self._update_key_label)
         wb.beforeChanged.connect(ctl.before_changed)
+        wb.beforeChanged.connect(ctl.references_changed)
+        wb.referencesChanged.connect(ctl.references_changed)
+        wb.providerChanged.connect(self._provider_changed)
         self.run_button.clicked.connect(ctl.run)
         self.tray.addRequested.connect(ctl.add_files)
         self.tray.replaceRequested.connect(ctl.replace_reference)
@@ -280,6 +287,7 @@ class MainWindow(QMainWindow):
         self.thumbs.start()
         self.presets_bar.reload()
         self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)  # the first thing a designer does is type
+        self._update_run_button()
         self.tasks.spawn(self.controller.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
         if resume:
             self.tasks.spawn(self._resume(), what="Resuming unfinished jobs")
@@ -309,8 +317,30 @@ class MainWindow(QMainWindow):
         price = theme.money(q.usd, approximate=q.approximate)
         self.run_button.setText(f"Run  ·  {price}")
         self.run_button.setAccessibleName(f"Run, {price}")
-        self.run_button.setToolTip(f"Run on {self.wb.info.display_name} (Ctrl+Enter). Several jobs can run "
+        reason = self.run_blocker()
+        self.run_button.setEnabled(not reason)
+        self.cost.set_blocker(reason)
+        self.run_button.setToolTip(f"Run can't start: {reason}" if reason else
+                                   f"Run on {self.wb.info.display_name} (Ctrl+Enter). Several jobs can run "
                                    "at once; Esc cancels the latest.")
+
+    def run_blocker(self) -> str:
+        """Why this edit can't run on the chosen provider ("" when it can): the provider's limits, checked
+        as the runner will check them (after the first paint: the runner is made on first use)."""
+        if not self._ready:
+            return ""
+        from ...core.errors import BadInput
+
+        try:
+            self.services.runner.check(self.wb.request.resolved())
+        except BadInput as exc:
+            return str(exc)
+        return ""
+
+    def _provider_changed(self) -> None:
+        """A banner about the Sandbox goes once another provider is chosen."""
+        if self.wb.info.id != "sandbox" and self.banner.message().startswith("You are on the Sandbox"):
+            self.banner.dismiss()
 
     def _update_key_label(self) -> None:
         info = self.wb.info

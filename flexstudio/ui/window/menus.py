@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
+from ..widgets import shortcuts
+
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QMenuBar
 
@@ -76,7 +78,7 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     make(m, g, "add", "&Add reference images…", c.add_files, (QKeySequence.StandardKey.Open,))
     make(m, g, "paste", "&Paste a reference", c.paste_reference, (QKeySequence.StandardKey.Paste,),
          tip="Add the image (or image files) on the clipboard to the tray")
-    make(m, g, "export", "&Export result with metadata…", c.export_current, ("Ctrl+E",))
+    make(m, g, "export", "&Export result with metadata…", c.export_current, shortcuts.window_keys("export"))
     make(m, g, "restore_image", "Restore settings from an &image…", c.restore_from_image, ("Ctrl+Shift+O",),
          tip="Read the settings an exported FlexStudio image (or an A1111 / ComfyUI PNG) carries")
     m.addSeparator()
@@ -97,10 +99,26 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     make(m, g, "clear_refs", "Clear all references", w.wb.clear_references)
     make(m, g, "use_result", "&Use the result as a reference", c.use_shown_result, ("Ctrl+R",))
     m.addSeparator()
-    make(m, g, "restore", "&Restore all settings from the selected job", c.restore_selected, ("Ctrl+Shift+A",))
-    make(m, g, "favourite", "&Favourite the selected job", w.history.toggle_favourite, ("Ctrl+D",))
-    make(m, g, "delete_job", "&Delete the selected job", w.history.delete_selected, ("Ctrl+Shift+Del",))
-    make(m, g, "undo_delete", "&Undo delete", c.undo_delete, ("Ctrl+Shift+Z",))
+    make(m, g, "restore", "&Restore all settings from the selected job", c.restore_selected,
+         shortcuts.window_keys("restore"))
+    make(m, g, "favourite", "&Favourite the selected job", w.history.toggle_favourite,
+         shortcuts.window_keys("favourite"))
+    make(m, g, "delete_job", "&Delete the selected job", w.history.delete_selected,
+         shortcuts.window_keys("delete_job"))
+    m.addSeparator()
+    undo = make(m, g, "undo", "&Undo", c.undo, shortcuts.window_keys("undo"),
+                tip="Undo removing, clearing or reordering references, or deleting jobs")
+    redo = make(m, g, "redo", "&Redo", c.redo, shortcuts.window_keys("redo"))
+
+    def undo_texts() -> None:  # "Undo remove image 2": the menu says what Ctrl+Z will do
+        u, r = c.undo_list.next_undo(), c.undo_list.next_redo()
+        undo.setText(f"&Undo {u[0].lower() + u[1:]}" if u else "&Undo")
+        undo.setEnabled(bool(u))
+        redo.setText(f"&Redo {r[0].lower() + r[1:]}" if r else "&Redo")
+        redo.setEnabled(bool(r))
+
+    c.undo_list.changed.connect(undo_texts)
+    undo_texts()
     acts.groups.append(("Edit", g))
 
     # View
@@ -124,7 +142,7 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     make(m, g, "zoom_in", "Zoom &in", lambda: w.compare.canvas.zoom_by(1.25), (QKeySequence.StandardKey.ZoomIn,))
     make(m, g, "zoom_out", "Zoom &out", lambda: w.compare.canvas.zoom_by(0.8), (QKeySequence.StandardKey.ZoomOut,))
     make(m, g, "compare_with", "&Compare with…", c.compare_with_shown)
-    make(m, g, "lineage", "&Lineage of the selected job…", c.show_lineage, ("Ctrl+L",))
+    make(m, g, "lineage", "&Lineage of the selected job…", c.show_lineage, shortcuts.window_keys("lineage"))
     m.addSeparator()
     hist = make(m, g, "show_history", "Show &history", w.set_history_visible, ("Ctrl+H",), checkable=True)
     hist.setChecked(True)
