@@ -9,6 +9,10 @@ window with ``QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1`` on the offline sandbox, then:
    accessibility registry, as a person's would be) and prints what each stop announces;
 3. types a prompt through the accessible text interface, presses Run through its accessible action,
    and prints every ``object:announcement`` the window sends until the job has ended.
+
+``--cloud`` puts a made-up fal.ai key in the window's environment (nothing is ever sent) and, by keyboard
+alone, picks fal.ai, moves Steps and Guidance, and prints each value as it is announced and the price Run
+reads.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import pyatspi  # Debian: python3-pyatspi
 from gi.repository import GLib
 
 ROOT = Path(__file__).resolve().parents[1]
-TAB_SYM = 0xFF09  # the X keysym of Tab
+EVENTS = ("object:announcement", "object:state-changed:focused", "object:property-change:accessible-value",
+          "object:property-change:accessible-name")
+TAB_SYM, UP_SYM, DOWN_SYM, PAGE_DOWN_SYM = 0xFF09, 0xFF52, 0xFF54, 0xFF56  # X keysyms
 
 
 def value_of(acc: object) -> str:
@@ -183,16 +189,59 @@ def pump(seconds: float) -> None:
         time.sleep(0.02)
 
 
+def key(sym: int, times: int = 1) -> None:
+    for _ in range(times):
+        pyatspi.Registry.generateKeyboardEvent(sym, None, pyatspi.KEY_SYM)
+        pump(0.3)
+
+
+def cloud_by_keyboard(app: object, heard: list[str]) -> None:
+    """From the prompt: Tab to Provider, Down to fal.ai, Tab to Steps (Page Down), Tab to Guidance (Up ×2)."""
+    print("\n=== fal.ai by keyboard: provider, steps, guidance, and the price on Run ===")
+    prompt = find(app, lambda a: a.getRoleName() == "text" and a.name == "Prompt")
+    if prompt is not None:
+        prompt.queryComponent().grabFocus()
+        pump(0.3)
+    key(TAB_SYM)
+    for _ in range(15):
+        now = focused(app)
+        if now is not None and (now.name or "").startswith("fal.ai"):
+            break
+        key(DOWN_SYM)
+    key(TAB_SYM)
+    key(PAGE_DOWN_SYM)
+    key(TAB_SYM)
+    key(UP_SYM, 2)
+    for line in heard:
+        print(line)
+    run = find(app, lambda a: a.getRoleName() == "push button" and (a.name or "").startswith("Run"))
+    price = find(app, lambda a: a.getRoleName() == "label" and (a.name or "").startswith("$"))
+    print(f"Run reads: {run.name if run else '?'}; the price label reads: {price.name if price else '?'}")
+    steps = find(app, lambda a: a.getRoleName() == "spin button" and a.name == "Steps")
+    for name in ("Steps", "Guidance"):
+        acc = find(app, lambda a, n=name: a.getRoleName() == "spin button" and a.name == n)
+        if acc is not None:
+            print(f"{name}: {spoken(acc)}")
+    badge = find(app, lambda a: a.getRoleName() == "image" and (a.name or "").startswith("Steps"))
+    if badge is not None and steps is not None:
+        print(f"badge: {badge.name} — {badge.description}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tabs", type=int, default=45, help="how many times to press Tab")
     ap.add_argument("--prompt", default="Make the logo blue")
+    ap.add_argument("--cloud", action="store_true",
+                    help="a made-up fal.ai key in the environment (nothing is sent): pick fal.ai by keyboard, "
+                         "move Steps and Guidance by keyboard and hear the price on Run follow")
     args = ap.parse_args()
 
     home = tempfile.mkdtemp(prefix="flexstudio-atspi-")
     env = {**os.environ, "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1", "QT_QPA_PLATFORM": "xcb", "QT_API": "pyside6",
            "FLEXSTUDIO_HOME": home, "FLEXSTUDIO_SANDBOX_LATENCY": "1.5",
            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}  # no keys: the first-run sandbox
+    if args.cloud:
+        env["FAL_KEY"] = "fal-test-key-not-real"
     app_proc = subprocess.Popen([str(ROOT / ".venv/bin/flexstudio")], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
     heard: list[str] = []
@@ -203,8 +252,12 @@ def main() -> int:
             heard.append(f"ANNOUNCED: {ev.any_data}")  # type: ignore[attr-defined]
         elif kind.startswith("object:state-changed:focused") and ev.detail1:  # type: ignore[attr-defined]
             heard.append(f"FOCUS: {spoken(ev.source)}")  # type: ignore[attr-defined]
+        elif kind.startswith(("object:property-change:accessible-value", "object:property-change:accessible-name")):
+            src = ev.source  # type: ignore[attr-defined]
+            if src is not None and src.getState().contains(pyatspi.STATE_FOCUSED):  # what the reader says
+                heard.append(f"  now: {spoken(src)}")
 
-    pyatspi.Registry.registerEventListener(on_event, "object:announcement", "object:state-changed:focused")
+    pyatspi.Registry.registerEventListener(on_event, *EVENTS)
     try:
         app = find_app("FlexStudio", 60)
         pump(3.0)  # the deferred start-up: keys read, the first-run banner shown
@@ -230,6 +283,9 @@ def main() -> int:
             for line in heard:
                 print(line)
             heard.clear()
+        if args.cloud:
+            cloud_by_keyboard(app, heard)
+            return 0
         print("\n=== Type a prompt, press Run (accessible action) ===")
         prompt = find(app, lambda a: a.getRoleName() == "text" and a.name == "Prompt")
         if prompt is not None:
@@ -257,7 +313,7 @@ def main() -> int:
             print(f"file dialog open: {dlg is not None and 'Add reference images' in (dlg.name or '')}")
         return 0
     finally:
-        pyatspi.Registry.deregisterEventListener(on_event, "object:announcement", "object:state-changed:focused")
+        pyatspi.Registry.deregisterEventListener(on_event, *EVENTS)
         app_proc.terminate()
         try:
             _out, err = app_proc.communicate(timeout=15)
