@@ -281,7 +281,8 @@ class History:
         return _row_to_record(row)
 
     def _where(self, search: str | None, provider: str | None, states: Sequence[str] | None,
-               favourite: bool | None, group_id: str | None) -> tuple[str, list[Any]]:
+               favourite: bool | None, group_id: str | None,
+               group_kind: str | None = None) -> tuple[str, list[Any]]:
         clauses = ["deleted_at IS NULL"]
         args: list[Any] = []
         if search:
@@ -298,15 +299,21 @@ class History:
         if group_id:
             clauses.append("group_id=?")
             args.append(group_id)
+        if group_kind == "single":  # jobs that belong to no comparison, sweep or batch
+            clauses.append("group_kind IS NULL")
+        elif group_kind:
+            clauses.append("group_kind=?")
+            args.append(group_kind)
         return " AND ".join(clauses), args
 
     def list(self, *, limit: int = 200, offset: int = 0, search: str | None = None,
              provider: str | None = None, states: Sequence[str] | None = None,
              favourite: bool | None = None, group_id: str | None = None,
-             before: tuple[float, str] | None = None) -> list[JobRecord]:
+             before: tuple[float, str] | None = None, group_kind: str | None = None) -> list[JobRecord]:
         """Newest first. For paging a long history pass ``before=(created_at, id)`` of the last record
-        already shown (keyset paging: every page costs the same, unlike a growing OFFSET)."""
-        where, args = self._where(search, provider, states, favourite, group_id)
+        already shown (keyset paging: every page costs the same, unlike a growing OFFSET). ``group_kind``:
+        "comparison", "sweep", "batch", or "single" for jobs in no group."""
+        where, args = self._where(search, provider, states, favourite, group_id, group_kind)
         if before is not None:
             where += " AND (created_at < ? OR (created_at = ? AND id < ?))"
             args = [*args, before[0], before[0], before[1]]
@@ -317,8 +324,8 @@ class History:
 
     def count(self, *, search: str | None = None, provider: str | None = None,
               states: Sequence[str] | None = None, favourite: bool | None = None,
-              group_id: str | None = None) -> int:
-        where, args = self._where(search, provider, states, favourite, group_id)
+              group_id: str | None = None, group_kind: str | None = None) -> int:
+        where, args = self._where(search, provider, states, favourite, group_id, group_kind)
         return int(self.db.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", args).fetchone()[0])
 
     def unfinished(self) -> builtins.list[JobRecord]:

@@ -252,3 +252,40 @@ def test_interrupted_inputs_are_fetched_on_the_next_run_never_sent_again(hosts, 
     assert summary.n("succeeded") == 3 and emu.accepted == 3  # fetched from their handles
     assert emu.count("POST", "/v1/flux-2-flex") == 3
     assert sorted(p.name for p in (tmp_path / "out").glob("*.jpg")) == [f"{p.stem}.jpg" for p in paths]
+
+
+def test_an_extra_reference_is_uploaded_once_for_the_whole_batch(tmp_path):
+    import os
+
+    from tests.emulators.fal import DEFAULT_KEY, FalEmulator
+
+    delivery = Delivery().start()
+    emu = FalEmulator(delivery).start()
+    try:
+        paths = _inputs(tmp_path / "in", 4, size=(96, 64))  # small: they travel inside the request
+        extra = tmp_path / "texture.png"
+        Image.frombytes("RGB", (900, 900), os.urandom(900 * 900 * 3)).save(extra)  # far above inline size
+        svc = Services.build(base_urls={"fal": emu.url}, env={"FAL_KEY": DEFAULT_KEY},
+                             runner_config=RunnerConfig(poll_interval=0.01, max_poll_interval=0.02))
+        store = BatchStore(svc.paths.batches_db)
+        ref = svc.import_reference_file(extra)
+        template = EditRequest(prompt="put the texture of image 2 on image 1", provider="fal", seed=5)
+        items = plan_items(template.with_(references=(ref,)), paths, lambda r: svc.quote(r).usd)
+        out = tmp_path / "out"
+        batch = store.create(key="k", request=template, inputs=[str(p) for p in paths], extras=[ref.sha256],
+                             out_dir=str(out), items=items)
+        sched = BatchScheduler(runner=svc.runner, store=store, batch=batch, extras=(ref,),
+                               import_file=svc.import_reference_file, quote=lambda r: svc.quote(r).usd,
+                               write_output=_writer(out, svc), limit=4)
+
+        async def go():
+            try:
+                return await sched.run()
+            finally:
+                await svc.aclose()
+
+        summary = asyncio.run(go())
+        assert summary.n("succeeded") == 4, summary.counts
+        assert emu.accepted == 4 and emu.files.uploads == 1  # the extra once, for all four jobs
+    finally:
+        stop_all(emu, delivery)

@@ -63,6 +63,17 @@ def test_batch_dialog_prices_launches_shows_progress_and_writes_a_contact_sheet(
     lines = [json.loads(x) for x in dlg.batch.manifest_path.read_text().splitlines()]
     assert [x["status"] for x in lines] == ["failed", "succeeded", "succeeded", "succeeded"]
 
+    # the history shows them as a batch, and filters by kind
+    w.controller.run()
+    qtbot.waitUntil(lambda: w.services.history.count() == 4, timeout=20000)
+    panel = w.history
+    panel.kind.setCurrentIndex(panel.kind.findData("batch"))
+    assert panel.model.total() == 3
+    panel.kind.setCurrentIndex(panel.kind.findData("single"))
+    assert panel.model.total() == 1
+    panel.kind.setCurrentIndex(panel.kind.findData(None))
+    assert panel.model.total() == 4
+
     sheet = run(qtbot, dlg.export_contact_sheet(tmp_path / "sheet.png"))
     with Image.open(sheet) as im:
         im.load()

@@ -30,10 +30,11 @@ class Filters:
     provider: str | None = None
     states: tuple[JobState, ...] = ()
     favourite: bool = False
+    kind: str | None = None  # "single", "comparison", "sweep", "batch"
 
     def kwargs(self) -> dict[str, Any]:
         return {"search": self.search or None, "provider": self.provider, "states": self.states or None,
-                "favourite": self.favourite or None}
+                "favourite": self.favourite or None, "group_kind": self.kind}
 
     def matches(self, rec: JobRecord) -> bool:
         if self.search and self.search.lower() not in rec.request.prompt.lower():
@@ -41,6 +42,8 @@ class Filters:
         if self.provider and rec.provider != self.provider:
             return False
         if self.states and rec.state not in self.states:
+            return False
+        if self.kind and (rec.group_kind or "single") != self.kind:
             return False
         return not (self.favourite and not rec.favourite)
 

@@ -237,6 +237,12 @@ class HistoryPanel(QWidget):
             self.status.addItem(label, states)
         self.status.currentIndexChanged.connect(
             lambda _i: self.model.set_filters(states=tuple(self.status.currentData() or ())))
+        self.kind = QComboBox()
+        self.kind.setAccessibleName("Filter by kind")
+        for label, kind in (("All kinds", None), ("Single edits", "single"), ("Comparisons", "comparison"),
+                            ("Sweeps", "sweep"), ("Batches", "batch")):
+            self.kind.addItem(label, kind)
+        self.kind.currentIndexChanged.connect(lambda _i: self.model.set_filters(kind=self.kind.currentData()))
         self.favourites = QToolButton()
         self.favourites.setCheckable(True)
         self.favourites.setIcon(icons.star(True))
@@ -246,7 +252,7 @@ class HistoryPanel(QWidget):
         head.addWidget(title)
         head.addWidget(self.count)
         head.addStretch(1)
-        for w in (self.search, self.provider, self.status, self.favourites):
+        for w in (self.search, self.provider, self.status, self.kind, self.favourites):
             head.addWidget(w)
         lay.addLayout(head)
         self.view = HistoryView()
@@ -269,6 +275,7 @@ class HistoryPanel(QWidget):
         model.speak = lambda rec: spoken(rec, model.label(rec.provider))
         label_for(self.provider, "Filter by provider")
         label_for(self.status, "Filter by status")
+        label_for(self.kind, "Filter by kind")
         self.view.clicked.connect(lambda idx: self._emit_for(self.activated, idx))
         self.view.activated.connect(lambda idx: self._emit_for(self.activated, idx))
         self.view.doubleClicked.connect(lambda idx: self._emit_for(self.restoreRequested, idx))
