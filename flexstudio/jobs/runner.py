@@ -529,6 +529,27 @@ class Runner:
         tasks = [self._track(rec.id, self._resume_one(rec)) for rec in picked]
         return list(await asyncio.gather(*tasks))
 
+    async def resume_job(self, job_id: str) -> JobRecord:
+        """Try one interrupted job again now ("Try again"); a job another live process runs is left alone."""
+        rec = self.history.get(job_id)
+        if job_id in self._tasks:
+            return await self._tasks[job_id]
+        resumable = rec.state == JobState.INTERRUPTED and rec.handle
+        if not resumable or owners.is_live(rec.owner, rec.heartbeat_at):
+            return rec
+        if not self.history.claim(rec.id, self.owner, expected=rec.owner):
+            return self.history.get(job_id)
+        return await self._track(rec.id, self._resume_one(rec))
+
+    def give_up(self, job_id: str) -> JobRecord:
+        """Stop waiting for an interrupted job ("Give up"): it ends cancelled and is never fetched."""
+        rec = self.history.get(job_id)
+        if rec.state != JobState.INTERRUPTED or job_id in self._tasks:
+            return rec
+        label = self.registry.get(rec.provider).label if rec.provider in self.registry else rec.provider
+        return self._move(rec, JobState.CANCELLED, message=f"Given up — {label} may still have billed it; "
+                          "FlexStudio will not fetch it.")
+
     def _track(self, job_id: str, coro: Awaitable[JobRecord]) -> asyncio.Task[JobRecord]:
         task = asyncio.ensure_future(coro)
         self._tasks[job_id] = task

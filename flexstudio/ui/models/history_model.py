@@ -52,7 +52,10 @@ def tooltip(rec: JobRecord, label: str) -> str:
     """Every parameter of a job (the history item's tooltip)."""
     r = rec.request
     size = f"{r.size[0]}×{r.size[1]}" if r.size else "auto"
-    lines = [f"Job {rec.id} · {label} · {rec.state}",
+    state = str(rec.state)
+    if rec.state == JobState.INTERRUPTED and rec.handle:
+        state = f"interrupted — waiting for {label}, will fetch it (right-click: Try again, Give up)"
+    lines = [f"Job {rec.id} · {label} · {state}",
              time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.created_at)),
              f"Prompt: {r.prompt[:300]}",
              f"Steps {r.steps} · guidance {r.guidance:g} · seed {r.seed} · size {size} · "

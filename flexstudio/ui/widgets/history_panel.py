@@ -54,7 +54,7 @@ def when(ts: float) -> str:
 
 
 _STATE_WORDS = {JobState.SUCCEEDED: "…", JobState.FAILED: "failed", JobState.MODERATED: "moderated",
-                JobState.CANCELLED: "cancelled", JobState.INTERRUPTED: "interrupted"}
+                JobState.CANCELLED: "cancelled", JobState.INTERRUPTED: "waiting"}
 _GROUP_WORDS = {"sweep": "sweep", "comparison": "compare", "batch": "batch"}
 
 
@@ -199,6 +199,8 @@ class HistoryPanel(QWidget):
     deleteRequested = Signal(list)      # job ids
     lineageRequested = Signal(object)   # the chain and tree of "use result as reference"
     groupRequested = Signal(object)     # open the comparison / sweep a job belongs to
+    retryRequested = Signal(object)     # an interrupted job: fetch it now
+    giveUpRequested = Signal(object)    # an interrupted job: stop waiting for it
 
     SEARCH_DELAY_MS = 250
 
@@ -362,6 +364,11 @@ class HistoryPanel(QWidget):
             return
         has_output = bool(rec.outputs)
         menu = QMenu(self)
+        if rec.state == JobState.INTERRUPTED and rec.handle:
+            # waiting for the provider: it may still finish, and FlexStudio fetches it
+            menu.addAction("Try again", lambda: self.retryRequested.emit(rec))
+            menu.addAction("Give up", lambda: self.giveUpRequested.emit(rec))
+            menu.addSeparator()
         menu.addAction("Show", lambda: self.activated.emit(rec)).setEnabled(has_output)
         menu.addAction(shortcuts.menu_text("Restore all settings", "restore"), lambda: self.restoreRequested.emit(rec))
         menu.addAction("Re-run", lambda: self.rerunRequested.emit(rec))

@@ -1,13 +1,15 @@
 """The jobs list: one card per job of this session, newest first, with its state, queue position,
 progress, a cancel button, and the human sentence it ends with. A card is a Tab stop named by what it
-shows (Enter shows its image); a job's start and end are announced to a screen reader."""
+shows (Enter shows its image); a job's start and end are announced to a screen reader. An interrupted
+job (the provider may still finish it) says "Waiting for <provider> — will fetch it." with Try again
+and Give up."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal, SignalInstance
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QFrame,
@@ -44,7 +46,7 @@ ADVICE = {
 STATE_WORDS = {JobState.QUEUED: "Queued", JobState.SUBMITTING: "Sending", JobState.RUNNING: "Running",
                JobState.DOWNLOADING: "Downloading", JobState.SUCCEEDED: "Succeeded", JobState.FAILED: "Failed",
                JobState.MODERATED: "Moderated", JobState.CANCELLED: "Cancelled",
-               JobState.INTERRUPTED: "Interrupted"}
+               JobState.INTERRUPTED: "Waiting"}
 
 
 def outcome_text(ev: JobEvent) -> str:
@@ -66,7 +68,7 @@ def outcome_text(ev: JobEvent) -> str:
         billing = ev.message if (ev.message or "").startswith("Moderated — ") else "Moderated — billing unknown."
         return f"{billing} {ev.error_message or ''}".strip()
     if ev.state == JobState.INTERRUPTED:
-        return ev.error_message or ev.message
+        return ev.message or "Waiting for the provider — will fetch it."
     return ev.message or STATE_WORDS.get(ev.state, ev.state)
 
 
@@ -92,6 +94,8 @@ class StateDot(QWidget):
 
 class JobCard(QFrame):
     cancelRequested = Signal(str)
+    retryRequested = Signal(str)
+    giveUpRequested = Signal(str)
     activated = Signal(str)
 
     def __init__(self, job_id: str, title: str, parent: QWidget | None = None) -> None:
@@ -118,9 +122,17 @@ class JobCard(QFrame):
         self.cancel.setToolTip("Cancel this job (Esc cancels the latest)")
         self.cancel.setAutoRaise(True)
         self.cancel.clicked.connect(lambda: self.cancelRequested.emit(self.job_id))
+        self.retry = self._button("Try again", f"Try again to fetch job {job_id}",
+                                  "Ask the provider for this job now (FlexStudio also tries every few minutes)",
+                                  self.retryRequested)
+        self.give_up = self._button("Give up", f"Give up job {job_id}",
+                                    "Stop waiting for this job: it is never fetched (the provider may still "
+                                    "have billed it)", self.giveUpRequested)
         head.addWidget(self.dot)
         head.addWidget(self.title, 1)
         head.addWidget(self.state_label)
+        head.addWidget(self.retry)
+        head.addWidget(self.give_up)
         head.addWidget(self.cancel)
         lay.addLayout(head)
         self.progress = QProgressBar()
@@ -148,7 +160,17 @@ class JobCard(QFrame):
             self.spoken = spoken
         self._name()
 
-    def update_event(self, ev: JobEvent, extra: str = "") -> None:
+    def _button(self, text: str, name: str, tip: str, signal: SignalInstance) -> QToolButton:
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(tip)
+        b.setAccessibleName(name)
+        b.setAutoRaise(True)
+        b.clicked.connect(lambda: signal.emit(self.job_id))
+        b.hide()
+        return b
+
+    def update_event(self, ev: JobEvent, extra: str = "", *, resumable: bool = False) -> None:
         self.state = ev.state
         accent = theme.STATE_ACCENTS.get(ev.state, "#868e96")
         self.dot.set_colour(accent)
@@ -156,6 +178,9 @@ class JobCard(QFrame):
         done = is_terminal(ev.state)
         self.cancel.setVisible(not done)
         self.progress.setVisible(not done)
+        waiting = ev.state == JobState.INTERRUPTED and resumable
+        self.retry.setVisible(waiting)
+        self.give_up.setVisible(waiting)
         if not done:
             if ev.progress is not None and ev.state == JobState.RUNNING:
                 self.progress.setRange(0, 100)
@@ -163,7 +188,8 @@ class JobCard(QFrame):
             else:
                 self.progress.setRange(0, 0)  # busy
         self.sentence.setText(outcome_text(ev))
-        self.setToolTip(f"Job {ev.job_id}: {outcome_text(ev)}")
+        detail = f"\n{ev.error_message}" if ev.state == JobState.INTERRUPTED and ev.error_message else ""
+        self.setToolTip(f"Job {ev.job_id}: {outcome_text(ev)}{detail}")
         self._name()
 
     def cancel_requested_text(self, text: str) -> None:
@@ -192,17 +218,21 @@ class JobsPanel(QWidget):
     what a screen reader calls it (its prompt and provider)."""
 
     cancelRequested = Signal(str)
+    retryRequested = Signal(str)
+    giveUpRequested = Signal(str)
     activated = Signal(str)
 
     KEEP_FINISHED = 6
     ROWS = 3  # room for three running jobs when the screen allows it, one at the least
 
     def __init__(self, jobs: JobsModel, describe: Callable[[str], tuple[str, str]],
-                 parent: QWidget | None = None, *, speak: Callable[[str], str] | None = None) -> None:
+                 parent: QWidget | None = None, *, speak: Callable[[str], str] | None = None,
+                 resumable: Callable[[str], bool] | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.describe = describe
         self.speak = speak
+        self.resumable = resumable or (lambda _job_id: False)
         self.cards: dict[str, JobCard] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -269,16 +299,19 @@ class JobsPanel(QWidget):
                 card = JobCard(ev.job_id, title)
                 card.set_title(title, spoken)
                 card.cancelRequested.connect(self.cancelRequested)
+                card.retryRequested.connect(self.retryRequested)
+                card.giveUpRequested.connect(self.giveUpRequested)
                 card.activated.connect(self.activated)
                 self.cards[ev.job_id] = card
                 self.list.insertWidget(0, card)
                 self.empty.hide()
                 self._trim()
-                chain([self.clear_button, *(w for c in self._ordered() for w in (c, c.cancel))])
+                chain([self.clear_button, *(w for c in self._ordered() for w in (c, c.retry, c.give_up, c.cancel))])
             else:
                 card.set_title(title, spoken)
         was = card.state
-        card.update_event(ev, extra)
+        resumable = ev.state == JobState.INTERRUPTED and self.resumable(ev.job_id)
+        card.update_event(ev, extra, resumable=resumable)
         if done and was != ev.state:
             announcer().say(card, f"Job {STATE_WORDS.get(ev.state, ev.state).lower()}: "
                                   f"{card.spoken}. {card.sentence.text()}",

@@ -22,11 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ...core.job_state import JobState
-from ..models.aio import asyncio
 from ..models.history_model import HistoryModel
 from ..models.importer import ReferenceImporter, mime_has_images
 from ..models.jobs_model import JobsModel
+from ..models.recovery_model import RecoveryModel
 from ..models.tasks import TaskRunner
 from ..models.thumbs import ThumbnailCache
 from ..models.workbench import Workbench
@@ -65,6 +64,8 @@ class MainWindow(QMainWindow):
         self.tasks = TaskRunner(self)
         self.wb = Workbench(services, self)
         self.jobs = JobsModel(services.bus, self)
+        self.recovery = RecoveryModel(services, self.jobs,
+                                      lambda coro, what: self.tasks.spawn(coro, what=what, quiet=True), self)
         self.thumbs = ThumbnailCache(services.blobs.get, parent=self)
         self.importer = ReferenceImporter(services, self.wb, self.tasks, self)
         self.history_model = HistoryModel(services.history, services.registry, self.thumbs)
@@ -105,7 +106,8 @@ class MainWindow(QMainWindow):
         f = theme.bold(self.run_button.font())
         f.setPointSizeF(f.pointSizeF() * 1.1)
         self.run_button.setFont(f)
-        self.jobs_panel = JobsPanel(self.jobs, self.controller.describe_job, speak=self.controller.speak_job)
+        self.jobs_panel = JobsPanel(self.jobs, self.controller.describe_job, speak=self.controller.speak_job,
+                                    resumable=self.recovery.can_resume)
         self.presets_bar = PresetBar(self.wb, svc.presets)
         self.compare_button = QPushButton("Compare providers…")
         self.compare_button.setToolTip("Send this edit to several providers at once and compare the results "
@@ -234,6 +236,13 @@ class MainWindow(QMainWindow):
         self.jobs.activeCountChanged.connect(self._active_changed)
         self.jobs_panel.cancelRequested.connect(ctl.cancel_job)
         self.jobs_panel.activated.connect(ctl.show_job_id)
+        self.jobs_panel.retryRequested.connect(self.recovery.try_again)
+        self.jobs_panel.giveUpRequested.connect(self.recovery.give_up)
+        self.history.retryRequested.connect(lambda rec: self.recovery.try_again(rec.id))
+        self.history.giveUpRequested.connect(lambda rec: self.recovery.give_up(rec.id))
+        self.recovery.roundStarted.connect(lambda n: self.statusBar().showMessage(
+            f"Fetching {n} job(s) still waiting for their provider…", 8000))
+        self.recovery.roundFinished.connect(self._recovered)
         self.history.activated.connect(ctl.history_clicked)
         self.history.restoreRequested.connect(ctl.restore_job)
         self.history.rerunRequested.connect(ctl.rerun_job)
@@ -291,21 +300,17 @@ class MainWindow(QMainWindow):
         self._update_run_button()
         self.tasks.spawn(self.controller.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
         if resume:
-            self.tasks.spawn(self._resume(), what="Resuming unfinished jobs")
+            self.recovery.start()  # now, every few minutes, and when a request succeeds again
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
         if not self._ready and self.setup_on_show:
             QTimer.singleShot(0, self.after_first_paint)
 
-    async def _resume(self) -> None:
-        unfinished = await asyncio.to_thread(self.services.history.resumable)
-        if not unfinished:
-            return
-        self.statusBar().showMessage(f"Fetching {len(unfinished)} job(s) still waiting for their provider…", 8000)
-        done = await self.services.runner.resume_unfinished()
-        ok = sum(1 for r in done if r.state == JobState.SUCCEEDED)
-        self.statusBar().showMessage(f"Resumed {len(done)} unfinished job(s): {ok} succeeded.", 8000)
+    def _recovered(self, touched: int, succeeded: int) -> None:
+        waiting = touched - succeeded
+        more = f"; {waiting} still waiting — FlexStudio tries again in a few minutes" if waiting else ""
+        self.statusBar().showMessage(f"Fetched {succeeded} of {touched} waiting job(s){more}.", 8000)
         self.refresh_spend()
 
     def show_key_status(self, status: dict[str, str | None]) -> None:
@@ -512,6 +517,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
+        self.recovery.stop()
         self.tasks.cancel_all()
         self.thumbs.close()
         self.jobs.close()
