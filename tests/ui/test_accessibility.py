@@ -333,11 +333,12 @@ def test_a_job_start_and_end_are_announced(open_window: Any, png_file: Any, qtbo
     jobs = w.jobs
     for ev in (JobEvent("f1", "queued"), JobEvent("f1", "failed", error_kind="credits",
                                                   error_message="fal says: no credits left."),
-               JobEvent("i1", "running"), JobEvent("i1", "interrupted", error_message="The window closed.")):
+               JobEvent("i1", "running"), JobEvent("i1", "interrupted", message="Waiting for fal.ai — will fetch it.",
+                                                   error_message="The window closed.")):
         jobs.jobChanged.emit(ev)
     assert ("Job failed: Job f1. Failed: fal says: no credits left. Add credits at the provider, then run again.",
             True) in heard, heard
-    assert ("Job interrupted: Job i1. The window closed.", True) in heard, heard
+    assert ("Job waiting: Job i1. Waiting for fal.ai — will fetch it.", True) in heard, heard
 
 
 def test_banner_messages_are_announced(open_window: Any, qtbot: Any) -> None:
