@@ -141,3 +141,42 @@ def test_the_draft_is_back_at_the_next_start(open_window: Any, make_services: An
     assert w2.prompt.toPlainText() == "put image 2 beside image 1" == w2.wb.prompt
     assert w2.wb.request.steps == 33 and w2.controls.steps.value() == 33 and w2.wb.request.seed == 77
     qtbot.waitUntil(lambda: w2.compare.canvas.before is not None)  # image 1 on the canvas, as before
+
+
+def test_compare_providers_works_with_the_sandbox_alone_and_says_why_not(open_window: Any, png_file: Any,
+                                                                         qtbot: Any) -> None:
+    w = open_window()  # a fresh machine: no key anywhere
+    drop(w.tray.view.viewport(), file_mime(png_file("room.png", 320, 240)))
+    qtbot.waitUntil(lambda: len(w.wb.references) == 1)
+    w.prompt.setPlainText("make image 1 warmer")
+    w.controller.groups.compare_providers()
+    qtbot.waitUntil(lambda: w.controller.groups.compare_dialog is not None)
+    dlg = w.controller.groups.compare_dialog
+    assert [i.id for i in dlg.chosen()] == ["sandbox"]
+    assert dlg.launch_button.isEnabled() and "Settings → Keys" in dlg.why.text()
+    dlg.set_chosen([])
+    assert not dlg.launch_button.isEnabled() and dlg.why.text() == "Tick the providers to compare."
+    assert dlg.launch_button.toolTip() == dlg.why.text()
+    dlg.set_chosen(["sandbox"])
+    assert dlg.launch()
+    qtbot.waitUntil(lambda: w.history_model.total() == 1)
+    rec = w.services.history.list(limit=1)[0]
+    assert rec.group_kind == "comparison" and rec.provider == "sandbox"
+
+
+def test_one_provider_of_two_usable_is_not_a_comparison(open_window: Any, make_services: Any, qtbot: Any) -> None:
+    from dataclasses import replace
+
+    svc = make_services()
+    sandbox = svc.registry.get("sandbox")
+    svc.registry.register(replace(sandbox, id="sandbox-b", label="Sandbox B"))
+    w = open_window(svc)
+    w.prompt.setPlainText("a room")
+    w.controller.groups.compare_providers()
+    qtbot.waitUntil(lambda: w.controller.groups.compare_dialog is not None)
+    dlg = w.controller.groups.compare_dialog
+    dlg.set_chosen(["sandbox"])
+    assert not dlg.launch_button.isEnabled() and "one more provider" in dlg.why.text()
+    dlg.set_chosen(["sandbox", "sandbox-b"])
+    assert dlg.launch_button.isEnabled() and not dlg.why.text()
+    dlg.close()

@@ -300,8 +300,15 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
     assert not grid.compare_button.isEnabled()
     for c in cards:
         c.tick.setChecked(True)
+    grid.activateWindow()
+    qtbot.waitUntil(grid.isActiveWindow)
     grid.compare_button.click()
-    assert {w.compare.before_pic.label, w.compare.after_pic.label} == {f"Job {c.job_id}" for c in cards}
+    from flexstudio.ui.models.describe import settings_words
+
+    # human labels, not job ids; and the comparison shows in front of the results window
+    assert {w.compare.before_pic.label, w.compare.after_pic.label} == {
+        f"{w.history_model.label(c.record.provider)} · {settings_words(c.record.request)}" for c in cards}
+    qtbot.waitUntil(w.isActiveWindow)
     grid.close()
     # reopened from the history, the winner is still there
     again = w.controller.groups.open_group(jobs[0].group_id)

@@ -97,6 +97,10 @@ class CompareProvidersDialog(QDialog):
         self.refs_note = QLabel()
         self.refs_note.setWordWrap(True)
         lay.addWidget(self.refs_note)
+        self.why = QLabel()  # why Launch is greyed, or what a lone Sandbox run is for: always said
+        self.why.setWordWrap(True)
+        self.why.setAccessibleName("Why Launch is not available")
+        lay.addWidget(self.why)
         self.price = PriceArea()
         lay.addWidget(self.price)
         buttons = QHBoxLayout()
@@ -197,15 +201,36 @@ class CompareProvidersDialog(QDialog):
             self.refs_note.setText(text + problem)
             self.refs_note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};" if problem else "")
         else:
-            self.refs_note.setText("Tick at least two providers.")
+            self.refs_note.setText("")
+        why, hint = self.blocker(n, problem.strip(), ok)
+        self.why.setText(why or hint)
+        self.why.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};" if why else "")
         self.launch_button.setText(f"Launch {n} edit{'s' if n != 1 else ''}  ·  {money}")
-        self.launch_button.setEnabled(n >= 2 and not problem)
-        self.launch_button.setToolTip("" if ok else self.price.refusal.text())
+        self.launch_button.setEnabled(not why)
+        self.launch_button.setToolTip(why or hint)
+
+    def blocker(self, n: int, problem: str = "", spend_ok: bool = True) -> tuple[str, str]:
+        """(why Launch is greyed, or "" — and then a hint). With the Sandbox the only provider that can
+        run, a comparison of one is allowed: it shows how the grid works, and says how to get more."""
+        usable = sum(1 for ok in self.usable.values() if ok)
+        if n == 0:
+            return "Tick the providers to compare.", ""
+        if n == 1 and usable >= 2:
+            return "Tick one more provider: a comparison needs two.", ""
+        if problem:
+            return problem, ""
+        if not spend_ok:
+            return self.price.refusal.text() or "Your spending limit stops this comparison.", ""
+        if n == 1:
+            return "", ("Only the Sandbox runs without a key, so this runs it alone, to show how a comparison "
+                        "looks. Add API keys in Settings → Keys to compare real providers.")
+        return "", ""
 
     def launch(self) -> bool:
         reqs = self.requests()
-        if len(reqs) < 2:
-            self.price.set_refusal("Tick at least two providers.")
+        why, _hint = self.blocker(len(reqs))
+        if why:
+            self.price.set_refusal(why)
             return False
         problem = self._launch(reqs, "comparison")
         if problem:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...core.job_state import JobState
 from ...providers.base import REQUEST_FIELDS, Support
+from ..models.describe import settings_words
 from ..models.jobs_model import is_terminal
 from ..widgets import theme
 from ..widgets.jobs_panel import STATE_WORDS, outcome_text
@@ -258,7 +259,7 @@ class GroupResults(QDialog):
     # ------------------------------------------------------------------ layout
     def _title(self, rec: JobRecord) -> str:
         if self.kind == "sweep":
-            return f"{rec.request.steps} steps · guidance {rec.request.guidance:g}"
+            return settings_words(rec.request)
         return self._label(rec.provider)
 
     def _columns(self) -> int:

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from ...core.job_state import JobState
+from ..models import describe
 from ..models.history_model import STATUS_FILTERS, THUMB, Filters
 from . import icons, shortcuts, theme
 from .a11y import label_for
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from ...storage.history import JobRecord
     from ..models.history_model import HistoryModel
 
-ITEM = QSize(132, 150)
+ITEM = QSize(132, 156)  # the thumbnail, then the prompt, the key settings, provider · cost · time
 
 
 _DAY_CACHE: dict[int, str] = {}
@@ -168,11 +169,14 @@ class HistoryDelegate(QStyledItemDelegate):
         width = r.width() - 4
         text_rect = QRect(r.left() + 2, box.bottom() + 4, width, st.line)
         p.setPen(st.text)
-        p.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, st.elide(self.model.label(rec.provider), width))
+        p.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, st.elide(describe.snippet(rec.request.prompt), width))
         cost = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
         p.setPen(st.muted)
         p.drawText(text_rect.translated(0, st.line), Qt.AlignmentFlag.AlignHCenter,
-                   st.elide(f"{theme.money(cost) if cost is not None else '—'} · {when(rec.created_at)}", width))
+                   st.elide(describe.settings_words(rec.request), width))
+        p.drawText(text_rect.translated(0, 2 * st.line), Qt.AlignmentFlag.AlignHCenter,
+                   st.elide(f"{self.model.label(rec.provider)} · {theme.money(cost) if cost is not None else '—'}"
+                            f" · {when(rec.created_at)}", width))
         p.restore()
 
 

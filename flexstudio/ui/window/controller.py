@@ -14,7 +14,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 
 from ...core.errors import BadInput, MissingKey, SpendCapExceeded
 from ...core.job_state import JobState
-from ..models import mentions
+from ..models import describe, mentions
 from ..models.aio import asyncio
 from ..models.undo import UndoList
 from ..widgets import theme
@@ -196,7 +196,8 @@ class WindowController:
         if rec.state == JobState.SUCCEEDED and rec.latency_s is not None:
             extra = f"{rec.latency_s:.1f} s"
         price = theme.money(money) if money is not None else ""
-        return f"{label} · {price} · job {rec.id}" if price else f"{label} · job {rec.id}", extra
+        words = f"“{describe.snippet(rec.request.prompt, 32)}”"
+        return (f"{label} · {price} · {words}" if price else f"{label} · {words}"), extra
 
     def speak_job(self, job_id: str) -> str:
         """A job as a screen reader names it: its prompt and provider, not its id."""
@@ -235,7 +236,9 @@ class WindowController:
             self.view.status(f"Job {rec.id} has no image ({rec.state}).", 4000)
             return
         out = rec.outputs[0]
-        after = Picture(out.sha256, f"After · job {rec.id}", max(out.width, out.height), original=True)
+        label = self.view.history_model.label(rec.provider)
+        after = Picture(out.sha256, f"After · {label}, {describe.settings_words(rec.request)}",
+                        max(out.width, out.height), original=True)
         self.shown_job = rec
         self.view.show_pair(self._before_for(rec), after)
 
@@ -276,8 +279,12 @@ class WindowController:
             return
         oa, ob = a.outputs[0], b.outputs[0]
         self.follow_latest = False
-        self.view.show_pair(Picture(oa.sha256, f"Job {a.id}", max(oa.width, oa.height), original=True),
-                            Picture(ob.sha256, f"Job {b.id}", max(ob.width, ob.height), original=True))
+        def words(rec: JobRecord) -> str:
+            return f"{self.view.history_model.label(rec.provider)} · {describe.settings_words(rec.request)}"
+
+        self.view.show_pair(Picture(oa.sha256, words(a), max(oa.width, oa.height), original=True),
+                            Picture(ob.sha256, words(b), max(ob.width, ob.height), original=True))
+        self.view.bring_to_front()  # asked from a results window: the comparison shows in front of it
 
     def start_compare_with(self, rec: JobRecord) -> None:
         if not rec.outputs:

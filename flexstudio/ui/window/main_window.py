@@ -453,6 +453,10 @@ class MainWindow(QMainWindow):
     def dialog_parent(self) -> QWidget:
         return self
 
+    def bring_to_front(self) -> None:
+        self.raise_()
+        self.activateWindow()
+
     # ------------------------------------------------------------------ the window's own dialogs
     def show_shortcuts(self) -> None:
         from ..dialogs.shortcuts_dialog import ShortcutSheet
