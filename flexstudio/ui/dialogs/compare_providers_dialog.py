@@ -99,7 +99,6 @@ class CompareProvidersDialog(QDialog):
         lay.addWidget(self.refs_note)
         self.why = QLabel()  # why Launch is greyed, or what a lone Sandbox run is for: always said
         self.why.setWordWrap(True)
-        self.why.setAccessibleName("Why Launch is not available")
         lay.addWidget(self.why)
         self.price = PriceArea()
         lay.addWidget(self.price)
