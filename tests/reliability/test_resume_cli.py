@@ -217,3 +217,20 @@ def test_three_editors_and_a_resumer_on_one_home(home: Path, ref: Path) -> None:
     finally:
         emu.stop()
         delivery.stop()
+
+
+def test_compare_exits_3_when_one_provider_is_still_working(home: Path, ref: Path) -> None:
+    delivery = Delivery().start()
+    emu = BflEmulator(delivery, key=KEY, hold=True).start()
+    env = _env(home)
+    try:
+        code, obj, _ = _cli(["compare", "--provider", "sandbox", "--provider", "bfl", "--base-url", f"bfl={emu.url}",
+                             "-i", str(ref), "-p", "both", "--size", "512x384", "--timeout", "3", "--json"], env)
+        assert code == 3
+        assert sorted(r["status"] for r in obj["results"]) == ["interrupted", "succeeded"]
+        emu.release_all()
+        code, resumed, _ = _cli(["resume", "--json"], env)
+        assert code == 0 and [j["status"] for j in resumed["jobs"]] == ["succeeded"]
+    finally:
+        emu.stop()
+        delivery.stop()
