@@ -375,12 +375,14 @@ class BatchScheduler:
     # ------------------------------------------------------------------ the manifest
     def _maybe_manifest(self) -> None:
         now = time.monotonic()
-        if now - self._manifest_at >= MANIFEST_EVERY:
-            self._manifest_at = now
+        if now >= self._manifest_at:
             try:
                 self.write_manifest()
             except OSError:
                 log.warning("could not write the manifest of batch %s", self.batch.id, exc_info=True)
+            # At most every second, and never more than ~5 % of the loop's time however big the batch.
+            cost = time.monotonic() - now
+            self._manifest_at = time.monotonic() + max(MANIFEST_EVERY, 20 * cost)
 
     def write_manifest(self) -> Path:
         return write_manifest(self.store, self.history, self.batch)
