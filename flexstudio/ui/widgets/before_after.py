@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 
 MODE_STYLE = """
-QRadioButton#modebutton { padding: 3px 9px; border: 1px solid palette(mid); border-radius: 4px; }
-QRadioButton#modebutton::indicator { width: 0px; height: 0px; }
+QRadioButton#modebutton { spacing: 0px; padding: 3px 9px; border: 1px solid palette(mid); border-radius: 4px; }
+QRadioButton#modebutton::indicator { width: 0px; height: 0px; border: none; background: transparent; image: none; }
 QRadioButton#modebutton:checked { background: palette(highlight); color: palette(highlighted-text); }
 QRadioButton#modebutton:focus { border: 2px solid palette(text); }
 """

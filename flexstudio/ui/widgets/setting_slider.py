@@ -5,11 +5,11 @@ with decimals runs its slider on an integer scale (guidance 5.0 is 50 on a 10× 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QAbstractSpinBox, QDoubleSpinBox, QHBoxLayout, QSlider, QSpinBox, QWidget
 
-FIELD_STYLE = ("QAbstractSpinBox { border: 1px solid transparent; border-radius: 3px; padding: 0px 2px; }"
-               "QAbstractSpinBox:focus { border: 2px solid palette(highlight); padding: 0px 1px; }")
+from . import theme
 
 
 class SettingSlider(QWidget):
@@ -45,7 +45,7 @@ class SettingSlider(QWidget):
         self.field.setButtonSymbols(QAbstractSpinBox.ButtonSymbols.NoButtons)
         self.field.setFrame(False)
         self.field.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.field.setStyleSheet(FIELD_STYLE)  # the keyboard's place: a ring when it has the focus
+        self.field.installEventFilter(self)  # the keyboard's place: tinted while it has the focus
         self.field.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.field.setMinimumWidth(44)
         self.slider.setProperty("partner", self.field)
@@ -54,6 +54,16 @@ class SettingSlider(QWidget):
         self.setFocusProxy(self.field)
         self.slider.valueChanged.connect(self._slid)
         self.field.valueChanged.connect(self._typed)
+
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
+        # A style sheet would show the focus with a border, but on a frameless spin box it hides the text.
+        if obj is self.field and ev.type() in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
+            pal = self.palette()
+            if ev.type() == QEvent.Type.FocusIn:
+                pal.setColor(QPalette.ColorRole.Base, theme.mix(pal.color(QPalette.ColorRole.Base),
+                                                                pal.color(QPalette.ColorRole.Highlight), 0.35))
+            self.field.setPalette(pal)
+        return False
 
     # ------------------------------------------------------------------ value
     def decimals(self) -> int:
