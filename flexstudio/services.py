@@ -81,6 +81,7 @@ class Services:
         if self._runner is None:
             from .jobs.runner import Runner, RunnerConfig
             from .providers.uploads import Uploads
+            from .storage.prepared import PreparedStore
             from .storage.uploads import UploadStore
 
             cfg = self._runner_setup.get("config") or RunnerConfig()
@@ -91,7 +92,8 @@ class Services:
                                   secrets=self.secrets, bus=self.bus, config=cfg,
                                   client_factory=self._runner_setup.get("client_factory"),
                                   quoter=self.quote_pair, guard=self.guard,
-                                  uploads=Uploads(UploadStore(self.history)))
+                                  uploads=Uploads(UploadStore(self.history)),
+                                  prepared=PreparedStore(self.paths.cache / "prepared"))
         return self._runner
 
     @runner.setter

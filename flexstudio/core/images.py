@@ -44,6 +44,9 @@ from .image_resample import resample
 from .request import ImageRef
 from .sizes import MAX_PIXELS, fit_within
 
+# Bump when ``prepare`` makes different bytes for the same input (storage.prepared keeps results between
+# runs under this version; older files are simply no longer found).
+PREPARE_VERSION = 1
 JPEG_QUALITY = 92
 WEBP_QUALITY = 92
 PNG_COMPRESS_LEVEL = 3      # zlib level: 3 is several times faster than 6/9 for a few % more bytes
@@ -275,6 +278,13 @@ class PreparedCache:
                 self._items.move_to_end(key)
             return item
 
+    def add(self, item: PreparedImage, max_pixels: int = MAX_PIXELS, fmt: str = "auto") -> None:
+        """Keep an item prepared earlier (read back from storage.prepared)."""
+        with self._lock:
+            key = (item.source_sha256, max_pixels, _normalise_fmt(fmt))
+            if key not in self._items:
+                self._store(key, item)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -322,5 +332,5 @@ class PreparedCache:
             self._bytes -= len(old.data)
 
 
-__all__ = ["FORMATS", "ImageInfo", "PreparedCache", "PreparedImage", "inspect", "prepare", "sha256_of",
+__all__ = ["FORMATS", "PREPARE_VERSION", "ImageInfo", "PreparedCache", "PreparedImage", "inspect", "prepare", "sha256_of",
            "thumbnail", "verify_output"]

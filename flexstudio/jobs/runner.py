@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from ..providers.registry import Registry
     from ..storage.blobs import BlobStore
     from ..storage.history import History, JobRecord
+    from ..storage.prepared import PreparedStore
     from ..storage.secrets import Secrets
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,8 @@ class Runner:
                  bus: EventBus | None = None, config: RunnerConfig | None = None,
                  client_factory: Callable[[], httpx.AsyncClient] | None = None,
                  quoter: Quoter | None = None, guard: Guard | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None, uploads: Uploads | None = None) -> None:
+                 sleep: Callable[[float], Awaitable[None]] | None = None, uploads: Uploads | None = None,
+                 prepared: PreparedStore | None = None) -> None:
         self.history = history
         self.blobs = blobs
         self.registry = registry
@@ -95,6 +97,8 @@ class Runner:
         self._prep_gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         # References uploaded to file services, shared by every job (and persisted when given a store).
         self.uploads = uploads if uploads is not None else Uploads()
+        # Prepared references kept between runs (source hash + target → prepared bytes), when given.
+        self.prepared = prepared
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -408,25 +412,32 @@ class Runner:
         if stage is not None and not provider.should_stage(request):  # type: ignore[union-attr]
             stage = None
 
-        def work(ref: Any) -> PreparedReference:
+        def work(ref: Any) -> tuple[PreparedReference, Any]:
             # one preparation per image at a time: the cells of a sweep wait for it instead of repeating it
             with self._prep_locks.setdefault((ref.sha256, max_px), threading.Lock()):
                 prepared = self._prep_cache.get(ref.sha256, max_px)
+                if prepared is None and self.prepared is not None:
+                    prepared = self.prepared.get(ref.sha256, max_px)  # a re-run decodes nothing
+                    if prepared is not None and hasattr(self._prep_cache, "add"):
+                        self._prep_cache.add(prepared, max_px)
+                fresh = prepared is None
                 if prepared is None:
                     prepared = self._prep_cache.prepare(self.blobs.get(ref.sha256), max_pixels=max_px,
                                                         name=ref.name, sha256=ref.sha256)
             return PreparedReference(data=prepared.data, mime=prepared.mime, width=prepared.width,
-                                     height=prepared.height, source_sha256=ref.sha256)
+                                     height=prepared.height, source_sha256=ref.sha256), (prepared if fresh else None)
 
         out: list[PreparedReference | None] = [None] * len(request.references)
         gate = self._prepare_gate()
 
         async def one(i: int, ref: Any) -> None:
             async with gate:  # taken in order: reference 1 and 2 first, then each as a slot frees
-                prepared = await asyncio.to_thread(work, ref)
+                prepared, fresh = await asyncio.to_thread(work, ref)
             out[i] = prepared
             if stage is not None:
                 await stage(prepared)
+            if fresh is not None and self.prepared is not None:  # kept for re-runs, off the critical path
+                await asyncio.to_thread(self.prepared.put, fresh, max_px)
 
         tasks = [asyncio.ensure_future(one(i, ref)) for i, ref in enumerate(request.references)]
         try:
