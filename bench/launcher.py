@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 T_START = time.monotonic()
 # PySide6 6.12.0 drops a reference to None each time a C++ call hands back an invalid QVariant as None
@@ -333,6 +334,65 @@ async def edit_with_probe(window, services, refs: list[str], profile_path: str |
             "gc": gcp.summary()}
 
 
+def batch_stall_mode(folder: str, n: int) -> None:
+    import asyncio
+
+    def painted(t, marks, window, services, loop) -> None:
+        _TASKS.append(asyncio.ensure_future(go(window)))
+
+    async def go(window) -> None:
+        try:
+            say(await batch_with_probe(window, Path(folder), n))
+        except Exception as exc:
+            import traceback
+
+            traceback.print_exc()
+            say({"error": f"{type(exc).__name__}: {exc}"})
+        leave()
+
+    app_like_main(painted)
+
+
+async def batch_with_probe(window, folder: Path, n: int) -> dict:
+    """A batch of ``n`` inputs started from the Batch dialog (the sandbox, 8 at once): the worst stall of
+    the window from Launch until the batch is done."""
+    import asyncio
+
+    from PIL import Image
+
+    from bench.qtprobe import StallProbe
+
+    await wait_until(lambda: getattr(window, "_ready", True), 3)
+
+    def make_inputs() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            p = folder / f"shot{i:04d}.jpg"
+            if not p.exists():
+                Image.new("RGB", (320, 240), (i * 5 % 255, 90, 160)).save(p, quality=85)
+
+    await asyncio.to_thread(make_inputs)
+    window.wb.set_provider("sandbox")
+    window.wb.set_prompt("the same retouch on every shot")
+    dlg = window.controller.groups.open_batch()
+    dlg.out.setText(str(folder.parent / "batch-out"))
+    dlg.add_inputs([folder])
+    await wait_until(lambda: dlg.launch_button.isEnabled(), 30)
+    await asyncio.sleep(0.3)
+    probe = StallProbe()
+    probe.start()
+    t0 = time.perf_counter()
+    dlg.launch_button.click()
+    ok = await wait_until(lambda: dlg.sheet_button.isEnabled(), 240)
+    t_done = time.perf_counter()
+    await asyncio.sleep(0.5)
+    probe.stop()
+    done = dlg.run.summary.counts.get("succeeded", 0) if dlg.run and dlg.run.summary else 0
+    return {"ok": ok and done == n, "succeeded": done, "batch_s": t_done - t0, "worst_ms": probe.worst_ms,
+            "p99_ms": probe.percentile(0.99), "over_frame": sum(1 for v in probe.late_ms if v > 1000 / 60),
+            "stalls": probe.report(3)}
+
+
 class GcPauses:
     """Longest garbage-collector pauses while active (a full collection over many records can stall)."""
 
@@ -376,6 +436,8 @@ def main() -> None:
         history_mode(scroll="--no-scroll" not in sys.argv, profile_path=profile_path)
     elif mode == "stall":
         stall_mode(sys.argv[2:], profile_path)
+    elif mode == "batch_stall":
+        batch_stall_mode(sys.argv[2], int(sys.argv[3]))
     else:
         raise SystemExit(f"unknown mode {mode}")
 

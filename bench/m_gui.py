@@ -117,6 +117,23 @@ def edit_stall(home: Path, photos: list[Path], repeats: int, profile_dir: Path |
     return [m]
 
 
+def batch_stall(home: Path, n: int) -> list[Metric]:
+    name, goal, unit = "gui_stall_batch", 1.0, "ms"
+    label, floor_label = f"worst GUI stall while a {n}-input batch runs (Batch dialog, sandbox)", "16.7 ms frame"
+    why = _app_ready()
+    if why:
+        return [not_available(name, goal, unit, why, label=label, floor_label=floor_label)]
+    _t0, r = _launch("batch_stall", home / "run", str(home / "batch-in"), str(n), timeout=300,
+                     env={"FLEXSTUDIO_SANDBOX_LATENCY": "0.5"})
+    if "error" in r or not r.get("ok"):
+        return [not_available(name, goal, unit, f"batch did not succeed: {r.get('error') or r.get('succeeded')}",
+                              label=label, floor_label=floor_label)]
+    m = Metric(name, r["worst_ms"], FRAME_MS, goal, unit, label=label, floor_label=floor_label).finish()
+    m.extra = {"p99_ms": round(r["p99_ms"], 1), "frames_over_16ms": r["over_frame"],
+               "batch_s": round(r["batch_s"], 2), "stalls": r["stalls"]}
+    return [m]
+
+
 # ------------------------------------------------------------------------------------------ history
 PROMPTS = ["Put the lamp from image 2 on the table in image 1", "Make it a rainy night in Tokyo",
            "Replace the sky with a sunset", "Turn the cat into a watercolour painting",

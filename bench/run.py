@@ -61,6 +61,8 @@ GROUPS: dict[str, tuple[list[tuple[str, float, str, str, str, str]], int, int]] 
                ("batch_rss", 1.0, "<=", "MB", "peak RSS growth during that batch", "300 MB"),
                ("batch_overhead", 1.0, "<=", "ms", "CLI cost per input (zero-latency emulator)", "20 ms")],
               120, 60),
+    "batch_stall": ([("gui_stall_batch", 1.0, "<=", "ms", "worst GUI stall while a 200-input batch runs",
+                      "16.7 ms frame")], 300, 120),
     "cold_start": ([("cold_start", 1.3, "<=", "s", "cold start to first painted window",
                      "bare QMainWindow, same way")], 60, 25),
     "gui_stall_edit": ([("gui_stall_edit", 1.0, "<=", "ms", "worst GUI stall, sandbox edit 8×24 MP refs → 4 MP",

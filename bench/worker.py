@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             from .m_batch import batch
 
             metrics = batch(args.home, cfg["batch_n"], cfg["batch_latency"])
+        elif g == "batch_stall":
+            from .m_gui import batch_stall
+
+            metrics = batch_stall(args.home, cfg["batch_n"])
         elif g == "cold_start":
             from .m_gui import cold_start
 
