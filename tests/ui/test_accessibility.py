@@ -151,7 +151,8 @@ def test_every_control_is_named_and_reports_what_it_shows_on_the_sandbox(open_wi
     assert "1 / 8" in _texts(QAccessible.queryAccessibleInterface(w.tray.counter))
     assert w.banner.message() in _texts(QAccessible.queryAccessibleInterface(w.banner.text))
     item = w.history_model.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole)
-    assert re.fullmatch(r"Make the logo blue — succeeded, \$0\.00, \d\d:\d\d, Sandbox", item), item
+    assert re.fullmatch(r"Make the logo blue — succeeded, \$0\.00, \d\d:\d\d, Sandbox, \d+ steps, guidance 5, "
+                        r"seed \d+", item), item
     chip = w.tray.model.index(0).data(Qt.ItemDataRole.AccessibleTextRole)
     assert chip.startswith("image 1, logo.png, sent 800×592"), chip
     card = w.jobs_panel.card(w.controller.started[0])

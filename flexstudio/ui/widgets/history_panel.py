@@ -61,12 +61,13 @@ _GROUP_WORDS = {"sweep": "sweep", "comparison": "compare", "batch": "batch"}
 
 def spoken(rec: JobRecord, label: str) -> str:
     """A history item as a screen reader says it, in the order the screen shows it:
-    "Make the logo blue — succeeded, $0.20, 17:09, Sandbox"."""
+    "Make the logo blue — succeeded, $0.20, 17:09, Sandbox, 28 steps, guidance 4.5, seed 7"."""
     prompt = " ".join(rec.request.prompt.split())
     if len(prompt) > 90:
         prompt = prompt[:89].rstrip() + "…"
     cost = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
-    parts = [rec.state, theme.money(cost) if cost is not None else "price unknown", when(rec.created_at), label]
+    parts = [rec.state, theme.money(cost) if cost is not None else "price unknown", when(rec.created_at), label,
+             describe.settings_words(rec.request).replace(" · ", ", ").replace("g ", "guidance ", 1)]
     if rec.favourite:
         parts.append("favourite")
     if rec.group_kind:
