@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .core.errors import BadInput, MissingKey
 from .core.request import EditRequest, ImageRef
+from .core.validate import check_base_url, check_caps, check_key
 from .jobs.events import EventBus
 from .jobs.spend import SpendGuard
 from .providers.base import ProviderInfo
@@ -143,25 +144,12 @@ class Services:
         return ImageRef(sha256=sha, width=info.width, height=info.height, name=name, mime=info.mime)
 
     def import_reference_file(self, path: str | Path) -> ImageRef:
-        p = Path(path)
-        name = p.name
-        try:
-            if p.is_dir():
-                raise BadInput(f"{name}: is a folder, not an image.")
-            size = p.stat().st_size
-            if size > MAX_REFERENCE_FILE:
-                raise BadInput(f"{name}: the file is {size // 1048576} MB; the most FlexStudio reads is "
-                               f"{MAX_REFERENCE_FILE // 1048576} MB.")
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise BadInput(f"{path}: no such file.") from None
-        except PermissionError:
-            raise BadInput(f"{path}: permission denied (the file cannot be read).") from None
-        except IsADirectoryError:
-            raise BadInput(f"{path}: is a folder, not an image.") from None
-        except OSError as exc:
-            raise BadInput(f"{path}: cannot be read ({exc.strerror or exc}).") from None
-        return self.import_reference(data, name)
+        """A reference from a file: a regular file only (a FIFO or a device is refused, never read),
+        read in chunks up to ``MAX_REFERENCE_FILE`` bytes."""
+        from .storage.files import read_capped
+
+        data = read_capped(path, MAX_REFERENCE_FILE, what="file")
+        return self.import_reference(data, Path(path).name)
 
     # ------------------------------------------------------------------ starting work
     def check_work(self, requests: Sequence[EditRequest], *, max_cost: float | None = None,
@@ -171,11 +159,16 @@ class Services:
         given. Raises ``BadInput``; returns the providers' infos in the order of the requests.
         ``key_sources`` are key sources already read (the window reads them off the GUI thread)."""
         infos = [self.runner.check(r.resolved()) for r in requests]
+        check_caps(self.settings.caps)
         known = key_sources or {}
         for info in {i.id: i for i in infos}.values():
+            self.check_endpoint(info)
             source = known[info.id] if info.id in known else self.key_source(info)
             if info.needs_key and not source:
                 raise MissingKey.of(info.label, info.id, info.env_var)
+            if info.needs_key and info.id not in known:  # the window's keys are checked when a job reads them
+                where = f"from {info.env_var}" if source == "env" and info.env_var else f"from the {source}"
+                check_key(self.secrets.get(info.id, info.env_var), label=info.label, where=where)
         if max_cost is not None:
             quotes = [self.quote(r) for r in requests]
             if any(q.usd is None for q in quotes):
@@ -184,6 +177,17 @@ class Services:
             if total > max_cost + 1e-9:
                 raise BadInput(f"This edit costs ${total:.4f}, above --max-cost ${max_cost:.4f}; nothing was sent.")
         return infos
+
+    def check_endpoint(self, info: ProviderInfo) -> None:
+        """Where a provider's key would go — from --base-url, the settings or a custom endpoint — must
+        be https (or http to this computer)."""
+        if info.simulator:
+            return
+        url = self.base_urls.get(info.id)
+        if url is not None:
+            check_base_url(url, what=f"The base URL for {info.id}")
+        elif info.default_base_url:
+            check_base_url(info.default_base_url, what=f"The base URL of {info.label}")
 
     def start_work(self, requests: Sequence[EditRequest], *, kind: str | None = None,
                    parent_job_id: str | None = None, max_cost: float | None = None,

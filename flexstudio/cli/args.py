@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from .. import __version__
 
@@ -11,7 +12,13 @@ PROVIDERS_HELP = ("bfl, bfl-eu, bfl-us, fal, replicate, lumenfall, openai-compat
 
 
 class Parser(argparse.ArgumentParser):
-    """Bad usage exits 2 with one clear line (argparse's own rule, kept)."""
+    """Bad usage exits 2 with one clear line: argparse's message and where to find the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        from .output import error
+
+        error(f"{message} (see '{self.prog} --help').")
+        self.exit(2)
 
 
 def _request_options(p: argparse.ArgumentParser, *, many: bool, prompt_required: bool) -> None:

@@ -38,8 +38,7 @@ CONFIRM_USD = 1.00  # above this a batch needs --yes or a --max-cost that covers
 
 
 def _say(text: str) -> None:
-    sys.stderr.write(text + "\n")
-    sys.stderr.flush()
+    output.note(text)
 
 
 def _template(svc: Any, args: argparse.Namespace, provider: str) -> EditRequest:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 from collections.abc import Callable
@@ -18,7 +17,10 @@ from ..core.errors import BadInput, ErrorKind, FlexError
 from ..core.job_state import JobState
 from ..core.request import EditRequest
 from ..core.sizes import parse_size
+from ..core.validate import check_base_url, check_money, check_seconds
 from ..services import Services, Started
+from ..storage.files import check_destination
+from . import output
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_RESUMABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -28,13 +30,11 @@ class UsageError(BadInput):
 
 
 def _out(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, sort_keys=False) + "\n")
-    sys.stdout.flush()
+    output.emit_json(obj)
 
 
 def _err(text: str) -> None:
-    sys.stderr.write(f"flexstudio: {text}\n")
-    sys.stderr.flush()
+    output.error(text)
 
 
 def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -44,13 +44,71 @@ def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     try:
         handler = _HANDLERS[args.command]
         return handler(args)
-    except FlexError as exc:
-        _err(str(exc))
-        if getattr(args, "json", False) and args.command in ("edit", "compare", "quote", "batch"):
-            _out(_error_object(args, exc))
-        return EXIT_USAGE if exc.kind == ErrorKind.BAD_INPUT or isinstance(exc, BadInput) else EXIT_FAILED
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BaseException as exc:
+        if isinstance(exc, SystemExit | GeneratorExit):
+            raise
+        return _report(args, exc)
+
+
+def _report(args: argparse.Namespace, exc: BaseException) -> int:
+    """The one place an error becomes a sentence and an exit code; never a traceback."""
+    from ..storage import faults
+
+    fault = exc if isinstance(exc, FlexError) else faults.explain(exc, _history_path())
+    if fault is None:
+        log = faults.log_unexpected(exc, _logs_dir())
+        where = f"the details are in {log}" if log else "no log could be written"
+        fault = FlexError(f"Unexpected error ({type(exc).__name__}); {where}. Please report it.")
+        code = EXIT_FAILED
+    else:
+        code = EXIT_USAGE if fault.kind == ErrorKind.BAD_INPUT or isinstance(fault, BadInput) else EXIT_FAILED
+    _err(str(fault))
+    if isinstance(fault, faults.HistoryUnreadable):
+        _offer_move_aside(fault)
+    if getattr(args, "json", False) and args.command in ("edit", "compare", "quote", "batch"):
+        _out(_error_object(args, fault))
+    return code
+
+
+def _history_path() -> Path | None:
+    from ..storage.paths import default_paths
+
+    try:
+        return default_paths().history_db
+    except Exception:
+        return None
+
+
+def _logs_dir() -> Path | None:
+    from ..storage.paths import default_paths
+
+    try:
+        return default_paths().logs
+    except Exception:
+        return None
+
+
+def _offer_move_aside(fault: Any) -> None:
+    """At a terminal, ask; elsewhere the sentence already says how (a script is never asked)."""
+    from ..storage import faults
+
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return
+    sys.stderr.write("Move it aside and start a fresh history? [y/N] ")
+    sys.stderr.flush()
+    try:
+        answer = sys.stdin.readline().strip().lower()
+    except (OSError, KeyboardInterrupt):
+        return
+    if answer in ("y", "yes"):
+        try:
+            moved = faults.move_aside(fault.path)
+        except OSError as exc:
+            _err(f"Could not move it aside ({exc.strerror or exc}).")
+            return
+        output.note(f"Moved the old history to {moved}; a fresh one starts with the next command.")
 
 
 def _error_object(args: argparse.Namespace, exc: FlexError) -> dict[str, Any]:
@@ -77,12 +135,13 @@ def parse_base_urls(values: list[str], providers: list[str]) -> dict[str, str]:
     urls: dict[str, str] = {}
     for v in values:
         head, sep, tail = v.partition("=")
-        if sep and "://" not in head and "/" not in head:
-            urls[head.strip()] = tail.strip()
+        if sep and "://" not in head and "/" not in head and head.strip():
+            urls[head.strip()] = check_base_url(tail, what=f"--base-url for {head.strip()}")
         elif len(providers) == 1:
-            urls[providers[0]] = v.strip()
+            urls[providers[0]] = check_base_url(v)
         else:
-            raise UsageError(f"--base-url {v!r}: with several providers write ID=URL (for example bfl={v}).")
+            raise UsageError(f"--base-url {output.clean(v)!r}: with several providers write ID=URL "
+                             "(for example bfl=https://…).")
     return urls
 
 
@@ -132,7 +191,7 @@ def job_object(svc: Services, rec: Any, out_paths: list[str] | None = None) -> d
 def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = False) -> list[str] | None:
     if not out or rec.state != JobState.SUCCEEDED:
         return None
-    from ..storage.exports import export_image
+    from ..storage.exports import export_image, target_path
 
     dest = Path(out)
     as_dir = several or out.endswith(("/", "\\")) or dest.is_dir() or not dest.suffix or len(rec.outputs) > 1
@@ -144,6 +203,9 @@ def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = F
     info = svc.registry.get(rec.provider) if rec.provider in svc.registry else None
     for n, o in enumerate(rec.outputs):
         stem = f"flexstudio-{rec.id}" + (f"-{n + 1}" if len(rec.outputs) > 1 else "")
+        if not svc.blobs.has(o.sha256):
+            raise BadInput(f"Image {n + 1} of job {rec.id} ({o.sha256[:12]}…) is missing from the history "
+                           f"folder {svc.blobs.root}; it was deleted outside FlexStudio.")
         p = export_image(svc.blobs.get(o.sha256), o.mime, dest, rec.request, stem=stem, job_id=rec.id,
                          provider=rec.provider, provider_label=info.label if info else rec.provider,
                          provider_job_id=rec.provider_job_id, seed=rec.request.seed, size=(o.width, o.height),
@@ -151,7 +213,23 @@ def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = F
         paths.append(str(p.path))
         for note in p.notes:  # what could not be embedded whole (stdout stays the contract's)
             _err(f"note: {p.path.name}: {note}")
+        wanted = target_path(dest, o.mime, stem)
+        if p.path != wanted:
+            output.note(f"note: {wanted} already exists, so it was kept; wrote {p.path} instead.")
     return paths
+
+
+def _save_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = False) -> list[str] | None:
+    """write_outputs after a paid job: a failure to write says where the image still is."""
+    try:
+        return write_outputs(svc, rec, out, several=several)
+    except (OSError, FlexError) as exc:
+        from ..storage import faults
+
+        why = faults.explain(exc) or exc
+        _err(f"The result of job {rec.id} is kept in the history, but it could not be written to {out}: {why} "
+             f"Export it with 'flexstudio history export {rec.id} DIR'.")
+        return []
 
 
 def _progress_wanted(args: argparse.Namespace) -> bool:
@@ -169,10 +247,25 @@ def _progress_printer(enabled: bool) -> Any:
                                 else "") + (f" — {ev.message}" if ev.message else "")
         if last.get(ev.job_id) != line:
             last[ev.job_id] = line
-            sys.stderr.write(f"[{ev.job_id}] {line}\n")
-            sys.stderr.flush()
+            output.note(f"[{ev.job_id}] {line}")
 
     return show if enabled else None
+
+
+def _check_money(args: argparse.Namespace) -> None:
+    """--max-cost and --timeout: finite and in range, or nothing is sent."""
+    check_money(args.max_cost, "--max-cost")
+    check_seconds(args.timeout, "--timeout")
+
+
+def _check_out(args: argparse.Namespace, *, several: bool) -> None:
+    """-o is checked before the paid submit, not after."""
+    out = getattr(args, "out", None)
+    if not out:
+        return
+    dest = Path(out)
+    as_dir = several or out.endswith(("/", "\\")) or dest.is_dir() or not dest.suffix
+    check_destination(out, as_dir=as_dir)
 
 
 async def _run_jobs(svc: Services, start: Callable[[], Started], limit_s: float | None) -> tuple[list[Any], bool]:
@@ -206,12 +299,14 @@ def cmd_edit(args: argparse.Namespace) -> int:
     provider = args.provider or "sandbox"
     svc = _services(args, [provider])
     try:
+        _check_money(args)
         req = build_request(svc, args, provider)
         info = svc.check_work([req])[0]
+        _check_out(args, several=False)
         if info.preview and not args.json:
             from ..providers.base import PREVIEW_NOTE
 
-            sys.stderr.write(f"note: {info.label} is a {PREVIEW_NOTE}.\n")
+            output.note(f"note: {info.label} is a {PREVIEW_NOTE}.")
         svc.check_work([req], max_cost=args.max_cost)
         printer = _progress_printer(_progress_wanted(args))
         if printer:
@@ -227,12 +322,14 @@ def cmd_edit(args: argparse.Namespace) -> int:
     except BaseException:
         svc.history.close()
         raise
-    paths = write_outputs(svc, rec, args.out)
+    paths = _save_outputs(svc, rec, args.out)
     obj = job_object(svc, rec, paths)
     if args.json:
         _out(obj)
     else:
         _print_job(obj)
+    if paths == [] and not interrupted:
+        return EXIT_FAILED  # made and kept in the history, but not written where -o asked
     return exit_code([rec], interrupted)
 
 
@@ -252,13 +349,15 @@ def _print_job(obj: dict[str, Any]) -> None:
     if obj["status"] == "succeeded":
         price = obj["billed_usd"] if obj["billed_usd"] is not None else obj["quote_usd"]
         money = f" · ${price:.4f}" if price is not None else ""
-        print(f"{obj['provider']}: done in {obj['latency_s']:.1f} s{money} · seed {obj['seed']}")
+        output.emit(f"{obj['provider']}: done in {obj['latency_s']:.1f} s{money} · seed {obj['seed']}")
         for p in obj["outputs"]:
-            print(p)
+            output.emit(p)
     else:
-        print(f"{obj['provider']}: {obj['status']} — {obj['error']['message'] if obj['error'] else ''}")
+        output.emit(f"{obj['provider']}: {obj['status']} — {obj['error']['message'] if obj['error'] else ''}",
+                    keep_newlines=False)
         if obj["status"] == "interrupted" and obj["provider_job_id"]:
-            print(f"  job {obj['job_id']}: run 'flexstudio resume' to fetch it when {obj['provider']} can be reached.")
+            output.emit(f"  job {obj['job_id']}: run 'flexstudio resume' to fetch it when {obj['provider']} "
+                        "can be reached.")
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -267,6 +366,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError("compare needs at least two --provider options.")
     svc = _services(args, providers)
     try:
+        _check_money(args)
         base = build_request(svc, args, providers[0])
         reqs = [base.with_(provider=p) for p in providers]
         if base.seed is None:
@@ -277,6 +377,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             raise UsageError(f"These providers together take at most {limit} reference images "
                              f"(the smallest limit among them); got {len(base.references)}.")
         svc.check_work(reqs, max_cost=args.max_cost)
+        _check_out(args, several=True)
         printer = _progress_printer(_progress_wanted(args))
         if printer:
             svc.bus.subscribe(printer)
@@ -292,7 +393,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except BaseException:
         svc.history.close()
         raise
-    results = [job_object(svc, r, write_outputs(svc, r, args.out, several=True)) for r in recs]
+    results = [job_object(svc, r, _save_outputs(svc, r, args.out, several=True)) for r in recs]
     if args.json:
         _out({"results": results})
     else:
@@ -317,13 +418,13 @@ def cmd_quote(args: argparse.Namespace) -> int:
         return EXIT_OK
     for q in quotes:
         total = "unknown" if q.usd is None else f"${q.usd:.4f}"
-        print(f"{q.provider}: {total}" + (" (approximate)" if q.approximate else ""))
+        output.emit(f"{q.provider}: {total}" + (" (approximate)" if q.approximate else ""))
         for item in q.breakdown:
             mp = "" if item.megapixels is None else f" {item.megapixels:g} MP"
             usd = "?" if item.usd is None else f"${item.usd:.4f}"
-            print(f"  {item.item}:{mp} {usd}")
+            output.emit(f"  {item.item}:{mp} {usd}")
         if q.note:
-            print(f"  note: {q.note}")
+            output.emit(f"  note: {q.note}", keep_newlines=False)
     return EXIT_OK
 
 

@@ -12,17 +12,31 @@ from typing import Any
 
 from ..core.errors import BadInput, FlexError
 from ..core.job_state import JobState
+from ..core.validate import check_key
 from ..services import Services
+from ..storage.files import check_destination
+from . import output
 
 
 def _out(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    output.emit_json(obj)
+
+
+def _note_skipped(svc: Services) -> None:
+    skipped = svc.history.skipped
+    if skipped:
+        n = len(skipped)
+        output.note(f"note: {n} job{'s' if n > 1 else ''} in the history could not be read and "
+                    f"{'were' if n > 1 else 'was'} skipped ({', '.join(skipped[:5])}{', …' if n > 5 else ''}).")
 
 
 def _record(svc: Services, rec: Any) -> dict[str, Any]:
     from .commands import job_object
 
     obj = job_object(svc, rec)
+    missing = [o.sha256 for o in rec.outputs if not svc.blobs.has(o.sha256)]
+    if missing:
+        obj["missing_outputs"] = missing
     obj.update({"created_at": datetime.fromtimestamp(rec.created_at).isoformat(timespec="seconds"),
                 "prompt": rec.request.prompt, "request": rec.request.to_dict(), "quote": rec.quote,
                 "state_message": rec.message, "favourite": rec.favourite, "parent_job_id": rec.parent_job_id,
@@ -43,32 +57,42 @@ def cmd_history(args: argparse.Namespace) -> int:
                     when = datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
                     cost = r.billed_usd if r.billed_usd is not None else r.quote_usd
                     money = "" if cost is None else f" ${cost:.3f}"
-                    print(f"{r.id}  {when}  {r.provider:<12} {r.state:<11}{money}  {r.request.prompt[:60]}")
+                    output.emit(f"{r.id}  {when}  {r.provider:<12} {r.state:<11}{money}  {r.request.prompt[:60]}",
+                                keep_newlines=False)
+            _note_skipped(svc)
             return 0
         try:
             rec = svc.history.get(args.job)
         except KeyError:
-            raise BadInput(f"No job {args.job!r} in the history.") from None
+            raise BadInput(f"No job {output.clean(args.job)!r} in the history.") from None
         if args.history_command == "show":
             obj = _record(svc, rec)
             if args.json:
                 _out(obj)
             else:
                 for k, v in obj.items():
-                    print(f"{k}: {json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v}")
+                    text = json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+                    output.emit(f"{k}: {text}", keep_newlines=False)
+                for sha in obj.get("missing_outputs", []):
+                    output.note(f"note: image {sha[:12]}… of this job is missing from the history folder "
+                                f"{svc.blobs.root} (deleted outside FlexStudio).")
             return 0
         # export
         if rec.state != JobState.SUCCEEDED or not rec.outputs:
             raise BadInput(f"Job {rec.id} has no image to export ({rec.state}).")
         from .commands import write_outputs
 
-        Path(args.dir).mkdir(parents=True, exist_ok=True)
+        target = Path(args.dir)
+        if target.exists() and not target.is_dir():
+            raise BadInput(f"{args.dir} is a file, not a folder; export writes into a folder (nothing was "
+                           "overwritten).")
+        check_destination(args.dir, as_dir=True)
         paths = write_outputs(svc, rec, args.dir, several=True) or []
         if args.json:
             _out({"job_id": rec.id, "files": paths})
         else:
             for p in paths:
-                print(p)
+                output.emit(p)
         return 0
     finally:
         svc.history.close()
@@ -98,9 +122,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         _out({"jobs": [{"job_id": r.id, "status": r.state} for r in recs]})
     else:
         if not recs:
-            print("No unfinished jobs.")
+            output.emit("No unfinished jobs.")
         for r in recs:
-            print(f"{r.id}: {r.state}" + (f" — {r.error_message}" if r.error_message else ""))
+            output.emit(f"{r.id}: {r.state}" + (f" — {r.error_message}" if r.error_message else ""),
+                        keep_newlines=False)
     waiting = [r for r in recs if r.state == JobState.INTERRUPTED and r.handle]
     return EXIT_RESUMABLE if waiting else EXIT_OK
 
@@ -149,7 +174,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
                                                                     is not None else "")
         elif bal and bal.get("status") == "error":
             line += f"  balance unavailable: {bal['message']}"
-        print(line)
+        output.emit(line, keep_newlines=False)
     return 0
 
 
@@ -165,20 +190,22 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
                 key = getpass.getpass(f"API key for {info.label}: ")
             else:
-                key = sys.stdin.readline()
+                # all of it: a paste of two lines is refused, not cut to its first line
+                key = sys.stdin.buffer.read(64 * 1024).decode("utf-8", "replace")
             if not key.strip():
                 raise BadInput("No key was given on standard input.")
+            key = check_key(key, label=info.label, where="from standard input")
             where = svc.secrets.set(info.id, key)
             if where != "keyring":
-                sys.stderr.write(f"flexstudio: {svc.secrets.problem}\n")
+                output.error(svc.secrets.problem or "The key could not be stored.")
                 return 1
-            print(f"Stored the key for {info.label} in the system keyring.")
+            output.emit(f"Stored the key for {info.label} in the system keyring.")
             return 0
         existed = svc.secrets.delete(info.id)
         if svc.secrets.problem:
-            sys.stderr.write(f"flexstudio: {svc.secrets.problem}\n")
+            output.error(svc.secrets.problem)
             return 1
-        print(f"Deleted the key for {info.label}." if existed else f"No key was stored for {info.label}.")
+        output.emit(f"Deleted the key for {info.label}." if existed else f"No key was stored for {info.label}.")
         return 0
     except FlexError:
         raise
@@ -197,16 +224,19 @@ def cmd_presets(args: argparse.Namespace) -> int:
                 _out({"presets": [{**p.to_dict(), "builtin": p.builtin} for p in presets]})
             else:
                 for p in presets:
-                    print(f"{p.name:<20} {'built-in' if p.builtin else 'yours':<9} {p.description}")
+                    output.emit(f"{p.name:<20} {'built-in' if p.builtin else 'yours':<9} {p.description}",
+                                keep_newlines=False)
         elif c == "show":
             p = store.get(args.name)
-            print(json.dumps({**p.to_dict(), "builtin": p.builtin}, indent=None if args.json else 2))
+            output.emit_json({**p.to_dict(), "builtin": p.builtin}, indent=None if args.json else 2)
         elif c == "import":
             p = store.import_file(Path(args.file))
-            print(f"Imported preset {p.name!r}.")
+            output.emit(f"Imported preset {p.name!r}.", keep_newlines=False)
         else:
             path = store.export(args.name, Path(args.file))
-            print(f"Exported to {path}")
+            if path != Path(args.file):
+                output.note(f"note: {args.file} already exists, so it was kept.")
+            output.emit(f"Exported to {path}")
         return 0
     finally:
         svc.history.close()

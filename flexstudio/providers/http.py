@@ -533,7 +533,9 @@ class HttpProvider:
         key: str = (self.ctx.api_key or "").strip()
         if not key:
             raise MissingKey.of(self.info.label, self.info.id, self.info.env_var)
-        return key
+        from ..core.validate import check_key
+
+        return check_key(key, label=self.info.label)  # never put a malformed key into a header
 
     def _bearer(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self.require_key()}", "accept": "application/json"}

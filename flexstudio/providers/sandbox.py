@@ -10,6 +10,7 @@ real cloud's would be. It is labelled a simulator wherever it appears.
 from __future__ import annotations
 
 import colorsys
+import errno
 import hashlib
 import io
 import json
@@ -136,10 +137,17 @@ class SandboxProvider:
 def _write(path: Path, data: bytes) -> None:
     """Write via a temp file and rename: a reader never sees half a file. No fsync — this is simulated
     server state, not the user's history."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)  # nothing half-written is left behind
+        full = exc.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
+        why = "the disk is full" if full else (exc.strerror or str(exc))
+        raise ProviderError(f"The sandbox could not keep this job in {path.parent} ({why}).",
+                            kind=ErrorKind.PROVIDER) from None
 
 
 # ---------------------------------------------------------------------- the picture

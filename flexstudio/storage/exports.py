@@ -18,6 +18,7 @@ from ..core.request import EditRequest
 from . import containers as C
 from . import xmp as X
 from .blobs import atomic_write
+from .files import free_name
 
 XMP_NS = X.XMP_NS
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -139,14 +140,22 @@ def embed(data: bytes, mime: str, parameters: str, recipe_json: str) -> tuple[by
     raise ValueError(f"cannot embed metadata in {mime}")
 
 
-def export_image(data: bytes, mime: str, dest: Path, request: EditRequest, *, stem: str,
-                 **info: Any) -> Exported:
-    """Write ``data`` with its recipe to ``dest`` (a folder, or a file path), with the permissions any new
-    file of the user gets. Returns the file written and what could not be embedded whole."""
+def target_path(dest: Path, mime: str, stem: str) -> Path:
+    """Where ``export_image`` means to write: ``dest/stem.ext`` for a folder, else ``dest`` with the
+    extension of the real format (the name tells the truth about the format)."""
     ext = _EXT.get(mime, "bin")
     path = dest / f"{stem}.{ext}" if dest.is_dir() or not dest.suffix else dest
     if path.suffix.lower().lstrip(".") not in (ext, "jpeg" if ext == "jpg" else ext):
-        path = path.with_suffix(f".{ext}")  # the name tells the truth about the format
+        path = path.with_suffix(f".{ext}")
+    return path
+
+
+def export_image(data: bytes, mime: str, dest: Path, request: EditRequest, *, stem: str,
+                 **info: Any) -> Exported:
+    """Write ``data`` with its recipe to ``dest`` (a folder, or a file path), with the permissions any new
+    file of the user gets. Returns the file written — ``target_path``, or when a file is already there a
+    free name beside it (never an overwrite) — and what could not be embedded whole."""
+    path = free_name(target_path(dest, mime, stem))
     params = parameters_text(request, provider_label=info.get("provider_label"), job_id=info.get("job_id"),
                              provider_job_id=info.get("provider_job_id"), size=info.get("size"))
     meta = recipe(request, **{k: v for k, v in info.items() if k in ("job_id", "provider_job_id", "provider",

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..core.job_state import ACTIVE, TERMINAL, JobState
 from ..core.request import EditRequest
+from . import faults
 
 # The states as stored (for SQL parameters): where a job has ended, and where its quote counts as spent
 # until a bill says otherwise (it ran, or may still run; moderated ones may be billed).
@@ -175,22 +176,64 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
     )
 
 
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class History:
     def __init__(self, db_path: Path) -> None:
-        db_path.parent.mkdir(parents=True, exist_ok=True)
         self.path = db_path
-        self.db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=10)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        self.read_only = False
+        self.skipped: list[str] = []  # ids of rows the last read could not decode (noted, not fatal)
+        try:
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = self._open()
+        except (sqlite3.Error, OSError) as exc:
+            fault = faults.explain(exc, db_path, doing="opening the history")
+            if fault is None:
+                raise
+            if isinstance(fault, faults.HistoryUnreadable) or not db_path.is_file():
+                raise fault from None
+            try:  # a read-only folder: the history can still be read (list, show, export)
+                self.db = self._open(read_only=True)
+                self.read_only = True
+            except (sqlite3.Error, OSError) as exc2:
+                raise (faults.explain(exc2, db_path, doing="opening the history") or fault) from None
+
+    def _open(self, *, read_only: bool = False) -> sqlite3.Connection:
+        if read_only:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+                                 timeout=faults.busy_timeout())
+        else:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                 timeout=faults.busy_timeout())
+        try:
+            db.row_factory = sqlite3.Row
+            if not read_only:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a damaged header shows here
+            self.db = db
+            if read_only:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version != SCHEMA_VERSION:
+                    raise faults.StorageFault(f"The history file {self.path} cannot be updated: its folder "
+                                              "is read-only.")
+            else:
+                self.migrate()
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     # ------------------------------------------------------------------ schema
     def migrate(self) -> int:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise RuntimeError(f"The history was written by a newer FlexStudio (schema {version}).")
+            raise faults.StorageFault(f"The history file {self.path} was written by a newer FlexStudio "
+                                      f"(schema {version}); update FlexStudio to use it.")
         for target in range(version + 1, SCHEMA_VERSION + 1):
             script = _MIGRATIONS[target - 1]
             self.db.execute("BEGIN IMMEDIATE")
@@ -273,12 +316,27 @@ class History:
     def get(self, job_id: str) -> JobRecord:
         row = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id=?", (job_id,)).fetchone()
         if row is None:
-            rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id LIKE ? LIMIT 2",
-                                   (job_id + "%",)).fetchall() if len(job_id) >= 4 else []
+            rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id LIKE ? ESCAPE '\\'"
+                                   " LIMIT 2", (_like_escape(job_id) + "%",)).fetchall() if len(job_id) >= 4 else []
             if len(rows) != 1:
                 raise KeyError(job_id)
             row = rows[0]
-        return _row_to_record(row)
+        try:
+            return _row_to_record(row)
+        except Exception as exc:
+            raise faults.StorageFault(f"Job {row['id']} in the history is damaged and cannot be read "
+                                      f"({type(exc).__name__}).") from None
+
+    def _records(self, rows: Iterable[sqlite3.Row]) -> list[JobRecord]:
+        """Decode rows; a row that cannot be decoded is skipped and its id noted in ``skipped``."""
+        out: list[JobRecord] = []
+        self.skipped = []
+        for r in rows:
+            try:
+                out.append(_row_to_record(r))
+            except Exception:
+                self.skipped.append(str(r["id"]))
+        return out
 
     def _where(self, search: str | None, provider: str | None, states: Sequence[str] | None,
                favourite: bool | None, group_id: str | None,
@@ -287,7 +345,7 @@ class History:
         args: list[Any] = []
         if search:
             clauses.append("prompt LIKE ? ESCAPE '\\'")
-            args.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            args.append("%" + _like_escape(search) + "%")
         if provider:
             clauses.append("provider=?")
             args.append(provider)
@@ -320,7 +378,7 @@ class History:
         rows = self.db.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE {where} ORDER BY created_at DESC, id DESC"
             " LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
-        return [_row_to_record(r) for r in rows]
+        return self._records(rows)
 
     def count(self, *, search: str | None = None, provider: str | None = None,
               states: Sequence[str] | None = None, favourite: bool | None = None,
@@ -332,7 +390,7 @@ class History:
         marks = ",".join("?" * len(_ENDED))
         rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state NOT IN ({marks})"
                                " ORDER BY created_at", _ENDED).fetchall()
-        return [_row_to_record(r) for r in rows]
+        return self._records(rows)
 
     def resumable(self) -> builtins.list[JobRecord]:
         """What ``resume`` looks at: jobs a crash left unfinished, and interrupted jobs with a handle."""
@@ -359,7 +417,7 @@ class History:
     def children(self, job_id: str) -> builtins.list[JobRecord]:
         rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE parent_job_id=? AND"
                                " deleted_at IS NULL ORDER BY created_at", (job_id,)).fetchall()
-        return [_row_to_record(r) for r in rows]
+        return self._records(rows)
 
     def ancestry(self, job_id: str) -> builtins.list[JobRecord]:
         """The chain of jobs that fed this one (via "use result as reference"), root first."""

@@ -11,15 +11,18 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import BadInput
-from ..core.request import OUTPUT_FORMATS, EditRequest
+from ..core.request import OUTPUT_FORMATS, SEED_MAX, EditRequest
 from ..core.sizes import format_size, parse_size
+from ..core.validate import check_preset_dict, parse_json
 from .blobs import atomic_write
+from .files import free_name, read_capped
 from .settings import _refuse_secrets
 
 PRESET_SCHEMA = 1
 SETTING_KEYS = ("provider", "steps", "guidance", "size", "output_format", "safety", "prompt_upsampling",
                 "seed_policy", "seed")
 SEED_POLICIES = ("random", "fixed", "increment")
+MAX_PRESET_BYTES = 256 * 1024  # a preset is a few hundred bytes; anything near this is not one
 
 
 @dataclass(frozen=True)
@@ -40,14 +43,9 @@ class Preset:
 
     @classmethod
     def from_dict(cls, d: Any, *, builtin: bool = False) -> Preset:
-        if not isinstance(d, dict) or "name" not in d:
-            raise BadInput("This file is not a FlexStudio preset (no name).")
-        version = int(d.get("flexstudio_preset", 1))
-        if version > PRESET_SCHEMA:
-            raise BadInput(f"This preset was saved by a newer FlexStudio (format {version}).")
+        check_preset_dict(d, formats=OUTPUT_FORMATS, seed_policies=SEED_POLICIES, seed_max=SEED_MAX,
+                          schema=PRESET_SCHEMA)
         raw = d.get("settings") or {}
-        if not isinstance(raw, dict):
-            raise BadInput("The preset's settings are not an object.")
         settings = {k: raw[k] for k in SETTING_KEYS if k in raw}
         _check(settings)
         tpl = d.get("prompt_template")
@@ -121,11 +119,16 @@ class PresetStore:
         self.builtin_dir = builtin_dir
 
     def _read(self, path: Path, builtin: bool) -> Preset:
+        raw = read_capped(path, MAX_PRESET_BYTES, what="preset")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise BadInput(f"Cannot read the preset {path.name}: {exc}") from None
-        return Preset.from_dict(data, builtin=builtin)
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise BadInput(f"The preset {path.name} is not UTF-8 text.") from None
+        data = parse_json(text, f"The preset {path.name}")
+        try:
+            return Preset.from_dict(data, builtin=builtin)
+        except BadInput as exc:
+            raise BadInput(f"{path.name}: {exc}") from None
 
     def list(self) -> list[Preset]:
         found: dict[str, Preset] = {}
@@ -176,6 +179,10 @@ class PresetStore:
         return preset
 
     def export(self, name: str, path: Path) -> Path:
+        """Write a preset to a file; an existing file is kept and a free name beside it is used."""
         preset = self.get(name)
+        if path.is_dir():
+            path = path / f"{_slug(preset.name)}.json"
+        path = free_name(path)
         atomic_write(path, json.dumps(preset.to_dict(), indent=2, sort_keys=True).encode("utf-8"))
         return path

@@ -65,9 +65,9 @@ class Secrets:
 
     def set(self, provider_id: str, key: str) -> Source:
         """Store a key; returns where it went. ``problem`` explains a session-only store."""
-        key = key.strip()
-        if not key:
-            raise ValueError("The key is empty.")
+        from ..core.validate import check_key
+
+        key = check_key(key, label=provider_id)  # a malformed key is refused, never stored
         try:
             self._kr().set_password(SERVICE, provider_id, key)
         except Exception as exc:

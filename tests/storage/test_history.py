@@ -85,7 +85,9 @@ def test_refuses_a_newer_database(tmp_path):
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     db.close()
-    with pytest.raises(RuntimeError, match="newer FlexStudio"):
+    from flexstudio.storage.faults import StorageFault
+
+    with pytest.raises(StorageFault, match="newer FlexStudio"):  # a sentence for the user, not a crash
         History(path)
 
 
