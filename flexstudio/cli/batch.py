@@ -87,7 +87,7 @@ def _confirm(total: float | None, n: int, args: argparse.Namespace) -> None:
 
 def _note(path: Path, text: str) -> None:
     """What could not be embedded whole in an output is said, never dropped silently."""
-    sys.stderr.write(f"note: {path.name}: {text}\n")
+    output.note(f"note: {path.name}: {text}")
 
 
 class _Progress:

@@ -15,7 +15,10 @@ MAX_BYTES = 256 * 1024 * 1024
 def _read(path: str) -> bytes:
     from ..storage.files import read_capped
 
-    return read_capped(path, MAX_BYTES, what="image")  # a pipe or a device is refused, never read
+    p = Path(path)
+    if not p.is_file():  # stat first: a pipe or a device is refused, never opened
+        raise BadInput(f"{path} is not a file." if p.exists() else f"{path} does not exist.")
+    return read_capped(path, MAX_BYTES, what="image")
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -405,7 +405,8 @@ def output_writer(blobs: Any, registry: Any, out_dir: Path,
         for o in rec.outputs:
             path = claim(out_dir, it.stem, _EXT.get(o.mime, "bin"))
             try:
-                done = export_image(blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem, job_id=rec.id,
+                done = export_image(blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem, claimed=True,
+                                    job_id=rec.id,
                                     provider=rec.provider, provider_label=info.label if info else rec.provider,
                                     provider_job_id=rec.provider_job_id, seed=rec.request.seed,
                                     size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)

@@ -151,11 +151,12 @@ def target_path(dest: Path, mime: str, stem: str) -> Path:
 
 
 def export_image(data: bytes, mime: str, dest: Path, request: EditRequest, *, stem: str,
-                 **info: Any) -> Exported:
+                 claimed: bool = False, **info: Any) -> Exported:
     """Write ``data`` with its recipe to ``dest`` (a folder, or a file path), with the permissions any new
     file of the user gets. Returns the file written — ``target_path``, or when a file is already there a
-    free name beside it (never an overwrite) — and what could not be embedded whole."""
-    path = free_name(target_path(dest, mime, stem))
+    free name beside it (never an overwrite) — and what could not be embedded whole. ``claimed``: ``dest``
+    is an empty file the caller reserved for this image (batches do), so it is written in place."""
+    path = target_path(dest, mime, stem) if claimed else free_name(target_path(dest, mime, stem))
     params = parameters_text(request, provider_label=info.get("provider_label"), job_id=info.get("job_id"),
                              provider_job_id=info.get("provider_job_id"), size=info.get("size"))
     meta = recipe(request, **{k: v for k, v in info.items() if k in ("job_id", "provider_job_id", "provider",
