@@ -22,6 +22,7 @@ from ..core.request import EditRequest, ImageRef
 from ..jobs.batch import BatchScheduler, Summary, output_writer, public_status
 from ..jobs.batch_plan import batch_key, expand, plan_items
 from ..storage.batches import BAD_INPUT, Batch, BatchStore, Item, NewItem
+from . import output
 from .commands import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
