@@ -447,8 +447,8 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
 
 def test_a_full_disk_during_an_edit_leaves_nothing_half_written_and_the_next_command_works(ctx):
     ctx.seed_history(1)
-    r = run(ctx, ["edit", "-p", "big", "--size", "1024x1024", "--format", "png", "--json"],
-            preexec=_file_size_limit(100_000))  # the 1 MP PNG is larger than this
+    r = run(ctx, ["edit", "-p", "big", "--size", "2048x2048", "--format", "png", "--seed", "2", "--json"],
+            preexec=_file_size_limit(150_000))  # this 4 MP PNG is about 280 KB
     assert "Traceback" not in r.stdout + r.stderr
     assert r.returncode in (1, 2, 3), (r.stdout, r.stderr)  # failed / refused / interrupted: documented ends
     obj = json.loads(r.stdout)
