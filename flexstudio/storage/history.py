@@ -399,7 +399,7 @@ class History:
             f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE deleted_at IS NULL AND (state NOT IN ({marks})"
             " OR (state=? AND handle_json IS NOT NULL)) ORDER BY created_at",
             (*_ENDED, JobState.INTERRUPTED.value)).fetchall()
-        return [_row_to_record(r) for r in rows]
+        return self._records(rows)
 
     def claim(self, job_id: str, owner: str, *, expected: str | None) -> bool:
         """Take a job for ``owner`` if its owner is still ``expected`` (compare-and-set: of two
