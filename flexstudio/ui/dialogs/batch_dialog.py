@@ -218,7 +218,14 @@ class BatchDialog(QDialog):
             self.price.set_refusal(str(exc))
             return
         paths = list(self.inputs)
-        items = await asyncio.to_thread(plan_items, template, paths, lambda r: svc.quote(r).usd)
+
+        def plan() -> list[NewItem]:
+            import flexstudio.storage.contact_sheet
+            import flexstudio.storage.exports  # noqa: F401 - imported here, not on the GUI thread at Launch
+
+            return plan_items(template, paths, lambda r: svc.quote(r).usd)
+
+        items = await asyncio.to_thread(plan)
         self.items = items
         good = [it for it in items if it.status != BAD_INPUT]
         bad = len(items) - len(good)
