@@ -40,17 +40,51 @@ def create_app(argv: Sequence[str] = ()) -> QApplication:
 
 
 def build_services() -> Services | None:
-    """The Qt-free services, or None after telling the user why they cannot start."""
+    """The Qt-free services, or None after telling the user why they cannot start. A history file that
+    cannot be read is named in a dialog that offers to move it aside and start fresh."""
+    from PySide6.QtWidgets import QMessageBox
+
     from .core.errors import FlexError
     from .services import Services
+    from .storage import faults
+
+    for _attempt in range(3):
+        try:
+            services = Services.build()
+            _probe_history(services)
+            return services
+        except faults.HistoryUnreadable as fault:
+            from .ui.dialogs.history_fault_dialog import HistoryFaultDialog
+
+            if not HistoryFaultDialog(fault).wants_move_aside():
+                return None
+            try:
+                moved = faults.move_aside(fault.path)
+            except OSError as exc:
+                QMessageBox.critical(None, "FlexStudio cannot start",
+                                     f"The history could not be moved aside ({exc.strerror or exc}).")
+                return None
+            log.warning("the unreadable history was moved aside to %s", moved)
+        except (FlexError, OSError, RuntimeError) as exc:
+            QMessageBox.critical(None, "FlexStudio cannot start", f"{faults.explain(exc) or exc}")
+            return None
+    return None
+
+
+def _probe_history(services: Services) -> None:
+    """Read the history's index once: damage past the first page shows here, before the window opens,
+    rather than as an empty history list. Raises ``HistoryUnreadable``."""
+    import sqlite3
+
+    from .storage import faults
 
     try:
-        return Services.build()
-    except (FlexError, OSError, RuntimeError) as exc:
-        from PySide6.QtWidgets import QMessageBox
-
-        QMessageBox.critical(None, "FlexStudio cannot start", f"{exc}")
-        return None
+        services.history.count()
+        services.history.list(limit=1)
+    except sqlite3.DatabaseError as exc:
+        services.history.close()
+        fault = faults.explain(exc, services.history.path)
+        raise (fault or exc) from None
 
 
 def build_window(services: Services) -> MainWindow:

@@ -6,6 +6,7 @@ in the compare view."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -151,7 +152,7 @@ class ResultCard(QFrame):
         self.state = ev.state
         accent = theme.STATE_ACCENTS.get(ev.state, "#868e96")
         self.state_label.setText(f"<span style='color:{accent}'>●</span> {STATE_WORDS.get(ev.state, ev.state)} — "
-                                 f"{outcome_text(ev)}")
+                                 f"{html.escape(outcome_text(ev))}")  # the provider's words, literally
 
     def update_record(self, rec: JobRecord) -> None:
         self.record = rec
@@ -159,7 +160,8 @@ class ResultCard(QFrame):
         accent = theme.STATE_ACCENTS.get(rec.state, "#868e96")
         sentence = rec.error_message or rec.message or ""
         self.state_label.setText(f"<span style='color:{accent}'>●</span> {STATE_WORDS.get(rec.state, rec.state)}"
-                                 + (f" — {sentence}" if sentence and rec.state != JobState.SUCCEEDED else ""))
+                                 + (f" — {html.escape(sentence)}" if sentence and rec.state != JobState.SUCCEEDED
+                                    else ""))
         latency = f"{rec.latency_s:.1f} s" if rec.latency_s is not None else "— s"
         billed = theme.money(rec.billed_usd) if rec.billed_usd is not None else "not reported"
         quoted = theme.money(rec.quote_usd) if rec.quote_usd is not None else "unknown"

@@ -30,6 +30,7 @@ class MessageBar(QFrame):
         self.glyph.setFixedSize(20, 20)
         self.glyph.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text = QLabel()
+        self.text.setTextFormat(Qt.TextFormat.PlainText)  # messages may quote a provider: text, not markup
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.action = QPushButton()

@@ -26,7 +26,7 @@ from ...core.job_state import JobState
 from ..models.jobs_model import is_terminal
 from . import theme
 from .a11y import announcer, chain
-from .labels import ElidingLabel
+from .labels import ElidingLabel, literal_tip, plain
 
 if TYPE_CHECKING:
     from ...jobs.events import JobEvent
@@ -115,7 +115,7 @@ class JobCard(QFrame):
         self.dot = StateDot()
         self.title = ElidingLabel(title)
         self.title.setFont(theme.bold(theme.small_font(self, 0)))
-        self.state_label = QLabel()
+        self.state_label = plain(QLabel())
         self.state_label.setFont(theme.small_font(self))
         self.cancel = QToolButton()
         self.cancel.setText("Cancel")
@@ -141,7 +141,7 @@ class JobCard(QFrame):
         self.progress.setRange(0, 0)
         self.progress.setAccessibleName("Progress")
         lay.addWidget(self.progress)
-        self.sentence = QLabel()
+        self.sentence = plain(QLabel())  # the provider's own words, shown literally
         self.sentence.setWordWrap(True)
         self.sentence.setFont(theme.small_font(self))
         self.sentence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -189,7 +189,7 @@ class JobCard(QFrame):
                 self.progress.setRange(0, 0)  # busy
         self.sentence.setText(outcome_text(ev))
         detail = f"\n{ev.error_message}" if ev.state == JobState.INTERRUPTED and ev.error_message else ""
-        self.setToolTip(f"Job {ev.job_id}: {outcome_text(ev)}{detail}")
+        self.setToolTip(literal_tip(f"Job {ev.job_id}: {outcome_text(ev)}{detail}"))
         self._name()
 
     def cancel_requested_text(self, text: str) -> None:

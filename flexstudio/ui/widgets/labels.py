@@ -8,19 +8,35 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QSizePolicy, QWidget
 
 
+def plain(label: QLabel) -> QLabel:
+    """A label that shows its text as written: a provider's "<b>" or "<img …>" is text, not markup."""
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+def literal_tip(text: str) -> str:
+    """A tooltip that shows ``text`` as written (Qt would render a tooltip that looks like HTML)."""
+    if "<" not in text and "&" not in text:
+        return text
+    import html
+
+    return "<p style='white-space:pre-wrap'>" + html.escape(text).replace("\n", "<br>") + "</p>"
+
+
 class ElidingLabel(QLabel):
     """A one-line label that shortens its text with "…" instead of widening its parent."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)  # prompts and file names are text, never markup
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setMinimumWidth(40)
         self.setText(text)
 
     def setText(self, text: str) -> None:
         self._full = text
-        self.setToolTip(text)
+        self.setToolTip(literal_tip(text))
         self.setAccessibleName(text)  # a screen reader reads it whole, not as shortened on screen
         self._elide()
 
