@@ -166,7 +166,10 @@ class Services:
             source = known[info.id] if info.id in known else self.key_source(info)
             if info.needs_key and not source:
                 raise MissingKey.of(info.label, info.id, info.env_var)
-            if info.needs_key and info.id not in known:  # the window's keys are checked when a job reads them
+            # The key's characters: always for an environment variable (no keyring call); for a stored key
+            # only off the GUI thread (the window passes key_sources it read there; keys set through
+            # Secrets.set were checked on the way in).
+            if info.needs_key and (info.id not in known or source == "env"):
                 where = f"from {info.env_var}" if source == "env" and info.env_var else f"from the {source}"
                 check_key(self.secrets.get(info.id, info.env_var), label=info.label, where=where)
         if max_cost is not None:
