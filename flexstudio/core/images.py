@@ -14,8 +14,7 @@ threads (``asyncio.to_thread``); none touches Pillow's global settings.
 * ``verify_output`` decodes a provider's result once to be sure it is a whole, sane image.
 * ``thumbnail`` makes a small preview for the GUI.
 
-``PreparedImage`` has the fields of ``providers.base.PreparedReference`` (core may not import providers);
-that class can become an alias of this one.
+``prepare`` returns a ``core.request.PreparedReference``, the one type every provider sends.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ from .image_decode import (
     swaps_sides,
 )
 from .image_resample import resample
-from .request import ImageRef
+from .request import ImageRef, PreparedReference
 from .sizes import MAX_PIXELS, fit_within
 
 # Bump when ``prepare`` makes different bytes for the same input (storage.prepared keeps results between
@@ -87,17 +86,6 @@ class ImageInfo:
     def to_ref(self) -> ImageRef:
         return ImageRef(sha256=self.sha256, width=self.width, height=self.height, name=self.name,
                         mime=self.mime)
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedImage:
-    """A reference image ready to upload (same fields as ``providers.base.PreparedReference``)."""
-
-    data: bytes
-    mime: str           # image/jpeg | image/png | image/webp
-    width: int
-    height: int
-    source_sha256: str  # the original's content hash (ImageRef.sha256)
 
 
 def sha256_of(data: bytes) -> str:
@@ -202,7 +190,7 @@ def _encode(im: Image.Image, fmt: str) -> tuple[bytes, str]:
 
 
 def prepare(data: bytes, *, max_pixels: int = MAX_PIXELS, fmt: str = "auto", name: str = "",
-            sha256: str | None = None) -> PreparedImage:
+            sha256: str | None = None) -> PreparedReference:
     """The reference as a provider should get it (see the module docstring). ``fmt`` is auto, jpeg, png or
     webp; ``sha256`` may be given when the caller already knows the hash of ``data``."""
     fmt = _normalise_fmt(fmt)
@@ -211,11 +199,11 @@ def prepare(data: bytes, *, max_pixels: int = MAX_PIXELS, fmt: str = "auto", nam
     w, h = src.upright_size
     tw, th = fit_within(w, h, max_pixels)
     if _can_pass_through(src, data, (tw, th), fmt):
-        return PreparedImage(data, src.spec.mime, tw, th, source_sha)
+        return PreparedReference(data, src.spec.mime, tw, th, source_sha)
     crop_only = w * h <= max_pixels and tw <= w and th <= h
     im = _render(src, (tw, th), crop_only=crop_only, reducing_gap=REDUCING_GAP)
     out, mime = _encode(im, fmt)
-    return PreparedImage(out, mime, tw, th, source_sha)
+    return PreparedReference(out, mime, tw, th, source_sha)
 
 
 # ------------------------------------------------------------------------------------- results, previews
@@ -256,8 +244,8 @@ class PreparedCache:
 
     def __init__(self, max_bytes: int = 128 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, int, str], PreparedImage] = OrderedDict()
-        self._pending: dict[tuple[str, int, str], Future[PreparedImage]] = {}
+        self._items: OrderedDict[tuple[str, int, str], PreparedReference] = OrderedDict()
+        self._pending: dict[tuple[str, int, str], Future[PreparedReference]] = {}
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -270,7 +258,7 @@ class PreparedCache:
         with self._lock:
             return self._bytes
 
-    def get(self, sha256: str, max_pixels: int = MAX_PIXELS, fmt: str = "auto") -> PreparedImage | None:
+    def get(self, sha256: str, max_pixels: int = MAX_PIXELS, fmt: str = "auto") -> PreparedReference | None:
         key = (sha256, max_pixels, _normalise_fmt(fmt))
         with self._lock:
             item = self._items.get(key)
@@ -278,7 +266,7 @@ class PreparedCache:
                 self._items.move_to_end(key)
             return item
 
-    def add(self, item: PreparedImage, max_pixels: int = MAX_PIXELS, fmt: str = "auto") -> None:
+    def add(self, item: PreparedReference, max_pixels: int = MAX_PIXELS, fmt: str = "auto") -> None:
         """Keep an item prepared earlier (read back from storage.prepared)."""
         with self._lock:
             key = (item.source_sha256, max_pixels, _normalise_fmt(fmt))
@@ -291,7 +279,7 @@ class PreparedCache:
             self._bytes = 0
 
     def prepare(self, data: bytes, *, max_pixels: int = MAX_PIXELS, fmt: str = "auto", name: str = "",
-                sha256: str | None = None) -> PreparedImage:
+                sha256: str | None = None) -> PreparedReference:
         """``prepare(...)`` through the cache; the same object comes back for the same key."""
         fmt = _normalise_fmt(fmt)
         sha = sha256 or sha256_of(data)
@@ -321,7 +309,7 @@ class PreparedCache:
         pending.set_result(item)
         return item
 
-    def _store(self, key: tuple[str, int, str], item: PreparedImage) -> None:
+    def _store(self, key: tuple[str, int, str], item: PreparedReference) -> None:
         size = len(item.data)
         if size > self.max_bytes:
             return
@@ -332,5 +320,5 @@ class PreparedCache:
             self._bytes -= len(old.data)
 
 
-__all__ = ["FORMATS", "PREPARE_VERSION", "ImageInfo", "PreparedCache", "PreparedImage", "inspect", "prepare", "sha256_of",
+__all__ = ["FORMATS", "PREPARE_VERSION", "ImageInfo", "PreparedCache", "PreparedReference", "inspect", "prepare", "sha256_of",
            "thumbnail", "verify_output"]

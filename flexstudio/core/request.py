@@ -50,6 +50,18 @@ class ImageRef:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedReference:
+    """A reference image ready to upload: decoded once, oriented, downscaled, re-encoded
+    (``core.images.prepare`` makes it; every provider sends it)."""
+
+    data: bytes
+    mime: str           # image/jpeg | image/png | image/webp
+    width: int
+    height: int
+    source_sha256: str  # the original's content hash (ImageRef.sha256)
+
+
+@dataclass(frozen=True, slots=True)
 class EditRequest:
     """Everything the user sets for one edit. Immutable; change it with ``with_(...)``."""
 

@@ -44,6 +44,7 @@ from .events import EventBus, JobEvent
 if TYPE_CHECKING:
     import httpx
 
+    from ..core.images import PreparedCache
     from ..providers.registry import Registry
     from ..storage.blobs import BlobStore
     from ..storage.history import History, JobRecord
@@ -89,7 +90,7 @@ class Runner:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._tasks: dict[str, asyncio.Task[JobRecord]] = {}
         self._cancel_requested: set[str] = set()
-        self._prep_cache: Any = None
+        self._prep_cache: PreparedCache | None = None  # made on first use (it brings Pillow)
         self.retry_after: dict[str, float] = {}  # job id → the wait a provider asked for when it refused
         self.owner = owners.me()
         self._beat: asyncio.Task[None] | None = None
@@ -407,6 +408,7 @@ class Runner:
 
         if self._prep_cache is None:
             self._prep_cache = images.PreparedCache()
+        cache = self._prep_cache
         max_px = info.capabilities.max_pixels
         stage = getattr(provider, "stage", None)
         if stage is not None and not provider.should_stage(request):  # type: ignore[union-attr]
@@ -415,17 +417,16 @@ class Runner:
         def work(ref: Any) -> tuple[PreparedReference, Any]:
             # one preparation per image at a time: the cells of a sweep wait for it instead of repeating it
             with self._prep_locks.setdefault((ref.sha256, max_px), threading.Lock()):
-                prepared = self._prep_cache.get(ref.sha256, max_px)
+                prepared = cache.get(ref.sha256, max_px)
                 if prepared is None and self.prepared is not None:
                     prepared = self.prepared.get(ref.sha256, max_px)  # a re-run decodes nothing
-                    if prepared is not None and hasattr(self._prep_cache, "add"):
-                        self._prep_cache.add(prepared, max_px)
+                    if prepared is not None and hasattr(cache, "add"):
+                        cache.add(prepared, max_px)
                 fresh = prepared is None
                 if prepared is None:
-                    prepared = self._prep_cache.prepare(self.blobs.get(ref.sha256), max_pixels=max_px,
-                                                        name=ref.name, sha256=ref.sha256)
-            return PreparedReference(data=prepared.data, mime=prepared.mime, width=prepared.width,
-                                     height=prepared.height, source_sha256=ref.sha256), (prepared if fresh else None)
+                    prepared = cache.prepare(self.blobs.get(ref.sha256), max_pixels=max_px,
+                                           name=ref.name, sha256=ref.sha256)
+            return prepared, (prepared if fresh else None)
 
         out: list[PreparedReference | None] = [None] * len(request.references)
         gate = self._prepare_gate()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from ..core.request import PreparedReference as PreparedReference  # the one type (made in core.images)
 from ..core.sizes import MAX_PIXELS
 
 if TYPE_CHECKING:
@@ -108,17 +109,6 @@ class Capabilities:
             "fields": {k: {"support": v.support.value, "note": v.note}
                        for k, v in sorted(self.fields.items())},
         }
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedReference:
-    """A reference image ready to upload: decoded once, oriented, downscaled, re-encoded."""
-
-    data: bytes
-    mime: str          # image/jpeg | image/png | image/webp
-    width: int
-    height: int
-    source_sha256: str  # the original's content hash (ImageRef.sha256)
 
 
 @dataclass(frozen=True, slots=True)

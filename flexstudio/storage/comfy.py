@@ -174,7 +174,7 @@ def _sampler_settings(g: Graph, n: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_graph(nodes: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None:
+def read_graph(nodes: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None:  # noqa: C901 — one branch per node family
     """What the graph says about the saved image — prompt, negative, seed, steps, guidance (FluxGuidance
     or cfg), sampler, scheduler, size — and notes about how it was chosen. None when nothing is found."""
     g = Graph(nodes)

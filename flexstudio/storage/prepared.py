@@ -22,7 +22,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from ..core.images import PREPARE_VERSION, PreparedImage
+from ..core.images import PREPARE_VERSION
+from ..core.request import PreparedReference
 from .blobs import ext_for
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB ≈ 500 prepared 4 MP references
@@ -41,7 +42,7 @@ class PreparedStore:
     def _prefix(self, source_sha256: str, max_pixels: int, fmt: str) -> str:
         return f"{source_sha256}-{int(max_pixels)}-{fmt}-v{PREPARE_VERSION}-"
 
-    def get(self, source_sha256: str, max_pixels: int, fmt: str = "auto") -> PreparedImage | None:
+    def get(self, source_sha256: str, max_pixels: int, fmt: str = "auto") -> PreparedReference | None:
         shard = self.root / source_sha256[:2]
         if not shard.is_dir():
             return None
@@ -60,10 +61,10 @@ class PreparedStore:
                 os.utime(path)  # recently used: pruned last
             except OSError:
                 pass
-            return PreparedImage(data, _MIMES[m["ext"]], int(m["w"]), int(m["h"]), source_sha256)
+            return PreparedReference(data, _MIMES[m["ext"]], int(m["w"]), int(m["h"]), source_sha256)
         return None
 
-    def put(self, item: PreparedImage, max_pixels: int, fmt: str = "auto") -> None:
+    def put(self, item: PreparedReference, max_pixels: int, fmt: str = "auto") -> None:
         """Keep ``item`` (best effort: a full or read-only disk only costs a future re-preparation)."""
         sha = hashlib.sha256(item.data).hexdigest()
         name = (f"{self._prefix(item.source_sha256, max_pixels, fmt)}{item.width}x{item.height}-{sha}."

@@ -57,7 +57,7 @@ def _short(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
-def fit(found: Mapping[str, Any], source: str, providers: Mapping[str, str] | None = None,
+def fit(found: Mapping[str, Any], source: str, providers: Mapping[str, str] | None = None,  # noqa: C901 — one rule per field
         notes: list[str] | None = None) -> Recipe | None:
     """An ``EditRequest`` from the values an image carries: each value FLUX.2 [flex] takes is kept as it
     is, each other one is left out with a note. None when the image carries no settings at all."""

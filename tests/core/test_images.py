@@ -16,6 +16,7 @@ from flexstudio.core import image_decode, images
 from flexstudio.core.errors import BadInput
 from flexstudio.core.image_colour import resizable
 from flexstudio.core.images import PreparedCache, inspect, prepare, thumbnail, verify_output
+from flexstudio.core.request import PreparedReference
 from flexstudio.core.sizes import MAX_PIXELS, MEGAPIXEL
 from tests.corpus import (
     BIG_JPEG_SIZE,
@@ -392,7 +393,7 @@ def test_cache_encodes_each_key_once_across_threads(monkeypatch: pytest.MonkeyPa
     calls = []
     real_prepare = images.prepare
 
-    def prepare_when_all_wait(*args: Any, **kwargs: Any) -> images.PreparedImage:
+    def prepare_when_all_wait(*args: Any, **kwargs: Any) -> PreparedReference:
         calls.append(1)
         for _ in range(5):
             assert waiting.acquire(timeout=10)
@@ -402,7 +403,7 @@ def test_cache_encodes_each_key_once_across_threads(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(images, "prepare", prepare_when_all_wait)
     cache = PreparedCache()
     data = corpus_bytes("jpeg")
-    results: list[images.PreparedImage] = []
+    results: list[PreparedReference] = []
     threads = [threading.Thread(target=lambda: results.append(cache.prepare(data))) for _ in range(6)]
     for t in threads:
         t.start()
