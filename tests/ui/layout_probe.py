@@ -83,6 +83,12 @@ async def probe(app: Any, window: Any) -> dict[str, Any]:
     if after != before:
         found.append(f"the banner moved Run from {before.toTuple()} to {after.toTuple()}")
     window.banner.dismiss()
+    window.prompt_mode.switch.setChecked(True)  # the JSON prompt's check line and template button fit too
+    window.prompt.setPlainText('{\n  "scene": "' + PROMPT.replace('"', "'") + '"\n  "style": "ink"\n}')
+    await settle(app)
+    found.extend(problems(window, "JSON prompt with an error: "))
+    window.prompt_mode.switch.setChecked(False)
+    window.prompt.setPlainText(PROMPT)
     window.compare.set_mode("diff")
     await every_provider("Difference")
     os.environ["FLEXSTUDIO_SANDBOX_LATENCY"] = "3600"

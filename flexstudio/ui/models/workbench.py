@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from ...core import json_prompt
 from ...core.request import SEED_MAX, EditRequest, ImageRef
 from ...core.sizes import ASPECT_PRESETS, snap
 from . import mentions
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 SIZE_AUTO, SIZE_MATCH, SIZE_CUSTOM = "auto", "match", "custom"
 SEED_POLICIES = ("fixed", "increment", "random")  # after a run: keep, +1, new random
+PROMPT_PLAIN, PROMPT_JSON = "plain", "json"
 
 
 def random_seed() -> int:
@@ -38,6 +40,7 @@ class Workbench(QObject):
     seedChanged = Signal(object)  # int up to 2**32-1: wider than a Qt int
     beforeChanged = Signal()
     undoable = Signal(str, object, object)  # what was done to the references, the snapshots before and after
+    promptModeChanged = Signal(str)  # "plain" or "json" (FLUX.2's structured prompt)
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +58,8 @@ class Workbench(QObject):
         self.seed_locked = False
         self.before_sha: str | None = None
         self.template: str | None = None  # the prompt template of the last preset applied
+        self.prompt_mode: str = PROMPT_JSON if ui.get("prompt_mode") == PROMPT_JSON else PROMPT_PLAIN
+        self._check: tuple[str, json_prompt.Check] | None = None
         self._origins: dict[str, str] = {}  # reference sha → the job whose result it is
         self._spend_cache: dict[float, tuple[tuple[str, ...], str]] = {}
         self._restore_draft(ui.get("draft"))
@@ -102,7 +107,27 @@ class Workbench(QObject):
 
     @property
     def request(self) -> EditRequest:
-        return self._req.with_(size=self.size())
+        """The request as it is sent: a valid JSON prompt goes out compact (see ``core.json_prompt``)."""
+        req = self._req.with_(size=self.size())
+        if self.prompt_mode == PROMPT_JSON and self.prompt_check().ok:
+            req = req.with_(prompt=json_prompt.compact(req.prompt))
+        return req
+
+    def prompt_check(self) -> json_prompt.Check:
+        """The JSON prompt's verdict (cached per text); always fine in plain mode."""
+        if self.prompt_mode != PROMPT_JSON:
+            return json_prompt.Check()
+        text = self._req.prompt
+        if self._check is None or self._check[0] != text:
+            self._check = (text, json_prompt.check(text))
+        return self._check[1]
+
+    def run_blocker(self) -> str | None:
+        """Why Run cannot start the request being edited, or None."""
+        verdict = self.prompt_check()
+        if not verdict.ok:
+            return f"Fix the JSON prompt first — {verdict.error}"
+        return None
 
     def output_size(self) -> tuple[int, int]:
         return self.request.output_size(self.caps.max_pixels)
@@ -171,6 +196,28 @@ class Workbench(QObject):
             self._req = self._req.with_(prompt=text)
             self.promptSet.emit(text)
             self.changed.emit()
+
+    def set_prompt_mode(self, mode: str) -> None:
+        """Plain text or FLUX.2's JSON structured prompt. Switching to JSON starts from the template (an
+        empty prompt) or puts the plain prompt in as the scene; back to plain, a prompt that is only a scene
+        becomes that text again. Anything else is left as typed."""
+        if mode not in (PROMPT_PLAIN, PROMPT_JSON) or mode == self.prompt_mode:
+            return
+        self.prompt_mode = mode
+        self.promptModeChanged.emit(mode)
+        if mode == PROMPT_JSON:
+            self.replace_prompt(json_prompt.from_plain(self._req.prompt))
+        else:
+            self.replace_prompt(json_prompt.to_plain(self._req.prompt))
+        self.changed.emit()
+
+    def _mode_for(self, prompt: str) -> str:
+        """A restored prompt decides the mode: a JSON object comes back in JSON mode, indented."""
+        mode = PROMPT_JSON if json_prompt.is_json_prompt(prompt) else PROMPT_PLAIN
+        if mode != self.prompt_mode:
+            self.prompt_mode = mode
+            self.promptModeChanged.emit(mode)
+        return json_prompt.pretty(prompt) if mode == PROMPT_JSON else prompt
 
     def set_steps(self, steps: int) -> None:
         self._set(steps=int(steps))
@@ -327,7 +374,7 @@ class Workbench(QObject):
         missing = [r.name or r.sha256[:12] for r in request.references if not self.services.blobs.has(r.sha256)]
         provider = self._req.provider if keep_provider or request.provider not in self.services.registry \
             else request.provider
-        self._load(request.with_(references=refs, provider=provider,
+        self._load(request.with_(references=refs, provider=provider, prompt=self._mode_for(request.prompt),
                                  seed=request.seed if request.seed is not None else random_seed()))
         return missing
 
@@ -395,10 +442,13 @@ class Workbench(QObject):
     def snapshot(self) -> tuple[Any, ...]:
         """Everything a restore replaces, to put it back ("Add as a reference instead")."""
         return (self._req, self.size_mode, self.custom_size, self.seed_policy, dict(self._origins),
-                self.before_sha, self.template)
+                self.before_sha, self.template, self.prompt_mode)
 
     def restore_snapshot(self, snap: tuple[Any, ...]) -> None:
-        req, self.size_mode, self.custom_size, self.seed_policy, origins, before, self.template = snap
+        req, self.size_mode, self.custom_size, self.seed_policy, origins, before, self.template, mode = snap
+        if mode != self.prompt_mode:
+            self.prompt_mode = mode
+            self.promptModeChanged.emit(mode)
         self._origins = origins
         self._req = req if req.provider in self.services.registry else req.with_(provider=self._req.provider)
         self._clamp_to_caps()
@@ -417,6 +467,8 @@ class Workbench(QObject):
         changes = {k: getattr(r, k) for k in keep & recipe.fields}
         if changes.get("provider") not in self.services.registry:
             changes.pop("provider", None)
+        if "prompt" in changes:
+            changes["prompt"] = self._mode_for(changes["prompt"])
         self._load(cur.with_(**changes))
         return []
 
@@ -437,3 +489,4 @@ class Workbench(QObject):
         s.ui["size_mode"] = self.size_mode
         s.ui["custom_size"] = list(self.custom_size)
         s.ui["draft"] = self._req.with_(size=None).to_dict()  # references, prompt, settings: back at the next start
+        s.ui["prompt_mode"] = self.prompt_mode

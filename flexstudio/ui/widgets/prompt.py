@@ -1,8 +1,11 @@
 """The prompt editor: multi-line, "image N" mentions highlighted in their chip's colour, ``#rrggbb``
-shown as a swatch, prompt history on Alt+Up / Alt+Down."""
+shown as a swatch, prompt history on Alt+Up / Alt+Down. In JSON mode (FLUX.2's structured prompt) the
+same marks apply inside the JSON's text values, keys are set apart and the spot a parse error points at is
+underlined."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,11 +16,22 @@ from PySide6.QtWidgets import QPlainTextEdit, QWidget
 from ..models import mentions
 from . import theme
 
+# One JSON string on a line (JSON text cannot span lines), closed or not; a key when ':' follows.
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"?')
+_KEY_AFTER = re.compile(r"\s*:")
+
 
 class PromptHighlighter(QSyntaxHighlighter):
     def __init__(self, document: QTextDocument) -> None:
         super().__init__(document)
         self.count = 0  # references in the tray: a mention beyond it is marked as dangling
+        self.json_mode = False
+        self.error_at: tuple[int, int] = (0, 0)  # JSON mode: 1-based line and column of the parse error
+
+    def set_json(self, on: bool, error_at: tuple[int, int] = (0, 0)) -> None:
+        if (on, error_at) != (self.json_mode, self.error_at):
+            self.json_mode, self.error_at = on, error_at
+            self.rehighlight()
 
     def set_count(self, count: int) -> None:
         if count != self.count:
@@ -25,6 +39,28 @@ class PromptHighlighter(QSyntaxHighlighter):
             self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:
+        if not self.json_mode:
+            self._marks(text, 0)
+            return
+        key_colour = theme.muted()
+        for m in _JSON_STRING.finditer(text):
+            if _KEY_AFTER.match(text, m.end()):
+                fmt = QTextCharFormat()
+                fmt.setForeground(key_colour)
+                self.setFormat(m.start(), m.end() - m.start(), fmt)
+            else:
+                self._marks(m.group(0), m.start())
+        line, col = self.error_at
+        if line and self.currentBlock().blockNumber() == line - 1:
+            start = max(0, min(col - 1, len(text) - 1))
+            for i in range(start, max(start + 1, len(text))):
+                fmt = self.format(i)
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+                fmt.setUnderlineColor(QColor("#e03131"))
+                self.setFormat(i, 1, fmt)
+
+    def _marks(self, text: str, offset: int) -> None:
+        """Mentions and colour swatches in ``text``, which starts at ``offset`` in the block."""
         for start, length, n in mentions.mentions(text):
             fmt = QTextCharFormat()
             if 1 <= n <= self.count:
@@ -40,7 +76,7 @@ class PromptHighlighter(QSyntaxHighlighter):
                 fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
                 fmt.setUnderlineColor(QColor("#e03131"))
                 fmt.setToolTip(f"There is no image {n} in the tray")
-            self.setFormat(start, length, fmt)
+            self.setFormat(offset + start, length, fmt)
         start = text.find(mentions.REMOVED)
         while start >= 0:  # a mention of a picture that was removed: it points at nothing now
             fmt = QTextCharFormat()
@@ -48,7 +84,7 @@ class PromptHighlighter(QSyntaxHighlighter):
             fmt.setUnderlineColor(QColor("#e03131"))
             fmt.setForeground(QColor("#e03131"))
             fmt.setToolTip("This mentioned an image you removed. Ctrl+Z brings it back; or edit the prompt.")
-            self.setFormat(start, len(mentions.REMOVED), fmt)
+            self.setFormat(offset + start, len(mentions.REMOVED), fmt)
             start = text.find(mentions.REMOVED, start + 1)
         for start, length, hexcode in mentions.colours(text):
             colour = QColor(hexcode)
@@ -56,7 +92,7 @@ class PromptHighlighter(QSyntaxHighlighter):
             fmt.setBackground(colour)
             fmt.setForeground(theme.readable_on(colour))
             fmt.setToolTip(hexcode)
-            self.setFormat(start, length, fmt)
+            self.setFormat(offset + start, length, fmt)
 
 
 class PromptEdit(QPlainTextEdit):
@@ -116,6 +152,21 @@ class PromptEdit(QPlainTextEdit):
 
     def set_reference_count(self, n: int) -> None:
         self.highlighter.set_count(n)
+
+    def set_json_mode(self, on: bool, error_at: tuple[int, int] = (0, 0)) -> None:
+        """Mark the text as FLUX.2 JSON (and where its parse error is), or as plain text."""
+        self.highlighter.set_json(on, error_at if on else (0, 0))
+        self.setAccessibleDescription("FLUX.2 JSON structured prompt" if on else "")
+
+    def insert_template(self, text: str) -> None:
+        """Replace the text by ``text`` as one edit the user can undo (Ctrl+Z)."""
+        cursor = self.textCursor()
+        cursor.beginEditBlock()
+        cursor.select(cursor.SelectionType.Document)
+        cursor.insertText(text)
+        cursor.endEditBlock()
+        cursor.setPosition(0)
+        self.setTextCursor(cursor)
 
     def reload_history(self) -> None:
         self._history = None

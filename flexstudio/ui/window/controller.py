@@ -101,6 +101,10 @@ class WindowController:
         return started
 
     def run(self, *, anyway: bool = False) -> None:
+        blocker = self.wb.run_blocker()
+        if blocker is not None:  # Ctrl+Enter while the button is disabled: say why, send nothing
+            self.view.show_message("error", blocker)
+            return
         if not anyway:  # a mention that points at nothing changes what the prompt means: say so first
             prompt, count = self.wb.prompt, len(self.wb.references)
             gone = mentions.removed_mentions(prompt)

@@ -56,7 +56,16 @@ class GroupsController:
             self.open_group(records[0].group_id)
         return None
 
+    def _blocked(self) -> bool:
+        """An invalid JSON prompt is never sent, to one provider or to many."""
+        blocker = self.main.wb.run_blocker()
+        if blocker is not None:
+            self.view.show_message("error", blocker)
+        return blocker is not None
+
     def compare_providers(self) -> None:
+        if self._blocked():
+            return
         self.view.tasks.spawn(self._compare_providers(), what="Opening “Compare providers”")
 
     async def _compare_providers(self) -> Any:
@@ -74,6 +83,8 @@ class GroupsController:
     def open_sweep(self) -> Any:
         from ..dialogs.sweep_dialog import SweepDialog
 
+        if self._blocked():
+            return None
         dlg = SweepDialog(self.services, self.main.wb.request, self.launch, self.view.dialog_parent())
         dlg.show()
         self.sweep_dialog = dlg

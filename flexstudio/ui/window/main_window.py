@@ -39,6 +39,7 @@ from ..widgets.history_panel import HistoryPanel
 from ..widgets.jobs_panel import JobsPanel
 from ..widgets.preset_bar import PresetBar
 from ..widgets.prompt import PromptEdit
+from ..widgets.prompt_mode import PromptMode
 from ..widgets.tray import ReferenceTray
 from .controller import WindowController
 from .menus import build_menus
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.prompt.setMinimumHeight(72)
         self.prompt.setMaximumHeight(220)
         self.prompt.set_reference_count(len(self.wb.references))
+        self.prompt_mode = PromptMode(self.wb, self.prompt, self)
         self.controls = ControlsPanel(self.wb)
         self.cost = CostReadout(self.wb)
         self.run_button = QPushButton()
@@ -135,9 +137,11 @@ class MainWindow(QMainWindow):
         head = QHBoxLayout()  # "Prompt" and the presets share a line: the jobs list keeps its room
         head.setSpacing(8)
         head.addWidget(prompt_label)
+        head.addWidget(self.prompt_mode.switch)
         head.addWidget(self.presets_bar, 1)
         rl.addLayout(head)
         rl.addWidget(self.prompt, 1)
+        rl.addWidget(self.prompt_mode.row)  # JSON mode: the check's sentence and the template
         self.controls_scroll = FitScrollArea(self.controls)
         self.controls_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a Tab stop: it follows the focus
         rl.addWidget(self.controls_scroll)
@@ -329,10 +333,15 @@ class MainWindow(QMainWindow):
         self.run_button.setToolTip(f"Run can't start: {reason}" if reason else
                                    f"Run on {self.wb.info.display_name} (Ctrl+Enter). Several jobs can run "
                                    "at once; Esc cancels the latest.")
+        self.run_button.setAccessibleDescription(reason or "")
 
     def run_blocker(self) -> str:
         """Why this edit can't run on the chosen provider ("" when it can): the provider's limits, checked
-        as the runner will check them (after the first paint: the runner is made on first use)."""
+        as the runner will check them (after the first paint: the runner is made on first use), and a JSON
+        prompt that does not parse."""
+        json_blocker = self.wb.run_blocker()
+        if json_blocker:
+            return json_blocker
         if not self._ready:
             return ""
         from ...core.errors import BadInput
