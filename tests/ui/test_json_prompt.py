@@ -32,7 +32,8 @@ def test_plain_is_the_default_and_the_switch_is_named(open_window: Any) -> None:
     w = open_window()
     sw = w.prompt_mode.switch
     assert not sw.isChecked() and sw.accessibleName() == "JSON structured prompt" and sw.text() == "JSON"
-    assert not w.prompt_mode.row.isVisibleTo(w)
+    assert sw.isVisibleTo(w) and not w.prompt_mode.row.isVisibleTo(w)
+    assert not w.prompt_mode.template_button.isVisibleTo(w)
     w.prompt.setPlainText("a { not json")
     assert w.run_button.isEnabled()
     assert w.wb.request.prompt == "a { not json"  # plain text goes as typed

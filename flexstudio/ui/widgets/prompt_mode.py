@@ -1,11 +1,12 @@
-"""The prompt's JSON mode: the switch beside the "Prompt" label, and under the editor the template
-button and the check's sentence ("line 3, column 3: expected ',' …"), in words and not only in colour.
+"""The prompt's JSON mode: the switch beside the "Prompt" label and, under the editor in JSON mode, the
+check's sentence ("line 3, column 3: expected ',' …", in words and not only in colour) and the template
+button.
 The mode and the verdict live in the workbench model; this only shows them."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QToolButton, QWidget
 
 from ...core import json_prompt
 from ..models.workbench import PROMPT_JSON, PROMPT_PLAIN, Workbench
@@ -21,7 +22,11 @@ class PromptMode(QObject):
     def __init__(self, wb: Workbench, prompt: PromptEdit, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.wb, self.prompt = wb, prompt
-        self.switch = QCheckBox("JSON")
+        # A toggle as narrow as its word: the head row it shares with the presets sets the column's width.
+        self.switch = QToolButton()
+        self.switch.setText("JSON")
+        self.switch.setCheckable(True)
+        self.switch.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.switch.setObjectName("prompt_json")
         self.switch.setAccessibleName("JSON structured prompt")
         self.switch.setToolTip("Write the prompt as FLUX.2's JSON structured prompt (scene, subjects, style, "

@@ -97,7 +97,6 @@ class MainWindow(QMainWindow):
         self.prompt.setMinimumHeight(72)
         self.prompt.setMaximumHeight(220)
         self.prompt.set_reference_count(len(self.wb.references))
-        self.prompt_mode = PromptMode(self.wb, self.prompt, self)
         self.controls = ControlsPanel(self.wb)
         self.cost = CostReadout(self.wb)
         self.run_button = QPushButton()
@@ -118,6 +117,7 @@ class MainWindow(QMainWindow):
         self.sweep_button = QPushButton("Sweep…")
         self.sweep_button.setToolTip("Run this edit over several steps, guidance and seed values (Ctrl+Shift+G)")
         self.sweep_button.setAccessibleName("Sweep")
+        self.prompt_mode = PromptMode(self.wb, self.prompt, self)  # made last: Tab order settles after it
         group_row = QHBoxLayout()
         group_row.setSpacing(6)
         group_row.addWidget(self.compare_button, 1)
@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         prompt_label.setFont(theme.bold(prompt_label.font()))
         prompt_label.setBuddy(self.prompt)
         head = QHBoxLayout()  # "Prompt" and the presets share a line: the jobs list keeps its room
-        head.setSpacing(8)
+        head.setSpacing(4)
         head.addWidget(prompt_label)
         head.addWidget(self.prompt_mode.switch)
         head.addWidget(self.presets_bar, 1)
@@ -273,8 +273,8 @@ class MainWindow(QMainWindow):
             self.history.search, self.history.provider, self.history.status, self.history.kind,
             self.history.favourites,
             self.history.view,
-            self.presets_bar.combo, self.presets_bar.save_button, self.presets_bar.manage_button,
-            self.prompt,
+            self.presets_bar.combo, self.presets_bar.save_button,
+            self.presets_bar.manage_button, self.prompt,
             c.provider, c.steps.slider, c.steps.field, c.guidance.slider, c.guidance.field,
             c.seed, c.dice, c.lock, c.seed_policy, c.size_choice, c.width_box, c.height_box, c.format, c.safety,
             c.upsampling,
