@@ -169,3 +169,18 @@ def test_the_mode_is_remembered(open_window: Any, make_services: Any) -> None:
     again = open_window(svc)
     assert again.wb.prompt_mode == "json" and again.prompt_mode.switch.isChecked()
     assert again.prompt_mode.row.isVisibleTo(again)
+
+
+def test_the_switch_is_reached_and_pressed_by_keyboard(open_window: Any) -> None:
+    from PySide6.QtWidgets import QApplication
+
+    w = open_window()
+    w.history.view.setFocus(Qt.FocusReason.TabFocusReason)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is w.prompt_mode.switch
+    QTest.keyClick(w.prompt_mode.switch, Qt.Key.Key_Space)
+    assert w.wb.prompt_mode == "json" and w.prompt_mode.switch.isChecked()
+    # in JSON mode the template button follows the prompt in the Tab order
+    w.prompt.setFocus(Qt.FocusReason.TabFocusReason)
+    QTest.keyClick(w.prompt, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is w.prompt_mode.template_button

@@ -26,7 +26,6 @@ class PromptMode(QObject):
         self.switch = QToolButton()
         self.switch.setText("JSON")
         self.switch.setCheckable(True)
-        self.switch.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.switch.setObjectName("prompt_json")
         self.switch.setAccessibleName("JSON structured prompt")
         self.switch.setToolTip("Write the prompt as FLUX.2's JSON structured prompt (scene, subjects, style, "

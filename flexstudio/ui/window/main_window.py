@@ -273,9 +273,11 @@ class MainWindow(QMainWindow):
             self.history.search, self.history.provider, self.history.status, self.history.kind,
             self.history.favourites,
             self.history.view,
-            self.presets_bar.combo, self.presets_bar.save_button,
-            self.presets_bar.manage_button, self.prompt,
-            c.provider, c.steps.slider, c.steps.field, c.guidance.slider, c.guidance.field,
+            self.prompt_mode.switch, self.presets_bar.combo, self.presets_bar.save_button,
+            self.presets_bar.manage_button, self.prompt, self.prompt_mode.template_button,
+            # a slider row hands its focus to its field (a focus proxy): Qt 6 stops at the row itself, so
+            # the row is placed here too, or Tab could come back to it from wherever the row was left
+            c.provider, c.steps, c.steps.slider, c.steps.field, c.guidance, c.guidance.slider, c.guidance.field,
             c.seed, c.dice, c.lock, c.seed_policy, c.size_choice, c.width_box, c.height_box, c.format, c.safety,
             c.upsampling,
             self.run_button, self.compare_button, self.sweep_button, self.jobs_panel.clear_button,
