@@ -3,8 +3,8 @@
 FLUX.2 reads a prompt that is a JSON object (scene, subjects, style, color_palette, lighting, mood,
 background, composition, camera — BFL's "JSON structured prompting" guide) as well as plain text; either
 way the provider receives one prompt string. ``check`` says whether the text is such an object and, when
-it is not, where and why in one sentence ("line 3, column 3: expected ',' between two items …"); keys
-outside BFL's schema are hints (sent as written, never refused). ``compact`` is the string that is sent:
+it is not, where and why in one sentence ("line 3, column 3: expected ',' — missing at the end of line
+2?"); keys outside BFL's schema are hints (sent as written, never refused). ``compact`` is the string that is sent:
 the same object without the indentation (shorter for providers that cap a prompt's length);
 ``pretty`` shows a compact one again for editing.
 """
@@ -96,7 +96,7 @@ def _parse_error(text: str, exc: json.JSONDecodeError) -> Check:
         before = text[:exc.pos]
         line_start = before.rfind("\n") + 1
         if not before[line_start:].strip() and line > 1:
-            words += f" — is one missing at the end of line {line - 1}?"
+            words = f"expected ',' — missing at the end of line {line - 1}?"
     end = "" if words.endswith("?") else "."
     return Check(error=f"line {line}, column {col}: {words}{end}", line=line, column=col)
 

@@ -11,7 +11,7 @@ from flexstudio.core import json_prompt as jp
 
 @pytest.mark.parametrize(("text", "error"), [
     ('{\n  "scene": "a"\n  "style": "b"\n}',
-     "line 3, column 3: expected ',' between two items — is one missing at the end of line 2?"),
+     "line 3, column 3: expected ',' — missing at the end of line 2?"),
     ('{"scene": "a",}', "line 1, column 15: expected a key in double quotes"),
     ('{\n  "scene": "a red car\n}', "line 2, column 22: this text has no closing '\"' before the line ends"),
     ('{"scene" "a"}', "line 1, column 10: expected ':' after the key."),

@@ -80,7 +80,7 @@ def test_typing_is_checked_and_run_waits_with_the_reason(open_window: Any, qtbot
     QTest.keyClicks(w.prompt, '"style": "ink"')
     assert w.wb.prompt == '{\n  "scene": "a cat"\n"style": "ink"\n}'
     text = _status(w)
-    assert text.startswith("Invalid JSON: line 3, column 1: expected ',' between two items"), text
+    assert text == "Invalid JSON: line 3, column 1: expected ',' — missing at the end of line 2?", text
     assert "end of line 2" in text
     assert not w.run_button.isEnabled()
     assert "Fix the JSON prompt first" in w.run_button.toolTip() and "line 3" in w.run_button.toolTip()
