@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .commands import dispatch
+    from .dispatch import dispatch
 
     return dispatch(args, parser)
 

@@ -37,21 +37,6 @@ def _err(text: str) -> None:
     output.error(text)
 
 
-def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
-    try:
-        handler = _HANDLERS[args.command]
-        return handler(args)
-    except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
-    except BaseException as exc:
-        if isinstance(exc, SystemExit | GeneratorExit):
-            raise
-        return _report(args, exc)
-
-
 def _report(args: argparse.Namespace, exc: BaseException) -> int:
     """The one place an error becomes a sentence and an exit code; never a traceback."""
     from ..storage import faults
@@ -426,12 +411,3 @@ def cmd_quote(args: argparse.Namespace) -> int:
         if q.note:
             output.emit(f"  note: {q.note}", keep_newlines=False)
     return EXIT_OK
-
-
-from .batch import cmd_batch  # noqa: E402
-from .info import cmd_info  # noqa: E402
-from .manage import cmd_history, cmd_keys, cmd_presets, cmd_providers, cmd_resume  # noqa: E402
-
-_HANDLERS = {"info": cmd_info, "edit": cmd_edit, "compare": cmd_compare, "quote": cmd_quote, "batch": cmd_batch,
-             "history": cmd_history,
-             "resume": cmd_resume, "providers": cmd_providers, "keys": cmd_keys, "presets": cmd_presets}
