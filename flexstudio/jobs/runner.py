@@ -396,6 +396,50 @@ class Runner:
             self._prep_gate = (loop, asyncio.Semaphore(PREPARE_PARALLEL))
         return self._prep_gate[1]
 
+    def _memory_cache(self) -> PreparedCache:
+        if self._prep_cache is None:
+            from ..core import images
+
+            self._prep_cache = images.PreparedCache()
+        return self._prep_cache
+
+    def _prepare_one(self, ref: Any, max_px: int) -> tuple[PreparedReference, PreparedReference | None]:
+        """Worker-thread side: the prepared reference (from memory, the prepared store, or made now), and
+        the prepared image when it was made now (to be kept for re-runs)."""
+        cache = self._memory_cache()
+        # one preparation per image at a time: the cells of a sweep wait for it instead of repeating it
+        with self._prep_locks.setdefault((ref.sha256, max_px), threading.Lock()):
+            prepared = cache.get(ref.sha256, max_px)
+            if prepared is None and self.prepared is not None:
+                prepared = self.prepared.get(ref.sha256, max_px)  # a re-run decodes nothing
+                if prepared is not None and hasattr(cache, "add"):
+                    cache.add(prepared, max_px)
+            fresh = prepared is None
+            if prepared is None:
+                prepared = cache.prepare(self.blobs.get(ref.sha256), max_pixels=max_px, name=ref.name,
+                                         sha256=ref.sha256)
+        return prepared, (prepared if fresh else None)
+
+    async def prepare_ahead(self, refs: Iterable[Any], provider: str) -> None:
+        """Prepare references for ``provider``'s pixel limit before Run — the window does it as images are
+        added, while the prompt is being written — so a Run finds them ready and only the wire is left.
+        One at a time through the preparation gate (a Run starting meanwhile keeps a slot of its own);
+        best effort: a reference that cannot be prepared is left for the Run to report."""
+        if provider not in self.registry:
+            return
+        max_px = self.registry.get(provider).capabilities.max_pixels
+        cache = self._memory_cache()
+        for ref in refs:
+            if cache.get(ref.sha256, max_px) is not None:
+                continue
+            try:
+                async with self._prepare_gate():
+                    _, fresh = await asyncio.to_thread(self._prepare_one, ref, max_px)
+                if fresh is not None and self.prepared is not None:
+                    await asyncio.to_thread(self.prepared.put, fresh, max_px)
+            except (BadInput, OSError) as exc:
+                log.info("preparing %s ahead failed: %s", ref.name or ref.sha256[:12], exc)
+
     async def _prepare(self, request: EditRequest, info: ProviderInfo,
                        provider: Provider | None = None) -> list[PreparedReference]:
         """Prepare the references off the event loop, at most ``PREPARE_PARALLEL`` at a time, and hand
@@ -404,36 +448,22 @@ class Runner:
         ``PREPARE_PARALLEL`` full-size decodes exist at once (memory stays bounded)."""
         if not request.references:
             return []
-        from ..core import images
-
-        if self._prep_cache is None:
-            self._prep_cache = images.PreparedCache()
-        cache = self._prep_cache
         max_px = info.capabilities.max_pixels
+        cache = self._memory_cache()
         stage = getattr(provider, "stage", None)
         if stage is not None and not provider.should_stage(request):  # type: ignore[union-attr]
             stage = None
-
-        def work(ref: Any) -> tuple[PreparedReference, Any]:
-            # one preparation per image at a time: the cells of a sweep wait for it instead of repeating it
-            with self._prep_locks.setdefault((ref.sha256, max_px), threading.Lock()):
-                prepared = cache.get(ref.sha256, max_px)
-                if prepared is None and self.prepared is not None:
-                    prepared = self.prepared.get(ref.sha256, max_px)  # a re-run decodes nothing
-                    if prepared is not None and hasattr(cache, "add"):
-                        cache.add(prepared, max_px)
-                fresh = prepared is None
-                if prepared is None:
-                    prepared = cache.prepare(self.blobs.get(ref.sha256), max_pixels=max_px,
-                                           name=ref.name, sha256=ref.sha256)
-            return prepared, (prepared if fresh else None)
 
         out: list[PreparedReference | None] = [None] * len(request.references)
         gate = self._prepare_gate()
 
         async def one(i: int, ref: Any) -> None:
-            async with gate:  # taken in order: reference 1 and 2 first, then each as a slot frees
-                prepared, fresh = await asyncio.to_thread(work, ref)
+            ready = cache.get(ref.sha256, max_px)  # prepared ahead or by another job: no slot needed
+            if ready is not None:
+                prepared, fresh = ready, None
+            else:
+                async with gate:  # taken in order: reference 1 and 2 first, then each as a slot frees
+                    prepared, fresh = await asyncio.to_thread(self._prepare_one, ref, max_px)
             out[i] = prepared
             if stage is not None:
                 await stage(prepared)

@@ -128,3 +128,42 @@ def test_the_folder_stays_under_its_bound(tmp_path):
     assert store.get(prepared[-1].source_sha256, 100_000) == prepared[-1]  # the newest stays
     assert store.get(prepared[0].source_sha256, 100_000) is None           # the oldest went first
     assert store.get(prepared[-1].source_sha256, 100_000, "png") is None    # another target: not found
+
+
+def test_prepared_ahead_a_run_only_uploads(monkeypatch):
+    sent: list[tuple[str, bytes]] = []
+    svc = _services(sent)
+    refs = [svc.import_reference(_photo(i), f"p{i}.jpg") for i in range(3)]
+    calls = _counting(monkeypatch)
+
+    async def go():
+        try:
+            await svc.runner.prepare_ahead(refs, "staging")
+            ahead = len(calls)
+            await svc.runner.prepare_ahead(refs, "staging")  # again: nothing left to do
+            again = len(calls)
+            job = await svc.runner.run(EditRequest(prompt="three references", references=tuple(refs),
+                                                   provider="staging", size=(128, 128)))
+            return ahead, again, job
+        finally:
+            await svc.aclose()
+
+    ahead, again, job = asyncio.run(go())
+    assert job.state == "succeeded", job.error_message
+    assert (ahead, again, len(calls)) == (3, 3, 3)  # the run prepared nothing itself
+    assert sorted(s for s, _ in sent) == sorted(r.sha256 for r in refs)
+
+
+def test_prepare_ahead_leaves_a_bad_reference_to_the_run(monkeypatch):
+    svc = _services([])
+    ref = svc.import_reference(_photo(0), "p0.jpg")
+    svc.blobs.delete(ref.sha256)  # the file went missing after it was added
+
+    async def go():
+        try:
+            await svc.runner.prepare_ahead([ref], "staging")  # no exception: best effort
+            await svc.runner.prepare_ahead([ref], "no-such-provider")
+        finally:
+            await svc.aclose()
+
+    asyncio.run(go())

@@ -96,6 +96,22 @@ class ReferenceImporter(QObject):
         self.tasks = tasks
         self.paths: dict[str, Path] = {}  # reference sha → the file it came from (for "reveal file")
         self._busy = 0
+        workbench.referencesChanged.connect(self.prepare_ahead)
+        workbench.providerChanged.connect(self.prepare_ahead)
+
+    def prepare_ahead(self) -> asyncio.Task[None] | None:
+        """Prepare the tray's references for the chosen provider in the background while the prompt is
+        written, so Run is left with only the upload (the runner keeps them, in memory and on disk)."""
+        wb = self.workbench
+        refs = wb.references
+        if not refs:
+            return None
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no event loop yet (start-up, some tests): Run prepares them itself
+            return None
+        # not "latest wins": a cancelled task would free its slot while its thread still decodes
+        return self.tasks.spawn(self.services.runner.prepare_ahead(refs, wb.info.id), quiet=True)
 
     # ------------------------------------------------------------------ entry points
     def import_mime(self, mime: QMimeData, *, replace_index: int | None = None,
