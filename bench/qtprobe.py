@@ -119,6 +119,7 @@ class StallProbe(QObject):
                 frame = sys._current_frames().get(self._main)
                 if frame is not None:
                     stack = traceback.extract_stack(frame)
+                    del frame  # a kept frame keeps its locals (a QPainter, say) alive after it returns
                     if self.tracker is not None:
                         kind, receiver = self.tracker.current
                         stack.append(traceback.FrameSummary(f"<Qt event {kind}>", 0, receiver, line=""))

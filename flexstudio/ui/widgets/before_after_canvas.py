@@ -269,7 +269,10 @@ class CompareCanvas(QWidget):
         p.drawText(r, Qt.AlignmentFlag.AlignCenter, text)
 
     def paintEvent(self, event: Any) -> None:
-        p = QPainter(self)
+        with QPainter(self) as p:  # ended here, whatever still refers to this frame (see jobs_panel.StateDot)
+            self._paint(p)
+
+    def _paint(self, p: QPainter) -> None:
         pal = self.palette()
         p.fillRect(self.rect(), pal.color(QPalette.ColorRole.Base).darker(108 if theme.is_dark(pal) else 104))
         fs = self.frame_size()

@@ -185,13 +185,13 @@ class HistoryView(QListView):
     def paintEvent(self, e: Any) -> None:
         super().paintEvent(e)
         if self.model() is not None and self.model().rowCount() == 0:
-            p = QPainter(self.viewport())
-            p.setPen(theme.muted(self.palette()))
             filtered = getattr(self.model(), "filters", Filters()) != Filters()
-            p.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
-                       "No job matches these filters." if filtered else
-                       "Every edit you run is kept here, newest first — click to compare, double-click to "
-                       "restore its settings.")
+            with QPainter(self.viewport()) as p:  # ended here (see jobs_panel.StateDot)
+                p.setPen(theme.muted(self.palette()))
+                p.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
+                           "No job matches these filters." if filtered else
+                           "Every edit you run is kept here, newest first — click to compare, double-click to "
+                           "restore its settings.")
 
 
 class HistoryPanel(QWidget):

@@ -85,11 +85,14 @@ class StateDot(QWidget):
         self.update()
 
     def paintEvent(self, e: QPaintEvent) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(self.colour)
-        p.drawEllipse(self.rect().adjusted(1, 1, -1, -1))
+        # The painter is ended here, not when Python frees it: anything that keeps this frame alive (a
+        # traceback, a debugger, a stack sampler) would otherwise leave it active on the window's backing
+        # store, and the next widget painted there (a busy QProgressBar) crashes inside Qt.
+        with QPainter(self) as p:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(self.colour)
+            p.drawEllipse(self.rect().adjusted(1, 1, -1, -1))
 
 
 class JobCard(QFrame):

@@ -302,21 +302,21 @@ class TrayView(QListView):
         if model is None:
             return
         rows = model.rowCount()
-        p = QPainter(self.viewport())
-        p.setPen(theme.muted(self.palette()))
-        p.setFont(theme.small_font(self, 0 if rows == 0 else -1))
-        if rows == 0:
-            p.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
-                       Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                       "Drop images here,\npaste one with Ctrl+V,\nor click Add.\n\n"
-                       "Mention them in the prompt as “image 1”, “image 2”…")
-            return
-        last = self.visualRect(model.index(rows - 1, 0))
-        room = getattr(model, "room", lambda: 0)()
-        if room > 0 and last.bottom() + 40 < self.viewport().height():
-            p.drawText(QRect(8, last.bottom() + 8, self.viewport().width() - 16, 40),
-                       Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
-                       f"Drop or paste more — room for {room}.\nDrag a chip to reorder.")
+        with QPainter(self.viewport()) as p:  # ended here (see jobs_panel.StateDot)
+            p.setPen(theme.muted(self.palette()))
+            p.setFont(theme.small_font(self, 0 if rows == 0 else -1))
+            if rows == 0:
+                p.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
+                           Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                           "Drop images here,\npaste one with Ctrl+V,\nor click Add.\n\n"
+                           "Mention them in the prompt as “image 1”, “image 2”…")
+                return
+            last = self.visualRect(model.index(rows - 1, 0))
+            room = getattr(model, "room", lambda: 0)()
+            if room > 0 and last.bottom() + 40 < self.viewport().height():
+                p.drawText(QRect(8, last.bottom() + 8, self.viewport().width() - 16, 40),
+                           Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+                           f"Drop or paste more — room for {room}.\nDrag a chip to reorder.")
 
 
 class ReferenceTray(QWidget):
