@@ -56,3 +56,33 @@ def test_no_painter_outlives_its_paint_event(open_window: Any, qtbot: Any) -> No
     assert any(n.startswith("history_panel.py") for n in where), where
     active = sorted(name for name, p in painters if p.isActive())
     assert active == [], f"painters still active after their paint event: {active}"
+
+
+def test_a_batch_of_many_sandbox_inputs_reaches_the_window_on_its_thread_without_job_cards(open_window: Any, qtbot: Any,
+                                                                                 tmp_path: Any) -> None:
+    import threading
+
+    from PIL import Image
+
+    w = open_window()
+    gui = threading.get_ident()
+    seen: list[tuple[str, int]] = []
+    unsubscribe = w.services.bus.subscribe(lambda ev: seen.append((ev.state, threading.get_ident())))
+    folder = tmp_path / "shots"
+    folder.mkdir()
+    for i in range(24):
+        Image.new("RGB", (96, 64), (i * 10 % 255, 100, 50)).save(folder / f"shot{i:02d}.png")
+    w.prompt.setPlainText("the same retouch on every shot")
+    w.actions_["batch"].trigger()
+    dlg = w.controller.groups.batch_dialog
+    dlg.out.setText(str(tmp_path / "out"))
+    dlg.add_inputs([folder])
+    qtbot.waitUntil(lambda: dlg.launch_button.isEnabled(), timeout=10000)
+    assert dlg.launch()
+    qtbot.waitUntil(lambda: dlg.sheet_button.isEnabled(), timeout=60000)
+    unsubscribe()
+    assert dlg.bar.value() == 24
+    assert sum(1 for state, _ in seen if state == "succeeded") == 24
+    assert {t for _, t in seen} == {gui}, "job events reached the window from a worker thread"
+    # the Batch dialog's card shows the batch: its 24 jobs have no job card of their own
+    assert w.jobs_panel.cards == {} and len(w.jobs_panel.elsewhere) == 24

@@ -230,12 +230,17 @@ class JobsPanel(QWidget):
 
     def __init__(self, jobs: JobsModel, describe: Callable[[str], tuple[str, str]],
                  parent: QWidget | None = None, *, speak: Callable[[str], str] | None = None,
-                 resumable: Callable[[str], bool] | None = None) -> None:
+                 resumable: Callable[[str], bool] | None = None,
+                 shown_elsewhere: Callable[[str], bool] | None = None) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.describe = describe
         self.speak = speak
         self.resumable = resumable or (lambda _job_id: False)
+        # A job shown elsewhere (an input of a batch: the Batch dialog's card shows the whole batch) gets no
+        # card of its own: 200 cards with busy progress bars would stall the window.
+        self.shown_elsewhere = shown_elsewhere or (lambda _job_id: False)
+        self.elsewhere: set[str] = set()
         self.cards: dict[str, JobCard] = {}
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -293,6 +298,9 @@ class JobsPanel(QWidget):
 
     def _on_event(self, ev: JobEvent) -> None:
         card = self.cards.get(ev.job_id)
+        if card is None and (ev.job_id in self.elsewhere or self.shown_elsewhere(ev.job_id)):
+            self.elsewhere.add(ev.job_id)
+            return
         done = is_terminal(ev.state)
         extra = ""
         if card is None or done:  # the history is read only when a card appears and when it ends

@@ -203,6 +203,13 @@ class WindowController:
         words = f"“{describe.snippet(rec.request.prompt, 32)}”"
         return (f"{label} · {price} · {words}" if price else f"{label} · {words}"), extra
 
+    def in_batch(self, job_id: str) -> bool:
+        """The job is an input of a batch (the Batch dialog's card shows it, not a job card)."""
+        try:
+            return self.services.history.get(job_id).group_kind == "batch"
+        except KeyError:
+            return False
+
     def speak_job(self, job_id: str) -> str:
         """A job as a screen reader names it: its prompt and provider, not its id."""
         try:

@@ -108,7 +108,8 @@ class MainWindow(QMainWindow):
         f.setPointSizeF(f.pointSizeF() * 1.1)
         self.run_button.setFont(f)
         self.jobs_panel = JobsPanel(self.jobs, self.controller.describe_job, speak=self.controller.speak_job,
-                                    resumable=self.recovery.can_resume)
+                                    resumable=self.recovery.can_resume,
+                                    shown_elsewhere=self.controller.in_batch)
         self.presets_bar = PresetBar(self.wb, svc.presets)
         self.compare_button = QPushButton("Compare providers…")
         self.compare_button.setToolTip("Send this edit to several providers at once and compare the results "
