@@ -2,7 +2,8 @@
 24 active tasks (429 + Retry-After above) and takes ``latency`` seconds of wall time per job.
 
 * ``batch_wall``: wall time of the batch over the ideal ⌈n / 24⌉ × latency (goal ≤ 1.15), with the
-  emulator's submit count (duplicates must be 0) in ``extra``.
+  emulator's submit count (duplicates must be 0) in ``extra``. The process's start-up (interpreter and
+  the imports a batch needs, best of 3, measured separately) is taken off the wall: the ideal has none.
 * ``batch_rss``: peak RSS of the batch process minus that of a one-input batch (goal ≤ 300 MB).
 * ``batch_overhead``: what one more input costs FlexStudio against a zero-latency emulator,
   (wall(n) − wall(1)) / (n − 1), over a 20 ms floor (goal ≤ 1).
@@ -26,6 +27,21 @@ KEY = "bfl_bench_key"
 _RUN = ("import resource, sys; from flexstudio.cli import main; rc = main(sys.argv[1:]); "
         "sys.stderr.write('BENCH-RSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
         "raise SystemExit(rc)")
+
+
+_STARTUP = ("import flexstudio.cli, flexstudio.cli.commands, flexstudio.jobs.batch, flexstudio.providers.bfl, "
+            "flexstudio.services, httpx, PIL.Image")
+
+
+def _startup(home: Path) -> float:
+    """Seconds a process takes to start and import what a batch uses, before it does any work."""
+    env = {**os.environ, "FLEXSTUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", _STARTUP], env=env, check=True, capture_output=True, timeout=120)
+        best = min(best, time.perf_counter() - t)
+    return best
 
 
 def _inputs(folder: Path, n: int) -> Path:
@@ -55,6 +71,7 @@ def batch(home: Path, n: int, latency: float) -> list[Metric]:
     data = home / "batch-data"
     try:
         emu = _timed_bfl(latency)  # admits 24 active tasks, 429 + Retry-After: 5 above
+        startup = _startup(home / "h0")
         one_wall, one_rss, _ = _batch(home / "h1", emu.url, _inputs(data / "one", 1), data / "out1")
         before = emu.count("POST", "/v1/flux-2-flex")
         wall, rss, obj = _batch(home / "hn", emu.url, _inputs(data / f"n{n}", n), data / "outn")
@@ -63,10 +80,11 @@ def batch(home: Path, n: int, latency: float) -> list[Metric]:
         ok = sum(1 for r in obj["results"] if r["status"] == "succeeded")
         ideal = math.ceil(n / 24) * latency
         label = f"batch of {n} vs BFL emulator (24 active, {latency:g} s/job)"
-        m_wall = Metric("batch_wall", wall, ideal, 1.15, "s", label=label,
+        m_wall = Metric("batch_wall", max(0.0, wall - startup), ideal, 1.15, "s", label=label,
                         floor_label=f"⌈{n}/24⌉ × {latency:g} s",
-                        extra={"submits": submits, "duplicate_submits": max(0, submits - n), "succeeded": ok, "one_input_wall_s": one_wall,
-                               "http_429": refused}).finish()
+                        extra={"submits": submits, "duplicate_submits": max(0, submits - n), "succeeded": ok,
+                               "process_wall_s": round(wall, 3), "startup_s": round(startup, 3),
+                               "one_input_wall_s": one_wall, "http_429": refused}).finish()
         if submits != n or ok != n:
             m_wall.ok = False
             m_wall.reason = f"{ok}/{n} succeeded with {submits} submits"

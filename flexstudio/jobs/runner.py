@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ from ..providers.uploads import Uploads
 from . import owner as owners
 from . import recovery
 from .events import EventBus, JobEvent
+from .pacing import poll_pause
 
 if TYPE_CHECKING:
     import httpx
@@ -64,6 +66,7 @@ class RunnerConfig:
     concurrency: int = 4                 # jobs at once per provider
     poll_interval: float = 0.5
     max_poll_interval: float = 2.0
+    min_poll_interval: float = 0.1  # the shortest pause, near the end a provider's progress predicts
     timeout: float | None = 900.0        # the longest one run of a job may take (then: interrupted)
     retry_budget: float = RETRY_BUDGET_S  # how long one run may spend retrying polls and downloads
     state_dir: Path | None = None        # the sandbox's "server-side" folder
@@ -490,6 +493,7 @@ class Runner:
         last_state: tuple[Any, ...] = ()
         sleep = self.sleep or asyncio.sleep
         failures = 0
+        seen: deque[tuple[float, float | None]] = deque(maxlen=2)  # (when, reported progress) of the last polls
         while True:
             deadline.check(provider.info.label)
             try:
@@ -523,7 +527,8 @@ class Runner:
                 self.history.update(rec.id, progress=poll.progress, message=msg)
                 last_state, last_write = state_key, now
             deadline.check(provider.info.label)
-            pause = deadline.cap(interval)
+            seen.append((now, poll.progress))
+            pause = deadline.cap(poll_pause(seen, interval, self.config.min_poll_interval))
             deadline.note_wait(pause)
             await sleep(pause)
             interval = min(self.config.max_poll_interval, interval * 1.15)
