@@ -180,3 +180,13 @@ def test_one_provider_of_two_usable_is_not_a_comparison(open_window: Any, make_s
     dlg.set_chosen(["sandbox", "sandbox-b"])
     assert dlg.launch_button.isEnabled() and not dlg.why.text()
     dlg.close()
+
+
+
+def test_the_default_export_folder_respects_flexstudio_home(tmp_path: Any, monkeypatch: Any) -> None:
+    from flexstudio.ui.dialogs.settings_dialog import default_export_dir
+
+    monkeypatch.setenv("FLEXSTUDIO_HOME", str(tmp_path / "home"))
+    assert default_export_dir() == tmp_path / "home" / "exports"
+    monkeypatch.delenv("FLEXSTUDIO_HOME")
+    assert default_export_dir().name == "FlexStudio"

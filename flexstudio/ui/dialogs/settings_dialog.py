@@ -435,9 +435,14 @@ class SettingsDialog(QDialog):
 
 
 def default_export_dir() -> Any:
+    """FLEXSTUDIO_HOME/exports when everything lives under one folder, else Pictures/FlexStudio."""
+    import os
     from pathlib import Path
 
     from PySide6.QtCore import QStandardPaths
+
+    if os.environ.get("FLEXSTUDIO_HOME"):
+        return Path(os.environ["FLEXSTUDIO_HOME"]).expanduser() / "exports"
 
     pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
     return Path(pictures or Path.home()) / "FlexStudio"
