@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -172,8 +172,23 @@ def run_loop(app: QApplication, window: MainWindow, services: Services,
     return 0
 
 
+NO_DISPLAY = ("No display: run scripts/run.sh, which opens it on a virtual screen, "
+              "or use the command line: flexstudio --help.")
+
+
+def has_display(env: Mapping[str, str] | None = None, platform: str = sys.platform) -> bool:
+    """False on Linux with neither an X11 nor a Wayland display and no Qt platform chosen: Qt would abort."""
+    env = os.environ if env is None else env
+    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
+        return True
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the workbench; returns the process exit code."""
+    if not has_display():
+        print(f"flexstudio: {NO_DISPLAY}", file=sys.stderr)
+        return 2
     app = create_app(list(sys.argv[1:] if argv is None else argv))
     services = build_services()
     if services is None:

@@ -19,6 +19,7 @@ SEED_MAX = 2**32 - 1
 DEFAULT_STEPS = 50
 DEFAULT_GUIDANCE = 5.0
 DEFAULT_SAFETY = 2
+SAFETY_MAX = 5  # BFL int 0–5 (providers.md §11); fal and Replicate take 1–5
 DEFAULT_FORMAT: OutputFormat = "jpeg"
 DEFAULT_PROVIDER = "sandbox"
 
@@ -117,8 +118,8 @@ class EditRequest:
             validate_size(*self.size)
         if self.output_format not in OUTPUT_FORMATS:
             raise BadInput(f"Output format must be one of {', '.join(OUTPUT_FORMATS)}.")
-        if not 0 <= self.safety <= 6:
-            raise BadInput(f"Safety tolerance must be between 0 and 6 (got {self.safety}).")
+        if not 0 <= self.safety <= SAFETY_MAX:
+            raise BadInput(f"Safety tolerance must be between 0 and {SAFETY_MAX} (got {self.safety}).")
 
     # ----------------------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
@@ -158,7 +159,7 @@ class EditRequest:
             "seed": None if d.get("seed") is None else int(d["seed"]),
             "size": parse_size(size) if isinstance(size, str) else (tuple(size) if size else None),
             "output_format": fmt,
-            "safety": int(d.get("safety", DEFAULT_SAFETY)),
+            "safety": min(int(d.get("safety", DEFAULT_SAFETY)), SAFETY_MAX),  # older rows allowed 6
             "prompt_upsampling": bool(d.get("prompt_upsampling", True)),
             "provider": str(d.get("provider", DEFAULT_PROVIDER)),
             "extras": tuple(sorted(dict(d.get("extras") or {}).items())),

@@ -173,7 +173,7 @@ def check_preset_dict(d: Any, *, formats: tuple[str, ...], seed_policies: tuple[
     if not isinstance(s, dict):
         raise BadInput("The preset's settings are not an object.")
     _need_int(s, "steps", 1, 50, "A preset's steps")
-    _need_int(s, "safety", 0, 6, "A preset's safety tolerance")
+    _need_int(s, "safety", 0, 5, "A preset's safety tolerance")
     _need_int(s, "seed", 0, seed_max, "A preset's seed")
     if "guidance" in s and not (_is_num(s["guidance"]) and 1.5 <= s["guidance"] <= 10):
         raise BadInput("A preset's guidance must be a number between 1.5 and 10.")

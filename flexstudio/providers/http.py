@@ -188,12 +188,29 @@ def json_body(label: str, response: httpx.Response) -> Any:
                             kind=ErrorKind.PROVIDER, status=response.status_code) from None
 
 
+def _origin(exc: Exception) -> str:
+    """scheme://host:port of the request that failed — never its path, query or headers (a key may be there)."""
+    try:
+        url = exc.request.url  # type: ignore[attr-defined]
+    except (AttributeError, RuntimeError):
+        return ""
+    port = url.port or {"http": 80, "https": 443}.get(url.scheme, 0)
+    return f"{url.scheme}://{url.host}:{port}" if url.host else ""
+
+
 def network_error(label: str, exc: Exception) -> ProviderError:
+    """A plain sentence: which address was tried and what to do; no exception class names."""
     import httpx
 
+    origin = _origin(exc)
+    at = f" at {origin}" if origin else ""
+    if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
+        verb = "did not answer" if isinstance(exc, httpx.ConnectTimeout) else "could not be reached"
+        return ProviderError(f"{label}{at} {verb}: check your connection, or the address (--base-url).",
+                             kind=ErrorKind.TIMEOUT if isinstance(exc, httpx.ConnectTimeout) else ErrorKind.NETWORK)
     if isinstance(exc, httpx.TimeoutException):
-        return ProviderError(f"{label} did not answer in time ({type(exc).__name__}).", kind=ErrorKind.TIMEOUT)
-    return ProviderError(f"Could not reach {label} ({type(exc).__name__}: {exc or 'connection failed'}).",
+        return ProviderError(f"{label}{at} did not answer in time.", kind=ErrorKind.TIMEOUT)
+    return ProviderError(f"The connection to {label}{at} broke before its answer was complete.",
                          kind=ErrorKind.NETWORK)
 
 

@@ -112,10 +112,10 @@ def fit(found: Mapping[str, Any], source: str, providers: Mapping[str, str] | No
         notes.append(f"The Fooocus styles ({_short(str(found['styles']))}) are left out; the prompt is as typed.")
     safety = found.get("safety")
     if isinstance(safety, int):
-        if 0 <= safety <= 6:
+        if 0 <= safety <= 5:
             kw["safety"] = safety
         else:
-            notes.append(f"Safety tolerance {safety} is left out: FlexStudio takes 0–6.")
+            notes.append(f"Safety tolerance {safety} is left out: FlexStudio takes 0–5.")
     if isinstance(found.get("prompt_upsampling"), bool):
         kw["prompt_upsampling"] = found["prompt_upsampling"]
     if found.get("provider"):

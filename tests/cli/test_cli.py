@@ -79,7 +79,7 @@ def test_quote_prints_the_worked_example_prices(tmp_path):
     assert quotes["replicate"]["breakdown"][0]["usd"] == 0.06
 
 
-@pytest.mark.parametrize("case", ["missing", "not_image", "too_many", "bad_size", "zero_bytes", "bomb"])
+@pytest.mark.parametrize("case", ["missing", "not_image", "too_many", "bad_size", "zero_bytes", "bomb", "safety_6"])
 def test_bad_input_exits_2_with_one_line_and_sends_nothing(tmp_path, case):
     a = _img(tmp_path / "a.png", (64, 64))
     images = [str(a)]
@@ -93,6 +93,8 @@ def test_bad_input_exits_2_with_one_line_and_sends_nothing(tmp_path, case):
         images = [str(a)] * 9  # the sandbox takes 8
     elif case == "bad_size":
         extra = ["--size", "1000x1000"]
+    elif case == "safety_6":
+        extra = ["--safety", "6"]  # the help and capabilities say 0–5 (BFL's range)
     elif case == "zero_bytes":
         (tmp_path / "z.png").write_bytes(b"")
         images = [str(tmp_path / "z.png")]
@@ -208,3 +210,13 @@ def test_preset_applies_to_an_edit(tmp_path):
     assert r.returncode == 0, r.stderr
     job = json.loads(cli("history", "show", json.loads(r.stdout)["job_id"], "--json").stdout)
     assert job["request"]["steps"] == 28 and job["request"]["guidance"] == 3.5 and job["request"]["seed"] == 3
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland displays are a Linux matter")
+def test_bare_flexstudio_without_a_display_says_so_in_one_sentence_and_exits_2():
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    r = subprocess.run(EXE, capture_output=True, text=True, timeout=90, env=env)
+    assert r.returncode == 2, (r.returncode, r.stderr[-400:])
+    assert r.stderr.strip().splitlines() == [
+        "flexstudio: No display: run scripts/run.sh, which opens it on a virtual screen, "
+        "or use the command line: flexstudio --help."]

@@ -97,9 +97,33 @@ def test_a_server_that_never_answers_times_out():
     try:
         poll_err, submit_err = asyncio.run(asyncio.wait_for(go(), 10))
         assert poll_err.kind == ErrorKind.TIMEOUT and submit_err.kind == ErrorKind.TIMEOUT
+        for err in (poll_err, submit_err):
+            assert f"127.0.0.1:{port}" in str(err) and "Timeout" not in str(err), str(err)
     finally:
         stop.set()
         sock.close()
+
+
+def test_a_refused_connection_names_the_address_tried_and_what_to_do():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]  # bound, never listening: every connection is refused
+
+    async def go():
+        async with new_client() as client:
+            http = Http(client, "BFL", sleep=_no_wait, policy=RetryPolicy(attempts=2))
+            with pytest.raises(ProviderError) as err:
+                await http.submit("POST", f"http://127.0.0.1:{port}/v1/flux-2-flex?key=sekrit-123", json={})
+            return err.value
+
+    try:
+        err = asyncio.run(asyncio.wait_for(go(), 10))
+    finally:
+        sock.close()
+    text = str(err)
+    assert err.kind == ErrorKind.NETWORK and not err.submitted
+    assert f"http://127.0.0.1:{port}" in text and "--base-url" in text and "connection" in text
+    assert "sekrit" not in text and "/v1" not in text and "Error" not in text
 
 
 class RetryAfter(Emulator):

@@ -256,7 +256,7 @@ class ControlsPanel(QWidget):
         fmt_ok = caps.handling("output_format").support != Support.IGNORED
         self.format.setEnabled(fmt_ok and len(caps.formats) > 1)
         with QSignalBlocker(self.safety):
-            lo_s, hi_s = caps.safety_range or (0, 6)
+            lo_s, hi_s = caps.safety_range or (0, 5)
             self.safety.setRange(lo_s, hi_s)
             self.safety.setValue(req.safety)
         safety_ok = usable("safety", caps.safety_range)
