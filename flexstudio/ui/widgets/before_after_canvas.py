@@ -7,7 +7,17 @@ from collections import OrderedDict
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPalette, QPen, QPixmap, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QFontMetricsF,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPixmap,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from . import theme
@@ -254,11 +264,41 @@ class CompareCanvas(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 2)
         p.drawPixmap(target, pix, QRectF(src))
 
-    def _pill(self, p: QPainter, text: str, at: QPointF, right: bool = False, colour: QColor | None = None) -> None:
-        p.setFont(theme.small_font(self))
-        fm = p.fontMetrics()
+    def _pill_rect(self, text: str, at: QPointF, right: bool = False,
+                   max_w: float | None = None) -> tuple[str, QRectF]:
+        """The caption ``text`` (elided to ``max_w`` px) and its pill's rectangle anchored at ``at``."""
+        fm = QFontMetricsF(theme.small_font(self))
+        if max_w is not None and fm.horizontalAdvance(text) + 14 > max_w:
+            text = fm.elidedText(text, Qt.TextElideMode.ElideRight, max(0.0, max_w - 14))
         w, h = fm.horizontalAdvance(text) + 14, fm.height() + 6
-        r = QRectF(at.x() - (w if right else 0), at.y(), w, h)
+        return text, QRectF(at.x() - (w if right else 0), at.y(), w, h)
+
+    def caption_pills(self) -> list[tuple[str, QRectF]]:
+        """The before and after captions as drawn in wipe and side-by-side (text, rectangle): each is elided
+        to fit its view, and in wipe the after caption drops below the before one when both do not fit on
+        one line, so they never overlap however narrow the canvas or large the font."""
+        views = self._views()
+        if self.mode == "side":
+            return [self._pill_rect(label, QPointF(v.right() - 8, v.top() + 8) if right else
+                                    QPointF(v.left() + 8, v.top() + 8), right, v.width() - 16)
+                    for v, label, right in ((views[0], self.before_label, False),
+                                            (views[1], self.after_label, True))]
+        view = views[0]
+        room = view.width() - 16
+        before = self._pill_rect(self.before_label, QPointF(view.left() + 8, view.top() + 8), max_w=room)
+        after = self._pill_rect(self.after_label, QPointF(view.right() - 8, view.top() + 8), True, room)
+        if before[1].right() + 8 > after[1].left():  # they would touch: stack the after caption below
+            after = self._pill_rect(self.after_label, QPointF(view.right() - 8, before[1].bottom() + 4),
+                                    True, room)
+        return [before, after]
+
+    def _pill(self, p: QPainter, text: str, at: QPointF, right: bool = False, colour: QColor | None = None,
+              rect: QRectF | None = None) -> None:
+        if rect is None:
+            text, rect = self._pill_rect(text, at, right, self._views()[0].width() - 16)
+        r = rect
+        h = r.height()
+        p.setFont(theme.small_font(self))
         path = QPainterPath()
         path.addRoundedRect(r, h / 2, h / 2)
         p.fillPath(path, QColor(0, 0, 0, 150))
@@ -283,8 +323,7 @@ class CompareCanvas(QWidget):
             return
         views = self._views()
         if self.mode == "side":
-            for view, pix, label, right in ((views[0], self.before, self.before_label, False),
-                                            (views[1], self.after, self.after_label, True)):
+            for view, pix in ((views[0], self.before), (views[1], self.after)):
                 p.save()
                 p.setClipRect(view)
                 if pix is not None:
@@ -293,8 +332,8 @@ class CompareCanvas(QWidget):
                     p.setPen(theme.muted(pal))
                     p.drawText(view, Qt.AlignmentFlag.AlignCenter, "(nothing)")
                 p.restore()
-                self._pill(p, label, QPointF(view.right() - 8, view.top() + 8) if right else
-                           QPointF(view.left() + 8, view.top() + 8), right)
+            for text, rect in self.caption_pills():
+                self._pill(p, text, rect.topLeft(), rect=rect)
             return
         view = views[0]
         fr = self.frame_rect(view)
@@ -343,5 +382,5 @@ class CompareCanvas(QWidget):
         for dx in (-1, 1):
             p.drawLine(QPointF(x + dx * 3, mid - 4), QPointF(x + dx * 7, mid))
             p.drawLine(QPointF(x + dx * 7, mid), QPointF(x + dx * 3, mid + 4))
-        self._pill(p, self.before_label, QPointF(view.left() + 8, view.top() + 8))
-        self._pill(p, self.after_label, QPointF(view.right() - 8, view.top() + 8), right=True)
+        for text, rect in self.caption_pills():
+            self._pill(p, text, rect.topLeft(), rect=rect)
