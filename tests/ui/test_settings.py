@@ -53,11 +53,15 @@ def test_key_saved_masked_and_never_shown_again(open_window: Any, make_services:
     row = dlg.key_rows["fal"]
     assert row.edit.echoMode() == QLineEdit.EchoMode.Password
     assert row.status.text() == "Key: no key yet"
+    # with no key, Remove and Test connection are greyed and say why
+    assert not row.remove_button.isEnabled() and "nothing to remove" in row.remove_button.toolTip()
+    assert not row.test_button.isEnabled() and row.test_button.toolTip().startswith("Save a key first")
     QTest.keyClicks(row.edit, "fal-secret-123456")
     row.save_button.click()
     qtbot.waitUntil(lambda: keyring_backend.keys.get(("flexstudio", "fal")) == "fal-secret-123456")
     assert row.edit.text() == ""
     qtbot.waitUntil(lambda: row.status.text() == "Key: stored in the system keyring")
+    assert row.remove_button.isEnabled() and row.test_button.isEnabled() and not row.test_button.toolTip()
     combo = w.controls.provider
     qtbot.waitUntil(lambda: "key set" in combo.itemText(combo.findData("fal")))
     w.wb.set_provider("fal")
@@ -72,6 +76,7 @@ def test_key_saved_masked_and_never_shown_again(open_window: Any, make_services:
         w.services.paths.settings_file.exists() else True
     row.remove_button.click()
     qtbot.waitUntil(lambda: row.status.text() == "Key: no key yet")
+    assert not row.test_button.isEnabled() and not row.remove_button.isEnabled()
     assert ("flexstudio", "fal") not in keyring_backend.keys
     dlg.close()
 
@@ -83,6 +88,9 @@ def test_environment_key_is_reported_as_such(open_window: Any, make_services: An
     dlg = open_settings(w, qtbot)
     qtbot.waitUntil(lambda: "BFL_API_KEY" in dlg.key_rows["bfl"].status.text())
     assert dlg.key_rows["bfl"].status.text() == "Key: from the environment variable BFL_API_KEY"
+    remove = dlg.key_rows["bfl"].remove_button
+    assert not remove.isEnabled() and "unset it there" in remove.toolTip()
+    assert dlg.key_rows["bfl"].test_button.isEnabled()
     assert not w.banner.isVisible() or "Sandbox" not in w.banner.message()
     dlg.close()
 

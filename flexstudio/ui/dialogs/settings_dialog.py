@@ -69,6 +69,7 @@ class KeyRow:
     def __init__(self, dialog: SettingsDialog, grid: QGridLayout, row: int, info: ProviderInfo) -> None:
         self.dialog = dialog
         self.info = info
+        self.source: str | None = None
         name = QLabel(info.display_name)
         name.setFont(theme.bold(name.font()))
         self.status = QLabel("…")
@@ -112,7 +113,15 @@ class KeyRow:
     def show_source(self, source: str | None) -> None:
         text = SOURCE_WORDS.get(source, str(source)).format(env=self.info.env_var or "")
         self.status.setText(f"Key: {text}")
+        self.source = source
         self.remove_button.setEnabled(source in ("keyring", "session"))
+        self.remove_button.setToolTip(
+            "" if source in ("keyring", "session") else
+            f"The key comes from the environment variable {self.info.env_var}: unset it there to remove it."
+            if source == "env" else "No key is saved for this provider, so there is nothing to remove.")
+        self.test_button.setEnabled(self.can_test())
+        self.test_button.setToolTip("" if self.can_test() else
+                                    "Save a key first: the test checks that the provider answers with a key set.")
         if source == "env":
             self.edit.setPlaceholderText(f"{self.info.env_var} is set and takes precedence")
 
@@ -157,11 +166,14 @@ class KeyRow:
         self.result.setText("Key removed.")
         await self.dialog.refresh_sources()
 
+    def can_test(self) -> bool:
+        return self.source is not None or not self.info.needs_key
+
     def test(self) -> None:
         self.test_button.setEnabled(False)
         self.result.setText("Testing…")
         self.dialog.tasks.spawn(self._test(), what=f"Testing {self.info.label}",
-                                restore=lambda: self.test_button.setEnabled(True))
+                                restore=lambda: self.test_button.setEnabled(self.can_test()))
 
     async def _test(self) -> None:
         svc = self.dialog.services
