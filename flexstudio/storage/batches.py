@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.request import EditRequest
+from .db import SerializedConnection
 
 # Item states besides a job's own: not launched yet, or refused before anything was sent.
 PENDING = "pending"
@@ -139,7 +140,8 @@ class BatchStore:
     def __init__(self, db_path: Path) -> None:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.path = db_path
-        self.db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.db = SerializedConnection(sqlite3.connect(db_path, isolation_level=None, check_same_thread=False,
+                                                       timeout=30))
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")

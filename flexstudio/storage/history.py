@@ -20,6 +20,7 @@ from typing import Any
 from ..core.job_state import ACTIVE, TERMINAL, JobState
 from ..core.request import EditRequest
 from . import faults
+from .db import SerializedConnection
 
 # The states as stored (for SQL parameters): where a job has ended, and where its quote counts as spent
 # until a bill says otherwise (it ran, or may still run; moderated ones may be billed).
@@ -200,14 +201,14 @@ class History:
             except (sqlite3.Error, OSError) as exc2:
                 raise (faults.explain(exc2, db_path, doing="opening the history") or fault) from None
 
-    def _open(self, *, read_only: bool = False) -> sqlite3.Connection:
+    def _open(self, *, read_only: bool = False) -> SerializedConnection:
         if read_only:
             uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
-            db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                 timeout=faults.busy_timeout())
+            db = SerializedConnection(sqlite3.connect(uri, uri=True, isolation_level=None,
+                                                      check_same_thread=False, timeout=faults.busy_timeout()))
         else:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                 timeout=faults.busy_timeout())
+            db = SerializedConnection(sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                                      timeout=faults.busy_timeout()))
         try:
             db.row_factory = sqlite3.Row
             if not read_only:
