@@ -7,8 +7,9 @@ what the downloaded bytes are). `drive` runs one scenario against one rig over r
 
 from __future__ import annotations
 
+import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +17,9 @@ import pytest
 from PIL import Image, UnidentifiedImageError
 
 from flexstudio.core.errors import ErrorKind, ProviderError
-from flexstudio.core.request import EditRequest
-from flexstudio.providers.base import ProviderContext
-from tests.emulators.base import Delivery
+from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.providers.base import PreparedReference, Provider, ProviderContext
+from tests.emulators.base import Delivery, make_image
 from tests.support import Sleeps, stop_all
 
 
@@ -31,6 +32,11 @@ class Rig:
     emulator: Callable[[Delivery], Any]
     key: str
     is_submit: Callable[[Any], bool]
+    is_poll: Callable[[Any], bool] = lambda r: False
+    # per scenario: the HTTP status the error carries and text its provider message contains (None: unchecked)
+    said: Mapping[str, tuple[int | None, str | None]] = field(default_factory=dict)
+    # the request and prepared references every scenario sends (default: a plain text-to-image prompt)
+    job: Callable[[], tuple[EditRequest, list]] | None = None
 
     def start(self) -> Any:
         delivery = Delivery().start()
@@ -54,7 +60,9 @@ class Rig:
     def provider(self, client, emu, sleeps=None, key=None, **options):
         ctx = ProviderContext(client=client, api_key=self.key if key is None else key, base_url=emu.url,
                               options=options, poll_interval=0, sleep=sleeps or Sleeps())
-        return self.profile.create(ctx)
+        provider = self.profile.create(ctx)
+        assert isinstance(provider, Provider)
+        return provider
 
     def submits(self, emu) -> list:
         return [r for r in emu.requests if self.is_submit(r)]
@@ -85,6 +93,17 @@ def _is_png_128(data: bytes) -> None:
     assert size_of(data) == (128, 128)
 
 
+SERVED = make_image(512, 384, "JPEG")  # what the queue emulators' CDN serves on success
+
+
+def _is_served(data: bytes) -> None:
+    assert data == SERVED
+
+
+def _not_served(data: bytes) -> None:
+    assert data != SERVED  # handed on as served; the job runner verifies the image
+
+
 def _is_html(data: bytes) -> None:
     assert data.startswith(b"<html>")
 
@@ -107,7 +126,9 @@ class Scenario:
     raised by submit itself (nothing polled); "job": somewhere in submit/poll/download. `waits` is the exact
     list of back-off sleeps, or "one" (exactly one, 0 < w <= 8). `status`: the error carries the provider's
     message and one of these HTTP statuses. `message`: text in the provider's message. `delivery`: the
-    result hosts were reached, never with our Authorization header.
+    result hosts were reached, never with our Authorization header or key. `polls`: how many requests the rig
+    counts as polls; `accepted`: the emulator accepted exactly one job; `no_delivery`: the CDN was never
+    asked; `main_hits`/`third_hits`: requests the CDN / the redirect's other host received.
     """
 
     name: str
@@ -121,25 +142,33 @@ class Scenario:
     message: str | None = None
     blob: Callable[[bytes], None] | None = None
     delivery: bool = False
-    skip: frozenset[str] = field(default_factory=frozenset)
+    polls: int | None = None
+    accepted: bool = False
+    no_delivery: bool = False
+    main_hits: int | None = None
+    third_hits: int | None = None
 
 
 async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
-    emu = rig.use(emu, sc.name)
+    """Run one scenario on an emulator already playing it, and check everything the scenario expects."""
     sleeps = Sleeps()
     prov = rig.provider(client, emu, sleeps)
-    request = EditRequest(prompt="something flagged" if sc.kind is ErrorKind.MODERATED else "a cat on a roof")
+    if rig.job is not None:
+        request, refs = rig.job()
+    else:
+        prompt = "something flagged" if sc.kind is ErrorKind.MODERATED else "a cat on a roof"
+        request, refs = EditRequest(prompt=prompt), []
     if sc.kind is None:
-        _, _, blobs, _ = await run_job(prov, request, [])
+        _, _, blobs, _ = await run_job(prov, request, refs)
         assert blobs
         if sc.blob is not None:
             sc.blob(blobs[0])
     else:
         with pytest.raises(ProviderError) as info:
             if sc.at == "submit":
-                await prov.submit(request, [])
+                await prov.submit(request, refs)
             else:
-                await run_job(prov, request, [])
+                await run_job(prov, request, refs)
         err = info.value
         assert err.kind is sc.kind
         assert rig.key not in str(err)
@@ -149,6 +178,11 @@ async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
             assert sc.message in (err.provider_message or "")
         if sc.status:
             assert err.provider_message and err.status in sc.status
+        status, text = rig.said.get(sc.name, (None, None))
+        if status is not None:
+            assert err.status == status
+        if text is not None:
+            assert text in (err.provider_message or "")
     assert len(rig.submits(emu)) == sc.submits
     if sc.created is not None:
         assert emu.created == sc.created
@@ -159,6 +193,17 @@ async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
     if sc.delivery:
         hosts = emu.delivery.requests + emu.delivery.third.requests
         assert hosts and all(r.header("authorization") is None for r in hosts)
+        assert all("authorization" not in r.headers and rig.key not in str(r.headers) for r in hosts)
+    if sc.polls is not None:
+        assert len([r for r in emu.requests if rig.is_poll(r)]) == sc.polls
+    if sc.accepted:
+        assert emu.accepted == 1
+    if sc.no_delivery:
+        assert emu.delivery.requests == []
+    if sc.main_hits is not None:
+        assert len(emu.delivery.requests) == sc.main_hits
+    if sc.third_hits is not None:
+        assert len(emu.delivery.third.requests) == sc.third_hits
 
 
 # The task-queue providers (Kie.ai, RunAPI): same fault names, same verdicts.
@@ -182,3 +227,40 @@ TASK_QUEUE_SCENARIOS = [
     Scenario("not_an_image", blob=_not_an_image, delivery=True),
     Scenario("bomb", blob=_bomb, delivery=True),
 ]
+
+
+# The queue providers (fal.ai, Replicate): every contract scenario; statuses and texts come from each rig.
+_OK = {"accepted": True, "delivery": True}
+QUEUE_SCENARIOS = [
+    Scenario("success", submits=1, blob=_is_served, **_OK),
+    Scenario("auth", ErrorKind.AUTH, at="submit"),
+    Scenario("credits", ErrorKind.CREDITS, at="submit"),
+    Scenario("validation", ErrorKind.VALIDATION, at="submit"),
+    Scenario("submit_5xx", ErrorKind.PROVIDER, at="submit"),
+    Scenario("malformed_json", ErrorKind.PROVIDER, at="submit"),
+    Scenario("rate_limit", submits=2, waits=[1.0], blob=_is_served, **_OK),
+    Scenario("server_error_then_success", waits="one", polls=3, blob=_is_served, **_OK),
+    Scenario("reset", waits="one", polls=3, blob=_is_served, **_OK),
+    Scenario("moderated_input", ErrorKind.MODERATED, stage="input", no_delivery=True),
+    Scenario("moderated_output", ErrorKind.MODERATED, stage="output", no_delivery=True),
+    Scenario("expired_url", ErrorKind.EXPIRED, delivery=True),
+    Scenario("slow_body", blob=_is_served, **_OK),
+    Scenario("truncated_body", blob=_is_served, main_hits=2, **_OK),
+    Scenario("redirect_other_host", blob=_is_served, third_hits=1, **_OK),
+    Scenario("wrong_content_type", blob=_not_served, **_OK),
+    Scenario("not_an_image", blob=_not_served, **_OK),
+    Scenario("bomb", blob=_not_served, **_OK),
+]
+
+
+def two_references(provider: str) -> tuple[EditRequest, list[PreparedReference]]:
+    """An edit with two references (a PNG and a JPEG), as the queue providers' scenarios send it."""
+    a = make_image(512, 384, "PNG", (200, 40, 40))
+    b = make_image(256, 256, "JPEG", (40, 200, 40))
+    ha, hb = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
+    request = EditRequest(
+        prompt="The cat from image 1 in the room from image 2",
+        references=(ImageRef(ha, 512, 384, "a.png", "image/png"), ImageRef(hb, 256, 256, "b.jpg", "image/jpeg")),
+        seed=42, provider=provider)
+    refs = [PreparedReference(a, "image/png", 512, 384, ha), PreparedReference(b, "image/jpeg", 256, 256, hb)]
+    return request, refs

@@ -5,7 +5,6 @@ as given, size conversion, and where the token goes (never to replicate.delivery
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from PIL import Image
 
 from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
-from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.core.request import EditRequest
 from flexstudio.providers import replicate
 from flexstudio.providers.base import (
     REQUEST_FIELDS,
@@ -26,8 +25,9 @@ from flexstudio.providers.base import (
     Submission,
     Support,
 )
-from tests.emulators.base import SCENARIOS, Delivery, json_reply, make_image
+from tests.emulators.base import Delivery, json_reply
 from tests.emulators.replicate import DEFAULT_TOKEN, MODEL, ReplicateEmulator, parse_prefer
+from tests.providers import scenarios
 from tests.support import Sleeps
 
 KEY = DEFAULT_TOKEN
@@ -54,15 +54,7 @@ def make_provider(base_url: str, client: httpx.AsyncClient, sleeps: Sleeps | Non
 
 
 def two_references() -> tuple[EditRequest, list[PreparedReference]]:
-    a = make_image(512, 384, "PNG", (200, 40, 40))
-    b = make_image(256, 256, "JPEG", (40, 200, 40))
-    ha, hb = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
-    request = EditRequest(
-        prompt="The cat from image 1 in the room from image 2",
-        references=(ImageRef(ha, 512, 384, "a.png", "image/png"), ImageRef(hb, 256, 256, "b.jpg", "image/jpeg")),
-        seed=42, provider="replicate")
-    refs = [PreparedReference(a, "image/png", 512, 384, ha), PreparedReference(b, "image/jpeg", 256, 256, hb)]
-    return request, refs
+    return scenarios.two_references("replicate")
 
 
 async def run_job(provider: Provider, request: EditRequest, refs: Sequence[PreparedReference],
@@ -283,73 +275,7 @@ async def test_no_token_to_urls_on_another_origin(hosts, client):
     assert len(creates(emu)) == 1
 
 
-# ---------------------------------------------------------------------------- scenarios
-FAILS_AT_SUBMIT = {
-    "auth": (ErrorKind.AUTH, 401, "valid authentication token"),
-    "credits": (ErrorKind.CREDITS, 402, "insufficient credit"),
-    "validation": (ErrorKind.VALIDATION, 422, "input.width: Must be less than or equal to 2048"),
-    "submit_5xx": (ErrorKind.PROVIDER, 500, "unexpected error"),
-    "malformed_json": (ErrorKind.PROVIDER, 201, None),
-}
-MODERATED = {"moderated_input": "input", "moderated_output": "output"}
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("scenario", SCENARIOS)
-async def test_scenario(scenario, hosts, client):
-    delivery, third = hosts
-    delivery.scenario = scenario
-    with ReplicateEmulator(delivery, scenario=scenario) as emu:
-        sleeps = Sleeps()
-        provider = make_provider(emu.url, client, sleeps)
-        request, refs = two_references()
-        if scenario in FAILS_AT_SUBMIT:
-            kind, status, said = FAILS_AT_SUBMIT[scenario]
-            with pytest.raises(ProviderError) as e:
-                await provider.submit(request, refs)
-            assert e.value.kind is kind and e.value.status == status
-            if said:
-                assert said in (e.value.provider_message or "")
-            assert len(creates(emu)) == 1  # never re-sent
-            assert KEY not in str(e.value)
-            return
-        if scenario in MODERATED:
-            with pytest.raises(ProviderError) as e:
-                await run_job(provider, request, refs)
-            assert e.value.kind is ErrorKind.MODERATED
-            assert e.value.moderation_stage == MODERATED[scenario]
-            assert "(E005)" in (e.value.provider_message or "")
-            assert delivery.requests == []
-            return
-        if scenario == "expired_url":
-            with pytest.raises(ProviderError) as e:
-                await run_job(provider, request, refs)
-            assert e.value.kind is ErrorKind.EXPIRED
-            assert_no_key_on(delivery)
-            return
-        _, polls, images = await run_job(provider, request, refs)
-    assert emu.accepted == 1
-    assert polls[-1].state == "done"
-    served = make_image(512, 384, "JPEG")
-    if scenario == "rate_limit":
-        assert len(creates(emu)) == 2 and sleeps.waits == [1.0]
-    else:
-        assert len(creates(emu)) == 1
-    if scenario in ("server_error_then_success", "reset"):
-        assert len(sleeps.waits) == 1  # one backoff, then the GET was repeated
-        assert len([r for r in emu.requests if r.method == "GET"]) == 3
-    if scenario in ("success", "rate_limit", "server_error_then_success", "reset", "slow_body",
-                    "truncated_body", "redirect_other_host"):
-        assert images[0] == served
-    if scenario == "truncated_body":
-        assert len(delivery.requests) == 2
-    if scenario == "redirect_other_host":
-        assert len(third.requests) == 1
-    if scenario in ("wrong_content_type", "not_an_image", "bomb"):
-        assert images[0] != served  # handed on as served; the job runner verifies the image
-    assert_no_key_on(delivery, third)
-
-
+# ---------------------------------------------------------------------------- Prefer: wait, 429 past the retries
 @pytest.mark.asyncio
 async def test_moderated_at_create_with_prefer_wait(hosts, client):
     delivery, _ = hosts

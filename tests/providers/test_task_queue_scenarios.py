@@ -29,4 +29,4 @@ def rigged(request):
 @pytest.mark.parametrize("scenario", TASK_QUEUE_SCENARIOS, ids=lambda s: s.name)
 async def test_fault_scenario(scenario: Scenario, rigged, client):
     rig, emu = rigged
-    await drive(rig, emu, client, scenario)
+    await drive(rig, rig.use(emu, scenario.name), client, scenario)
