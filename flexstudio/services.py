@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import asyncio
 
     from .jobs.runner import Runner, RunnerConfig
+    from .storage.exports import Exported
     from .storage.history import JobRecord
 
 MAX_REFERENCE_FILE = 200 * 1024 * 1024  # bytes read from one reference file at the most
@@ -194,11 +195,13 @@ class Services:
 
     def start_work(self, requests: Sequence[EditRequest], *, kind: str | None = None,
                    parent_job_id: str | None = None, max_cost: float | None = None,
-                   key_sources: Mapping[str, str | None] | None = None) -> Started:
+                   key_sources: Mapping[str, str | None] | None = None,
+                   deliver_to: str | None = None) -> Started:
         """The one way work starts, for the window, the CLI and batches: ``check_work``, then create the
         jobs — one job, or with ``kind`` ("comparison", "sweep", …) a group checked as a whole against
         the spend caps — and start them. Nothing is written or sent when anything is refused. Needs a
-        running event loop (the jobs start as tasks)."""
+        running event loop (the jobs start as tasks). ``deliver_to`` (edit -o) is stored with each job before
+        it starts, so a job that ends interrupted is still written there when it is resumed (``deliver``)."""
         if not requests:
             raise BadInput("There is nothing to run.")
         if kind is None and len(requests) > 1:
@@ -209,8 +212,35 @@ class Services:
             records = [runner.create(requests[0], parent_job_id=parent_job_id)]
         else:
             records = runner.create_group(requests, kind, parent_job_id=parent_job_id)
+        if deliver_to:
+            for rec in records:
+                self.history.update(rec.id, deliver_to=deliver_to)
         warnings = tuple(self.guard.last_warnings)
         return Started(records, [runner.start(rec.id) for rec in records], warnings)
+
+    # ------------------------------------------------------------------ results
+    def deliver(self, rec: JobRecord, out: str, *, several: bool = False) -> list[tuple[Exported, Path]]:
+        """Write a finished job's images to ``out`` (a file path, or a folder: one ending in a separator,
+        an existing folder, a name without extension, or several images) with their recipe. A file already
+        there is never overwritten (a free name is used). Returns each file written and the name wanted."""
+        from .storage.exports import export_image, target_path
+
+        dest = Path(out)
+        as_dir = several or out.endswith(("/", "\\")) or dest.is_dir() or not dest.suffix or len(rec.outputs) > 1
+        (dest if as_dir else dest.parent).mkdir(parents=True, exist_ok=True)
+        info = self.registry.get(rec.provider) if rec.provider in self.registry else None
+        written: list[tuple[Exported, Path]] = []
+        for n, o in enumerate(rec.outputs):
+            stem = f"flexstudio-{rec.id}" + (f"-{n + 1}" if len(rec.outputs) > 1 else "")
+            if not self.blobs.has(o.sha256):
+                raise BadInput(f"Image {n + 1} of job {rec.id} ({o.sha256[:12]}…) is missing from the history "
+                               f"folder {self.blobs.root}; it was deleted outside FlexStudio.")
+            p = export_image(self.blobs.get(o.sha256), o.mime, dest, rec.request, stem=stem, job_id=rec.id,
+                             provider=rec.provider, provider_label=info.label if info else rec.provider,
+                             provider_job_id=rec.provider_job_id, seed=rec.request.seed,
+                             size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
+            written.append((p, target_path(dest, o.mime, stem)))
+        return written
 
     # ------------------------------------------------------------------ keys
     def key_source(self, info: ProviderInfo) -> str | None:

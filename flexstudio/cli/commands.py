@@ -176,29 +176,11 @@ def job_object(svc: Services, rec: Any, out_paths: list[str] | None = None) -> d
 def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = False) -> list[str] | None:
     if not out or rec.state != JobState.SUCCEEDED:
         return None
-    from ..storage.exports import export_image, target_path
-
-    dest = Path(out)
-    as_dir = several or out.endswith(("/", "\\")) or dest.is_dir() or not dest.suffix or len(rec.outputs) > 1
-    if as_dir:
-        dest.mkdir(parents=True, exist_ok=True)
-    else:
-        dest.parent.mkdir(parents=True, exist_ok=True)
     paths = []
-    info = svc.registry.get(rec.provider) if rec.provider in svc.registry else None
-    for n, o in enumerate(rec.outputs):
-        stem = f"flexstudio-{rec.id}" + (f"-{n + 1}" if len(rec.outputs) > 1 else "")
-        if not svc.blobs.has(o.sha256):
-            raise BadInput(f"Image {n + 1} of job {rec.id} ({o.sha256[:12]}…) is missing from the history "
-                           f"folder {svc.blobs.root}; it was deleted outside FlexStudio.")
-        p = export_image(svc.blobs.get(o.sha256), o.mime, dest, rec.request, stem=stem, job_id=rec.id,
-                         provider=rec.provider, provider_label=info.label if info else rec.provider,
-                         provider_job_id=rec.provider_job_id, seed=rec.request.seed, size=(o.width, o.height),
-                         billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
+    for p, wanted in svc.deliver(rec, out, several=several):
         paths.append(str(p.path))
         for note in p.notes:  # what could not be embedded whole (stdout stays the contract's)
             _err(f"note: {p.path.name}: {note}")
-        wanted = target_path(dest, o.mime, stem)
         if p.path != wanted:
             output.note(f"note: {wanted} already exists, so it was kept; wrote {p.path} instead.")
     return paths
@@ -279,6 +261,16 @@ async def _run_jobs(svc: Services, start: Callable[[], Started], limit_s: float 
     return [svc.history.get(j) for j in job_ids], interrupted
 
 
+def _deliver_to(out: str | None) -> str | None:
+    """-o as stored with the job: absolute (resume may run elsewhere), a folder keeping its separator."""
+    if not out:
+        return None
+    import os
+
+    folder = out.endswith(("/", "\\"))
+    return str(Path(out).expanduser().absolute()) + (os.sep if folder else "")
+
+
 # ---------------------------------------------------------------------- commands
 def cmd_edit(args: argparse.Namespace) -> int:
     provider = args.provider or "sandbox"
@@ -299,7 +291,8 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
         async def go() -> tuple[list[Any], bool]:
             try:
-                return await _run_jobs(svc, lambda: svc.start_work([req], max_cost=args.max_cost), args.timeout)
+                return await _run_jobs(svc, lambda: svc.start_work([req], max_cost=args.max_cost,
+                                                                   deliver_to=_deliver_to(args.out)), args.timeout)
             finally:
                 await svc.aclose()
 

@@ -101,7 +101,14 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     """Fetch every interrupted job and settle what a crash left. Exit 0 when every job it touched
     settled, 3 when some are still interrupted (the provider could not be reached yet)."""
-    from .commands import EXIT_OK, EXIT_RESUMABLE, _progress_printer, _progress_wanted, parse_base_urls
+    from .commands import (
+        EXIT_OK,
+        EXIT_RESUMABLE,
+        _progress_printer,
+        _progress_wanted,
+        _save_outputs,
+        parse_base_urls,
+    )
 
     svc = Services.build(base_urls=parse_base_urls(args.base_url, []))
     printer = _progress_printer(_progress_wanted(args))
@@ -118,14 +125,21 @@ def cmd_resume(args: argparse.Namespace) -> int:
             await svc.aclose()
 
     recs = asyncio.run(go())
+    # A job started with -o is written there now, as the edit would have (never over an existing file).
+    delivered = {r.id: _save_outputs(svc, r, r.deliver_to) or [] for r in recs if r.deliver_to}
     if args.json:
         _out({"jobs": [{"job_id": r.id, "status": r.state} for r in recs]})
+        for paths in delivered.values():
+            for p in paths:
+                output.note(f"wrote {p}")
     else:
         if not recs:
             output.emit("No unfinished jobs.")
         for r in recs:
             output.emit(f"{r.id}: {r.state}" + (f" — {r.error_message}" if r.error_message else ""),
                         keep_newlines=False)
+            for p in delivered.get(r.id, []):
+                output.emit(f"  {p}")
     waiting = [r for r in recs if r.state == JobState.INTERRUPTED and r.handle]
     return EXIT_RESUMABLE if waiting else EXIT_OK
 

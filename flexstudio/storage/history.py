@@ -92,6 +92,10 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (profile, account, image_sha256, target)
     );
     """,
+    # 6: where the user asked the result to be written (edit -o PATH|DIR), so resume delivers it there
+    """
+    ALTER TABLE jobs ADD COLUMN deliver_to TEXT;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -137,6 +141,7 @@ class JobRecord:
     submitted_at: float | None = None        # when the provider's answer to the submit arrived
     owner: str | None = None                 # the process running it (jobs/owner.py)
     heartbeat_at: float | None = None
+    deliver_to: str | None = None            # edit -o, absolute (a trailing separator means a folder)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -152,11 +157,11 @@ _COLUMNS = ("id", "created_at", "updated_at", "finished_at", "provider", "state"
             "seed", "quote_usd", "quote_json", "billed_usd", "provider_job_id", "handle_json", "progress",
             "message", "error_kind", "error_message", "outputs_json", "latency_s", "submits", "favourite",
             "parent_job_id", "group_id", "group_kind", "winner", "endpoint_json", "submitted_at", "owner",
-            "heartbeat_at")
+            "heartbeat_at", "deliver_to")
 _UPDATABLE = {"state", "quote_usd", "billed_usd", "provider_job_id", "handle", "progress", "message",
               "error_kind", "error_message", "outputs", "latency_s", "submits", "favourite", "finished_at",
               "parent_job_id", "group_id", "group_kind", "winner", "request", "endpoint", "submitted_at",
-              "owner", "heartbeat_at"}
+              "owner", "heartbeat_at", "deliver_to"}
 
 
 def _row_to_record(row: sqlite3.Row) -> JobRecord:
@@ -174,6 +179,7 @@ def _row_to_record(row: sqlite3.Row) -> JobRecord:
         group_kind=row["group_kind"], winner=bool(row["winner"]),
         endpoint=json.loads(row["endpoint_json"]) if row["endpoint_json"] else None,
         submitted_at=row["submitted_at"], owner=row["owner"], heartbeat_at=row["heartbeat_at"],
+        deliver_to=row["deliver_to"],
     )
 
 

@@ -220,3 +220,35 @@ def test_bare_flexstudio_without_a_display_says_so_in_one_sentence_and_exits_2()
     assert r.stderr.strip().splitlines() == [
         "flexstudio: No display: run scripts/run.sh, which opens it on a virtual screen, "
         "or use the command line: flexstudio --help."]
+
+
+def test_an_edit_with_o_that_ends_unfinished_is_written_there_by_resume(home, tmp_path):
+    a = _img(tmp_path / "a.png", (256, 256))
+    out = tmp_path / "rout"
+    env = {**os.environ, "FLEXSTUDIO_SANDBOX_LATENCY": "2", "FLEXSTUDIO_PROGRESS": "1"}
+    with subprocess.Popen([*EXE, "edit", "-i", str(a), "-p", "resume out test", "-o", f"{out}/"], env=env,
+                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            for line in proc.stderr:  # wait (without sleeping) until the provider has the job
+                if "] running" in line:
+                    break
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    job = json.loads(cli("history", "list", "--json").stdout)["jobs"][0]["job_id"]
+    out.mkdir(exist_ok=True)
+    mine = out / f"flexstudio-{job}.jpg"  # a file of the user's with the name the edit would have used
+    mine.write_bytes(b"not to be overwritten")
+
+    r = cli("resume", env={"FLEXSTUDIO_SANDBOX_LATENCY": "2"})
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"{job}: succeeded"
+    written = Path(lines[1].strip())
+    assert written.parent == out and written != mine and written.name.startswith(f"flexstudio-{job}")
+    with Image.open(written) as im:
+        assert im.size == (256, 256)
+    assert mine.read_bytes() == b"not to be overwritten"
+    assert sorted(out.iterdir()) == sorted([mine, written])

@@ -61,6 +61,18 @@ def test_the_window_fetches_waiting_jobs_at_start(open_window: Any, make_service
     assert w.recovery.timer.interval() >= 60_000
 
 
+def test_a_waiting_job_started_with_an_output_folder_is_written_there_at_start(
+        open_window: Any, make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    job = _handed_over(make_services, qtbot, monkeypatch)
+    out = tmp_path / "asked"
+    svc = make_services()
+    svc.history.update(job, deliver_to=f"{out}/")  # as `flexstudio edit -o DIR/` stores it
+    w = open_window(svc, resume=True)
+    qtbot.waitUntil(lambda: out.is_dir() and any(out.iterdir()), timeout=15000)
+    (written,) = out.iterdir()
+    assert written.name.startswith(f"flexstudio-{job}") and w.services.history.get(job).state == "succeeded"
+
+
 class Flaky:
     """A provider whose polls fail (a 502 its HTTP layer gave up on) until ``up`` is set."""
 

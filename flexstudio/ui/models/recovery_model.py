@@ -5,6 +5,7 @@ runs one round at a time, and — like ``flexstudio resume`` — a round while o
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from ...services import Services
     from .jobs_model import JobsModel
 
+log = logging.getLogger(__name__)
 RETRY_EVERY_S = 180.0       # while the window is open
 AFTER_SUCCESS_GAP_S = 20.0  # a success triggers a round at most this often
 
@@ -63,6 +65,7 @@ class RecoveryModel(QObject):
                 return
             self.roundStarted.emit(len(waiting))
             done = await self.services.runner.resume_unfinished()
+            await self._deliver(done)
             self.roundFinished.emit(len(done), sum(1 for r in done if r.state == JobState.SUCCEEDED))
         finally:
             self.running = False
@@ -75,8 +78,20 @@ class RecoveryModel(QObject):
             return
         self.retry_all()
 
+    async def _deliver(self, recs: list[Any]) -> None:
+        """A job started with ``edit -o`` is written where it asked, as ``flexstudio resume`` does."""
+        for rec in recs:
+            if rec.state == JobState.SUCCEEDED and rec.deliver_to:
+                try:
+                    await asyncio.to_thread(self.services.deliver, rec, rec.deliver_to)
+                except Exception:  # the image stays in the history; the log says why
+                    log.warning("could not write job %s to %s", rec.id, rec.deliver_to, exc_info=True)
+
+    async def _try_again(self, job_id: str) -> None:
+        await self._deliver([await self.services.runner.resume_job(job_id)])
+
     def try_again(self, job_id: str) -> None:
-        self.spawn(self.services.runner.resume_job(job_id), f"Fetching job {job_id}")
+        self.spawn(self._try_again(job_id), f"Fetching job {job_id}")
 
     def give_up(self, job_id: str) -> None:
         self.services.runner.give_up(job_id)
