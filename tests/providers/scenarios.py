@@ -18,7 +18,10 @@ from PIL import Image, UnidentifiedImageError
 
 from flexstudio.core.errors import ErrorKind, ProviderError
 from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.providers import kie, runapi
 from flexstudio.providers.base import PreparedReference, Provider, ProviderContext
+from tests.emulators import kie as kie_emu
+from tests.emulators import runapi as runapi_emu
 from tests.emulators.base import Delivery, make_image
 from tests.support import Sleeps, stop_all
 
@@ -207,6 +210,10 @@ async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
 
 
 # The task-queue providers (Kie.ai, RunAPI): same fault names, same verdicts.
+KIE_RIG = Rig("kie", kie.PROFILES[0], kie_emu.KieEmulator, kie_emu.KEY,
+              lambda r: r.path == "/api/v1/jobs/createTask")
+RUNAPI_RIG = Rig("runapi", runapi.PROFILES[0], runapi_emu.RunApiEmulator, runapi_emu.KEY,
+                 lambda r: r.method == "POST" and r.path.startswith("/api/v1/flux_2/"))
 _SUBMIT_STATUS = (401, 402, 422, 500)
 TASK_QUEUE_SCENARIOS = [
     Scenario("auth", ErrorKind.AUTH, at="submit", waits=[], status=_SUBMIT_STATUS),

@@ -2,74 +2,43 @@
 
 from __future__ import annotations
 
-import io
 import json
+from functools import partial
 
 import pytest
-from PIL import Image
 
 from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from flexstudio.core.request import EditRequest
 from flexstudio.providers import kie
-from flexstudio.providers.base import REQUEST_FIELDS, ProviderContext, Support
-from tests.emulators.base import Delivery
-from tests.emulators.kie import KEY, MODEL_I2I, MODEL_T2I, KieEmulator
-from tests.support import Sleeps, reference, stop_all
+from flexstudio.providers.base import REQUEST_FIELDS, Support
+from tests.emulators.kie import KEY, MODEL_I2I, MODEL_T2I
+from tests.providers import scenarios
+from tests.support import reference
 
 KIE = kie.PROFILES[0]
+RIG = scenarios.KIE_RIG
+run_job = scenarios.run_job
+size_of = scenarios.size_of
 
 
 @pytest.fixture(scope="module")
 def rig():
-    delivery = Delivery().start()
-    delivery.third = Delivery().start()
-    emu = KieEmulator(delivery).start()
+    emu = RIG.start()
     yield emu
-    stop_all(emu, delivery.third, delivery)
+    RIG.stop(emu)
 
 
 @pytest.fixture
 def emulator(rig):
-    def use(scenario: str = "success", latency_polls: int = 1) -> KieEmulator:
-        rig.reset(scenario)
-        rig.latency_polls = latency_polls
-        for d in (rig.delivery, rig.delivery.third):
-            with d.lock:
-                d.requests.clear()
-                d.counters.clear()
-        return rig
-
-    return use
+    return partial(RIG.use, rig)
 
 
 def provider(client, emu, sleeps=None, key=KEY, **options):
-    ctx = ProviderContext(client=client, api_key=key, base_url=emu.url, options=options, poll_interval=0,
-                          sleep=sleeps or Sleeps())
-    return KIE.create(ctx)
-
-
-async def run_job(prov, request, refs):
-    sub = await prov.submit(request, refs)
-    states = []
-    result = sub.result
-    for _ in range(20):
-        if result is not None:
-            break
-        polled = await prov.poll(sub.handle)
-        states.append(polled.state)
-        result = polled.result if polled.state == "done" else None
-    assert result is not None
-    blobs = [await prov.download(u) for u in result.urls]
-    return sub, result, blobs, states
+    return RIG.provider(client, emu, sleeps, key, **options)
 
 
 def creates(emu):
-    return [r for r in emu.requests if r.path == "/api/v1/jobs/createTask"]
-
-
-def size_of(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as img:
-        return img.size
+    return RIG.submits(emu)
 
 
 # ------------------------------------------------------------------------------------------------ profile

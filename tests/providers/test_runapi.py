@@ -3,75 +3,44 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
+from functools import partial
 
 import pytest
-from PIL import Image
 
 from flexstudio.core.errors import BadInput, JobGone, MissingKey
 from flexstudio.core.request import EditRequest
 from flexstudio.providers import runapi
-from flexstudio.providers.base import REQUEST_FIELDS, ProviderContext, Support
-from tests.emulators.base import Delivery
-from tests.emulators.runapi import KEY, RunApiEmulator
-from tests.support import Sleeps, reference, stop_all
+from flexstudio.providers.base import REQUEST_FIELDS, Support
+from tests.emulators.runapi import KEY
+from tests.providers import scenarios
+from tests.support import reference
 
 RUNAPI = runapi.PROFILES[0]
 A = runapi.ASSUMPTIONS
+RIG = scenarios.RUNAPI_RIG
+run_job = scenarios.run_job
+size_of = scenarios.size_of
 
 
 @pytest.fixture(scope="module")
 def rig():
-    delivery = Delivery().start()
-    delivery.third = Delivery().start()
-    emu = RunApiEmulator(delivery).start()
+    emu = RIG.start()
     yield emu
-    stop_all(emu, delivery.third, delivery)
+    RIG.stop(emu)
 
 
 @pytest.fixture
 def emulator(rig):
-    def use(scenario: str = "success", latency_polls: int = 1) -> RunApiEmulator:
-        rig.reset(scenario)
-        rig.latency_polls = latency_polls
-        for d in (rig.delivery, rig.delivery.third):
-            with d.lock:
-                d.requests.clear()
-                d.counters.clear()
-        return rig
-
-    return use
+    return partial(RIG.use, rig)
 
 
 def provider(client, emu, sleeps=None, key=KEY, **options):
-    ctx = ProviderContext(client=client, api_key=key, base_url=emu.url, options=options, poll_interval=0,
-                          sleep=sleeps or Sleeps())
-    return RUNAPI.create(ctx)
-
-
-async def run_job(prov, request, refs):
-    sub = await prov.submit(request, refs)
-    states = []
-    result = None
-    for _ in range(20):
-        polled = await prov.poll(sub.handle)
-        states.append(polled.state)
-        if polled.state == "done":
-            result = polled.result
-            break
-    assert result is not None
-    blobs = [await prov.download(u) for u in result.urls]
-    return sub, result, blobs, states
+    return RIG.provider(client, emu, sleeps, key, **options)
 
 
 def submits(emu):
-    return [r for r in emu.requests if r.method == "POST" and r.path.startswith("/api/v1/flux_2/")]
-
-
-def size_of(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as img:
-        return img.size
+    return RIG.submits(emu)
 
 
 # ------------------------------------------------------------------------------------------------ profile

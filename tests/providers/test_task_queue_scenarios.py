@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from flexstudio.providers import kie, runapi
-from tests.emulators import kie as kie_emu
-from tests.emulators import runapi as runapi_emu
-from tests.providers.scenarios import TASK_QUEUE_SCENARIOS, Rig, Scenario, drive
+from tests.providers.scenarios import KIE_RIG, RUNAPI_RIG, TASK_QUEUE_SCENARIOS, Rig, Scenario, drive
 
-RIGS = [
-    Rig("kie", kie.PROFILES[0], kie_emu.KieEmulator, kie_emu.KEY,
-        lambda r: r.path == "/api/v1/jobs/createTask"),
-    Rig("runapi", runapi.PROFILES[0], runapi_emu.RunApiEmulator, runapi_emu.KEY,
-        lambda r: r.method == "POST" and r.path.startswith("/api/v1/flux_2/")),
-]
+RIGS = [KIE_RIG, RUNAPI_RIG]
 
 
 @pytest.fixture(scope="module", params=RIGS, ids=lambda r: r.name)
