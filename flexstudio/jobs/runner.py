@@ -569,6 +569,8 @@ class Runner:
         for rec in self.history.resumable():
             if rec.id in self._tasks or owners.is_live(rec.owner, rec.heartbeat_at):
                 continue
+            if rec.owner == self.owner:  # created here and not started yet (a batch's next inputs): ours
+                continue
             if self.history.claim(rec.id, self.owner, expected=rec.owner):
                 picked.append(rec)
         if not picked:

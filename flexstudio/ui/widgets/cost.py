@@ -101,8 +101,8 @@ class CostReadout(QFrame):
             self.note.setText(self.blocker)
             self.note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};")
             self.note.setVisible(True)
-        else:
-            self.note.setStyleSheet("")
+        elif self.note.styleSheet():
+            self.note.setStyleSheet("")  # a style sheet set, even empty, re-polishes the label
         warnings, refusal = self.wb.spend_check(q.usd)
         text = refusal or " ".join(warnings)
         if text != self.caps_note.text():
@@ -141,9 +141,15 @@ class CostReadout(QFrame):
         self.billed.show()
 
     def show_spend(self, status: Any, caps: Any) -> None:
-        self.spend.setText(spend_text(status, caps))
-        self.spend.setToolTip("What FlexStudio has spent: billed amounts where the provider reports them, "
-                              "else the quotes. Limits are set in Settings → Spending.")
+        text = spend_text(status, caps)
+        if text == self.spend.full_text():
+            return
+        self.spend.setText(text)
+        self.spend.setToolTip(SPEND_TIP)
+
+
+SPEND_TIP = ("What FlexStudio has spent: billed amounts where the provider reports them, else the quotes. "
+             "Limits are set in Settings → Spending.")
 
 
 def _keep_room(w: QWidget) -> None:

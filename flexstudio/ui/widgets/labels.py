@@ -35,6 +35,8 @@ class ElidingLabel(QLabel):
         self.setText(text)
 
     def setText(self, text: str) -> None:
+        if text == self._full and self.accessibleName() == text:
+            return  # unchanged: no tooltip/accessibility events (set once per job event in a batch)
         self._full = text
         self.setToolTip(literal_tip(text))
         self.setAccessibleName(text)  # a screen reader reads it whole, not as shortened on screen

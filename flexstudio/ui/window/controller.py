@@ -177,7 +177,7 @@ class WindowController:
             self.cancel_job(job_id)
 
     def job_finished(self, ev: JobEvent) -> None:
-        self.view.refresh_spend()
+        self.view.refresh_spend_soon()
         try:
             rec = self.services.history.get(ev.job_id)
         except KeyError:

@@ -82,6 +82,10 @@ class MainWindow(QMainWindow):
             self.controller.references_changed()
         self._status_bar()
         self._restore_geometry()
+        self._spend_timer = QTimer(self)
+        self._spend_timer.setSingleShot(True)
+        self._spend_timer.setInterval(150)
+        self._spend_timer.timeout.connect(self.refresh_spend)
         self.refresh_spend()
 
     # ------------------------------------------------------------------ layout
@@ -371,6 +375,11 @@ class MainWindow(QMainWindow):
             text = f"{info.label}: checking the key…"
         self.key_label.setText(text)
 
+    def refresh_spend_soon(self) -> None:
+        """The spend readouts once for every job finished in the next moment (a batch ends 200 of them)."""
+        if not self._spend_timer.isActive():
+            self._spend_timer.start()
+
     def refresh_spend(self) -> None:
         st = self.services.guard.status()
         caps = self.services.settings.caps
@@ -534,6 +543,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_state()
         self.recovery.stop()
+        self._spend_timer.stop()
         self.tasks.cancel_all()
         self.thumbs.close()
         self.jobs.close()
