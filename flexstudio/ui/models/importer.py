@@ -3,6 +3,7 @@ thread (cheap: paths and bytes); checking, hashing and storing the images runs i
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,11 @@ def _encode_png(image: QImage) -> bytes:
     return bytes(buf.data().data())
 
 
+def unnamed_image() -> str:
+    """The name of an image that came without a file (a paste, a drop from a browser): "pasted image 14.05.09"."""
+    return "pasted image " + time.strftime("%H.%M.%S")
+
+
 def sources_from_mime(mime: QMimeData) -> list[Source]:
     """What a drop or a paste offers, best first: local files, else image bytes, else a decoded image."""
     out: list[Source] = []
@@ -63,11 +69,11 @@ def sources_from_mime(mime: QMimeData) -> list[Source]:
         if mime.hasFormat(fmt):
             data = bytes(QByteArray(mime.data(fmt)).data())
             if data:
-                return [Source(data=data, name=f"dropped.{fmt.split('/')[1]}")]
+                return [Source(data=data, name=f"{unnamed_image()}.{fmt.split('/')[1]}")]
     if mime.hasImage():
         image = mime.imageData()
         if isinstance(image, QImage) and not image.isNull():
-            return [Source(image=image.copy(), name="pasted image.png")]
+            return [Source(image=image.copy(), name=f"{unnamed_image()}.png")]
     if remote:
         return [Source(problem=f"{u} is a web address: FlexStudio adds images from this computer — "
                        "save the image first, then drop the file.") for u in remote]
