@@ -62,6 +62,18 @@ def test_tray_full_leaves_the_rest_out_with_a_message(open_window: Any, png_file
     assert len(w.wb.references) == 8
     assert "2 images left out" in _error_shown(w)
     assert not w.tray.add_button.isEnabled()
+    # "Clear all" empties the tray: the message about the images left out goes with them
+    w.wb.clear_references()
+    assert w.wb.references == () and not w.banner.isVisible()
+
+
+def test_an_unrelated_message_survives_clear_all(open_window: Any, png_file: Any, qtbot: Any) -> None:
+    w = open_window()
+    drop(w.tray.view.viewport(), file_mime(png_file("a.png")))
+    qtbot.waitUntil(lambda: len(w.wb.references) == 1)
+    w.show_message("warning", "Something else entirely.")
+    w.wb.clear_references()
+    assert _error_shown(w) == "Something else entirely."
 
 
 def test_empty_prompt_is_refused_before_anything_is_queued(open_window: Any, qtbot: Any) -> None:

@@ -103,3 +103,25 @@ def test_a_long_breakdown_sums_the_references_even_when_one_price_is_unknown(qap
     text = breakdown_text(items, label)
     assert "8\u00a0images" in text and "unknown" not in text  # summed; an unknown total is not made up
     assert "image 1" in breakdown_text(items).replace("\u00a0", " ")  # the tooltip lists each
+
+
+def test_words_money_and_plurals() -> None:
+    from flexstudio.core.job_state import JobState
+    from flexstudio.core.request import EditRequest
+    from flexstudio.storage.history import JobRecord
+    from flexstudio.ui.models.describe import plural
+    from flexstudio.ui.models.history_model import tooltip
+
+    assert [plural(1, "job"), plural(3, "job"), plural(0, "waiting job")] == ["1 job", "3 jobs", "0 waiting jobs"]
+    rec = JobRecord(id="j1", created_at=0.0, updated_at=0.0, provider="sandbox", state=JobState.SUCCEEDED,
+                    request=EditRequest(prompt="p"), quote_usd=0.0, billed_usd=0.0004, latency_s=1.5)
+    text = tooltip(rec, "Sandbox")
+    assert "quoted $0.00 · billed $0.0004 · 1.5 s" in text and "$0.000 " not in text
+
+
+def test_the_window_title_names_the_app_once(open_window: Any) -> None:
+    w = open_window()
+    title = w.windowTitle()
+    assert title.count("FlexStudio") == 1
+    # Qt adds the display name app.py sets ("FlexStudio") unless the title already ends with it
+    assert title.endswith(" — FlexStudio")

@@ -18,7 +18,7 @@ class HistoryFaultDialog(QMessageBox):
 
         self.setObjectName("historyFaultDialog")
         self.setIcon(QMessageBox.Icon.Warning)
-        self.setWindowTitle("FlexStudio: the history cannot be read")
+        self.setWindowTitle("The history cannot be read — FlexStudio")
         self.setTextFormat(Qt.TextFormat.PlainText)  # a path or an error text is shown as written
         self.setText(f"The history file {fault.path} cannot be read ({fault.detail}).")
         self.setInformativeText(f"FlexStudio can move it aside to {aside_name(fault.path).name} — the old file "

@@ -6,6 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 
+def money(usd: float | None, *, approximate: bool = False, free_word: bool = False) -> str:
+    """Every amount of money the window shows: ``$0.15``, ``≈ $0.15``, ``$0.004``, ``$0.00``."""
+    if usd is None:
+        return "price unknown"
+    if free_word and usd == 0:
+        return "free"
+    text = f"${usd:.2f}" if usd >= 0.1 or round(usd, 2) == usd else f"${usd:.4f}".rstrip("0")
+    return f"≈ {text}" if approximate else text
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 job``, ``3 jobs``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
 def settings_words(request: Any) -> str:
     """The settings a designer tells two results apart by: "30 steps · g 4 · seed 7"."""
     parts = [f"{request.steps} steps", f"g {request.guidance:g}"]

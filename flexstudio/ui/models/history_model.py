@@ -14,6 +14,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QStandardItemModel
 
 from ...core.job_state import ACTIVE, TERMINAL, JobState
+from .describe import money
 
 if TYPE_CHECKING:
     from ...providers.registry import Registry
@@ -63,9 +64,9 @@ def tooltip(rec: JobRecord, label: str) -> str:
              f"References: {len(r.references)}"]
     cost = []
     if rec.quote_usd is not None:
-        cost.append(f"quoted ${rec.quote_usd:.3f}")
+        cost.append(f"quoted {money(rec.quote_usd)}")
     if rec.billed_usd is not None:
-        cost.append(f"billed ${rec.billed_usd:.3f}")
+        cost.append(f"billed {money(rec.billed_usd)}")
     elif rec.state == JobState.MODERATED:  # the provider's rule: may be billed / billing unknown
         cost.append(rec.message.removeprefix("Moderated — ") if rec.message.startswith("Moderated")
                     else "billing unknown")

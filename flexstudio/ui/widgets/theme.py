@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 from ...core.job_state import JobState
+from ..models import describe
 
 CHIP_COLOURS = ("#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f59f00", "#0ca678", "#e64980", "#4263eb",
                 "#868e96", "#d6336c")
@@ -88,11 +89,4 @@ def app_icon() -> QIcon:
     return QIcon(str(path)) if path.exists() else QIcon()
 
 
-def money(usd: float | None, *, approximate: bool = False, free_word: bool = False) -> str:
-    """``$0.15``, ``≈ $0.15``, ``$0.004``; ``—`` when unknown."""
-    if usd is None:
-        return "price unknown"
-    if free_word and usd == 0:
-        return "free"
-    text = f"${usd:.2f}" if usd >= 0.1 or round(usd, 2) == usd else f"${usd:.4f}".rstrip("0")
-    return f"≈ {text}" if approximate else text
+money = describe.money  # one formatter for every amount of money in the window

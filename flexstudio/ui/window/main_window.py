@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.describe import plural
 from ..models.history_model import HistoryModel
 from ..models.importer import ReferenceImporter, mime_has_images
 from ..models.jobs_model import JobsModel
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
     from ..widgets.before_after import Picture
 
 log = logging.getLogger(__name__)
-TITLE = "FlexStudio — FLUX.2 [flex] workbench"
+TITLE = "FLUX.2 [flex] workbench — FlexStudio"  # ends with the app name: Qt does not add it again
 
 
 class MainWindow(QMainWindow):
@@ -215,8 +216,13 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         wb, ctl = self.wb, self.controller
+        self._import_message = ""
         self.tasks.failed.connect(lambda text: self.show_message("error", text))
         self.importer.message.connect(self.show_message)
+        self.importer.message.connect(lambda _level, text: setattr(self, "_import_message", text))
+        # "1 image left out…" is about references that are gone once the tray is cleared
+        wb.referencesChanged.connect(lambda: None if wb.references or not self._import_message or
+                                     self.banner.message() != self._import_message else self.banner.dismiss())
         self.importer.busyChanged.connect(self._importing)
         self.importer.recipeFound.connect(ctl.offer_recipe)
         self.presets_bar.saveRequested.connect(ctl.save_preset)
@@ -250,7 +256,7 @@ class MainWindow(QMainWindow):
         self.history.retryRequested.connect(lambda rec: self.recovery.try_again(rec.id))
         self.history.giveUpRequested.connect(lambda rec: self.recovery.give_up(rec.id))
         self.recovery.roundStarted.connect(lambda n: self.statusBar().showMessage(
-            f"Fetching {n} job(s) still waiting for their provider…", 8000))
+            f"Fetching {plural(n, 'job')} still waiting for their provider…", 8000))
         self.recovery.roundFinished.connect(self._recovered)
         self.history.activated.connect(ctl.history_clicked)
         self.history.restoreRequested.connect(ctl.restore_job)
@@ -321,7 +327,7 @@ class MainWindow(QMainWindow):
     def _recovered(self, touched: int, succeeded: int) -> None:
         waiting = touched - succeeded
         more = f"; {waiting} still waiting — FlexStudio tries again in a few minutes" if waiting else ""
-        self.statusBar().showMessage(f"Fetched {succeeded} of {touched} waiting job(s){more}.", 8000)
+        self.statusBar().showMessage(f"Fetched {succeeded} of {plural(touched, 'waiting job')}{more}.", 8000)
         self.refresh_spend()
 
     def show_key_status(self, status: dict[str, str | None]) -> None:
