@@ -145,3 +145,23 @@ def test_seed_dice_lock_and_after_run_policy(open_window: Any, qtbot: Any) -> No
     assert w.services.history.get(w.controller.started[1]).request.seed == 42
     assert c.seed.text() == "42"  # locked: unchanged after the run
     qtbot.waitUntil(lambda: not w.jobs.active_ids())
+
+
+def test_the_seed_row_is_one_thing_for_every_provider(open_window: Any) -> None:
+    """Where the seed is ignored (Kie, RunAPI) the dice, lock and policy are greyed with it; where it is
+    honoured a locked seed still greys only the dice and the policy."""
+    w = open_window()
+    c = w.controls
+    seen = {}
+    for pid in [c.provider.itemData(i) for i in range(c.provider.count())]:
+        w.wb.set_provider(pid)
+        parts = (c.seed, c.dice, c.lock, c.seed_policy, c.labels["seed"])
+        assert len({p.isEnabled() for p in parts}) == 1, (pid, [p.isEnabled() for p in parts])
+        seen[pid] = c.seed.isEnabled()
+    assert not seen["kie"] and seen["sandbox"]
+    w.wb.set_provider("sandbox")
+    c.lock.setChecked(True)
+    w.wb.set_provider("kie")
+    assert not any(p.isEnabled() for p in (c.seed, c.dice, c.lock, c.seed_policy))
+    w.wb.set_provider("sandbox")
+    assert c.seed.isEnabled() and c.lock.isEnabled() and not c.dice.isEnabled() and not c.seed_policy.isEnabled()
