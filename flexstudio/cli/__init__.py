@@ -16,9 +16,10 @@ def main(argv: list[str] | None = None) -> int:
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
     _quiet()
-    from .args import build_parser  # argparse is not needed to open the window
+    from .args import Parser, build_parser  # argparse is not needed to open the window
 
     parser = build_parser()
+    Parser.argv = tuple(argv)
     args = parser.parse_args(argv)
     from .dispatch import dispatch
 

@@ -12,12 +12,22 @@ PROVIDERS_HELP = ("bfl, bfl-eu, bfl-us, fal, replicate, lumenfall, openai-compat
 
 
 class Parser(argparse.ArgumentParser):
-    """Bad usage exits 2 with one clear line: argparse's message and where to find the usage."""
+    """Bad usage exits 2 with one clear line: argparse's message and where to find the usage. With
+    --json on the command line, the same error object as any other bad input is printed on stdout."""
+
+    argv: tuple[str, ...] = ()  # the command line being parsed (set by cli.main)
 
     def error(self, message: str) -> NoReturn:
         from .output import error
 
-        error(f"{message} (see '{self.prog} --help').")
+        text = f"{message} (see '{self.prog} --help')."
+        error(text)
+        if "--json" in Parser.argv:
+            from ..core.errors import BadInput
+            from .commands import _error_object, _out
+
+            command = Parser.argv[0] if Parser.argv and not Parser.argv[0].startswith("-") else None
+            _out(_error_object(argparse.Namespace(command=command, provider=None, seed=None), BadInput(text)))
         self.exit(2)
 
 

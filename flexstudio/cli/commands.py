@@ -52,7 +52,7 @@ def _report(args: argparse.Namespace, exc: BaseException) -> int:
     _err(str(fault))
     if isinstance(fault, faults.HistoryUnreadable):
         _offer_move_aside(fault)
-    if getattr(args, "json", False) and args.command in ("edit", "compare", "quote", "batch"):
+    if getattr(args, "json", False):
         _out(_error_object(args, fault))
     return code
 
@@ -97,7 +97,12 @@ def _offer_move_aside(fault: Any) -> None:
 
 
 def _error_object(args: argparse.Namespace, exc: FlexError) -> dict[str, Any]:
+    """With --json every error prints one object on stdout: the command's own shape, ``error`` filled in."""
     err = {"kind": exc.kind.value, "message": str(exc)}
+    if args.command == "info":
+        return {"source": None, "request": None, "notes": [], "error": err}
+    if args.command not in ("edit", "compare", "quote", "batch"):
+        return {"error": err}
     if args.command == "quote":
         return {"quotes": [], "error": err}
     if args.command == "batch":

@@ -252,3 +252,17 @@ def test_an_edit_with_o_that_ends_unfinished_is_written_there_by_resume(home, tm
         assert im.size == (256, 256)
     assert mine.read_bytes() == b"not to be overwritten"
     assert sorted(out.iterdir()) == sorted([mine, written])
+
+
+@pytest.mark.parametrize("args,shape", [
+    (["edit", "-p", "x", "--json", "--steps", "abc"], "job_id"),   # an argument error
+    (["quote", "--json", "--nope"], "quotes"),
+    (["info", "--json", "/nonexistent/missing.png"], "source"),     # a command's own bad input
+    (["history", "show", "nope-such-job", "--json"], "error"),
+])
+def test_every_error_honours_json_with_one_object_on_stdout(args, shape):
+    r = cli(*args)
+    assert r.returncode in (1, 2), (r.returncode, r.stderr)
+    obj = json.loads(r.stdout)
+    assert shape in obj and obj["error"]["message"] and obj["error"]["kind"]
+    assert "Traceback" not in r.stderr
