@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import pytest_asyncio
 
 from flexstudio.providers.http import new_client
+from tests.emulators.base import Delivery
 
 
 @pytest_asyncio.fixture
@@ -13,3 +15,14 @@ async def client():
     c = new_client()
     yield c
     await c.aclose()
+
+
+@pytest.fixture
+def hosts():
+    """A fresh result host and the third host a redirect points at (delivery.third), stopped after the test."""
+    delivery = Delivery().start()
+    third = Delivery().start()
+    delivery.third = third
+    yield delivery, third
+    delivery.stop()
+    third.stop()

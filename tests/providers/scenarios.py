@@ -11,6 +11,7 @@ import hashlib
 import io
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,9 +19,11 @@ from PIL import Image, UnidentifiedImageError
 
 from flexstudio.core.errors import ErrorKind, ProviderError
 from flexstudio.core.request import EditRequest, ImageRef
-from flexstudio.providers import kie, runapi
+from flexstudio.providers import fal, kie, replicate, runapi
 from flexstudio.providers.base import PreparedReference, Provider, ProviderContext
+from tests.emulators import fal as fal_emu
 from tests.emulators import kie as kie_emu
+from tests.emulators import replicate as replicate_emu
 from tests.emulators import runapi as runapi_emu
 from tests.emulators.base import Delivery, make_image
 from tests.support import Sleeps, stop_all
@@ -271,3 +274,30 @@ def two_references(provider: str) -> tuple[EditRequest, list[PreparedReference]]
         seed=42, provider=provider)
     refs = [PreparedReference(a, "image/png", 512, 384, ha), PreparedReference(b, "image/jpeg", 256, 256, hb)]
     return request, refs
+
+
+# The queue providers' rigs: each says which statuses and texts its emulator answers with.
+FAL_RIG = Rig(
+    "fal", fal.PROFILES[0], fal_emu.FalEmulator, fal_emu.DEFAULT_KEY,
+    is_submit=lambda r: r.method == "POST", is_poll=lambda r: r.path.endswith("/status"),
+    job=partial(two_references, "fal"), said={
+        "auth": (401, "No user found for Key ID and Secret"),
+        "credits": (403, "User is locked"),
+        "validation": (422, "image_size: Image size is too large"),
+        "submit_5xx": (500, "internal_error"),
+        "malformed_json": (200, None),
+        "moderated_input": (None, "flagged by a content checker"),
+        "moderated_output": (None, "flagged by a content checker"),
+    })
+REPLICATE_RIG = Rig(
+    "replicate", replicate.PROFILES[0], replicate_emu.ReplicateEmulator, replicate_emu.DEFAULT_TOKEN,
+    is_submit=lambda r: r.method == "POST" and r.path == f"/v1/models/{replicate_emu.MODEL}/predictions",
+    is_poll=lambda r: r.method == "GET", job=partial(two_references, "replicate"), said={
+        "auth": (401, "valid authentication token"),
+        "credits": (402, "insufficient credit"),
+        "validation": (422, "input.width: Must be less than or equal to 2048"),
+        "submit_5xx": (500, "unexpected error"),
+        "malformed_json": (201, None),
+        "moderated_input": (None, "(E005)"),
+        "moderated_output": (None, "(E005)"),
+    })

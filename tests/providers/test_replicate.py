@@ -35,16 +35,6 @@ INFO = replicate.PROFILES[0]
 CREATE = f"/v1/models/{MODEL}/predictions"
 
 
-@pytest.fixture
-def hosts():
-    delivery = Delivery().start()
-    third = Delivery().start()
-    delivery.third = third
-    yield delivery, third
-    delivery.stop()
-    third.stop()
-
-
 def make_provider(base_url: str, client: httpx.AsyncClient, sleeps: Sleeps | None = None, *,
                   key: str | None = KEY) -> Provider:
     ctx = ProviderContext(client=client, api_key=key, base_url=base_url, sleep=sleeps or Sleeps())
