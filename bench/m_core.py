@@ -244,8 +244,12 @@ def _timed_bfl(latency: float) -> Any:
                 self.state.setdefault("born", {})[reply.body["id"]] = time.monotonic()
             return reply
 
-    delivery = Delivery().start()
-    emu = Timed(delivery, latency_polls=0, key="bfl_bench_key").start()
+    delivery = Delivery()
+    delivery.keep_alive = True  # HTTP keep-alive, as BFL's API and its delivery CDN do
+    delivery.start()
+    emu = Timed(delivery, latency_polls=0, key="bfl_bench_key")
+    emu.keep_alive = True
+    emu.start()
     _EMULATORS.extend([emu, delivery])
     return emu
 

@@ -101,6 +101,8 @@ class Emulator:
         self.bytes_in = 0                     # request-body bytes received
         self._link_lock = threading.Lock()
         self._link_free = 0.0
+        self.keep_alive = False  # True: answers keep the connection open (HTTP/1.1), as a real cloud does
+        self.connections = 0     # TCP connections accepted
 
     # ---------------------------------------------------------------- lifecycle
     def start(self, port: int = 0) -> Emulator:
@@ -113,6 +115,11 @@ class Emulator:
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
+
+            def setup(self) -> None:
+                with emulator.lock:
+                    emulator.connections += 1
+                super().setup()
 
             def _do(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
@@ -207,8 +214,7 @@ class Emulator:
     def handle(self, req: Req) -> Reply:  # pragma: no cover - subclasses implement
         return Reply(404, {"detail": "Not Found"})
 
-    @staticmethod
-    def _send(h: BaseHTTPRequestHandler, reply: Reply) -> None:
+    def _send(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
         if reply.delay:
             time.sleep(reply.delay)
         if reply.reset:
@@ -224,7 +230,8 @@ class Emulator:
             h.send_response(reply.status)
             h.send_header("Content-Type", ctype)
             h.send_header("Content-Length", str(len(data)))
-            h.send_header("Connection", "close")
+            if not self.keep_alive:
+                h.send_header("Connection", "close")
             for k, v in reply.headers.items():
                 h.send_header(k, v)
             h.end_headers()
@@ -239,8 +246,9 @@ class Emulator:
                 h.wfile.write(body)
             h.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
-            pass
-        h.close_connection = True
+            h.close_connection = True
+            return
+        h.close_connection = not self.keep_alive or reply.truncate_at is not None
 
 
 def make_image(width: int = 256, height: int = 256, fmt: str = "JPEG", color: tuple[int, int, int] = (40, 120, 200)) -> bytes:

@@ -289,3 +289,21 @@ def test_an_extra_reference_is_uploaded_once_for_the_whole_batch(tmp_path):
         assert emu.accepted == 4 and emu.files.uploads == 1  # the extra once, for all four jobs
     finally:
         stop_all(emu, delivery)
+
+
+def test_a_batch_keeps_its_connections_alive_across_jobs(hosts, tmp_path):
+    """One HTTP client for the whole batch: against a provider that keeps connections open (as clouds
+    do) the jobs reuse them instead of opening one per request."""
+    emu = hosts(latency_polls=1)
+    emu.keep_alive = True
+    emu.delivery.keep_alive = True
+    svc = _services(emu)
+    store = BatchStore(svc.paths.batches_db)
+    template = EditRequest(prompt="the same retouch", provider="bfl", seed=3)
+    batch = _batch(svc, store, template, _inputs(tmp_path / "in", 12), tmp_path / "out")
+    summary = asyncio.run(_run(svc, store, batch, limit=2))
+    assert summary.n("succeeded") == 12, summary.counts
+    requests = len(emu.requests)
+    assert requests >= 12 * 3  # a submit and at least two polls each
+    assert emu.connections <= 4, (emu.connections, requests)  # two at a time, each kept open
+    assert emu.delivery.connections <= 4, emu.delivery.connections
