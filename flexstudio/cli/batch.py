@@ -19,7 +19,7 @@ from typing import Any
 from ..core.errors import BadInput, ErrorKind, MissingKey
 from ..core.job_state import JobState
 from ..core.request import EditRequest, ImageRef
-from ..jobs.batch import BatchScheduler, Summary, output_writer, public_status
+from ..jobs.batch import BatchScheduler, Summary, item_cost, output_writer, public_status
 from ..jobs.batch_plan import batch_key, expand, plan_items
 from ..storage.batches import BAD_INPUT, Batch, BatchStore, Item, NewItem
 from . import output
@@ -139,7 +139,24 @@ class _Progress:
             self.bar.close()
 
 
-def _result_object(svc: Any, it: Item) -> dict[str, Any]:
+def _check_first_launch(svc: Any, store: BatchStore, batch: Batch | None, first: Item | NewItem,
+                        cap: float) -> None:
+    """A cap that cannot cover even the next input would launch nothing: bad input, refused before
+    anything is sent or recorded (like ``edit --max-cost``)."""
+    spent = 0.0
+    if batch is not None:
+        for it in store.iter_items(batch.id):
+            if it.job_id:
+                with contextlib.suppress(KeyError):
+                    spent += item_cost(svc.history.get(it.job_id))
+    usd = first.quote_usd or 0.0
+    if spent + usd > cap + 1e-9:
+        already = f" (this batch has spent ${spent:.4f})" if spent else ""
+        raise UsageError(f"--max-cost ${cap:.4f} does not cover {Path(first.input).name} (${usd:.4f}){already}, "
+                         "so the batch would launch nothing. Nothing was sent.")
+
+
+def _result_object(svc: Any, it: Item, provider: str) -> dict[str, Any]:
     if it.job_id:
         with contextlib.suppress(KeyError):
             rec = svc.history.get(it.job_id)
@@ -148,7 +165,7 @@ def _result_object(svc: Any, it: Item) -> dict[str, Any]:
                 obj["error"] = {"kind": it.error_kind, "message": it.error_message or ""}
             return {**obj, "input": it.input}
     err = {"kind": it.error_kind or ErrorKind.BAD_INPUT.value, "message": it.error_message or it.status}
-    return {"job_id": None, "provider": None, "status": public_status(it), "outputs": [], "seed": None,
+    return {"job_id": None, "provider": provider, "status": public_status(it), "outputs": [], "seed": None,
             "quote_usd": it.quote_usd, "billed_usd": None, "latency_s": None, "provider_job_id": None,
             "error": err, "input": it.input}
 
@@ -234,6 +251,9 @@ def _run(svc: Any, store: BatchStore, args: argparse.Namespace) -> int:
     total = None if any(q is None for q in quotes) else round(sum(q for q in quotes if q is not None), 6)
     _say(_price_line(info, to_run, bad, total, done))
     _confirm(total, len(to_run), args)
+    cap = args.max_cost if args.max_cost is not None else (batch.max_cost if batch is not None else None)
+    if cap is not None and to_run:
+        _check_first_launch(svc, store, batch, to_run[0], cap)
     for warning in svc.guard.check(total or 0.0) if total else ():
         _say(f"note: {warning}")
     extras_refs = tuple(template.references)
@@ -336,5 +356,5 @@ def _report(svc: Any, store: BatchStore, batch: Batch, summary: Summary, args: a
              f"(or flexstudio batch --resume {batch.id}) to fetch them; nothing is sent twice.")
     if args.json:
         _out({"batch_id": batch.id, "manifest": str(batch.manifest_path),
-              "results": [_result_object(svc, it) for it in store.iter_items(batch.id)]})
+              "results": [_result_object(svc, it, batch.provider) for it in store.iter_items(batch.id)]})
     return code

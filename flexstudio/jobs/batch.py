@@ -115,6 +115,7 @@ class BatchScheduler:
         self._drives: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._why_not = ""
         self._not_before = 0.0
         self._clean = 0
         self._manifest_at = 0.0
@@ -123,16 +124,18 @@ class BatchScheduler:
     def interrupt(self, reason: str = "Stopped by Ctrl-C: nothing more is launched; what was running settles.") -> None:
         """Ctrl-C or Stop: stop launching; cancel in-flight jobs where the provider can, let the others finish."""
         if not self._stopping:
-            self._stop(reason)
+            self._stop(reason, "the batch was stopped before it")
         self.summary.interrupted_by_user = True
         if self.info.capabilities.can_cancel:
             for job_id in list(self._holding):
                 self.runner.cancel(job_id)
 
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, why_not: str) -> None:
+        """``reason``: the batch's sentence; ``why_not``: what each input left unlaunched is told."""
         if not self._stopping:
             self._stopping = True
             self.summary.stopped = reason
+            self._why_not = why_not
         self._wake.set()
 
     @property
@@ -158,7 +161,9 @@ class BatchScheduler:
             for it in self.store.iter_items(self.batch.id):
                 if it.status == PENDING and it.job_id is None and self.summary.stopped:
                     self.store.update_item(self.batch.id, it.idx, status=NOT_LAUNCHED,
-                                           error_kind=ErrorKind.BAD_INPUT.value, error_message=self.summary.stopped)
+                                           error_kind=ErrorKind.BAD_INPUT.value,
+                                           error_message=f"{Path(it.input).name} was not launched: {self._why_not}; "
+                                                         "run the batch again to launch it.")
         finally:
             unsubscribe()
         self.summary.counts = self.store.counts(self.batch.id)
@@ -266,12 +271,14 @@ class BatchScheduler:
         if self.max_cost is not None and self.spent + (usd or 0.0) > self.max_cost + 1e-9:
             self._stop(f"Stopped at the spending cap: {Path(it.input).name} (${usd or 0:.4f}) would bring this "
                        f"batch to ${self.spent + (usd or 0):.4f}, over --max-cost ${self.max_cost:.4f}. "
-                       f"Spent so far ${self.spent:.4f}.")
+                       f"Spent so far ${self.spent:.4f}.",
+                       f"the batch stopped at --max-cost ${self.max_cost:.4f} before it")
             return
         try:
             rec = self.runner.create(req, group_id=self.batch.id, group_kind="batch")
         except SpendCapExceeded as exc:
-            self._stop(f"Stopped at a spending limit before {Path(it.input).name}: {exc}")
+            self._stop(f"Stopped at a spending limit before {Path(it.input).name}: {exc}",
+                       "the batch stopped at a spending limit before it")
             return
         except BadInput as exc:
             self._bad(idx, str(exc))

@@ -89,6 +89,36 @@ def test_above_the_threshold_needs_yes_and_nothing_is_sent_or_recorded(bfl, home
                                          "output", "error"}
 
 
+def test_a_cap_below_the_first_input_is_bad_input_and_nothing_is_sent_or_recorded(bfl, home, tmp_path):
+    src = _inputs(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    args = ["batch", "--provider", "bfl", "--base-url", bfl.url, "--input", str(src), "-p", "x", "-o", str(out)]
+    r = _cli([*args, "--max-cost", "0.01", "--json"], _env(home))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "--max-cost $0.0100 does not cover item0.png" in r.stderr
+    assert "Nothing was sent" in r.stderr
+    assert json.loads(r.stdout)["error"]["kind"] == "bad_input"
+    assert bfl.requests == [] and _batch_rows(home) == 0 and not out.exists()
+    assert json.loads(_cli(["history", "list", "--json"], _env(home)).stdout)["jobs"] == []
+
+
+def test_inputs_the_cap_leaves_unlaunched_carry_their_own_provider_and_name(bfl, home, tmp_path):
+    src = _inputs(tmp_path / "in", 3)
+    args = ["batch", "--provider", "bfl", "--base-url", bfl.url, "--input", str(src), "-p", "x",
+            "-o", str(tmp_path / "out"), "--concurrency", "1", "--json"]
+    each = json.loads(_cli(["quote", "-p", "x", "-i", str(src / "item0.png"), "--provider", "bfl", "--json"],
+                           _env(home)).stdout)["quotes"][0]["usd"]
+    r = _cli([*args, "--max-cost", f"{each * 1.5:.6f}"], _env(home))
+    assert r.returncode == 1, r.stderr
+    results = json.loads(r.stdout)["results"]
+    assert [x["status"] for x in results] == ["succeeded", "cancelled", "cancelled"]
+    assert {x["provider"] for x in results} == {"bfl"}
+    for x in results[1:]:
+        name = Path(x["input"]).name
+        assert x["job_id"] is None and x["error"]["message"].startswith(f"{name} was not launched")
+    assert bfl.count("POST", "/v1/flux-2-flex") == 1
+
+
 @pytest.mark.parametrize("missing", ["out", "input", "prompt"])
 def test_bad_usage_exits_2_with_one_sentence(home, tmp_path, missing):
     src = _inputs(tmp_path / "in", 1)

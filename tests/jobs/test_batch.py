@@ -138,6 +138,10 @@ def test_spend_cap_stops_launching_at_the_right_input(hosts, tmp_path):
     assert emu.accepted == 2
     assert summary.stopped and "shot02.png" in summary.stopped and "--max-cost" in summary.stopped
     assert [it.status for it in store.items(batch.id)][2:] == ["not_launched"] * 4
+    for line in _manifest(batch)[2:]:  # each unlaunched input is told about itself, not about shot02
+        name = Path(line["input"]).name
+        assert line["error"]["message"].startswith(f"{name} was not launched: the batch stopped at --max-cost")
+        assert "run the batch again" in line["error"]["message"]
 
     # Run again with a cap that covers the rest: only the four not launched are sent.
     svc2 = _services(emu)
