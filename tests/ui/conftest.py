@@ -15,6 +15,17 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
 
 
+@pytest.fixture(autouse=True)
+def no_real_file_dialogs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real modal folder dialog would wait for a click that never comes: a test that asks must answer."""
+    from flexstudio.ui.dialogs import ask
+
+    def unanswered(*_a: Any) -> str:
+        raise AssertionError("a folder dialog was opened that the test does not answer (monkeypatch ask)")
+
+    monkeypatch.setattr(ask, "existing_folder", unanswered)
+
+
 class MemoryKeyring:
     """A keyring backend that keeps keys in a dict (tests never touch the OS keyring)."""
 

@@ -341,10 +341,48 @@ def test_lineage_dialog_shows_the_chain_and_branch_costs(open_window: Any, make_
 
 
 # --------------------------------------------------------------------- images that carry their settings
-def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_file: Any, tmp_path: Path,
-                                                          qtbot: Any) -> None:
+def test_export_asks_where_and_remembers_the_folder(open_window: Any, png_file: Any, tmp_path: Path,
+                                                    qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexstudio.ui.dialogs import ask
+    from flexstudio.ui.dialogs.settings_dialog import default_export_dir
+
     w = open_window()
-    w.services.settings.export_dir = str(tmp_path / "exports")
+    asked: list[str] = []
+    answer = [""]
+
+    def pick(_parent: Any, _title: str, start: str) -> str:
+        asked.append(start)
+        return answer[0]
+
+    monkeypatch.setattr(ask, "existing_folder", pick)
+    drop(w.tray.view.viewport(), file_mime(png_file("base.png", 128, 96)))
+    qtbot.waitUntil(lambda: len(w.wb.references) == 1)
+    w.prompt.setPlainText("make image 1 a watercolour")
+    w.controller.run()
+    qtbot.waitUntil(lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded")
+    job = w.services.history.get(w.controller.started[0])
+    # cancelled: nothing written, nothing remembered
+    w.controller.export_job(job)
+    assert asked == [str(default_export_dir())] and w.services.settings.export_dir == ""
+    assert not default_export_dir().exists() or not any(default_export_dir().glob("flexstudio-*"))
+    # a folder picked: the image goes there and the folder is kept in the settings file
+    answer[0] = str(tmp_path / "picked")
+    w.controller.export_job(job)
+    qtbot.waitUntil(lambda: "Exported" in w.banner.message())
+    assert len(list((tmp_path / "picked").glob(f"flexstudio-{job.id}*"))) == 1
+    assert json.loads(w.services.paths.settings_file.read_text())["export_dir"] == str(tmp_path / "picked")
+    # the next export starts there
+    answer[0] = ""
+    w.controller.export_job(job)
+    assert asked[-1] == str(tmp_path / "picked")
+
+
+def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_file: Any, tmp_path: Path,
+                                                          qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexstudio.ui.dialogs import ask
+
+    w = open_window()
+    monkeypatch.setattr(ask, "existing_folder", lambda *_a: str(tmp_path / "exports"))
     drop(w.tray.view.viewport(), file_mime(png_file("base.png", 256, 192)))
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
     w.prompt.setPlainText("make image 1 a watercolour")

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QHBoxLayout,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 from ...core.errors import BadInput
 from ...storage.settings import CustomEndpoint, SpendCaps
 from ..widgets import theme
+from . import ask
 
 if TYPE_CHECKING:
     from ...providers.base import ProviderInfo
@@ -435,8 +435,7 @@ class SettingsDialog(QDialog):
         return page
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export folder", self.export_dir.text() or
-                                                  str(default_export_dir()))
+        folder = ask.existing_folder(self, "Export folder", self.export_dir.text() or str(default_export_dir()))
         if folder:
             self.export_dir.setText(folder)
             self._export_edited()

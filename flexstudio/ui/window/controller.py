@@ -423,14 +423,24 @@ class WindowController:
         self.export_job(rec)
 
     def export_job(self, rec: JobRecord) -> None:
-        self.view.tasks.spawn(self._export(rec), what="Exporting the image")
-
-    async def _export(self, rec: JobRecord) -> None:
-        from ...storage.exports import Exported, export_image
+        """Asks where (starting at the folder used last, kept in the settings), then writes there."""
+        from ..dialogs import ask
         from ..dialogs.settings_dialog import default_export_dir
 
         svc = self.services
-        folder = Path(svc.settings.export_dir) if svc.settings.export_dir else default_export_dir()
+        start = svc.settings.export_dir or str(default_export_dir())
+        folder = ask.existing_folder(self.view.dialog_parent(), "Export with metadata to", start)
+        if not folder:
+            return  # cancelled: nothing written
+        if folder != svc.settings.export_dir:
+            svc.settings.export_dir = folder
+            svc.save_settings()
+        self.view.tasks.spawn(self._export(rec, Path(folder)), what="Exporting the image")
+
+    async def _export(self, rec: JobRecord, folder: Path) -> None:
+        from ...storage.exports import Exported, export_image
+
+        svc = self.services
         out = rec.outputs[0]
         label = self.view.history_model.label(rec.provider)
 
