@@ -105,11 +105,14 @@ def test_delete_and_undo(open_window: Any, make_services: Any, qtbot: Any) -> No
 
 
 def test_result_actions_export_reference_compare_rerun(open_window: Any, png_file: Any, tmp_path: Any,
-                                                       qtbot: Any) -> None:
+                                                       qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flexstudio.ui.dialogs import ask
+
     from .helpers import drop, file_mime
 
     w = open_window()
     w.services.settings.export_dir = str(tmp_path / "exports")
+    monkeypatch.setattr(ask, "existing_folder", lambda _parent, _title, start: start)  # the designer says OK
     drop(w.tray.view.viewport(), file_mime(png_file("base.png", 256, 192)))
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
     w.prompt.setPlainText("make image 1 warmer")
