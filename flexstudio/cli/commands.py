@@ -160,6 +160,26 @@ def build_request(svc: Services, args: argparse.Namespace, provider: str) -> Edi
     return req.with_(**changes)
 
 
+_FORMAT_OF_SUFFIX = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
+
+
+def format_from_out(req: EditRequest, args: argparse.Namespace) -> EditRequest:
+    """``-o x.png`` names the format: it is used (the file is never silently renamed to another
+    extension); with a --format that says otherwise, or an extension no format has, nothing is sent."""
+    out = getattr(args, "out", None)
+    if not out or out.endswith(("/", "\\")) or Path(out).is_dir() or not Path(out).suffix:
+        return req
+    suffix = Path(out).suffix.lower()
+    fmt = _FORMAT_OF_SUFFIX.get(suffix)
+    if fmt is None:
+        raise UsageError(f"-o {output.clean(out)}: FlexStudio writes .png, .jpg or .webp files; "
+                         "end the name with one of those, or give a folder.")
+    if args.format is not None and fmt != req.output_format:
+        raise UsageError(f"-o {output.clean(out)} is a {fmt.upper()} name but --format is {args.format}; "
+                         "make them agree.")
+    return req.with_(output_format=fmt)
+
+
 def _services(args: argparse.Namespace, providers: list[str]) -> Services:
     urls = parse_base_urls(getattr(args, "base_url", []) or [], providers)
     return Services.build(base_urls=urls)
@@ -282,7 +302,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     svc = _services(args, [provider])
     try:
         _check_money(args)
-        req = build_request(svc, args, provider)
+        req = format_from_out(build_request(svc, args, provider), args)
         info = svc.check_work([req])[0]
         _check_out(args, several=False)
         if info.preview and not args.json:

@@ -266,3 +266,18 @@ def test_every_error_honours_json_with_one_object_on_stdout(args, shape):
     obj = json.loads(r.stdout)
     assert shape in obj and obj["error"]["message"] and obj["error"]["kind"]
     assert "Traceback" not in r.stderr
+
+
+def test_o_with_an_extension_picks_the_format_or_is_refused(tmp_path):
+    a = _img(tmp_path / "a.png", (64, 64))
+    r = cli("edit", "-p", "x", "-i", str(a), "-o", str(tmp_path / "x.png"), "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["outputs"] == [str(tmp_path / "x.png")]
+    with Image.open(tmp_path / "x.png") as im:
+        assert im.format == "PNG"
+    assert not (tmp_path / "x.jpg").exists()
+    for bad in (["-o", str(tmp_path / "y.png"), "--format", "jpeg"], ["-o", str(tmp_path / "y.tif")]):
+        r = cli("edit", "-p", "x", "-i", str(a), *bad)
+        assert r.returncode == 2 and r.stderr.startswith("flexstudio: -o "), r.stderr
+        assert not list(tmp_path.glob("y.*"))
+    assert len(json.loads(cli("history", "list", "--json").stdout)["jobs"]) == 1
