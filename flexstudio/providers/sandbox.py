@@ -201,8 +201,8 @@ def render(request: EditRequest, refs: Sequence[PreparedReference], width: int, 
             graded.paste(ImageOps.expand(thumb, border=2, fill=(255, 255, 255)), (x, height - tile - pad - 4))
     caption = f"FlexStudio sandbox · seed {request.seed} · {request.steps} steps · g {request.guidance:g}"
     d = ImageDraw.Draw(graded)
-    d.rectangle((0, 0, width, 18), fill=(0, 0, 0))
-    d.text((6, 3), caption[: max(8, width // 6)], fill=(255, 255, 255))
+    # Outlined text, not a black band: the result lines up with image 1 in the before/after views.
+    d.text((6, 3), caption[: max(8, width // 6)], fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0))
     buf = io.BytesIO()
     fmt = request.output_format
     if fmt == "png":
