@@ -366,7 +366,9 @@ def _print_job(obj: dict[str, Any]) -> None:
 def cmd_compare(args: argparse.Namespace) -> int:
     providers = list(dict.fromkeys(args.provider or []))
     if len(providers) < 2:
-        raise UsageError("compare needs at least two --provider options.")
+        given = len(args.provider or [])
+        raise UsageError("compare needs two different providers: give --provider twice with different ids"
+                         + (f" (got {providers[0]} {given} times)." if given > 1 else "."))
     svc = _services(args, providers)
     try:
         _check_money(args)

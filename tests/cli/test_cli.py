@@ -281,3 +281,9 @@ def test_o_with_an_extension_picks_the_format_or_is_refused(tmp_path):
         assert r.returncode == 2 and r.stderr.startswith("flexstudio: -o "), r.stderr
         assert not list(tmp_path.glob("y.*"))
     assert len(json.loads(cli("history", "list", "--json").stdout)["jobs"]) == 1
+
+
+def test_compare_with_one_provider_twice_asks_for_two_different_ones():
+    r = cli("compare", "-p", "x", "--provider", "sandbox", "--provider", "sandbox")
+    assert r.returncode == 2
+    assert "two different providers" in r.stderr and "got sandbox 2 times" in r.stderr, r.stderr
