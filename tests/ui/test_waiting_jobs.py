@@ -68,9 +68,12 @@ def test_a_waiting_job_started_with_an_output_folder_is_written_there_at_start(
     svc = make_services()
     svc.history.update(job, deliver_to=f"{out}/")  # as `flexstudio edit -o DIR/` stores it
     w = open_window(svc, resume=True)
-    qtbot.waitUntil(lambda: out.is_dir() and any(out.iterdir()), timeout=15000)
-    (written,) = out.iterdir()
-    assert written.name.startswith(f"flexstudio-{job}") and w.services.history.get(job).state == "succeeded"
+    def delivered() -> list[Any]:  # the final name only: a temporary file shows first, then is renamed
+        return sorted(out.glob(f"flexstudio-{job}*")) if out.is_dir() else []
+
+    qtbot.waitUntil(lambda: len(delivered()) == 1 and w.services.history.get(job).state == "succeeded",
+                    timeout=15000)
+    qtbot.waitUntil(lambda: len(list(out.iterdir())) == 1)  # and no temporary file is left behind
 
 
 class Flaky:
