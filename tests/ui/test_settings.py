@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QLineEdit
+from PySide6.QtWidgets import QLabel, QLineEdit
+
+from .conftest import MemoryKeyring
 
 pytestmark = pytest.mark.gui
 
@@ -166,3 +168,31 @@ def test_keys_tab_shows_bfls_remaining_balance(open_window: Any, make_services: 
         assert "$2.50" in row.balance.text() and row.balance.isVisibleTo(dlg)
         assert not dlg.key_rows["fal"].balance.isVisibleTo(dlg)  # fal documents no balance endpoint
         assert key not in row.balance.text() + row.balance.toolTip()
+
+
+class NoKeyringBackend:
+    """What keyring's fail backend does on a machine without a Secret Service."""
+
+    def _fail(self, *a: Any) -> Any:
+        raise type("NoKeyringError", (RuntimeError,), {})("No recommended backend was available.")
+
+    get_password = set_password = delete_password = _fail
+
+
+@pytest.mark.parametrize("keyring_backend", [MemoryKeyring(), NoKeyringBackend()], ids=["keyring", "none"])
+def test_keys_tab_says_where_keys_go_in_one_true_sentence(open_window: Any, make_services: Any, qtbot: Any,
+                                                          keyring_backend: Any) -> None:
+    working = isinstance(keyring_backend, MemoryKeyring)
+    w = open_window(make_services())
+    dlg = open_settings(w, qtbot)
+    intro = dlg.keys_intro
+    qtbot.waitUntil(lambda: "Asking" not in intro.text())
+    texts = [lbl.text() for lbl in dlg.tabs.widget(0).findChildren(QLabel) if lbl.isVisibleTo(dlg)]
+    stored = [t for t in texts if "stored in the system keyring" in t]
+    missing = [t for t in texts if "No system keyring" in t]
+    if working:
+        assert stored == [intro.text()] and not missing
+    else:
+        assert missing == [intro.text()] and not stored
+        assert "session only" in intro.text() and "never written to FlexStudio's files" in intro.text()
+    dlg.close()

@@ -37,6 +37,11 @@ if TYPE_CHECKING:
     from ...services import Services
     from ..models.tasks import TaskRunner
 
+KEYS_INTRO_TAIL = ("Keys are never written to FlexStudio's files and never shown again. A provider's usual "
+                   "environment variable wins when it is set.")
+KEYS_INTRO_KEYRING = ("Keys are stored in the system keyring, never in FlexStudio's files, and are never "
+                      "shown again. A provider's usual environment variable wins when it is set.")
+KEYS_INTRO_UNKNOWN = "Asking the system keyring… " + KEYS_INTRO_TAIL
 SOURCE_WORDS = {"env": "from the environment variable {env}", "keyring": "stored in the system keyring",
                 "session": "kept for this session only (no keyring)", None: "no key yet"}
 PROTOCOLS = (("openai_images", "OpenAI-compatible (/images/edits)"), ("bfl", "BFL-compatible (/v1/flux-2-flex)"))
@@ -212,8 +217,8 @@ class SettingsDialog(QDialog):
         grid = QGridLayout(inner)
         grid.setColumnStretch(1, 1)
         grid.setVerticalSpacing(4)
-        intro = QLabel("Keys are stored in the system keyring, never in FlexStudio's files, and are never "
-                       "shown again. A provider's usual environment variable wins when it is set.")
+        # One sentence says where keys go; it is written once the keyring has answered (refresh_sources).
+        intro = self.keys_intro = QLabel(KEYS_INTRO_UNKNOWN)
         intro.setWordWrap(True)
         self.key_rows: dict[str, KeyRow] = {}
         infos = [i for i in self.services.registry.all() if i.needs_key]
@@ -226,10 +231,6 @@ class SettingsDialog(QDialog):
         page = QWidget()
         pl = QVBoxLayout(page)
         pl.addWidget(intro)
-        self.keyring_problem = QLabel()
-        self.keyring_problem.setWordWrap(True)
-        self.keyring_problem.hide()
-        pl.addWidget(self.keyring_problem)
         pl.addWidget(scroll, 1)
         return page
 
@@ -240,8 +241,7 @@ class SettingsDialog(QDialog):
         for pid, row in self.key_rows.items():
             row.show_source(sources.get(pid))
         problem = svc.secrets.problem
-        self.keyring_problem.setVisible(bool(problem))
-        self.keyring_problem.setText(problem or "")
+        self.keys_intro.setText(f"{problem} {KEYS_INTRO_TAIL}" if problem else KEYS_INTRO_KEYRING)
         self.keysChanged.emit(sources)
         # Balances are asked here, when Settings is open — never at start-up — and each answer lands alone.
         asked = [pid for pid, row in self.key_rows.items() if row.info.capabilities.balance]
