@@ -16,7 +16,17 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QAction, QDropEvent, QFont, QKeySequence, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import (
+    QAction,
+    QDropEvent,
+    QFont,
+    QFontMetrics,
+    QKeySequence,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -143,9 +153,34 @@ class ReferenceListModel(QAbstractListModel):
         return mime
 
 
+def chip_texts(fm: QFontMetrics, name: str, sent: tuple[int, int] | None, billed: float | None,
+               width: int) -> tuple[str, str, str]:
+    """A chip's second and third lines in ``width`` px: (file name, megapixels billed, size sent).
+
+    The numbers are never cut: the megapixels sit at the right of the name line and the name gives way
+    to them; the size line drops its word "sent" before it would elide."""
+    mp = f"{billed:g} MP" if billed is not None else ""
+    room = width - (fm.horizontalAdvance(mp) + fm.horizontalAdvance("  ") if mp else 0)
+    name_text = fm.elidedText(name, Qt.TextElideMode.ElideMiddle, max(0, room)) if name else ""
+    size = f"{sent[0]}×{sent[1]}" if sent else ""
+    size_text = f"sent {size}" if size and fm.horizontalAdvance(f"sent {size}") <= width else size
+    return name_text, mp, size_text
+
+
 class ChipDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(max(160, option.rect.width()), CHIP_HEIGHT)
+
+    @staticmethod
+    def text_rect(rect: QRect) -> tuple[QRect, QRect]:
+        """The chip's box and its thumbnail inside an item's ``rect``; the text runs right of the thumbnail."""
+        r = rect.adjusted(2, 3, -2, -3)
+        return r, QRect(r.left() + 6, r.top() + 5, r.height() - 10, r.height() - 10)
+
+    @classmethod
+    def text_width(cls, rect: QRect) -> int:
+        r, thumb = cls.text_rect(rect)
+        return r.right() - (thumb.right() + 10) - 6
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         p.save()
@@ -153,7 +188,7 @@ class ChipDelegate(QStyledItemDelegate):
         pal = option.palette
         row = index.row()
         colour = theme.chip_colour(row)
-        r = option.rect.adjusted(2, 3, -2, -3)
+        r, thumb = self.text_rect(option.rect)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         path = QPainterPath()
         path.addRoundedRect(r, 6, 6)
@@ -164,7 +199,6 @@ class ChipDelegate(QStyledItemDelegate):
             p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2.5, Qt.PenStyle.DashLine))
             p.drawRoundedRect(r.adjusted(2, 2, -2, -2), 5, 5)
         # Thumbnail with the number badge.
-        thumb = QRect(r.left() + 6, r.top() + 5, r.height() - 10, r.height() - 10)
         model = index.model()
         pix = model.thumbnail(row) if isinstance(model, ReferenceListModel) else None
         if pix is not None and not pix.isNull():
@@ -188,7 +222,7 @@ class ChipDelegate(QStyledItemDelegate):
         p.drawText(badge, Qt.AlignmentFlag.AlignCenter, str(row + 1))
         # Text: "image N" + name, the size sent, the megapixels billed.
         x = thumb.right() + 10
-        width = r.right() - x - 6
+        width = self.text_width(option.rect)
         fm_font = theme.bold(option.font)
         p.setFont(fm_font)
         p.setPen(pal.color(QPalette.ColorRole.Text))
@@ -201,18 +235,16 @@ class ChipDelegate(QStyledItemDelegate):
                    p.fontMetrics().elidedText(f"image {row + 1}", Qt.TextElideMode.ElideRight, width))
         small = theme.small_font(option.widget)
         p.setFont(small)
-        p.setPen(theme.muted(pal))
-        p.drawText(QRect(x, top + line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter,
-                   p.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, width))
         sent = ref.sent_size(model.wb.caps.max_pixels) if ref is not None and isinstance(model, ReferenceListModel) \
             else None
         billed = model.billed(row) if isinstance(model, ReferenceListModel) else None
-        info = f"sent {sent[0]}×{sent[1]}" if sent else ""
-        if billed is not None:
-            info += f" · {billed:g} MP"
+        name_text, mp_text, size_text = chip_texts(p.fontMetrics(), name, sent, billed, width)
+        p.setPen(theme.muted(pal))
+        p.drawText(QRect(x, top + line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter, name_text)
         p.setPen(pal.color(QPalette.ColorRole.Text))
-        p.drawText(QRect(x, top + 2 * line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter,
-                   p.fontMetrics().elidedText(info, Qt.TextElideMode.ElideRight, width))
+        right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+        p.drawText(QRect(x, top + line_h, width, line_h), right, mp_text)
+        p.drawText(QRect(x, top + 2 * line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter, size_text)
         p.restore()
 
 
