@@ -276,7 +276,8 @@ class CompareCanvas(QWidget):
     def caption_pills(self) -> list[tuple[str, QRectF]]:
         """The before and after captions as drawn in wipe and side-by-side (text, rectangle): each is elided
         to fit its view, and in wipe the after caption drops below the before one when both do not fit on
-        one line, so they never overlap however narrow the canvas or large the font."""
+        one line, so they never overlap however narrow the canvas or large the font. In wipe, a caption
+        whose image is scrolled out of the view (the wipe line left it) is not drawn."""
         views = self._views()
         if self.mode == "side":
             return [self._pill_rect(label, QPointF(v.right() - 8, v.top() + 8) if right else
@@ -287,6 +288,13 @@ class CompareCanvas(QWidget):
         room = view.width() - 16
         before = self._pill_rect(self.before_label, QPointF(view.left() + 8, view.top() + 8), max_w=room)
         after = self._pill_rect(self.after_label, QPointF(view.right() - 8, view.top() + 8), True, room)
+        # Zoomed in (100 %), the wipe line can leave the view: only one image shows, and only its caption.
+        fr = self.frame_rect(view)
+        x = fr.left() + fr.width() * self.split
+        if x <= view.left() + 8:
+            return [after]
+        if x >= view.right() - 8:
+            return [before]
         if before[1].right() + 8 > after[1].left():  # they would touch: stack the after caption below
             after = self._pill_rect(self.after_label, QPointF(view.right() - 8, before[1].bottom() + 4),
                                     True, room)
