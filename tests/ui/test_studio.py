@@ -331,12 +331,46 @@ def test_lineage_dialog_shows_the_chain_and_branch_costs(open_window: Any, make_
     assert "This branch cost $0.10" in dlg.chain_label.text()
     assert dlg.tree.topLevelItemCount() == 1
     top = dlg.tree.topLevelItem(0)
-    assert top.text(0) == f"job {root.id}" and top.childCount() == 2
+    assert top.text(0) == f"job {root.id} · $0.03\n“root”" and top.childCount() == 2
     assert top.child(0).child(0).text(4) == "$0.10"   # root → child → grandchild
     assert top.child(1).text(4) == "$0.13"            # root → sibling
-    assert dlg.tree.currentItem().text(0) == f"job {grandchild.id}"
+    assert dlg.tree.currentItem().text(0).startswith(f"job {grandchild.id} · $0.02\n")
     assert "together they cost $0.20" in dlg.total_label.text()
     assert sibling.id in dlg.records
+    dlg.close()
+
+
+def test_lineage_nodes_show_their_result_thumbnail_cost_and_prompt(open_window: Any, make_services: Any,
+                                                                    qtbot: Any) -> None:
+    from flexstudio.storage.history import Output
+
+    svc = make_services()
+    h = svc.history
+    colours = {"root": (220, 40, 40), "child": (40, 200, 60)}
+    root = h.create(EditRequest(prompt="root"), quote_usd=0.03)
+    long_prompt = "Put the straw hat from image 2 on the cat and make the light warmer, like late afternoon"
+    child = h.create(EditRequest(prompt=long_prompt), quote_usd=0.05, parent_job_id=root.id)
+    failed = h.create(EditRequest(prompt="a failed try"), quote_usd=0.0, parent_job_id=root.id)
+    for rec, colour in ((root, colours["root"]), (child, colours["child"])):
+        sha = svc.blobs.put(image_bytes(96, 64, "PNG", colour, pattern=False), "image/png")
+        h.update(rec.id, state="succeeded", outputs=[Output(sha, "image/png", 96, 64)])
+    h.update(failed.id, state="failed")
+    w = open_window(svc)
+    dlg = w.controller.show_lineage(h.get(child.id))
+    top = dlg.tree.topLevelItem(0)
+    items = {"root": top, "child": top.child(0), "failed": top.child(1)}
+    # the thumbnails are made off the GUI thread and arrive on their own
+    qtbot.waitUntil(lambda: dlg.thumbnail_shown(items["root"]) and dlg.thumbnail_shown(items["child"]))
+    assert not dlg.thumbnail_shown(items["failed"])  # no result: a blank of the same size keeps the column
+    assert dlg.tree.iconSize().width() >= 48
+    for name, colour in colours.items():
+        image = items[name].icon(0).pixmap(dlg.tree.iconSize()).toImage()
+        c = image.pixelColor(image.width() // 2, image.height() // 2)
+        assert max(abs(c.red() - colour[0]), abs(c.green() - colour[1]), abs(c.blue() - colour[2])) < 12, name
+    assert items["child"].text(0).startswith(f"job {child.id} · $0.05\n“Put the straw hat from image 2")
+    assert items["child"].text(0).endswith("…”") and len(items["child"].text(0).split("\n")[1]) < 60
+    assert items["child"].toolTip(0) == long_prompt
+    assert items["failed"].text(0) == f"job {failed.id} · $0.00\n“a failed try”"
     dlg.close()
 
 

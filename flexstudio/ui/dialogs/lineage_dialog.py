@@ -1,12 +1,14 @@
 """Lineage: the chain of edits a job was made from ("use result as reference"), and the whole tree grown
-from its root with each branch's cumulative cost. Double-click a job to show it."""
+from its root with each branch's cumulative cost. Each node shows its result's thumbnail (made off the GUI
+thread by the window's thumbnail cache), its cost and the start of its prompt. Double-click a job to show it."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal, SignalInstance
+from PySide6.QtCore import QSize, Qt, Signal, SignalInstance
+from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -25,8 +27,17 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ...storage.history import History, JobRecord
+    from ..models.thumbs import ThumbnailCache
 
 COLUMNS = ("Job", "Provider", "State", "Cost", "Branch total", "When", "Prompt")
+THUMB = 128   # the size asked of the thumbnail cache (the history list asks the same: one decode)
+ICON = 56     # painted size of a node's thumbnail
+SNIPPET = 48  # characters of the prompt shown on the node
+
+
+def snippet(prompt: str) -> str:
+    text = " ".join(prompt.split())
+    return f"“{text[:SNIPPET].rstrip()}…”" if len(text) > SNIPPET else (f"“{text}”" if text else "(no prompt)")
 
 
 def cost_of(rec: JobRecord) -> float:
@@ -38,9 +49,14 @@ class LineageDialog(QDialog):
     restoreRequested = Signal(object)  # JobRecord
 
     def __init__(self, history: History, job_id: str, label: Callable[[str], str],
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, thumbs: ThumbnailCache | None = None) -> None:
         super().__init__(parent)
         self.history = history
+        self.thumbs = thumbs
+        self._items_by_sha: dict[str, list[QTreeWidgetItem]] = {}
+        blank = QPixmap(ICON, ICON)
+        blank.fill(QColor(0, 0, 0, 0))
+        self._blank = QIcon(blank)  # nodes without a result (yet) keep the column aligned
         self.job_id = job_id
         self._label = label
         self.setModal(False)
@@ -59,6 +75,7 @@ class LineageDialog(QDialog):
         self.tree.setAccessibleName("Lineage tree")
         self.tree.setRootIsDecorated(True)
         self.tree.setUniformRowHeights(True)
+        self.tree.setIconSize(QSize(ICON, ICON))
         self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.tree.header().setStretchLastSection(True)
         self.tree.itemDoubleClicked.connect(lambda item, _c: self._emit(self.showRequested, item))
@@ -79,6 +96,8 @@ class LineageDialog(QDialog):
         lay.addLayout(foot)
         self.records: dict[str, JobRecord] = {}
         self.rows: list[tuple[int, JobRecord, float]] = []
+        if thumbs is not None:
+            thumbs.ready.connect(self._thumb_ready)
         self.reload()
 
     def reload(self) -> None:
@@ -102,15 +121,19 @@ class LineageDialog(QDialog):
         self.chain_label.setText(head)
         self.rows = self.history.lineage_tree(root.id)
         self.tree.clear()
+        self._items_by_sha.clear()
         parents: list[QTreeWidgetItem] = []
         mark = None
         for depth, rec, total in self.rows:
             self.records[rec.id] = rec
             item = QTreeWidgetItem([
-                f"job {rec.id}", self._label(rec.provider), rec.state, theme.money(cost_of(rec)),
+                f"job {rec.id} · {theme.money(cost_of(rec))}\n{snippet(rec.request.prompt)}",
+                self._label(rec.provider), rec.state, theme.money(cost_of(rec)),
                 theme.money(total), time.strftime("%d %b %H:%M", time.localtime(rec.created_at)),
                 rec.request.prompt[:120]])
             item.setData(0, Qt.ItemDataRole.UserRole, rec.id)
+            item.setToolTip(0, rec.request.prompt)
+            self._set_thumbnail(item, rec)
             item.setToolTip(6, rec.request.prompt)
             del parents[depth:]
             if parents:
@@ -134,6 +157,26 @@ class LineageDialog(QDialog):
             self.total_label.setText(f"{len(self.rows)} jobs grew from job {root.id}; together they cost "
                                      f"{theme.money(whole)}. “Branch total” is the cost from the root down to "
                                      "each job.")
+
+    def _set_thumbnail(self, item: QTreeWidgetItem, rec: JobRecord) -> None:
+        sha = rec.outputs[0].sha256 if rec.outputs else None
+        item.setData(0, Qt.ItemDataRole.UserRole + 1, sha)
+        pix = self.thumbs.get(sha, THUMB) if sha and self.thumbs is not None else None  # None: it is made
+        item.setIcon(0, QIcon(pix) if pix is not None else self._blank)
+        if sha:
+            self._items_by_sha.setdefault(sha, []).append(item)
+
+    def _thumb_ready(self, sha: str, size: int) -> None:
+        if size != THUMB or self.thumbs is None:
+            return
+        pix = self.thumbs.peek(sha, size)
+        if pix is not None:
+            for item in self._items_by_sha.get(sha, []):
+                item.setIcon(0, QIcon(pix))
+
+    def thumbnail_shown(self, item: QTreeWidgetItem) -> bool:
+        """Whether the node shows its result's thumbnail (not the blank placeholder)."""
+        return item.icon(0).cacheKey() != self._blank.cacheKey()
 
     def _emit(self, signal: SignalInstance, item: QTreeWidgetItem | None) -> None:
         if item is None:

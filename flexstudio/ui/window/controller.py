@@ -516,7 +516,8 @@ class WindowController:
         if rec is None:
             self.view.show_message("info", "Pick a job in the history first, then “Lineage”.")
             return None
-        dlg = LineageDialog(self.services.history, rec.id, self.view.history_model.label, self.view.dialog_parent())
+        dlg = LineageDialog(self.services.history, rec.id, self.view.history_model.label, self.view.dialog_parent(),
+                            thumbs=self.view.history_model.thumbs)
         dlg.showRequested.connect(self.show_picked)
         dlg.restoreRequested.connect(self.restore_job)
         dlg.show()
