@@ -26,6 +26,10 @@ FIRST_PAINT_WAIT_MS = 2000  # a window never exposed (minimised, no compositor) 
 
 
 def create_app(argv: Sequence[str] = ()) -> QApplication:
+    # Start-up allocates hundreds of thousands of long-lived objects (modules, classes, Qt wrappers): the
+    # cyclic collector would run ~80 passes over them before the first paint for nothing to free. It is
+    # switched back on once the window has painted (``run_loop``), when those objects are frozen.
+    gc.disable()
     os.environ.setdefault("QT_API", "pyside6")
     from PySide6.QtWidgets import QApplication
 
@@ -144,6 +148,7 @@ def run_loop(app: QApplication, window: MainWindow, services: Services,
         # Start-up objects (modules, widgets) never die: keep them out of the cyclic collector's
         # full passes, which would otherwise pause the GUI thread for tens of milliseconds.
         gc.freeze()
+        gc.enable()
         if window.isVisible():
             await closed.wait()
         await window.shutdown()
@@ -169,6 +174,8 @@ def run_loop(app: QApplication, window: MainWindow, services: Services,
         log.warning("the window stopped unexpectedly (%s); unfinished jobs resume next time", exc)
         print("FlexStudio: the display went away; unfinished jobs resume next time.", file=sys.stderr)
         return 1
+    finally:
+        gc.enable()  # create_app switched it off for the start-up
     return 0
 
 

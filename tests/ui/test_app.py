@@ -16,7 +16,7 @@ import pytest
 pytestmark = pytest.mark.gui
 
 SCRIPT = textwrap.dedent("""
-    import sys, time
+    import gc, sys, time
     started = time.perf_counter()
     from PySide6.QtCore import QTimer
     from flexstudio.ui.window import main_window
@@ -27,7 +27,7 @@ SCRIPT = textwrap.dedent("""
     def after_first_paint(self, **kw):
         painted["at"] = time.perf_counter() - started
         original(self, **kw)
-        QTimer.singleShot(300, self.close)
+        QTimer.singleShot(300, lambda: (painted.__setitem__("gc_open", gc.isenabled()), self.close()))
 
     main_window.MainWindow.after_first_paint = after_first_paint
     from flexstudio import app
@@ -37,10 +37,13 @@ SCRIPT = textwrap.dedent("""
         original_show(window, *a, **kw)
         painted["loaded_at_paint"] = sorted(m for m in ("asyncio", "qasync", "PIL", "httpx", "keyring")
                                             if m in sys.modules)
+        painted["gc_at_paint"] = gc.isenabled()
 
     app.show_and_paint = show_and_paint
     rc = app.main([])
     print(f"first paint {painted['at'] * 1000:.0f} ms; loaded when painted: {painted['loaded_at_paint']}")
+    print(f"collector: at paint {painted['gc_at_paint']}, while open {painted['gc_open']}, "
+          f"after main {gc.isenabled()}")
     sys.exit(rc)
 """)
 
@@ -53,5 +56,7 @@ def test_main_opens_the_window_and_closes_cleanly(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     print("\n" + proc.stdout.strip())
     assert "loaded when painted: []" in proc.stdout  # asyncio, qasync, PIL, httpx, keyring: after
+    # the cyclic collector is off for the start-up only (no passes over start-up objects before the paint)
+    assert "collector: at paint False, while open True, after main True" in proc.stdout
     settings = json.loads((tmp_path / "config" / "settings.json").read_text())
     assert settings["ui"]["geometry"] and settings["ui"]["splitter.main_split"]
