@@ -35,6 +35,13 @@ if TYPE_CHECKING:
     from ..models.history_model import HistoryModel
 
 ITEM = QSize(132, 156)  # the thumbnail, then the prompt, the key settings, provider · cost · time
+_WIDEST_LINE = "50 steps · g 10.5 · seed 4294967295"  # a card is wide enough for this, in the card's font
+
+
+def card_size(widget: Any) -> QSize:
+    """The size of one card: as wide as its longest settings line, so that line is never cut."""
+    width = QFontMetrics(theme.small_font(widget)).horizontalAdvance(_WIDEST_LINE) + 16
+    return QSize(max(ITEM.width(), width), ITEM.height())
 
 
 _DAY_CACHE: dict[int, str] = {}
@@ -115,7 +122,7 @@ class HistoryDelegate(QStyledItemDelegate):
         self._view = parent
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return ITEM
+        return card_size(self._view)
 
     def _style_for(self, pal: QPalette) -> _Style:
         st = self._style
@@ -271,7 +278,7 @@ class HistoryPanel(QWidget):
         self.view.setMovement(QListView.Movement.Static)
         self.view.setResizeMode(QListView.ResizeMode.Adjust)
         self.view.setUniformItemSizes(True)
-        self.view.setGridSize(ITEM)
+        self.view.setGridSize(card_size(self.view))
         self.view.setHorizontalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
