@@ -119,6 +119,7 @@ class BatchScheduler:
         self._not_before = 0.0
         self._clean = 0
         self._manifest_at = 0.0
+        self._manifest_writing: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ control
     def interrupt(self, reason: str = "Stopped by Ctrl-C: nothing more is launched; what was running settles.") -> None:
@@ -171,7 +172,9 @@ class BatchScheduler:
         self.summary.spent_usd = self.spent
         status = "stopped" if self.summary.stopped else "done"
         self.store.set_status(self.batch.id, status, self.summary.stopped or "")
-        self.write_manifest()
+        if self._manifest_writing is not None:  # an older rewrite must not land after the final one
+            await self._manifest_writing
+        await asyncio.to_thread(self.write_manifest)  # off the event loop: the window keeps painting
         return self.summary
 
     async def _take_stock(self) -> list[int]:
@@ -381,15 +384,19 @@ class BatchScheduler:
 
     # ------------------------------------------------------------------ the manifest
     def _maybe_manifest(self) -> None:
+        """Rewrite the manifest at most every second, in a worker thread (it reads every job of the
+        batch: on the event loop that would stall the window), one rewrite at a time."""
         now = time.monotonic()
-        if now >= self._manifest_at:
-            try:
-                self.write_manifest()
-            except OSError:
-                log.warning("could not write the manifest of batch %s", self.batch.id, exc_info=True)
-            # At most every second, and never more than ~5 % of the loop's time however big the batch.
-            cost = time.monotonic() - now
-            self._manifest_at = time.monotonic() + max(MANIFEST_EVERY, 20 * cost)
+        if now < self._manifest_at or (self._manifest_writing is not None and not self._manifest_writing.done()):
+            return
+        self._manifest_at = now + MANIFEST_EVERY
+        self._manifest_writing = asyncio.get_running_loop().run_in_executor(None, self._write_manifest_quietly)
+
+    def _write_manifest_quietly(self) -> None:
+        try:
+            self.write_manifest()
+        except OSError:
+            log.warning("could not write the manifest of batch %s", self.batch.id, exc_info=True)
 
     def write_manifest(self) -> Path:
         return write_manifest(self.store, self.history, self.batch)
