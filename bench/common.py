@@ -36,7 +36,7 @@ class Metric:
     ok: bool = False
     label: str = ""
     floor_label: str = ""
-    reason: str | None = None            # why there is no value (n/a)
+    reason: str | None = None  # why there is no value (n/a)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def finish(self, ratio: float | None = None) -> Metric:
@@ -48,8 +48,15 @@ class Metric:
         return self
 
     def to_json(self) -> dict[str, Any]:
-        d = {"value": _round(self.value), "floor": _round(self.floor), "ratio": _round(self.ratio),
-             "goal": self.goal, "goal_op": self.goal_op, "unit": self.unit, "ok": bool(self.ok)}
+        d = {
+            "value": _round(self.value),
+            "floor": _round(self.floor),
+            "ratio": _round(self.ratio),
+            "goal": self.goal,
+            "goal_op": self.goal_op,
+            "unit": self.unit,
+            "ok": bool(self.ok),
+        }
         if self.reason:
             d["reason"] = self.reason
         if self.extra:
@@ -67,10 +74,18 @@ def _round(v: float | None) -> float | None:
     return float(f"{v:.4g}")
 
 
-def not_available(name: str, goal: float, unit: str, reason: str, goal_op: str = "<=", label: str = "",
-                  floor_label: str = "") -> Metric:
-    return Metric(name, None, None, goal, unit, goal_op=goal_op, label=label, floor_label=floor_label,
-                  reason=reason)
+def not_available(
+    name: str,
+    goal: float,
+    unit: str,
+    reason: str,
+    goal_op: str = "<=",
+    label: str = "",
+    floor_label: str = "",
+) -> Metric:
+    return Metric(
+        name, None, None, goal, unit, goal_op=goal_op, label=label, floor_label=floor_label, reason=reason
+    )
 
 
 def emit(metrics: list[Metric]) -> None:
@@ -106,11 +121,18 @@ def rss_mb() -> float:
 def bench_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment every worker runs in: a private FLEXSTUDIO_HOME, offscreen Qt, no key store."""
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_KEY", "_TOKEN"))}
-    env.update({"FLEXSTUDIO_HOME": str(home), "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6",
-                "PYTHONPATH": str(ROOT),
-                "XDG_DATA_HOME": str(home / "xdg-data"), "XDG_CONFIG_HOME": str(home / "xdg-config"),
-                "XDG_CACHE_HOME": str(home / "xdg-cache"),
-                "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    env.update(
+        {
+            "FLEXSTUDIO_HOME": str(home),
+            "QT_QPA_PLATFORM": "offscreen",
+            "QT_API": "pyside6",
+            "PYTHONPATH": str(ROOT),
+            "XDG_DATA_HOME": str(home / "xdg-data"),
+            "XDG_CONFIG_HOME": str(home / "xdg-config"),
+            "XDG_CACHE_HOME": str(home / "xdg-cache"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        }
+    )
     env.pop("DBUS_SESSION_BUS_ADDRESS", None)
     # An installed app starts from compiled bytecode: allow it, but keep the .pyc files in the temp folder
     # (this machine sets PYTHONDONTWRITEBYTECODE, which would make every start compile from source).
@@ -121,7 +143,7 @@ def bench_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------- data
-BIG_SIZE = (6000, 4000)   # 24 MP, a typical full-frame camera photo
+BIG_SIZE = (6000, 4000)  # 24 MP, a typical full-frame camera photo
 
 
 def make_photos(folder: Path, count: int = 8, size: tuple[int, int] = BIG_SIZE) -> list[Path]:
@@ -142,7 +164,7 @@ def make_photos(folder: Path, count: int = 8, size: tuple[int, int] = BIG_SIZE) 
         b = ImageChops.offset(grain, i * 97, i * 53)
         r = ramp.rotate(i * 45 % 360) if i % 2 else ramp
         bands = [Image.blend(a, r, 0.3 + 0.05 * i), Image.blend(b, a, 0.5), Image.blend(r, b, 0.4)]
-        im = Image.merge("RGB", bands[i % 3:] + bands[:i % 3])
+        im = Image.merge("RGB", bands[i % 3 :] + bands[: i % 3])
         buf = io.BytesIO()
         im.save(buf, "JPEG", quality=90)
         p.write_bytes(buf.getvalue())

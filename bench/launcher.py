@@ -179,9 +179,13 @@ def history_mode(scroll: bool, profile_path: str | None) -> None:
     state: dict = {}
 
     def painted(t, marks, window, services, loop) -> None:
-        state.update(open_s=t - marks["before_services"], rss_open=marks.get("rss_at_paint", rss_mb()) - marks["rss_before_services"],
-                     rss_base=marks["rss_before_services"], rows=window.history_model.rowCount(),
-                     total=window.history_model.total())
+        state.update(
+            open_s=t - marks["before_services"],
+            rss_open=marks.get("rss_at_paint", rss_mb()) - marks["rss_before_services"],
+            rss_base=marks["rss_before_services"],
+            rows=window.history_model.rowCount(),
+            total=window.history_model.total(),
+        )
         _TASKS.append(asyncio.ensure_future(after(window, marks)))
 
     async def after(window, marks) -> None:
@@ -222,9 +226,9 @@ async def scroll_history(window, state: dict, profile_path: str | None) -> None:
     probe.start()
     t0 = time.perf_counter()
     # One page per step, each step its own event (as a drag or PageDown would), until the last row.
-    fetch_ms: list[tuple[float, int]] = []   # (ms, rows before) of each fetchMore
-    move_ms: list[tuple[float, int]] = []    # (ms, rows) of each scroll-bar move (the view's own reaction)
-    split: list[dict] = []                   # moves that fetched a page: query / insert / after the insert
+    fetch_ms: list[tuple[float, int]] = []  # (ms, rows before) of each fetchMore
+    move_ms: list[tuple[float, int]] = []  # (ms, rows) of each scroll-bar move (the view's own reaction)
+    split: list[dict] = []  # moves that fetched a page: query / insert / after the insert
     marks: dict[str, float] = {}
     model.rowsAboutToBeInserted.connect(lambda *_a: marks.setdefault("about", time.perf_counter()))
     model.rowsInserted.connect(lambda *_a: marks.setdefault("inserted", time.perf_counter()))
@@ -247,10 +251,15 @@ async def scroll_history(window, state: dict, profile_path: str | None) -> None:
         t_end = time.perf_counter()
         move_ms.append(((t_end - t) * 1000, model.rowCount()))
         if "about" in marks and "inserted" in marks:  # the view fetched a page inside this move
-            split.append({"ms": round((t_end - t) * 1000, 1), "rows": model.rowCount(),
-                          "fetch_query_ms": round((marks["about"] - t) * 1000, 1),
-                          "insert_ms": round((marks["inserted"] - marks["about"]) * 1000, 1),
-                          "after_insert_ms": round((t_end - marks["inserted"]) * 1000, 1)})
+            split.append(
+                {
+                    "ms": round((t_end - t) * 1000, 1),
+                    "rows": model.rowCount(),
+                    "fetch_query_ms": round((marks["about"] - t) * 1000, 1),
+                    "insert_ms": round((marks["inserted"] - marks["about"]) * 1000, 1),
+                    "after_insert_ms": round((t_end - marks["inserted"]) * 1000, 1),
+                }
+            )
         steps += 1
         await asyncio.sleep(0)  # hand back to the loop: the view paints, the probe ticks
         if steps > 20000:
@@ -259,13 +268,28 @@ async def scroll_history(window, state: dict, profile_path: str | None) -> None:
     probe.stop()
     gcp.__exit__()
     stop_profile(prof, profile_path)
-    state.update(scroll_s=time.perf_counter() - t0, scroll_steps=steps, scroll_worst_ms=probe.worst_ms,
-                 scroll_p99_ms=probe.percentile(0.99), scroll_stalls=probe.report(),
-                 scroll_ticks=len(probe.late_ms), at_end=bar.value() >= bar.maximum(),
-                 none_refs_lost=nones - none_refs(), gc=gcp.summary(),
-                 fetch_more_ms={"n": len(fetch_ms), "max": _top(fetch_ms), "first": fetch_ms[:1], "last": fetch_ms[-1:]},
-                 scroll_move_ms={"max": _top(move_ms), "median": sorted(move_ms)[len(move_ms) // 2][0] if move_ms else 0},
-                 page_fetch_moves=sorted(split, key=lambda d: -d["ms"])[:3] + split[-1:])
+    state.update(
+        scroll_s=time.perf_counter() - t0,
+        scroll_steps=steps,
+        scroll_worst_ms=probe.worst_ms,
+        scroll_p99_ms=probe.percentile(0.99),
+        scroll_stalls=probe.report(),
+        scroll_ticks=len(probe.late_ms),
+        at_end=bar.value() >= bar.maximum(),
+        none_refs_lost=nones - none_refs(),
+        gc=gcp.summary(),
+        fetch_more_ms={
+            "n": len(fetch_ms),
+            "max": _top(fetch_ms),
+            "first": fetch_ms[:1],
+            "last": fetch_ms[-1:],
+        },
+        scroll_move_ms={
+            "max": _top(move_ms),
+            "median": sorted(move_ms)[len(move_ms) // 2][0] if move_ms else 0,
+        },
+        page_fetch_moves=sorted(split, key=lambda d: -d["ms"])[:3] + split[-1:],
+    )
 
 
 def _top(rows: list[tuple[float, int]], n: int = 3) -> list[str]:
@@ -327,11 +351,19 @@ async def edit_with_probe(window, services, refs: list[str], profile_path: str |
     gcp.__exit__()
     stop_profile(prof, profile_path)
     state = finished[0][1] if finished else "timeout"
-    return {"ok": ok and state == "succeeded", "state": state, "job_s": t_done - t0,
-            "probed_s": time.perf_counter() - t0, "worst_ms": probe.worst_ms, "p99_ms": probe.percentile(0.99),
-            "ticks": len(probe.late_ms), "stalls": probe.report(5),
-            "over_frame": sum(1 for v in probe.late_ms if v > 1000 / 60), "none_refs_lost": nones - none_refs(),
-            "gc": gcp.summary()}
+    return {
+        "ok": ok and state == "succeeded",
+        "state": state,
+        "job_s": t_done - t0,
+        "probed_s": time.perf_counter() - t0,
+        "worst_ms": probe.worst_ms,
+        "p99_ms": probe.percentile(0.99),
+        "ticks": len(probe.late_ms),
+        "stalls": probe.report(5),
+        "over_frame": sum(1 for v in probe.late_ms if v > 1000 / 60),
+        "none_refs_lost": nones - none_refs(),
+        "gc": gcp.summary(),
+    }
 
 
 def batch_stall_mode(folder: str, n: int) -> None:
@@ -388,9 +420,15 @@ async def batch_with_probe(window, folder: Path, n: int) -> dict:
     await asyncio.sleep(0.5)
     probe.stop()
     done = dlg.run.summary.counts.get("succeeded", 0) if dlg.run and dlg.run.summary else 0
-    return {"ok": ok and done == n, "succeeded": done, "batch_s": t_done - t0, "worst_ms": probe.worst_ms,
-            "p99_ms": probe.percentile(0.99), "over_frame": sum(1 for v in probe.late_ms if v > 1000 / 60),
-            "stalls": probe.report(3)}
+    return {
+        "ok": ok and done == n,
+        "succeeded": done,
+        "batch_s": t_done - t0,
+        "worst_ms": probe.worst_ms,
+        "p99_ms": probe.percentile(0.99),
+        "over_frame": sum(1 for v in probe.late_ms if v > 1000 / 60),
+        "stalls": probe.report(3),
+    }
 
 
 class GcPauses:

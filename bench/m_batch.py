@@ -24,13 +24,17 @@ from .common import ROOT, Metric, small_jpeg
 from .m_core import _stop_emulators, _timed_bfl
 
 KEY = "bfl_bench_key"
-_RUN = ("import resource, sys; from flexstudio.cli import main; rc = main(sys.argv[1:]); "
-        "sys.stderr.write('BENCH-RSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
-        "raise SystemExit(rc)")
+_RUN = (
+    "import resource, sys; from flexstudio.cli import main; rc = main(sys.argv[1:]); "
+    "sys.stderr.write('BENCH-RSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+    "raise SystemExit(rc)"
+)
 
 
-_STARTUP = ("import flexstudio.cli, flexstudio.cli.commands, flexstudio.jobs.batch, flexstudio.providers.bfl, "
-            "flexstudio.services, httpx, PIL.Image")
+_STARTUP = (
+    "import flexstudio.cli, flexstudio.cli.commands, flexstudio.jobs.batch, flexstudio.providers.bfl, "
+    "flexstudio.services, httpx, PIL.Image"
+)
 
 
 def _startup(home: Path) -> float:
@@ -39,7 +43,9 @@ def _startup(home: Path) -> float:
     best = math.inf
     for _ in range(3):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", _STARTUP], env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-c", _STARTUP], env=env, check=True, capture_output=True, timeout=120
+        )
         best = min(best, time.perf_counter() - t)
     return best
 
@@ -56,8 +62,26 @@ def _inputs(folder: Path, n: int) -> Path:
 def _batch(home: Path, url: str, src: Path, out: Path) -> tuple[float, float, dict[str, Any]]:
     """One ``flexstudio batch`` process: (wall s, peak RSS MB, its JSON)."""
     env = {**os.environ, "BFL_API_KEY": KEY, "FLEXSTUDIO_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-c", _RUN, "batch", "--provider", "bfl", "--base-url", url, "--input", str(src),
-           "-p", "the same retouch on every shot", "--seed", "5", "--yes", "-o", str(out), "--json"]
+    cmd = [
+        sys.executable,
+        "-c",
+        _RUN,
+        "batch",
+        "--provider",
+        "bfl",
+        "--base-url",
+        url,
+        "--input",
+        str(src),
+        "-p",
+        "the same retouch on every shot",
+        "--seed",
+        "5",
+        "--yes",
+        "-o",
+        str(out),
+        "--json",
+    ]
     t = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - t
@@ -80,25 +104,53 @@ def batch(home: Path, n: int, latency: float) -> list[Metric]:
         ok = sum(1 for r in obj["results"] if r["status"] == "succeeded")
         ideal = math.ceil(n / 24) * latency
         label = f"batch of {n} vs BFL emulator (24 active, {latency:g} s/job)"
-        m_wall = Metric("batch_wall", max(0.0, wall - startup), ideal, 1.15, "s", label=label,
-                        floor_label=f"⌈{n}/24⌉ × {latency:g} s",
-                        extra={"submits": submits, "duplicate_submits": max(0, submits - n), "succeeded": ok,
-                               "process_wall_s": round(wall, 3), "startup_s": round(startup, 3),
-                               "one_input_wall_s": one_wall, "http_429": refused}).finish()
+        m_wall = Metric(
+            "batch_wall",
+            max(0.0, wall - startup),
+            ideal,
+            1.15,
+            "s",
+            label=label,
+            floor_label=f"⌈{n}/24⌉ × {latency:g} s",
+            extra={
+                "submits": submits,
+                "duplicate_submits": max(0, submits - n),
+                "succeeded": ok,
+                "process_wall_s": round(wall, 3),
+                "startup_s": round(startup, 3),
+                "one_input_wall_s": one_wall,
+                "http_429": refused,
+            },
+        ).finish()
         if submits != n or ok != n:
             m_wall.ok = False
             m_wall.reason = f"{ok}/{n} succeeded with {submits} submits"
-        m_rss = Metric("batch_rss", rss - one_rss, 300.0, 1.0, "MB", label=f"peak RSS growth, {label}",
-                       floor_label="300 MB", extra={"peak_mb": rss, "one_input_peak_mb": one_rss}).finish()
+        m_rss = Metric(
+            "batch_rss",
+            rss - one_rss,
+            300.0,
+            1.0,
+            "MB",
+            label=f"peak RSS growth, {label}",
+            floor_label="300 MB",
+            extra={"peak_mb": rss, "one_input_peak_mb": one_rss},
+        ).finish()
         _stop_emulators()
 
         fast = _timed_bfl(0.0)
         w1, _, _ = _batch(home / "f1", fast.url, _inputs(data / "one", 1), data / "fout1")
         wn, _, _ = _batch(home / "fn", fast.url, _inputs(data / f"n{n}", n), data / "foutn")
         per_item = max(0.0, (wn - w1) / max(1, n - 1)) * 1000
-        m_over = Metric("batch_overhead", per_item, 20.0, 1.0, "ms",
-                        label=f"CLI cost per input, batch of {n} vs zero-latency emulator",
-                        floor_label="20 ms", extra={"wall_one_s": w1, "wall_n_s": wn}).finish()
+        m_over = Metric(
+            "batch_overhead",
+            per_item,
+            20.0,
+            1.0,
+            "ms",
+            label=f"CLI cost per input, batch of {n} vs zero-latency emulator",
+            floor_label="20 ms",
+            extra={"wall_one_s": w1, "wall_n_s": wn},
+        ).finish()
         return [m_wall, m_rss, m_over]
     finally:
         _stop_emulators()

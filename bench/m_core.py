@@ -73,13 +73,32 @@ def prepare(photos: list[Path], repeats: int, profile: Any = None) -> list[Metri
     n_img = len(blobs)
     w, h = photos and _size_of(photos[0])
     label = f"prepare {n_img}×{w * h / 1e6:.0f} MP JPEG → 4 MP"
-    a = Metric("prepare_vs_naive", p, n, 3.0, "s", goal_op=">=", label=label + " (speed-up vs naive)",
-               floor_label="naive open→resize(LANCZOS)→JPEG").finish(ratio=n / p)
-    b = Metric("prepare_vs_draft", p, d, 1.5, "s", label=label + " (vs reduced-DCT decode)",
-               floor_label="draft('RGB', target) + load").finish()
+    a = Metric(
+        "prepare_vs_naive",
+        p,
+        n,
+        3.0,
+        "s",
+        goal_op=">=",
+        label=label + " (speed-up vs naive)",
+        floor_label="naive open→resize(LANCZOS)→JPEG",
+    ).finish(ratio=n / p)
+    b = Metric(
+        "prepare_vs_draft",
+        p,
+        d,
+        1.5,
+        "s",
+        label=label + " (vs reduced-DCT decode)",
+        floor_label="draft('RGB', target) + load",
+    ).finish()
     for m in (a, b):
-        m.extra = {"per_image_ms": round(p / n_img * 1000, 1), "naive_per_image_ms": round(n / n_img * 1000, 1),
-                   "draft_per_image_ms": round(d / n_img * 1000, 1), "repeats": repeats}
+        m.extra = {
+            "per_image_ms": round(p / n_img * 1000, 1),
+            "naive_per_image_ms": round(n / n_img * 1000, 1),
+            "draft_per_image_ms": round(d / n_img * 1000, 1),
+            "repeats": repeats,
+        }
     if profile is not None and not (a.ok and b.ok):
         profile("prepare", run_prepare)
     return [a, b]
@@ -99,9 +118,15 @@ def quote(repeats: int, profile: Any = None) -> list[Metric]:
     from flexstudio.pricing import quote as price
 
     load_table()
-    req = EditRequest(prompt="Put the lamp from image 2 on the table in image 1", seed=1, provider="bfl",
-                      references=(ImageRef("a" * 64, 6000, 4000, "a.jpg", "image/jpeg"),
-                                  ImageRef("b" * 64, 1024, 1024, "b.jpg", "image/jpeg")))
+    req = EditRequest(
+        prompt="Put the lamp from image 2 on the table in image 1",
+        seed=1,
+        provider="bfl",
+        references=(
+            ImageRef("a" * 64, 6000, 4000, "a.jpg", "image/jpeg"),
+            ImageRef("b" * 64, 1024, 1024, "b.jpg", "image/jpeg"),
+        ),
+    )
     per_provider: dict[str, float] = {}
     n = 2000
     for pid in ("bfl", "fal", "replicate", "sandbox"):
@@ -114,8 +139,9 @@ def quote(repeats: int, profile: Any = None) -> list[Metric]:
             times.append((time.perf_counter() - t) / n)
         per_provider[pid] = median(times) * 1e6
     value = per_provider["bfl"]
-    m = Metric("quote", value, 50.0, 1.0, "µs", label="one price quote, 2 references (bfl)",
-               floor_label="50 µs").finish()
+    m = Metric(
+        "quote", value, 50.0, 1.0, "µs", label="one price quote, 2 references (bfl)", floor_label="50 µs"
+    ).finish()
     m.extra = {f"{k}_us": round(v, 2) for k, v in per_provider.items()}
     if profile is not None and not m.ok:
         profile("quote", lambda: [price(req, "bfl") for _ in range(n)])
@@ -137,8 +163,16 @@ def emulator_edit(home: Path, repeats: int, profile: Any = None) -> list[Metric]
         from tests.emulators.base import Delivery
         from tests.emulators.bfl import BflEmulator
     except ImportError as exc:
-        return [not_available(name, goal, unit, f"BFL provider or emulator missing: {exc}", label=label,
-                              floor_label=floor_label)]
+        return [
+            not_available(
+                name,
+                goal,
+                unit,
+                f"BFL provider or emulator missing: {exc}",
+                label=label,
+                floor_label=floor_label,
+            )
+        ]
     import httpx
 
     from flexstudio.core.request import EditRequest
@@ -152,8 +186,12 @@ def emulator_edit(home: Path, repeats: int, profile: Any = None) -> list[Metric]
         svc0 = Services.build(base_urls={"bfl": emu.url}, env=env)
         refs = tuple(svc0.import_reference(d, f"ref{i}.jpg") for i, d in enumerate(refs_data))
         svc0.history.close()
-        request = EditRequest(prompt="Put the lamp from image 2 on the table in image 1", references=refs,
-                              seed=7, provider="bfl")
+        request = EditRequest(
+            prompt="Put the lamp from image 2 on the table in image 1",
+            references=refs,
+            seed=7,
+            provider="bfl",
+        )
 
         def one() -> tuple[float, float, float, Any]:
             t0 = time.perf_counter()
@@ -204,17 +242,28 @@ def emulator_edit(home: Path, repeats: int, profile: Any = None) -> list[Metric]
         wire_s = median(asyncio.run(wire()))
         value = (median(totals) - wire_s) * 1000
         m = Metric(name, value, 50.0, goal, unit, label=label, floor_label=floor_label).finish()
-        m.extra = {"total_ms": median(totals) * 1000, "build_ms": median(builds) * 1000,
-                   "run_ms": median(runs) * 1000, "wire_ms": wire_s * 1000, "result_bytes": len(data),
-                   "repeats": repeats,
-                   "phases_ms": {k.replace("_max_ms", ""): round(median([r[k] for r in phase_rows]), 1)
-                                 for k in phase_rows[0]} if phase_rows else {}}
+        m.extra = {
+            "total_ms": median(totals) * 1000,
+            "build_ms": median(builds) * 1000,
+            "run_ms": median(runs) * 1000,
+            "wire_ms": wire_s * 1000,
+            "result_bytes": len(data),
+            "repeats": repeats,
+            "phases_ms": {
+                k.replace("_max_ms", ""): round(median([r[k] for r in phase_rows]), 1) for k in phase_rows[0]
+            }
+            if phase_rows
+            else {},
+        }
         if profile is not None and not m.ok:
             profile("edit_emulator", lambda: [one() for _ in range(3)])
         return [m]
     except Exception as exc:  # a provider under construction must not stop the other figures
-        return [not_available(name, goal, unit, f"{type(exc).__name__}: {exc}", label=label,
-                              floor_label=floor_label)]
+        return [
+            not_available(
+                name, goal, unit, f"{type(exc).__name__}: {exc}", label=label, floor_label=floor_label
+            )
+        ]
     finally:
         emu.stop()
         delivery.stop()
@@ -236,9 +285,16 @@ def _timed_bfl(latency: float) -> Any:
             if req.method == "GET" and "get_result" in req.path:
                 born = self.state.get("born", {}).get(req.q("id"))
                 if born is not None and time.monotonic() - born < latency:
-                    return json_reply({"id": req.q("id"), "status": "Pending", "result": None,
-                                       "progress": round((time.monotonic() - born) / latency, 2),
-                                       "details": None, "preview": None})
+                    return json_reply(
+                        {
+                            "id": req.q("id"),
+                            "status": "Pending",
+                            "result": None,
+                            "progress": round((time.monotonic() - born) / latency, 2),
+                            "details": None,
+                            "preview": None,
+                        }
+                    )
             reply = super().handle(req)
             if req.method == "POST" and reply.status == 200 and isinstance(reply.body, dict):
                 self.state.setdefault("born", {})[reply.body["id"]] = time.monotonic()
@@ -270,10 +326,13 @@ def _compare_setup(latency: float) -> tuple[Any, list[str], Any]:
         emu = _timed_bfl(latency)
         svc.registry.add_custom(CustomEndpoint(pid, f"Cloud {i + 1}", "bfl", emu.url, {"auth": "x-key"}))
         svc.secrets._memory[pid] = "bfl_bench_key"
-    refs = tuple(svc.import_reference(small_jpeg((1024, 1024), c), f"ref{n}.jpg")
-                 for n, c in enumerate([(200, 60, 40), (40, 90, 200)]))
-    request = EditRequest(prompt="Put the lamp from image 2 on the table in image 1", references=refs, seed=3,
-                          size=(1024, 1024))
+    refs = tuple(
+        svc.import_reference(small_jpeg((1024, 1024), c), f"ref{n}.jpg")
+        for n, c in enumerate([(200, 60, 40), (40, 90, 200)])
+    )
+    request = EditRequest(
+        prompt="Put the lamp from image 2 on the table in image 1", references=refs, seed=3, size=(1024, 1024)
+    )
     return svc, ids, request
 
 
@@ -356,16 +415,27 @@ def compare8(home: Path, latency: float, singles: int, repeats: int, profile: An
     # median of the single runs (the max of one sample each would mostly measure machine noise).
     floor = median(alone)
     value = median(together)
-    m = Metric("compare_8", value, floor, 1.1, "s", label=f"comparison, 8 providers × {latency:g} s latency",
-               floor_label="a single provider alone (median)").finish()
+    m = Metric(
+        "compare_8",
+        value,
+        floor,
+        1.1,
+        "s",
+        label=f"comparison, 8 providers × {latency:g} s latency",
+        floor_label="a single provider alone (median)",
+    ).finish()
 
     def med(rows: list[dict[str, float]]) -> dict[str, float]:
         keys = rows[0].keys() if rows else ()
         return {k: round(median([r[k] for r in rows if k in r]), 1) for k in keys}
 
-    m.extra = {"alone_s": [round(a, 3) for a in alone], "together_s": [round(t, 3) for t in together],
-               "alone_max_single_s": round(max(alone), 3), "alone_phases": med(alone_phases),
-               "together_phases": med(group_phases)}
+    m.extra = {
+        "alone_s": [round(a, 3) for a in alone],
+        "together_s": [round(t, 3) for t in together],
+        "alone_max_single_s": round(max(alone), 3),
+        "alone_phases": med(alone_phases),
+        "together_phases": med(group_phases),
+    }
     if profile is not None and not m.ok:
         svc2, ids2, req2 = _compare_setup(latency)
 

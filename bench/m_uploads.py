@@ -28,12 +28,15 @@ R8_KEY = "r8_bench_token"
 
 LABELS = {
     "sweep_bytes_fal": ("bytes sent, 12-cell sweep, 8 × 24 MP refs, fal emulator", "unique prepared bytes"),
-    "sweep_bytes_replicate": ("bytes sent, 12-cell sweep, 8 × 24 MP refs, Replicate emulator",
-                              "unique prepared bytes"),
-    "run_to_accepted": ("Run → provider has the job, 8 × 24 MP refs, 50 Mbit/s link (fal emulator)",
-                        "bytes received ÷ 50 Mbit/s"),
-    "rerun_bytes": ("bytes sent by a second identical run (new process, same history)",
-                    "first run's bytes"),
+    "sweep_bytes_replicate": (
+        "bytes sent, 12-cell sweep, 8 × 24 MP refs, Replicate emulator",
+        "unique prepared bytes",
+    ),
+    "run_to_accepted": (
+        "Run → provider has the job, 8 × 24 MP refs, 50 Mbit/s link (fal emulator)",
+        "bytes received ÷ 50 Mbit/s",
+    ),
+    "rerun_bytes": ("bytes sent by a second identical run (new process, same history)", "first run's bytes"),
 }
 GOALS = {"sweep_bytes_fal": 1.1, "sweep_bytes_replicate": 1.1, "run_to_accepted": 1.2, "rerun_bytes": 0.05}
 
@@ -56,8 +59,9 @@ def _services(home: Path, pid: str, url: str) -> Any:
     from flexstudio.services import Services
 
     env = {"FAL_KEY": FAL_KEY, "REPLICATE_API_TOKEN": R8_KEY}
-    return Services.build(base_urls={pid: url}, env=env,
-                          runner_config=RunnerConfig(poll_interval=0.02, max_poll_interval=0.05))
+    return Services.build(
+        base_urls={pid: url}, env=env, runner_config=RunnerConfig(poll_interval=0.02, max_poll_interval=0.05)
+    )
 
 
 def _unique_prepared_bytes(photos: list[Path]) -> int:
@@ -73,8 +77,14 @@ def _import(svc: Any, photos: list[Path]) -> tuple[Any, ...]:
 def _request(refs: tuple[Any, ...], pid: str) -> Any:
     from flexstudio.core.request import EditRequest
 
-    return EditRequest(prompt="Combine the eight references into one poster", references=refs, seed=11,
-                       provider=pid, size=(1024, 1024), steps=28)
+    return EditRequest(
+        prompt="Combine the eight references into one poster",
+        references=refs,
+        seed=11,
+        provider=pid,
+        size=(1024, 1024),
+        steps=28,
+    )
 
 
 def _sweep(svc: Any, request: Any, cells: int) -> list[Any]:
@@ -92,12 +102,15 @@ def _run_to_accepted(svc: Any, request: Any) -> tuple[float, float, Any]:
     """Seconds from Run (create + start) to the runner's ``running`` event (the submit was answered), and
     the CPU seconds this process used meanwhile (the emulator's threads included): on a loaded machine the
     wall time is mostly waiting for a core, which the second figure tells apart."""
+
     async def go() -> tuple[float, float, Any]:
         accepted = asyncio.Event()
         try:
             t0, c0 = time.perf_counter(), time.process_time()
             rec = svc.runner.create(request)
-            svc.bus.subscribe(lambda e: accepted.set() if e.job_id == rec.id and e.state == "running" else None)
+            svc.bus.subscribe(
+                lambda e: accepted.set() if e.job_id == rec.id and e.state == "running" else None
+            )
             task = svc.runner.start(rec.id)
             await accepted.wait()
             t1, c1 = time.perf_counter(), time.process_time()
@@ -154,8 +167,10 @@ def uploads(home: Path, photos: list[Path], cells: int, profile: Any = None) -> 
     delivery = Delivery().start()
     try:
         # ---------------------------------------------------------------- sweeps
-        for pid, emu_cls, kw in (("fal", FalEmulator, {"key": FAL_KEY}),
-                                 ("replicate", ReplicateEmulator, {"token": R8_KEY})):
+        for pid, emu_cls, kw in (
+            ("fal", FalEmulator, {"key": FAL_KEY}),
+            ("replicate", ReplicateEmulator, {"token": R8_KEY}),
+        ):
             emu = emu_cls(delivery, latency_polls=1, **kw).start()
             try:
                 sweep_home = home / f"sweep-{pid}"
@@ -171,11 +186,23 @@ def uploads(home: Path, photos: list[Path], cells: int, profile: Any = None) -> 
                 sent = emu.bytes_in - before
                 name = f"sweep_bytes_{pid}"
                 label, floor_label = LABELS[name]
-                out.append(Metric(name, sent / 1e6, unique / 1e6, GOALS[name], "MB", label=label,
-                                  floor_label=floor_label,
-                                  extra={"cells": cells, "references": len(photos), "uploads": emu.files.uploads,
-                                         "inline_copies_would_be_mb": round(cells * unique * 4 / 3 / 1e6, 1)}
-                                  ).finish())
+                out.append(
+                    Metric(
+                        name,
+                        sent / 1e6,
+                        unique / 1e6,
+                        GOALS[name],
+                        "MB",
+                        label=label,
+                        floor_label=floor_label,
+                        extra={
+                            "cells": cells,
+                            "references": len(photos),
+                            "uploads": emu.files.uploads,
+                            "inline_copies_would_be_mb": round(cells * unique * 4 / 3 / 1e6, 1),
+                        },
+                    ).finish()
+                )
             finally:
                 emu.stop()
         # ---------------------------------------------------------------- 50 Mbit/s, then a re-run
@@ -195,11 +222,25 @@ def uploads(home: Path, photos: list[Path], cells: int, profile: Any = None) -> 
             floor = first / emu.bandwidth
             ahead_s = _prepared_ahead_run(home, photos, delivery)
             label, floor_label = LABELS["run_to_accepted"]
-            out.append(Metric("run_to_accepted", took, floor, GOALS["run_to_accepted"], "s", label=label,
-                              floor_label=floor_label,
-                              extra={"bytes_mb": round(first / 1e6, 2), "mbit_s": 50, "cpu_s": round(cpu, 3),
-                                     "load_avg_1m": _load(), "prepared_ahead_s": round(ahead_s, 3),
-                                     "prepared_ahead_ratio": round(ahead_s / floor, 3)}).finish())
+            out.append(
+                Metric(
+                    "run_to_accepted",
+                    took,
+                    floor,
+                    GOALS["run_to_accepted"],
+                    "s",
+                    label=label,
+                    floor_label=floor_label,
+                    extra={
+                        "bytes_mb": round(first / 1e6, 2),
+                        "mbit_s": 50,
+                        "cpu_s": round(cpu, 3),
+                        "load_avg_1m": _load(),
+                        "prepared_ahead_s": round(ahead_s, 3),
+                        "prepared_ahead_ratio": round(ahead_s / floor, 3),
+                    },
+                ).finish()
+            )
             svc = _services(run_home, "fal", emu.url)  # a new process would build exactly this
             before = emu.bytes_in
             _took2, cpu2, rec2 = _run_to_accepted(svc, request.with_(seed=12))
@@ -207,9 +248,18 @@ def uploads(home: Path, photos: list[Path], cells: int, profile: Any = None) -> 
                 raise RuntimeError(f"re-run: {rec2.state}: {rec2.error_message}")
             second = emu.bytes_in - before
             label, floor_label = LABELS["rerun_bytes"]
-            out.append(Metric("rerun_bytes", second / 1e6, first / 1e6, GOALS["rerun_bytes"], "MB", label=label,
-                              floor_label=floor_label,
-                              extra={"second_run_s": round(_took2, 3), "second_run_cpu_s": round(cpu2, 3)}).finish())
+            out.append(
+                Metric(
+                    "rerun_bytes",
+                    second / 1e6,
+                    first / 1e6,
+                    GOALS["rerun_bytes"],
+                    "MB",
+                    label=label,
+                    floor_label=floor_label,
+                    extra={"second_run_s": round(_took2, 3), "second_run_cpu_s": round(cpu2, 3)},
+                ).finish()
+            )
         finally:
             emu.stop()
     finally:

@@ -55,14 +55,17 @@ class EventTracker(QObject):
     def longest_between(self, t0: float, t1: float) -> list[str]:
         """Events dispatched in [t0, t1], the longest first (an event lasts until the next one starts)."""
         ev = [e for e in self.recent if t0 <= e[0] <= t1]
-        spans = [(((ev[i + 1][0] if i + 1 < len(ev) else t1) - e[0]) * 1000, e[1], e[2]) for i, e in enumerate(ev)]
+        spans = [
+            (((ev[i + 1][0] if i + 1 < len(ev) else t1) - e[0]) * 1000, e[1], e[2]) for i, e in enumerate(ev)
+        ]
         spans.sort(reverse=True)
         return [f"{kind} → {recv} {ms:.0f} ms" for ms, kind, recv in spans[:3] if ms >= 2]
 
 
 class StallProbe(QObject):
-    def __init__(self, threshold_ms: float = 12.0, sample_every_ms: float = 2.0, track_events: bool = True
-                 ) -> None:
+    def __init__(
+        self, threshold_ms: float = 12.0, sample_every_ms: float = 2.0, track_events: bool = True
+    ) -> None:
         super().__init__()
         self.tracker: EventTracker | None = None
         if track_events:
@@ -82,7 +85,9 @@ class StallProbe(QObject):
         self._stop = threading.Event()
         self._watch: threading.Thread | None = None
         self._current: list[traceback.StackSummary] = []  # stacks sampled in the ongoing stall
-        self.stalls: list[tuple[float, float, list[traceback.StackSummary], list[str]]] = []  # (at, ms, samples)
+        self.stalls: list[
+            tuple[float, float, list[traceback.StackSummary], list[str]]
+        ] = []  # (at, ms, samples)
         self.t0 = 0.0
 
     # ------------------------------------------------------------------ control
@@ -140,8 +145,12 @@ class StallProbe(QObject):
         """The worst stalls, each with the GUI thread's most sampled stack (innermost frames last)."""
         out = []
         for at, ms, samples, events in sorted(self.stalls, key=lambda s: -s[1])[:top]:
-            entry: dict[str, Any] = {"at_s": round(at, 3), "late_ms": round(ms, 1), "samples": len(samples),
-                                     "events": events}
+            entry: dict[str, Any] = {
+                "at_s": round(at, 3),
+                "late_ms": round(ms, 1),
+                "samples": len(samples),
+                "events": events,
+            }
             if samples:
                 counts = collections.Counter(_key(s) for s in samples)
                 key, n = counts.most_common(1)[0]
@@ -155,14 +164,21 @@ def _key(stack: traceback.StackSummary) -> tuple[str, ...]:
     """The innermost frames of a sampled stack as 'file:line func', skipping the probe's own frames."""
     frames = [f for f in stack if "bench/" not in f.filename or "launcher" in f.filename]
     frames = [f for f in frames if "qasync" not in f.filename and "runpy" not in f.filename][-7:]
-    return tuple(f.filename if f.filename.startswith("<Qt") and f.lineno == 0 and not f.name else
-                 (f"{f.filename} → {f.name}" if f.filename.startswith("<Qt") else
-                  f"{_short(f.filename)}:{f.lineno} {f.name}") for f in frames)
+    return tuple(
+        f.filename
+        if f.filename.startswith("<Qt") and f.lineno == 0 and not f.name
+        else (
+            f"{f.filename} → {f.name}"
+            if f.filename.startswith("<Qt")
+            else f"{_short(f.filename)}:{f.lineno} {f.name}"
+        )
+        for f in frames
+    )
 
 
 def _short(path: str) -> str:
     for marker in ("/flexstudio/", "/site-packages/", "/bench/", "/lib/python"):
         i = path.rfind(marker)
         if i >= 0:
-            return path[i + 1:]
+            return path[i + 1 :]
     return path

@@ -32,8 +32,11 @@ def _ensure_venv() -> None:
         import PIL  # noqa: F401
         import PySide6  # noqa: F401
     except ImportError:
-        if VENV_PY.exists() and Path(sys.executable).resolve() != VENV_PY.resolve() \
-                and not os.environ.get("FLEXSTUDIO_BENCH_REEXEC"):
+        if (
+            VENV_PY.exists()
+            and Path(sys.executable).resolve() != VENV_PY.resolve()
+            and not os.environ.get("FLEXSTUDIO_BENCH_REEXEC")
+        ):
             os.environ["FLEXSTUDIO_BENCH_REEXEC"] = "1"
             os.execv(str(VENV_PY), [str(VENV_PY), *sys.argv])
         raise
@@ -48,37 +51,136 @@ from bench.common import RESULT_PREFIX, Metric, bench_env, make_photos, not_avai
 # group → (metrics it produces: name, goal, goal_op, unit, label, floor label), timeout full / quick (s)
 GROUPS: dict[str, tuple[list[tuple[str, float, str, str, str, str]], int, int]] = {
     "quote": ([("quote", 1.0, "<=", "µs", "one price quote, 2 references", "50 µs")], 30, 15),
-    "prepare": ([("prepare_vs_naive", 3.0, ">=", "s", "prepare 8×24 MP JPEG → 4 MP (speed-up vs naive)",
-                  "naive open→resize(LANCZOS)→JPEG"),
-                 ("prepare_vs_draft", 1.5, "<=", "s", "prepare 8×24 MP JPEG → 4 MP (vs reduced-DCT decode)",
-                  "draft('RGB', target) + load")], 90, 30),
-    "edit_emulator": ([("edit_emulator", 1.0, "<=", "ms", "one edit vs zero-latency BFL emulator, minus wire",
-                        "50 ms")], 60, 25),
-    "compare_8": ([("compare_8", 1.1, "<=", "s", "comparison, 8 providers × equal latency",
-                    "slowest single provider alone")], 60, 20),
-    "batch": ([("batch_wall", 1.15, "<=", "s", "batch of 200 vs BFL emulator (24 active, 2 s/job)",
-                "⌈200/24⌉ × 2 s"),
-               ("batch_rss", 1.0, "<=", "MB", "peak RSS growth during that batch", "300 MB"),
-               ("batch_overhead", 1.0, "<=", "ms", "CLI cost per input (zero-latency emulator)", "20 ms")],
-              120, 60),
-    "batch_stall": ([("gui_stall_batch", 1.0, "<=", "ms", "worst GUI stall while a 200-input batch runs",
-                      "16.7 ms frame")], 300, 120),
-    "cold_start": ([("cold_start", 1.3, "<=", "s", "cold start to first painted window",
-                     "bare QMainWindow, same way")], 60, 25),
-    "gui_stall_edit": ([("gui_stall_edit", 1.0, "<=", "ms", "worst GUI stall, sandbox edit 8×24 MP refs → 4 MP",
-                         "16.7 ms frame")], 90, 40),
-    "history": ([("history_open_10k", 1.0, "<=", "ms", "window with 10 000-job history, first paint", "300 ms"),
-                 ("history_rss_10k", 1.0, "<=", "MB", "RSS growth opening 10 000-job history", "150 MB"),
-                 ("history_scroll", 1.0, "<=", "ms", "worst stall scrolling 10 000-job history", "16.7 ms frame")],
-                60, 30),
-    "uploads": ([("sweep_bytes_fal", 1.1, "<=", "MB", "bytes sent, 12-cell sweep, 8 × 24 MP refs, fal emulator",
-                  "unique prepared bytes"),
-                 ("sweep_bytes_replicate", 1.1, "<=", "MB",
-                  "bytes sent, 12-cell sweep, 8 × 24 MP refs, Replicate emulator", "unique prepared bytes"),
-                 ("run_to_accepted", 1.2, "<=", "s", "Run → provider has the job, 8 × 24 MP refs, 50 Mbit/s",
-                  "bytes received ÷ 50 Mbit/s"),
-                 ("rerun_bytes", 0.05, "<=", "MB", "bytes sent by a second identical run",
-                  "first run's bytes")], 150, 40),
+    "prepare": (
+        [
+            (
+                "prepare_vs_naive",
+                3.0,
+                ">=",
+                "s",
+                "prepare 8×24 MP JPEG → 4 MP (speed-up vs naive)",
+                "naive open→resize(LANCZOS)→JPEG",
+            ),
+            (
+                "prepare_vs_draft",
+                1.5,
+                "<=",
+                "s",
+                "prepare 8×24 MP JPEG → 4 MP (vs reduced-DCT decode)",
+                "draft('RGB', target) + load",
+            ),
+        ],
+        90,
+        30,
+    ),
+    "edit_emulator": (
+        [("edit_emulator", 1.0, "<=", "ms", "one edit vs zero-latency BFL emulator, minus wire", "50 ms")],
+        60,
+        25,
+    ),
+    "compare_8": (
+        [
+            (
+                "compare_8",
+                1.1,
+                "<=",
+                "s",
+                "comparison, 8 providers × equal latency",
+                "slowest single provider alone",
+            )
+        ],
+        60,
+        20,
+    ),
+    "batch": (
+        [
+            (
+                "batch_wall",
+                1.15,
+                "<=",
+                "s",
+                "batch of 200 vs BFL emulator (24 active, 2 s/job)",
+                "⌈200/24⌉ × 2 s",
+            ),
+            ("batch_rss", 1.0, "<=", "MB", "peak RSS growth during that batch", "300 MB"),
+            ("batch_overhead", 1.0, "<=", "ms", "CLI cost per input (zero-latency emulator)", "20 ms"),
+        ],
+        120,
+        60,
+    ),
+    "batch_stall": (
+        [
+            (
+                "gui_stall_batch",
+                1.0,
+                "<=",
+                "ms",
+                "worst GUI stall while a 200-input batch runs",
+                "16.7 ms frame",
+            )
+        ],
+        300,
+        120,
+    ),
+    "cold_start": (
+        [("cold_start", 1.3, "<=", "s", "cold start to first painted window", "bare QMainWindow, same way")],
+        60,
+        25,
+    ),
+    "gui_stall_edit": (
+        [
+            (
+                "gui_stall_edit",
+                1.0,
+                "<=",
+                "ms",
+                "worst GUI stall, sandbox edit 8×24 MP refs → 4 MP",
+                "16.7 ms frame",
+            )
+        ],
+        90,
+        40,
+    ),
+    "history": (
+        [
+            ("history_open_10k", 1.0, "<=", "ms", "window with 10 000-job history, first paint", "300 ms"),
+            ("history_rss_10k", 1.0, "<=", "MB", "RSS growth opening 10 000-job history", "150 MB"),
+            ("history_scroll", 1.0, "<=", "ms", "worst stall scrolling 10 000-job history", "16.7 ms frame"),
+        ],
+        60,
+        30,
+    ),
+    "uploads": (
+        [
+            (
+                "sweep_bytes_fal",
+                1.1,
+                "<=",
+                "MB",
+                "bytes sent, 12-cell sweep, 8 × 24 MP refs, fal emulator",
+                "unique prepared bytes",
+            ),
+            (
+                "sweep_bytes_replicate",
+                1.1,
+                "<=",
+                "MB",
+                "bytes sent, 12-cell sweep, 8 × 24 MP refs, Replicate emulator",
+                "unique prepared bytes",
+            ),
+            (
+                "run_to_accepted",
+                1.2,
+                "<=",
+                "s",
+                "Run → provider has the job, 8 × 24 MP refs, 50 Mbit/s",
+                "bytes received ÷ 50 Mbit/s",
+            ),
+            ("rerun_bytes", 0.05, "<=", "MB", "bytes sent by a second identical run", "first run's bytes"),
+        ],
+        150,
+        40,
+    ),
 }
 NEEDS_PHOTOS = {"prepare", "gui_stall_edit", "uploads"}
 
@@ -88,8 +190,11 @@ def _select(only: list[str] | None) -> list[str]:
         return list(GROUPS)
     chosen = []
     for name in only:
-        group = name if name in GROUPS else next((g for g, (ms, _, _) in GROUPS.items()
-                                                   if any(m[0] == name for m in ms)), None)
+        group = (
+            name
+            if name in GROUPS
+            else next((g for g, (ms, _, _) in GROUPS.items() if any(m[0] == name for m in ms)), None)
+        )
         if group is None:
             names = sorted({*GROUPS, *(m[0] for ms, _, _ in GROUPS.values() for m in ms)})
             raise SystemExit(f"--only {name}: unknown; choose one of {', '.join(names)}")
@@ -99,31 +204,48 @@ def _select(only: list[str] | None) -> list[str]:
 
 
 def _placeholders(group: str, reason: str) -> list[Metric]:
-    return [not_available(n, goal, unit, reason, goal_op=op, label=label, floor_label=fl)
-            for n, goal, op, unit, label, fl in GROUPS[group][0]]
+    return [
+        not_available(n, goal, unit, reason, goal_op=op, label=label, floor_label=fl)
+        for n, goal, op, unit, label, fl in GROUPS[group][0]
+    ]
 
 
 def _run_group(group: str, tmp: Path, quick: bool, profile_dir: Path | None, limit: float) -> list[Metric]:
     home = tmp / f"home-{group}"
     home.mkdir(parents=True, exist_ok=True)
-    cmd = ["timeout", "-k", "5", str(int(limit)), sys.executable, "-m", "bench.worker", group,
-           "--home", str(home), "--data", str(tmp / "data")]
+    cmd = [
+        "timeout",
+        "-k",
+        "5",
+        str(int(limit)),
+        sys.executable,
+        "-m",
+        "bench.worker",
+        group,
+        "--home",
+        str(home),
+        "--data",
+        str(tmp / "data"),
+    ]
     if quick:
         cmd.append("--quick")
     if profile_dir is not None:
         cmd += ["--profile-dir", str(profile_dir)]
     try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=bench_env(home), capture_output=True, text=True,
-                              timeout=limit + 10)
+        proc = subprocess.run(
+            cmd, cwd=ROOT, env=bench_env(home), capture_output=True, text=True, timeout=limit + 10
+        )
     except subprocess.TimeoutExpired:
         return _placeholders(group, f"timed out after {limit:.0f} s")
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith(RESULT_PREFIX):
-            return [Metric.from_dict(d) for d in json.loads(line[len(RESULT_PREFIX):])]
+            return [Metric.from_dict(d) for d in json.loads(line[len(RESULT_PREFIX) :])]
     if proc.returncode in (124, 137):
         return _placeholders(group, f"timed out after {limit:.0f} s")
     lines = proc.stderr.strip().splitlines() or ["no output"]
-    tail = next((ln[len("BENCH-ERROR "):] for ln in reversed(lines) if ln.startswith("BENCH-ERROR ")), lines[-1])
+    tail = next(
+        (ln[len("BENCH-ERROR ") :] for ln in reversed(lines) if ln.startswith("BENCH-ERROR ")), lines[-1]
+    )
     tail = tail[:240]
     return _placeholders(group, f"worker failed (rc {proc.returncode}): {tail}")
 
@@ -146,17 +268,28 @@ def print_table(metrics: list[Metric]) -> None:
         if m.value is None:
             rows.append((m.name, f"n/a ({m.reason})", "", "", "", ""))
             continue
-        rows.append((m.name, _fmt(m.value, m.unit), _fmt(m.floor, m.unit),
-                     f"{m.ratio:.2f}×" if m.ratio is not None else "—",
-                     f"{'≤' if m.goal_op == '<=' else '≥'} {m.goal:g}×", "yes" if m.ok else "NO"))
+        rows.append(
+            (
+                m.name,
+                _fmt(m.value, m.unit),
+                _fmt(m.floor, m.unit),
+                f"{m.ratio:.2f}×" if m.ratio is not None else "—",
+                f"{'≤' if m.goal_op == '<=' else '≥'} {m.goal:g}×",
+                "yes" if m.ok else "NO",
+            )
+        )
     full = [r for r in rows if r[2] != "" or r is rows[0]]
     widths = [max(len(r[i]) for r in full) for i in range(6)]
     for n, r in enumerate(rows):
         if r[2] == "" and n:
             print(f"{r[0]:<{widths[0]}}  {r[1]}")
         else:
-            print("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                            for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+            print(
+                "  ".join(
+                    c.ljust(w) if i < 2 else c.rjust(w)
+                    for i, (c, w) in enumerate(zip(r, widths, strict=True))
+                )
+            )
         if n == 0:
             print("  ".join("-" * w for w in widths))
     print()
@@ -204,8 +337,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"[bench] kept {tmp}", file=sys.stderr)
-    print(f"FlexStudio benchmark ({'quick' if args.quick else 'full'}, {time.monotonic() - start:.0f} s, "
-          f"{os.cpu_count()} cores)\n")
+    print(
+        f"FlexStudio benchmark ({'quick' if args.quick else 'full'}, {time.monotonic() - start:.0f} s, "
+        f"{os.cpu_count()} cores)\n"
+    )
     print_table(metrics)
     if profile_dir is not None:
         files = sorted(profile_dir.glob("*.txt"))

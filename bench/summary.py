@@ -4,6 +4,9 @@ import json
 import sys
 
 figures = json.load(sys.stdin)
-parts = [f"{name} {v['ratio']}x{'' if v.get('ok') else ' (goal missed)'}" for name, v in figures.items()
-         if v.get("ratio") is not None]
+parts = [
+    f"{name} {v['ratio']}x{'' if v.get('ok') else ' (goal missed)'}"
+    for name, v in figures.items()
+    if v.get("ratio") is not None
+]
 print("bench smoke:", ", ".join(parts))

@@ -16,12 +16,40 @@ from typing import Any
 from .common import Metric, emit, make_photos
 
 # the settings of a full run and of --quick (a CI smoke)
-FULL = {"photos": 8, "prep_repeats": 3, "quote_repeats": 5, "edit_repeats": 15, "latency": 1.0, "singles": 8,
-        "group_repeats": 3, "start_repeats": 5, "history": 10_000, "stall_repeats": 2,
-        "history_repeats": 3, "upload_photos": 8, "sweep_cells": 12, "batch_n": 200, "batch_latency": 2.0}
-QUICK = {"photos": 8, "prep_repeats": 1, "quote_repeats": 3, "edit_repeats": 3, "latency": 1.0, "singles": 2,
-         "group_repeats": 1, "start_repeats": 3, "history": 10_000, "stall_repeats": 1,
-         "history_repeats": 1, "upload_photos": 2, "sweep_cells": 3, "batch_n": 48, "batch_latency": 0.5}
+FULL = {
+    "photos": 8,
+    "prep_repeats": 3,
+    "quote_repeats": 5,
+    "edit_repeats": 15,
+    "latency": 1.0,
+    "singles": 8,
+    "group_repeats": 3,
+    "start_repeats": 5,
+    "history": 10_000,
+    "stall_repeats": 2,
+    "history_repeats": 3,
+    "upload_photos": 8,
+    "sweep_cells": 12,
+    "batch_n": 200,
+    "batch_latency": 2.0,
+}
+QUICK = {
+    "photos": 8,
+    "prep_repeats": 1,
+    "quote_repeats": 3,
+    "edit_repeats": 3,
+    "latency": 1.0,
+    "singles": 2,
+    "group_repeats": 1,
+    "start_repeats": 3,
+    "history": 10_000,
+    "stall_repeats": 1,
+    "history_repeats": 1,
+    "upload_photos": 2,
+    "sweep_cells": 3,
+    "batch_n": 48,
+    "batch_latency": 0.5,
+}
 
 
 def make_profiler(out_dir: Path | None) -> Callable[[str, Callable[[], Any]], None] | None:
@@ -99,8 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         elif g == "uploads":
             from .m_uploads import uploads
 
-            metrics = uploads(args.home, make_photos(args.data, 8)[:cfg["upload_photos"]], cfg["sweep_cells"],
-                              profile)
+            metrics = uploads(
+                args.home, make_photos(args.data, 8)[: cfg["upload_photos"]], cfg["sweep_cells"], profile
+            )
         elif g == "history":
             from .m_gui import history
 

@@ -65,8 +65,11 @@ def build_services() -> Services | None:
             try:
                 moved = faults.move_aside(fault.path)
             except OSError as exc:
-                QMessageBox.critical(None, "FlexStudio cannot start",
-                                     f"The history could not be moved aside ({exc.strerror or exc}).")
+                QMessageBox.critical(
+                    None,
+                    "FlexStudio cannot start",
+                    f"The history could not be moved aside ({exc.strerror or exc}).",
+                )
                 return None
             log.warning("the unreadable history was moved aside to %s", moved)
         except (FlexError, OSError, RuntimeError) as exc:
@@ -123,8 +126,9 @@ def show_and_paint(window: MainWindow, wait_ms: int = FIRST_PAINT_WAIT_MS) -> No
     window.removeEventFilter(watch)
 
 
-def run_loop(app: QApplication, window: MainWindow, services: Services,
-             on_start: Callable[[Any], None] | None = None) -> int:
+def run_loop(
+    app: QApplication, window: MainWindow, services: Services, on_start: Callable[[Any], None] | None = None
+) -> int:
     """Start the asyncio-aware loop (qasync) and run until the window closes; returns the exit code.
     ``on_start(loop)`` runs once the loop is running (the benchmark hooks in there)."""
     import asyncio
@@ -179,8 +183,10 @@ def run_loop(app: QApplication, window: MainWindow, services: Services,
     return 0
 
 
-NO_DISPLAY = ("No display: run scripts/run.sh, which opens it on a virtual screen, "
-              "or use the command line: flexstudio --help.")
+NO_DISPLAY = (
+    "No display: run scripts/run.sh, which opens it on a virtual screen, "
+    "or use the command line: flexstudio --help."
+)
 
 
 def has_display(env: Mapping[str, str] | None = None, platform: str = sys.platform) -> bool:

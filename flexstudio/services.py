@@ -59,9 +59,16 @@ class Services:
     _runner_setup: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, *, paths: Paths | None = None, base_urls: Mapping[str, str] | None = None,
-              env: Mapping[str, str] | None = None, keyring_backend: Any = None,
-              runner_config: RunnerConfig | None = None, client_factory: Any = None) -> Services:
+    def build(
+        cls,
+        *,
+        paths: Paths | None = None,
+        base_urls: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        keyring_backend: Any = None,
+        runner_config: RunnerConfig | None = None,
+        client_factory: Any = None,
+    ) -> Services:
         paths = (paths or default_paths()).ensure()
         settings = Settings.load(paths.settings_file)
         history = History(paths.history_db)
@@ -72,9 +79,19 @@ class Services:
         bus = EventBus()
         urls = {**settings.base_urls, **(base_urls or {})}
         guard = SpendGuard(history, settings.caps)
-        return cls(paths=paths, settings=settings, history=history, blobs=blobs, secrets=secrets,
-                   registry=registry, presets=presets, bus=bus, guard=guard, base_urls=urls,
-                   _runner_setup={"config": runner_config, "client_factory": client_factory})
+        return cls(
+            paths=paths,
+            settings=settings,
+            history=history,
+            blobs=blobs,
+            secrets=secrets,
+            registry=registry,
+            presets=presets,
+            bus=bus,
+            guard=guard,
+            base_urls=urls,
+            _runner_setup={"config": runner_config, "client_factory": client_factory},
+        )
 
     # ------------------------------------------------------------------ jobs
     @property
@@ -90,12 +107,19 @@ class Services:
             cfg.base_urls = self.base_urls
             if cfg.state_dir is None:
                 cfg.state_dir = self.paths.sandbox_state
-            self._runner = Runner(history=self.history, blobs=self.blobs, registry=self.registry,
-                                  secrets=self.secrets, bus=self.bus, config=cfg,
-                                  client_factory=self._runner_setup.get("client_factory"),
-                                  quoter=self.quote_pair, guard=self.guard,
-                                  uploads=Uploads(UploadStore(self.history)),
-                                  prepared=PreparedStore(self.paths.cache / "prepared"))
+            self._runner = Runner(
+                history=self.history,
+                blobs=self.blobs,
+                registry=self.registry,
+                secrets=self.secrets,
+                bus=self.bus,
+                config=cfg,
+                client_factory=self._runner_setup.get("client_factory"),
+                quoter=self.quote_pair,
+                guard=self.guard,
+                uploads=Uploads(UploadStore(self.history)),
+                prepared=PreparedStore(self.paths.cache / "prepared"),
+            )
         return self._runner
 
     @runner.setter
@@ -119,9 +143,14 @@ class Services:
         info = self.registry.get(pid) if pid in self.registry else None
         max_px = info.capabilities.max_pixels if info else 4 * 1048576
         # A user-defined endpoint has no entry of its own: it is priced by its protocol's rule.
-        return quote(request, pid, table=self.price_table, max_pixels=max_px,
-                     protocol=info.protocol if info else None,
-                     side_range=info.capabilities.side_range if info else None)
+        return quote(
+            request,
+            pid,
+            table=self.price_table,
+            max_pixels=max_px,
+            protocol=info.protocol if info else None,
+            side_range=info.capabilities.side_range if info else None,
+        )
 
     def quote_pair(self, request: EditRequest) -> tuple[float | None, dict[str, Any] | None]:
         q = self.quote(request)
@@ -153,8 +182,13 @@ class Services:
         return self.import_reference(data, Path(path).name)
 
     # ------------------------------------------------------------------ starting work
-    def check_work(self, requests: Sequence[EditRequest], *, max_cost: float | None = None,
-                   key_sources: Mapping[str, str | None] | None = None) -> list[ProviderInfo]:
+    def check_work(
+        self,
+        requests: Sequence[EditRequest],
+        *,
+        max_cost: float | None = None,
+        key_sources: Mapping[str, str | None] | None = None,
+    ) -> list[ProviderInfo]:
         """Everything that can refuse work before anything is written or sent: each request against its
         provider's capabilities, each provider's key (``MissingKey``), and a price ceiling when one is
         given. Raises ``BadInput``; returns the providers' infos in the order of the requests.
@@ -179,7 +213,9 @@ class Services:
                 raise BadInput("--max-cost is set but the price of this edit is unknown; nothing was sent.")
             total = sum(q.usd for q in quotes)
             if total > max_cost + 1e-9:
-                raise BadInput(f"This edit costs ${total:.4f}, above --max-cost ${max_cost:.4f}; nothing was sent.")
+                raise BadInput(
+                    f"This edit costs ${total:.4f}, above --max-cost ${max_cost:.4f}; nothing was sent."
+                )
         return infos
 
     def check_endpoint(self, info: ProviderInfo) -> None:
@@ -193,10 +229,16 @@ class Services:
         elif info.default_base_url:
             check_base_url(info.default_base_url, what=f"The base URL of {info.label}")
 
-    def start_work(self, requests: Sequence[EditRequest], *, kind: str | None = None,
-                   parent_job_id: str | None = None, max_cost: float | None = None,
-                   key_sources: Mapping[str, str | None] | None = None,
-                   deliver_to: str | None = None) -> Started:
+    def start_work(
+        self,
+        requests: Sequence[EditRequest],
+        *,
+        kind: str | None = None,
+        parent_job_id: str | None = None,
+        max_cost: float | None = None,
+        key_sources: Mapping[str, str | None] | None = None,
+        deliver_to: str | None = None,
+    ) -> Started:
         """The one way work starts, for the window, the CLI and batches: ``check_work``, then create the
         jobs — one job, or with ``kind`` ("comparison", "sweep", …) a group checked as a whole against
         the spend caps — and start them. Nothing is written or sent when anything is refused. Needs a
@@ -226,19 +268,34 @@ class Services:
         from .storage.exports import export_image, target_path
 
         dest = Path(out)
-        as_dir = several or out.endswith(("/", "\\")) or dest.is_dir() or not dest.suffix or len(rec.outputs) > 1
+        as_dir = (
+            several or out.endswith(("/", "\\")) or dest.is_dir() or not dest.suffix or len(rec.outputs) > 1
+        )
         (dest if as_dir else dest.parent).mkdir(parents=True, exist_ok=True)
         info = self.registry.get(rec.provider) if rec.provider in self.registry else None
         written: list[tuple[Exported, Path]] = []
         for n, o in enumerate(rec.outputs):
             stem = f"flexstudio-{rec.id}" + (f"-{n + 1}" if len(rec.outputs) > 1 else "")
             if not self.blobs.has(o.sha256):
-                raise BadInput(f"Image {n + 1} of job {rec.id} ({o.sha256[:12]}…) is missing from the history "
-                               f"folder {self.blobs.root}; it was deleted outside FlexStudio.")
-            p = export_image(self.blobs.get(o.sha256), o.mime, dest, rec.request, stem=stem, job_id=rec.id,
-                             provider=rec.provider, provider_label=info.label if info else rec.provider,
-                             provider_job_id=rec.provider_job_id, seed=rec.request.seed,
-                             size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
+                raise BadInput(
+                    f"Image {n + 1} of job {rec.id} ({o.sha256[:12]}…) is missing from the history "
+                    f"folder {self.blobs.root}; it was deleted outside FlexStudio."
+                )
+            p = export_image(
+                self.blobs.get(o.sha256),
+                o.mime,
+                dest,
+                rec.request,
+                stem=stem,
+                job_id=rec.id,
+                provider=rec.provider,
+                provider_label=info.label if info else rec.provider,
+                provider_job_id=rec.provider_job_id,
+                seed=rec.request.seed,
+                size=(o.width, o.height),
+                billed_usd=rec.billed_usd,
+                quote_usd=rec.quote_usd,
+            )
             written.append((p, target_path(dest, o.mime, stem)))
         return written
 

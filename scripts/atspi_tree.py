@@ -29,8 +29,12 @@ import pyatspi  # Debian: python3-pyatspi
 from gi.repository import GLib
 
 ROOT = Path(__file__).resolve().parents[1]
-EVENTS = ("object:announcement", "object:state-changed:focused", "object:property-change:accessible-value",
-          "object:property-change:accessible-name")
+EVENTS = (
+    "object:announcement",
+    "object:state-changed:focused",
+    "object:property-change:accessible-value",
+    "object:property-change:accessible-name",
+)
 TAB_SYM, UP_SYM, DOWN_SYM, PAGE_DOWN_SYM = 0xFF09, 0xFF52, 0xFF54, 0xFF56  # X keysyms
 
 
@@ -84,8 +88,15 @@ def dump(acc: object, depth: int = 0, out: list[str] | None = None) -> list[str]
         return out
     role = acc.getRoleName()
     line = "  " * depth + f"[{role}] {acc.name!r}"
-    extra = [x for x in (value_of(acc), f"label: {labelled_by(acc)}" if labelled_by(acc) else "",
-                         f"desc: {acc.description}" if acc.description else "") if x]
+    extra = [
+        x
+        for x in (
+            value_of(acc),
+            f"label: {labelled_by(acc)}" if labelled_by(acc) else "",
+            f"desc: {acc.description}" if acc.description else "",
+        )
+        if x
+    ]
     if states.contains(pyatspi.STATE_FOCUSABLE):
         extra.append("focusable")
     out.append(line + ("  " + " | ".join(extra) if extra else ""))
@@ -129,7 +140,12 @@ def focused(acc: object, depth: int = 0) -> object | None:
     if depth > 30:
         return None
     role = acc.getRoleName()
-    if acc.getState().contains(pyatspi.STATE_FOCUSED) and role not in ("frame", "application", "filler", "panel"):
+    if acc.getState().contains(pyatspi.STATE_FOCUSED) and role not in (
+        "frame",
+        "application",
+        "filler",
+        "panel",
+    ):
         return acc
     if role == "combo box":
         return None
@@ -155,8 +171,17 @@ def x_focus() -> bool:
     x11.XDefaultRootWindow.restype = u
     x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
     x11.XQueryTree.argtypes = [ctypes.c_void_p, u, p(u), p(u), p(p(u)), p(ctypes.c_uint)]
-    x11.XGetGeometry.argtypes = [ctypes.c_void_p, u, p(u), p(ctypes.c_int), p(ctypes.c_int), p(ctypes.c_uint),
-                                 p(ctypes.c_uint), p(ctypes.c_uint), p(ctypes.c_uint)]
+    x11.XGetGeometry.argtypes = [
+        ctypes.c_void_p,
+        u,
+        p(u),
+        p(ctypes.c_int),
+        p(ctypes.c_int),
+        p(ctypes.c_uint),
+        p(ctypes.c_uint),
+        p(ctypes.c_uint),
+        p(ctypes.c_uint),
+    ]
     x11.XSetInputFocus.argtypes = [ctypes.c_void_p, u, ctypes.c_int, u]
     x11.XFlush.argtypes = [ctypes.c_void_p]
     dpy = x11.XOpenDisplay(None)
@@ -165,13 +190,24 @@ def x_focus() -> bool:
     root = x11.XDefaultRootWindow(dpy)
     root_ret, parent = u(), u()
     children, n = p(u)(), ctypes.c_uint()
-    x11.XQueryTree(dpy, root, ctypes.byref(root_ret), ctypes.byref(parent), ctypes.byref(children), ctypes.byref(n))
+    x11.XQueryTree(
+        dpy, root, ctypes.byref(root_ret), ctypes.byref(parent), ctypes.byref(children), ctypes.byref(n)
+    )
     best, area = 0, 0
     for i in range(n.value):
         r, x, y = u(), ctypes.c_int(), ctypes.c_int()
         w, h, b, d = ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint(), ctypes.c_uint()
-        x11.XGetGeometry(dpy, children[i], ctypes.byref(r), ctypes.byref(x), ctypes.byref(y), ctypes.byref(w),
-                         ctypes.byref(h), ctypes.byref(b), ctypes.byref(d))
+        x11.XGetGeometry(
+            dpy,
+            children[i],
+            ctypes.byref(r),
+            ctypes.byref(x),
+            ctypes.byref(y),
+            ctypes.byref(w),
+            ctypes.byref(h),
+            ctypes.byref(b),
+            ctypes.byref(d),
+        )
         if w.value * h.value > area:
             best, area = children[i], w.value * h.value
     if best:
@@ -231,19 +267,33 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tabs", type=int, default=45, help="how many times to press Tab")
     ap.add_argument("--prompt", default="Make the logo blue")
-    ap.add_argument("--cloud", action="store_true",
-                    help="a made-up fal.ai key in the environment (nothing is sent): pick fal.ai by keyboard, "
-                         "move Steps and Guidance by keyboard and hear the price on Run follow")
+    ap.add_argument(
+        "--cloud",
+        action="store_true",
+        help="a made-up fal.ai key in the environment (nothing is sent): pick fal.ai by keyboard, "
+        "move Steps and Guidance by keyboard and hear the price on Run follow",
+    )
     args = ap.parse_args()
 
     home = tempfile.mkdtemp(prefix="flexstudio-atspi-")
-    env = {**os.environ, "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1", "QT_QPA_PLATFORM": "xcb", "QT_API": "pyside6",
-           "FLEXSTUDIO_HOME": home, "FLEXSTUDIO_SANDBOX_LATENCY": "1.5",
-           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}  # no keys: the first-run sandbox
+    env = {
+        **os.environ,
+        "QT_LINUX_ACCESSIBILITY_ALWAYS_ON": "1",
+        "QT_QPA_PLATFORM": "xcb",
+        "QT_API": "pyside6",
+        "FLEXSTUDIO_HOME": home,
+        "FLEXSTUDIO_SANDBOX_LATENCY": "1.5",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+    }  # no keys: the first-run sandbox
     if args.cloud:
         env["FAL_KEY"] = "fal-test-key-not-real"
-    app_proc = subprocess.Popen([str(ROOT / ".venv/bin/flexstudio")], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, text=True)
+    app_proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/flexstudio")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     heard: list[str] = []
 
     def on_event(ev: object) -> None:
@@ -252,7 +302,9 @@ def main() -> int:
             heard.append(f"ANNOUNCED: {ev.any_data}")  # type: ignore[attr-defined]
         elif kind.startswith("object:state-changed:focused") and ev.detail1:  # type: ignore[attr-defined]
             heard.append(f"FOCUS: {spoken(ev.source)}")  # type: ignore[attr-defined]
-        elif kind.startswith(("object:property-change:accessible-value", "object:property-change:accessible-name")):
+        elif kind.startswith(
+            ("object:property-change:accessible-value", "object:property-change:accessible-name")
+        ):
             src = ev.source  # type: ignore[attr-defined]
             if src is not None and src.getState().contains(pyatspi.STATE_FOCUSED):  # what the reader says
                 heard.append(f"  now: {spoken(src)}")

@@ -24,8 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 W, H = 1280, 800
 SCALE = 1.0
-PROMPT = ("Put the straw hat from image 2 on the hiker in image 1, keep the light of a late afternoon, "
-          "and paint the backpack #ff6600.")
+PROMPT = (
+    "Put the straw hat from image 2 on the hiker in image 1, keep the light of a late afternoon, "
+    "and paint the backpack #ff6600."
+)
 
 
 def reexec_under_xvfb() -> None:
@@ -48,11 +50,15 @@ def scene() -> bytes:
 
     w, h = 1536, 1024
     sky = Image.linear_gradient("L").resize((w, h))
-    im = Image.composite(Image.new("RGB", (w, h), (247, 196, 140)), Image.new("RGB", (w, h), (92, 140, 214)), sky)
+    im = Image.composite(
+        Image.new("RGB", (w, h), (247, 196, 140)), Image.new("RGB", (w, h), (92, 140, 214)), sky
+    )
     d = ImageDraw.Draw(im)
     d.ellipse((1040, 150, 1240, 350), fill=(255, 236, 180))
-    d.polygon([(0, 700), (380, 520), (760, 640), (1120, 480), (1536, 620), (1536, 1024), (0, 1024)],
-              fill=(96, 128, 92))
+    d.polygon(
+        [(0, 700), (380, 520), (760, 640), (1120, 480), (1536, 620), (1536, 1024), (0, 1024)],
+        fill=(96, 128, 92),
+    )
     d.polygon([(0, 820), (500, 700), (1000, 780), (1536, 720), (1536, 1024), (0, 1024)], fill=(70, 104, 70))
     im = im.filter(ImageFilter.GaussianBlur(1.5))
     d = ImageDraw.Draw(im)
@@ -92,8 +98,16 @@ async def wait_for(cond, seconds: float = 30.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def demo(window, out: Path, settings_out: Path | None, extras: Path | None = None, *,
-               provider: str | None = None, mode: str = "wipe", running: int = 0) -> None:
+async def demo(
+    window,
+    out: Path,
+    settings_out: Path | None,
+    extras: Path | None = None,
+    *,
+    provider: str | None = None,
+    mode: str = "wipe",
+    running: int = 0,
+) -> None:
     from PySide6.QtWidgets import QApplication
 
     from flexstudio.ui.models.importer import Source
@@ -102,8 +116,9 @@ async def demo(window, out: Path, settings_out: Path | None, extras: Path | None
     window.move(0, 0)
     window.show()
     await wait_for(lambda: window.controls.steps is not None)
-    task = window.importer.import_sources([Source(data=scene(), name="hiker.jpg"),
-                                          Source(data=hat(), name="straw-hat.png")])
+    task = window.importer.import_sources(
+        [Source(data=scene(), name="hiker.jpg"), Source(data=hat(), name="straw-hat.png")]
+    )
     await task
     window.prompt.setPlainText(PROMPT)
     window.controls.steps.setValue(28)
@@ -111,15 +126,23 @@ async def demo(window, out: Path, settings_out: Path | None, extras: Path | None
     for n in (1, 2):
         window.wb.set_seed(20251120 + n)  # the same picture every time the script runs
         window.controller.run()
-        await wait_for(lambda n=n: len(window.controller.started) == n and
-                       window.services.history.get(window.controller.started[-1]).finished)
-    await wait_for(lambda: window.compare.canvas.after is not None and window.compare.canvas.before is not None)
+        await wait_for(
+            lambda n=n: (
+                len(window.controller.started) == n
+                and window.services.history.get(window.controller.started[-1]).finished
+            )
+        )
+    await wait_for(
+        lambda: window.compare.canvas.after is not None and window.compare.canvas.before is not None
+    )
     if running:  # jobs that stay running while the picture is taken
         os.environ["FLEXSTUDIO_SANDBOX_LATENCY"] = "3600"
         for n in range(running):
             window.wb.set_seed(20251200 + n)
             window.controller.run()
-        await wait_for(lambda: sum(1 for ev in window.jobs.latest.values() if ev.state == "running") >= running)
+        await wait_for(
+            lambda: sum(1 for ev in window.jobs.latest.values() if ev.state == "running") >= running
+        )
     if provider:
         window.services.registry.get(provider)  # an unknown id stops here, with the list of ids
         window.controller.set_key_status({**window.controller.key_status, provider: "keyring"})
@@ -153,9 +176,14 @@ async def shoot_groups(window, folder: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     sandbox = window.services.registry.get("sandbox")
-    caps = replace(sandbox.capabilities, max_references=3,
-                   fields={"guidance": FieldHandling(Support.RENAMED, "sent as cfg"),
-                           "safety": FieldHandling(Support.IGNORED, "no safety setting")})
+    caps = replace(
+        sandbox.capabilities,
+        max_references=3,
+        fields={
+            "guidance": FieldHandling(Support.RENAMED, "sent as cfg"),
+            "safety": FieldHandling(Support.IGNORED, "no safety setting"),
+        },
+    )
     window.services.registry.register(replace(sandbox, id="sandbox-b", label="Sandbox B", capabilities=caps))
     window.controller.groups.compare_providers()
     await wait_for(lambda: window.controller.groups.compare_dialog is not None)
@@ -181,7 +209,9 @@ async def shoot_groups(window, folder: Path) -> None:
     await asyncio.sleep(0.8)
     grid.grab().save(str(folder / "sweep-grid.png"))
     grid.close()
-    window.controller.show_lineage(window.services.history.list(limit=1)[0]).grab().save(str(folder / "lineage.png"))
+    window.controller.show_lineage(window.services.history.list(limit=1)[0]).grab().save(
+        str(folder / "lineage.png")
+    )
     await asyncio.sleep(0.6)
     window.grab().save(str(folder / "window-after-groups.png"))
     print(f"saved the comparison and sweep shots in {folder}")
@@ -192,12 +222,24 @@ def dark_palette():
 
     pal = QPalette()
     roles = QPalette.ColorRole
-    for role, colour in ((roles.Window, "#2b2b2e"), (roles.WindowText, "#e6e6e6"), (roles.Base, "#1f1f22"),
-                         (roles.AlternateBase, "#2b2b2e"), (roles.Text, "#e6e6e6"), (roles.Button, "#35353a"),
-                         (roles.ButtonText, "#e6e6e6"), (roles.Highlight, "#3d7bd9"),
-                         (roles.HighlightedText, "#ffffff"), (roles.ToolTipBase, "#35353a"),
-                         (roles.ToolTipText, "#e6e6e6"), (roles.PlaceholderText, "#8a8a90"), (roles.Mid, "#4a4a50"),
-                         (roles.Midlight, "#3c3c42"), (roles.Light, "#505056"), (roles.Dark, "#18181a")):
+    for role, colour in (
+        (roles.Window, "#2b2b2e"),
+        (roles.WindowText, "#e6e6e6"),
+        (roles.Base, "#1f1f22"),
+        (roles.AlternateBase, "#2b2b2e"),
+        (roles.Text, "#e6e6e6"),
+        (roles.Button, "#35353a"),
+        (roles.ButtonText, "#e6e6e6"),
+        (roles.Highlight, "#3d7bd9"),
+        (roles.HighlightedText, "#ffffff"),
+        (roles.ToolTipBase, "#35353a"),
+        (roles.ToolTipText, "#e6e6e6"),
+        (roles.PlaceholderText, "#8a8a90"),
+        (roles.Mid, "#4a4a50"),
+        (roles.Midlight, "#3c3c42"),
+        (roles.Light, "#505056"),
+        (roles.Dark, "#18181a"),
+    ):
         pal.setColor(role, QColor(colour))
     return pal
 
@@ -208,13 +250,15 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshot.png"))
     parser.add_argument("--settings", default=None, help="also save the Settings dialog here")
     parser.add_argument("--dark", action="store_true", help="a dark palette (as a dark desktop theme gives)")
-    parser.add_argument("--groups", default=None, help="also save the comparison and sweep dialogs and grids "
-                        "in this folder")
+    parser.add_argument(
+        "--groups", default=None, help="also save the comparison and sweep dialogs and grids in this folder"
+    )
     parser.add_argument("--provider", default=None, help="select this provider (by id) before the picture")
     parser.add_argument("--size", default="1280x800", help="window and screen size, WxH (default 1280x800)")
     parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio (2 = a HiDPI screen)")
-    parser.add_argument("--mode", default="wipe", choices=("wipe", "side", "flip", "diff"),
-                        help="the compare view's mode")
+    parser.add_argument(
+        "--mode", default="wipe", choices=("wipe", "side", "flip", "diff"), help="the compare view's mode"
+    )
     parser.add_argument("--running", type=int, default=0, help="leave this many sandbox jobs running")
     args = parser.parse_args()
     try:
@@ -256,9 +300,15 @@ def main() -> int:
 
     async def run() -> None:
         try:
-            await demo(window, Path(args.out), Path(args.settings) if args.settings else None,
-                       Path(args.groups) if args.groups else None, provider=args.provider, mode=args.mode,
-                       running=args.running)
+            await demo(
+                window,
+                Path(args.out),
+                Path(args.settings) if args.settings else None,
+                Path(args.groups) if args.groups else None,
+                provider=args.provider,
+                mode=args.mode,
+                running=args.running,
+            )
         finally:
             window.close()
             await window.shutdown()

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --test
 export QT_QPA_PLATFORM=offscreen QT_API=pyside6 PYTHONDONTWRITEBYTECODE=1
 .venv/bin/ruff check flexstudio tests bench
+.venv/bin/ruff format --check --quiet flexstudio tests bench scripts
 .venv/bin/lint-imports --no-cache
 .venv/bin/mypy  # config in pyproject.toml: --strict for the Qt-free layers, the default checks for ui, cli, app
 set +e

@@ -10,8 +10,17 @@ os.environ.setdefault("QT_API", "pyside6")
 import pytest
 
 # Keys from the developer's own environment must never reach a test.
-_KEY_VARS = ("BFL_API_KEY", "FAL_KEY", "REPLICATE_API_TOKEN", "LUMENFALL_API_KEY", "OPENAI_API_KEY",
-             "COMETAPI_KEY", "KIE_API_KEY", "RUNAPI_KEY", "FAIRSTACK_API_KEY")
+_KEY_VARS = (
+    "BFL_API_KEY",
+    "FAL_KEY",
+    "REPLICATE_API_TOKEN",
+    "LUMENFALL_API_KEY",
+    "OPENAI_API_KEY",
+    "COMETAPI_KEY",
+    "KIE_API_KEY",
+    "RUNAPI_KEY",
+    "FAIRSTACK_API_KEY",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 CMYK_RED, CMYK_GREEN = (0, 255, 255, 0), (255, 0, 255, 0)
 BIG_JPEG_SIZE = (6000, 4000)
-EXACT_SIZE = (1024, 768)        # a multiple of 16 and under 4 MP: what prepare would produce itself
+EXACT_SIZE = (1024, 768)  # a multiple of 16 and under 4 MP: what prepare would produce itself
 ORIENTATION = 0x0112
 
 
@@ -73,8 +73,14 @@ def textured(size: tuple[int, int]) -> Image.Image:
     coarse = Image.effect_noise((max(1, w // 8), max(1, h // 8)), 70).resize(size, Image.Resampling.BICUBIC)
     grain = Image.effect_noise(size, 12)
     ramp = Image.linear_gradient("L").resize(size, Image.Resampling.BILINEAR)
-    return Image.merge("RGB", (Image.blend(coarse, grain, 0.25), Image.blend(ramp, coarse, 0.5),
-                               Image.blend(ramp.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grain, 0.3)))
+    return Image.merge(
+        "RGB",
+        (
+            Image.blend(coarse, grain, 0.25),
+            Image.blend(ramp, coarse, 0.5),
+            Image.blend(ramp.transpose(Image.Transpose.FLIP_LEFT_RIGHT), grain, 0.3),
+        ),
+    )
 
 
 def exif_with_orientation(value: int) -> bytes:
@@ -95,7 +101,9 @@ def raw_png(width: int, height: int, bit_depth: int, colour_type: int, rows: byt
     """A PNG written by hand (16-bit RGB, or a header declaring any size with tiny data)."""
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     idat = zlib.compress(rows if rows is not None else b"\x00" * 64)
-    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    )
 
 
 # ------------------------------------------------------------------------------------------ ICC profiles
@@ -113,16 +121,31 @@ def _icc(device_class: bytes, space: bytes, pcs: bytes, tags: dict[bytes, bytes]
             body += data + b"\x00" * (-len(data) % 4)
         table.append(struct.pack(">4sII", sig, seen[data], len(data)))
     size = offset0 + len(body)
-    header = (struct.pack(">I4sI4s4s4s", size, b"\x00" * 4, 0x02100000, device_class, space, pcs)
-              + struct.pack(">6H", 2024, 1, 1, 0, 0, 0) + b"acsp" + b"\x00" * 24
-              + struct.pack(">I", 0) + _s15(0.9642) + _s15(1.0) + _s15(0.8249))
+    header = (
+        struct.pack(">I4sI4s4s4s", size, b"\x00" * 4, 0x02100000, device_class, space, pcs)
+        + struct.pack(">6H", 2024, 1, 1, 0, 0, 0)
+        + b"acsp"
+        + b"\x00" * 24
+        + struct.pack(">I", 0)
+        + _s15(0.9642)
+        + _s15(1.0)
+        + _s15(0.8249)
+    )
     header += b"\x00" * (128 - len(header))
     return header + struct.pack(">I", len(tags)) + b"".join(table) + body
 
 
 def _desc(text: str) -> bytes:
     ascii_ = text.encode() + b"\x00"
-    return b"desc" + b"\x00" * 4 + struct.pack(">I", len(ascii_)) + ascii_ + b"\x00" * 8 + b"\x00" * 3 + b"\x00" * 67
+    return (
+        b"desc"
+        + b"\x00" * 4
+        + struct.pack(">I", len(ascii_))
+        + ascii_
+        + b"\x00" * 8
+        + b"\x00" * 3
+        + b"\x00" * 67
+    )
 
 
 def _xyz(x: float, y: float, z: float) -> bytes:
@@ -133,15 +156,22 @@ def swapped_rgb_profile() -> bytes:
     """An RGB display profile whose red and green primaries are sRGB's green and red: a pixel (255,0,0)
     tagged with it is green once converted to sRGB. Its name does not say sRGB."""
     gamma = b"curv" + b"\x00" * 4 + struct.pack(">IH", 1, round(2.2 * 256)) + b"\x00" * 2
-    return _icc(b"mntr", b"RGB ", b"XYZ ", {
-        b"desc": _desc("FlexStudio test: red and green swapped"),
-        b"wtpt": _xyz(0.9642, 1.0, 0.8249),
-        b"rXYZ": _xyz(0.3850649, 0.7168786, 0.0971045),
-        b"gXYZ": _xyz(0.4360747, 0.2225045, 0.0139322),
-        b"bXYZ": _xyz(0.1430804, 0.0606169, 0.7141733),
-        b"rTRC": gamma, b"gTRC": gamma, b"bTRC": gamma,
-        b"cprt": b"text" + b"\x00" * 4 + b"public domain\x00",
-    })
+    return _icc(
+        b"mntr",
+        b"RGB ",
+        b"XYZ ",
+        {
+            b"desc": _desc("FlexStudio test: red and green swapped"),
+            b"wtpt": _xyz(0.9642, 1.0, 0.8249),
+            b"rXYZ": _xyz(0.3850649, 0.7168786, 0.0971045),
+            b"gXYZ": _xyz(0.4360747, 0.2225045, 0.0139322),
+            b"bXYZ": _xyz(0.1430804, 0.0606169, 0.7141733),
+            b"rTRC": gamma,
+            b"gTRC": gamma,
+            b"bTRC": gamma,
+            b"cprt": b"text" + b"\x00" * 4 + b"public domain\x00",
+        },
+    )
 
 
 def tinted_cmyk_profile() -> bytes:
@@ -154,15 +184,26 @@ def tinted_cmyk_profile() -> bytes:
     for c, m, y, k in itertools.product((0, 1), repeat=4):
         lightness = 100 * (1 - 0.9 * k) * (1 - 0.25 * (c + m + y))
         clut += bytes((round(lightness * 2.55), 128, 168))
-    lut = (b"mft1" + b"\x00" * 4 + bytes((4, 3, 2, 0))
-           + b"".join(_s15(1.0 if i % 4 == 0 else 0.0) for i in range(9))
-           + ramp * 4 + clut + ramp * 3)
-    return _icc(b"prtr", b"CMYK", b"Lab ", {
-        b"desc": _desc("FlexStudio test CMYK: ink darkens towards yellow"),
-        b"wtpt": _xyz(0.9642, 1.0, 0.8249),
-        b"A2B0": lut,
-        b"cprt": b"text" + b"\x00" * 4 + b"public domain\x00",
-    })
+    lut = (
+        b"mft1"
+        + b"\x00" * 4
+        + bytes((4, 3, 2, 0))
+        + b"".join(_s15(1.0 if i % 4 == 0 else 0.0) for i in range(9))
+        + ramp * 4
+        + clut
+        + ramp * 3
+    )
+    return _icc(
+        b"prtr",
+        b"CMYK",
+        b"Lab ",
+        {
+            b"desc": _desc("FlexStudio test CMYK: ink darkens towards yellow"),
+            b"wtpt": _xyz(0.9642, 1.0, 0.8249),
+            b"A2B0": lut,
+            b"cprt": b"text" + b"\x00" * 4 + b"public domain\x00",
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------ availability
@@ -241,14 +282,19 @@ def jpeg_declaring(width: int, height: int) -> bytes:
     """A small JPEG whose frame header is patched to declare another size."""
     data = bytearray(small_jpeg((16, 16)))
     sof = data.find(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
 def webp_declaring(width: int, height: int) -> bytes:
     """A VP8X header declaring a canvas, and no image data."""
-    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00" * 4 + (width - 1).to_bytes(3, "little") \
+    vp8x = (
+        b"VP8X"
+        + struct.pack("<I", 10)
+        + b"\x00" * 4
+        + (width - 1).to_bytes(3, "little")
         + (height - 1).to_bytes(3, "little")
+    )
     return b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
 
 
@@ -269,8 +315,13 @@ def avif() -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------- registry
-def _case(factory: Callable[[], bytes], expected: Literal["ok", "bad_input"], filename: str, note: str = "",
-          requires: Callable[[], str | None] | None = None) -> Case:
+def _case(
+    factory: Callable[[], bytes],
+    expected: Literal["ok", "bad_input"],
+    filename: str,
+    note: str = "",
+    requires: Callable[[], str | None] | None = None,
+) -> Case:
     return Case(functools.cache(factory), expected, filename, note, requires)
 
 
@@ -286,30 +337,54 @@ CORPUS: dict[str, Case] = {
     "avif": _case(avif, "ok", "image.avif", "red left, blue right", _no_avif),
     "heic": _case(heic, "ok", "IMG_0001.HEIC", "red left, blue right", _no_heic_encoder),
     "jpeg_24mp": _case(big_jpeg, "ok", "camera.jpg", "6000×4000: draft-mode decoding"),
-    "png_exact": _case(lambda: save(textured(EXACT_SIZE), "PNG", compress_level=1), "ok", "exact.png",
-                       "already the size prepare makes: passed through"),
+    "png_exact": _case(
+        lambda: save(textured(EXACT_SIZE), "PNG", compress_level=1),
+        "ok",
+        "exact.png",
+        "already the size prepare makes: passed through",
+    ),
     "jpeg_exact": _case(lambda: small_jpeg(EXACT_SIZE), "ok", "exact.jpg", "passed through"),
     # --- awkward but fine
     "jpeg_exif_rot6": _case(lambda: rotated_jpeg(6), "ok", "rot6.jpg", "upright: red top, blue bottom"),
     "jpeg_exif_rot8": _case(lambda: rotated_jpeg(8), "ok", "rot8.jpg", "upright: blue top, red bottom"),
     "jpeg_cmyk": _case(cmyk_jpeg, "ok", "cmyk.jpg", "red left, green right"),
-    "jpeg_cmyk_icc": _case(lambda: cmyk_jpeg(tinted_cmyk_profile()), "ok", "cmyk_icc.jpg",
-                           "through its profile both halves are the same yellow-brown"),
-    "jpeg_cmyk_bad_icc": _case(lambda: cmyk_jpeg(b"not a profile" * 20), "ok", "cmyk_bad_icc.jpg",
-                               "broken profile: plain conversion, red left"),
-    "tiff_cmyk": _case(lambda: save(halves((64, 64), CMYK_RED, CMYK_GREEN, "CMYK"), "TIFF"), "ok",
-                       "cmyk.tif", "red left, green right"),
-    "png_rgb_swapped_icc": _case(lambda: save(Image.new("RGB", (64, 64), RED), "PNG",
-                                              icc_profile=swapped_rgb_profile()), "ok", "wide_gamut.png",
-                                 "red pixels tagged with a profile that makes them green"),
+    "jpeg_cmyk_icc": _case(
+        lambda: cmyk_jpeg(tinted_cmyk_profile()),
+        "ok",
+        "cmyk_icc.jpg",
+        "through its profile both halves are the same yellow-brown",
+    ),
+    "jpeg_cmyk_bad_icc": _case(
+        lambda: cmyk_jpeg(b"not a profile" * 20),
+        "ok",
+        "cmyk_bad_icc.jpg",
+        "broken profile: plain conversion, red left",
+    ),
+    "tiff_cmyk": _case(
+        lambda: save(halves((64, 64), CMYK_RED, CMYK_GREEN, "CMYK"), "TIFF"),
+        "ok",
+        "cmyk.tif",
+        "red left, green right",
+    ),
+    "png_rgb_swapped_icc": _case(
+        lambda: save(Image.new("RGB", (64, 64), RED), "PNG", icc_profile=swapped_rgb_profile()),
+        "ok",
+        "wide_gamut.png",
+        "red pixels tagged with a profile that makes them green",
+    ),
     "png_16bit": _case(lambda: save(gradient16(), "PNG"), "ok", "gradient16.png", "black → white ramp"),
     "png_rgb16": _case(png_rgb16, "ok", "rgb16.png", "(128, 64, 255) once reduced to 8 bits"),
     "tiff_16bit": _case(lambda: save(gradient16(), "TIFF"), "ok", "gradient16.tif", "black → white ramp"),
-    "png_palette_alpha": _case(palette_png_with_transparency, "ok", "palette.png",
-                               "left transparent, right blue"),
+    "png_palette_alpha": _case(
+        palette_png_with_transparency, "ok", "palette.png", "left transparent, right blue"
+    ),
     "png_la": _case(la_png, "ok", "grey_alpha.png", "grey, alpha 0 → 255"),
-    "png_rgba_opaque": _case(lambda: save(textured((100, 70)).convert("RGBA"), "PNG"), "ok", "opaque.png",
-                             "alpha channel all 255: re-encoded as JPEG"),
+    "png_rgba_opaque": _case(
+        lambda: save(textured((100, 70)).convert("RGBA"), "PNG"),
+        "ok",
+        "opaque.png",
+        "alpha channel all 255: re-encoded as JPEG",
+    ),
     "gif_animated": _case(lambda: animation("GIF"), "ok", "anim.gif", "first frame red"),
     "webp_animated": _case(lambda: animation("WEBP", lossless=True), "ok", "anim.webp", "first frame red"),
     "png_animated": _case(lambda: animation("PNG"), "ok", "anim.png", "first frame red"),
@@ -321,22 +396,30 @@ CORPUS: dict[str, Case] = {
     "psd": _case(lambda: b"8BPS\x00\x01" + b"\x00" * 64, "bad_input", "layers.psd", "unsupported format"),
     "pdf_named_jpg": _case(lambda: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n" + b"0" * 64, "bad_input", "scan.jpg"),
     "jpeg_truncated": _case(lambda: truncate(small_jpeg()), "bad_input", "cut.jpg"),
-    "jpeg_progressive_truncated": _case(lambda: truncate(small_jpeg(progressive=True)), "bad_input",
-                                        "cut_progressive.jpg"),
+    "jpeg_progressive_truncated": _case(
+        lambda: truncate(small_jpeg(progressive=True)), "bad_input", "cut_progressive.jpg"
+    ),
     "jpeg_header_only": _case(lambda: small_jpeg()[:200], "bad_input", "header.jpg"),
     "png_truncated": _case(lambda: truncate(save(textured((96, 64)), "PNG")), "bad_input", "cut.png"),
     "gif_truncated": _case(lambda: truncate(animation("GIF")), "bad_input", "cut.gif"),
     "webp_truncated": _case(lambda: truncate(save(textured((96, 64)), "WEBP")), "bad_input", "cut.webp"),
     "tiff_truncated": _case(lambda: truncate(tiff_rgb()), "bad_input", "cut.tif"),
-    "bmp_truncated": _case(lambda: truncate(save(halves((64, 48), RED, BLUE), "BMP")), "bad_input", "cut.bmp"),
+    "bmp_truncated": _case(
+        lambda: truncate(save(halves((64, 48), RED, BLUE), "BMP")), "bad_input", "cut.bmp"
+    ),
     "avif_truncated": _case(lambda: truncate(avif()), "bad_input", "cut.avif", requires=_no_avif),
     "heic_truncated": _case(lambda: truncate(heic()), "bad_input", "cut.heic", requires=_no_heic_encoder),
-    "png_bomb": _case(lambda: raw_png(15000, 15000, 8, 2, None), "bad_input", "bomb.png",
-                      "225 M px declared in ~100 bytes"),
+    "png_bomb": _case(
+        lambda: raw_png(15000, 15000, 8, 2, None), "bad_input", "bomb.png", "225 M px declared in ~100 bytes"
+    ),
     "jpeg_bomb": _case(lambda: jpeg_declaring(60000, 60000), "bad_input", "bomb.jpg"),
     "webp_bomb": _case(lambda: webp_declaring(16383, 16383), "bad_input", "bomb.webp"),
-    "png_huge_side": _case(lambda: save(Image.new("L", (25000, 64)), "PNG"), "bad_input", "strip.png",
-                           "25000 px wide (only 1.5 MP)"),
+    "png_huge_side": _case(
+        lambda: save(Image.new("L", (25000, 64)), "PNG"),
+        "bad_input",
+        "strip.png",
+        "25000 px wide (only 1.5 MP)",
+    ),
 }
 
 

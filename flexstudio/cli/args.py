@@ -7,8 +7,10 @@ from typing import NoReturn
 
 from .. import __version__
 
-PROVIDERS_HELP = ("bfl, bfl-eu, bfl-us, fal, replicate, lumenfall, openai-compatible, cometapi, kie, runapi, "
-                  "fairstack, sandbox (default), or a custom endpoint's id")
+PROVIDERS_HELP = (
+    "bfl, bfl-eu, bfl-us, fal, replicate, lumenfall, openai-compatible, cometapi, kie, runapi, "
+    "fairstack, sandbox (default), or a custom endpoint's id"
+)
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,12 +35,28 @@ class Parser(argparse.ArgumentParser):
 
 def _request_options(p: argparse.ArgumentParser, *, many: bool, prompt_required: bool) -> None:
     p.add_argument("-p", "--prompt", required=prompt_required, help="the edit, in words")
-    p.add_argument("-i", "--image", action="append", default=[], metavar="IMAGE",
-                   help="a reference image (repeat, in order: image 1, image 2, …)")
-    p.add_argument("--provider", action="append" if many else "store", default=[] if many else None,
-                   metavar="ID", help=PROVIDERS_HELP)
-    p.add_argument("--base-url", action="append", default=[], metavar="URL|ID=URL",
-                   help="the provider's API root (for several providers: ID=URL, repeated)")
+    p.add_argument(
+        "-i",
+        "--image",
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="a reference image (repeat, in order: image 1, image 2, …)",
+    )
+    p.add_argument(
+        "--provider",
+        action="append" if many else "store",
+        default=[] if many else None,
+        metavar="ID",
+        help=PROVIDERS_HELP,
+    )
+    p.add_argument(
+        "--base-url",
+        action="append",
+        default=[],
+        metavar="URL|ID=URL",
+        help="the provider's API root (for several providers: ID=URL, repeated)",
+    )
     p.add_argument("--steps", type=int, help="inference steps (1–50; default 50)")
     p.add_argument("--guidance", type=float, help="guidance (1.5–10; default 5)")
     p.add_argument("--seed", type=int, help="seed (default: random, recorded)")
@@ -46,17 +64,24 @@ def _request_options(p: argparse.ArgumentParser, *, many: bool, prompt_required:
     p.add_argument("--format", choices=("png", "jpeg", "jpg", "webp"), help="output format (default jpeg)")
     p.add_argument("--safety", type=int, help="safety tolerance (0 strictest … 5; default 2)")
     up = p.add_mutually_exclusive_group()
-    up.add_argument("--upsample", dest="upsample", action="store_true", default=None,
-                    help="let the provider rewrite the prompt")
+    up.add_argument(
+        "--upsample",
+        dest="upsample",
+        action="store_true",
+        default=None,
+        help="let the provider rewrite the prompt",
+    )
     up.add_argument("--no-upsample", dest="upsample", action="store_false")
     p.add_argument("--preset", metavar="NAME|FILE", help="start from a preset")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="flexstudio",
-                    description="FlexStudio — edit images with FLUX.2 [flex] on the clouds that sell it. "
-                    "Run with no command to open the workbench.")
+    parser = Parser(
+        prog="flexstudio",
+        description="FlexStudio — edit images with FLUX.2 [flex] on the clouds that sell it. "
+        "Run with no command to open the workbench.",
+    )
     parser.add_argument("--version", action="version", version=f"flexstudio {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
@@ -64,24 +89,40 @@ def build_parser() -> argparse.ArgumentParser:
     _request_options(p, many=False, prompt_required=True)
     p.add_argument("-o", "--out", metavar="PATH|DIR", help="where to write the result (with its recipe)")
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to submit above this price")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="stop waiting after this long (the job stays interrupted; resume fetches it)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop waiting after this long (the job stays interrupted; resume fetches it)",
+    )
 
     p = sub.add_parser("compare", help="the same edit on several providers at once")
     _request_options(p, many=True, prompt_required=True)
     p.add_argument("-o", "--out", metavar="DIR", help="folder for the results")
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to submit above this total price")
-    p.add_argument("--timeout", type=float, metavar="SECONDS",
-                   help="stop waiting after this long (the job stays interrupted; resume fetches it)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop waiting after this long (the job stays interrupted; resume fetches it)",
+    )
 
     p = sub.add_parser("batch", help="one edit over a folder of images, priced first, resumable")
     _request_options(p, many=False, prompt_required=False)
-    p.add_argument("--input", action="append", default=[], metavar="DIR|GLOB|FILE",
-                   help="the images to edit, each as image 1 (repeat; -i adds references after it)")
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="DIR|GLOB|FILE",
+        help="the images to edit, each as image 1 (repeat; -i adds references after it)",
+    )
     p.add_argument("-o", "--out", metavar="DIR", help="folder for the results and the manifest")
-    p.add_argument("--concurrency", type=int, metavar="N",
-                   help="jobs at once (default: as many as the provider admits)")
-    p.add_argument("--max-cost", type=float, metavar="USD", help="stop launching before the batch passes this")
+    p.add_argument(
+        "--concurrency", type=int, metavar="N", help="jobs at once (default: as many as the provider admits)"
+    )
+    p.add_argument(
+        "--max-cost", type=float, metavar="USD", help="stop launching before the batch passes this"
+    )
     p.add_argument("--yes", action="store_true", help="run a batch above the confirmation price")
     p.add_argument("--resume", metavar="ID", help="go on with an earlier batch")
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="the longest one job may run")
@@ -94,8 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     p = sub.add_parser("history", help="list, show or export past jobs")
-    hs = p.add_subparsers(dest="history_command", metavar="list|show|export", required=True,
-                          parser_class=Parser)
+    hs = p.add_subparsers(
+        dest="history_command", metavar="list|show|export", required=True, parser_class=Parser
+    )
     h = hs.add_parser("list", help="past jobs, newest first")
     h.add_argument("--limit", type=int, default=50)
     h.add_argument("--search", help="only prompts containing this text")
@@ -110,20 +152,40 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("dir")
     h.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("resume", help="fetch every interrupted job and settle what a crash left "
-                       "(exit 3 while some are still waiting for their provider)")
+    p = sub.add_parser(
+        "resume",
+        help="fetch every interrupted job and settle what a crash left "
+        "(exit 3 while some are still waiting for their provider)",
+    )
     p.add_argument("--json", action="store_true")
-    p.add_argument("--base-url", action="append", default=[], metavar="URL|ID=URL",
-                   help="only for jobs sent before their endpoint was recorded")
-    p.add_argument("--timeout", type=float, metavar="SECONDS", help="give up on each job after this long "
-                   "(it stays interrupted)")
+    p.add_argument(
+        "--base-url",
+        action="append",
+        default=[],
+        metavar="URL|ID=URL",
+        help="only for jobs sent before their endpoint was recorded",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="give up on each job after this long (it stays interrupted)",
+    )
 
     p = sub.add_parser("providers", help="providers, capabilities, whether a key is set")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--balance", action="store_true",
-                   help="also ask each provider that documents one for the account's remaining balance")
-    p.add_argument("--base-url", action="append", default=[], metavar="ID=URL",
-                   help="a provider's API root for --balance (repeat for several providers)")
+    p.add_argument(
+        "--balance",
+        action="store_true",
+        help="also ask each provider that documents one for the account's remaining balance",
+    )
+    p.add_argument(
+        "--base-url",
+        action="append",
+        default=[],
+        metavar="ID=URL",
+        help="a provider's API root for --balance (repeat for several providers)",
+    )
 
     p = sub.add_parser("keys", help="store or delete an API key (in the system keyring)")
     ks = p.add_subparsers(dest="keys_command", metavar="set|delete", required=True, parser_class=Parser)
@@ -133,8 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("provider")
 
     p = sub.add_parser("presets", help="list, show, import or export presets")
-    ps = p.add_subparsers(dest="presets_command", metavar="list|show|import|export", required=True,
-                          parser_class=Parser)
+    ps = p.add_subparsers(
+        dest="presets_command", metavar="list|show|import|export", required=True, parser_class=Parser
+    )
     q = ps.add_parser("list")
     q.add_argument("--json", action="store_true")
     q = ps.add_parser("show")

@@ -53,12 +53,16 @@ def _check_template(svc: Any, template: EditRequest) -> None:
     info = svc.registry.get(template.provider)
     caps = info.capabilities
     if len(template.references) + 1 > caps.max_references:
-        raise UsageError(f"{info.display_name} takes at most {caps.max_references} reference images; with the "
-                         f"input as image 1 that leaves {caps.max_references - 1} for -i (got "
-                         f"{len(template.references)}).")
+        raise UsageError(
+            f"{info.display_name} takes at most {caps.max_references} reference images; with the "
+            f"input as image 1 that leaves {caps.max_references - 1} for -i (got "
+            f"{len(template.references)})."
+        )
     if template.output_format not in caps.formats:
-        raise UsageError(f"{info.display_name} cannot write {template.output_format.upper()}; choose "
-                         f"{' or '.join(f.upper() for f in caps.formats)}.")
+        raise UsageError(
+            f"{info.display_name} cannot write {template.output_format.upper()}; choose "
+            f"{' or '.join(f.upper() for f in caps.formats)}."
+        )
 
 
 def _price_line(info: Any, to_run: list[Any], bad: int, total: float | None, done: int) -> str:
@@ -82,8 +86,10 @@ def _confirm(total: float | None, n: int, args: argparse.Namespace) -> None:
     if total is None:
         raise UsageError("The price of this batch is unknown: add --yes to run it anyway. Nothing was sent.")
     if total > CONFIRM_USD + 1e-9 and (args.max_cost is None or args.max_cost + 1e-9 < total):
-        raise UsageError(f"This batch costs ${total:.4f}, above ${CONFIRM_USD:.2f}: add --yes, or --max-cost "
-                         f"{total:.2f} (or more) to run it. Nothing was sent.")
+        raise UsageError(
+            f"This batch costs ${total:.4f}, above ${CONFIRM_USD:.2f}: add --yes, or --max-cost "
+            f"{total:.2f} (or more) to run it. Nothing was sent."
+        )
 
 
 def _note(path: Path, text: str) -> None:
@@ -139,8 +145,9 @@ class _Progress:
             self.bar.close()
 
 
-def _check_first_launch(svc: Any, store: BatchStore, batch: Batch | None, first: Item | NewItem,
-                        cap: float) -> None:
+def _check_first_launch(
+    svc: Any, store: BatchStore, batch: Batch | None, first: Item | NewItem, cap: float
+) -> None:
     """A cap that cannot cover even the next input would launch nothing: bad input, refused before
     anything is sent or recorded (like ``edit --max-cost``)."""
     spent = 0.0
@@ -152,8 +159,10 @@ def _check_first_launch(svc: Any, store: BatchStore, batch: Batch | None, first:
     usd = first.quote_usd or 0.0
     if spent + usd > cap + 1e-9:
         already = f" (this batch has spent ${spent:.4f})" if spent else ""
-        raise UsageError(f"--max-cost ${cap:.4f} does not cover {Path(first.input).name} (${usd:.4f}){already}, "
-                         "so the batch would launch nothing. Nothing was sent.")
+        raise UsageError(
+            f"--max-cost ${cap:.4f} does not cover {Path(first.input).name} (${usd:.4f}){already}, "
+            "so the batch would launch nothing. Nothing was sent."
+        )
 
 
 def _result_object(svc: Any, it: Item, provider: str) -> dict[str, Any]:
@@ -165,9 +174,19 @@ def _result_object(svc: Any, it: Item, provider: str) -> dict[str, Any]:
                 obj["error"] = {"kind": it.error_kind, "message": it.error_message or ""}
             return {**obj, "input": it.input}
     err = {"kind": it.error_kind or ErrorKind.BAD_INPUT.value, "message": it.error_message or it.status}
-    return {"job_id": None, "provider": provider, "status": public_status(it), "outputs": [], "seed": None,
-            "quote_usd": it.quote_usd, "billed_usd": None, "latency_s": None, "provider_job_id": None,
-            "error": err, "input": it.input}
+    return {
+        "job_id": None,
+        "provider": provider,
+        "status": public_status(it),
+        "outputs": [],
+        "seed": None,
+        "quote_usd": it.quote_usd,
+        "billed_usd": None,
+        "latency_s": None,
+        "provider_job_id": None,
+        "error": err,
+        "input": it.input,
+    }
 
 
 def _exit_code(summary: Summary) -> int:
@@ -180,14 +199,18 @@ def _exit_code(summary: Summary) -> int:
     return EXIT_FAILED
 
 
-def _load_or_plan(svc: Any, store: BatchStore, args: argparse.Namespace) -> tuple[Batch | None, dict[str, Any]]:
+def _load_or_plan(
+    svc: Any, store: BatchStore, args: argparse.Namespace
+) -> tuple[Batch | None, dict[str, Any]]:
     """The batch to run: an earlier one (``--resume ID``, or the same command run again) or a plan for
     a new one (written only once every check has passed)."""
     if args.resume:
         try:
             batch = store.get(args.resume)
         except KeyError:
-            raise UsageError(f"No batch {args.resume!r}; 'flexstudio batch' prints the id of each batch.") from None
+            raise UsageError(
+                f"No batch {args.resume!r}; 'flexstudio batch' prints the id of each batch."
+            ) from None
         return batch, {}
     if not args.input:
         raise UsageError("batch needs --input DIR|GLOB|FILE (repeat for more).")
@@ -205,8 +228,14 @@ def _load_or_plan(svc: Any, store: BatchStore, args: argparse.Namespace) -> tupl
     found = store.find(key)
     if found is not None:
         return found, {}
-    return None, {"template": template, "paths": paths, "key": key, "out_dir": out_dir,
-                  "inputs": [str(Path(i).expanduser().resolve()) for i in args.input], "extras": extras}
+    return None, {
+        "template": template,
+        "paths": paths,
+        "key": key,
+        "out_dir": out_dir,
+        "inputs": [str(Path(i).expanduser().resolve()) for i in args.input],
+        "extras": extras,
+    }
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -258,9 +287,16 @@ def _run(svc: Any, store: BatchStore, args: argparse.Namespace) -> int:
         _say(f"note: {warning}")
     extras_refs = tuple(template.references)
     if batch is None:
-        batch = store.create(key=plan["key"], request=template.with_(references=()), inputs=plan["inputs"],
-                             extras=plan["extras"], out_dir=str(plan["out_dir"].resolve()), items=new_items,
-                             concurrency=args.concurrency, max_cost=args.max_cost)
+        batch = store.create(
+            key=plan["key"],
+            request=template.with_(references=()),
+            inputs=plan["inputs"],
+            extras=plan["extras"],
+            out_dir=str(plan["out_dir"].resolve()),
+            items=new_items,
+            concurrency=args.concurrency,
+            max_cost=args.max_cost,
+        )
     else:
         extras_refs = tuple(_extras(svc, batch))
         if args.resume or to_run or done:
@@ -276,14 +312,23 @@ def _extras(svc: Any, batch: Batch) -> list[ImageRef]:
     refs = []
     for sha in batch.extras:
         if not svc.blobs.has(sha):
-            raise BadInput(f"An extra reference of batch {batch.id} ({sha[:12]}) is missing from the history folder.")
+            raise BadInput(
+                f"An extra reference of batch {batch.id} ({sha[:12]}) is missing from the history folder."
+            )
         data = svc.blobs.get(sha)
         refs.append(svc.import_reference(data))
     return refs
 
 
-def _execute(svc: Any, store: BatchStore, batch: Batch, extras: tuple[ImageRef, ...], limit: int,
-             max_cost: float | None, args: argparse.Namespace) -> int:
+def _execute(
+    svc: Any,
+    store: BatchStore,
+    batch: Batch,
+    extras: tuple[ImageRef, ...],
+    limit: int,
+    max_cost: float | None,
+    args: argparse.Namespace,
+) -> int:
     n = sum(1 for _ in store.iter_items(batch.id))
     progress = _Progress(n, f"batch {batch.id}")
     cfg = svc.runner.config
@@ -292,11 +337,19 @@ def _execute(svc: Any, store: BatchStore, batch: Batch, extras: tuple[ImageRef, 
     # A batch polls at a steady pace (BFL's documented 0.5 s) instead of backing off to 2 s: every
     # second a finished job waits unseen is a slot the next input cannot use.
     cfg.max_poll_interval = max(cfg.poll_interval, min(cfg.max_poll_interval, 0.5))
-    sched = BatchScheduler(runner=svc.runner, store=store, batch=batch, extras=extras,
-                           import_file=svc.import_reference_file, quote=lambda r: svc.quote(r).usd,
-                           write_output=output_writer(svc.blobs, svc.registry, Path(batch.out_dir), note=_note), limit=limit, max_cost=max_cost,
-                           on_launch=progress.launched,
-                           on_item=lambda it, rec: progress.item(it, rec, sched.spent))
+    sched = BatchScheduler(
+        runner=svc.runner,
+        store=store,
+        batch=batch,
+        extras=extras,
+        import_file=svc.import_reference_file,
+        quote=lambda r: svc.quote(r).usd,
+        write_output=output_writer(svc.blobs, svc.registry, Path(batch.out_dir), note=_note),
+        limit=limit,
+        max_cost=max_cost,
+        on_launch=progress.launched,
+        on_item=lambda it, rec: progress.item(it, rec, sched.spent),
+    )
     unsubscribe = svc.bus.subscribe(progress.event)
 
     async def go() -> Summary:
@@ -309,8 +362,10 @@ def _execute(svc: Any, store: BatchStore, batch: Batch, extras: tuple[ImageRef, 
             presses += 1
             if presses == 1:
                 sched.interrupt()
-                _say("Ctrl-C: no more inputs are launched; waiting for the running ones "
-                     "(Ctrl-C again to leave them for the next run).")
+                _say(
+                    "Ctrl-C: no more inputs are launched; waiting for the running ones "
+                    "(Ctrl-C again to leave them for the next run)."
+                )
             elif main is not None:
                 main.cancel()
 
@@ -340,21 +395,38 @@ def _report(svc: Any, store: BatchStore, batch: Batch, summary: Summary, args: a
     if summary.stopped:
         _say(summary.stopped)
     if summary.rate_limited:
-        _say(f"The provider refused {summary.rate_limited} submit(s) with 429; the batch slowed down to "
-             f"{summary.limit_low} at once and sent each of those inputs later.")
+        _say(
+            f"The provider refused {summary.rate_limited} submit(s) with 429; the batch slowed down to "
+            f"{summary.limit_low} at once and sent each of those inputs later."
+        )
     c = summary.counts
     parts = [f"{c.get('succeeded', 0)} succeeded"]
-    for key, word in (("failed", "failed"), ("bad_input", "could not be used"), ("moderated", "moderated"),
-                      ("interrupted", "interrupted"), ("cancelled", "cancelled"), ("not_launched", "not launched")):
+    for key, word in (
+        ("failed", "failed"),
+        ("bad_input", "could not be used"),
+        ("moderated", "moderated"),
+        ("interrupted", "interrupted"),
+        ("cancelled", "cancelled"),
+        ("not_launched", "not launched"),
+    ):
         if c.get(key):
             parts.append(f"{c[key]} {word}")
-    _say(f"Batch {batch.id}: {', '.join(parts)} of {summary.total}; spent ${summary.spent_usd:.4f}. "
-         f"Manifest: {batch.manifest_path}")
+    _say(
+        f"Batch {batch.id}: {', '.join(parts)} of {summary.total}; spent ${summary.spent_usd:.4f}. "
+        f"Manifest: {batch.manifest_path}"
+    )
     code = _exit_code(summary)
     if code == EXIT_SOME_INTERRUPTED:
-        _say("Some jobs are interrupted: the provider may still finish them. Run the same command again "
-             f"(or flexstudio batch --resume {batch.id}) to fetch them; nothing is sent twice.")
+        _say(
+            "Some jobs are interrupted: the provider may still finish them. Run the same command again "
+            f"(or flexstudio batch --resume {batch.id}) to fetch them; nothing is sent twice."
+        )
     if args.json:
-        _out({"batch_id": batch.id, "manifest": str(batch.manifest_path),
-              "results": [_result_object(svc, it, batch.provider) for it in store.iter_items(batch.id)]})
+        _out(
+            {
+                "batch_id": batch.id,
+                "manifest": str(batch.manifest_path),
+                "results": [_result_object(svc, it, batch.provider) for it in store.iter_items(batch.id)],
+            }
+        )
     return code

@@ -107,9 +107,18 @@ def _error_object(args: argparse.Namespace, exc: FlexError) -> dict[str, Any]:
         return {"quotes": [], "error": err}
     if args.command == "batch":
         return {"batch_id": None, "manifest": None, "results": [], "error": err}
-    obj: dict[str, Any] = {"job_id": None, "provider": _first_provider(args), "status": "failed", "outputs": [],
-           "seed": getattr(args, "seed", None), "quote_usd": None, "billed_usd": None, "latency_s": None,
-           "provider_job_id": None, "error": err}
+    obj: dict[str, Any] = {
+        "job_id": None,
+        "provider": _first_provider(args),
+        "status": "failed",
+        "outputs": [],
+        "seed": getattr(args, "seed", None),
+        "quote_usd": None,
+        "billed_usd": None,
+        "latency_s": None,
+        "provider_job_id": None,
+        "error": err,
+    }
     return {"results": [], "error": err} if args.command == "compare" else obj
 
 
@@ -130,8 +139,10 @@ def parse_base_urls(values: list[str], providers: list[str]) -> dict[str, str]:
         elif len(providers) == 1:
             urls[providers[0]] = check_base_url(v)
         else:
-            raise UsageError(f"--base-url {output.clean(v)!r}: with several providers write ID=URL "
-                             "(for example bfl=https://…).")
+            raise UsageError(
+                f"--base-url {output.clean(v)!r}: with several providers write ID=URL "
+                "(for example bfl=https://…)."
+            )
     return urls
 
 
@@ -172,11 +183,14 @@ def format_from_out(req: EditRequest, args: argparse.Namespace) -> EditRequest:
     suffix = Path(out).suffix.lower()
     fmt = _FORMAT_OF_SUFFIX.get(suffix)
     if fmt is None:
-        raise UsageError(f"-o {output.clean(out)}: FlexStudio writes .png, .jpg or .webp files; "
-                         "end the name with one of those, or give a folder.")
+        raise UsageError(
+            f"-o {output.clean(out)}: FlexStudio writes .png, .jpg or .webp files; "
+            "end the name with one of those, or give a folder."
+        )
     if args.format is not None and fmt != req.output_format:
-        raise UsageError(f"-o {output.clean(out)} is a {fmt.upper()} name but --format is {args.format}; "
-                         "make them agree.")
+        raise UsageError(
+            f"-o {output.clean(out)} is a {fmt.upper()} name but --format is {args.format}; make them agree."
+        )
     return req.with_(output_format=fmt)
 
 
@@ -187,15 +201,29 @@ def _services(args: argparse.Namespace, providers: list[str]) -> Services:
 
 # ---------------------------------------------------------------------- results
 def job_object(svc: Services, rec: Any, out_paths: list[str] | None = None) -> dict[str, Any]:
-    outputs = out_paths if out_paths is not None else [str(svc.blobs.path(o.sha256)) for o in rec.outputs
-                                                       if svc.blobs.has(o.sha256)]
+    outputs = (
+        out_paths
+        if out_paths is not None
+        else [str(svc.blobs.path(o.sha256)) for o in rec.outputs if svc.blobs.has(o.sha256)]
+    )
     err = None
     if rec.state != JobState.SUCCEEDED:
-        err = {"kind": rec.error_kind or ErrorKind.PROVIDER.value,
-               "message": rec.error_message or rec.message or rec.state}
-    return {"job_id": rec.id, "provider": rec.provider, "status": rec.state, "outputs": outputs,
-            "seed": rec.request.seed, "quote_usd": rec.quote_usd, "billed_usd": rec.billed_usd,
-            "latency_s": rec.latency_s, "provider_job_id": rec.provider_job_id, "error": err}
+        err = {
+            "kind": rec.error_kind or ErrorKind.PROVIDER.value,
+            "message": rec.error_message or rec.message or rec.state,
+        }
+    return {
+        "job_id": rec.id,
+        "provider": rec.provider,
+        "status": rec.state,
+        "outputs": outputs,
+        "seed": rec.request.seed,
+        "quote_usd": rec.quote_usd,
+        "billed_usd": rec.billed_usd,
+        "latency_s": rec.latency_s,
+        "provider_job_id": rec.provider_job_id,
+        "error": err,
+    }
 
 
 def write_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = False) -> list[str] | None:
@@ -219,8 +247,10 @@ def _save_outputs(svc: Services, rec: Any, out: str | None, *, several: bool = F
         from ..storage import faults
 
         why = faults.explain(exc) or exc
-        _err(f"The result of job {rec.id} is kept in the history, but it could not be written to {out}: {why} "
-             f"Export it with 'flexstudio history export {rec.id} DIR'.")
+        _err(
+            f"The result of job {rec.id} is kept in the history, but it could not be written to {out}: {why} "
+            f"Export it with 'flexstudio history export {rec.id} DIR'."
+        )
         return []
 
 
@@ -235,8 +265,15 @@ def _progress_printer(enabled: bool) -> Any:
     last: dict[str, str] = {}
 
     def show(ev: Any) -> None:
-        line = f"{ev.state}" + (f" {ev.progress * 100:.0f}%" if ev.progress is not None and ev.state == JobState.RUNNING
-                                else "") + (f" — {ev.message}" if ev.message else "")
+        line = (
+            f"{ev.state}"
+            + (
+                f" {ev.progress * 100:.0f}%"
+                if ev.progress is not None and ev.state == JobState.RUNNING
+                else ""
+            )
+            + (f" — {ev.message}" if ev.message else "")
+        )
         if last.get(ev.job_id) != line:
             last[ev.job_id] = line
             output.note(f"[{ev.job_id}] {line}")
@@ -260,7 +297,9 @@ def _check_out(args: argparse.Namespace, *, several: bool) -> None:
     check_destination(out, as_dir=as_dir)
 
 
-async def _run_jobs(svc: Services, start: Callable[[], Started], limit_s: float | None) -> tuple[list[Any], bool]:
+async def _run_jobs(
+    svc: Services, start: Callable[[], Started], limit_s: float | None
+) -> tuple[list[Any], bool]:
     """Start the work (``svc.start_work``) and run its jobs to their end; Ctrl-C cancels them at the
     provider. Returns the final records and whether the run was interrupted."""
     if limit_s is not None:
@@ -316,8 +355,11 @@ def cmd_edit(args: argparse.Namespace) -> int:
 
         async def go() -> tuple[list[Any], bool]:
             try:
-                return await _run_jobs(svc, lambda: svc.start_work([req], max_cost=args.max_cost,
-                                                                   deliver_to=_deliver_to(args.out)), args.timeout)
+                return await _run_jobs(
+                    svc,
+                    lambda: svc.start_work([req], max_cost=args.max_cost, deliver_to=_deliver_to(args.out)),
+                    args.timeout,
+                )
             finally:
                 await svc.aclose()
 
@@ -356,19 +398,25 @@ def _print_job(obj: dict[str, Any]) -> None:
         for p in obj["outputs"]:
             output.emit(p)
     else:
-        output.emit(f"{obj['provider']}: {obj['status']} — {obj['error']['message'] if obj['error'] else ''}",
-                    keep_newlines=False)
+        output.emit(
+            f"{obj['provider']}: {obj['status']} — {obj['error']['message'] if obj['error'] else ''}",
+            keep_newlines=False,
+        )
         if obj["status"] == "interrupted" and obj["provider_job_id"]:
-            output.emit(f"  job {obj['job_id']}: run 'flexstudio resume' to fetch it when {obj['provider']} "
-                        "can be reached.")
+            output.emit(
+                f"  job {obj['job_id']}: run 'flexstudio resume' to fetch it when {obj['provider']} "
+                "can be reached."
+            )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     providers = list(dict.fromkeys(args.provider or []))
     if len(providers) < 2:
         given = len(args.provider or [])
-        raise UsageError("compare needs two different providers: give --provider twice with different ids"
-                         + (f" (got {providers[0]} {given} times)." if given > 1 else "."))
+        raise UsageError(
+            "compare needs two different providers: give --provider twice with different ids"
+            + (f" (got {providers[0]} {given} times)." if given > 1 else ".")
+        )
     svc = _services(args, providers)
     try:
         _check_money(args)
@@ -379,8 +427,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             reqs = [r.with_(seed=seed) for r in reqs]  # one seed for a fair comparison
         limit = min(svc.registry.get(p).capabilities.max_references for p in providers)
         if len(base.references) > limit:
-            raise UsageError(f"These providers together take at most {limit} reference images "
-                             f"(the smallest limit among them); got {len(base.references)}.")
+            raise UsageError(
+                f"These providers together take at most {limit} reference images "
+                f"(the smallest limit among them); got {len(base.references)}."
+            )
         svc.check_work(reqs, max_cost=args.max_cost)
         _check_out(args, several=True)
         printer = _progress_printer(_progress_wanted(args))
@@ -389,8 +439,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
         async def go() -> tuple[list[Any], bool]:
             try:
-                return await _run_jobs(svc, lambda: svc.start_work(reqs, kind="comparison", max_cost=args.max_cost),
-                                       args.timeout)
+                return await _run_jobs(
+                    svc, lambda: svc.start_work(reqs, kind="comparison", max_cost=args.max_cost), args.timeout
+                )
             finally:
                 await svc.aclose()
 

@@ -11,9 +11,18 @@ from .commands import EXIT_INTERRUPTED, EXIT_OK, _report, cmd_compare, cmd_edit,
 from .info import cmd_info
 from .manage import cmd_history, cmd_keys, cmd_presets, cmd_providers, cmd_resume
 
-HANDLERS = {"info": cmd_info, "edit": cmd_edit, "compare": cmd_compare, "quote": cmd_quote, "batch": cmd_batch,
-            "history": cmd_history, "resume": cmd_resume, "providers": cmd_providers, "keys": cmd_keys,
-            "presets": cmd_presets}
+HANDLERS = {
+    "info": cmd_info,
+    "edit": cmd_edit,
+    "compare": cmd_compare,
+    "quote": cmd_quote,
+    "batch": cmd_batch,
+    "history": cmd_history,
+    "resume": cmd_resume,
+    "providers": cmd_providers,
+    "keys": cmd_keys,
+    "presets": cmd_presets,
+}
 
 
 def dispatch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

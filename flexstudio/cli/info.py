@@ -33,17 +33,30 @@ def cmd_info(args: argparse.Namespace) -> int:
         if args.json:
             output.emit_json({"source": None, "request": None, "notes": []})
         else:
-            output.emit(f"{Path(args.image).name} carries no settings (no FlexStudio, A1111, ComfyUI, Fooocus, InvokeAI "
-                  "or NovelAI metadata).")
+            output.emit(
+                f"{Path(args.image).name} carries no settings (no FlexStudio, A1111, ComfyUI, Fooocus, InvokeAI "
+                "or NovelAI metadata)."
+            )
         return 1
     if args.json:
         output.emit_json(recipe.to_dict())
         return 0
     job = recipe.info.get("job_id") if recipe.source == "flexstudio" else None
-    output.emit(f"{SOURCES.get(recipe.source, recipe.source)} settings" + (f" (FlexStudio job {job})" if job else ""))
+    output.emit(
+        f"{SOURCES.get(recipe.source, recipe.source)} settings" + (f" (FlexStudio job {job})" if job else "")
+    )
     d = recipe.request.to_dict()
-    for key in ("prompt", "steps", "guidance", "seed", "size", "output_format", "safety", "prompt_upsampling",
-                "provider"):
+    for key in (
+        "prompt",
+        "steps",
+        "guidance",
+        "seed",
+        "size",
+        "output_format",
+        "safety",
+        "prompt_upsampling",
+        "provider",
+    ):
         if key in recipe.fields:
             value = d[key]
             if key == "prompt":

@@ -26,8 +26,10 @@ def _note_skipped(svc: Services) -> None:
     skipped = svc.history.skipped
     if skipped:
         n = len(skipped)
-        output.note(f"note: {n} job{'s' if n > 1 else ''} in the history could not be read and "
-                    f"{'were' if n > 1 else 'was'} skipped ({', '.join(skipped[:5])}{', …' if n > 5 else ''}).")
+        output.note(
+            f"note: {n} job{'s' if n > 1 else ''} in the history could not be read and "
+            f"{'were' if n > 1 else 'was'} skipped ({', '.join(skipped[:5])}{', …' if n > 5 else ''})."
+        )
 
 
 def _record(svc: Services, rec: Any) -> dict[str, Any]:
@@ -37,10 +39,20 @@ def _record(svc: Services, rec: Any) -> dict[str, Any]:
     missing = [o.sha256 for o in rec.outputs if not svc.blobs.has(o.sha256)]
     if missing:
         obj["missing_outputs"] = missing
-    obj.update({"created_at": datetime.fromtimestamp(rec.created_at).isoformat(timespec="seconds"),
-                "prompt": rec.request.prompt, "request": rec.request.to_dict(), "quote": rec.quote,
-                "state_message": rec.message, "favourite": rec.favourite, "parent_job_id": rec.parent_job_id,
-                "group_id": rec.group_id, "group_kind": rec.group_kind, "submits": rec.submits})
+    obj.update(
+        {
+            "created_at": datetime.fromtimestamp(rec.created_at).isoformat(timespec="seconds"),
+            "prompt": rec.request.prompt,
+            "request": rec.request.to_dict(),
+            "quote": rec.quote,
+            "state_message": rec.message,
+            "favourite": rec.favourite,
+            "parent_job_id": rec.parent_job_id,
+            "group_id": rec.group_id,
+            "group_kind": rec.group_kind,
+            "submits": rec.submits,
+        }
+    )
     return obj
 
 
@@ -49,7 +61,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     try:
         if args.history_command == "list":
             states = [args.status] if args.status else None
-            recs = svc.history.list(limit=args.limit, search=args.search, provider=args.provider, states=states)
+            recs = svc.history.list(
+                limit=args.limit, search=args.search, provider=args.provider, states=states
+            )
             if args.json:
                 _out({"jobs": [_record(svc, r) for r in recs]})
             else:
@@ -57,8 +71,10 @@ def cmd_history(args: argparse.Namespace) -> int:
                     when = datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
                     cost = r.billed_usd if r.billed_usd is not None else r.quote_usd
                     money = "" if cost is None else f" ${cost:.3f}"
-                    output.emit(f"{r.id}  {when}  {r.provider:<12} {r.state:<11}{money}  {r.request.prompt[:60]}",
-                                keep_newlines=False)
+                    output.emit(
+                        f"{r.id}  {when}  {r.provider:<12} {r.state:<11}{money}  {r.request.prompt[:60]}",
+                        keep_newlines=False,
+                    )
             _note_skipped(svc)
             return 0
         try:
@@ -74,8 +90,10 @@ def cmd_history(args: argparse.Namespace) -> int:
                     text = json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
                     output.emit(f"{k}: {text}", keep_newlines=False)
                 for sha in obj.get("missing_outputs", []):
-                    output.note(f"note: image {sha[:12]}… of this job is missing from the history folder "
-                                f"{svc.blobs.root} (deleted outside FlexStudio).")
+                    output.note(
+                        f"note: image {sha[:12]}… of this job is missing from the history folder "
+                        f"{svc.blobs.root} (deleted outside FlexStudio)."
+                    )
             return 0
         # export
         if rec.state != JobState.SUCCEEDED or not rec.outputs:
@@ -84,8 +102,9 @@ def cmd_history(args: argparse.Namespace) -> int:
 
         target = Path(args.dir)
         if target.exists() and not target.is_dir():
-            raise BadInput(f"{args.dir} is a file, not a folder; export writes into a folder (nothing was "
-                           "overwritten).")
+            raise BadInput(
+                f"{args.dir} is a file, not a folder; export writes into a folder (nothing was overwritten)."
+            )
         check_destination(args.dir, as_dir=True)
         paths = write_outputs(svc, rec, args.dir, several=True) or []
         if args.json:
@@ -136,8 +155,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if not recs:
             output.emit("No unfinished jobs.")
         for r in recs:
-            output.emit(f"{r.id}: {r.state}" + (f" — {r.error_message}" if r.error_message else ""),
-                        keep_newlines=False)
+            output.emit(
+                f"{r.id}: {r.state}" + (f" — {r.error_message}" if r.error_message else ""),
+                keep_newlines=False,
+            )
             for p in delivered.get(r.id, []):
                 output.emit(f"  {p}")
     waiting = [r for r in recs if r.state == JobState.INTERRUPTED and r.handle]
@@ -151,6 +172,7 @@ def cmd_providers(args: argparse.Namespace) -> int:
     try:
         balances: dict[str, dict[str, Any]] = {}
         if getattr(args, "balance", False):
+
             async def ask() -> dict[str, dict[str, Any]]:
                 try:
                     return await svc.balances()
@@ -163,15 +185,30 @@ def cmd_providers(args: argparse.Namespace) -> int:
         for info in svc.registry.all():
             rule = svc.price_table.rule_for(info.id, info.protocol)
             source = svc.key_source(info)
-            rows.append({
-                "id": info.id, "label": info.label, "display_name": info.display_name,
-                "protocol": info.protocol, "simulator": info.simulator, "preview": info.preview,
-                "needs_key": info.needs_key, "key_set": source is not None, "key_source": source,
-                "env_var": info.env_var, "default_base_url": info.default_base_url,
-                "capabilities": info.capabilities.to_dict(),
-                "price": {"rule": rule.rule, "rate_usd": rule.rate_usd, "approximate": rule.approximate,
-                          "source_url": rule.source_url, "checked": rule.checked, "note": rule.note},
-            })
+            rows.append(
+                {
+                    "id": info.id,
+                    "label": info.label,
+                    "display_name": info.display_name,
+                    "protocol": info.protocol,
+                    "simulator": info.simulator,
+                    "preview": info.preview,
+                    "needs_key": info.needs_key,
+                    "key_set": source is not None,
+                    "key_source": source,
+                    "env_var": info.env_var,
+                    "default_base_url": info.default_base_url,
+                    "capabilities": info.capabilities.to_dict(),
+                    "price": {
+                        "rule": rule.rule,
+                        "rate_usd": rule.rate_usd,
+                        "approximate": rule.approximate,
+                        "source_url": rule.source_url,
+                        "checked": rule.checked,
+                        "note": rule.note,
+                    },
+                }
+            )
             if getattr(args, "balance", False):
                 rows[-1]["balance"] = balances.get(info.id)  # null: this provider documents no balance
     finally:
@@ -180,12 +217,19 @@ def cmd_providers(args: argparse.Namespace) -> int:
         _out({"providers": rows})
         return 0
     for r in rows:
-        key = "no key needed" if not r["needs_key"] else (f"key: {r['key_source']}" if r["key_set"] else "no key")
-        line = f"{r['id']:<18} {r['display_name']:<28} {key:<16} max refs {r['capabilities']['max_references']}"
+        key = (
+            "no key needed"
+            if not r["needs_key"]
+            else (f"key: {r['key_source']}" if r["key_set"] else "no key")
+        )
+        line = (
+            f"{r['id']:<18} {r['display_name']:<28} {key:<16} max refs {r['capabilities']['max_references']}"
+        )
         bal = r.get("balance")
         if bal and bal.get("status") == "ok":
-            line += f"  balance {bal['amount']:g} {bal['unit']}" + (f" (${bal['usd']:.2f})" if bal.get("usd")
-                                                                    is not None else "")
+            line += f"  balance {bal['amount']:g} {bal['unit']}" + (
+                f" (${bal['usd']:.2f})" if bal.get("usd") is not None else ""
+            )
         elif bal and bal.get("status") == "error":
             line += f"  balance unavailable: {bal['message']}"
         output.emit(line, keep_newlines=False)
@@ -219,7 +263,9 @@ def cmd_keys(args: argparse.Namespace) -> int:
         if svc.secrets.problem:
             output.error(svc.secrets.problem)
             return 1
-        output.emit(f"Deleted the key for {info.label}." if existed else f"No key was stored for {info.label}.")
+        output.emit(
+            f"Deleted the key for {info.label}." if existed else f"No key was stored for {info.label}."
+        )
         return 0
     except FlexError:
         raise
@@ -238,8 +284,10 @@ def cmd_presets(args: argparse.Namespace) -> int:
                 _out({"presets": [{**p.to_dict(), "builtin": p.builtin} for p in presets]})
             else:
                 for p in presets:
-                    output.emit(f"{p.name:<20} {'built-in' if p.builtin else 'yours':<9} {p.description}",
-                                keep_newlines=False)
+                    output.emit(
+                        f"{p.name:<20} {'built-in' if p.builtin else 'yours':<9} {p.description}",
+                        keep_newlines=False,
+                    )
         elif c == "show":
             p = store.get(args.name)
             output.emit_json({**p.to_dict(), "builtin": p.builtin}, indent=None if args.json else 2)

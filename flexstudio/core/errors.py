@@ -80,8 +80,10 @@ class MissingKey(BadInput):
     def of(cls, label: str, provider_id: str, env_var: str | None) -> MissingKey:
         """The one sentence everywhere: where to add the key, in the window and on the command line."""
         where = f" or set {env_var}" if env_var else ""
-        return cls(f"{label} needs an API key: add it in Settings → Keys, run 'flexstudio keys set "
-                   f"{provider_id}'{where}. Nothing was sent.")
+        return cls(
+            f"{label} needs an API key: add it in Settings → Keys, run 'flexstudio keys set "
+            f"{provider_id}'{where}. Nothing was sent."
+        )
 
 
 class KeyringUnavailable(FlexError):

@@ -18,8 +18,12 @@ from typing import Any, cast
 
 from PIL import Image
 
-_SIXTEEN_BIT_RAW = {"I;16": "L;16", "I;16L": "L;16", "I;16B": "L;16B",
-                    "I;16N": "L;16" if sys.byteorder == "little" else "L;16B"}
+_SIXTEEN_BIT_RAW = {
+    "I;16": "L;16",
+    "I;16L": "L;16",
+    "I;16B": "L;16B",
+    "I;16N": "L;16" if sys.byteorder == "little" else "L;16B",
+}
 
 
 def _has_palette_alpha(im: Image.Image) -> bool:
@@ -87,8 +91,14 @@ def _transform_from(icc: bytes, mode: str) -> Any:
         src = cms.ImageCmsProfile(BytesIO(icc))
         if mode == "RGB" and "srgb" in cms.getProfileDescription(src).lower():
             return None
-        return cms.buildTransform(src, cms.createProfile("sRGB"), mode, "RGB",
-                                  renderingIntent=cms.Intent.PERCEPTUAL, flags=cms.Flags.NOCACHE)
+        return cms.buildTransform(
+            src,
+            cms.createProfile("sRGB"),
+            mode,
+            "RGB",
+            renderingIntent=cms.Intent.PERCEPTUAL,
+            flags=cms.Flags.NOCACHE,
+        )
     except Exception:  # PyCMSError, OSError, ValueError…: a broken profile falls back to plain maths
         return None
 
@@ -102,8 +112,12 @@ def _lab_to_rgb(im: Image.Image) -> Image.Image:
     cms = _imagecms()
     if cms is None:
         raise ValueError("LAB images need Pillow's colour management (littlecms)")
-    return cast(Image.Image, cms.applyTransform(im, cms.buildTransform(cms.createProfile("LAB"),
-                                                                       cms.createProfile("sRGB"), "LAB", "RGB")))
+    return cast(
+        Image.Image,
+        cms.applyTransform(
+            im, cms.buildTransform(cms.createProfile("LAB"), cms.createProfile("sRGB"), "LAB", "RGB")
+        ),
+    )
 
 
 def _profiled_to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:

@@ -32,10 +32,10 @@ from .errors import BadInput
 from .sizes import MEGAPIXEL
 
 # ----------------------------------------------------------------------------------------------- limits
-MAX_INPUT_SIDE = 20_000                # px, either side of an input image
-MAX_INPUT_PIXELS = 100 * MEGAPIXEL     # declared pixels of an input image (before any decode)
-MAX_OUTPUT_PIXELS = 64 * MEGAPIXEL     # a provider's result
-BOMB_PIXELS_PER_BYTE = 100             # a file this much smaller than its pixel count is called a bomb
+MAX_INPUT_SIDE = 20_000  # px, either side of an input image
+MAX_INPUT_PIXELS = 100 * MEGAPIXEL  # declared pixels of an input image (before any decode)
+MAX_OUTPUT_PIXELS = 64 * MEGAPIXEL  # a provider's result
+BOMB_PIXELS_PER_BYTE = 100  # a file this much smaller than its pixel count is called a bomb
 ACCEPTED = "PNG, JPEG, WebP, TIFF, GIF, BMP, AVIF or HEIC"
 
 # Formats whose Pillow plugin re-checks the global MAX_IMAGE_PIXELS while decoding or seeking (TIFF on
@@ -46,22 +46,25 @@ _PILLOW_RECHECKS = frozenset({"TIFF", "GIF", "MPO"})
 
 @dataclass(frozen=True, slots=True)
 class FormatSpec:
-    key: str        # FlexStudio's name: jpeg, png, webp, tiff, gif, bmp, avif, heic
-    label: str      # for messages
+    key: str  # FlexStudio's name: jpeg, png, webp, tiff, gif, bmp, avif, heic
+    label: str  # for messages
     mime: str
-    pillow: str     # the Pillow plugin id (Image.OPEN key)
+    pillow: str  # the Pillow plugin id (Image.OPEN key)
 
 
-FORMATS: dict[str, FormatSpec] = {s.key: s for s in (
-    FormatSpec("jpeg", "JPEG", "image/jpeg", "JPEG"),
-    FormatSpec("png", "PNG", "image/png", "PNG"),
-    FormatSpec("webp", "WebP", "image/webp", "WEBP"),
-    FormatSpec("tiff", "TIFF", "image/tiff", "TIFF"),
-    FormatSpec("gif", "GIF", "image/gif", "GIF"),
-    FormatSpec("bmp", "BMP", "image/bmp", "BMP"),
-    FormatSpec("avif", "AVIF", "image/avif", "AVIF"),
-    FormatSpec("heic", "HEIC", "image/heic", "HEIF"),
-)}
+FORMATS: dict[str, FormatSpec] = {
+    s.key: s
+    for s in (
+        FormatSpec("jpeg", "JPEG", "image/jpeg", "JPEG"),
+        FormatSpec("png", "PNG", "image/png", "PNG"),
+        FormatSpec("webp", "WebP", "image/webp", "WEBP"),
+        FormatSpec("tiff", "TIFF", "image/tiff", "TIFF"),
+        FormatSpec("gif", "GIF", "image/gif", "GIF"),
+        FormatSpec("bmp", "BMP", "image/bmp", "BMP"),
+        FormatSpec("avif", "AVIF", "image/avif", "AVIF"),
+        FormatSpec("heic", "HEIC", "image/heic", "HEIF"),
+    )
+}
 
 _AVIF_BRANDS = {b"avif", b"avis"}
 _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"}
@@ -92,7 +95,7 @@ def _isobmff_brands(data: bytes) -> set[bytes]:
     size = int.from_bytes(data[0:4], "big")
     end = min(len(data), size if 16 <= size <= 4096 else 64)
     brands = {data[8:12]}
-    brands.update(data[i:i + 4] for i in range(16, end - 3, 4))
+    brands.update(data[i : i + 4] for i in range(16, end - 3, 4))
     return brands
 
 
@@ -167,18 +170,23 @@ def pixel_limit(pillow_format: str, limit: int) -> int:
     return limit
 
 
-def check_dimensions(width: int, height: int, n_bytes: int, label: str, *, limit: int,
-                     side: int = MAX_INPUT_SIDE) -> None:
+def check_dimensions(
+    width: int, height: int, n_bytes: int, label: str, *, limit: int, side: int = MAX_INPUT_SIDE
+) -> None:
     if width <= 0 or height <= 0:
         raise BadInput(f"{label} has no pixels ({width}×{height}).")
     pixels = width * height
     if pixels <= limit and max(width, height) <= side:
         return
     if pixels > limit and n_bytes * BOMB_PIXELS_PER_BYTE < pixels:
-        raise BadInput(f"{label} declares {width}×{height} pixels in only {n_bytes:,} bytes: it looks "
-                       f"like a decompression bomb and was not opened.")
-    raise BadInput(f"{label} is too large ({width}×{height} pixels); FlexStudio opens images up to "
-                   f"{side:,} px a side and {limit / MEGAPIXEL:g} MP.")
+        raise BadInput(
+            f"{label} declares {width}×{height} pixels in only {n_bytes:,} bytes: it looks "
+            f"like a decompression bomb and was not opened."
+        )
+    raise BadInput(
+        f"{label} is too large ({width}×{height} pixels); FlexStudio opens images up to "
+        f"{side:,} px a side and {limit / MEGAPIXEL:g} MP."
+    )
 
 
 def _webp_size(data: bytes) -> tuple[int, int] | None:
@@ -187,8 +195,10 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     if chunk == b"VP8X" and len(data) >= 30:
         return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
     if chunk == b"VP8 " and len(data) >= 30 and data[23:26] == b"\x9d\x01\x2a":
-        return (int.from_bytes(data[26:28], "little") & 0x3FFF,
-                int.from_bytes(data[28:30], "little") & 0x3FFF)
+        return (
+            int.from_bytes(data[26:28], "little") & 0x3FFF,
+            int.from_bytes(data[28:30], "little") & 0x3FFF,
+        )
     if chunk == b"VP8L" and len(data) >= 25 and data[20] == 0x2F:
         bits = int.from_bytes(data[21:25], "little")
         return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
@@ -204,8 +214,10 @@ def decoding(label: str, fmt_label: str) -> Iterator[None]:
     except BadInput:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise BadInput(f"{label} declares more pixels than FlexStudio opens: it looks like a "
-                       f"decompression bomb and was not opened.") from e
+        raise BadInput(
+            f"{label} declares more pixels than FlexStudio opens: it looks like a "
+            f"decompression bomb and was not opened."
+        ) from e
     except MemoryError as e:
         raise BadInput(f"{label} is too large to decode in the memory available.") from e
     except Exception as e:
@@ -219,15 +231,15 @@ def _jpeg_complete(data: bytes) -> bool:
         if data[i] != 0xFF:
             return False
         marker = data[i + 1]
-        if marker == 0xFF:          # fill byte
+        if marker == 0xFF:  # fill byte
             i += 1
             continue
-        if marker == 0xD9:          # EOI before any scan
+        if marker == 0xD9:  # EOI before any scan
             return False
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             i += 2
             continue
-        seg = int.from_bytes(data[i + 2:i + 4], "big")
+        seg = int.from_bytes(data[i + 2 : i + 4], "big")
         if marker == 0xDA:
             # First scan: complete if an EOI follows. Searched from the end, where it is (searching
             # forwards would stop at every 0xFF of the entropy-coded data).
@@ -239,8 +251,8 @@ def _jpeg_complete(data: bytes) -> bool:
 def _png_complete(data: bytes) -> bool:
     n, i = len(data), 8
     while i + 12 <= n:
-        length = int.from_bytes(data[i:i + 4], "big")
-        kind = data[i + 4:i + 8]
+        length = int.from_bytes(data[i : i + 4], "big")
+        kind = data[i + 4 : i + 8]
         i += 12 + length
         if kind == b"IEND":
             return i <= n
@@ -266,16 +278,16 @@ def _gif_complete(data: bytes) -> bool:
     images = 0
     while 0 <= i < n:
         block = data[i]
-        if block == 0x3B:                       # trailer
+        if block == 0x3B:  # trailer
             return images > 0
-        if block == 0x21:                       # extension
+        if block == 0x21:  # extension
             i = skip_sub_blocks(i + 2)
-        elif block == 0x2C:                     # image descriptor
+        elif block == 0x2C:  # image descriptor
             if i + 11 > n:
                 return False
             flags = data[i + 9]
             i += 10 + ((3 << ((flags & 7) + 1)) if flags & 0x80 else 0)
-            i = skip_sub_blocks(i + 1)          # +1: the LZW minimum code size
+            i = skip_sub_blocks(i + 1)  # +1: the LZW minimum code size
             images += i > 0
         else:
             return False
@@ -290,12 +302,12 @@ def _riff_complete(data: bytes) -> bool:
 def _isobmff_complete(data: bytes) -> bool:
     n, i = len(data), 0
     while i + 8 <= n:
-        size = int.from_bytes(data[i:i + 4], "big")
+        size = int.from_bytes(data[i : i + 4], "big")
         if size == 1:
             if i + 16 > n:
                 return False
-            size = int.from_bytes(data[i + 8:i + 16], "big")
-        elif size == 0:                         # "to the end of the file"
+            size = int.from_bytes(data[i + 8 : i + 16], "big")
+        elif size == 0:  # "to the end of the file"
             return True
         if size < 8:
             return False
@@ -307,7 +319,7 @@ def _bmp_complete(data: bytes) -> bool | None:
     if len(data) < 30:
         return False
     offset = int.from_bytes(data[10:14], "little")
-    if int.from_bytes(data[14:18], "little") == 12:    # OS/2 header
+    if int.from_bytes(data[14:18], "little") == 12:  # OS/2 header
         w, h = int.from_bytes(data[18:20], "little"), int.from_bytes(data[20:22], "little")
         bpp, compression = int.from_bytes(data[24:26], "little"), 0
     else:
@@ -316,7 +328,7 @@ def _bmp_complete(data: bytes) -> bool | None:
         w = int.from_bytes(data[18:22], "little", signed=True)
         h = int.from_bytes(data[22:26], "little", signed=True)
         bpp, compression = int.from_bytes(data[28:30], "little"), int.from_bytes(data[30:34], "little")
-    if compression not in (0, 3, 6):                   # RLE or embedded JPEG/PNG: decode to know
+    if compression not in (0, 3, 6):  # RLE or embedded JPEG/PNG: decode to know
         return None
     return len(data) >= offset + (abs(w) * bpp + 31) // 32 * 4 * abs(h)
 
@@ -404,8 +416,14 @@ class Opened:
         return (h, w) if swaps_sides(self.orientation) else (w, h)
 
 
-def open_image(data: bytes, name: str = "", *, limit: int = MAX_INPUT_PIXELS,
-               side: int = MAX_INPUT_SIDE, check_complete: bool = True) -> Opened:
+def open_image(
+    data: bytes,
+    name: str = "",
+    *,
+    limit: int = MAX_INPUT_PIXELS,
+    side: int = MAX_INPUT_SIDE,
+    check_complete: bool = True,
+) -> Opened:
     """Sniff, open (header only), check size limits and completeness. Raises ``BadInput``."""
     label = label_of(name)
     if not data:
@@ -418,17 +436,21 @@ def open_image(data: bytes, name: str = "", *, limit: int = MAX_INPUT_PIXELS,
         raise BadInput(f"{label} is not an image (FlexStudio reads {ACCEPTED}).")
     spec = FORMATS[key]
     if key == "heic" and not heif_available():
-        raise BadInput(f"{label} is a HEIC image, but HEIC support (the pillow-heif package) is not installed.")
+        raise BadInput(
+            f"{label} is a HEIC image, but HEIC support (the pillow-heif package) is not installed."
+        )
     if key == "avif":
         from PIL import AvifImagePlugin  # only when an AVIF shows up
+
         if not AvifImagePlugin.SUPPORTED:
             raise BadInput(f"{label} is an AVIF image, but this Pillow build cannot decode AVIF.")
     if key == "webp" and (size := _webp_size(data)) is not None:
         check_dimensions(*size, len(data), label, limit=limit, side=side)
     with decoding(label, spec.label):
         im = _factory(spec)(BytesIO(data), "")
-        check_dimensions(*im.size, len(data), label, limit=pixel_limit(im.format or spec.pillow, limit),
-                         side=side)
+        check_dimensions(
+            *im.size, len(data), label, limit=pixel_limit(im.format or spec.pillow, limit), side=side
+        )
         if check_complete:
             complete = structurally_complete(key, data, im)
             if complete is None:  # no cheap structural test: decode the first frame (kept for use)

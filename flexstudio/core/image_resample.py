@@ -17,10 +17,15 @@ from PIL import Image
 
 Box = tuple[float, float, float, float]
 
-MIN_BAND_ROWS = 256     # below this many output rows per band, a thread costs more than it saves
+MIN_BAND_ROWS = 256  # below this many output rows per band, a thread costs more than it saves
 MAX_BANDS = 4
-_SUPPORT = {Image.Resampling.BOX: 0.5, Image.Resampling.BILINEAR: 1.0, Image.Resampling.HAMMING: 1.0,
-            Image.Resampling.BICUBIC: 2.0, Image.Resampling.LANCZOS: 3.0}
+_SUPPORT = {
+    Image.Resampling.BOX: 0.5,
+    Image.Resampling.BILINEAR: 1.0,
+    Image.Resampling.HAMMING: 1.0,
+    Image.Resampling.BICUBIC: 2.0,
+    Image.Resampling.LANCZOS: 3.0,
+}
 _PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
 
 
@@ -31,8 +36,9 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _pre_reduce(im: Image.Image, size: tuple[int, int], box: Box, method: Image.Resampling,
-                reducing_gap: float) -> tuple[Image.Image, Box]:
+def _pre_reduce(
+    im: Image.Image, size: tuple[int, int], box: Box, method: Image.Resampling, reducing_gap: float
+) -> tuple[Image.Image, Box]:
     """Pillow's ``reducing_gap`` step: a fast box ``reduce`` by integer factors while the remaining ratio
     stays ≥ ``reducing_gap``, over the box plus the filter's reach."""
     fx = int((box[2] - box[0]) / size[0] / reducing_gap) or 1
@@ -41,23 +47,33 @@ def _pre_reduce(im: Image.Image, size: tuple[int, int], box: Box, method: Image.
         return im, box
     reach = _SUPPORT.get(method, 3.0) - 0.5
     sx, sy = (box[2] - box[0]) / size[0] * reach, (box[3] - box[1]) / size[1] * reach
-    rbox = (max(0, int(box[0] - sx)), max(0, int(box[1] - sy)),
-            min(im.width, math.ceil(box[2] + sx)), min(im.height, math.ceil(box[3] + sy)))
+    rbox = (
+        max(0, int(box[0] - sx)),
+        max(0, int(box[1] - sy)),
+        min(im.width, math.ceil(box[2] + sx)),
+        min(im.height, math.ceil(box[3] + sy)),
+    )
     reduced = im.reduce((fx, fy), box=rbox)
-    return reduced, ((box[0] - rbox[0]) / fx, (box[1] - rbox[1]) / fy,
-                     (box[2] - rbox[0]) / fx, (box[3] - rbox[1]) / fy)
+    return reduced, (
+        (box[0] - rbox[0]) / fx,
+        (box[1] - rbox[1]) / fy,
+        (box[2] - rbox[0]) / fx,
+        (box[3] - rbox[1]) / fy,
+    )
 
 
-def _banded(im: Image.Image, size: tuple[int, int], box: Box, method: Image.Resampling,
-            bands: int) -> Image.Image:
+def _banded(
+    im: Image.Image, size: tuple[int, int], box: Box, method: Image.Resampling, bands: int
+) -> Image.Image:
     width, height = size
     step = (box[3] - box[1]) / height
     rows = [round(k * height / bands) for k in range(bands + 1)]
 
     def band(k: int) -> Image.Image:
         top, bottom = rows[k], rows[k + 1]
-        return im.resize((width, bottom - top), method,
-                         (box[0], box[1] + top * step, box[2], box[1] + bottom * step))
+        return im.resize(
+            (width, bottom - top), method, (box[0], box[1] + top * step, box[2], box[1] + bottom * step)
+        )
 
     with ThreadPoolExecutor(max_workers=bands - 1, thread_name_prefix="flexstudio-resample") as pool:
         later = [pool.submit(band, k) for k in range(1, bands)]
@@ -68,9 +84,15 @@ def _banded(im: Image.Image, size: tuple[int, int], box: Box, method: Image.Resa
     return out
 
 
-def resample(im: Image.Image, size: tuple[int, int], box: Box | None = None,
-             method: Image.Resampling = Image.Resampling.LANCZOS, reducing_gap: float | None = None,
-             *, bands: int | None = None) -> Image.Image:
+def resample(
+    im: Image.Image,
+    size: tuple[int, int],
+    box: Box | None = None,
+    method: Image.Resampling = Image.Resampling.LANCZOS,
+    reducing_gap: float | None = None,
+    *,
+    bands: int | None = None,
+) -> Image.Image:
     """``im``'s region ``box`` (float source coordinates; default all) resampled to exactly ``size``.
     ``bands`` None picks one band per usable CPU (at most 4, each ≥ 256 output rows)."""
     im.load()

@@ -48,7 +48,7 @@ from .sizes import MAX_PIXELS, fit_within
 PREPARE_VERSION = 1
 JPEG_QUALITY = 92
 WEBP_QUALITY = 92
-PNG_COMPRESS_LEVEL = 3      # zlib level: 3 is several times faster than 6/9 for a few % more bytes
+PNG_COMPRESS_LEVEL = 3  # zlib level: 3 is several times faster than 6/9 for a few % more bytes
 THUMB_JPEG_QUALITY = 85
 PREPARE_FORMATS = ("auto", "jpeg", "png", "webp")
 _PASS_THROUGH = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
@@ -74,18 +74,19 @@ class ImageInfo:
 
     width: int
     height: int
-    format: str         # jpeg, png, webp, tiff, gif, bmp, avif, heic (from the bytes, not the name)
+    format: str  # jpeg, png, webp, tiff, gif, bmp, avif, heic (from the bytes, not the name)
     mime: str
     frames: int
-    mode: str           # Pillow's mode as stored: RGB, RGBA, P, L, LA, I;16, CMYK…
-    sha256: str         # of the file's bytes
+    mode: str  # Pillow's mode as stored: RGB, RGBA, P, L, LA, I;16, CMYK…
+    sha256: str  # of the file's bytes
     orientation: int = 1
     name: str = ""
     n_bytes: int = 0
 
     def to_ref(self) -> ImageRef:
-        return ImageRef(sha256=self.sha256, width=self.width, height=self.height, name=self.name,
-                        mime=self.mime)
+        return ImageRef(
+            sha256=self.sha256, width=self.width, height=self.height, name=self.name, mime=self.mime
+        )
 
 
 def sha256_of(data: bytes) -> str:
@@ -100,9 +101,18 @@ def inspect(data: bytes, name: str = "") -> ImageInfo:
     with decoding(src.label, src.spec.label):
         frames = int(getattr(im, "n_frames", 1))
     w, h = src.upright_size
-    return ImageInfo(width=w, height=h, format=src.spec.key, mime=src.spec.mime, frames=frames,
-                     mode=im.mode, sha256=sha256_of(data), orientation=src.orientation, name=name,
-                     n_bytes=len(data))
+    return ImageInfo(
+        width=w,
+        height=h,
+        format=src.spec.key,
+        mime=src.spec.mime,
+        frames=frames,
+        mode=im.mode,
+        sha256=sha256_of(data),
+        orientation=src.orientation,
+        name=name,
+        n_bytes=len(data),
+    )
 
 
 # ---------------------------------------------------------------------------------------------- prepare
@@ -145,8 +155,11 @@ def _render(src: Opened, size: tuple[int, int], *, crop_only: bool, reducing_gap
     else:
         box = (x0 * kx, y0 * ky, (x0 + cw) * kx, (y0 + ch) * ky)
         method = FILTER_AFTER_DRAFT if (kx, ky) != (1.0, 1.0) else FILTER
-        if (method is FILTER_AFTER_DRAFT and min(kx, ky) >= 0.5
-                and min(tw / (cw * kx), th / (ch * ky)) >= GENTLE_RATIO):
+        if (
+            method is FILTER_AFTER_DRAFT
+            and min(kx, ky) >= 0.5
+            and min(tw / (cw * kx), th / (ch * ky)) >= GENTLE_RATIO
+        ):
             method = FILTER_GENTLE
         im = resample(im, (tw, th), box, method, reducing_gap)
     im = apply_orientation(im, src.orientation)
@@ -189,8 +202,9 @@ def _encode(im: Image.Image, fmt: str) -> tuple[bytes, str]:
     return buf.getvalue(), _MIME[fmt]
 
 
-def prepare(data: bytes, *, max_pixels: int = MAX_PIXELS, fmt: str = "auto", name: str = "",
-            sha256: str | None = None) -> PreparedReference:
+def prepare(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, fmt: str = "auto", name: str = "", sha256: str | None = None
+) -> PreparedReference:
     """The reference as a provider should get it (see the module docstring). ``fmt`` is auto, jpeg, png or
     webp; ``sha256`` may be given when the caller already knows the hash of ``data``."""
     fmt = _normalise_fmt(fmt)
@@ -278,8 +292,15 @@ class PreparedCache:
             self._items.clear()
             self._bytes = 0
 
-    def prepare(self, data: bytes, *, max_pixels: int = MAX_PIXELS, fmt: str = "auto", name: str = "",
-                sha256: str | None = None) -> PreparedReference:
+    def prepare(
+        self,
+        data: bytes,
+        *,
+        max_pixels: int = MAX_PIXELS,
+        fmt: str = "auto",
+        name: str = "",
+        sha256: str | None = None,
+    ) -> PreparedReference:
         """``prepare(...)`` through the cache; the same object comes back for the same key."""
         fmt = _normalise_fmt(fmt)
         sha = sha256 or sha256_of(data)
@@ -320,5 +341,15 @@ class PreparedCache:
             self._bytes -= len(old.data)
 
 
-__all__ = ["FORMATS", "PREPARE_VERSION", "ImageInfo", "PreparedCache", "PreparedReference", "inspect", "prepare", "sha256_of",
-           "thumbnail", "verify_output"]
+__all__ = [
+    "FORMATS",
+    "PREPARE_VERSION",
+    "ImageInfo",
+    "PreparedCache",
+    "PreparedReference",
+    "inspect",
+    "prepare",
+    "sha256_of",
+    "thumbnail",
+    "verify_output",
+]

@@ -19,8 +19,9 @@ class JobState(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.MODERATED, JobState.CANCELLED,
-                      JobState.INTERRUPTED})
+TERMINAL = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.MODERATED, JobState.CANCELLED, JobState.INTERRUPTED}
+)
 _ENDS = {JobState.FAILED, JobState.MODERATED, JobState.CANCELLED, JobState.INTERRUPTED}
 _ALLOWED: dict[JobState, frozenset[JobState]] = {
     JobState.QUEUED: frozenset({JobState.SUBMITTING, *_ENDS}),
@@ -59,5 +60,5 @@ SENTENCES = {
     JobState.MODERATED: "The provider flagged the request and did not bill it.",
     JobState.CANCELLED: "Cancelled.",
     JobState.INTERRUPTED: "Waiting for the provider — FlexStudio will fetch the result (the provider may "
-                          "still finish it).",
+    "still finish it).",
 }

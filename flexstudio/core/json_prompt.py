@@ -18,8 +18,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # BFL's base schema, and the keys its examples use inside a subject and the camera.
-TOP_KEYS = ("scene", "subjects", "style", "color_palette", "lighting", "mood", "background", "composition",
-            "camera")
+TOP_KEYS = (
+    "scene",
+    "subjects",
+    "style",
+    "color_palette",
+    "lighting",
+    "mood",
+    "background",
+    "composition",
+    "camera",
+)
 SUBJECT_KEYS = ("description", "position", "action", "pose", "color_palette")
 CAMERA_KEYS = ("angle", "lens", "depth_of_field")
 
@@ -50,8 +59,8 @@ TEMPLATE = """{
 _WORDS = {
     "Expecting ',' delimiter": "expected ',' between two items",
     "Expecting ':' delimiter": "expected ':' after the key",
-    "Expecting property name enclosed in double quotes": "expected a key in double quotes (\"key\": …), "
-                                                         "or a stray ',' before '}'",
+    "Expecting property name enclosed in double quotes": 'expected a key in double quotes ("key": …), '
+    "or a stray ',' before '}'",
     "Expecting value": "expected a value (text in double quotes, a number, a list [ ] or an object { })",
     "Unterminated string starting at": "this text has no closing '\"'",
     "Invalid control character at": "a line break or tab inside text must be written \\n or \\t",
@@ -68,7 +77,7 @@ class Check:
     ``hints`` never do."""
 
     error: str = ""
-    line: int = 0      # 1-based line and column of the error, 0 when it has none
+    line: int = 0  # 1-based line and column of the error, 0 when it has none
     column: int = 0
     hints: tuple[str, ...] = field(default_factory=tuple)
 
@@ -89,11 +98,11 @@ def _parse_error(text: str, exc: json.JSONDecodeError) -> Check:
     msg = exc.msg
     words = next((w for k, w in _WORDS.items() if msg.startswith(k)), msg[:1].lower() + msg[1:])
     line, col = exc.lineno, exc.colno
-    if msg.startswith("Invalid control character") and text[exc.pos:exc.pos + 1] == "\n":
+    if msg.startswith("Invalid control character") and text[exc.pos : exc.pos + 1] == "\n":
         words = "this text has no closing '\"' before the line ends (a line break inside text is written \\n)"
     if msg.startswith("Expecting ','"):
         # json points at the next item; the missing comma usually belongs at the end of the line before.
-        before = text[:exc.pos]
+        before = text[: exc.pos]
         line_start = before.rfind("\n") + 1
         if not before[line_start:].strip() and line > 1:
             words = f"expected ',' — missing at the end of line {line - 1}?"
@@ -141,8 +150,10 @@ class _Duplicate(ValueError):
 def check(text: str) -> Check:
     """Is ``text`` a JSON object FLUX.2 can read as a structured prompt? See :class:`Check`."""
     if not text.strip():
-        return Check(error="The JSON prompt is empty: start from the template (Insert template) or type "
-                           "an object in { }.")
+        return Check(
+            error="The JSON prompt is empty: start from the template (Insert template) or type "
+            "an object in { }."
+        )
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
@@ -154,8 +165,12 @@ def check(text: str) -> Check:
     except RecursionError:
         return Check(error="The JSON prompt is nested too deeply.")
     if not isinstance(value, dict):
-        return Check(error="A JSON prompt is one object in { } with keys such as scene, subjects, style; "
-                           f"this is {_kind(value)}.", line=1, column=1)
+        return Check(
+            error="A JSON prompt is one object in { } with keys such as scene, subjects, style; "
+            f"this is {_kind(value)}.",
+            line=1,
+            column=1,
+        )
     if not value:
         return Check(error="The JSON prompt is an empty object: add a key such as “scene”.", line=1, column=1)
     hints = _unknown(text, value, TOP_KEYS, "")
@@ -170,7 +185,7 @@ def check(text: str) -> Check:
         hints += _unknown(text, camera, CAMERA_KEYS, " for the camera")
     palette = value.get("color_palette")
     if palette is not None and not isinstance(palette, list):
-        hints.append("“color_palette” is usually a list of colours, e.g. [\"#1f3a5f\", \"#f2a65a\"].")
+        hints.append('“color_palette” is usually a list of colours, e.g. ["#1f3a5f", "#f2a65a"].')
     return Check(hints=tuple(dict.fromkeys(hints)))
 
 

@@ -41,13 +41,23 @@ class ImageRef:
         return fit_within(self.width, self.height, max_pixels)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "width": self.width, "height": self.height,
-                "name": self.name, "mime": self.mime}
+        return {
+            "sha256": self.sha256,
+            "width": self.width,
+            "height": self.height,
+            "name": self.name,
+            "mime": self.mime,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ImageRef:
-        return cls(sha256=str(d["sha256"]), width=int(d["width"]), height=int(d["height"]),
-                   name=str(d.get("name", "")), mime=str(d.get("mime", "image/png")))
+        return cls(
+            sha256=str(d["sha256"]),
+            width=int(d["width"]),
+            height=int(d["height"]),
+            name=str(d.get("name", "")),
+            mime=str(d.get("mime", "image/png")),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +66,7 @@ class PreparedReference:
     (``core.images.prepare`` makes it; every provider sends it)."""
 
     data: bytes
-    mime: str           # image/jpeg | image/png | image/webp
+    mime: str  # image/jpeg | image/png | image/webp
     width: int
     height: int
     source_sha256: str  # the original's content hash (ImageRef.sha256)

@@ -30,13 +30,17 @@ def billed_megapixels(width: int, height: int) -> int:
 def validate_size(width: int, height: int, *, max_pixels: int = MAX_PIXELS) -> None:
     """Raise ``BadInput`` with one clear sentence if W×H is not a size a provider accepts."""
     if width % MULTIPLE or height % MULTIPLE:
-        raise BadInput(f"Size {width}×{height} is not a multiple of {MULTIPLE} on both sides "
-                       f"(try {snap(width)}×{snap(height)}).")
+        raise BadInput(
+            f"Size {width}×{height} is not a multiple of {MULTIPLE} on both sides "
+            f"(try {snap(width)}×{snap(height)})."
+        )
     if width < MIN_SIDE or height < MIN_SIDE:
         raise BadInput(f"Size {width}×{height} is too small: each side must be at least {MIN_SIDE}.")
     if width * height > max_pixels:
-        raise BadInput(f"Size {width}×{height} is {megapixels(width, height):.2f} MP; "
-                       f"the most is {max_pixels / MEGAPIXEL:g} MP.")
+        raise BadInput(
+            f"Size {width}×{height} is {megapixels(width, height):.2f} MP; "
+            f"the most is {max_pixels / MEGAPIXEL:g} MP."
+        )
 
 
 def fit_within(width: int, height: int, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:

@@ -54,8 +54,10 @@ def parse_values(text: str, *, integer: bool, what: str = "value") -> list[float
             try:
                 out.append(_num(part.strip(), integer))
             except (ValueError, BadInput):
-                raise BadInput(f"Cannot read {part.strip()!r} as a {what} (write a list like 20, 30 or a range "
-                               "like 20-50 (+10) or 1-10 [5]).") from None
+                raise BadInput(
+                    f"Cannot read {part.strip()!r} as a {what} (write a list like 20, 30 or a range "
+                    "like 20-50 (+10) or 1-10 [5])."
+                ) from None
     if not out:
         raise BadInput(f"No {what} values given.")
     return list(dict.fromkeys(out))  # keep order, drop repeats
@@ -92,8 +94,10 @@ class Sweep:
 
     def requests(self, base: EditRequest) -> list[EditRequest]:
         """One request per grid cell, in row order: steps, then guidance, then seed."""
-        return [base.with_(steps=s, guidance=g, seed=d)
-                for s, g, d in itertools.product(self.steps, self.guidance, self.seeds)]
+        return [
+            base.with_(steps=s, guidance=g, seed=d)
+            for s, g, d in itertools.product(self.steps, self.guidance, self.seeds)
+        ]
 
     def axes(self) -> Sequence[tuple[str, Sequence[float | int]]]:
         return (("steps", self.steps), ("guidance", self.guidance), ("seed", self.seeds))

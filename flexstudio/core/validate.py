@@ -25,11 +25,15 @@ def check_key(key: str | None, *, label: str, where: str = "") -> str:
     if not text:
         raise BadInput(f"The API key for {label}{origin} is empty. Nothing was sent.")
     if any(ch.isspace() for ch in text):
-        raise BadInput(f"The API key for {label}{origin} has a space or line break inside it — probably a "
-                       "paste gone wrong. Set it again. Nothing was sent.")
+        raise BadInput(
+            f"The API key for {label}{origin} has a space or line break inside it — probably a "
+            "paste gone wrong. Set it again. Nothing was sent."
+        )
     if not all(33 <= ord(ch) <= 126 for ch in text):
-        raise BadInput(f"The API key for {label}{origin} contains characters an API key cannot have "
-                       "(only printable ASCII). Set it again. Nothing was sent.")
+        raise BadInput(
+            f"The API key for {label}{origin} contains characters an API key cannot have "
+            "(only printable ASCII). Set it again. Nothing was sent."
+        )
     return text
 
 
@@ -80,7 +84,9 @@ def check_base_url(url: str, *, what: str = "--base-url") -> str:
     this host, so anything else is refused."""
     text = url.strip()
     if not text:
-        raise BadInput(f"{what} is empty; give the provider's API root (for example https://api.example.com).")
+        raise BadInput(
+            f"{what} is empty; give the provider's API root (for example https://api.example.com)."
+        )
     if any(ord(ch) < 33 or ord(ch) == 127 for ch in text):
         raise BadInput(f"{what} contains spaces or control characters.")
     try:
@@ -91,15 +97,19 @@ def check_base_url(url: str, *, what: str = "--base-url") -> str:
         raise BadInput(f"{what} is not a valid URL.") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise BadInput(f"{what} must start with https:// (or http:// for this computer); "
-                       f"{scheme + ':' if scheme else 'a bare name'} is not allowed.")
+        raise BadInput(
+            f"{what} must start with https:// (or http:// for this computer); "
+            f"{scheme + ':' if scheme else 'a bare name'} is not allowed."
+        )
     if not host:
         raise BadInput(f"{what} has no host name.")
     if parts.username is not None or parts.password is not None:
         raise BadInput(f"{what} must not carry a user name or password; keys belong in the keyring.")
     if scheme == "http" and not _is_loopback(host):
-        raise BadInput(f"{what} uses plain http:// to {host}; the key would travel unencrypted. "
-                       "Use https:// (http:// is only for this computer, like 127.0.0.1).")
+        raise BadInput(
+            f"{what} uses plain http:// to {host}; the key would travel unencrypted. "
+            "Use https:// (http:// is only for this computer, like 127.0.0.1)."
+        )
     return text
 
 
@@ -125,7 +135,9 @@ def parse_json(text: str, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         elif ch in "[{":
             depth += 1
             if depth > max_depth:
-                raise BadInput(f"{what} is nested more than {max_depth} levels deep; it is not a FlexStudio file.")
+                raise BadInput(
+                    f"{what} is nested more than {max_depth} levels deep; it is not a FlexStudio file."
+                )
         elif ch in "]}":
             depth -= 1
     try:
@@ -152,8 +164,9 @@ def _need_int(s: Mapping[str, Any], key: str, lo: int, hi: int, what: str) -> No
         raise BadInput(f"{what} must be a whole number between {lo} and {hi}.")
 
 
-def check_preset_dict(d: Any, *, formats: tuple[str, ...], seed_policies: tuple[str, ...],
-                      seed_max: int, schema: int) -> None:
+def check_preset_dict(
+    d: Any, *, formats: tuple[str, ...], seed_policies: tuple[str, ...], seed_max: int, schema: int
+) -> None:
     """The preset schema: types and ranges of every field FlexStudio reads."""
     if not isinstance(d, dict):
         raise BadInput("This file is not a FlexStudio preset (not a JSON object).")

@@ -36,7 +36,10 @@ async def fetch_balances(runner: Runner, infos: Iterable[ProviderInfo]) -> dict[
         try:
             balance = await asyncio.wait_for(ask(), BALANCE_TIMEOUT)
         except TimeoutError:
-            return {"status": "error", "message": f"{info.label} did not answer within {BALANCE_TIMEOUT:g} s."}
+            return {
+                "status": "error",
+                "message": f"{info.label} did not answer within {BALANCE_TIMEOUT:g} s.",
+            }
         except FlexError as exc:
             return {"status": "error", "message": scrub(str(exc), runner.secrets.known_values())}
         return {"status": "ok", **balance.to_dict()}

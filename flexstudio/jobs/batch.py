@@ -49,8 +49,12 @@ WriteOutput = Callable[["JobRecord", Item], "str | None"]
 Sleep = Callable[[float], Awaitable[None]]
 
 _ACTIVE = {JobState.SUBMITTING.value, JobState.RUNNING.value}
-_UNFINISHED = {JobState.QUEUED.value, JobState.SUBMITTING.value, JobState.RUNNING.value,
-               JobState.DOWNLOADING.value}
+_UNFINISHED = {
+    JobState.QUEUED.value,
+    JobState.SUBMITTING.value,
+    JobState.RUNNING.value,
+    JobState.DOWNLOADING.value,
+}
 MAX_BACKOFF = 60.0
 MANIFEST_EVERY = 1.0  # seconds between manifest rewrites while the batch runs
 
@@ -61,10 +65,10 @@ class Summary:
     total: int
     counts: dict[str, int] = field(default_factory=dict)  # item status → how many
     spent_usd: float = 0.0
-    stopped: str | None = None     # why launching stopped early (cap, Ctrl-C), as a sentence
+    stopped: str | None = None  # why launching stopped early (cap, Ctrl-C), as a sentence
     interrupted_by_user: bool = False
-    rate_limited: int = 0          # 429s the provider answered (each input was launched again later)
-    limit_low: int = 0             # the lowest concurrency the batch adapted down to
+    rate_limited: int = 0  # 429s the provider answered (each input was launched again later)
+    limit_low: int = 0  # the lowest concurrency the batch adapted down to
 
     def n(self, *statuses: str) -> int:
         return sum(self.counts.get(s, 0) for s in statuses)
@@ -81,16 +85,32 @@ def item_cost(rec: JobRecord) -> float:
 
 def _never_taken(rec: JobRecord) -> bool:
     """A 429 on the submit: the provider created nothing, billed nothing; the input may be sent again."""
-    return (rec.error_kind == ErrorKind.RATE_LIMITED.value and rec.provider_job_id is None and not rec.handle
-            and rec.state in (JobState.FAILED.value, JobState.INTERRUPTED.value))
+    return (
+        rec.error_kind == ErrorKind.RATE_LIMITED.value
+        and rec.provider_job_id is None
+        and not rec.handle
+        and rec.state in (JobState.FAILED.value, JobState.INTERRUPTED.value)
+    )
 
 
 class BatchScheduler:
-    def __init__(self, *, runner: Runner, store: BatchStore, batch: Batch, extras: tuple[ImageRef, ...],
-                 import_file: ImportFile, quote: QuoteFn, write_output: WriteOutput, limit: int,
-                 max_cost: float | None = None, sleep: Sleep | None = None, prefetch: int = 4,
-                 on_item: Callable[[Item, JobRecord | None], None] | None = None,
-                 on_launch: Callable[[Item], None] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        runner: Runner,
+        store: BatchStore,
+        batch: Batch,
+        extras: tuple[ImageRef, ...],
+        import_file: ImportFile,
+        quote: QuoteFn,
+        write_output: WriteOutput,
+        limit: int,
+        max_cost: float | None = None,
+        sleep: Sleep | None = None,
+        prefetch: int = 4,
+        on_item: Callable[[Item, JobRecord | None], None] | None = None,
+        on_launch: Callable[[Item], None] | None = None,
+    ) -> None:
         self.runner = runner
         self.history = runner.history
         self.store = store
@@ -109,8 +129,8 @@ class BatchScheduler:
         self.on_item = on_item
         self.on_launch = on_launch
         self.summary = Summary(batch.id, 0, limit_low=self.limit)
-        self._holding: set[str] = set()      # jobs holding a slot at the provider
-        self._cost: dict[str, float] = {}    # job id → what it counts against the cap
+        self._holding: set[str] = set()  # jobs holding a slot at the provider
+        self._cost: dict[str, float] = {}  # job id → what it counts against the cap
         self._retry: deque[tuple[int, ImageRef]] = deque()
         self._drives: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
@@ -122,7 +142,9 @@ class BatchScheduler:
         self._manifest_writing: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ control
-    def interrupt(self, reason: str = "Stopped by Ctrl-C: nothing more is launched; what was running settles.") -> None:
+    def interrupt(
+        self, reason: str = "Stopped by Ctrl-C: nothing more is launched; what was running settles."
+    ) -> None:
         """Ctrl-C or Stop: stop launching; cancel in-flight jobs where the provider can, let the others finish."""
         if not self._stopping:
             self._stop(reason, "the batch was stopped before it")
@@ -161,10 +183,14 @@ class BatchScheduler:
             # Whatever is still pending was never launched: the batch resumes from it.
             for it in self.store.iter_items(self.batch.id):
                 if it.status == PENDING and it.job_id is None and self.summary.stopped:
-                    self.store.update_item(self.batch.id, it.idx, status=NOT_LAUNCHED,
-                                           error_kind=ErrorKind.BAD_INPUT.value,
-                                           error_message=f"{Path(it.input).name} was not launched: {self._why_not}; "
-                                                         "run the batch again to launch it.")
+                    self.store.update_item(
+                        self.batch.id,
+                        it.idx,
+                        status=NOT_LAUNCHED,
+                        error_kind=ErrorKind.BAD_INPUT.value,
+                        error_message=f"{Path(it.input).name} was not launched: {self._why_not}; "
+                        "run the batch again to launch it.",
+                    )
         finally:
             unsubscribe()
         self.summary.counts = self.store.counts(self.batch.id)
@@ -186,8 +212,9 @@ class BatchScheduler:
             if it.job_id is None:
                 if it.status in (PENDING, NOT_LAUNCHED):
                     if it.status == NOT_LAUNCHED:
-                        self.store.update_item(self.batch.id, it.idx, status=PENDING, error_kind=None,
-                                               error_message=None)
+                        self.store.update_item(
+                            self.batch.id, it.idx, status=PENDING, error_kind=None, error_message=None
+                        )
                     pending.append(it.idx)
                 continue
             try:
@@ -201,8 +228,11 @@ class BatchScheduler:
                 # Left by a crash, or interrupted with its handle: fetched from the provider, never resent.
                 # A job another live process is running is left to it (its item keeps its state).
                 mine = rec.owner == self.runner.owner
-                if rec.id in self.runner.active() or (not mine and owners.is_live(rec.owner, rec.heartbeat_at)) \
-                        or not (mine or self.history.claim(rec.id, self.runner.owner, expected=rec.owner)):
+                if (
+                    rec.id in self.runner.active()
+                    or (not mine and owners.is_live(rec.owner, rec.heartbeat_at))
+                    or not (mine or self.history.claim(rec.id, self.runner.owner, expected=rec.owner))
+                ):
                     self.store.update_item(self.batch.id, it.idx, status=rec.state)
                     continue
                 if rec.state in _ACTIVE or rec.state == JobState.INTERRUPTED.value:
@@ -217,7 +247,9 @@ class BatchScheduler:
                 await self._settle(it.idx, rec)
         return pending
 
-    async def _produce(self, pending: list[int], queue: asyncio.Queue[tuple[int, ImageRef | str] | None]) -> None:
+    async def _produce(
+        self, pending: list[int], queue: asyncio.Queue[tuple[int, ImageRef | str] | None]
+    ) -> None:
         """Read, check and store the next inputs ahead of the launches (bounded by the queue)."""
         for idx in pending:
             it = self.store.item(self.batch.id, idx)
@@ -272,16 +304,20 @@ class BatchScheduler:
         req = self.batch.request.with_(references=(ref, *self.extras), provider=self.batch.provider)
         usd = self.quote(req)
         if self.max_cost is not None and self.spent + (usd or 0.0) > self.max_cost + 1e-9:
-            self._stop(f"Stopped at the spending cap: {Path(it.input).name} (${usd or 0:.4f}) would bring this "
-                       f"batch to ${self.spent + (usd or 0):.4f}, over --max-cost ${self.max_cost:.4f}. "
-                       f"Spent so far ${self.spent:.4f}.",
-                       f"the batch stopped at --max-cost ${self.max_cost:.4f} before it")
+            self._stop(
+                f"Stopped at the spending cap: {Path(it.input).name} (${usd or 0:.4f}) would bring this "
+                f"batch to ${self.spent + (usd or 0):.4f}, over --max-cost ${self.max_cost:.4f}. "
+                f"Spent so far ${self.spent:.4f}.",
+                f"the batch stopped at --max-cost ${self.max_cost:.4f} before it",
+            )
             return
         try:
             rec = self.runner.create(req, group_id=self.batch.id, group_kind="batch")
         except SpendCapExceeded as exc:
-            self._stop(f"Stopped at a spending limit before {Path(it.input).name}: {exc}",
-                       "the batch stopped at a spending limit before it")
+            self._stop(
+                f"Stopped at a spending limit before {Path(it.input).name}: {exc}",
+                "the batch stopped at a spending limit before it",
+            )
             return
         except BadInput as exc:
             self._bad(idx, str(exc))
@@ -357,8 +393,9 @@ class BatchScheduler:
             self._release(ev.job_id)
 
     def _bad(self, idx: int, message: str) -> None:
-        it = self.store.update_item(self.batch.id, idx, status=BAD_INPUT, error_kind=ErrorKind.BAD_INPUT.value,
-                                    error_message=message)
+        it = self.store.update_item(
+            self.batch.id, idx, status=BAD_INPUT, error_kind=ErrorKind.BAD_INPUT.value, error_message=message
+        )
         if self.on_item is not None:
             self.on_item(it, None)
         self._maybe_manifest()
@@ -374,10 +411,18 @@ class BatchScheduler:
             except OSError as exc:
                 output = None
                 error_kind = ErrorKind.BAD_INPUT.value
-                error_message = (f"The result is in the history, but {Path(self.batch.out_dir)} could not be "
-                                 f"written ({exc.strerror or exc}); re-run the batch to write it.")
-        it = self.store.update_item(self.batch.id, idx, status=rec.state, output=output, error_kind=error_kind,
-                                    error_message=error_message)
+                error_message = (
+                    f"The result is in the history, but {Path(self.batch.out_dir)} could not be "
+                    f"written ({exc.strerror or exc}); re-run the batch to write it."
+                )
+        it = self.store.update_item(
+            self.batch.id,
+            idx,
+            status=rec.state,
+            output=output,
+            error_kind=error_kind,
+            error_message=error_message,
+        )
         if self.on_item is not None:
             self.on_item(it, rec)
         self._maybe_manifest()
@@ -387,10 +432,14 @@ class BatchScheduler:
         """Rewrite the manifest at most every second, in a worker thread (it reads every job of the
         batch: on the event loop that would stall the window), one rewrite at a time."""
         now = time.monotonic()
-        if now < self._manifest_at or (self._manifest_writing is not None and not self._manifest_writing.done()):
+        if now < self._manifest_at or (
+            self._manifest_writing is not None and not self._manifest_writing.done()
+        ):
             return
         self._manifest_at = now + MANIFEST_EVERY
-        self._manifest_writing = asyncio.get_running_loop().run_in_executor(None, self._write_manifest_quietly)
+        self._manifest_writing = asyncio.get_running_loop().run_in_executor(
+            None, self._write_manifest_quietly
+        )
 
     def _write_manifest_quietly(self) -> None:
         try:
@@ -405,8 +454,9 @@ class BatchScheduler:
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
-def output_writer(blobs: Any, registry: Any, out_dir: Path,
-                  note: Callable[[Path, str], None] | None = None) -> WriteOutput:
+def output_writer(
+    blobs: Any, registry: Any, out_dir: Path, note: Callable[[Path, str], None] | None = None
+) -> WriteOutput:
     """Write a succeeded job's images into ``out_dir`` as ``<stem>.<ext>`` with their recipe, taking a
     free name (``<stem>-2.<ext>``…) rather than ever replacing a file. Returns the first path; ``note``
     hears what could not be embedded whole."""
@@ -419,11 +469,22 @@ def output_writer(blobs: Any, registry: Any, out_dir: Path,
         for o in rec.outputs:
             path = claim(out_dir, it.stem, _EXT.get(o.mime, "bin"))
             try:
-                done = export_image(blobs.get(o.sha256), o.mime, path, rec.request, stem=it.stem, claimed=True,
-                                    job_id=rec.id,
-                                    provider=rec.provider, provider_label=info.label if info else rec.provider,
-                                    provider_job_id=rec.provider_job_id, seed=rec.request.seed,
-                                    size=(o.width, o.height), billed_usd=rec.billed_usd, quote_usd=rec.quote_usd)
+                done = export_image(
+                    blobs.get(o.sha256),
+                    o.mime,
+                    path,
+                    rec.request,
+                    stem=it.stem,
+                    claimed=True,
+                    job_id=rec.id,
+                    provider=rec.provider,
+                    provider_label=info.label if info else rec.provider,
+                    provider_job_id=rec.provider_job_id,
+                    seed=rec.request.seed,
+                    size=(o.width, o.height),
+                    billed_usd=rec.billed_usd,
+                    quote_usd=rec.quote_usd,
+                )
             except BaseException:
                 with contextlib.suppress(OSError):
                     path.unlink()
@@ -451,11 +512,20 @@ def manifest_line(it: Item, rec: JobRecord | None) -> dict[str, Any]:
     err = None
     status = public_status(it)
     if it.error_kind or (rec is not None and rec.state != JobState.SUCCEEDED.value):
-        err = {"kind": it.error_kind or (rec.error_kind if rec else None) or ErrorKind.PROVIDER.value,
-               "message": it.error_message or (rec.error_message if rec else None) or status}
-    return {"input": it.input, "job_id": it.job_id, "status": status,
-            "quote_usd": rec.quote_usd if rec else it.quote_usd, "billed_usd": rec.billed_usd if rec else None,
-            "latency_s": rec.latency_s if rec else None, "output": it.output, "error": err}
+        err = {
+            "kind": it.error_kind or (rec.error_kind if rec else None) or ErrorKind.PROVIDER.value,
+            "message": it.error_message or (rec.error_message if rec else None) or status,
+        }
+    return {
+        "input": it.input,
+        "job_id": it.job_id,
+        "status": status,
+        "quote_usd": rec.quote_usd if rec else it.quote_usd,
+        "billed_usd": rec.billed_usd if rec else None,
+        "latency_s": rec.latency_s if rec else None,
+        "output": it.output,
+        "error": err,
+    }
 
 
 def write_manifest(store: BatchStore, history: Any, batch: Batch) -> Path:

@@ -21,8 +21,9 @@ from ..core.errors import BadInput, ErrorKind
 from ..core.request import EditRequest, ImageRef
 from ..storage.batches import BAD_INPUT, NewItem
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif",
-                            ".avif", ".heic", ".heif"})
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".avif", ".heic", ".heif"}
+)
 MAX_INPUT_FILE = 200 * 1024 * 1024  # the most FlexStudio reads from one file (as for -i)
 _GLOB_CHARS = frozenset("*?[")
 
@@ -53,14 +54,24 @@ def expand(specs: Sequence[str], *, exclude: Path | None = None) -> list[Path]:
     for spec in specs:
         p = Path(spec).expanduser()
         if p.is_dir():
-            found = sorted((c for c in p.iterdir() if c.is_file() and not c.name.startswith(".")
-                            and c.suffix.lower() in IMAGE_SUFFIXES), key=lambda c: c.name.lower())
+            found = sorted(
+                (
+                    c
+                    for c in p.iterdir()
+                    if c.is_file() and not c.name.startswith(".") and c.suffix.lower() in IMAGE_SUFFIXES
+                ),
+                key=lambda c: c.name.lower(),
+            )
             if not found:
-                raise BadInput(f"--input {spec}: the folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+                raise BadInput(
+                    f"--input {spec}: the folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})."
+                )
             for c in found:
                 add(c)
         elif any(ch in spec for ch in _GLOB_CHARS):
-            matches = sorted((Path(m) for m in glob.glob(os.path.expanduser(spec))), key=lambda c: str(c).lower())
+            matches = sorted(
+                (Path(m) for m in glob.glob(os.path.expanduser(spec))), key=lambda c: str(c).lower()
+            )
             files = [m for m in matches if m.is_file()]
             if not files:
                 raise BadInput(f"--input {spec}: no file matches.")
@@ -105,8 +116,13 @@ def probe(path: Path, *, max_bytes: int = MAX_INPUT_FILE) -> Probe:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            return Probe(None, None, None, f"{path.name}: the file is {size / 1048576:.1f} MB; the most "
-                         f"FlexStudio reads is {max_bytes / 1048576:g} MB.")
+            return Probe(
+                None,
+                None,
+                None,
+                f"{path.name}: the file is {size / 1048576:.1f} MB; the most "
+                f"FlexStudio reads is {max_bytes / 1048576:g} MB.",
+            )
         data = path.read_bytes()
     except OSError as exc:
         return Probe(None, None, None, f"{path.name}: cannot be read ({exc.strerror or exc}).")
@@ -117,8 +133,13 @@ def probe(path: Path, *, max_bytes: int = MAX_INPUT_FILE) -> Probe:
     return Probe(info.sha256, info.width, info.height)
 
 
-def plan_items(template: EditRequest, paths: Sequence[Path], quote: Callable[[EditRequest], float | None], *,
-               max_bytes: int = MAX_INPUT_FILE) -> list[NewItem]:
+def plan_items(
+    template: EditRequest,
+    paths: Sequence[Path],
+    quote: Callable[[EditRequest], float | None],
+    *,
+    max_bytes: int = MAX_INPUT_FILE,
+) -> list[NewItem]:
     """One item per input: its output stem, its header facts and its quote (the input as image 1, the
     template's references after it), or why it cannot be used."""
     items = []
@@ -126,8 +147,11 @@ def plan_items(template: EditRequest, paths: Sequence[Path], quote: Callable[[Ed
         p = probe(path, max_bytes=max_bytes)
         name = str(path.expanduser().resolve())
         if p.error or p.sha256 is None or p.width is None or p.height is None:
-            items.append(NewItem(name, stem, status=BAD_INPUT, error_kind=ErrorKind.BAD_INPUT.value,
-                                 error_message=p.error))
+            items.append(
+                NewItem(
+                    name, stem, status=BAD_INPUT, error_kind=ErrorKind.BAD_INPUT.value, error_message=p.error
+                )
+            )
             continue
         ref = ImageRef(sha256=p.sha256, width=p.width, height=p.height, name=path.name)
         usd = quote(template.with_(references=(ref, *template.references)))
@@ -138,8 +162,12 @@ def plan_items(template: EditRequest, paths: Sequence[Path], quote: Callable[[Ed
 def batch_key(request: EditRequest, inputs: Sequence[str], extras: Sequence[str], out_dir: Path) -> str:
     """What makes two commands "the same batch": the edit (seed as given, not as drawn), the provider, the
     inputs as named, the extra references by content, and the output folder."""
-    doc = {"request": request.to_dict(), "inputs": [str(Path(i).expanduser().resolve()) for i in inputs],
-           "extras": list(extras), "out": str(out_dir.expanduser().resolve())}
+    doc = {
+        "request": request.to_dict(),
+        "inputs": [str(Path(i).expanduser().resolve()) for i in inputs],
+        "extras": list(extras),
+        "out": str(out_dir.expanduser().resolve()),
+    }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -11,8 +11,8 @@ import os
 import socket
 import time
 
-HEARTBEAT_S = 10.0          # a running job's row is touched this often
-STALE_S = 60.0              # a heartbeat older than this belongs to a process that is gone
+HEARTBEAT_S = 10.0  # a running job's row is touched this often
+STALE_S = 60.0  # a heartbeat older than this belongs to a process that is gone
 
 _START = f"{time.time():.3f}"
 

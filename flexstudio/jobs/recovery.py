@@ -22,12 +22,21 @@ from ..core.job_state import SENTENCES, JobState
 if TYPE_CHECKING:
     from ..storage.history import JobRecord
 
-GRACE_S = 300.0   # a provider that says "unknown job" this soon after the submit may just be catching up
+GRACE_S = 300.0  # a provider that says "unknown job" this soon after the submit may just be catching up
 
 # Faults the runner does not ask again about inside the run: the provider's words on the account or the
 # request, and network faults and timeouts (the HTTP helper already retried those within the budget).
-_NOT_RETRIED = frozenset({ErrorKind.MODERATED, ErrorKind.AUTH, ErrorKind.CREDITS, ErrorKind.VALIDATION,
-                          ErrorKind.BAD_INPUT, ErrorKind.NETWORK, ErrorKind.TIMEOUT})
+_NOT_RETRIED = frozenset(
+    {
+        ErrorKind.MODERATED,
+        ErrorKind.AUTH,
+        ErrorKind.CREDITS,
+        ErrorKind.VALIDATION,
+        ErrorKind.BAD_INPUT,
+        ErrorKind.NETWORK,
+        ErrorKind.TIMEOUT,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +47,13 @@ class Outcome:
 
 def retry_in_run(exc: BaseException) -> bool:
     """Whether a failed poll is worth asking again inside this run (the answer may differ next time)."""
-    return (isinstance(exc, ProviderError) and not exc.verdict and not isinstance(exc, JobGone)
-            and exc.kind not in _NOT_RETRIED and not isinstance(exc, DeadlineExceeded))
+    return (
+        isinstance(exc, ProviderError)
+        and not exc.verdict
+        and not isinstance(exc, JobGone)
+        and exc.kind not in _NOT_RETRIED
+        and not isinstance(exc, DeadlineExceeded)
+    )
 
 
 def waiting_message(label: str) -> str:
@@ -57,19 +71,31 @@ def _money(rec: JobRecord) -> str:
 def interrupted(rec: JobRecord, label: str, cause: str, kind: str) -> Outcome:
     """A submitted job handed over: it keeps its handle, and anyone may resume it (no owner)."""
     ident = f" (its job id there: {rec.provider_job_id})" if rec.provider_job_id else ""
-    text = (f"{cause.rstrip('.')}. {label} may still finish this job{ident}; FlexStudio will fetch it "
-            f"('flexstudio resume', or the window at start).{_money(rec)}")
-    return Outcome(JobState.INTERRUPTED, {"error_kind": kind, "error_message": text,
-                                          "message": waiting_message(label), "owner": None})
+    text = (
+        f"{cause.rstrip('.')}. {label} may still finish this job{ident}; FlexStudio will fetch it "
+        f"('flexstudio resume', or the window at start).{_money(rec)}"
+    )
+    return Outcome(
+        JobState.INTERRUPTED,
+        {"error_kind": kind, "error_message": text, "message": waiting_message(label), "owner": None},
+    )
 
 
 def lost_submit(rec: JobRecord, label: str, cause: str) -> Outcome:
     """The submit's answer never came: the job may exist and be billed, but has no handle to follow."""
-    text = (f"{cause.rstrip('.')}. FlexStudio cannot tell whether {label} took this job, so it may have been "
-            f"billed; it was not sent again (no double charge).{_money(rec)}")
-    return Outcome(JobState.INTERRUPTED, {"error_kind": ErrorKind.NETWORK.value, "error_message": text,
-                                          "message": "Sent, but no answer came: it may have been billed.",
-                                          "owner": None})
+    text = (
+        f"{cause.rstrip('.')}. FlexStudio cannot tell whether {label} took this job, so it may have been "
+        f"billed; it was not sent again (no double charge).{_money(rec)}"
+    )
+    return Outcome(
+        JobState.INTERRUPTED,
+        {
+            "error_kind": ErrorKind.NETWORK.value,
+            "error_message": text,
+            "message": "Sent, but no answer came: it may have been billed.",
+            "owner": None,
+        },
+    )
 
 
 def decide(rec: JobRecord, exc: BaseException, label: str, *, now: float | None = None) -> Outcome:
@@ -81,27 +107,51 @@ def decide(rec: JobRecord, exc: BaseException, label: str, *, now: float | None 
             since = rec.submitted_at or rec.created_at
             age = (time.time() if now is None else now) - since
             if age >= GRACE_S:
-                return Outcome(JobState.FAILED, {
-                    "error_kind": ErrorKind.EXPIRED.value,
-                    "error_message": f"{exc} The provider's job id {rec.provider_job_id} is kept in history.",
-                    "message": SENTENCES[JobState.FAILED]})
+                return Outcome(
+                    JobState.FAILED,
+                    {
+                        "error_kind": ErrorKind.EXPIRED.value,
+                        "error_message": f"{exc} The provider's job id {rec.provider_job_id} is kept in history.",
+                        "message": SENTENCES[JobState.FAILED],
+                    },
+                )
             return interrupted(rec, label, f"{exc} (it may only be catching up)", ErrorKind.EXPIRED.value)
         if isinstance(exc, ProviderError) and exc.verdict:
-            return Outcome(JobState.FAILED, {"error_kind": exc.kind.value, "error_message": str(exc),
-                                             "message": SENTENCES[JobState.FAILED]})
+            return Outcome(
+                JobState.FAILED,
+                {
+                    "error_kind": exc.kind.value,
+                    "error_message": str(exc),
+                    "message": SENTENCES[JobState.FAILED],
+                },
+            )
         if isinstance(exc, FlexError):
             return interrupted(rec, label, str(exc), exc.kind.value)
         if isinstance(exc, OSError):
             what = exc.strerror or type(exc).__name__
-            return interrupted(rec, label, f"The result could not be saved ({what})", ErrorKind.PROVIDER.value)
-        return interrupted(rec, label, f"Unexpected error: {type(exc).__name__}: {exc}", ErrorKind.PROVIDER.value)
-    if rec.state == JobState.SUBMITTING and isinstance(exc, ProviderError) and (
-            exc.submitted or (exc.status is not None and 200 <= exc.status < 300)):
+            return interrupted(
+                rec, label, f"The result could not be saved ({what})", ErrorKind.PROVIDER.value
+            )
+        return interrupted(
+            rec, label, f"Unexpected error: {type(exc).__name__}: {exc}", ErrorKind.PROVIDER.value
+        )
+    if (
+        rec.state == JobState.SUBMITTING
+        and isinstance(exc, ProviderError)
+        and (exc.submitted or (exc.status is not None and 200 <= exc.status < 300))
+    ):
         # No answer, or an answer accepting the job that could not be read: the job may exist.
         return lost_submit(rec, label, str(exc))
     if isinstance(exc, FlexError):
-        return Outcome(JobState.FAILED, {"error_kind": exc.kind.value, "error_message": str(exc),
-                                         "message": SENTENCES[JobState.FAILED]})
-    return Outcome(JobState.FAILED, {"error_kind": ErrorKind.PROVIDER.value,
-                                     "error_message": f"Unexpected error: {type(exc).__name__}: {exc}",
-                                     "message": SENTENCES[JobState.FAILED]})
+        return Outcome(
+            JobState.FAILED,
+            {"error_kind": exc.kind.value, "error_message": str(exc), "message": SENTENCES[JobState.FAILED]},
+        )
+    return Outcome(
+        JobState.FAILED,
+        {
+            "error_kind": ErrorKind.PROVIDER.value,
+            "error_message": f"Unexpected error: {type(exc).__name__}: {exc}",
+            "message": SENTENCES[JobState.FAILED],
+        },
+    )

@@ -63,22 +63,32 @@ Guard = Callable[[EditRequest, float | None], None]
 class RunnerConfig:
     base_urls: Mapping[str, str] = field(default_factory=dict)
     provider_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    concurrency: int = 4                 # jobs at once per provider
+    concurrency: int = 4  # jobs at once per provider
     poll_interval: float = 0.5
     max_poll_interval: float = 2.0
     min_poll_interval: float = 0.1  # the shortest pause, near the end a provider's progress predicts
-    timeout: float | None = 900.0        # the longest one run of a job may take (then: interrupted)
+    timeout: float | None = 900.0  # the longest one run of a job may take (then: interrupted)
     retry_budget: float = RETRY_BUDGET_S  # how long one run may spend retrying polls and downloads
-    state_dir: Path | None = None        # the sandbox's "server-side" folder
+    state_dir: Path | None = None  # the sandbox's "server-side" folder
 
 
 class Runner:
-    def __init__(self, *, history: History, blobs: BlobStore, registry: Registry, secrets: Secrets,
-                 bus: EventBus | None = None, config: RunnerConfig | None = None,
-                 client_factory: Callable[[], httpx.AsyncClient] | None = None,
-                 quoter: Quoter | None = None, guard: Guard | None = None,
-                 sleep: Callable[[float], Awaitable[None]] | None = None, uploads: Uploads | None = None,
-                 prepared: PreparedStore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        history: History,
+        blobs: BlobStore,
+        registry: Registry,
+        secrets: Secrets,
+        bus: EventBus | None = None,
+        config: RunnerConfig | None = None,
+        client_factory: Callable[[], httpx.AsyncClient] | None = None,
+        quoter: Quoter | None = None,
+        guard: Guard | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        uploads: Uploads | None = None,
+        prepared: PreparedStore | None = None,
+    ) -> None:
         self.history = history
         self.blobs = blobs
         self.registry = registry
@@ -134,9 +144,15 @@ class Runner:
         endpoint and upload cache."""
         opts = dict(info.options)
         opts.update(self.config.provider_options.get(info.id, {}))
-        ctx = ProviderContext(client=None if info.simulator else self.client, api_key=key,
-                              base_url=self.config.base_urls.get(info.id) or None, options=opts,
-                              poll_interval=self.config.poll_interval, sleep=self.sleep, uploads=self.uploads)
+        ctx = ProviderContext(
+            client=None if info.simulator else self.client,
+            api_key=key,
+            base_url=self.config.base_urls.get(info.id) or None,
+            options=opts,
+            poll_interval=self.config.poll_interval,
+            sleep=self.sleep,
+            uploads=self.uploads,
+        )
         return info.create(ctx)
 
     def _base_url(self, info: ProviderInfo, rec: JobRecord) -> str | None:
@@ -145,16 +161,23 @@ class Runner:
             return str(rec.endpoint["base_url"])
         return self.config.base_urls.get(info.id) or None
 
-    def _provider(self, info: ProviderInfo, key: str | None, rec: JobRecord,
-                  deadline: Deadline | None = None) -> Provider:
+    def _provider(
+        self, info: ProviderInfo, key: str | None, rec: JobRecord, deadline: Deadline | None = None
+    ) -> Provider:
         opts = dict(info.options)
         opts.update(self.config.provider_options.get(info.id, {}))
         ctx = ProviderContext(
-            client=None if info.simulator else self.client, api_key=key,
-            base_url=self._base_url(info, rec), options=opts,
+            client=None if info.simulator else self.client,
+            api_key=key,
+            base_url=self._base_url(info, rec),
+            options=opts,
             poll_interval=self.config.poll_interval,
-            state_dir=str(self.config.state_dir) if self.config.state_dir else None, sleep=self.sleep,
-            deadline=deadline, idempotency_key=f"flexstudio-{rec.id}", uploads=self.uploads)
+            state_dir=str(self.config.state_dir) if self.config.state_dir else None,
+            sleep=self.sleep,
+            deadline=deadline,
+            idempotency_key=f"flexstudio-{rec.id}",
+            uploads=self.uploads,
+        )
         return info.create(ctx)
 
     def _endpoint(self, info: ProviderInfo, rec: JobRecord) -> dict[str, Any]:
@@ -167,45 +190,78 @@ class Runner:
         info = self.registry.get(request.provider)
         caps = info.capabilities
         if len(request.references) > caps.max_references:
-            raise BadInput(f"{info.display_name} takes at most {caps.max_references} reference images "
-                           f"(got {len(request.references)}).")
+            raise BadInput(
+                f"{info.display_name} takes at most {caps.max_references} reference images "
+                f"(got {len(request.references)})."
+            )
         if caps.prompt_length is not None:
             lo, hi = caps.prompt_length
             n = len(request.prompt)
             if not lo <= n <= hi:
-                raise BadInput(f"{info.display_name} takes prompts of {lo} to {hi} characters; this one has {n}.")
+                raise BadInput(
+                    f"{info.display_name} takes prompts of {lo} to {hi} characters; this one has {n}."
+                )
         if not request.references and not caps.text_to_image:
             raise BadInput(f"{info.display_name} needs at least one reference image.")
         if request.output_format not in caps.formats:
-            raise BadInput(f"{info.display_name} cannot write {request.output_format.upper()}; "
-                           f"choose {' or '.join(f.upper() for f in caps.formats)}.")
+            raise BadInput(
+                f"{info.display_name} cannot write {request.output_format.upper()}; "
+                f"choose {' or '.join(f.upper() for f in caps.formats)}."
+            )
         if request.size is not None and request.size[0] * request.size[1] > caps.max_pixels:
             raise BadInput(f"{info.display_name} makes images up to {caps.max_pixels / 1048576:g} MP.")
         if caps.references_need_urls and request.references:
             opts = {**dict(info.options), **dict(self.config.provider_options.get(info.id, {}))}
             if not (dict(request.extras).get("reference_urls") or opts.get("reference_urls")):
-                raise BadInput(f"{info.display_name} takes reference images only at public https URLs (it has "
-                               "no upload service), so a local image cannot be sent to it — give the image's "
-                               "URL or choose another provider.")
+                raise BadInput(
+                    f"{info.display_name} takes reference images only at public https URLs (it has "
+                    "no upload service), so a local image cannot be sent to it — give the image's "
+                    "URL or choose another provider."
+                )
         for ref in request.references:
             if not self.blobs.has(ref.sha256):
                 raise BadInput(f"Reference {ref.name or ref.sha256[:12]} is missing from the history folder.")
         return info
 
-    def create(self, request: EditRequest, *, parent_job_id: str | None = None, group_id: str | None = None,
-               group_kind: str | None = None) -> JobRecord:
+    def create(
+        self,
+        request: EditRequest,
+        *,
+        parent_job_id: str | None = None,
+        group_id: str | None = None,
+        group_kind: str | None = None,
+    ) -> JobRecord:
         """Validate, resolve the seed, price it, check the spend guard and write the job as ``queued``."""
-        return self._create(request.resolved(), check_spend=True, parent_job_id=parent_job_id,
-                            group_id=group_id, group_kind=group_kind)
+        return self._create(
+            request.resolved(),
+            check_spend=True,
+            parent_job_id=parent_job_id,
+            group_id=group_id,
+            group_kind=group_kind,
+        )
 
-    def _create(self, request: EditRequest, *, check_spend: bool, parent_job_id: str | None,
-                group_id: str | None, group_kind: str | None) -> JobRecord:
+    def _create(
+        self,
+        request: EditRequest,
+        *,
+        check_spend: bool,
+        parent_job_id: str | None,
+        group_id: str | None,
+        group_kind: str | None,
+    ) -> JobRecord:
         self.check(request)
         quote_usd, quote = self.quoter(request) if self.quoter else (None, None)
         if check_spend and self.guard is not None:
             self.guard(request, quote_usd)
-        rec = self.history.create(request, quote_usd=quote_usd, quote=quote, parent_job_id=parent_job_id,
-                                  group_id=group_id, group_kind=group_kind, owner=self.owner)
+        rec = self.history.create(
+            request,
+            quote_usd=quote_usd,
+            quote=quote,
+            parent_job_id=parent_job_id,
+            group_id=group_id,
+            group_kind=group_kind,
+            owner=self.owner,
+        )
         self._emit(rec.id, JobState.QUEUED, message=SENTENCES[JobState.QUEUED])
         return rec
 
@@ -229,8 +285,14 @@ class Runner:
         rec = self.create(request, **kw)
         return await self.start(rec.id)
 
-    def create_group(self, requests: Iterable[EditRequest], kind: str, *, total_guard: bool = True,
-                     parent_job_id: str | None = None) -> list[JobRecord]:
+    def create_group(
+        self,
+        requests: Iterable[EditRequest],
+        kind: str,
+        *,
+        total_guard: bool = True,
+        parent_job_id: str | None = None,
+    ) -> list[JobRecord]:
         """Several jobs that belong together (a provider comparison or a sweep), checked as a whole
         against the spend guard before any is written."""
         reqs = [r.resolved() for r in requests]
@@ -244,8 +306,12 @@ class Runner:
             self.guard(reqs[0], total)
         group_id = uuid.uuid4().hex[:12]
         # The group's total was checked above: each job is not checked again on its own.
-        return [self._create(r, check_spend=False, group_id=group_id, group_kind=kind, parent_job_id=parent_job_id)
-                for r in reqs]
+        return [
+            self._create(
+                r, check_spend=False, group_id=group_id, group_kind=kind, parent_job_id=parent_job_id
+            )
+            for r in reqs
+        ]
 
     def active(self) -> list[str]:
         return list(self._tasks)
@@ -269,8 +335,15 @@ class Runner:
         if state in TERMINAL:
             changes.setdefault("finished_at", time.time())
         rec = self.history.update(rec.id, state=state.value, **changes)
-        self._emit(rec.id, state, progress=rec.progress, message=rec.message, error_kind=rec.error_kind,
-                   error_message=rec.error_message, billed_usd=rec.billed_usd)
+        self._emit(
+            rec.id,
+            state,
+            progress=rec.progress,
+            message=rec.message,
+            error_kind=rec.error_kind,
+            error_message=rec.error_message,
+            billed_usd=rec.billed_usd,
+        )
         return rec
 
     def _scrub(self, text: str) -> str:
@@ -294,36 +367,67 @@ class Runner:
                 refs = await self._prepare(rec.request, info, provider)
                 sem = self._semaphores.setdefault(info.id, asyncio.Semaphore(self._limit(info)))
                 async with sem:
-                    rec = self._move(rec, JobState.SUBMITTING, submits=rec.submits + 1,
-                                     endpoint=self._endpoint(info, rec), message=SENTENCES[JobState.SUBMITTING])
+                    rec = self._move(
+                        rec,
+                        JobState.SUBMITTING,
+                        submits=rec.submits + 1,
+                        endpoint=self._endpoint(info, rec),
+                        message=SENTENCES[JobState.SUBMITTING],
+                    )
                     sub = await provider.submit(rec.request, refs)
-                    rec = self._move(rec, JobState.RUNNING, provider_job_id=sub.provider_job_id,
-                                     handle=sub.handle, billed_usd=sub.billed_usd, progress=0.0,
-                                     submitted_at=time.time(), message=SENTENCES[JobState.RUNNING])
+                    rec = self._move(
+                        rec,
+                        JobState.RUNNING,
+                        provider_job_id=sub.provider_job_id,
+                        handle=sub.handle,
+                        billed_usd=sub.billed_usd,
+                        progress=0.0,
+                        submitted_at=time.time(),
+                        message=SENTENCES[JobState.RUNNING],
+                    )
                     result = sub.result or await self._poll(rec, provider, deadline)
             elif rec.state == JobState.SUBMITTING:
-                return self._move(rec, JobState.INTERRUPTED, error_kind=ErrorKind.NETWORK.value, owner=None,
-                                  error_message="FlexStudio stopped while sending this job, so it cannot tell "
-                                  "whether the provider took it (it may have been billed). It was not sent "
-                                  "again (no double charge).",
-                                  message="Sent, but no answer came: it may have been billed.")
+                return self._move(
+                    rec,
+                    JobState.INTERRUPTED,
+                    error_kind=ErrorKind.NETWORK.value,
+                    owner=None,
+                    error_message="FlexStudio stopped while sending this job, so it cannot tell "
+                    "whether the provider took it (it may have been billed). It was not sent "
+                    "again (no double charge).",
+                    message="Sent, but no answer came: it may have been billed.",
+                )
             else:  # running or downloading when FlexStudio stopped, or interrupted: finish from the handle
                 if not rec.handle:
                     raise JobGone("No polling handle was stored for this job.")
                 # Downloading when FlexStudio stopped: it stays downloading (a job never goes back) while
                 # the provider is asked for the result again (its URLs are not kept).
                 if rec.state == JobState.INTERRUPTED:
-                    rec = self._move(rec, JobState.RUNNING, finished_at=None, error_kind=None, error_message=None,
-                                     message=SENTENCES[JobState.RUNNING])
+                    rec = self._move(
+                        rec,
+                        JobState.RUNNING,
+                        finished_at=None,
+                        error_kind=None,
+                        error_message=None,
+                        message=SENTENCES[JobState.RUNNING],
+                    )
                 result = await self._poll(rec, provider, deadline)
             billed = result.billed_usd if result.billed_usd is not None else rec.billed_usd
             if rec.state == JobState.DOWNLOADING:
                 rec = self.history.update(rec.id, billed_usd=billed, message=SENTENCES[JobState.DOWNLOADING])
             else:
-                rec = self._move(rec, JobState.DOWNLOADING, message=SENTENCES[JobState.DOWNLOADING], billed_usd=billed)
+                rec = self._move(
+                    rec, JobState.DOWNLOADING, message=SENTENCES[JobState.DOWNLOADING], billed_usd=billed
+                )
             outputs = await self._fetch(result, provider, info)
-            return self._move(rec, JobState.SUCCEEDED, outputs=outputs, progress=1.0,
-                              latency_s=round(time.monotonic() - started, 3), message=SENTENCES[JobState.SUCCEEDED])
+            return self._move(
+                rec,
+                JobState.SUCCEEDED,
+                outputs=outputs,
+                progress=1.0,
+                latency_s=round(time.monotonic() - started, 3),
+                message=SENTENCES[JobState.SUCCEEDED],
+            )
         except asyncio.CancelledError:
             if job_id not in self._cancel_requested:
                 # Shutting down, not a user's cancel: a submitted job is handed over as interrupted.
@@ -350,8 +454,9 @@ class Runner:
             rec = self.history.get(job_id)
             if rec.state in (JobState.RUNNING, JobState.DOWNLOADING) and rec.handle:
                 label = info.label if info else rec.provider
-                out = recovery.interrupted(rec, label, "FlexStudio closed before the result arrived",
-                                           ErrorKind.NETWORK.value)
+                out = recovery.interrupted(
+                    rec, label, "FlexStudio closed before the result arrived", ErrorKind.NETWORK.value
+                )
                 self._move(rec, out.state, **out.changes)
 
     def _settle(self, job_id: str, exc: Exception, info: ProviderInfo | None) -> JobRecord:
@@ -367,9 +472,14 @@ class Runner:
             # nothing), and the spend guard counts the quote for them until a bill says otherwise.
             billing = info.capabilities.moderation_billing if info else ModerationBilling.UNKNOWN
             billed = 0.0 if billing is ModerationBilling.NOT_BILLED else rec.billed_usd
-            return self._move(rec, JobState.MODERATED, error_kind=ErrorKind.MODERATED.value,
-                              error_message=self._scrub(str(exc)), billed_usd=billed,
-                              message=moderation_sentence(label, billing))
+            return self._move(
+                rec,
+                JobState.MODERATED,
+                error_kind=ErrorKind.MODERATED.value,
+                error_message=self._scrub(str(exc)),
+                billed_usd=billed,
+                message=moderation_sentence(label, billing),
+            )
         out = recovery.decide(rec, exc, label)
         if out.changes.get("error_message", "").startswith("Unexpected error"):
             log.error("job %s ended on an unexpected error", job_id, exc_info=exc)
@@ -419,8 +529,9 @@ class Runner:
                     cache.add(prepared, max_px)
             fresh = prepared is None
             if prepared is None:
-                prepared = cache.prepare(self.blobs.get(ref.sha256), max_pixels=max_px, name=ref.name,
-                                         sha256=ref.sha256)
+                prepared = cache.prepare(
+                    self.blobs.get(ref.sha256), max_pixels=max_px, name=ref.name, sha256=ref.sha256
+                )
         return prepared, (prepared if fresh else None)
 
     async def prepare_ahead(self, refs: Iterable[Any], provider: str) -> None:
@@ -443,8 +554,9 @@ class Runner:
             except (BadInput, OSError) as exc:
                 log.info("preparing %s ahead failed: %s", ref.name or ref.sha256[:12], exc)
 
-    async def _prepare(self, request: EditRequest, info: ProviderInfo,
-                       provider: Provider | None = None) -> list[PreparedReference]:
+    async def _prepare(
+        self, request: EditRequest, info: ProviderInfo, provider: Provider | None = None
+    ) -> list[PreparedReference]:
         """Prepare the references off the event loop, at most ``PREPARE_PARALLEL`` at a time, and hand
         each to the provider's ``stage`` (its upload) as soon as it is ready: uploading reference k
         overlaps preparing the next ones, the submit starts when the last upload is done, and no more than
@@ -493,14 +605,18 @@ class Runner:
         last_state: tuple[Any, ...] = ()
         sleep = self.sleep or asyncio.sleep
         failures = 0
-        seen: deque[tuple[float, float | None]] = deque(maxlen=2)  # (when, reported progress) of the last polls
+        seen: deque[tuple[float, float | None]] = deque(
+            maxlen=2
+        )  # (when, reported progress) of the last polls
         while True:
             deadline.check(provider.info.label)
             try:
                 poll = await provider.poll(handle)
             except ProviderError as exc:
-                wait = min(exc.retry_after if exc.retry_after is not None else RETRY.backoff(failures),
-                           RETRY.max_retry_after)
+                wait = min(
+                    exc.retry_after if exc.retry_after is not None else RETRY.backoff(failures),
+                    RETRY.max_retry_after,
+                )
                 if not recovery.retry_in_run(exc) or not deadline.may_retry(wait):
                     if deadline.expired and not exc.verdict and not isinstance(exc, JobGone):
                         raise deadline.exceeded(provider.info.label) from exc
@@ -514,15 +630,28 @@ class Runner:
                 if poll.result is None:
                     raise ProviderError(f"{provider.info.label} said done but sent no result.")
                 if poll.billed_usd is not None and poll.result.billed_usd is None:
-                    return Result(poll.result.urls, poll.result.images, poll.result.seed, poll.billed_usd,
-                                  poll.result.revised_prompt)
+                    return Result(
+                        poll.result.urls,
+                        poll.result.images,
+                        poll.result.seed,
+                        poll.billed_usd,
+                        poll.result.revised_prompt,
+                    )
                 return poll.result
             now = time.monotonic()
-            msg = poll.message or (f"In the queue, position {poll.queue_position}." if poll.queue_position
-                                   is not None and poll.state == "queued" else SENTENCES[JobState.RUNNING])
+            msg = poll.message or (
+                f"In the queue, position {poll.queue_position}."
+                if poll.queue_position is not None and poll.state == "queued"
+                else SENTENCES[JobState.RUNNING]
+            )
             state_key = (poll.state, poll.queue_position, msg)
-            self._emit(rec.id, JobState(rec.state), progress=poll.progress, queue_position=poll.queue_position,
-                       message=msg)
+            self._emit(
+                rec.id,
+                JobState(rec.state),
+                progress=poll.progress,
+                queue_position=poll.queue_position,
+                message=msg,
+            )
             if state_key != last_state or now - last_write > 2.0:
                 self.history.update(rec.id, progress=poll.progress, message=msg)
                 last_state, last_write = state_key, now
@@ -550,12 +679,19 @@ class Runner:
                 if data.lstrip()[:1] == b"<":
                     # A web page where the image should be (a captive portal, a CDN error page): not the
                     # provider's result, so the job stays resumable.
-                    raise ProviderError(f"The result link of {info.label} answered with a web page instead "
-                                        "of the image.", kind=ErrorKind.NETWORK) from None
-                raise verdict(ProviderError(f"{info.label} sent a result that is not a usable image ({exc}).",
-                                            kind=ErrorKind.PROVIDER)) from None
-            mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(fmt.upper(),
-                                                                                       f"image/{fmt.lower()}")
+                    raise ProviderError(
+                        f"The result link of {info.label} answered with a web page instead of the image.",
+                        kind=ErrorKind.NETWORK,
+                    ) from None
+                raise verdict(
+                    ProviderError(
+                        f"{info.label} sent a result that is not a usable image ({exc}).",
+                        kind=ErrorKind.PROVIDER,
+                    )
+                ) from None
+            mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(
+                fmt.upper(), f"image/{fmt.lower()}"
+            )
             sha = await asyncio.to_thread(self.blobs.put, data, mime)
             outputs.append(Output(sha, mime, w, h))
         return outputs
@@ -596,8 +732,11 @@ class Runner:
         if rec.state != JobState.INTERRUPTED or job_id in self._tasks:
             return rec
         label = self.registry.get(rec.provider).label if rec.provider in self.registry else rec.provider
-        return self._move(rec, JobState.CANCELLED, message=f"Given up — {label} may still have billed it; "
-                          "FlexStudio will not fetch it.")
+        return self._move(
+            rec,
+            JobState.CANCELLED,
+            message=f"Given up — {label} may still have billed it; FlexStudio will not fetch it.",
+        )
 
     def _track(self, job_id: str, coro: Awaitable[JobRecord]) -> asyncio.Task[JobRecord]:
         task = asyncio.ensure_future(coro)
@@ -610,7 +749,13 @@ class Runner:
     async def _resume_one(self, rec: JobRecord) -> JobRecord:
         if rec.state == JobState.QUEUED:
             # Never sent: nothing can have been billed. Settle it rather than spend without asking.
-            return self._move(rec, JobState.INTERRUPTED, error_kind=ErrorKind.NETWORK.value, owner=None,
-                              error_message="FlexStudio stopped before this job was sent; nothing was billed. "
-                              "Re-run it from the history.", message="Not sent — nothing was billed.")
+            return self._move(
+                rec,
+                JobState.INTERRUPTED,
+                error_kind=ErrorKind.NETWORK.value,
+                owner=None,
+                error_message="FlexStudio stopped before this job was sent; nothing was billed. "
+                "Re-run it from the history.",
+                message="Not sent — nothing was billed.",
+            )
         return await self.execute(rec.id)

@@ -44,9 +44,11 @@ class SpendGuard:
 
     def status(self, now: float | None = None) -> SpendStatus:
         now = now or time.time()
-        return SpendStatus(session=self.history.spend_since(self.session_start),
-                           day=self.history.spend_since(_day_start(now)),
-                           month=self.history.spend_since(_month_start(now)))
+        return SpendStatus(
+            session=self.history.spend_since(self.session_start),
+            day=self.history.spend_since(_day_start(now)),
+            month=self.history.spend_since(_month_start(now)),
+        )
 
     def check(self, extra_usd: float | None) -> tuple[str, ...]:
         """The warnings for spending ``extra_usd`` more; raises if a stop level would be passed."""
@@ -61,9 +63,12 @@ class SpendGuard:
                 raise SpendCapExceeded(
                     f"This would bring spending {label} to ${spent + extra:.2f}, over your limit of "
                     f"${stop:.2f} (already spent ${spent:.2f}; this costs ${extra:.2f}). Nothing was sent. "
-                    "Raise the limit in Settings → Spending to go on.")
+                    "Raise the limit in Settings → Spending to go on."
+                )
             if warn is not None and spent + extra > warn + 1e-9:
-                warnings.append(f"Spending {label} will reach ${spent + extra:.2f} (warning level ${warn:.2f}).")
+                warnings.append(
+                    f"Spending {label} will reach ${spent + extra:.2f} (warning level ${warn:.2f})."
+                )
         self.last_warnings = tuple(warnings)
         return self.last_warnings
 

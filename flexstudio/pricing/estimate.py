@@ -10,9 +10,15 @@ from .rules import Quote, QuoteItem, to_usd
 from .table import PriceTable, load_table
 
 
-def quote(request: EditRequest, provider_id: str | None = None, *, table: PriceTable | None = None,
-          max_pixels: int = MAX_PIXELS, protocol: str | None = None,
-          side_range: tuple[int, int] | None = None) -> Quote:
+def quote(
+    request: EditRequest,
+    provider_id: str | None = None,
+    *,
+    table: PriceTable | None = None,
+    max_pixels: int = MAX_PIXELS,
+    protocol: str | None = None,
+    side_range: tuple[int, int] | None = None,
+) -> Quote:
     """The estimated price of ``request`` on ``provider_id`` (default: ``request.provider``).
 
     The output is priced at ``request.output_size(max_pixels)``, each reference at the size it is sent
@@ -33,8 +39,13 @@ def quote(request: EditRequest, provider_id: str | None = None, *, table: PriceT
     return rule.price(pid, w * h, refs)
 
 
-def quote_many(request: EditRequest, provider_ids: Iterable[str], *, table: PriceTable | None = None,
-               max_pixels: int = MAX_PIXELS) -> list[Quote]:
+def quote_many(
+    request: EditRequest,
+    provider_ids: Iterable[str],
+    *,
+    table: PriceTable | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> list[Quote]:
     """One quote per provider, in the order given (for a comparison run)."""
     rules = table if table is not None else load_table()
     return [quote(request, pid, table=rules, max_pixels=max_pixels) for pid in provider_ids]
@@ -59,5 +70,6 @@ def total(quotes: Iterable[Quote]) -> Quote:
         else:
             micro += m
     note = f"price unknown for {', '.join(unknown)}" if unknown else ""
-    return Quote("total", None if unknown else to_usd(micro), tuple(items), approximate or bool(unknown),
-                 note, "total")
+    return Quote(
+        "total", None if unknown else to_usd(micro), tuple(items), approximate or bool(unknown), note, "total"
+    )

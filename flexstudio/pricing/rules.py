@@ -136,10 +136,10 @@ class PriceRule:
 
     provider: str
     rule: str
-    rate: int | None = None            # per_mp: per MP; per_image: per image
-    first_mp: int | None = None        # first_mp rule
-    additional_mp: int | None = None   # first_mp rule
-    input_mp: int | None = None        # first_mp rule
+    rate: int | None = None  # per_mp: per MP; per_image: per image
+    first_mp: int | None = None  # first_mp rule
+    additional_mp: int | None = None  # first_mp rule
+    input_mp: int | None = None  # first_mp rule
     tiers: tuple[Tier, ...] = ()
     edit_tiers: tuple[Tier, ...] = ()
     currency: str = "USD"
@@ -147,7 +147,7 @@ class PriceRule:
     source_url: str | None = None
     checked: str | None = None
     note: str = ""
-    origin: str = "built-in"           # "user" when the user's price file changed this entry
+    origin: str = "built-in"  # "user" when the user's price file changed this entry
 
     # ------------------------------------------------------------------ display helpers
     @property
@@ -162,9 +162,11 @@ class PriceRule:
         if self.rule == PER_MP and self.rate is not None:
             return f"${to_usd(self.rate):g} per MP in and out, rounded up per image"
         if self.rule == FIRST_MP and None not in (self.first_mp, self.additional_mp, self.input_mp):
-            return (f"${to_usd(self.first_mp or 0):g} first output MP, "
-                    f"${to_usd(self.additional_mp or 0):g} per further MP, "
-                    f"${to_usd(self.input_mp or 0):g} per input MP")
+            return (
+                f"${to_usd(self.first_mp or 0):g} first output MP, "
+                f"${to_usd(self.additional_mp or 0):g} per further MP, "
+                f"${to_usd(self.input_mp or 0):g} per input MP"
+            )
         if self.rule == PER_IMAGE and self.rate is not None:
             return f"${to_usd(self.rate):g} per image"
         if self.rule == PER_CALL and self.tiers:
@@ -183,8 +185,12 @@ class PriceRule:
             mps = [billed_mp(p) for p in pixels]
             micros = [mp * rate for mp in mps]
             return self._quote(provider, labels, mps, micros, self.approximate, self.note)
-        if rule == FIRST_MP and self.first_mp is not None and self.additional_mp is not None \
-                and self.input_mp is not None:
+        if (
+            rule == FIRST_MP
+            and self.first_mp is not None
+            and self.additional_mp is not None
+            and self.input_mp is not None
+        ):
             mps = [billed_mp(p) for p in pixels]
             micros = [self.first_mp + (mps[0] - 1) * self.additional_mp]
             micros.extend(mp * self.input_mp for mp in mps[1:])
@@ -215,10 +221,19 @@ class PriceRule:
         items = tuple(QuoteItem(label, mp, None) for label, mp in zip(labels, sizes, strict=True))
         return Quote(provider, None, items, True, self.note or UNKNOWN_NOTE, rule)
 
-    def _quote(self, provider: str, labels: Sequence[str], mps: Sequence[float],
-               micros: Sequence[int], approximate: bool, note: str) -> Quote:
-        items = tuple(QuoteItem(label, float(mp), to_usd(micro))
-                      for label, mp, micro in zip(labels, mps, micros, strict=True))
+    def _quote(
+        self,
+        provider: str,
+        labels: Sequence[str],
+        mps: Sequence[float],
+        micros: Sequence[int],
+        approximate: bool,
+        note: str,
+    ) -> Quote:
+        items = tuple(
+            QuoteItem(label, float(mp), to_usd(micro))
+            for label, mp, micro in zip(labels, mps, micros, strict=True)
+        )
         return Quote(provider, to_usd(sum(micros)), items, approximate, note, self.rule)
 
 

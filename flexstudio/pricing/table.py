@@ -47,8 +47,14 @@ class PriceTable:
 
     __slots__ = ("_protocols", "_rules", "schema", "sources")
 
-    def __init__(self, rules: Mapping[str, PriceRule], protocols: Mapping[str, str] | None = None, *,
-                 schema: int = SCHEMA_VERSION, sources: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        rules: Mapping[str, PriceRule],
+        protocols: Mapping[str, str] | None = None,
+        *,
+        schema: int = SCHEMA_VERSION,
+        sources: tuple[str, ...] = (),
+    ) -> None:
         self._rules: dict[str, PriceRule] = dict(rules)
         self._protocols: dict[str, str] = dict(protocols or {})
         self.schema = schema
@@ -91,8 +97,7 @@ def _fail(where: str, message: str) -> BadInput:
 def _money(value: Any, where: str, what: str, *, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise _fail(where, f"{what} must be a non-negative number of dollars (got {value!r})")
     return to_micro(float(value))
 
@@ -110,9 +115,14 @@ def _tiers(value: Any, where: str, what: str) -> tuple[Tier, ...]:
         if isinstance(max_mp, bool) or not isinstance(max_mp, int | float) or not max_mp > 0:
             raise _fail(where, f"{what} #{i} needs a positive max_mp")
         micro = _money(t.get("usd"), where, f"{what} #{i} usd")
-        tiers.append(Tier(label=str(t.get("label") or f"≤{max_mp:g} MP"),
-                          max_pixels=round(max_mp * MEGAPIXEL), micro_usd=micro or 0,
-                          approximate=bool(t.get("approximate", False))))
+        tiers.append(
+            Tier(
+                label=str(t.get("label") or f"≤{max_mp:g} MP"),
+                max_pixels=round(max_mp * MEGAPIXEL),
+                micro_usd=micro or 0,
+                approximate=bool(t.get("approximate", False)),
+            )
+        )
     tiers.sort(key=lambda tier: tier.max_pixels)
     return tuple(tiers)
 
@@ -137,8 +147,11 @@ def _rule(provider: str, entry: Mapping[str, Any], where: str, origin: str) -> P
     elif name == FIRST_MP:
         rates = entry.get("rates")
         if not isinstance(rates, dict):
-            raise _fail(where, f"{provider}: the first_mp rule needs rates "
-                               "{first_mp_usd, additional_mp_usd, input_mp_usd}")
+            raise _fail(
+                where,
+                f"{provider}: the first_mp rule needs rates "
+                "{first_mp_usd, additional_mp_usd, input_mp_usd}",
+            )
         kw["first_mp"] = _money(rates.get("first_mp_usd"), where, f"{at} first_mp_usd")
         kw["additional_mp"] = _money(rates.get("additional_mp_usd"), where, f"{at} additional_mp_usd")
         kw["input_mp"] = _money(rates.get("input_mp_usd"), where, f"{at} input_mp_usd")
@@ -149,11 +162,15 @@ def _rule(provider: str, entry: Mapping[str, Any], where: str, origin: str) -> P
             raise _fail(where, f"{provider}: the per_call rule needs tiers")
     source_url = entry.get("source_url")
     return PriceRule(
-        provider=provider, rule=name, currency=currency,
+        provider=provider,
+        rule=name,
+        currency=currency,
         approximate=bool(entry.get("approximate", False)),
         source_url=None if source_url is None else str(source_url),
         checked=None if checked is None else str(checked),
-        note=str(entry.get("note") or ""), origin=origin, **kw,
+        note=str(entry.get("note") or ""),
+        origin=origin,
+        **kw,
     )
 
 
@@ -174,8 +191,14 @@ def _document(data: Any, where: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return providers, protocols
 
 
-def parse_table(builtin: Any, override: Any = None, *, builtin_name: str = PRICES_FILE,
-                override_name: str = "prices.json (yours)", sources: tuple[str, ...] = ()) -> PriceTable:
+def parse_table(
+    builtin: Any,
+    override: Any = None,
+    *,
+    builtin_name: str = PRICES_FILE,
+    override_name: str = "prices.json (yours)",
+    sources: tuple[str, ...] = (),
+) -> PriceTable:
     """Build a table from decoded JSON: the built-in document, then the user's merged over it.
 
     The user's entries are merged field by field over the built-in ones (``{"fal": {"rate_usd": 0.06}}``
@@ -183,7 +206,8 @@ def parse_table(builtin: Any, override: Any = None, *, builtin_name: str = PRICE
     """
     providers, protocols = _document(builtin, builtin_name)
     merged: dict[str, tuple[dict[str, Any], str, str]] = {
-        pid: (dict(entry), builtin_name, "built-in") for pid, entry in providers.items()}
+        pid: (dict(entry), builtin_name, "built-in") for pid, entry in providers.items()
+    }
     protocols = dict(protocols)
     if override is not None:
         user_providers, user_protocols = _document(override, override_name)
@@ -227,8 +251,9 @@ def _load(builtin_path: str, override_path: str | None, _mtime_ns: int, _size: i
     builtin = _read_json(builtin_path, builtin_path)
     override = None if override_path is None else _read_json(override_path, override_path)
     sources = (builtin_path,) if override_path is None else (builtin_path, override_path)
-    return parse_table(builtin, override, builtin_name=builtin_path, override_name=override_path or "",
-                       sources=sources)
+    return parse_table(
+        builtin, override, builtin_name=builtin_path, override_name=override_path or "", sources=sources
+    )
 
 
 def clear_cache() -> None:

@@ -26,18 +26,18 @@ if TYPE_CHECKING:
 class Support(StrEnum):
     """How a provider handles one request field (shown as a badge on the control)."""
 
-    HONOURED = "honoured"    # sent as is
-    RENAMED = "renamed"      # sent under another name (e.g. steps → num_inference_steps)
+    HONOURED = "honoured"  # sent as is
+    RENAMED = "renamed"  # sent under another name (e.g. steps → num_inference_steps)
     CONVERTED = "converted"  # sent with another type or scale (e.g. safety as a string, size → aspect)
-    IGNORED = "ignored"      # not sent: the provider cannot take it
+    IGNORED = "ignored"  # not sent: the provider cannot take it
 
 
 class ModerationBilling(StrEnum):
     """Whether a provider charges for a request its safety filter stopped (from its own pages)."""
 
     NOT_BILLED = "not_billed"  # the provider says moderated requests are not charged (BFL)
-    MAY_BILL = "may_bill"      # the provider may charge for work already done (fal: a 422 after GPU time)
-    UNKNOWN = "unknown"        # the provider does not say
+    MAY_BILL = "may_bill"  # the provider may charge for work already done (fal: a 422 after GPU time)
+    UNKNOWN = "unknown"  # the provider does not say
 
 
 MODERATION_BILLING_WORDS = {
@@ -52,7 +52,9 @@ def moderation_sentence(label: str, billing: ModerationBilling) -> str:
     if billing is ModerationBilling.NOT_BILLED:
         return f"Moderated — not billed ({label} does not charge for moderated requests)."
     if billing is ModerationBilling.MAY_BILL:
-        return f"Moderated — may be billed ({label} can charge for the work done before its filter stopped it)."
+        return (
+            f"Moderated — may be billed ({label} can charge for the work done before its filter stopped it)."
+        )
     return f"Moderated — billing unknown ({label} does not say whether moderated requests are charged)."
 
 
@@ -63,27 +65,36 @@ class FieldHandling:
 
 
 # The request fields a provider declares handling for.
-REQUEST_FIELDS = ("prompt", "references", "steps", "guidance", "seed", "size", "output_format",
-                  "safety", "prompt_upsampling")
+REQUEST_FIELDS = (
+    "prompt",
+    "references",
+    "steps",
+    "guidance",
+    "seed",
+    "size",
+    "output_format",
+    "safety",
+    "prompt_upsampling",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Capabilities:
     max_references: int
-    steps_range: tuple[int, int] | None = (1, 50)          # None: steps are ignored
+    steps_range: tuple[int, int] | None = (1, 50)  # None: steps are ignored
     guidance_range: tuple[float, float] | None = (1.5, 10.0)
     safety_range: tuple[int, int] | None = (0, 5)
     formats: tuple[str, ...] = ("jpeg", "png")
-    max_pixels: int = MAX_PIXELS                            # output and each reference
-    side_range: tuple[int, int] | None = None               # output px per side (Replicate: 256–2048)
+    max_pixels: int = MAX_PIXELS  # output and each reference
+    side_range: tuple[int, int] | None = None  # output px per side (Replicate: 256–2048)
     can_cancel: bool = False
     text_to_image: bool = True
     prompt_upsampling: bool = True
-    references_need_urls: bool = False                     # FairStack: public URLs only (no upload service)
+    references_need_urls: bool = False  # FairStack: public URLs only (no upload service)
     moderation_billing: ModerationBilling = ModerationBilling.UNKNOWN
-    prompt_length: tuple[int, int] | None = None           # characters (Kie: 3–5000), checked before sending
-    balance: bool = False                                  # the provider documents a balance endpoint (BFL)
-    max_concurrency: int = 4                               # jobs at once the provider admits per account
+    prompt_length: tuple[int, int] | None = None  # characters (Kie: 3–5000), checked before sending
+    balance: bool = False  # the provider documents a balance endpoint (BFL)
+    max_concurrency: int = 4  # jobs at once the provider admits per account
     fields: Mapping[str, FieldHandling] = field(default_factory=dict)
 
     def handling(self, name: str) -> FieldHandling:
@@ -106,8 +117,9 @@ class Capabilities:
             "prompt_length": list(self.prompt_length) if self.prompt_length else None,
             "balance": self.balance,
             "max_concurrency": self.max_concurrency,
-            "fields": {k: {"support": v.support.value, "note": v.note}
-                       for k, v in sorted(self.fields.items())},
+            "fields": {
+                k: {"support": v.support.value, "note": v.note} for k, v in sorted(self.fields.items())
+            },
         }
 
 
@@ -116,11 +128,15 @@ class Balance:
     """What an account has left, as the provider reports it (``amount`` in ``unit``) and in dollars."""
 
     amount: float
-    unit: str                 # "credits", "USD"
+    unit: str  # "credits", "USD"
     usd: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"amount": self.amount, "unit": self.unit, "usd": None if self.usd is None else round(self.usd, 4)}
+        return {
+            "amount": self.amount,
+            "unit": self.unit,
+            "usd": None if self.usd is None else round(self.usd, 4),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,10 +165,10 @@ class Submission:
 @dataclass(frozen=True, slots=True)
 class PollResult:
     state: Literal["queued", "running", "done"]
-    progress: float | None = None        # 0..1 where the provider reports it
+    progress: float | None = None  # 0..1 where the provider reports it
     queue_position: int | None = None
-    message: str = ""                    # a provider log line, for the job's status text
-    result: Result | None = None         # set when state == "done"
+    message: str = ""  # a provider log line, for the job's status text
+    result: Result | None = None  # set when state == "done"
     billed_usd: float | None = None
 
 
@@ -182,14 +198,14 @@ class ProviderContext:
 
     client: httpx.AsyncClient | None
     api_key: str | None = None
-    base_url: str | None = None          # the API root; None → the profile's default
+    base_url: str | None = None  # the API root; None → the profile's default
     options: Mapping[str, Any] = field(default_factory=dict)  # profile options (model id, paths, auth style)
     poll_interval: float = 0.5
-    state_dir: str | None = None         # a folder the provider may keep state in (the sandbox does)
+    state_dir: str | None = None  # a folder the provider may keep state in (the sandbox does)
     sleep: Callable[[float], Awaitable[None]] | None = None  # injectable for tests; None → asyncio.sleep
-    deadline: Deadline | None = None     # the job's time limit and retry budget (the runner passes one)
-    idempotency_key: str | None = None   # stable per job: sent with a paid call where the API takes one
-    uploads: Any = None                  # providers.uploads.Uploads shared by every job; None → per provider
+    deadline: Deadline | None = None  # the job's time limit and retry budget (the runner passes one)
+    idempotency_key: str | None = None  # stable per job: sent with a paid call where the API takes one
+    uploads: Any = None  # providers.uploads.Uploads shared by every job; None → per provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +214,14 @@ class ProviderInfo:
 
     id: str
     label: str
-    protocol: str                         # module that speaks it: bfl, fal, replicate, openai_images, …
+    protocol: str  # module that speaks it: bfl, fal, replicate, openai_images, …
     capabilities: Capabilities
     default_base_url: str
-    env_var: str | None = None            # the provider's usual key variable (wins over the keyring)
+    env_var: str | None = None  # the provider's usual key variable (wins over the keyring)
     needs_key: bool = True
-    simulator: bool = False               # the sandbox: labelled a simulator wherever it appears
-    preview: bool = False                 # protocol partly undocumented
-    key_help: str = ""                    # where a user gets a key
+    simulator: bool = False  # the sandbox: labelled a simulator wherever it appears
+    preview: bool = False  # protocol partly undocumented
+    key_help: str = ""  # where a user gets a key
     options: Mapping[str, Any] = field(default_factory=dict)
     factory: Callable[[ProviderContext], Provider] | None = field(default=None, compare=False, repr=False)
 

@@ -59,11 +59,11 @@ STEPS_RANGE = (1, 50)
 GUIDANCE_RANGE = (1.5, 10.0)
 SAFETY_RANGE = (0, 5)
 FORMATS = ("jpeg", "png")
-CREDIT_USD = 0.01                 # 1 BFL credit = $0.01; ``cost`` is in credits
-CREDITS_PATH = "/v1/credits"      # BFL OpenAPI get_credits_v1_credits_get → {"credits": number}
-DEFAULT_RETRY_AFTER = 5.0         # a 429 without Retry-After: BFL asks to back off (§1.5)
-NOT_FOUND_RETRIES = 5             # HTTP 404 while polling: retried this many times … (ComfyUI's loop)
-NOT_FOUND_WAIT = 2.0              # … this far apart, then the job is gone
+CREDIT_USD = 0.01  # 1 BFL credit = $0.01; ``cost`` is in credits
+CREDITS_PATH = "/v1/credits"  # BFL OpenAPI get_credits_v1_credits_get → {"credits": number}
+DEFAULT_RETRY_AFTER = 5.0  # a 429 without Retry-After: BFL asks to back off (§1.5)
+NOT_FOUND_RETRIES = 5  # HTTP 404 while polling: retried this many times … (ComfyUI's loop)
+NOT_FOUND_WAIT = 2.0  # … this far apart, then the job is gone
 DEFAULT_MODEL = "flux-2-flex"
 AUTH_STYLES = ("x-key", "bearer")
 OPTION_KEYS = ("auth", "submit_path", "result_path", "model")
@@ -75,17 +75,26 @@ COST_IS_BILL = "cost_is_bill"
 _BFL_FAMILY = frozenset({"bfl", "bfl-eu", "bfl-us"})
 _BFL_HOST_SUFFIX = ".bfl.ai"
 
-_BFL_OPTIONS: dict[str, Any] = {"auth": "x-key", "submit_path": "/v1/{model}",
-                                "result_path": "/v1/get_result?id={id}", "model": DEFAULT_MODEL,
-                                COST_IS_BILL: True}
-_COMET_OPTIONS: dict[str, Any] = {"auth": "bearer", "submit_path": "/flux/v1/{model}",
-                                  "result_path": "/flux/v1/get_result?id={id}", "model": DEFAULT_MODEL,
-                                  COST_IS_BILL: False}
+_BFL_OPTIONS: dict[str, Any] = {
+    "auth": "x-key",
+    "submit_path": "/v1/{model}",
+    "result_path": "/v1/get_result?id={id}",
+    "model": DEFAULT_MODEL,
+    COST_IS_BILL: True,
+}
+_COMET_OPTIONS: dict[str, Any] = {
+    "auth": "bearer",
+    "submit_path": "/flux/v1/{model}",
+    "result_path": "/flux/v1/get_result?id={id}",
+    "model": DEFAULT_MODEL,
+    COST_IS_BILL: False,
+}
 
 FIELDS: dict[str, FieldHandling] = {
     "prompt": FieldHandling(Support.HONOURED),
-    "references": FieldHandling(Support.RENAMED,
-                                "sent as input_image, input_image_2 … input_image_8 (base64, up to 8)"),
+    "references": FieldHandling(
+        Support.RENAMED, "sent as input_image, input_image_2 … input_image_8 (base64, up to 8)"
+    ),
     "steps": FieldHandling(Support.HONOURED, "1–50"),
     "guidance": FieldHandling(Support.HONOURED, "1.5–10"),
     "seed": FieldHandling(Support.HONOURED),
@@ -96,9 +105,15 @@ FIELDS: dict[str, FieldHandling] = {
 }
 
 CAPABILITIES = Capabilities(
-    max_references=MAX_REFERENCES, steps_range=STEPS_RANGE, guidance_range=GUIDANCE_RANGE,
-    safety_range=SAFETY_RANGE, formats=FORMATS, can_cancel=False, text_to_image=True,
-    prompt_upsampling=True, fields=FIELDS,
+    max_references=MAX_REFERENCES,
+    steps_range=STEPS_RANGE,
+    guidance_range=GUIDANCE_RANGE,
+    safety_range=SAFETY_RANGE,
+    formats=FORMATS,
+    can_cancel=False,
+    text_to_image=True,
+    prompt_upsampling=True,
+    fields=FIELDS,
     # "Request Moderated … Not charged. Content Moderated … Not charged." (help.bfl.ai 2916279050)
     moderation_billing=ModerationBilling.NOT_BILLED,
     max_concurrency=24,  # "24 active tasks" for standard endpoints (providers.md §1.5); 429 above
@@ -106,8 +121,9 @@ CAPABILITIES = Capabilities(
 )
 # A pass-through (CometAPI, a user's gateway) bills at its own terms, which do not mention moderation.
 # Nor do they document BFL's 24 active tasks (conservative), nor a balance endpoint.
-PASS_THROUGH_CAPABILITIES = replace(CAPABILITIES, moderation_billing=ModerationBilling.UNKNOWN, max_concurrency=4,
-                                    balance=False)
+PASS_THROUGH_CAPABILITIES = replace(
+    CAPABILITIES, moderation_billing=ModerationBilling.UNKNOWN, max_concurrency=4, balance=False
+)
 
 
 def _clamp(value: float, lo: float, hi: float) -> float:
@@ -159,8 +175,12 @@ class BflProvider(HttpProvider):
             return True
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
-        return (self.info.id in _BFL_FAMILY and self.auth == "x-key" and parts.scheme == "https"
-                and host.endswith(_BFL_HOST_SUFFIX))
+        return (
+            self.info.id in _BFL_FAMILY
+            and self.auth == "x-key"
+            and parts.scheme == "https"
+            and host.endswith(_BFL_HOST_SUFFIX)
+        )
 
     def poll_url(self, handle: Mapping[str, Any]) -> str:
         """The URL a poll goes to: the returned ``polling_url`` verbatim when the key may go there,
@@ -178,11 +198,13 @@ class BflProvider(HttpProvider):
         if request.output_format not in FORMATS:
             raise ProviderError(
                 f"{self.label} returns only jpeg or png, not {request.output_format}: choose jpeg or png.",
-                kind=ErrorKind.VALIDATION)
+                kind=ErrorKind.VALIDATION,
+            )
         if len(references) > MAX_REFERENCES:
             raise ProviderError(
                 f"{self.label} takes at most {MAX_REFERENCES} reference images (got {len(references)}).",
-                kind=ErrorKind.VALIDATION)
+                kind=ErrorKind.VALIDATION,
+            )
         width, height = request.output_size(CAPABILITIES.max_pixels)
         validate_size(width, height, max_pixels=CAPABILITIES.max_pixels)
         seed = request.seed if request.seed is not None else request.resolved().seed  # always explicit
@@ -190,16 +212,18 @@ class BflProvider(HttpProvider):
         for i, ref in enumerate(references):
             name = "input_image" if i == 0 else f"input_image_{i + 1}"
             body[name] = base64.b64encode(ref.data).decode("ascii")
-        body.update({
-            "seed": int(seed or 0),
-            "width": int(width),
-            "height": int(height),
-            "steps": int(_clamp(int(request.steps), *STEPS_RANGE)),
-            "guidance": float(_clamp(float(request.guidance), *GUIDANCE_RANGE)),
-            "safety_tolerance": int(_clamp(int(request.safety), *SAFETY_RANGE)),
-            "output_format": request.output_format,
-            "prompt_upsampling": bool(request.prompt_upsampling),
-        })
+        body.update(
+            {
+                "seed": int(seed or 0),
+                "width": int(width),
+                "height": int(height),
+                "steps": int(_clamp(int(request.steps), *STEPS_RANGE)),
+                "guidance": float(_clamp(float(request.guidance), *GUIDANCE_RANGE)),
+                "safety_tolerance": int(_clamp(int(request.safety), *SAFETY_RANGE)),
+                "output_format": request.output_format,
+                "prompt_upsampling": bool(request.prompt_upsampling),
+            }
+        )
         return body
 
     def _error(self, response: Any) -> ProviderError:
@@ -212,21 +236,31 @@ class BflProvider(HttpProvider):
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
         key = self.require_key()
         body = self.build_body(request, references)
-        response = await self.http.submit("POST", self._submit_url(), json=body,
-                                          headers={**self._auth_headers(key), "accept": "application/json"})
+        response = await self.http.submit(
+            "POST",
+            self._submit_url(),
+            json=body,
+            headers={**self._auth_headers(key), "accept": "application/json"},
+        )
         if not 200 <= response.status_code < 300:
             raise self._error(response)
         data = json_body(self.label, response)
         job_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(job_id, str) or not job_id:
-            raise error(self.label, ErrorKind.PROVIDER, "the answer has no job id", status=response.status_code)
+            raise error(
+                self.label, ErrorKind.PROVIDER, "the answer has no job id", status=response.status_code
+            )
         polling_url = data.get("polling_url")
         if polling_url is not None and not isinstance(polling_url, str):
             polling_url = None
         cost = data.get("cost")
         billed = None
-        handle: dict[str, Any] = {"id": job_id, "polling_url": polling_url, "seed": body["seed"],
-                                  "upsampling": body["prompt_upsampling"]}
+        handle: dict[str, Any] = {
+            "id": job_id,
+            "polling_url": polling_url,
+            "seed": body["seed"],
+            "upsampling": body["prompt_upsampling"],
+        }
         if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
             if self.cost_is_bill:
                 billed = round(float(cost) * CREDIT_USD, 6)
@@ -246,9 +280,12 @@ class BflProvider(HttpProvider):
                 if attempt < NOT_FOUND_RETRIES:
                     await self.http.sleep(NOT_FOUND_WAIT)
                     continue
-                raise JobGone(f"{self.label} no longer knows this job (404 after {NOT_FOUND_RETRIES} retries).",
-                              kind=ErrorKind.PROVIDER, status=404,
-                              provider_message=message_from_json(_safe_json(response)) or None)
+                raise JobGone(
+                    f"{self.label} no longer knows this job (404 after {NOT_FOUND_RETRIES} retries).",
+                    kind=ErrorKind.PROVIDER,
+                    status=404,
+                    provider_message=message_from_json(_safe_json(response)) or None,
+                )
             break
         if response.status_code == 202:
             return PollResult(state="queued", message="Pending")
@@ -256,8 +293,12 @@ class BflProvider(HttpProvider):
             raise self._error(response)
         data = json_body(self.label, response)
         if not isinstance(data, dict):
-            raise error(self.label, ErrorKind.PROVIDER, "the status answer is not an object",
-                        status=response.status_code)
+            raise error(
+                self.label,
+                ErrorKind.PROVIDER,
+                "the status answer is not an object",
+                status=response.status_code,
+            )
         return self._status(data, handle)
 
     def _status(self, data: Mapping[str, Any], handle: Mapping[str, Any]) -> PollResult:
@@ -265,7 +306,12 @@ class BflProvider(HttpProvider):
         billed = handle.get("billed_usd")
         if status == "Pending":
             progress = _progress(data.get("progress"))
-            return PollResult(state="running" if progress else "queued", progress=progress, message="Pending", billed_usd=billed)
+            return PollResult(
+                state="running" if progress else "queued",
+                progress=progress,
+                message="Pending",
+                billed_usd=billed,
+            )
         if status == "Ready":
             result = data.get("result")
             sample = result.get("sample") if isinstance(result, dict) else None
@@ -273,25 +319,40 @@ class BflProvider(HttpProvider):
                 raise error(self.label, ErrorKind.PROVIDER, "Ready without result.sample")
             seed = result.get("seed") if isinstance(result.get("seed"), int) else handle.get("seed")
             revised = result.get("prompt") if handle.get("upsampling") else None
-            res = Result(urls=(sample,), seed=seed, billed_usd=billed,
-                         revised_prompt=revised if isinstance(revised, str) and revised else None)
+            res = Result(
+                urls=(sample,),
+                seed=seed,
+                billed_usd=billed,
+                revised_prompt=revised if isinstance(revised, str) and revised else None,
+            )
             return PollResult(state="done", progress=1.0, message="Ready", result=res, billed_usd=billed)
         if status in ("Request Moderated", "Content Moderated"):
             stage = "input" if status == "Request Moderated" else "output"
             reasons = _reasons(data.get("details"))
             said = f"{status}: {reasons}" if reasons else status
             what = "the request" if stage == "input" else "the generated image"
-            raise ProviderError(f"{self.label} flagged {what} and did not deliver it. ({said})",
-                                kind=ErrorKind.MODERATED, provider_message=said, moderation_stage=stage)
+            raise ProviderError(
+                f"{self.label} flagged {what} and did not deliver it. ({said})",
+                kind=ErrorKind.MODERATED,
+                provider_message=said,
+                moderation_stage=stage,
+            )
         if status == "Error":
             details = _details_text(data.get("details"))
             raise verdict(error(self.label, ErrorKind.PROVIDER, f"Error: {details}" if details else "Error"))
         if status == "Task not found":
-            raise JobGone(f"{self.label} no longer knows this job (Task not found).",
-                          kind=ErrorKind.PROVIDER, provider_message=status)
+            raise JobGone(
+                f"{self.label} no longer knows this job (Task not found).",
+                kind=ErrorKind.PROVIDER,
+                provider_message=status,
+            )
         # A status this client does not know (the enum may grow): keep polling, show it.
-        return PollResult(state="running", progress=_progress(data.get("progress")),
-                          message=status or "unknown status", billed_usd=billed)
+        return PollResult(
+            state="running",
+            progress=_progress(data.get("progress")),
+            message=status or "unknown status",
+            billed_usd=billed,
+        )
 
     async def download(self, url: str) -> bytes:
         return await self.http.download(url)
@@ -299,8 +360,9 @@ class BflProvider(HttpProvider):
     async def balance(self) -> Balance:
         """The account's credits (``GET {base}/v1/credits``, BFL's documented endpoint), and in dollars."""
         key = self.require_key()
-        response = await self.http.get(self.base_url + CREDITS_PATH,
-                                       headers={**self._auth_headers(key), "accept": "application/json"})
+        response = await self.http.get(
+            self.base_url + CREDITS_PATH, headers={**self._auth_headers(key), "accept": "application/json"}
+        )
         if not 200 <= response.status_code < 300:
             raise self._error(response)
         data = json_body(self.label, response)
@@ -352,11 +414,20 @@ def _details_text(details: Any) -> str:
 
 
 # ---------------------------------------------------------------------- profiles
-def _info(pid: str, label: str, base_url: str, env_var: str | None, key_help: str,
-          options: Mapping[str, Any]) -> ProviderInfo:
+def _info(
+    pid: str, label: str, base_url: str, env_var: str | None, key_help: str, options: Mapping[str, Any]
+) -> ProviderInfo:
     caps = CAPABILITIES if pid in _BFL_FAMILY else PASS_THROUGH_CAPABILITIES
-    info = ProviderInfo(id=pid, label=label, protocol="bfl", capabilities=caps,
-                        default_base_url=base_url, env_var=env_var, key_help=key_help, options=dict(options))
+    info = ProviderInfo(
+        id=pid,
+        label=label,
+        protocol="bfl",
+        capabilities=caps,
+        default_base_url=base_url,
+        env_var=env_var,
+        key_help=key_help,
+        options=dict(options),
+    )
     info.bind(BflProvider)
     return info
 
@@ -367,9 +438,14 @@ PROFILES: tuple[ProviderInfo, ...] = (
     _info("bfl", "BFL", "https://api.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
     _info("bfl-eu", "BFL (EU)", "https://api.eu.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
     _info("bfl-us", "BFL (US)", "https://api.us.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
-    _info("cometapi", "CometAPI", "https://api.cometapi.com", "COMETAPI_KEY",
-          "Create a key in the CometAPI console (https://www.cometapi.com → Console → API Keys).",
-          _COMET_OPTIONS),
+    _info(
+        "cometapi",
+        "CometAPI",
+        "https://api.cometapi.com",
+        "COMETAPI_KEY",
+        "Create a key in the CometAPI console (https://www.cometapi.com → Console → API Keys).",
+        _COMET_OPTIONS,
+    ),
 )
 
 
@@ -396,5 +472,6 @@ def custom_profile(id: str, label: str, base_url: str, options: Mapping[str, Any
             raise BadInput(f"{label}: {k} must start with '/' (got {opts[k]!r}).")
     if options.get("custom"):
         opts["custom"] = True
-    return _info(id, label, base_url.rstrip("/"), None,
-                 "Use the key your BFL-compatible endpoint gave you.", opts)
+    return _info(
+        id, label, base_url.rstrip("/"), None, "Use the key your BFL-compatible endpoint gave you.", opts
+    )

@@ -16,11 +16,19 @@ if TYPE_CHECKING:
 
 # The aspect ratios the market APIs document (Kie §5.2, RunAPI §5.3).
 ASPECT_RATIOS: dict[str, tuple[int, int]] = {
-    "1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16), "3:2": (3, 2), "2:3": (2, 3),
+    "1:1": (1, 1),
+    "4:3": (4, 3),
+    "3:4": (3, 4),
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "3:2": (3, 2),
+    "2:3": (2, 3),
 }
 MODERATION_RE = re.compile(
     r"moderat|content[ _-]?polic|safety (system|filter|checker)|nsfw|flagged|sensitive|inappropriate|"
-    r"violat|prohibited", re.IGNORECASE)
+    r"violat|prohibited",
+    re.IGNORECASE,
+)
 OUTPUT_STAGE_RE = re.compile(r"output|generated image|result image|the result", re.IGNORECASE)
 
 
@@ -31,7 +39,7 @@ def nearest_aspect(width: int, height: int, ratios: Mapping[str, tuple[int, int]
 
 
 def moderation_stage(text: str) -> str:
-    """"output" when a refusal's wording is about the generated image, else "input"."""
+    """ "output" when a refusal's wording is about the generated image, else "input"."""
     return "output" if OUTPUT_STAGE_RE.search(text) else "input"
 
 

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from ..core.errors import DeadlineExceeded, ErrorKind
 
-RETRY_BUDGET_S = 600.0      # polls and downloads are retried for at most this long per job
-OFFLINE_BUDGET_S = 30.0     # … but only this long while no host answers at all (offline: resume later)
-MAX_RETRY_AFTER_S = 60.0    # a longer Retry-After is waited only this long (then asked again)
+RETRY_BUDGET_S = 600.0  # polls and downloads are retried for at most this long per job
+OFFLINE_BUDGET_S = 30.0  # … but only this long while no host answers at all (offline: resume later)
+MAX_RETRY_AFTER_S = 60.0  # a longer Retry-After is waited only this long (then asked again)
 MIN_DOWNLOAD_RATE = 4096.0  # bytes per second a download must keep up, averaged …
-RATE_GRACE_S = 15.0         # … after this long (a result that drips is cut)
+RATE_GRACE_S = 15.0  # … after this long (a result that drips is cut)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +39,22 @@ SYNC_READ_TIMEOUT_S = 600.0  # a synchronous gateway holds the call while it ren
 
 
 class Deadline:
-    def __init__(self, total: float | None = None, *, retry_budget: float | None = RETRY_BUDGET_S,
-                 offline_budget: float | None = OFFLINE_BUDGET_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        total: float | None = None,
+        *,
+        retry_budget: float | None = RETRY_BUDGET_S,
+        offline_budget: float | None = OFFLINE_BUDGET_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.total = total
         self.retry_budget = retry_budget
         self.offline_budget = offline_budget
         self._offline_waited = 0.0  # waits since the last answer from any host
         self._clock = clock
         self._start = clock()
-        self._waited = 0.0          # every wait asked for (polls and retries)
-        self._retry_waited = 0.0    # the waits spent retrying
+        self._waited = 0.0  # every wait asked for (polls and retries)
+        self._retry_waited = 0.0  # the waits spent retrying
 
     # ------------------------------------------------------------------ time
     def elapsed(self) -> float:
@@ -71,8 +76,9 @@ class Deadline:
             raise self.exceeded(label)
 
     def exceeded(self, label: str) -> DeadlineExceeded:
-        return DeadlineExceeded(f"{label} did not finish within the {self.total:g} s time limit.",
-                                kind=ErrorKind.TIMEOUT)
+        return DeadlineExceeded(
+            f"{label} did not finish within the {self.total:g} s time limit.", kind=ErrorKind.TIMEOUT
+        )
 
     def cap(self, seconds: float) -> float:
         """``seconds``, cut to what is left of the total limit (never below a token 0.05 s)."""

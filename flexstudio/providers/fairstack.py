@@ -43,18 +43,20 @@ if TYPE_CHECKING:
     from ..core.request import EditRequest
 
 
-NEEDS_URLS = ("FairStack takes reference images only at public https URLs and has no upload service, so a "
-              "local image cannot be sent to it: give the image's URL (reference_urls) or choose another "
-              "provider.")
+NEEDS_URLS = (
+    "FairStack takes reference images only at public https URLs and has no upload service, so a "
+    "local image cannot be sent to it: give the image's URL (reference_urls) or choose another "
+    "provider."
+)
 
 
 @dataclass(frozen=True, slots=True)
 class FairStackAssumptions:
     """Every part of FairStack's contract for FLUX.2 [flex] that is not documented, in one place."""
 
-    base_url: str = "https://api.fairstack.ai/v1"      # documented (API reference "Base URL")
-    generate_path: str = "/generations/image"           # documented
-    edit_model: str = "flux-2-flex-i2i"                 # documented (model page)
+    base_url: str = "https://api.fairstack.ai/v1"  # documented (API reference "Base URL")
+    generate_path: str = "/generations/image"  # documented
+    edit_model: str = "flux-2-flex-i2i"  # documented (model page)
     # No text-to-image key for flex is documented; the model page's own example sends this model with a
     # prompt only, so that is what a request without references does.
     text_model: str = "flux-2-flex-i2i"
@@ -81,18 +83,25 @@ class FairStackAssumptions:
 ASSUMPTIONS = FairStackAssumptions()
 
 PROTOCOL = "fairstack"
-_RATIOS = {"1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16), "3:2": (3, 2),
-           "2:3": (2, 3)}
+_RATIOS = {
+    "1:1": (1, 1),
+    "4:3": (4, 3),
+    "3:4": (3, 4),
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "3:2": (3, 2),
+    "2:3": (2, 3),
+}
 _CREDIT_CODES = {"insufficient_credits", "insufficient_balance", "spending_cap_reached"}
 _MODERATION_CODES = {"content_policy_violation", "content_filtered", "moderation_blocked", "nsfw_content"}
 
 
 class FairStackProvider(HttpProvider):
-    def __init__(self, info: ProviderInfo, ctx: ProviderContext,
-                 assumptions: FairStackAssumptions = ASSUMPTIONS) -> None:
+    def __init__(
+        self, info: ProviderInfo, ctx: ProviderContext, assumptions: FairStackAssumptions = ASSUMPTIONS
+    ) -> None:
         super().__init__(info, ctx)
         self.a = assumptions
-
 
     # A synchronous gateway renders while it holds the call: a long read timeout (the profile option
     # ``read_timeout`` changes it).
@@ -108,8 +117,10 @@ class FairStackProvider(HttpProvider):
         urls = user_reference_urls(request, self.options)
         count = len(urls) if urls is not None else len(references)
         if count > a.max_references:
-            raise BadInput(f"{self.info.display_name} takes {a.max_references} reference image"
-                           f"{'s' if a.max_references != 1 else ''} (got {count}).")
+            raise BadInput(
+                f"{self.info.display_name} takes {a.max_references} reference image"
+                f"{'s' if a.max_references != 1 else ''} (got {count})."
+            )
         image: str | None = urls[0] if urls else None
         if image is None and references:
             if not a.inline_references_as_data_uri:
@@ -130,7 +141,9 @@ class FairStackProvider(HttpProvider):
             body[a.reference_field] = image
         idem = self.ctx.idempotency_key or f"flexstudio-{uuid.uuid4().hex}"
         headers = {**auth, "idempotency-key": idem}
-        response = await self.http.submit("POST", f"{self._base()}{a.generate_path}", headers=headers, json=body)
+        response = await self.http.submit(
+            "POST", f"{self._base()}{a.generate_path}", headers=headers, json=body
+        )
         if response.status_code not in (200, 201):
             raise self._error(response)
         return self._submission(request, response, idem)
@@ -139,10 +152,15 @@ class FairStackProvider(HttpProvider):
         urls = [str(u) for u in handle.get("urls") or ()]
         if urls:
             billed = handle.get("billed_usd")
-            return PollResult(state="done", billed_usd=billed,
-                              result=Result(urls=tuple(urls), seed=handle.get("seed"), billed_usd=billed))
-        raise JobGone(f"{self.info.label} answers synchronously and left no result link for this job.",
-                      kind=ErrorKind.PROVIDER)
+            return PollResult(
+                state="done",
+                billed_usd=billed,
+                result=Result(urls=tuple(urls), seed=handle.get("seed"), billed_usd=billed),
+            )
+        raise JobGone(
+            f"{self.info.label} answers synchronously and left no result link for this job.",
+            kind=ErrorKind.PROVIDER,
+        )
 
     async def download(self, url: str) -> bytes:
         return await self.http.download(url)
@@ -169,10 +187,20 @@ class FairStackProvider(HttpProvider):
         meta = raw_meta if isinstance(raw_meta, dict) else {}
         seed = meta.get("seed") if isinstance(meta.get("seed"), int) else None
         gen_id = str(body["id"]) if body.get("id") else None
-        handle = {"protocol": PROTOCOL, "generation_id": gen_id, "urls": [url], "seed": seed,
-                  "billed_usd": billed, "idempotency_key": idem}
-        return Submission(provider_job_id=gen_id, handle=handle, billed_usd=billed,
-                          result=Result(urls=(url,), seed=seed, billed_usd=billed))
+        handle = {
+            "protocol": PROTOCOL,
+            "generation_id": gen_id,
+            "urls": [url],
+            "seed": seed,
+            "billed_usd": billed,
+            "idempotency_key": idem,
+        }
+        return Submission(
+            provider_job_id=gen_id,
+            handle=handle,
+            billed_usd=billed,
+            result=Result(urls=(url,), seed=seed, billed_usd=billed),
+        )
 
     def _failed(self, raw: Any) -> ProviderError:
         label = self.info.label
@@ -221,27 +249,46 @@ def capabilities() -> Capabilities:
     no = "FairStack's flux-2-flex-i2i takes no such setting: not sent"
     fields = {
         "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.CONVERTED, "one image, sent as image: a public https URL only "
-                                                       "(FairStack has no upload service)"),
+        "references": FieldHandling(
+            Support.CONVERTED,
+            "one image, sent as image: a public https URL only (FairStack has no upload service)",
+        ),
         "steps": FieldHandling(Support.IGNORED, no),
         "guidance": FieldHandling(Support.IGNORED, no),
-        "seed": FieldHandling(Support.HONOURED, "documented by FairStack's Image API; use by this model "
-                                                "is not documented"),
-        "size": FieldHandling(Support.CONVERTED, "sent as the nearest aspect ratio and quality basic (≈1 MP) "
-                                                 "or high"),
-        "output_format": FieldHandling(Support.IGNORED, "FairStack chooses the file type: saved as delivered"),
+        "seed": FieldHandling(
+            Support.HONOURED, "documented by FairStack's Image API; use by this model is not documented"
+        ),
+        "size": FieldHandling(
+            Support.CONVERTED, "sent as the nearest aspect ratio and quality basic (≈1 MP) or high"
+        ),
+        "output_format": FieldHandling(
+            Support.IGNORED, "FairStack chooses the file type: saved as delivered"
+        ),
         "safety": FieldHandling(Support.IGNORED, no),
         "prompt_upsampling": FieldHandling(Support.IGNORED, no),
     }
-    return Capabilities(max_references=ASSUMPTIONS.max_references, steps_range=None, guidance_range=None,
-                        safety_range=None, prompt_upsampling=False, fields=fields,
-                        references_need_urls=not ASSUMPTIONS.inline_references_as_data_uri)
+    return Capabilities(
+        max_references=ASSUMPTIONS.max_references,
+        steps_range=None,
+        guidance_range=None,
+        safety_range=None,
+        prompt_upsampling=False,
+        fields=fields,
+        references_need_urls=not ASSUMPTIONS.inline_references_as_data_uri,
+    )
 
 
 def _profile() -> ProviderInfo:
-    info = ProviderInfo(id="fairstack", label="FairStack", protocol=PROTOCOL, capabilities=capabilities(),
-                        default_base_url=ASSUMPTIONS.base_url, env_var="FAIRSTACK_API_KEY", preview=True,
-                        key_help="Create a key (fs_live_…) in the FairStack dashboard: https://fairstack.ai")
+    info = ProviderInfo(
+        id="fairstack",
+        label="FairStack",
+        protocol=PROTOCOL,
+        capabilities=capabilities(),
+        default_base_url=ASSUMPTIONS.base_url,
+        env_var="FAIRSTACK_API_KEY",
+        preview=True,
+        key_help="Create a key (fs_live_…) in the FairStack dashboard: https://fairstack.ai",
+    )
     return info.bind(FairStackProvider)
 
 

@@ -60,17 +60,17 @@ if TYPE_CHECKING:
 LABEL = "fal.ai"
 ENV_VAR = "FAL_KEY"
 DEFAULT_BASE_URL = "https://queue.fal.run"
-MODEL = "fal-ai/flux-2-flex"          # text-to-image; "/edit" is appended when there are references
+MODEL = "fal-ai/flux-2-flex"  # text-to-image; "/edit" is appended when there are references
 STEPS_RANGE = (2, 50)
 GUIDANCE_RANGE = (1.5, 10.0)
-SAFETY_RANGE = (1, 5)                 # sent as the strings "1".."5"; BFL's 0 (strictest) becomes "1"
-MAX_REFERENCES = 10                   # unstated by fal (third parties say 10); a 422 is the truth
+SAFETY_RANGE = (1, 5)  # sent as the strings "1".."5"; BFL's 0 (strictest) becomes "1"
+MAX_REFERENCES = 10  # unstated by fal (third parties say 10); a 422 is the truth
 TIMEOUT_ERROR_TYPES = {"request_timeout", "startup_timeout"}
 INPUT_FIELDS = {"prompt", "image_urls"}  # a content-policy 422 naming these was about the input
-REST_URL = "https://rest.fal.ai"      # fal_client's REST_URL (storage token)
-CDN_URL = "https://v3.fal.media"      # fal_client's CDN_URL (uploads)
-INLINE_MAX_BYTES = 256 * 1024         # smaller references travel as data URIs inside the request
-UPLOAD_LIFETIME = 86_400              # seconds fal keeps an upload (fal_client's "1d" lifecycle)
+REST_URL = "https://rest.fal.ai"  # fal_client's REST_URL (storage token)
+CDN_URL = "https://v3.fal.media"  # fal_client's CDN_URL (uploads)
+INLINE_MAX_BYTES = 256 * 1024  # smaller references travel as data URIs inside the request
+UPLOAD_LIFETIME = 86_400  # seconds fal keeps an upload (fal_client's "1d" lifecycle)
 REFUSED_URL_TYPES = {"file_download_error"}
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
@@ -89,8 +89,10 @@ CAPABILITIES = Capabilities(
     moderation_billing=ModerationBilling.MAY_BILL,
     fields={
         "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.RENAMED, "sent as image_urls (uploaded once to fal storage; "
-                                                     "small ones as data URIs), up to 10"),
+        "references": FieldHandling(
+            Support.RENAMED,
+            "sent as image_urls (uploaded once to fal storage; small ones as data URIs), up to 10",
+        ),
         "steps": FieldHandling(Support.RENAMED, "sent as num_inference_steps (2–50)"),
         "guidance": FieldHandling(Support.RENAMED, "sent as guidance_scale (1.5–10)"),
         "seed": FieldHandling(Support.HONOURED),
@@ -125,8 +127,9 @@ def _refused_url(response: httpx.Response) -> bool:
         return False
     data = _json_or_none(response)
     detail = data.get("detail") if isinstance(data, dict) else None
-    return isinstance(detail, list) and any(isinstance(d, dict) and d.get("type") in REFUSED_URL_TYPES
-                                            for d in detail)
+    return isinstance(detail, list) and any(
+        isinstance(d, dict) and d.get("type") in REFUSED_URL_TYPES for d in detail
+    )
 
 
 def _json_or_none(response: httpx.Response) -> Any:
@@ -154,8 +157,12 @@ class FalProvider(UploadingProvider, HttpProvider):
         self.model = str(options.get("model", MODEL)).strip("/")
         self.inline_max_bytes = INLINE_MAX_BYTES
         overridden = self.ctx.base_url is not None
-        self.rest_url = str(options.get("rest_url") or (f"{self.base}/rest" if overridden else REST_URL)).rstrip("/")
-        self.cdn_url = str(options.get("cdn_url") or (f"{self.base}/cdn" if overridden else CDN_URL)).rstrip("/")
+        self.rest_url = str(
+            options.get("rest_url") or (f"{self.base}/rest" if overridden else REST_URL)
+        ).rstrip("/")
+        self.cdn_url = str(options.get("cdn_url") or (f"{self.base}/cdn" if overridden else CDN_URL)).rstrip(
+            "/"
+        )
 
     # ------------------------------------------------------------------ plumbing
     def _auth(self) -> dict[str, str]:
@@ -172,10 +179,13 @@ class FalProvider(UploadingProvider, HttpProvider):
         data = _json_or_none(response)
         said = body_message(response)
         detail = data.get("detail") if isinstance(data, dict) else None
-        error_type = (data.get("error_type") if isinstance(data, dict) else None) \
-            or response.headers.get("x-fal-error-type")
+        error_type = (data.get("error_type") if isinstance(data, dict) else None) or response.headers.get(
+            "x-fal-error-type"
+        )
         if isinstance(detail, list):
-            policy = [d for d in detail if isinstance(d, dict) and d.get("type") == "content_policy_violation"]
+            policy = [
+                d for d in detail if isinstance(d, dict) and d.get("type") == "content_policy_violation"
+            ]
             if policy:
                 return self._moderated(policy[0], said, status)
         kind: ErrorKind | None = None
@@ -194,9 +204,13 @@ class FalProvider(UploadingProvider, HttpProvider):
         loc = raw_loc if isinstance(raw_loc, list) else []
         stage = "input" if INPUT_FIELDS & {str(x) for x in loc} else "output"
         what = "the prompt or references" if stage == "input" else "the result"
-        return ProviderError(f"{self.info.label}'s content checker flagged {what}. ({said})",
-                             kind=ErrorKind.MODERATED, status=status, provider_message=said,
-                             moderation_stage=stage)
+        return ProviderError(
+            f"{self.info.label}'s content checker flagged {what}. ({said})",
+            kind=ErrorKind.MODERATED,
+            status=status,
+            provider_message=said,
+            moderation_stage=stage,
+        )
 
     # ------------------------------------------------------------------ fal storage
     def inline_reference(self, ref: PreparedReference) -> str | None:
@@ -211,15 +225,18 @@ class FalProvider(UploadingProvider, HttpProvider):
 
     async def _fetch_storage_token(self) -> tuple[tuple[str, str], float]:
         url = f"{self.rest_url}/storage/auth/token?storage_type=fal-cdn-v3"
-        response = await self.http.idempotent("POST", url, json={},
-                                              headers={**self._auth(), "Accept": "application/json"})
+        response = await self.http.idempotent(
+            "POST", url, json={}, headers={**self._auth(), "Accept": "application/json"}
+        )
         if not response.is_success:
             raise self._error(response)
         data = json_body(self.info.label, response)
         token = data.get("token") if isinstance(data, dict) else None
         token_type = data.get("token_type") if isinstance(data, dict) else None
         if not isinstance(token, str) or not token or not isinstance(token_type, str) or not token_type:
-            raise error(self.info.label, ErrorKind.PROVIDER, "the storage token answer lacks token/token_type")
+            raise error(
+                self.info.label, ErrorKind.PROVIDER, "the storage token answer lacks token/token_type"
+            )
         expires = epoch_seconds(data.get("expires_at")) or self.uploads.clock() + 300
         return (token_type, token), expires
 
@@ -227,8 +244,12 @@ class FalProvider(UploadingProvider, HttpProvider):
         token_type, token = await self._storage_token()
         url = check_url(f"{self.cdn_url}/files/upload", what="upload URL")
         name = f"{ref.source_sha256[:16] or 'reference'}-{ref.width}x{ref.height}.{_EXT.get(ref.mime, 'png')}"
-        headers = {"Authorization": f"{token_type} {token}", "Content-Type": ref.mime, "X-Fal-File-Name": name,
-                   "X-Fal-Object-Lifecycle": json.dumps({"expiration_duration_seconds": UPLOAD_LIFETIME})}
+        headers = {
+            "Authorization": f"{token_type} {token}",
+            "Content-Type": ref.mime,
+            "X-Fal-File-Name": name,
+            "X-Fal-Object-Lifecycle": json.dumps({"expiration_duration_seconds": UPLOAD_LIFETIME}),
+        }
         started = self.uploads.clock()
         response = await self.http.idempotent("POST", url, content=ref.data, headers=headers)
         if not response.is_success:
@@ -241,34 +262,49 @@ class FalProvider(UploadingProvider, HttpProvider):
 
     def _gone(self, response: httpx.Response) -> JobGone:
         said = body_message(response)
-        return JobGone(f"{self.info.label} no longer knows this request ({response.status_code}: {said}); "
-                       "it cannot be finished.", kind=ErrorKind.PROVIDER, status=response.status_code,
-                       provider_message=said)
+        return JobGone(
+            f"{self.info.label} no longer knows this request ({response.status_code}: {said}); "
+            "it cannot be finished.",
+            kind=ErrorKind.PROVIDER,
+            status=response.status_code,
+            provider_message=said,
+        )
 
     # ------------------------------------------------------------------ the four steps
-    def build_body(self, request: EditRequest, references: Sequence[PreparedReference],
-                   image_urls: Sequence[str] | None = None) -> dict[str, Any]:
+    def build_body(
+        self,
+        request: EditRequest,
+        references: Sequence[PreparedReference],
+        image_urls: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         caps = self.info.capabilities
         if len(references) > caps.max_references:
-            raise BadInput(f"{self.info.label} takes at most {caps.max_references} reference images "
-                           f"(got {len(references)}).")
+            raise BadInput(
+                f"{self.info.label} takes at most {caps.max_references} reference images "
+                f"(got {len(references)})."
+            )
         if request.output_format not in caps.formats:
-            raise BadInput(f"{self.info.label} cannot return {request.output_format.upper()}; "
-                           "choose JPEG or PNG.")
+            raise BadInput(
+                f"{self.info.label} cannot return {request.output_format.upper()}; choose JPEG or PNG."
+            )
         request = request.resolved()
         width, height = request.output_size(caps.max_pixels)
         body: dict[str, Any] = {"prompt": request.prompt}
         if references:
-            body["image_urls"] = list(image_urls) if image_urls is not None else [data_uri(r) for r in references]
-        body.update({
-            "image_size": {"width": width, "height": height},
-            "num_inference_steps": int(clamp(request.steps, *STEPS_RANGE)),
-            "guidance_scale": float(clamp(request.guidance, *GUIDANCE_RANGE)),
-            "seed": request.seed,
-            "safety_tolerance": str(int(clamp(request.safety, *SAFETY_RANGE))),
-            "enable_safety_checker": True,
-            "output_format": request.output_format,
-        })
+            body["image_urls"] = (
+                list(image_urls) if image_urls is not None else [data_uri(r) for r in references]
+            )
+        body.update(
+            {
+                "image_size": {"width": width, "height": height},
+                "num_inference_steps": int(clamp(request.steps, *STEPS_RANGE)),
+                "guidance_scale": float(clamp(request.guidance, *GUIDANCE_RANGE)),
+                "seed": request.seed,
+                "safety_tolerance": str(int(clamp(request.safety, *SAFETY_RANGE))),
+                "enable_safety_checker": True,
+                "output_format": request.output_format,
+            }
+        )
         return body
 
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
@@ -288,19 +324,25 @@ class FalProvider(UploadingProvider, HttpProvider):
         data = json_body(self.info.label, response)
         if not isinstance(data, dict):
             raise error(self.info.label, ErrorKind.PROVIDER, "the queue answer is not a JSON object")
-        missing = [k for k in ("request_id", "response_url", "status_url", "cancel_url")
-                   if not isinstance(data.get(k), str) or not data.get(k)]
+        missing = [
+            k
+            for k in ("request_id", "response_url", "status_url", "cancel_url")
+            if not isinstance(data.get(k), str) or not data.get(k)
+        ]
         if missing:
-            raise error(self.info.label, ErrorKind.PROVIDER,
-                        f"the queue answer lacks {', '.join(missing)}")
+            raise error(self.info.label, ErrorKind.PROVIDER, f"the queue answer lacks {', '.join(missing)}")
         request_id = data["request_id"]
         for name in ("status_url", "response_url", "cancel_url"):
             try:
                 self._api_url(data[name], name.replace("_", " "))
             except ProviderError as exc:
                 raise ProviderError(f"{exc} (fal request {request_id})", kind=exc.kind) from None
-        handle = {"request_id": request_id, "status_url": data["status_url"],
-                  "response_url": data["response_url"], "cancel_url": data["cancel_url"]}
+        handle = {
+            "request_id": request_id,
+            "status_url": data["status_url"],
+            "response_url": data["response_url"],
+            "cancel_url": data["cancel_url"],
+        }
         return Submission(provider_job_id=request_id, handle=handle)
 
     async def poll(self, handle: Mapping[str, Any]) -> PollResult:

@@ -49,8 +49,10 @@ def check_url(url: str, *, what: str = "URL") -> str:
         return url
     if parts.scheme == "http" and parts.hostname and is_loopback(parts.hostname):
         return url
-    raise ProviderError(f"Refusing the {what} {redact_url(url)!r}: only https is allowed "
-                        "(plain http only to this computer).", kind=ErrorKind.NETWORK)
+    raise ProviderError(
+        f"Refusing the {what} {redact_url(url)!r}: only https is allowed (plain http only to this computer).",
+        kind=ErrorKind.NETWORK,
+    )
 
 
 def redact_url(url: str) -> str:
@@ -90,14 +92,14 @@ def parse_retry_after(headers: Mapping[str, str], default: float | None = None) 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    attempts: int = 5            # total tries for a GET
+    attempts: int = 5  # total tries for a GET
     base: float = 0.5
-    cap: float = 8.0             # the longest backoff between tries
+    cap: float = 8.0  # the longest backoff between tries
     max_retry_after: float = 60.0  # a longer Retry-After is waited only this long
-    submit_attempts: int = 3     # total tries for a paid submit (only where it provably was not taken)
+    submit_attempts: int = 3  # total tries for a paid submit (only where it provably was not taken)
 
     def backoff(self, attempt: int) -> float:
-        delay = min(self.cap, self.base * (2.0 ** attempt))
+        delay = min(self.cap, self.base * (2.0**attempt))
         return delay * (0.75 + random.random() * 0.5)
 
 
@@ -139,9 +141,17 @@ def message_from_json(data: Any) -> str:
     return ""
 
 
-_STATUS_KIND = {400: ErrorKind.VALIDATION, 401: ErrorKind.AUTH, 402: ErrorKind.CREDITS, 403: ErrorKind.AUTH,
-                404: ErrorKind.PROVIDER, 408: ErrorKind.TIMEOUT, 413: ErrorKind.VALIDATION,
-                422: ErrorKind.VALIDATION, 429: ErrorKind.RATE_LIMITED}
+_STATUS_KIND = {
+    400: ErrorKind.VALIDATION,
+    401: ErrorKind.AUTH,
+    402: ErrorKind.CREDITS,
+    403: ErrorKind.AUTH,
+    404: ErrorKind.PROVIDER,
+    408: ErrorKind.TIMEOUT,
+    413: ErrorKind.VALIDATION,
+    422: ErrorKind.VALIDATION,
+    429: ErrorKind.RATE_LIMITED,
+}
 
 _KIND_SENTENCE = {
     ErrorKind.AUTH: "{p} says the key is invalid or lacks access — check Settings → Keys.",
@@ -161,21 +171,28 @@ def kind_for_status(status: int) -> ErrorKind:
     return ErrorKind.PROVIDER
 
 
-def provider_error(label: str, response: httpx.Response, *, kind: ErrorKind | None = None,
-                   message: str | None = None) -> ProviderError:
+def provider_error(
+    label: str, response: httpx.Response, *, kind: ErrorKind | None = None, message: str | None = None
+) -> ProviderError:
     """Map an HTTP error answer to a ``ProviderError`` with a human sentence and the provider's words."""
     kind = kind or kind_for_status(response.status_code)
     said = message if message is not None else body_message(response)
     sentence = _KIND_SENTENCE.get(kind, "{p} refused the request.").format(p=label)
     text = f"{sentence} ({response.status_code}: {said})" if said else f"{sentence} ({response.status_code})"
-    return ProviderError(text, kind=kind, status=response.status_code, provider_message=said,
-                         retry_after=parse_retry_after(response.headers))
+    return ProviderError(
+        text,
+        kind=kind,
+        status=response.status_code,
+        provider_message=said,
+        retry_after=parse_retry_after(response.headers),
+    )
 
 
 def error(label: str, kind: ErrorKind, said: str = "", **kw: Any) -> ProviderError:
     sentence = _KIND_SENTENCE.get(kind, "{p} refused the request.").format(p=label)
-    return ProviderError(f"{sentence} ({said})" if said else sentence, kind=kind, provider_message=said or None,
-                         **kw)
+    return ProviderError(
+        f"{sentence} ({said})" if said else sentence, kind=kind, provider_message=said or None, **kw
+    )
 
 
 def json_body(label: str, response: httpx.Response) -> Any:
@@ -184,8 +201,11 @@ def json_body(label: str, response: httpx.Response) -> Any:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
         snippet = response.text[:120].strip()
-        raise ProviderError(f"{label} sent an answer that is not valid JSON ({snippet!r}).",
-                            kind=ErrorKind.PROVIDER, status=response.status_code) from None
+        raise ProviderError(
+            f"{label} sent an answer that is not valid JSON ({snippet!r}).",
+            kind=ErrorKind.PROVIDER,
+            status=response.status_code,
+        ) from None
 
 
 def _origin(exc: Exception) -> str:
@@ -206,12 +226,15 @@ def network_error(label: str, exc: Exception) -> ProviderError:
     at = f" at {origin}" if origin else ""
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
         verb = "did not answer" if isinstance(exc, httpx.ConnectTimeout) else "could not be reached"
-        return ProviderError(f"{label}{at} {verb}: check your connection, or the address (--base-url).",
-                             kind=ErrorKind.TIMEOUT if isinstance(exc, httpx.ConnectTimeout) else ErrorKind.NETWORK)
+        return ProviderError(
+            f"{label}{at} {verb}: check your connection, or the address (--base-url).",
+            kind=ErrorKind.TIMEOUT if isinstance(exc, httpx.ConnectTimeout) else ErrorKind.NETWORK,
+        )
     if isinstance(exc, httpx.TimeoutException):
         return ProviderError(f"{label}{at} did not answer in time.", kind=ErrorKind.TIMEOUT)
-    return ProviderError(f"The connection to {label}{at} broke before its answer was complete.",
-                         kind=ErrorKind.NETWORK)
+    return ProviderError(
+        f"The connection to {label}{at} broke before its answer was complete.", kind=ErrorKind.NETWORK
+    )
 
 
 class Http:
@@ -223,9 +246,17 @@ class Http:
     while it holds the call, so its profile sets a long one).
     """
 
-    def __init__(self, client: httpx.AsyncClient, label: str, *, sleep: Sleep | None = None,
-                 policy: RetryPolicy = RETRY, timeout: httpx.Timeout | None = None,
-                 deadline: Deadline | None = None, read_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        label: str,
+        *,
+        sleep: Sleep | None = None,
+        policy: RetryPolicy = RETRY,
+        timeout: httpx.Timeout | None = None,
+        deadline: Deadline | None = None,
+        read_timeout: float | None = None,
+    ) -> None:
         self.client = client
         self.label = label
         if sleep is None:
@@ -252,7 +283,9 @@ class Http:
         def cut(v: float | None) -> float | None:
             return None if v is None else d.cap(v)
 
-        return self._httpx.Timeout(connect=cut(t.connect), read=cut(t.read), write=cut(t.write), pool=cut(t.pool))
+        return self._httpx.Timeout(
+            connect=cut(t.connect), read=cut(t.read), write=cut(t.write), pool=cut(t.pool)
+        )
 
     def _step_total(self) -> float | None:
         """The longest one whole request may take (connect + send + every read)."""
@@ -268,7 +301,8 @@ class Http:
         try:
             return await asyncio.wait_for(
                 self.client.request(method, url, timeout=self._step_timeout(), follow_redirects=False, **kw),
-                total)
+                total,
+            )
         except TimeoutError:
             raise self._httpx.ReadTimeout(f"no whole answer within {total:g} s") from None
 
@@ -297,8 +331,9 @@ class Http:
         return err
 
     # ------------------------------------------------------------------ requests
-    async def submit(self, method: str, url: str, *, default_retry_after: float | None = None,
-                     **kw: Any) -> httpx.Response:
+    async def submit(
+        self, method: str, url: str, *, default_retry_after: float | None = None, **kw: Any
+    ) -> httpx.Response:
         """A paid request: retried only on a connect error or a 429/503 answer (no job was created).
 
         Any other outcome — a read timeout, a reset after sending, another 5xx — is returned or raised
@@ -321,21 +356,29 @@ class Http:
                 err.submitted = True
                 raise err from None
             if response.status_code in (429, 503) and not last:
-                fallback = default_retry_after if default_retry_after is not None else self.policy.backoff(attempt)
+                fallback = (
+                    default_retry_after if default_retry_after is not None else self.policy.backoff(attempt)
+                )
                 wait = parse_retry_after(response.headers, default=fallback)
                 if wait is not None and wait <= self.policy.max_retry_after and await self._wait(wait, 0):
                     continue
             return response
         raise AssertionError("unreachable")
 
-    async def get(self, url: str, *, retry_statuses: tuple[int, ...] = (408, 425, 429, 500, 502, 503, 504),
-                  **kw: Any) -> httpx.Response:
+    async def get(
+        self, url: str, *, retry_statuses: tuple[int, ...] = (408, 425, 429, 500, 502, 503, 504), **kw: Any
+    ) -> httpx.Response:
         """An idempotent request (poll, status, result, cancel-less GET): retried with capped backoff."""
         return await self.idempotent("GET", url, retry_statuses=retry_statuses, **kw)
 
-    async def idempotent(self, method: str, url: str, *,
-                         retry_statuses: tuple[int, ...] = (408, 425, 429, 500, 502, 503, 504),
-                         **kw: Any) -> httpx.Response:
+    async def idempotent(
+        self,
+        method: str,
+        url: str,
+        *,
+        retry_statuses: tuple[int, ...] = (408, 425, 429, 500, 502, 503, 504),
+        **kw: Any,
+    ) -> httpx.Response:
         """Retried on network faults and ``retry_statuses`` with capped backoff and jitter, honouring
         ``Retry-After`` up to ``policy.max_retry_after``, until the budget runs out; then the last answer
         is returned (or the network fault raised)."""
@@ -363,7 +406,9 @@ class Http:
                     raise self._gave_up(provider_error(self.label, response))
             return response
 
-    async def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, max_redirects: int = 5) -> bytes:
+    async def download(
+        self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES, max_redirects: int = 5
+    ) -> bytes:
         """Fetch a result with **no credentials**, following redirects by hand (each hop re-checked),
         retrying network faults, 5xx/429 and truncated or dripping bodies; 403/404/410 → the link has
         expired (the provider's verdict on the result)."""
@@ -395,11 +440,13 @@ class Http:
                 if name in request.headers:
                     del request.headers[name]
             try:
-                response = await asyncio.wait_for(self.client.send(request, stream=True, follow_redirects=False),
-                                                  self._step_total())
+                response = await asyncio.wait_for(
+                    self.client.send(request, stream=True, follow_redirects=False), self._step_total()
+                )
             except TimeoutError:
-                raise _Retryable(error(self.label, ErrorKind.TIMEOUT,
-                                       "the download host sent no answer in time")) from None
+                raise _Retryable(
+                    error(self.label, ErrorKind.TIMEOUT, "the download host sent no answer in time")
+                ) from None
             except self._httpx.HTTPError as exc:
                 offline = isinstance(exc, (self._httpx.ConnectError, self._httpx.ConnectTimeout))
                 raise _Retryable(network_error(self.label, exc), offline=offline) from None
@@ -413,17 +460,29 @@ class Http:
                     current = str(self._httpx.URL(current).join(location))
                     continue
                 if response.status_code in (401, 403, 404, 410):
-                    raise verdict(error(self.label, ErrorKind.EXPIRED,
-                                        f"{response.status_code} on the result link", status=response.status_code))
+                    raise verdict(
+                        error(
+                            self.label,
+                            ErrorKind.EXPIRED,
+                            f"{response.status_code} on the result link",
+                            status=response.status_code,
+                        )
+                    )
                 if response.status_code in (408, 425, 429, 500, 502, 503, 504):
                     wait = parse_retry_after(response.headers)
                     said = f"{response.status_code} while downloading the result" + (
-                        f", asked to wait {wait:g} s" if wait else "")
+                        f", asked to wait {wait:g} s" if wait else ""
+                    )
                     kind = ErrorKind.RATE_LIMITED if response.status_code == 429 else ErrorKind.PROVIDER
                     raise _Retryable(error(self.label, kind, said, status=response.status_code), wait)
                 if response.status_code != 200:
-                    raise _Retryable(error(self.label, ErrorKind.PROVIDER,
-                                           f"{response.status_code} while downloading the result"))
+                    raise _Retryable(
+                        error(
+                            self.label,
+                            ErrorKind.PROVIDER,
+                            f"{response.status_code} while downloading the result",
+                        )
+                    )
                 return await self._read_body(response, max_bytes)
             finally:
                 await response.aclose()
@@ -437,9 +496,14 @@ class Http:
         encoded = bool(response.headers.get("content-encoding", "").strip(" ,").replace("identity", ""))
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and not encoded and int(declared) > max_bytes:
-            raise verdict(error(self.label, ErrorKind.PROVIDER,
-                                f"the result is {int(declared) // 1_048_576} MB, over the "
-                                f"{max_bytes // 1_048_576} MB limit"))
+            raise verdict(
+                error(
+                    self.label,
+                    ErrorKind.PROVIDER,
+                    f"the result is {int(declared) // 1_048_576} MB, over the "
+                    f"{max_bytes // 1_048_576} MB limit",
+                )
+            )
         chunks: list[bytes] = []
         size = 0
         started = time.monotonic()
@@ -457,22 +521,34 @@ class Http:
             except TimeoutError:
                 raise _Retryable(error(self.label, ErrorKind.TIMEOUT, "the download stalled")) from None
             except self._httpx.HTTPError as exc:  # reset, truncated mid-body, or a body that does not decode
-                raise _Retryable(error(self.label, ErrorKind.NETWORK,
-                                       f"the download broke off ({type(exc).__name__})")) from None
+                raise _Retryable(
+                    error(self.label, ErrorKind.NETWORK, f"the download broke off ({type(exc).__name__})")
+                ) from None
             size += len(chunk)
             if size > max_bytes:
-                raise verdict(error(self.label, ErrorKind.PROVIDER,
-                                    f"the result is over the {max_bytes // 1_048_576} MB limit"))
+                raise verdict(
+                    error(
+                        self.label,
+                        ErrorKind.PROVIDER,
+                        f"the result is over the {max_bytes // 1_048_576} MB limit",
+                    )
+                )
             chunks.append(chunk)
             took = time.monotonic() - started
             if took > RATE_GRACE_S and size / took < MIN_DOWNLOAD_RATE:
-                raise _Retryable(error(self.label, ErrorKind.NETWORK,
-                                       f"the download crawled ({size} bytes in {took:.0f} s)"))
+                raise _Retryable(
+                    error(
+                        self.label, ErrorKind.NETWORK, f"the download crawled ({size} bytes in {took:.0f} s)"
+                    )
+                )
         data = b"".join(chunks)
         sent = response.num_bytes_downloaded
         if declared and declared.isdigit() and sent != int(declared):
-            raise _Retryable(error(self.label, ErrorKind.NETWORK,
-                                   f"the download was truncated ({sent} of {declared} bytes)"))
+            raise _Retryable(
+                error(
+                    self.label, ErrorKind.NETWORK, f"the download was truncated ({sent} of {declared} bytes)"
+                )
+            )
         return data
 
 
@@ -507,8 +583,9 @@ def new_client(**kw: Any) -> httpx.AsyncClient:
     """The client FlexStudio uses: no default auth, no redirects, bounded timeouts, no env proxies' auth."""
     import httpx
 
-    return httpx.AsyncClient(timeout=_timeout(), follow_redirects=False,
-                             headers={"user-agent": "FlexStudio/0.1"}, **kw)
+    return httpx.AsyncClient(
+        timeout=_timeout(), follow_redirects=False, headers={"user-agent": "FlexStudio/0.1"}, **kw
+    )
 
 
 def read_timeout(options: Mapping[str, Any], default: float | None = None) -> float | None:
@@ -537,8 +614,13 @@ class HttpProvider:
         if self._http is None:
             if self.ctx.client is None:
                 raise RuntimeError(f"{self.info.label}: no HTTP client was given")
-            self._http = Http(self.ctx.client, self.info.label, sleep=self.ctx.sleep, deadline=self.ctx.deadline,
-                              read_timeout=read_timeout(self.options, self.default_read_timeout))
+            self._http = Http(
+                self.ctx.client,
+                self.info.label,
+                sleep=self.ctx.sleep,
+                deadline=self.ctx.deadline,
+                read_timeout=read_timeout(self.options, self.default_read_timeout),
+            )
         return self._http
 
     def _base(self) -> str:
@@ -568,5 +650,7 @@ class HttpProvider:
             p = urlsplit(base)
             raise ProviderError(
                 f"{self.info.label} gave a {what} on another host ({redact_url(url)}); the {secret} is only "
-                f"sent to {p.scheme}://{p.netloc}, so this {noun} cannot be followed.", kind=ErrorKind.PROVIDER)
+                f"sent to {p.scheme}://{p.netloc}, so this {noun} cannot be followed.",
+                kind=ErrorKind.PROVIDER,
+            )
         return url

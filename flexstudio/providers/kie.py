@@ -75,9 +75,15 @@ QUEUED_STATES = {"waiting", "queuing"}
 RUNNING_STATES = {"generating"}
 
 GONE_RE = re.compile(r"not found|not exist|is null|no record", re.IGNORECASE)
-_CODE_KIND = {400: ErrorKind.VALIDATION, 401: ErrorKind.AUTH, 402: ErrorKind.CREDITS, 403: ErrorKind.AUTH,
-              422: ErrorKind.VALIDATION, 429: ErrorKind.RATE_LIMITED}
-_RETRY_CODES = (429, 455)           # the task was not created: safe to send again after waiting
+_CODE_KIND = {
+    400: ErrorKind.VALIDATION,
+    401: ErrorKind.AUTH,
+    402: ErrorKind.CREDITS,
+    403: ErrorKind.AUTH,
+    422: ErrorKind.VALIDATION,
+    429: ErrorKind.RATE_LIMITED,
+}
+_RETRY_CODES = (429, 455)  # the task was not created: safe to send again after waiting
 _POLL_RETRY_CODES = (429, 455, 500)  # a status read is idempotent
 
 
@@ -106,22 +112,30 @@ class KieProvider(UploadingProvider, HttpProvider):
         auth = self._auth()
         lo, hi = PROMPT_LENGTH
         if not lo <= len(request.prompt) <= hi:
-            raise BadInput(f"Kie.ai takes prompts of {lo} to {hi} characters; this one has {len(request.prompt)}.")
+            raise BadInput(
+                f"Kie.ai takes prompts of {lo} to {hi} characters; this one has {len(request.prompt)}."
+            )
         urls = user_reference_urls(request, self.options)
         if urls is None and references:
             if not self.options.get("upload_references", True):
                 raise ProviderError(
                     "Kie.ai needs reference images at public https URLs; local images cannot be sent to it. "
                     "Give the images' URLs (reference_urls) or turn on uploads to Kie's file storage.",
-                    kind=ErrorKind.VALIDATION)
+                    kind=ErrorKind.VALIDATION,
+                )
             if len(references) > MAX_REFERENCES:
-                raise BadInput(f"Kie.ai takes at most {MAX_REFERENCES} reference images (got {len(references)}).")
+                raise BadInput(
+                    f"Kie.ai takes at most {MAX_REFERENCES} reference images (got {len(references)})."
+                )
             urls, _ = await self.reference_values(references)  # uploaded once per account, then reused
         if urls and len(urls) > MAX_REFERENCES:
             raise BadInput(f"Kie.ai takes at most {MAX_REFERENCES} reference images (got {len(urls)}).")
         width, height = request.output_size(self.info.capabilities.max_pixels)
-        payload: dict[str, Any] = {"prompt": request.prompt, "aspect_ratio": nearest_aspect(width, height),
-                                   "resolution": resolution_tier(width, height)}
+        payload: dict[str, Any] = {
+            "prompt": request.prompt,
+            "aspect_ratio": nearest_aspect(width, height),
+            "resolution": resolution_tier(width, height),
+        }
         if urls:
             payload["input_urls"] = urls
         body = {"model": MODEL_I2I if urls else MODEL_T2I, "input": payload}
@@ -141,20 +155,29 @@ class KieProvider(UploadingProvider, HttpProvider):
         for attempt in range(policy.attempts):
             response = await self.http.get(url, headers=auth)
             if response.status_code == 404:
-                raise JobGone(f"{label} no longer knows this task ({response.status_code}).",
-                              kind=ErrorKind.PROVIDER, status=404)
+                raise JobGone(
+                    f"{label} no longer knows this task ({response.status_code}).",
+                    kind=ErrorKind.PROVIDER,
+                    status=404,
+                )
             if response.status_code != 200:
                 raise self._http_error(response)
             body = json_body(label, response)
             code = _code(body)
             if code in _POLL_RETRY_CODES and attempt < policy.attempts - 1:
-                await self.http.sleep(parse_retry_after(response.headers, default=policy.backoff(attempt)) or 0)
+                await self.http.sleep(
+                    parse_retry_after(response.headers, default=policy.backoff(attempt)) or 0
+                )
                 continue
             if code != 200:
                 msg = _msg(body)
                 if code == 404 or (code == 422 and GONE_RE.search(msg)):
-                    raise JobGone(f"{label} no longer knows this task ({msg or code}).", kind=ErrorKind.PROVIDER,
-                                  status=code, provider_message=msg or None)
+                    raise JobGone(
+                        f"{label} no longer knows this task ({msg or code}).",
+                        kind=ErrorKind.PROVIDER,
+                        status=code,
+                        provider_message=msg or None,
+                    )
                 raise self._code_error(code, msg)
             return self._record(body.get("data"))
         raise AssertionError("unreachable")
@@ -187,7 +210,9 @@ class KieProvider(UploadingProvider, HttpProvider):
         raise AssertionError("unreachable")
 
     def should_stage(self, request: EditRequest) -> bool:
-        return user_reference_urls(request, self.options) is None and bool(self.options.get("upload_references", True))
+        return user_reference_urls(request, self.options) is None and bool(
+            self.options.get("upload_references", True)
+        )
 
     async def upload_reference(self, ref: PreparedReference) -> Uploaded:
         """Put one local reference on Kie's temporary file storage (kept 3 days); return its public URL."""
@@ -195,8 +220,12 @@ class KieProvider(UploadingProvider, HttpProvider):
         started = self.uploads.clock()
         name = f"{hashlib.sha256(ref.data).hexdigest()[:24]}.{_EXT.get(ref.mime, 'png')}"
         response = await self.http.idempotent(
-            "POST", f"{self._upload_base()}/api/file-stream-upload", headers=auth,
-            files={"file": (name, ref.data, ref.mime)}, data={"uploadPath": UPLOAD_PATH, "fileName": name})
+            "POST",
+            f"{self._upload_base()}/api/file-stream-upload",
+            headers=auth,
+            files={"file": (name, ref.data, ref.mime)},
+            data={"uploadPath": UPLOAD_PATH, "fileName": name},
+        )
         if response.status_code != 200:
             raise self._http_error(response)
         body = json_body(self.info.label, response)
@@ -218,8 +247,11 @@ class KieProvider(UploadingProvider, HttpProvider):
             return PollResult(state="queued", message=state)
         if state in RUNNING_STATES:
             progress = data.get("progress")
-            return PollResult(state="running", message=state,
-                              progress=progress / 100 if isinstance(progress, (int, float)) and progress > 1 else None)
+            return PollResult(
+                state="running",
+                message=state,
+                progress=progress / 100 if isinstance(progress, (int, float)) and progress > 1 else None,
+            )
         if state == "success":
             urls = _result_urls(label, data.get("resultJson"))
             for u in urls:
@@ -236,15 +268,18 @@ class KieProvider(UploadingProvider, HttpProvider):
         said = f"{msg} (failCode {fcode})" if fcode and msg else (msg or fcode or "the task failed")
         if MODERATION_RE.search(msg):
             return error(label, ErrorKind.MODERATED, said, moderation_stage=moderation_stage(msg))
-        kind = {"400": ErrorKind.VALIDATION, "422": ErrorKind.VALIDATION,
-                "402": ErrorKind.CREDITS}.get(fcode, ErrorKind.PROVIDER)
+        kind = {"400": ErrorKind.VALIDATION, "422": ErrorKind.VALIDATION, "402": ErrorKind.CREDITS}.get(
+            fcode, ErrorKind.PROVIDER
+        )
         return verdict(error(label, kind, said))
 
     def _code_error(self, code: int | None, msg: str, *, retry_after: float | None = None) -> ProviderError:
         label = self.info.label
         said = f"code {code}: {msg}" if msg else f"code {code}"
         if code in (400, 422, 451) and MODERATION_RE.search(msg):
-            return error(label, ErrorKind.MODERATED, said, status=code, moderation_stage=moderation_stage(msg))
+            return error(
+                label, ErrorKind.MODERATED, said, status=code, moderation_stage=moderation_stage(msg)
+            )
         kind = _CODE_KIND.get(code or 0, ErrorKind.PROVIDER)
         return error(label, kind, said, status=code, retry_after=retry_after)
 
@@ -299,27 +334,44 @@ def capabilities() -> Capabilities:
     no = "Kie.ai's FLUX.2 [flex] endpoint has no such setting: not sent"
     fields = {
         "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.CONVERTED, "uploaded to Kie.ai's temporary file storage (deleted "
-                                                       "after 3 days) and sent as input_urls"),
+        "references": FieldHandling(
+            Support.CONVERTED,
+            "uploaded to Kie.ai's temporary file storage (deleted after 3 days) and sent as input_urls",
+        ),
         "steps": FieldHandling(Support.IGNORED, no),
         "guidance": FieldHandling(Support.IGNORED, no),
         "seed": FieldHandling(Support.IGNORED, f"{no}; results are not reproducible"),
-        "size": FieldHandling(Support.CONVERTED, "sent as the nearest aspect ratio (1:1, 4:3, 3:4, 16:9, 9:16, "
-                                                 "3:2, 2:3) and resolution 1K or 2K"),
+        "size": FieldHandling(
+            Support.CONVERTED,
+            "sent as the nearest aspect ratio (1:1, 4:3, 3:4, 16:9, 9:16, 3:2, 2:3) and resolution 1K or 2K",
+        ),
         "output_format": FieldHandling(Support.IGNORED, "Kie.ai chooses the file type: saved as delivered"),
         "safety": FieldHandling(Support.IGNORED, no),
         "prompt_upsampling": FieldHandling(Support.IGNORED, no),
     }
-    return Capabilities(max_references=MAX_REFERENCES, steps_range=None, guidance_range=None, safety_range=None,
-                        prompt_upsampling=False, references_need_urls=False, fields=fields,
-                        prompt_length=PROMPT_LENGTH)
+    return Capabilities(
+        max_references=MAX_REFERENCES,
+        steps_range=None,
+        guidance_range=None,
+        safety_range=None,
+        prompt_upsampling=False,
+        references_need_urls=False,
+        fields=fields,
+        prompt_length=PROMPT_LENGTH,
+    )
 
 
 def _profile() -> ProviderInfo:
-    info = ProviderInfo(id="kie", label="Kie.ai", protocol=PROTOCOL, capabilities=capabilities(),
-                        default_base_url=KIE_BASE, env_var="KIE_API_KEY",
-                        key_help="Create a key on the API Key page of https://kie.ai",
-                        options={"upload_references": True})
+    info = ProviderInfo(
+        id="kie",
+        label="Kie.ai",
+        protocol=PROTOCOL,
+        capabilities=capabilities(),
+        default_base_url=KIE_BASE,
+        env_var="KIE_API_KEY",
+        key_help="Create a key on the API Key page of https://kie.ai",
+        options={"upload_references": True},
+    )
     return info.bind(KieProvider)
 
 

@@ -59,14 +59,17 @@ _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 # "safety_tolerance must be …" is a validation error, not a moderation.
 MODERATION_RE = re.compile(
     r"moderat|content[ _-]?polic|safety (system|filter|checker)|nsfw|flagged|sensitive content|"
-    r"inappropriate|content[ _-]filter", re.IGNORECASE)
+    r"inappropriate|content[ _-]filter",
+    re.IGNORECASE,
+)
 MODERATION_CODES = {"content_policy_violation", "moderation_blocked", "content_filter", "content_filtered"}
-OUTPUT_STAGE_RE = re.compile(r"output|generated image|result image|nsfw content detected in the (image|result)",
-                             re.IGNORECASE)
+OUTPUT_STAGE_RE = re.compile(
+    r"output|generated image|result image|nsfw content detected in the (image|result)", re.IGNORECASE
+)
 
 
 def moderation_stage(text: str) -> str:
-    """"output" when the provider's words say the generated image was flagged, else "input"."""
+    """ "output" when the provider's words say the generated image was flagged, else "input"."""
     return "output" if OUTPUT_STAGE_RE.search(text) else "input"
 
 
@@ -130,20 +133,25 @@ class OpenAIImagesProvider(HttpProvider):
         self.model = str(options.get("model") or DEFAULT_MODEL)
         self.response_format = str(options.get("response_format") or "b64_json")
         if self.response_format not in RESPONSE_FORMATS:
-            raise BadInput(f"{info.label}: response_format must be b64_json or url "
-                           f"(got {self.response_format!r}).")
+            raise BadInput(
+                f"{info.label}: response_format must be b64_json or url (got {self.response_format!r})."
+            )
         style = str(options.get("param_style") or "flux")
         if style not in PARAM_STYLES:
-            raise BadInput(f"{info.label}: param_style must be one of {', '.join(PARAM_STYLES)} (got {style!r}).")
+            raise BadInput(
+                f"{info.label}: param_style must be one of {', '.join(PARAM_STYLES)} (got {style!r})."
+            )
         self.params = PARAM_STYLES[style]
 
     # -------------------------------------------------------------------- plumbing
     def _base(self) -> str:
         base = (self.ctx.base_url or self.info.default_base_url or "").strip().rstrip("/")
         if not base:
-            raise BadInput(f"{self.info.label} needs the gateway's base URL (the root that holds "
-                           "/images/edits, e.g. https://gateway.example/v1): pass --base-url or set it "
-                           "in the profile.")
+            raise BadInput(
+                f"{self.info.label} needs the gateway's base URL (the root that holds "
+                "/images/edits, e.g. https://gateway.example/v1): pass --base-url or set it "
+                "in the profile."
+            )
         return base
 
     def _auth(self) -> dict[str, str]:
@@ -157,8 +165,9 @@ class OpenAIImagesProvider(HttpProvider):
         request = request.resolved()
         base = self._base()
         if len(references) > MAX_REFERENCES:
-            raise BadInput(f"{self.info.label} takes at most {MAX_REFERENCES} reference images "
-                           f"(got {len(references)}).")
+            raise BadInput(
+                f"{self.info.label} takes at most {MAX_REFERENCES} reference images (got {len(references)})."
+            )
         width, height = request.output_size(self.info.capabilities.max_pixels)
         fields: dict[str, Any] = {
             "model": self.model,
@@ -175,13 +184,21 @@ class OpenAIImagesProvider(HttpProvider):
             headers["idempotency-key"] = self.ctx.idempotency_key
         if references:
             name = "image" if len(references) == 1 else "image[]"
-            files = [(name, (f"image-{i}.{_EXT.get(ref.mime, 'png')}", ref.data, ref.mime))
-                     for i, ref in enumerate(references, 1)]
-            response = await self.http.submit("POST", f"{base}/images/edits", headers=headers,
-                                              data={k: _form(v) for k, v in fields.items()}, files=files)
+            files = [
+                (name, (f"image-{i}.{_EXT.get(ref.mime, 'png')}", ref.data, ref.mime))
+                for i, ref in enumerate(references, 1)
+            ]
+            response = await self.http.submit(
+                "POST",
+                f"{base}/images/edits",
+                headers=headers,
+                data={k: _form(v) for k, v in fields.items()},
+                files=files,
+            )
         else:
-            response = await self.http.submit("POST", f"{base}/images/generations", headers=headers,
-                                              json=fields)
+            response = await self.http.submit(
+                "POST", f"{base}/images/generations", headers=headers, json=fields
+            )
         if response.status_code != 200:
             raise self._error(response)
         return self._submission(request, response)
@@ -192,10 +209,16 @@ class OpenAIImagesProvider(HttpProvider):
         urls = [str(u) for u in handle.get("urls") or ()]
         if urls:
             billed = handle.get("billed_usd")
-            return PollResult(state="done", billed_usd=billed,
-                              result=Result(urls=tuple(urls), seed=handle.get("seed"), billed_usd=billed))
-        raise JobGone(f"{self.info.label} answers synchronously and returned the image with its answer; "
-                      "there is nothing left to fetch for this job.", kind=ErrorKind.PROVIDER)
+            return PollResult(
+                state="done",
+                billed_usd=billed,
+                result=Result(urls=tuple(urls), seed=handle.get("seed"), billed_usd=billed),
+            )
+        raise JobGone(
+            f"{self.info.label} answers synchronously and returned the image with its answer; "
+            "there is nothing left to fetch for this job.",
+            kind=ErrorKind.PROVIDER,
+        )
 
     async def download(self, url: str) -> bytes:
         return await self.http.download(url)
@@ -234,15 +257,25 @@ class OpenAIImagesProvider(HttpProvider):
         if isinstance(meta, dict) and isinstance(meta.get("seed"), int):
             seed = meta["seed"]
         request_id = response.headers.get("x-lumenfall-request-id") or body.get("id")
-        handle: dict[str, Any] = {"protocol": PROTOCOL, "model": self.model, "seed": seed, "billed_usd": billed}
+        handle: dict[str, Any] = {
+            "protocol": PROTOCOL,
+            "model": self.model,
+            "seed": seed,
+            "billed_usd": billed,
+        }
         if urls:
             handle["urls"] = urls
         if request_id:
             handle["request_id"] = str(request_id)
-        result = Result(urls=tuple(urls), images=tuple(images), seed=seed, billed_usd=billed,
-                        revised_prompt=revised)
-        return Submission(provider_job_id=str(request_id) if request_id else None, handle=handle,
-                          billed_usd=billed, result=result)
+        result = Result(
+            urls=tuple(urls), images=tuple(images), seed=seed, billed_usd=billed, revised_prompt=revised
+        )
+        return Submission(
+            provider_job_id=str(request_id) if request_id else None,
+            handle=handle,
+            billed_usd=billed,
+            result=result,
+        )
 
     def _error(self, response: httpx.Response) -> ProviderError:
         label = self.info.label
@@ -257,16 +290,21 @@ class OpenAIImagesProvider(HttpProvider):
         etype = str(err.get("type") or "")
         message = str(err.get("message") or "")
         status = response.status_code
-        if status not in (401, 402, 429) and (code.lower() in MODERATION_CODES or "content_policy" in etype
-                                               or MODERATION_RE.search(message)):
+        if status not in (401, 402, 429) and (
+            code.lower() in MODERATION_CODES or "content_policy" in etype or MODERATION_RE.search(message)
+        ):
             exc = provider_error(label, response, kind=ErrorKind.MODERATED)
             exc.moderation_stage = moderation_stage(message)
             return exc
         if etype == "insufficient_quota" or code.upper() in ("INSUFFICIENT_BALANCE", "INSUFFICIENT_QUOTA"):
             return provider_error(label, response, kind=ErrorKind.CREDITS)
         if status == 404 and code.upper() in ("MODEL_NOT_FOUND", "MODEL_DISABLED"):
-            return provider_error(label, response, kind=ErrorKind.VALIDATION,
-                                  message=f"{message or code} (model id {self.model!r})")
+            return provider_error(
+                label,
+                response,
+                kind=ErrorKind.VALIDATION,
+                message=f"{message or code} (model id {self.model!r})",
+            )
         if status >= 500:
             return provider_error(label, response, kind=ErrorKind.PROVIDER)
         return provider_error(label, response)
@@ -290,36 +328,57 @@ def capabilities(style: str) -> Capabilities:
         fields = {
             "prompt": FieldHandling(Support.HONOURED),
             "references": FieldHandling(Support.CONVERTED, "uploaded as multipart image / image[] parts"),
-            "steps": FieldHandling(Support.CONVERTED, f"sent as steps and num_inference_steps (2–50), {passthrough}"),
+            "steps": FieldHandling(
+                Support.CONVERTED, f"sent as steps and num_inference_steps (2–50), {passthrough}"
+            ),
             "guidance": FieldHandling(Support.RENAMED, "sent as cfg_scale"),
             "seed": FieldHandling(Support.CONVERTED, "sent as a form string"),
-            "size": FieldHandling(Support.CONVERTED, "sent as size \"WxH\""),
+            "size": FieldHandling(Support.CONVERTED, 'sent as size "WxH"'),
             "output_format": FieldHandling(Support.HONOURED),
-            "safety": FieldHandling(Support.CONVERTED, "sent as safety_tolerance \"1\"–\"5\""),
+            "safety": FieldHandling(Support.CONVERTED, 'sent as safety_tolerance "1"–"5"'),
             "prompt_upsampling": FieldHandling(Support.CONVERTED, "sent as prompt_enhancement on/off"),
         }
-        return Capabilities(max_references=MAX_REFERENCES, steps_range=(2, 50), safety_range=(1, 5),
-                            formats=("jpeg", "png", "webp"), fields=fields)
+        return Capabilities(
+            max_references=MAX_REFERENCES,
+            steps_range=(2, 50),
+            safety_range=(1, 5),
+            formats=("jpeg", "png", "webp"),
+            fields=fields,
+        )
     fields = {
         "prompt": FieldHandling(Support.HONOURED),
         "references": FieldHandling(Support.CONVERTED, "uploaded as multipart image / image[] parts"),
         "steps": FieldHandling(Support.CONVERTED, f"sent as a form string, {passthrough}"),
         "guidance": FieldHandling(Support.CONVERTED, f"sent as a form string, {passthrough}"),
         "seed": FieldHandling(Support.CONVERTED, "sent as a form string"),
-        "size": FieldHandling(Support.CONVERTED, "sent as size \"WxH\""),
+        "size": FieldHandling(Support.CONVERTED, 'sent as size "WxH"'),
         "output_format": FieldHandling(Support.HONOURED),
         "safety": FieldHandling(Support.CONVERTED, f"sent as safety_tolerance, {passthrough}"),
         "prompt_upsampling": FieldHandling(Support.CONVERTED, f"sent as prompt_upsampling, {passthrough}"),
     }
-    return Capabilities(max_references=MAX_REFERENCES, steps_range=(1, 50), safety_range=(0, 5),
-                        formats=("jpeg", "png", "webp"), fields=fields)
+    return Capabilities(
+        max_references=MAX_REFERENCES,
+        steps_range=(1, 50),
+        safety_range=(0, 5),
+        formats=("jpeg", "png", "webp"),
+        fields=fields,
+    )
 
 
-def _profile(id: str, label: str, base_url: str, options: Mapping[str, Any], *, env_var: str | None,
-             key_help: str) -> ProviderInfo:
+def _profile(
+    id: str, label: str, base_url: str, options: Mapping[str, Any], *, env_var: str | None, key_help: str
+) -> ProviderInfo:
     opts = {"model": DEFAULT_MODEL, "param_style": "flux", "response_format": "b64_json", **dict(options)}
-    info = ProviderInfo(id=id, label=label, protocol=PROTOCOL, capabilities=capabilities(str(opts["param_style"])),
-                        default_base_url=base_url, env_var=env_var, key_help=key_help, options=opts)
+    info = ProviderInfo(
+        id=id,
+        label=label,
+        protocol=PROTOCOL,
+        capabilities=capabilities(str(opts["param_style"])),
+        default_base_url=base_url,
+        env_var=env_var,
+        key_help=key_help,
+        options=opts,
+    )
     return info.bind(OpenAIImagesProvider)
 
 
@@ -341,8 +400,20 @@ def custom_profile(id: str, label: str, base_url: str, options: Mapping[str, Any
 
 
 PROFILES: tuple[ProviderInfo, ...] = (
-    _profile("lumenfall", "Lumenfall", LUMENFALL_BASE, {"param_style": "lumenfall"}, env_var="LUMENFALL_API_KEY",
-             key_help="Create a key (lmnfl_…) in the Lumenfall dashboard: https://lumenfall.ai"),
-    _profile("openai-compatible", "OpenAI-compatible", "", {}, env_var="OPENAI_API_KEY",
-             key_help="Use the API key of the gateway whose base URL you set (--base-url or the profile)."),
+    _profile(
+        "lumenfall",
+        "Lumenfall",
+        LUMENFALL_BASE,
+        {"param_style": "lumenfall"},
+        env_var="LUMENFALL_API_KEY",
+        key_help="Create a key (lmnfl_…) in the Lumenfall dashboard: https://lumenfall.ai",
+    ),
+    _profile(
+        "openai-compatible",
+        "OpenAI-compatible",
+        "",
+        {},
+        env_var="OPENAI_API_KEY",
+        key_help="Use the API key of the gateway whose base URL you set (--base-url or the profile).",
+    ),
 )

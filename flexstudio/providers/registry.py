@@ -45,13 +45,19 @@ class Registry:
         mod = _module(spec.protocol)
         make = getattr(mod, "custom_profile", None) if mod else None
         if make is None:
-            self.problems.append(f"Endpoint {spec.label!r}: protocol {spec.protocol!r} takes no custom endpoints.")
+            self.problems.append(
+                f"Endpoint {spec.label!r}: protocol {spec.protocol!r} takes no custom endpoints."
+            )
             return None
         if spec.id in self._infos and not self._infos[spec.id].options.get("custom"):
-            self.problems.append(f"Endpoint {spec.label!r}: the id {spec.id!r} is taken by a built-in provider.")
+            self.problems.append(
+                f"Endpoint {spec.label!r}: the id {spec.id!r} is taken by a built-in provider."
+            )
             return None
         try:
-            info: ProviderInfo = make(spec.id, spec.label, spec.base_url, {**dict(spec.options), "custom": True})
+            info: ProviderInfo = make(
+                spec.id, spec.label, spec.base_url, {**dict(spec.options), "custom": True}
+            )
         except BadInput as exc:
             self.problems.append(f"Endpoint {spec.label!r}: {exc}")
             return None
@@ -83,4 +89,6 @@ class Registry:
         try:
             return self._infos[provider_id]
         except KeyError:
-            raise BadInput(f"Unknown provider {provider_id!r}; choose one of: {', '.join(self._infos)}.") from None
+            raise BadInput(
+                f"Unknown provider {provider_id!r}; choose one of: {', '.join(self._infos)}."
+            ) from None

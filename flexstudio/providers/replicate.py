@@ -62,17 +62,17 @@ LABEL = "Replicate"
 ENV_VAR = "REPLICATE_API_TOKEN"
 DEFAULT_BASE_URL = "https://api.replicate.com"
 MODEL = "black-forest-labs/flux-2-flex"
-PREFER_WAIT = 10                       # seconds the create call may hold the connection (1–60)
+PREFER_WAIT = 10  # seconds the create call may hold the connection (1–60)
 STEPS_RANGE = (1, 50)
 GUIDANCE_RANGE = (1.5, 10.0)
-SAFETY_RANGE = (1, 5)                  # BFL's 0 (strictest) becomes 1
-SIDE_RANGE = (256, 2048)               # aspect_ratio "custom": width/height per side
+SAFETY_RANGE = (1, 5)  # BFL's 0 (strictest) becomes 1
+SIDE_RANGE = (256, 2048)  # aspect_ratio "custom": width/height per side
 OUTPUT_QUALITY = 95
 MAX_REFERENCES = 10
 FORMAT_NAMES = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 MODERATION_CODE = "(E005)"
-INLINE_MAX_BYTES = 256 * 1024         # smaller references travel as data URIs inside the request
-FILE_LIFETIME = 3600                  # assumed when the Files API states no expires_at (files last 1 h)
+INLINE_MAX_BYTES = 256 * 1024  # smaller references travel as data URIs inside the request
+FILE_LIFETIME = 3600  # assumed when the Files API states no expires_at (files last 1 h)
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 _PERCENT = re.compile(r"(\d{1,3})%\|")
 
@@ -90,13 +90,18 @@ CAPABILITIES = Capabilities(
     prompt_upsampling=True,
     fields={
         "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.RENAMED, "sent as input_images (uploaded once with the Files "
-                                                     "API; small ones as data URIs), up to 10"),
+        "references": FieldHandling(
+            Support.RENAMED,
+            "sent as input_images (uploaded once with the Files API; small ones as data URIs), up to 10",
+        ),
         "steps": FieldHandling(Support.HONOURED),
         "guidance": FieldHandling(Support.HONOURED),
         "seed": FieldHandling(Support.HONOURED),
-        "size": FieldHandling(Support.CONVERTED, "sent as aspect_ratio custom + width/height; sides outside "
-                                                 "256–2048 are scaled into range keeping the aspect ratio"),
+        "size": FieldHandling(
+            Support.CONVERTED,
+            "sent as aspect_ratio custom + width/height; sides outside "
+            "256–2048 are scaled into range keeping the aspect ratio",
+        ),
         "output_format": FieldHandling(Support.CONVERTED, "jpeg is sent as jpg (quality 95)"),
         "safety": FieldHandling(Support.CONVERTED, "sent as 1–5 (0 counts as 1)"),
         "prompt_upsampling": FieldHandling(Support.HONOURED),
@@ -118,8 +123,10 @@ def custom_size(width: int, height: int) -> tuple[int, int]:
     lo, hi = SIDE_RANGE
     size = fit_sides(width, height, lo, hi)
     if size is None:
-        raise BadInput(f"Replicate makes sizes from {lo} to {hi} pixels per side, so {width}×{height} "
-                       f"cannot keep its shape (at most {hi // lo}:1) — choose another size.")
+        raise BadInput(
+            f"Replicate makes sizes from {lo} to {hi} pixels per side, so {width}×{height} "
+            f"cannot keep its shape (at most {hi // lo}:1) — choose another size."
+        )
     return size
 
 
@@ -129,8 +136,9 @@ def _refused_url(response: httpx.Response) -> bool:
         return False
     data = _json_or_none(response)
     fields = data.get("invalid_fields") if isinstance(data, dict) else None
-    if isinstance(fields, list) and any(isinstance(f, dict) and "input_images" in str(f.get("field", ""))
-                                        for f in fields):
+    if isinstance(fields, list) and any(
+        isinstance(f, dict) and "input_images" in str(f.get("field", "")) for f in fields
+    ):
         return True
     return isinstance(data, dict) and "input_images" in str(data.get("detail", ""))
 
@@ -185,8 +193,11 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
         if isinstance(data, dict):
             fields = data.get("invalid_fields")
             if isinstance(fields, list) and fields:
-                parts = [f"{f.get('field', '?')}: {f.get('description') or f.get('type', '')}"
-                         for f in fields if isinstance(f, dict)]
+                parts = [
+                    f"{f.get('field', '?')}: {f.get('description') or f.get('type', '')}"
+                    for f in fields
+                    if isinstance(f, dict)
+                ]
                 said = "; ".join(p for p in parts if p) or said
             elif isinstance(data.get("title"), str) and data["title"] not in said:
                 said = f"{data['title']}: {said}" if said else data["title"]
@@ -194,36 +205,50 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
 
     def _gone(self, response: httpx.Response) -> JobGone:
         said = body_message(response)
-        return JobGone(f"{self.info.label} no longer knows this prediction ({response.status_code}: {said}); "
-                       "it cannot be finished.", kind=ErrorKind.PROVIDER, status=response.status_code,
-                       provider_message=said)
+        return JobGone(
+            f"{self.info.label} no longer knows this prediction ({response.status_code}: {said}); "
+            "it cannot be finished.",
+            kind=ErrorKind.PROVIDER,
+            status=response.status_code,
+            provider_message=said,
+        )
 
     # ------------------------------------------------------------------ request
-    def build_input(self, request: EditRequest, references: Sequence[PreparedReference],
-                    image_urls: Sequence[str] | None = None) -> dict[str, Any]:
+    def build_input(
+        self,
+        request: EditRequest,
+        references: Sequence[PreparedReference],
+        image_urls: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
         caps = self.info.capabilities
         if len(references) > caps.max_references:
-            raise BadInput(f"{self.info.label} takes at most {caps.max_references} reference images "
-                           f"(got {len(references)}).")
+            raise BadInput(
+                f"{self.info.label} takes at most {caps.max_references} reference images "
+                f"(got {len(references)})."
+            )
         if request.output_format not in FORMAT_NAMES:
             raise BadInput(f"{self.info.label} cannot return {request.output_format}.")
         request = request.resolved()
         width, height = custom_size(*request.output_size(caps.max_pixels))
         inp: dict[str, Any] = {"prompt": request.prompt}
         if references:
-            inp["input_images"] = list(image_urls) if image_urls is not None else [data_uri(r) for r in references]
-        inp.update({
-            "aspect_ratio": "custom",
-            "width": width,
-            "height": height,
-            "steps": int(clamp(request.steps, *STEPS_RANGE)),
-            "guidance": float(clamp(request.guidance, *GUIDANCE_RANGE)),
-            "seed": request.seed,
-            "safety_tolerance": int(clamp(request.safety, *SAFETY_RANGE)),
-            "prompt_upsampling": bool(request.prompt_upsampling),
-            "output_format": FORMAT_NAMES[request.output_format],
-            "output_quality": OUTPUT_QUALITY,
-        })
+            inp["input_images"] = (
+                list(image_urls) if image_urls is not None else [data_uri(r) for r in references]
+            )
+        inp.update(
+            {
+                "aspect_ratio": "custom",
+                "width": width,
+                "height": height,
+                "steps": int(clamp(request.steps, *STEPS_RANGE)),
+                "guidance": float(clamp(request.guidance, *GUIDANCE_RANGE)),
+                "seed": request.seed,
+                "safety_tolerance": int(clamp(request.safety, *SAFETY_RANGE)),
+                "prompt_upsampling": bool(request.prompt_upsampling),
+                "output_format": FORMAT_NAMES[request.output_format],
+                "output_quality": OUTPUT_QUALITY,
+            }
+        )
         return inp
 
     # ------------------------------------------------------------------ the four steps
@@ -247,15 +272,19 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
         urls = prediction.get("urls")
         urls = urls if isinstance(urls, dict) else {}
         try:
-            handle = {"id": pid, "get": self._api_url(urls.get("get"), "prediction URL"),
-                      "cancel": self._api_url(urls.get("cancel"), "cancel URL")}
+            handle = {
+                "id": pid,
+                "get": self._api_url(urls.get("get"), "prediction URL"),
+                "cancel": self._api_url(urls.get("cancel"), "cancel URL"),
+            }
         except ProviderError as exc:
             if prediction["status"] != "succeeded":
                 raise ProviderError(f"{exc} (prediction {pid})", kind=exc.kind) from None
             handle = {"id": pid, "get": None, "cancel": None}  # finished: nothing to follow
         outcome = self._outcome(prediction)
-        return Submission(provider_job_id=pid, handle=handle,
-                          result=outcome.result if outcome.state == "done" else None)
+        return Submission(
+            provider_job_id=pid, handle=handle, result=outcome.result if outcome.state == "done" else None
+        )
 
     # ------------------------------------------------------------------ Files API
     def inline_reference(self, ref: PreparedReference) -> str | None:
@@ -264,8 +293,12 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
     async def upload_reference(self, ref: PreparedReference) -> Uploaded:
         name = f"{ref.source_sha256[:16] or 'reference'}-{ref.width}x{ref.height}.{_EXT.get(ref.mime, 'png')}"
         started = self.uploads.clock()
-        response = await self.http.idempotent("POST", f"{self.base}/v1/files", headers=self._auth(),
-                                              files={"content": (name, ref.data, ref.mime)})
+        response = await self.http.idempotent(
+            "POST",
+            f"{self.base}/v1/files",
+            headers=self._auth(),
+            files={"content": (name, ref.data, ref.mime)},
+        )
         if not response.is_success:
             raise self._error(response)
         data = json_body(self.info.label, response)
@@ -298,8 +331,12 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
             if MODERATION_CODE in said:
                 stage = "output" if prediction.get("started_at") else "input"
                 what = "the prompt or references" if stage == "input" else "the input or the result"
-                raise ProviderError(f"{label}'s safety filter flagged {what}. ({said})",
-                                    kind=ErrorKind.MODERATED, provider_message=said, moderation_stage=stage)
+                raise ProviderError(
+                    f"{label}'s safety filter flagged {what}. ({said})",
+                    kind=ErrorKind.MODERATED,
+                    provider_message=said,
+                    moderation_stage=stage,
+                )
             raise verdict(error(label, ErrorKind.PROVIDER, said))
         if status == "canceled":
             raise verdict(error(label, ErrorKind.PROVIDER, "cancelled"))
@@ -311,8 +348,13 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
         urls = tuple(u for u in items if isinstance(u, str) and u)
         if not urls:
             if prediction.get("data_removed"):
-                raise verdict(error(self.info.label, ErrorKind.EXPIRED,
-                                    "the output was deleted (Replicate keeps results for one hour)"))
+                raise verdict(
+                    error(
+                        self.info.label,
+                        ErrorKind.EXPIRED,
+                        "the output was deleted (Replicate keeps results for one hour)",
+                    )
+                )
             raise error(self.info.label, ErrorKind.PROVIDER, "the prediction succeeded without an output")
         inp = prediction.get("input")
         seed = inp.get("seed") if isinstance(inp, dict) else None

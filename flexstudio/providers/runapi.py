@@ -46,8 +46,8 @@ class RunApiAssumptions:
     # RunAPI's current SDKs (July 2026) use this host and the "remix_image" names below instead; the
     # models page shows the same. The older names are kept here for reference only.
     base_url: str = "https://runapi.ai"
-    edit_path: str = "/api/v1/flux_2/remix_image"          # older: /api/v1/flux_2/image_to_image
-    edit_model: str = "flux-2-flex-remix-image"            # older: flux-2-flex-image-to-image
+    edit_path: str = "/api/v1/flux_2/remix_image"  # older: /api/v1/flux_2/image_to_image
+    edit_model: str = "flux-2-flex-remix-image"  # older: flux-2-flex-image-to-image
     text_path: str = "/api/v1/flux_2/text_to_image"
     text_model: str = "flux-2-flex-text-to-image"
     # Task query: GET {submit path}/{id} (SDK ``get(id)``); the create answer is {"id": ...}.
@@ -69,16 +69,17 @@ class RunApiAssumptions:
     # The largest output sent as "1k": RunAPI's price table (resources/prices.json) ends its $0.14 1K
     # tier at 1.1 MP, so anything larger is sent — and quoted — as 2K. One threshold for both sides.
     one_k_max_pixels: int = round(1.1 * MEGAPIXEL)
-    safety_field: str = "enable_safety_checker"            # on/off only; FlexStudio always sends true
+    safety_field: str = "enable_safety_checker"  # on/off only; FlexStudio always sends true
     max_references: int = 8
     # Local references go to RunAPI's file store first: POST /api/v1/files
     # {"source": {"type": "base64", "data": <plain base64>}, "file_name"} → {"url", "expires_at", ...}.
     upload_path: str = "/api/v1/files"
     upload_url_field: str = "url"
-    upload_lifetime: float = 3600.0      # assumed when the answer's expires_at is missing
+    upload_lifetime: float = 3600.0  # assumed when the answer's expires_at is missing
 
 
 ASSUMPTIONS = RunApiAssumptions()
+
 
 def resolution_for(width: int, height: int, a: RunApiAssumptions = ASSUMPTIONS) -> str:
     """The resolution tier sent for an output of W×H: "1k" up to 1.1 MP (the price table's 1K tier), else
@@ -97,10 +98,11 @@ _GONE_RE = re.compile(r"not found|not exist|unknown task", re.IGNORECASE)
 
 
 class RunApiProvider(UploadingProvider, HttpProvider):
-    def __init__(self, info: ProviderInfo, ctx: ProviderContext, assumptions: RunApiAssumptions = ASSUMPTIONS) -> None:
+    def __init__(
+        self, info: ProviderInfo, ctx: ProviderContext, assumptions: RunApiAssumptions = ASSUMPTIONS
+    ) -> None:
         super().__init__(info, ctx)
         self.a = assumptions
-
 
     def _auth(self) -> dict[str, str]:
         return self._bearer()
@@ -112,7 +114,9 @@ class RunApiProvider(UploadingProvider, HttpProvider):
         urls = user_reference_urls(request, self.options)
         count = len(urls) if urls is not None else len(references)
         if count > a.max_references:
-            raise BadInput(f"{self.info.label} takes at most {a.max_references} reference images (got {count}).")
+            raise BadInput(
+                f"{self.info.label} takes at most {a.max_references} reference images (got {count})."
+            )
         if urls is None and references:
             urls, _ = await self.reference_values(references)  # uploaded once per account, then reused
         width, height = request.output_size(self.info.capabilities.max_pixels)
@@ -134,8 +138,13 @@ class RunApiProvider(UploadingProvider, HttpProvider):
         if not isinstance(task_id, str) or not task_id:
             raise error(self.info.label, ErrorKind.PROVIDER, "the answer holds no task id")
         poll_url = self._base() + a.task_path.format(submit_path=path, task_id=quote(task_id, safe=""))
-        handle = {"protocol": PROTOCOL, "task_id": task_id, "poll_url": poll_url, "model": body["model"],
-                  "resolution": body[a.resolution_field]}
+        handle = {
+            "protocol": PROTOCOL,
+            "task_id": task_id,
+            "poll_url": poll_url,
+            "model": body["model"],
+            "resolution": body[a.resolution_field],
+        }
         return Submission(provider_job_id=task_id, handle=handle)
 
     async def poll(self, handle: Mapping[str, Any]) -> PollResult:
@@ -174,15 +183,22 @@ class RunApiProvider(UploadingProvider, HttpProvider):
 
     # -------------------------------------------------------------------- internals
     def should_stage(self, request: EditRequest) -> bool:
-        return user_reference_urls(request, self.options) is None and bool(self.options.get("upload_references", True))
+        return user_reference_urls(request, self.options) is None and bool(
+            self.options.get("upload_references", True)
+        )
 
     async def upload_reference(self, ref: PreparedReference) -> Uploaded:
         a = self.a
         auth = self._auth()
         started = self.uploads.clock()
         name = f"{hashlib.sha256(ref.data).hexdigest()[:24]}.{_EXT.get(ref.mime, 'png')}"
-        payload = {"source": {"type": "base64", "data": base64.b64encode(ref.data).decode("ascii")}, "file_name": name}
-        response = await self.http.idempotent("POST", f"{self._base()}{a.upload_path}", headers=auth, json=payload)
+        payload = {
+            "source": {"type": "base64", "data": base64.b64encode(ref.data).decode("ascii")},
+            "file_name": name,
+        }
+        response = await self.http.idempotent(
+            "POST", f"{self._base()}{a.upload_path}", headers=auth, json=payload
+        )
         if response.status_code not in (200, 201):
             raise self._error(response)
         body = json_body(self.info.label, response)
@@ -208,8 +224,12 @@ class RunApiProvider(UploadingProvider, HttpProvider):
             exc = provider_error(label, response, kind=ErrorKind.MODERATED)
             exc.moderation_stage = moderation_stage(said)
         elif response.status_code == 404 and not _GONE_RE.search(said):
-            exc = provider_error(label, response, kind=ErrorKind.VALIDATION,
-                                 message=f"{said or 'not found'} (the endpoint or model may have been renamed)")
+            exc = provider_error(
+                label,
+                response,
+                kind=ErrorKind.VALIDATION,
+                message=f"{said or 'not found'} (the endpoint or model may have been renamed)",
+            )
         return exc
 
 
@@ -217,26 +237,42 @@ def capabilities() -> Capabilities:
     no = "RunAPI's Flux 2 flex endpoint has no such setting: not sent"
     fields = {
         "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.CONVERTED, "uploaded to RunAPI's file store and sent as "
-                                                       f"{ASSUMPTIONS.references_field}"),
+        "references": FieldHandling(
+            Support.CONVERTED, f"uploaded to RunAPI's file store and sent as {ASSUMPTIONS.references_field}"
+        ),
         "steps": FieldHandling(Support.IGNORED, no),
         "guidance": FieldHandling(Support.IGNORED, no),
         "seed": FieldHandling(Support.IGNORED, f"{no}; results are not reproducible"),
-        "size": FieldHandling(Support.CONVERTED, "sent as the nearest aspect ratio and resolution 1k (up to 1.1 MP) or 2k"),
+        "size": FieldHandling(
+            Support.CONVERTED, "sent as the nearest aspect ratio and resolution 1k (up to 1.1 MP) or 2k"
+        ),
         "output_format": FieldHandling(Support.IGNORED, "RunAPI chooses the file type: saved as delivered"),
         "safety": FieldHandling(Support.IGNORED, "RunAPI only has an on/off safety checker: always sent on"),
         "prompt_upsampling": FieldHandling(Support.IGNORED, no),
     }
-    return Capabilities(max_references=ASSUMPTIONS.max_references, steps_range=None, guidance_range=None,
-                        safety_range=None, prompt_upsampling=False, fields=fields,
-                        # RunAPI's model page: "Failed generations are not charged".
-                        moderation_billing=ModerationBilling.NOT_BILLED)
+    return Capabilities(
+        max_references=ASSUMPTIONS.max_references,
+        steps_range=None,
+        guidance_range=None,
+        safety_range=None,
+        prompt_upsampling=False,
+        fields=fields,
+        # RunAPI's model page: "Failed generations are not charged".
+        moderation_billing=ModerationBilling.NOT_BILLED,
+    )
 
 
 def _profile() -> ProviderInfo:
-    info = ProviderInfo(id="runapi", label="RunAPI", protocol=PROTOCOL, capabilities=capabilities(),
-                        default_base_url=ASSUMPTIONS.base_url, env_var="RUNAPI_KEY", preview=True,
-                        key_help="Create a key in the RunAPI dashboard: https://runapi.ai")
+    info = ProviderInfo(
+        id="runapi",
+        label="RunAPI",
+        protocol=PROTOCOL,
+        capabilities=capabilities(),
+        default_base_url=ASSUMPTIONS.base_url,
+        env_var="RUNAPI_KEY",
+        preview=True,
+        key_help="Create a key in the RunAPI dashboard: https://runapi.ai",
+    )
     return info.bind(RunApiProvider)
 
 

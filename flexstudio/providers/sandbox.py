@@ -65,8 +65,10 @@ class SandboxProvider:
     # ------------------------------------------------------------------ state
     def _save(self, job_id: str, state: dict[str, Any], image: bytes | None = None) -> None:
         if self.dir is None:
-            _MEMORY[job_id] = {**state, "image": image if image is not None else
-                               _MEMORY.get(job_id, {}).get("image")}
+            _MEMORY[job_id] = {
+                **state,
+                "image": image if image is not None else _MEMORY.get(job_id, {}).get("image"),
+            }
             return
         if image is not None:
             _write(self.dir / f"{job_id}.img", image)
@@ -88,13 +90,22 @@ class SandboxProvider:
     # ------------------------------------------------------------------ protocol
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
         if "moderate" in request.prompt.lower().split():  # lets a designer see the moderated state offline
-            raise ProviderError("The sandbox flagged the prompt (it contains the word 'moderate'; not billed).",
-                                kind=ErrorKind.MODERATED, moderation_stage="input")
+            raise ProviderError(
+                "The sandbox flagged the prompt (it contains the word 'moderate'; not billed).",
+                kind=ErrorKind.MODERATED,
+                moderation_stage="input",
+            )
         width, height = request.output_size(self.info.capabilities.max_pixels)
         job_id = uuid.uuid4().hex
         now = time.time()
-        state = {"id": job_id, "submitted": now, "queued_until": now + self.latency * 0.2,
-                 "ready_at": now + self.latency, "seed": request.seed, "cancelled": False}
+        state = {
+            "id": job_id,
+            "submitted": now,
+            "queued_until": now + self.latency * 0.2,
+            "ready_at": now + self.latency,
+            "seed": request.seed,
+            "cancelled": False,
+        }
         # The picture is made before the job id is handed out, so a job that exists can always finish
         # (after a crash too), as a real cloud's would.
         import asyncio
@@ -116,10 +127,13 @@ class SandboxProvider:
             step = int(done * 50)
             return PollResult("running", progress=min(0.99, done), message=f"Simulating step {step}/50")
         if image is None:
-            raise JobGone("The sandbox lost the result (FlexStudio stopped while it was being made).",
-                          kind=ErrorKind.PROVIDER)
-        return PollResult("done", progress=1.0,
-                          result=Result(images=(image,), seed=state.get("seed"), billed_usd=0.0))
+            raise JobGone(
+                "The sandbox lost the result (FlexStudio stopped while it was being made).",
+                kind=ErrorKind.PROVIDER,
+            )
+        return PollResult(
+            "done", progress=1.0, result=Result(images=(image,), seed=state.get("seed"), billed_usd=0.0)
+        )
 
     async def download(self, url: str) -> bytes:
         raise ProviderError("The sandbox has nothing to download.", kind=ErrorKind.PROVIDER)
@@ -146,14 +160,22 @@ def _write(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)  # nothing half-written is left behind
         full = exc.errno in (errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC))
         why = "the disk is full" if full else (exc.strerror or str(exc))
-        raise ProviderError(f"The sandbox could not keep this job in {path.parent} ({why}).",
-                            kind=ErrorKind.PROVIDER) from None
+        raise ProviderError(
+            f"The sandbox could not keep this job in {path.parent} ({why}).", kind=ErrorKind.PROVIDER
+        ) from None
 
 
 # ---------------------------------------------------------------------- the picture
 def _rng(request: EditRequest, refs: Sequence[PreparedReference]) -> random.Random:
-    key = "|".join([str(request.seed), request.prompt, str(request.steps), f"{request.guidance:.2f}",
-                    *(r.source_sha256 for r in refs)])
+    key = "|".join(
+        [
+            str(request.seed),
+            request.prompt,
+            str(request.steps),
+            f"{request.guidance:.2f}",
+            *(r.source_sha256 for r in refs),
+        ]
+    )
     return random.Random(hashlib.sha256(key.encode()).digest())
 
 
@@ -171,8 +193,9 @@ def render(request: EditRequest, refs: Sequence[PreparedReference], width: int, 
         top = tuple(int(c * 255) for c in colorsys.hsv_to_rgb(h1, 0.55, 0.9))
         bottom = tuple(int(c * 255) for c in colorsys.hsv_to_rgb((h1 + 0.3) % 1, 0.6, 0.35))
         grad = Image.linear_gradient("L").resize((width, height))
-        base = Image.composite(Image.new("RGB", (width, height), bottom),
-                               Image.new("RGB", (width, height), top), grad)
+        base = Image.composite(
+            Image.new("RGB", (width, height), bottom), Image.new("RGB", (width, height), top), grad
+        )
     # Seed-dependent colour grade: per-channel gains and a tint.
     gains = [0.75 + rng.random() * 0.5 for _ in range(3)]
     bands = [b.point(lambda v, g=g: min(255, int(v * g))) for b, g in zip(base.split(), gains, strict=True)]
@@ -228,11 +251,21 @@ _FIELDS = {
 
 PROFILES: tuple[ProviderInfo, ...] = (
     ProviderInfo(
-        id="sandbox", label="Sandbox", protocol="sandbox",
-        capabilities=Capabilities(max_references=8, formats=("jpeg", "png", "webp"), can_cancel=True,
-                                  max_concurrency=8, fields=_FIELDS,
-                                  moderation_billing=ModerationBilling.NOT_BILLED),
-        default_base_url="", env_var=None, needs_key=False, simulator=True,
+        id="sandbox",
+        label="Sandbox",
+        protocol="sandbox",
+        capabilities=Capabilities(
+            max_references=8,
+            formats=("jpeg", "png", "webp"),
+            can_cancel=True,
+            max_concurrency=8,
+            fields=_FIELDS,
+            moderation_billing=ModerationBilling.NOT_BILLED,
+        ),
+        default_base_url="",
+        env_var=None,
+        needs_key=False,
+        simulator=True,
         key_help="No key needed: the sandbox runs offline on this computer and costs nothing.",
         factory=lambda ctx: SandboxProvider(PROFILES[0], ctx),
     ),

@@ -27,16 +27,16 @@ if TYPE_CHECKING:
 
     from .base import PreparedReference
 
-EXPIRY_MARGIN = 300.0   # seconds: a URL expiring sooner than this is not reused (a job still has to run)
-MAX_PARALLEL = 2        # uploads at once per ``Uploads``: the uplink is shared; memory stays bounded
+EXPIRY_MARGIN = 300.0  # seconds: a URL expiring sooner than this is not reused (a job still has to run)
+MAX_PARALLEL = 2  # uploads at once per ``Uploads``: the uplink is shared; memory stays bounded
 
 
 @dataclass(frozen=True, slots=True)
 class UploadKey:
-    profile: str        # the provider profile id (fal, replicate, a custom endpoint, …)
-    account: str        # account_fingerprint(key)
-    image_sha256: str   # SHA-256 of the prepared bytes that were uploaded
-    target: str         # "WxH" the reference was prepared at
+    profile: str  # the provider profile id (fal, replicate, a custom endpoint, …)
+    account: str  # account_fingerprint(key)
+    image_sha256: str  # SHA-256 of the prepared bytes that were uploaded
+    target: str  # "WxH" the reference was prepared at
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,18 +88,24 @@ class MemoryUploadStore:
 
 @dataclass
 class UploadStats:
-    uploads: int = 0          # files sent to a file service
+    uploads: int = 0  # files sent to a file service
     bytes_uploaded: int = 0
-    reused: int = 0           # URLs taken from the cache (or from an upload already in flight)
-    inline: int = 0           # references small enough to travel inside the request
+    reused: int = 0  # URLs taken from the cache (or from an upload already in flight)
+    inline: int = 0  # references small enough to travel inside the request
     inline_bytes: int = 0
 
 
 class Uploads:
     """The cache plus in-flight sharing. Used from one event loop at a time."""
 
-    def __init__(self, store: UploadStore | None = None, *, clock: Callable[[], float] = time.time,
-                 margin: float = EXPIRY_MARGIN, max_parallel: int = MAX_PARALLEL) -> None:
+    def __init__(
+        self,
+        store: UploadStore | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        margin: float = EXPIRY_MARGIN,
+        max_parallel: int = MAX_PARALLEL,
+    ) -> None:
         self.store: UploadStore = store if store is not None else MemoryUploadStore()
         self.clock = clock
         self.margin = margin
@@ -121,7 +127,9 @@ class Uploads:
             self._locks = {}
         return self._sem
 
-    async def credential(self, key: tuple[str, str], fetch: Callable[[], Awaitable[tuple[Any, float]]]) -> Any:
+    async def credential(
+        self, key: tuple[str, str], fetch: Callable[[], Awaitable[tuple[Any, float]]]
+    ) -> Any:
         """A short-lived upload credential (fal's storage token) per (profile, account fingerprint),
         fetched once and shared until its expiry (kept in memory only, never stored)."""
         import asyncio
@@ -149,8 +157,9 @@ class Uploads:
     def forget(self, key: UploadKey) -> None:
         self.store.forget(key)
 
-    async def url(self, key: UploadKey, upload: Callable[[], Awaitable[Uploaded]], *, size: int = 0,
-                  fresh: bool = False) -> tuple[str, bool]:
+    async def url(
+        self, key: UploadKey, upload: Callable[[], Awaitable[Uploaded]], *, size: int = 0, fresh: bool = False
+    ) -> tuple[str, bool]:
         """(URL, reused) for the reference ``key``: cached, shared with an upload in flight, or uploaded now
         with ``upload()``. ``fresh`` skips the cache (the provider refused the cached URL)."""
         import asyncio
@@ -228,8 +237,12 @@ class UploadingProvider:
         return int(self.options.get("inline_max_bytes", self.inline_max_bytes))
 
     def upload_key(self, ref: PreparedReference) -> UploadKey:
-        return UploadKey(self.info.id, account_fingerprint(self.require_key()),
-                         hashlib.sha256(ref.data).hexdigest(), f"{ref.width}x{ref.height}")
+        return UploadKey(
+            self.info.id,
+            account_fingerprint(self.require_key()),
+            hashlib.sha256(ref.data).hexdigest(),
+            f"{ref.width}x{ref.height}",
+        )
 
     async def _value(self, ref: PreparedReference, fresh: bool) -> tuple[str, bool]:
         if len(ref.data) <= self._inline_limit():
@@ -246,14 +259,17 @@ class UploadingProvider:
             if secret and secret in item.url:
                 from ..core.errors import ErrorKind, ProviderError
 
-                raise ProviderError(f"{self.info.label} returned an upload URL that carries the account key; "
-                                    "it is not used.", kind=ErrorKind.PROVIDER)
+                raise ProviderError(
+                    f"{self.info.label} returned an upload URL that carries the account key; it is not used.",
+                    kind=ErrorKind.PROVIDER,
+                )
             return item
 
         return await self.uploads.url(key, upload, size=len(ref.data), fresh=fresh)
 
-    async def reference_values(self, refs: Sequence[PreparedReference], *,
-                               fresh: bool = False) -> tuple[list[str], bool]:
+    async def reference_values(
+        self, refs: Sequence[PreparedReference], *, fresh: bool = False
+    ) -> tuple[list[str], bool]:
         """(one value per reference — URL or inline —, whether any URL came from the cache)."""
         got = [await self._value(r, fresh) for r in refs]  # in order: uploads share one uplink anyway
         return [v for v, _ in got], any(reused for _, reused in got)

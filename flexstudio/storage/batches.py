@@ -117,19 +117,32 @@ class NewItem:
     error_message: str | None = None
 
 
-_BATCH_COLS = ("id, key, created_at, provider, request_json, inputs_json, extras_json, out_dir, concurrency, "
-               "max_cost, status, note")
-_ITEM_COLS = ("batch_id, idx, input, stem, sha256, width, height, quote_usd, job_id, status, output, "
-              "error_kind, error_message")
+_BATCH_COLS = (
+    "id, key, created_at, provider, request_json, inputs_json, extras_json, out_dir, concurrency, "
+    "max_cost, status, note"
+)
+_ITEM_COLS = (
+    "batch_id, idx, input, stem, sha256, width, height, quote_usd, job_id, status, output, "
+    "error_kind, error_message"
+)
 _ITEM_UPDATABLE = {"job_id", "status", "output", "error_kind", "error_message", "quote_usd"}
 
 
 def _batch(row: sqlite3.Row) -> Batch:
-    return Batch(id=row["id"], key=row["key"], created_at=row["created_at"], provider=row["provider"],
-                 request=EditRequest.from_json(row["request_json"]),
-                 inputs=tuple(json.loads(row["inputs_json"])), extras=tuple(json.loads(row["extras_json"])),
-                 out_dir=row["out_dir"], concurrency=row["concurrency"], max_cost=row["max_cost"],
-                 status=row["status"], note=row["note"])
+    return Batch(
+        id=row["id"],
+        key=row["key"],
+        created_at=row["created_at"],
+        provider=row["provider"],
+        request=EditRequest.from_json(row["request_json"]),
+        inputs=tuple(json.loads(row["inputs_json"])),
+        extras=tuple(json.loads(row["extras_json"])),
+        out_dir=row["out_dir"],
+        concurrency=row["concurrency"],
+        max_cost=row["max_cost"],
+        status=row["status"],
+        note=row["note"],
+    )
 
 
 def _item(row: sqlite3.Row) -> Item:
@@ -140,8 +153,9 @@ class BatchStore:
     def __init__(self, db_path: Path) -> None:
         db_path.parent.mkdir(parents=True, exist_ok=True)
         self.path = db_path
-        self.db = SerializedConnection(sqlite3.connect(db_path, isolation_level=None, check_same_thread=False,
-                                                       timeout=30))
+        self.db = SerializedConnection(
+            sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=30)
+        )
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -168,9 +182,18 @@ class BatchStore:
         self.db.close()
 
     # ------------------------------------------------------------------ batches
-    def create(self, *, key: str, request: EditRequest, inputs: Sequence[str], extras: Sequence[str],
-               out_dir: str, items: Iterable[NewItem], concurrency: int | None = None,
-               max_cost: float | None = None) -> Batch:
+    def create(
+        self,
+        *,
+        key: str,
+        request: EditRequest,
+        inputs: Sequence[str],
+        extras: Sequence[str],
+        out_dir: str,
+        items: Iterable[NewItem],
+        concurrency: int | None = None,
+        max_cost: float | None = None,
+    ) -> Batch:
         """The batch and all its items in one transaction (a batch is never half written)."""
         now = time.time()
         bid = uuid.uuid4().hex[:12]
@@ -178,12 +201,43 @@ class BatchStore:
         try:
             self.db.execute(
                 f"INSERT INTO batches ({_BATCH_COLS}, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (bid, key, now, request.provider, request.to_json(), json.dumps(list(inputs)),
-                 json.dumps(list(extras)), out_dir, concurrency, max_cost, "pending", "", now))
+                (
+                    bid,
+                    key,
+                    now,
+                    request.provider,
+                    request.to_json(),
+                    json.dumps(list(inputs)),
+                    json.dumps(list(extras)),
+                    out_dir,
+                    concurrency,
+                    max_cost,
+                    "pending",
+                    "",
+                    now,
+                ),
+            )
             self.db.executemany(
                 f"INSERT INTO batch_items ({_ITEM_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                ((bid, i, it.input, it.stem, it.sha256, it.width, it.height, it.quote_usd, None, it.status, None,
-                  it.error_kind, it.error_message) for i, it in enumerate(items)))
+                (
+                    (
+                        bid,
+                        i,
+                        it.input,
+                        it.stem,
+                        it.sha256,
+                        it.width,
+                        it.height,
+                        it.quote_usd,
+                        None,
+                        it.status,
+                        None,
+                        it.error_kind,
+                        it.error_message,
+                    )
+                    for i, it in enumerate(items)
+                ),
+            )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -193,8 +247,9 @@ class BatchStore:
     def get(self, batch_id: str) -> Batch:
         row = self.db.execute(f"SELECT {_BATCH_COLS} FROM batches WHERE id=?", (batch_id,)).fetchone()
         if row is None and len(batch_id) >= 4:
-            rows = self.db.execute(f"SELECT {_BATCH_COLS} FROM batches WHERE id LIKE ? LIMIT 2",
-                                   (batch_id + "%",)).fetchall()
+            rows = self.db.execute(
+                f"SELECT {_BATCH_COLS} FROM batches WHERE id LIKE ? LIMIT 2", (batch_id + "%",)
+            ).fetchall()
             row = rows[0] if len(rows) == 1 else None
         if row is None:
             raise KeyError(batch_id)
@@ -202,31 +257,38 @@ class BatchStore:
 
     def find(self, key: str) -> Batch | None:
         """The latest batch made by the same command (same edit, provider, inputs and folder)."""
-        row = self.db.execute(f"SELECT {_BATCH_COLS} FROM batches WHERE key=? ORDER BY created_at DESC LIMIT 1",
-                              (key,)).fetchone()
+        row = self.db.execute(
+            f"SELECT {_BATCH_COLS} FROM batches WHERE key=? ORDER BY created_at DESC LIMIT 1", (key,)
+        ).fetchone()
         return _batch(row) if row else None
 
     def list(self, limit: int = 50) -> list[Batch]:
-        rows = self.db.execute(f"SELECT {_BATCH_COLS} FROM batches ORDER BY created_at DESC LIMIT ?",
-                               (limit,)).fetchall()
+        rows = self.db.execute(
+            f"SELECT {_BATCH_COLS} FROM batches ORDER BY created_at DESC LIMIT ?", (limit,)
+        ).fetchall()
         return [_batch(r) for r in rows]
 
     def set_status(self, batch_id: str, status: str, note: str = "") -> None:
-        self.db.execute("UPDATE batches SET status=?, note=?, updated_at=? WHERE id=?",
-                        (status, note, time.time(), batch_id))
+        self.db.execute(
+            "UPDATE batches SET status=?, note=?, updated_at=? WHERE id=?",
+            (status, note, time.time(), batch_id),
+        )
 
     # ------------------------------------------------------------------ items
     def items(self, batch_id: str) -> builtins.list[Item]:
-        rows = self.db.execute(f"SELECT {_ITEM_COLS} FROM batch_items WHERE batch_id=? ORDER BY idx",
-                               (batch_id,)).fetchall()
+        rows = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM batch_items WHERE batch_id=? ORDER BY idx", (batch_id,)
+        ).fetchall()
         return [_item(r) for r in rows]
 
     def iter_items(self, batch_id: str, chunk: int = 500) -> Iterator[Item]:
         """Every item in order, a page at a time (a huge batch is never all in memory)."""
         last = -1
         while True:
-            rows = self.db.execute(f"SELECT {_ITEM_COLS} FROM batch_items WHERE batch_id=? AND idx>? ORDER BY idx"
-                                   " LIMIT ?", (batch_id, last, chunk)).fetchall()
+            rows = self.db.execute(
+                f"SELECT {_ITEM_COLS} FROM batch_items WHERE batch_id=? AND idx>? ORDER BY idx LIMIT ?",
+                (batch_id, last, chunk),
+            ).fetchall()
             if not rows:
                 return
             for r in rows:
@@ -234,8 +296,9 @@ class BatchStore:
             last = rows[-1]["idx"]
 
     def item(self, batch_id: str, idx: int) -> Item:
-        row = self.db.execute(f"SELECT {_ITEM_COLS} FROM batch_items WHERE batch_id=? AND idx=?",
-                              (batch_id, idx)).fetchone()
+        row = self.db.execute(
+            f"SELECT {_ITEM_COLS} FROM batch_items WHERE batch_id=? AND idx=?", (batch_id, idx)
+        ).fetchone()
         if row is None:
             raise KeyError((batch_id, idx))
         return _item(row)
@@ -246,11 +309,17 @@ class BatchStore:
             raise TypeError(f"cannot update {sorted(unknown)}")
         if changes:
             cols = ", ".join(f"{k}=?" for k in changes)
-            self.db.execute(f"UPDATE batch_items SET {cols} WHERE batch_id=? AND idx=?",
-                            (*changes.values(), batch_id, idx))
+            self.db.execute(
+                f"UPDATE batch_items SET {cols} WHERE batch_id=? AND idx=?",
+                (*changes.values(), batch_id, idx),
+            )
             self.db.execute("UPDATE batches SET updated_at=? WHERE id=?", (time.time(), batch_id))
         return self.item(batch_id, idx)
 
     def counts(self, batch_id: str) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.db.execute(
-            "SELECT status, COUNT(*) FROM batch_items WHERE batch_id=? GROUP BY status", (batch_id,))}
+        return {
+            r[0]: r[1]
+            for r in self.db.execute(
+                "SELECT status, COUNT(*) FROM batch_items WHERE batch_id=? GROUP BY status", (batch_id,)
+            )
+        }

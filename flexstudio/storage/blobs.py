@@ -9,9 +9,17 @@ import secrets
 import tempfile
 from pathlib import Path
 
-_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
-        "image/tiff": "tif", "image/bmp": "bmp", "image/avif": "avif", "image/heic": "heic",
-        "image/heif": "heif"}
+_EXT = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/gif": "gif",
+    "image/tiff": "tif",
+    "image/bmp": "bmp",
+    "image/avif": "avif",
+    "image/heic": "heic",
+    "image/heif": "heif",
+}
 
 
 def ext_for(mime: str) -> str:

@@ -12,8 +12,13 @@ from typing import Any
 _SAVE_HINTS = ("SaveImage", "PreviewImage", "Image Save", "SaveAnimatedWEBP", "SaveWEBM")
 _SAMPLERS = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced")
 _TEXT_INPUTS = ("text", "t5xxl", "text_g", "clip_l", "text_l", "prompt")
-_LATENT_SIZES = ("EmptyLatentImage", "EmptySD3LatentImage", "EmptyFlux2LatentImage", "EmptyHunyuanLatent",
-                 "EmptyChromaRadianceLatentImage")
+_LATENT_SIZES = (
+    "EmptyLatentImage",
+    "EmptySD3LatentImage",
+    "EmptyFlux2LatentImage",
+    "EmptyHunyuanLatent",
+    "EmptyChromaRadianceLatentImage",
+)
 _MAX_DEPTH = 200
 
 
@@ -58,8 +63,11 @@ class Graph:
 
 
 def _saves(g: Graph) -> list[tuple[str, dict[str, Any]]]:
-    out = [(nid, n) for nid, n in g.nodes.items()
-           if any(h in g.kind(n) for h in _SAVE_HINTS) and _is_link(g.inputs(n).get("images"))]
+    out = [
+        (nid, n)
+        for nid, n in g.nodes.items()
+        if any(h in g.kind(n) for h in _SAVE_HINTS) and _is_link(g.inputs(n).get("images"))
+    ]
     return sorted(out, key=lambda x: (not x[0].isdigit(), int(x[0]) if x[0].isdigit() else 0, x[0]))
 
 
@@ -107,7 +115,11 @@ def _prompt(g: Graph, link: object) -> tuple[str | None, float | None]:
             for key in _TEXT_INPUTS:
                 text = g.value(n, key)
                 if isinstance(text, str) and text.strip():
-                    if kind == "CLIPTextEncodeFlux" and guidance is None and isinstance(inp.get("guidance"), (int, float)):
+                    if (
+                        kind == "CLIPTextEncodeFlux"
+                        and guidance is None
+                        and isinstance(inp.get("guidance"), (int, float))
+                    ):
                         guidance = float(inp["guidance"])
                     return text, guidance
             return "", guidance
@@ -138,20 +150,32 @@ def _sampler_settings(g: Graph, n: dict[str, Any]) -> dict[str, Any]:
     """Seed, steps, cfg, sampler and scheduler of one sampler node, through its helper nodes for the
     SamplerCustom family (RandomNoise, KSamplerSelect, BasicScheduler / Flux2Scheduler, CFGGuider)."""
     kind, out = g.kind(n), dict[str, Any]()
+
     def num(node: dict[str, Any], key: str) -> Any:
         v = g.value(node, key)
         return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
     if kind in ("KSampler", "KSamplerAdvanced"):
-        out.update(seed=num(n, "seed" if kind == "KSampler" else "noise_seed"), steps=num(n, "steps"),
-                   cfg=num(n, "cfg"), sampler=g.value(n, "sampler_name"), scheduler=g.value(n, "scheduler"),
-                   positive=g.inputs(n).get("positive"), negative=g.inputs(n).get("negative"))
+        out.update(
+            seed=num(n, "seed" if kind == "KSampler" else "noise_seed"),
+            steps=num(n, "steps"),
+            cfg=num(n, "cfg"),
+            sampler=g.value(n, "sampler_name"),
+            scheduler=g.value(n, "scheduler"),
+            positive=g.inputs(n).get("positive"),
+            negative=g.inputs(n).get("negative"),
+        )
         if kind == "KSampler" and isinstance(num(n, "denoise"), float) and num(n, "denoise") < 1:
             out["denoise"] = num(n, "denoise")
         return out
     inp = g.inputs(n)
     if kind == "SamplerCustom":
-        out.update(seed=num(n, "noise_seed"), cfg=num(n, "cfg"), positive=inp.get("positive"),
-                   negative=inp.get("negative"))
+        out.update(
+            seed=num(n, "noise_seed"),
+            cfg=num(n, "cfg"),
+            positive=inp.get("positive"),
+            negative=inp.get("negative"),
+        )
     noise = g.node(inp.get("noise"))
     if noise is not None and "seed" not in out:
         out["seed"] = num(noise[1], "noise_seed") if g.kind(noise[1]) == "RandomNoise" else None
@@ -182,8 +206,10 @@ def read_graph(nodes: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None
     saves = _saves(g)
     if saves:
         if len(saves) > 1:
-            notes.append(f"The graph saves {len(saves)} images; these are the settings of the first "
-                         f"({g.kind(saves[0][1])} node {saves[0][0]}).")
+            notes.append(
+                f"The graph saves {len(saves)} images; these are the settings of the first "
+                f"({g.kind(saves[0][1])} node {saves[0][0]})."
+            )
         passes = list(reversed(_passes(g, g.inputs(saves[0][1]).get("images"))))
     else:  # no save node in the graph: every sampler, in node order
         passes = [(nid, n) for nid, n in sorted(g.nodes.items()) if g.kind(n) in _SAMPLERS]
@@ -192,8 +218,10 @@ def read_graph(nodes: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None
     nid, sampler = passes[0]
     if len(passes) > 1:
         later = ", ".join(f"{g.kind(n)} {i}" for i, n in passes[1:])
-        notes.append(f"The image was made in {len(passes)} sampling passes; these are the settings of the "
-                     f"first ({g.kind(sampler)} node {nid}), not of the later {later}.")
+        notes.append(
+            f"The image was made in {len(passes)} sampling passes; these are the settings of the "
+            f"first ({g.kind(sampler)} node {nid}), not of the later {later}."
+        )
     s = _sampler_settings(g, sampler)
     found: dict[str, Any] = {}
     prompt, flux_guidance = _prompt(g, s.get("positive"))
@@ -217,12 +245,21 @@ def read_graph(nodes: dict[str, Any]) -> tuple[dict[str, Any], list[str]] | None
     size = _latent_size(g, sampler.get("inputs", {}).get("latent_image"))
     if size:
         found["width"], found["height"] = size
-    images = sorted({g.value(n, "image") for n in g.nodes.values()
-                     if g.kind(n).startswith("LoadImage") and isinstance(g.value(n, "image"), str)})
+    images = sorted(
+        {
+            g.value(n, "image")
+            for n in g.nodes.values()
+            if g.kind(n).startswith("LoadImage") and isinstance(g.value(n, "image"), str)
+        }
+    )
     if images:
         found["images"] = images
-    models = [g.value(n, k) for n in g.nodes.values() for k in ("ckpt_name", "unet_name")
-              if isinstance(g.value(n, k), str)]
+    models = [
+        g.value(n, k)
+        for n in g.nodes.values()
+        for k in ("ckpt_name", "unet_name")
+        if isinstance(g.value(n, k), str)
+    ]
     if models:
         found["model"] = models[0]
     return found, notes

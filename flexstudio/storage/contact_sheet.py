@@ -62,8 +62,12 @@ def render(pairs: Iterable[Pair], dest: Path, *, cell: int = 256, max_rows: int 
             draw.rectangle((x, y, x + cell - 1, y + cell - 1), fill=(225, 225, 222))
             im = _thumb(path, cell)
             if im is None:
-                draw.text((x + 10, y + cell // 2 - 6), "no result" if col else "unreadable", fill=(120, 40, 40),
-                          font=font)
+                draw.text(
+                    (x + 10, y + cell // 2 - 6),
+                    "no result" if col else "unreadable",
+                    fill=(120, 40, 40),
+                    font=font,
+                )
                 continue
             sheet.paste(im, (x + (cell - im.width) // 2, y + (cell - im.height) // 2))
         caption = pair.caption
@@ -90,6 +94,11 @@ def batch_pairs(store: Any, history: Any, batch_id: str) -> list[Pair]:
                 usd = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
                 cost = f" · ${usd:.4f}" if usd is not None else ""
         status = it.status if it.status != "bad_input" else "could not be used"
-        pairs.append(Pair(Path(it.input), Path(it.output) if it.output else None,
-                          f"{Path(it.input).name} — {status}{cost}"))
+        pairs.append(
+            Pair(
+                Path(it.input),
+                Path(it.output) if it.output else None,
+                f"{Path(it.input).name} — {status}{cost}",
+            )
+        )
     return pairs

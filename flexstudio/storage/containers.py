@@ -43,12 +43,21 @@ def exif_user_comment(text: str, size: tuple[int, int] = (0, 0), *, srgb: bool =
     requires of a JPEG (so ``exiftool -validate`` finds nothing missing)."""
     comment = UNICODE + text.encode("utf-16-be")
     short, long_, rational, undefined = 3, 4, 5, 7
-    ifd0 = [(0x011A, rational, 1, struct.pack(">II", 72, 1)), (0x011B, rational, 1, struct.pack(">II", 72, 1)),
-            (0x0128, short, 1, struct.pack(">H", 2)), (0x0213, short, 1, struct.pack(">H", 1))]
-    exif = [(0x9000, undefined, 4, b"0232"), (0x9101, undefined, 4, b"\x01\x02\x03\x00"),
-            (USER_COMMENT_TAG, undefined, len(comment), comment), (0xA000, undefined, 4, b"0100"),
-            (0xA001, short, 1, struct.pack(">H", 1 if srgb else 0xFFFF)),
-            (0xA002, long_, 1, struct.pack(">I", size[0])), (0xA003, long_, 1, struct.pack(">I", size[1]))]
+    ifd0 = [
+        (0x011A, rational, 1, struct.pack(">II", 72, 1)),
+        (0x011B, rational, 1, struct.pack(">II", 72, 1)),
+        (0x0128, short, 1, struct.pack(">H", 2)),
+        (0x0213, short, 1, struct.pack(">H", 1)),
+    ]
+    exif = [
+        (0x9000, undefined, 4, b"0232"),
+        (0x9101, undefined, 4, b"\x01\x02\x03\x00"),
+        (USER_COMMENT_TAG, undefined, len(comment), comment),
+        (0xA000, undefined, 4, b"0100"),
+        (0xA001, short, 1, struct.pack(">H", 1 if srgb else 0xFFFF)),
+        (0xA002, long_, 1, struct.pack(">I", size[0])),
+        (0xA003, long_, 1, struct.pack(">I", size[1])),
+    ]
     ifd0_len = 2 + 12 * (len(ifd0) + 1) + 4
     ifd0_data_len = 16  # the two resolutions
     exif_at = 8 + ifd0_len + ifd0_data_len
@@ -82,7 +91,9 @@ def decode_user_comment(value: object) -> str | None:
 
 # ---------------------------------------------------------------------- PNG
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def itxt(key: str, text: str) -> bytes:
@@ -96,8 +107,8 @@ def png_insert(data: bytes, chunks: bytes) -> bytes:
         raise ValueError("not a PNG")
     pos = 8
     while pos + 8 <= len(data):
-        length = struct.unpack(">I", data[pos:pos + 4])[0]
-        if data[pos + 4:pos + 8] in (b"IDAT", b"IEND"):
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        if data[pos + 4 : pos + 8] in (b"IDAT", b"IEND"):
             return data[:pos] + chunks + data[pos:]
         pos += 12 + length
     raise ValueError("a PNG without image data")
@@ -112,8 +123,8 @@ def png_text_after_image(data: bytes, limit: int = 16 * 2**20) -> dict[str, str]
         return out
     pos, seen_idat = 8, False
     while pos + 8 <= len(data):
-        length = struct.unpack(">I", data[pos:pos + 4])[0]
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"IDAT":
             seen_idat = True
@@ -168,7 +179,7 @@ def jpeg_xmp_segments(fields: dict[str, str], keep_standard: tuple[str, ...]) ->
     out = _segment(0xE1, _XMP_HEAD + std)
     step = JPEG_SEGMENT_MAX - len(_XMP_EXT_HEAD) - 32 - 8
     for off in range(0, len(extended), step):
-        part = extended[off:off + step]
+        part = extended[off : off + step]
         out += _segment(0xE1, _XMP_EXT_HEAD + gid.encode() + struct.pack(">II", len(extended), off) + part)
     return out, True
 
@@ -186,8 +197,8 @@ def jpeg_insert(data: bytes, segments: bytes) -> bytes:
             continue
         if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
             break  # the first non-APP segment: everything from here on stays as it is
-        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        seg, payload = data[pos:pos + 2 + length], data[pos + 4:pos + 2 + length]
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        seg, payload = data[pos : pos + 2 + length], data[pos + 4 : pos + 2 + length]
         if marker == 0xE0 and payload[:5] in (b"JFIF\x00", b"JFXX\x00") and not kept:
             head += seg
         elif marker == 0xE1 and payload.startswith((_EXIF_HEAD, _XMP_HEAD, _XMP_EXT_HEAD)):
@@ -226,8 +237,8 @@ def _riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
     end = min(len(data), 8 + struct.unpack("<I", data[4:8])[0])
     pos, out = 12, []
     while pos + 8 <= end:
-        kind, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
-        out.append((kind, data[pos + 8:pos + 8 + size]))
+        kind, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+        out.append((kind, data[pos + 8 : pos + 8 + size]))
         pos += 8 + size + (size & 1)
     return out
 

@@ -36,7 +36,7 @@ class Result:
         return row
 
     def fetchall(self) -> list[Any]:
-        rows = self._rows[self._next:]
+        rows = self._rows[self._next :]
         self._next = len(self._rows)
         return rows
 

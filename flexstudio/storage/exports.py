@@ -52,15 +52,27 @@ def unescape_prompt(prompt: str) -> str:
     return re.sub(r"(Negative prompt|Steps)(\\*)\\:", r"\1\2:", prompt)
 
 
-def settings_line(request: EditRequest, *, provider_label: str | None = None, job_id: str | None = None,
-                  provider_job_id: str | None = None, size: tuple[int, int] | None = None) -> str:
+def settings_line(
+    request: EditRequest,
+    *,
+    provider_label: str | None = None,
+    job_id: str | None = None,
+    provider_job_id: str | None = None,
+    size: tuple[int, int] | None = None,
+) -> str:
     """The A1111 ``Key: value, …`` line; the first keys are the ones A1111 and sd-parsers look for."""
     w, h = size or request.output_size()
     pairs: list[tuple[str, object]] = [
-        ("Steps", request.steps), ("Sampler", "FLUX.2 [flex]"), ("CFG scale", f"{request.guidance:g}"),
-        ("Seed", request.seed), ("Size", f"{w}x{h}"), ("Model", "flux-2-flex"),
-        ("Provider", provider_label or request.provider), ("Safety tolerance", request.safety),
-        ("Prompt upsampling", "on" if request.prompt_upsampling else "off")]
+        ("Steps", request.steps),
+        ("Sampler", "FLUX.2 [flex]"),
+        ("CFG scale", f"{request.guidance:g}"),
+        ("Seed", request.seed),
+        ("Size", f"{w}x{h}"),
+        ("Model", "flux-2-flex"),
+        ("Provider", provider_label or request.provider),
+        ("Safety tolerance", request.safety),
+        ("Prompt upsampling", "on" if request.prompt_upsampling else "off"),
+    ]
     if request.references:
         pairs.append(("References", ", ".join(r.sha256[:12] for r in request.references)))
     if job_id:
@@ -76,8 +88,12 @@ def parameters_text(request: EditRequest, **info: Any) -> str:
 
 
 def recipe(request: EditRequest, **extra: Any) -> dict[str, Any]:
-    return {"flexstudio": 1, "request": request.to_dict(),
-            "reference_sha256": [r.sha256 for r in request.references], **extra}
+    return {
+        "flexstudio": 1,
+        "request": request.to_dict(),
+        "reference_sha256": [r.sha256 for r in request.references],
+        **extra,
+    }
 
 
 def _fit_utf16(prompt: str, settings: str, budget: int) -> tuple[str, int | None]:
@@ -87,7 +103,7 @@ def _fit_utf16(prompt: str, settings: str, budget: int) -> tuple[str, int | None
     if len(whole.encode("utf-16-be")) <= budget:
         return whole, None
     room = (budget - len(("\n" + settings + _ELLIPSIS).encode("utf-16-be"))) // 2
-    cut = prompt[:max(0, room)]
+    cut = prompt[: max(0, room)]
     while len((cut + _ELLIPSIS + "\n" + settings).encode("utf-16-be")) > budget and cut:
         cut = cut[:-1]  # astral characters take two code units
     return cut + _ELLIPSIS + "\n" + settings, len(cut)
@@ -113,20 +129,26 @@ def embed_jpeg(data: bytes, parameters: str, recipe_json: str) -> tuple[bytes, l
     prompt, _, settings = parameters.rpartition("\n")
     comment, kept = _fit_utf16(prompt, settings, C.JPEG_SEGMENT_MAX - C.EXIF_OVERHEAD)
     if kept is not None:
-        notes.append(f"The EXIF comment (what A1111 reads) holds the first {kept:,} of the prompt's "
-                     f"{len(prompt):,} characters — a JPEG segment holds 64 KB; the whole prompt and request "
-                     "are in the file's XMP.")
+        notes.append(
+            f"The EXIF comment (what A1111 reads) holds the first {kept:,} of the prompt's "
+            f"{len(prompt):,} characters — a JPEG segment holds 64 KB; the whole prompt and request "
+            "are in the file's XMP."
+        )
     size, icc = _header(data)
     exif = C.jpeg_exif_segment(C.exif_user_comment(comment, size, srgb=not icc))
-    xmp, _extended = C.jpeg_xmp_segments({"parameters": parameters, "recipe": recipe_json},
-                                          keep_standard=("parameters",))
+    xmp, _extended = C.jpeg_xmp_segments(
+        {"parameters": parameters, "recipe": recipe_json}, keep_standard=("parameters",)
+    )
     return C.jpeg_insert(data, exif + xmp), notes
 
 
 def embed_webp(data: bytes, parameters: str, recipe_json: str) -> bytes:
     size, icc = _header(data)
-    return C.webp_insert(data, C.exif_user_comment(parameters, size, srgb=not icc),
-                         X.packet({"parameters": parameters, "recipe": recipe_json}))
+    return C.webp_insert(
+        data,
+        C.exif_user_comment(parameters, size, srgb=not icc),
+        X.packet({"parameters": parameters, "recipe": recipe_json}),
+    )
 
 
 def embed(data: bytes, mime: str, parameters: str, recipe_json: str) -> tuple[bytes, list[str]]:
@@ -150,17 +172,29 @@ def target_path(dest: Path, mime: str, stem: str) -> Path:
     return path
 
 
-def export_image(data: bytes, mime: str, dest: Path, request: EditRequest, *, stem: str,
-                 claimed: bool = False, **info: Any) -> Exported:
+def export_image(
+    data: bytes, mime: str, dest: Path, request: EditRequest, *, stem: str, claimed: bool = False, **info: Any
+) -> Exported:
     """Write ``data`` with its recipe to ``dest`` (a folder, or a file path), with the permissions any new
     file of the user gets. Returns the file written — ``target_path``, or when a file is already there a
     free name beside it (never an overwrite) — and what could not be embedded whole. ``claimed``: ``dest``
     is an empty file the caller reserved for this image (batches do), so it is written in place."""
     path = target_path(dest, mime, stem) if claimed else free_name(target_path(dest, mime, stem))
-    params = parameters_text(request, provider_label=info.get("provider_label"), job_id=info.get("job_id"),
-                             provider_job_id=info.get("provider_job_id"), size=info.get("size"))
-    meta = recipe(request, **{k: v for k, v in info.items() if k in ("job_id", "provider_job_id", "provider",
-                                                                      "seed", "billed_usd", "quote_usd")})
+    params = parameters_text(
+        request,
+        provider_label=info.get("provider_label"),
+        job_id=info.get("job_id"),
+        provider_job_id=info.get("provider_job_id"),
+        size=info.get("size"),
+    )
+    meta = recipe(
+        request,
+        **{
+            k: v
+            for k, v in info.items()
+            if k in ("job_id", "provider_job_id", "provider", "seed", "billed_usd", "quote_usd")
+        },
+    )
     out, notes = embed(data, mime, params, json.dumps(meta, sort_keys=True, ensure_ascii=False))
     atomic_write(path, out, public=True)
     return Exported(path, tuple(notes))

@@ -37,7 +37,8 @@ class HistoryUnreadable(StorageFault):
         super().__init__(
             f"The history file {path} cannot be read ({detail}). FlexStudio can move it aside to "
             f"{aside_name(path).name} (the old file is kept) and start a fresh history: open the window "
-            f"and choose \"Move aside\", or run: mv '{path}' '{aside_name(path)}'")
+            f"and choose \"Move aside\", or run: mv '{path}' '{aside_name(path)}'"
+        )
 
 
 def busy_timeout() -> float:
@@ -154,27 +155,38 @@ def explain(exc: BaseException, db: Path | None = None, *, doing: str = "") -> S
         text = str(exc).lower()
         if "locked" in text or "busy" in text:
             holder = lock_holders(db) if db else "another program"
-            return StorageFault(f"{where} is locked by {holder} and stayed locked for {busy_timeout():g} s"
-                                f"{what}; close it and try again. Nothing was sent.")
+            return StorageFault(
+                f"{where} is locked by {holder} and stayed locked for {busy_timeout():g} s"
+                f"{what}; close it and try again. Nothing was sent."
+            )
         if "full" in text:
-            return StorageFault(f"The disk is full: {where[0].lower() + where[1:]} could not be written{what}. "
-                                "Free some space and try again.")
+            return StorageFault(
+                f"The disk is full: {where[0].lower() + where[1:]} could not be written{what}. "
+                "Free some space and try again."
+            )
         if "readonly" in text or "read-only" in text or "unable to open" in text:
-            return StorageFault(f"{where} cannot be written{what}: its folder is read-only or not "
-                                "accessible. Nothing was sent.")
-        if db is not None and ("not a database" in text or "malformed" in text or "corrupt" in text
-                               or (isinstance(exc, sqlite3.DatabaseError) and not isinstance(
-                                   exc, sqlite3.OperationalError))):
+            return StorageFault(
+                f"{where} cannot be written{what}: its folder is read-only or not "
+                "accessible. Nothing was sent."
+            )
+        if db is not None and (
+            "not a database" in text
+            or "malformed" in text
+            or "corrupt" in text
+            or (isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError))
+        ):
             return HistoryUnreadable(db, str(exc))
         return None
     if isinstance(exc, OSError):
         name = f" ({exc.filename})" if exc.filename else ""
         if exc.errno in _DISK_FULL:
-            return StorageFault(f"The disk is full{name}{what}; nothing was left half-written. "
-                                "Free some space and try again.")
+            return StorageFault(
+                f"The disk is full{name}{what}; nothing was left half-written. Free some space and try again."
+            )
         if exc.errno in _READ_ONLY:
-            return StorageFault(f"FlexStudio cannot write{name}{what}: the folder is read-only or not "
-                                "accessible.")
+            return StorageFault(
+                f"FlexStudio cannot write{name}{what}: the folder is read-only or not accessible."
+            )
     return None
 
 

@@ -48,7 +48,9 @@ def read_capped(path: str | Path, cap: int, *, what: str = "file") -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise BadInput(f"{path}: {_kind(st.st_mode)}.")
         if st.st_size > cap:
-            raise BadInput(f"{path}: the {what} is {_size(st.st_size)}; the most FlexStudio reads is {_size(cap)}.")
+            raise BadInput(
+                f"{path}: the {what} is {_size(st.st_size)}; the most FlexStudio reads is {_size(cap)}."
+            )
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
         try:
             st = os.fstat(fd)
@@ -63,7 +65,9 @@ def read_capped(path: str | Path, cap: int, *, what: str = "file") -> bytes:
                 chunks.append(chunk)
                 total += len(chunk)
                 if total > cap:  # it grew while being read
-                    raise BadInput(f"{path}: the {what} is larger than {_size(cap)}, the most FlexStudio reads.")
+                    raise BadInput(
+                        f"{path}: the {what} is larger than {_size(cap)}, the most FlexStudio reads."
+                    )
         finally:
             os.close(fd)
     except OSError as exc:
@@ -92,14 +96,16 @@ def check_destination(out: str, *, as_dir: bool) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BadInput(f"-o {out}: the folder {folder} cannot be made ({exc.strerror or exc}); nothing was sent.") \
-            from None
+        raise BadInput(
+            f"-o {out}: the folder {folder} cannot be made ({exc.strerror or exc}); nothing was sent."
+        ) from None
     try:  # a real write: permissions, a read-only disk and root's privileges all answer truthfully
         with tempfile.TemporaryFile(dir=folder, prefix=".flexstudio-probe-"):
             pass
     except OSError as exc:
-        raise BadInput(f"-o {out}: {folder} cannot be written to ({exc.strerror or exc}); nothing was sent.") \
-            from None
+        raise BadInput(
+            f"-o {out}: {folder} cannot be written to ({exc.strerror or exc}); nothing was sent."
+        ) from None
     if not as_dir and dest.is_dir():
         return
     if not as_dir and dest.exists() and not dest.is_file():

@@ -68,13 +68,15 @@ def parse_a1111(text: str) -> dict[str, Any]:
     negative: list[str] = []
     for ln in lines:
         if not negative and ln.strip().startswith("Negative prompt:"):
-            negative.append(ln.strip()[len("Negative prompt:"):].strip())
+            negative.append(ln.strip()[len("Negative prompt:") :].strip())
         elif negative:
             negative.append(ln)
         else:
             prompt.append(ln)
-    out: dict[str, Any] = {"prompt": unescape_prompt("\n".join(prompt).strip()),
-                           "negative_prompt": "\n".join(negative).strip()}
+    out: dict[str, Any] = {
+        "prompt": unescape_prompt("\n".join(prompt).strip()),
+        "negative_prompt": "\n".join(negative).strip(),
+    }
     for key, value in _PARAM.findall(last):
         value = value.strip()
         if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
@@ -90,10 +92,16 @@ def from_a1111(text: str) -> tuple[dict[str, Any], str]:
     """Values from an A1111 ``parameters`` text, and the generator that wrote it (Fooocus writes this
     layout too, with ``Version: Fooocus …``)."""
     p = parse_a1111(text)
-    found: dict[str, Any] = {"prompt": p["prompt"], "negative_prompt": p["negative_prompt"],
-                             "steps": _int(p.get("Steps")), "guidance": _float(p.get("CFG scale")),
-                             "seed": _int(p.get("Seed")), "sampler": p.get("Sampler"),
-                             "scheduler": p.get("Schedule type"), "model": p.get("Model")}
+    found: dict[str, Any] = {
+        "prompt": p["prompt"],
+        "negative_prompt": p["negative_prompt"],
+        "steps": _int(p.get("Steps")),
+        "guidance": _float(p.get("CFG scale")),
+        "seed": _int(p.get("Seed")),
+        "sampler": p.get("Sampler"),
+        "scheduler": p.get("Schedule type"),
+        "model": p.get("Model"),
+    }
     size = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", str(p.get("Size", "")))
     if size:
         found["width"], found["height"] = int(size[1]), int(size[2])
@@ -118,12 +126,18 @@ def from_fooocus(parameters: object) -> dict[str, Any] | None:
     d = load_json(parameters)
     if not isinstance(d, dict) or "prompt" not in d:
         return None
-    found: dict[str, Any] = {"prompt": d.get("prompt"), "negative_prompt": d.get("negative_prompt"),
-                             "steps": _int(d.get("steps")), "guidance": _float(d.get("guidance_scale")),
-                             "seed": _int(d.get("seed")), "sampler": d.get("sampler"),
-                             "scheduler": d.get("scheduler"), "model": d.get("base_model"),
-                             "refiner": d.get("refiner_model") if d.get("refiner_model") not in ("None", None) else None,
-                             "styles": d.get("styles") if d.get("styles") not in ("[]", [], None) else None}
+    found: dict[str, Any] = {
+        "prompt": d.get("prompt"),
+        "negative_prompt": d.get("negative_prompt"),
+        "steps": _int(d.get("steps")),
+        "guidance": _float(d.get("guidance_scale")),
+        "seed": _int(d.get("seed")),
+        "sampler": d.get("sampler"),
+        "scheduler": d.get("scheduler"),
+        "model": d.get("base_model"),
+        "refiner": d.get("refiner_model") if d.get("refiner_model") not in ("None", None) else None,
+        "styles": d.get("styles") if d.get("styles") not in ("[]", [], None) else None,
+    }
     res = re.fullmatch(r"\s*\(?\s*(\d+)\s*[,x×]\s*(\d+)\s*\)?\s*", str(d.get("resolution", "")))
     if res:
         found["width"], found["height"] = int(res[1]), int(res[2])
@@ -136,21 +150,44 @@ def from_invokeai(info: dict[str, Any]) -> dict[str, Any] | None:
     if isinstance(meta, dict):
         model = meta.get("model")
         name = model.get("name") or model.get("model_name") if isinstance(model, dict) else model
-        return _clean({"prompt": meta.get("positive_prompt"), "negative_prompt": meta.get("negative_prompt"),
-                       "steps": _int(meta.get("steps")), "guidance": _float(meta.get("cfg_scale")),
-                       "seed": _int(meta.get("seed")), "width": _int(meta.get("width")),
-                       "height": _int(meta.get("height")), "sampler": meta.get("scheduler"), "model": name})
+        return _clean(
+            {
+                "prompt": meta.get("positive_prompt"),
+                "negative_prompt": meta.get("negative_prompt"),
+                "steps": _int(meta.get("steps")),
+                "guidance": _float(meta.get("cfg_scale")),
+                "seed": _int(meta.get("seed")),
+                "width": _int(meta.get("width")),
+                "height": _int(meta.get("height")),
+                "sampler": meta.get("scheduler"),
+                "model": name,
+            }
+        )
     meta = load_json(info.get("sd-metadata"))
     if isinstance(meta, dict) and isinstance(meta.get("image"), dict):
         img = meta["image"]
         prompts = img.get("prompt")
-        text = (prompts[0].get("prompt") if isinstance(prompts, list) and prompts and isinstance(prompts[0], dict)
-                else prompts if isinstance(prompts, str) else "")
+        text = (
+            prompts[0].get("prompt")
+            if isinstance(prompts, list) and prompts and isinstance(prompts[0], dict)
+            else prompts
+            if isinstance(prompts, str)
+            else ""
+        )
         positive, negative = _dream_split(str(text or ""))
-        return _clean({"prompt": positive, "negative_prompt": negative, "steps": _int(img.get("steps")),
-                       "guidance": _float(img.get("cfg_scale")), "seed": _int(img.get("seed")),
-                       "width": _int(img.get("width")), "height": _int(img.get("height")),
-                       "sampler": img.get("sampler"), "model": meta.get("model_weights")})
+        return _clean(
+            {
+                "prompt": positive,
+                "negative_prompt": negative,
+                "steps": _int(img.get("steps")),
+                "guidance": _float(img.get("cfg_scale")),
+                "seed": _int(img.get("seed")),
+                "width": _int(img.get("width")),
+                "height": _int(img.get("height")),
+                "sampler": img.get("sampler"),
+                "model": meta.get("model_weights"),
+            }
+        )
     dream = info.get("Dream")
     if isinstance(dream, str):
         m = re.match(r'^\s*"(.*?)"(.*)$', dream, re.S)
@@ -158,9 +195,18 @@ def from_invokeai(info: dict[str, Any]) -> dict[str, Any] | None:
             return None
         positive, negative = _dream_split(m[1])
         args = dict(re.findall(r"\s-(\w+)\s+(\S+)", m[2]))
-        return _clean({"prompt": positive, "negative_prompt": negative, "steps": _int(args.get("s")),
-                       "guidance": _float(args.get("C")), "seed": _int(args.get("S")),
-                       "width": _int(args.get("W")), "height": _int(args.get("H")), "sampler": args.get("A")})
+        return _clean(
+            {
+                "prompt": positive,
+                "negative_prompt": negative,
+                "steps": _int(args.get("s")),
+                "guidance": _float(args.get("C")),
+                "seed": _int(args.get("S")),
+                "width": _int(args.get("W")),
+                "height": _int(args.get("H")),
+                "sampler": args.get("A"),
+            }
+        )
     return None
 
 
@@ -187,9 +233,18 @@ def from_novelai(info: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(negative, str) and isinstance(meta.get("v4_negative_prompt"), dict):
         negative = (meta["v4_negative_prompt"].get("caption") or {}).get("base_caption")
     model = re.sub(r"\s+[0-9A-F]{6,}$", "", str(info.get("Source", ""))) or None
-    return _clean({"prompt": prompt, "negative_prompt": negative, "steps": _int(meta.get("steps")),
-                   "guidance": _float(meta.get("scale")), "seed": _int(meta.get("seed")),
-                   "width": _int(meta.get("width")), "height": _int(meta.get("height")),
-                   "sampler": meta.get("sampler"), "scheduler": meta.get("noise_schedule"),
-                   "strength": _float(meta.get("strength")) if meta.get("strength") is not None else None,
-                   "model": model})
+    return _clean(
+        {
+            "prompt": prompt,
+            "negative_prompt": negative,
+            "steps": _int(meta.get("steps")),
+            "guidance": _float(meta.get("scale")),
+            "seed": _int(meta.get("seed")),
+            "width": _int(meta.get("width")),
+            "height": _int(meta.get("height")),
+            "sampler": meta.get("sampler"),
+            "scheduler": meta.get("noise_schedule"),
+            "strength": _float(meta.get("strength")) if meta.get("strength") is not None else None,
+            "model": model,
+        }
+    )

@@ -137,11 +137,11 @@ class JobRecord:
     group_id: str | None = None
     group_kind: str | None = None
     winner: bool = False
-    endpoint: dict[str, Any] | None = None   # {"profile", "base_url"} the job was sent to
-    submitted_at: float | None = None        # when the provider's answer to the submit arrived
-    owner: str | None = None                 # the process running it (jobs/owner.py)
+    endpoint: dict[str, Any] | None = None  # {"profile", "base_url"} the job was sent to
+    submitted_at: float | None = None  # when the provider's answer to the submit arrived
+    owner: str | None = None  # the process running it (jobs/owner.py)
     heartbeat_at: float | None = None
-    deliver_to: str | None = None            # edit -o, absolute (a trailing separator means a folder)
+    deliver_to: str | None = None  # edit -o, absolute (a trailing separator means a folder)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -153,32 +153,97 @@ class JobRecord:
         return self.request.seed
 
 
-_COLUMNS = ("id", "created_at", "updated_at", "finished_at", "provider", "state", "prompt", "request_json",
-            "seed", "quote_usd", "quote_json", "billed_usd", "provider_job_id", "handle_json", "progress",
-            "message", "error_kind", "error_message", "outputs_json", "latency_s", "submits", "favourite",
-            "parent_job_id", "group_id", "group_kind", "winner", "endpoint_json", "submitted_at", "owner",
-            "heartbeat_at", "deliver_to")
-_UPDATABLE = {"state", "quote_usd", "billed_usd", "provider_job_id", "handle", "progress", "message",
-              "error_kind", "error_message", "outputs", "latency_s", "submits", "favourite", "finished_at",
-              "parent_job_id", "group_id", "group_kind", "winner", "request", "endpoint", "submitted_at",
-              "owner", "heartbeat_at", "deliver_to"}
+_COLUMNS = (
+    "id",
+    "created_at",
+    "updated_at",
+    "finished_at",
+    "provider",
+    "state",
+    "prompt",
+    "request_json",
+    "seed",
+    "quote_usd",
+    "quote_json",
+    "billed_usd",
+    "provider_job_id",
+    "handle_json",
+    "progress",
+    "message",
+    "error_kind",
+    "error_message",
+    "outputs_json",
+    "latency_s",
+    "submits",
+    "favourite",
+    "parent_job_id",
+    "group_id",
+    "group_kind",
+    "winner",
+    "endpoint_json",
+    "submitted_at",
+    "owner",
+    "heartbeat_at",
+    "deliver_to",
+)
+_UPDATABLE = {
+    "state",
+    "quote_usd",
+    "billed_usd",
+    "provider_job_id",
+    "handle",
+    "progress",
+    "message",
+    "error_kind",
+    "error_message",
+    "outputs",
+    "latency_s",
+    "submits",
+    "favourite",
+    "finished_at",
+    "parent_job_id",
+    "group_id",
+    "group_kind",
+    "winner",
+    "request",
+    "endpoint",
+    "submitted_at",
+    "owner",
+    "heartbeat_at",
+    "deliver_to",
+}
 
 
 def _row_to_record(row: sqlite3.Row) -> JobRecord:
     return JobRecord(
-        id=row["id"], created_at=row["created_at"], updated_at=row["updated_at"], provider=row["provider"],
-        state=JobState(row["state"]), request=EditRequest.from_json(row["request_json"]), quote_usd=row["quote_usd"],
-        quote=json.loads(row["quote_json"]) if row["quote_json"] else None, billed_usd=row["billed_usd"],
+        id=row["id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        provider=row["provider"],
+        state=JobState(row["state"]),
+        request=EditRequest.from_json(row["request_json"]),
+        quote_usd=row["quote_usd"],
+        quote=json.loads(row["quote_json"]) if row["quote_json"] else None,
+        billed_usd=row["billed_usd"],
         provider_job_id=row["provider_job_id"],
         handle=json.loads(row["handle_json"]) if row["handle_json"] else None,
-        progress=row["progress"], message=row["message"], error_kind=row["error_kind"],
+        progress=row["progress"],
+        message=row["message"],
+        error_kind=row["error_kind"],
         error_message=row["error_message"],
         outputs=tuple(Output(**o) for o in json.loads(row["outputs_json"] or "[]")),
-        latency_s=row["latency_s"], submits=row["submits"], favourite=bool(row["favourite"]),
-        finished_at=row["finished_at"], parent_job_id=row["parent_job_id"], group_id=row["group_id"],
-        group_kind=row["group_kind"], winner=bool(row["winner"]),
+        latency_s=row["latency_s"],
+        submits=row["submits"],
+        favourite=bool(row["favourite"]),
+        finished_at=row["finished_at"],
+        parent_job_id=row["parent_job_id"],
+        group_id=row["group_id"],
+        group_kind=row["group_kind"],
+        winner=bool(row["winner"]),
         endpoint=json.loads(row["endpoint_json"]) if row["endpoint_json"] else None,
-        submitted_at=row["submitted_at"], owner=row["owner"], heartbeat_at=row["heartbeat_at"],
+        submitted_at=row["submitted_at"],
+        owner=row["owner"],
+        heartbeat_at=row["heartbeat_at"],
         deliver_to=row["deliver_to"],
     )
 
@@ -210,11 +275,21 @@ class History:
     def _open(self, *, read_only: bool = False) -> SerializedConnection:
         if read_only:
             uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
-            db = SerializedConnection(sqlite3.connect(uri, uri=True, isolation_level=None,
-                                                      check_same_thread=False, timeout=faults.busy_timeout()))
+            db = SerializedConnection(
+                sqlite3.connect(
+                    uri,
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=faults.busy_timeout(),
+                )
+            )
         else:
-            db = SerializedConnection(sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                                      timeout=faults.busy_timeout()))
+            db = SerializedConnection(
+                sqlite3.connect(
+                    self.path, isolation_level=None, check_same_thread=False, timeout=faults.busy_timeout()
+                )
+            )
         try:
             db.row_factory = sqlite3.Row
             if not read_only:
@@ -226,8 +301,9 @@ class History:
             if read_only:
                 version = db.execute("PRAGMA user_version").fetchone()[0]
                 if version != SCHEMA_VERSION:
-                    raise faults.StorageFault(f"The history file {self.path} cannot be updated: its folder "
-                                              "is read-only.")
+                    raise faults.StorageFault(
+                        f"The history file {self.path} cannot be updated: its folder is read-only."
+                    )
             else:
                 self.migrate()
         except BaseException:
@@ -239,8 +315,10 @@ class History:
     def migrate(self) -> int:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
-            raise faults.StorageFault(f"The history file {self.path} was written by a newer FlexStudio "
-                                      f"(schema {version}); update FlexStudio to use it.")
+            raise faults.StorageFault(
+                f"The history file {self.path} was written by a newer FlexStudio "
+                f"(schema {version}); update FlexStudio to use it."
+            )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             script = _MIGRATIONS[target - 1]
             self.db.execute("BEGIN IMMEDIATE")
@@ -266,19 +344,41 @@ class History:
         return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
 
     # ------------------------------------------------------------------ writes
-    def create(self, request: EditRequest, *, quote_usd: float | None = None,
-               quote: dict[str, Any] | None = None, parent_job_id: str | None = None,
-               group_id: str | None = None, group_kind: str | None = None, state: JobState = JobState.QUEUED,
-               owner: str | None = None) -> JobRecord:
+    def create(
+        self,
+        request: EditRequest,
+        *,
+        quote_usd: float | None = None,
+        quote: dict[str, Any] | None = None,
+        parent_job_id: str | None = None,
+        group_id: str | None = None,
+        group_kind: str | None = None,
+        state: JobState = JobState.QUEUED,
+        owner: str | None = None,
+    ) -> JobRecord:
         now = time.time()
         job_id = uuid.uuid4().hex[:12]
         self.db.execute(
             "INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json, seed,"
             " quote_usd, quote_json, parent_job_id, group_id, group_kind, owner, heartbeat_at)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (job_id, now, now, request.provider, state.value, request.prompt, request.to_json(), request.seed,
-             quote_usd, json.dumps(quote) if quote is not None else None, parent_job_id, group_id,
-             group_kind, owner, now if owner else None),
+            (
+                job_id,
+                now,
+                now,
+                request.provider,
+                state.value,
+                request.prompt,
+                request.to_json(),
+                request.seed,
+                quote_usd,
+                json.dumps(quote) if quote is not None else None,
+                parent_job_id,
+                group_id,
+                group_kind,
+                owner,
+                now if owner else None,
+            ),
         )
         return self.get(job_id)
 
@@ -323,16 +423,23 @@ class History:
     def get(self, job_id: str) -> JobRecord:
         row = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id=?", (job_id,)).fetchone()
         if row is None:
-            rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id LIKE ? ESCAPE '\\'"
-                                   " LIMIT 2", (_like_escape(job_id) + "%",)).fetchall() if len(job_id) >= 4 else []
+            rows = (
+                self.db.execute(
+                    f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id LIKE ? ESCAPE '\\' LIMIT 2",
+                    (_like_escape(job_id) + "%",),
+                ).fetchall()
+                if len(job_id) >= 4
+                else []
+            )
             if len(rows) != 1:
                 raise KeyError(job_id)
             row = rows[0]
         try:
             return _row_to_record(row)
         except Exception as exc:
-            raise faults.StorageFault(f"Job {row['id']} in the history is damaged and cannot be read "
-                                      f"({type(exc).__name__}).") from None
+            raise faults.StorageFault(
+                f"Job {row['id']} in the history is damaged and cannot be read ({type(exc).__name__})."
+            ) from None
 
     def _records(self, rows: Iterable[sqlite3.Row]) -> list[JobRecord]:
         """Decode rows; a row that cannot be decoded is skipped and its id noted in ``skipped``."""
@@ -345,9 +452,15 @@ class History:
                 self.skipped.append(str(r["id"]))
         return out
 
-    def _where(self, search: str | None, provider: str | None, states: Sequence[str] | None,
-               favourite: bool | None, group_id: str | None,
-               group_kind: str | None = None) -> tuple[str, list[Any]]:
+    def _where(
+        self,
+        search: str | None,
+        provider: str | None,
+        states: Sequence[str] | None,
+        favourite: bool | None,
+        group_id: str | None,
+        group_kind: str | None = None,
+    ) -> tuple[str, list[Any]]:
         clauses = ["deleted_at IS NULL"]
         args: list[Any] = []
         if search:
@@ -371,10 +484,19 @@ class History:
             args.append(group_kind)
         return " AND ".join(clauses), args
 
-    def list(self, *, limit: int = 200, offset: int = 0, search: str | None = None,
-             provider: str | None = None, states: Sequence[str] | None = None,
-             favourite: bool | None = None, group_id: str | None = None,
-             before: tuple[float, str] | None = None, group_kind: str | None = None) -> list[JobRecord]:
+    def list(
+        self,
+        *,
+        limit: int = 200,
+        offset: int = 0,
+        search: str | None = None,
+        provider: str | None = None,
+        states: Sequence[str] | None = None,
+        favourite: bool | None = None,
+        group_id: str | None = None,
+        before: tuple[float, str] | None = None,
+        group_kind: str | None = None,
+    ) -> list[JobRecord]:
         """Newest first. For paging a long history pass ``before=(created_at, id)`` of the last record
         already shown (keyset paging: every page costs the same, unlike a growing OFFSET). ``group_kind``:
         "comparison", "sweep", "batch", or "single" for jobs in no group."""
@@ -384,19 +506,29 @@ class History:
             args = [*args, before[0], before[0], before[1]]
         rows = self.db.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE {where} ORDER BY created_at DESC, id DESC"
-            " LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+            " LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        ).fetchall()
         return self._records(rows)
 
-    def count(self, *, search: str | None = None, provider: str | None = None,
-              states: Sequence[str] | None = None, favourite: bool | None = None,
-              group_id: str | None = None, group_kind: str | None = None) -> int:
+    def count(
+        self,
+        *,
+        search: str | None = None,
+        provider: str | None = None,
+        states: Sequence[str] | None = None,
+        favourite: bool | None = None,
+        group_id: str | None = None,
+        group_kind: str | None = None,
+    ) -> int:
         where, args = self._where(search, provider, states, favourite, group_id, group_kind)
         return int(self.db.execute(f"SELECT COUNT(*) FROM jobs WHERE {where}", args).fetchone()[0])
 
     def unfinished(self) -> builtins.list[JobRecord]:
         marks = ",".join("?" * len(_ENDED))
-        rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state NOT IN ({marks})"
-                               " ORDER BY created_at", _ENDED).fetchall()
+        rows = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state NOT IN ({marks}) ORDER BY created_at", _ENDED
+        ).fetchall()
         return self._records(rows)
 
     def resumable(self) -> builtins.list[JobRecord]:
@@ -405,25 +537,33 @@ class History:
         rows = self.db.execute(
             f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE deleted_at IS NULL AND (state NOT IN ({marks})"
             " OR (state=? AND handle_json IS NOT NULL)) ORDER BY created_at",
-            (*_ENDED, JobState.INTERRUPTED.value)).fetchall()
+            (*_ENDED, JobState.INTERRUPTED.value),
+        ).fetchall()
         return self._records(rows)
 
     def claim(self, job_id: str, owner: str, *, expected: str | None) -> bool:
         """Take a job for ``owner`` if its owner is still ``expected`` (compare-and-set: of two
         processes resuming at once, one wins)."""
         now = time.time()
-        cur = self.db.execute("UPDATE jobs SET owner=?, heartbeat_at=? WHERE id=? AND owner IS ?",
-                              (owner, now, job_id, expected))
+        cur = self.db.execute(
+            "UPDATE jobs SET owner=?, heartbeat_at=? WHERE id=? AND owner IS ?",
+            (owner, now, job_id, expected),
+        )
         return cur.rowcount == 1
 
     def heartbeat(self, job_ids: Sequence[str], owner: str) -> None:
         if job_ids:
-            self.db.execute(f"UPDATE jobs SET heartbeat_at=? WHERE owner=? AND id IN ({','.join('?' * len(job_ids))})",
-                            (time.time(), owner, *job_ids))
+            self.db.execute(
+                f"UPDATE jobs SET heartbeat_at=? WHERE owner=? AND id IN ({','.join('?' * len(job_ids))})",
+                (time.time(), owner, *job_ids),
+            )
 
     def children(self, job_id: str) -> builtins.list[JobRecord]:
-        rows = self.db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE parent_job_id=? AND"
-                               " deleted_at IS NULL ORDER BY created_at", (job_id,)).fetchall()
+        rows = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE parent_job_id=? AND"
+            " deleted_at IS NULL ORDER BY created_at",
+            (job_id,),
+        ).fetchall()
         return self._records(rows)
 
     def ancestry(self, job_id: str) -> builtins.list[JobRecord]:
@@ -472,7 +612,8 @@ class History:
             "SELECT COALESCE(SUM(CASE WHEN billed_usd IS NOT NULL THEN billed_usd"
             f" WHEN state IN ({','.join('?' * len(_SPENDING))})"
             " THEN COALESCE(quote_usd, 0) ELSE 0 END), 0) FROM jobs WHERE created_at>=?",
-            (*_SPENDING, since)).fetchone()
+            (*_SPENDING, since),
+        ).fetchone()
         return float(row[0])
 
     def providers_used(self) -> builtins.list[str]:
@@ -485,8 +626,11 @@ class History:
             self.db.executemany(
                 "INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json, seed)"
                 " VALUES (?,?,?,?,?,?,?,?)",
-                ((uuid.uuid4().hex[:12], ts, ts, r.provider, st, r.prompt, r.to_json(), r.seed)
-                 for r, st, ts in records))
+                (
+                    (uuid.uuid4().hex[:12], ts, ts, r.provider, st, r.prompt, r.to_json(), r.seed)
+                    for r, st, ts in records
+                ),
+            )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 @dataclass(frozen=True, slots=True)
 class Paths:
-    data: Path     # history.sqlite3, blobs/
-    config: Path   # settings.json, presets/
-    cache: Path    # thumbnails, prepared references
+    data: Path  # history.sqlite3, blobs/
+    config: Path  # settings.json, presets/
+    cache: Path  # thumbnails, prepared references
     logs: Path
 
     @property

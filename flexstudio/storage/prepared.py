@@ -28,8 +28,10 @@ from .blobs import ext_for
 
 DEFAULT_MAX_BYTES = 1024 * 1024 * 1024  # 1 GiB ≈ 500 prepared 4 MP references
 _MIMES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
-_NAME = re.compile(r"^(?P<src>[0-9a-f]{64})-(?P<px>\d+)-(?P<fmt>[a-z]+)-v(?P<v>\d+)-(?P<w>\d+)x(?P<h>\d+)"
-                   r"-(?P<sha>[0-9a-f]{64})\.(?P<ext>jpg|png|webp)$")
+_NAME = re.compile(
+    r"^(?P<src>[0-9a-f]{64})-(?P<px>\d+)-(?P<fmt>[a-z]+)-v(?P<v>\d+)-(?P<w>\d+)x(?P<h>\d+)"
+    r"-(?P<sha>[0-9a-f]{64})\.(?P<ext>jpg|png|webp)$"
+)
 
 
 class PreparedStore:
@@ -67,8 +69,10 @@ class PreparedStore:
     def put(self, item: PreparedReference, max_pixels: int, fmt: str = "auto") -> None:
         """Keep ``item`` (best effort: a full or read-only disk only costs a future re-preparation)."""
         sha = hashlib.sha256(item.data).hexdigest()
-        name = (f"{self._prefix(item.source_sha256, max_pixels, fmt)}{item.width}x{item.height}-{sha}."
-                f"{ext_for(item.mime)}")
+        name = (
+            f"{self._prefix(item.source_sha256, max_pixels, fmt)}{item.width}x{item.height}-{sha}."
+            f"{ext_for(item.mime)}"
+        )
         path = self.root / item.source_sha256[:2] / name
         try:
             if path.exists():

@@ -19,8 +19,17 @@ from .files import free_name, read_capped
 from .settings import _refuse_secrets
 
 PRESET_SCHEMA = 1
-SETTING_KEYS = ("provider", "steps", "guidance", "size", "output_format", "safety", "prompt_upsampling",
-                "seed_policy", "seed")
+SETTING_KEYS = (
+    "provider",
+    "steps",
+    "guidance",
+    "size",
+    "output_format",
+    "safety",
+    "prompt_upsampling",
+    "seed_policy",
+    "seed",
+)
 SEED_POLICIES = ("random", "fixed", "increment")
 MAX_PRESET_BYTES = 256 * 1024  # a preset is a few hundred bytes; anything near this is not one
 
@@ -34,8 +43,12 @@ class Preset:
     builtin: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"flexstudio_preset": PRESET_SCHEMA, "name": self.name,
-                             "description": self.description, "settings": dict(self.settings)}
+        d: dict[str, Any] = {
+            "flexstudio_preset": PRESET_SCHEMA,
+            "name": self.name,
+            "description": self.description,
+            "settings": dict(self.settings),
+        }
         if self.prompt_template:
             d["prompt_template"] = self.prompt_template
         _refuse_secrets(d)
@@ -43,25 +56,43 @@ class Preset:
 
     @classmethod
     def from_dict(cls, d: Any, *, builtin: bool = False) -> Preset:
-        check_preset_dict(d, formats=OUTPUT_FORMATS, seed_policies=SEED_POLICIES, seed_max=SEED_MAX,
-                          schema=PRESET_SCHEMA)
+        check_preset_dict(
+            d, formats=OUTPUT_FORMATS, seed_policies=SEED_POLICIES, seed_max=SEED_MAX, schema=PRESET_SCHEMA
+        )
         raw = d.get("settings") or {}
         settings = {k: raw[k] for k in SETTING_KEYS if k in raw}
         _check(settings)
         tpl = d.get("prompt_template")
         if tpl is not None and "{prompt}" not in str(tpl):
             raise BadInput("A preset's prompt template must contain {prompt}.")
-        return cls(name=str(d["name"]).strip(), settings=settings, prompt_template=tpl,
-                   description=str(d.get("description", "")), builtin=builtin)
+        return cls(
+            name=str(d["name"]).strip(),
+            settings=settings,
+            prompt_template=tpl,
+            description=str(d.get("description", "")),
+            builtin=builtin,
+        )
 
     @classmethod
-    def capture(cls, name: str, request: EditRequest, *, seed_policy: str = "random",
-                prompt_template: str | None = None, include_provider: bool = True,
-                description: str = "") -> Preset:
-        s: dict[str, Any] = {"steps": request.steps, "guidance": request.guidance,
-                             "size": format_size(request.size), "output_format": request.output_format,
-                             "safety": request.safety, "prompt_upsampling": request.prompt_upsampling,
-                             "seed_policy": seed_policy}
+    def capture(
+        cls,
+        name: str,
+        request: EditRequest,
+        *,
+        seed_policy: str = "random",
+        prompt_template: str | None = None,
+        include_provider: bool = True,
+        description: str = "",
+    ) -> Preset:
+        s: dict[str, Any] = {
+            "steps": request.steps,
+            "guidance": request.guidance,
+            "size": format_size(request.size),
+            "output_format": request.output_format,
+            "safety": request.safety,
+            "prompt_upsampling": request.prompt_upsampling,
+            "seed_policy": seed_policy,
+        }
         if include_provider:
             s["provider"] = request.provider
         if seed_policy != "random" and request.seed is not None:

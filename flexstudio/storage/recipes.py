@@ -25,10 +25,29 @@ from .generators import parse_a1111
 
 __all__ = ["SOURCES", "Recipe", "fit", "parse_a1111", "provider_names", "read_recipe"]
 
-SOURCES = {"flexstudio": "FlexStudio", "a1111": "A1111", "comfyui": "ComfyUI", "fooocus": "Fooocus",
-           "invokeai": "InvokeAI", "novelai": "NovelAI"}
-ALL_FIELDS = frozenset({"prompt", "references", "steps", "guidance", "seed", "size", "output_format", "safety",
-                        "prompt_upsampling", "provider", "extras"})
+SOURCES = {
+    "flexstudio": "FlexStudio",
+    "a1111": "A1111",
+    "comfyui": "ComfyUI",
+    "fooocus": "Fooocus",
+    "invokeai": "InvokeAI",
+    "novelai": "NovelAI",
+}
+ALL_FIELDS = frozenset(
+    {
+        "prompt",
+        "references",
+        "steps",
+        "guidance",
+        "seed",
+        "size",
+        "output_format",
+        "safety",
+        "prompt_upsampling",
+        "provider",
+        "extras",
+    }
+)
 # Samplers and schedules that are what FLUX.2 [flex] runs anyway: nothing is lost when they are dropped.
 _KNOWN_KEYS = {"flexstudio", "parameters", "prompt", "Comment", "invokeai_metadata", "sd-metadata", "Dream"}
 _NATIVE_SAMPLERS = {"euler", "FLUX.2 [flex]", "Euler"}
@@ -54,11 +73,15 @@ class Recipe:
 
 def _short(text: str, n: int = 60) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= n else text[:n - 1] + "…"
+    return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def fit(found: Mapping[str, Any], source: str, providers: Mapping[str, str] | None = None,  # noqa: C901 — one rule per field
-        notes: list[str] | None = None) -> Recipe | None:
+def fit(  # noqa: C901 — one rule per field
+    found: Mapping[str, Any],
+    source: str,
+    providers: Mapping[str, str] | None = None,
+    notes: list[str] | None = None,
+) -> Recipe | None:
     """An ``EditRequest`` from the values an image carries: each value FLUX.2 [flex] takes is kept as it
     is, each other one is left out with a note. None when the image carries no settings at all."""
     notes = list(notes or [])
@@ -70,8 +93,10 @@ def fit(found: Mapping[str, Any], source: str, providers: Mapping[str, str] | No
     elif any(k in found for k in ("steps", "guidance", "seed", "width")):
         notes.append(f"The {name} settings carry no prompt.")
     if found.get("negative_prompt"):
-        notes.append(f"The negative prompt (“{_short(str(found['negative_prompt']))}”) is left out: "
-                     "FLUX.2 [flex] takes none.")
+        notes.append(
+            f"The negative prompt (“{_short(str(found['negative_prompt']))}”) is left out: "
+            "FLUX.2 [flex] takes none."
+        )
     steps = found.get("steps")
     if isinstance(steps, int):
         if 1 <= steps <= 50:
@@ -98,18 +123,27 @@ def fit(found: Mapping[str, Any], source: str, providers: Mapping[str, str] | No
         except BadInput as exc:
             notes.append(f"{exc} The size is left out (auto: it follows image 1).")
     sampler, schedule = found.get("sampler"), found.get("scheduler")
-    lost = [str(s) for s, native in ((sampler, _NATIVE_SAMPLERS), (schedule, _NATIVE_SCHEDULES))
-            if s and str(s) not in native]
+    lost = [
+        str(s)
+        for s, native in ((sampler, _NATIVE_SAMPLERS), (schedule, _NATIVE_SCHEDULES))
+        if s and str(s) not in native
+    ]
     if lost:
         notes.append(f"The sampler ({', '.join(lost)}) is left out: FLUX.2 [flex] has none to choose.")
     if isinstance(found.get("denoise"), float) and found["denoise"] < 1:
-        notes.append(f"Denoise {found['denoise']:g} is left out: FLUX.2 [flex] edits from its references instead.")
+        notes.append(
+            f"Denoise {found['denoise']:g} is left out: FLUX.2 [flex] edits from its references instead."
+        )
     if found.get("hires"):
         notes.append("The hires-fix pass is left out: FLUX.2 [flex] makes the image in one pass.")
     if found.get("refiner"):
-        notes.append(f"The refiner ({found['refiner']}) is left out: FLUX.2 [flex] makes the image in one pass.")
+        notes.append(
+            f"The refiner ({found['refiner']}) is left out: FLUX.2 [flex] makes the image in one pass."
+        )
     if found.get("styles"):
-        notes.append(f"The Fooocus styles ({_short(str(found['styles']))}) are left out; the prompt is as typed.")
+        notes.append(
+            f"The Fooocus styles ({_short(str(found['styles']))}) are left out; the prompt is as typed."
+        )
     safety = found.get("safety")
     if isinstance(safety, int):
         if 0 <= safety <= 5:
@@ -126,8 +160,10 @@ def fit(found: Mapping[str, Any], source: str, providers: Mapping[str, str] | No
             notes.append(f"The provider “{found['provider']}” is not one FlexStudio knows here; yours stays.")
     if found.get("images"):
         names = ", ".join(found["images"][:4])
-        notes.append(f"The graph starts from {names}: an image's file does not carry its references — "
-                     "add them as images to edit them again.")
+        notes.append(
+            f"The graph starts from {names}: an image's file does not carry its references — "
+            "add them as images to edit them again."
+        )
     if not kw:
         return None
     fields = frozenset(kw)

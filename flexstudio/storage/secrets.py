@@ -11,9 +11,11 @@ from typing import Any, Literal
 SERVICE = "flexstudio"
 Source = Literal["env", "keyring", "session"]
 
-NO_KEYRING = ("No system keyring is available, so API keys cannot be stored safely on this computer. "
-              "The key is kept for this session only; set the provider's environment variable or "
-              "install a Secret Service (for example gnome-keyring) to keep it.")
+NO_KEYRING = (
+    "No system keyring is available, so API keys cannot be stored safely on this computer. "
+    "The key is kept for this session only; set the provider's environment variable or "
+    "install a Secret Service (for example gnome-keyring) to keep it."
+)
 
 
 class Secrets:

@@ -20,10 +20,12 @@ def packet(fields: dict[str, str], *, extended_guid: str | None = None, wrapper:
     note = ""
     if extended_guid:
         note = f' xmlns:xmpNote="{XMPNOTE_NS}" xmpNote:HasExtendedXMP="{extended_guid}"'
-    xml = ('<x:xmpmeta xmlns:x="adobe:ns:meta/">'
-           f'<rdf:RDF xmlns:rdf="{RDF_NS}">'
-           f'<rdf:Description rdf:about="" xmlns:flexstudio="{XMP_NS}"{note}>{body}</rdf:Description>'
-           "</rdf:RDF></x:xmpmeta>")
+    xml = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+        f'<rdf:RDF xmlns:rdf="{RDF_NS}">'
+        f'<rdf:Description rdf:about="" xmlns:flexstudio="{XMP_NS}"{note}>{body}</rdf:Description>'
+        "</rdf:RDF></x:xmpmeta>"
+    )
     if wrapper:
         xml = f'<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>{xml}<?xpacket end="w"?>'
     return xml.encode("utf-8")
@@ -48,7 +50,7 @@ def read_fields(xmp: bytes | str) -> dict[str, str]:
     if start < 0 or end < 0:
         return {}
     try:
-        root = ET.fromstring(xmp[start:end + len(end_tag)])
+        root = ET.fromstring(xmp[start : end + len(end_tag)])
     except ET.ParseError:
         return {}
     out: dict[str, str] = {}

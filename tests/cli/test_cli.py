@@ -17,8 +17,14 @@ EXE = [sys.executable, "-m", "flexstudio"]
 
 
 def cli(*args: str, input: str | None = None, env: dict | None = None, timeout: float = 90):
-    return subprocess.run([*EXE, *args], capture_output=True, text=True, input=input, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*EXE, *args],
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def _img(path: Path, size=(1024, 1024), color=(200, 40, 40), fmt=None) -> Path:
@@ -33,13 +39,35 @@ def refs(tmp_path):
 
 def test_edit_on_the_sandbox_prints_json_writes_the_image_and_is_reproducible(tmp_path, refs):
     a, b = refs
-    args = ["edit", "--provider", "sandbox", "-i", str(a), "-i", str(b), "-p", "Put image 2 on the wall of image 1",
-            "--seed", "7", "--json"]
+    args = [
+        "edit",
+        "--provider",
+        "sandbox",
+        "-i",
+        str(a),
+        "-i",
+        str(b),
+        "-p",
+        "Put image 2 on the wall of image 1",
+        "--seed",
+        "7",
+        "--json",
+    ]
     r1 = cli(*args, "-o", str(tmp_path / "out1"))
     assert r1.returncode == 0, r1.stderr
     obj = json.loads(r1.stdout)
-    assert set(obj) == {"job_id", "provider", "status", "outputs", "seed", "quote_usd", "billed_usd", "latency_s",
-                        "provider_job_id", "error"}
+    assert set(obj) == {
+        "job_id",
+        "provider",
+        "status",
+        "outputs",
+        "seed",
+        "quote_usd",
+        "billed_usd",
+        "latency_s",
+        "provider_job_id",
+        "error",
+    }
     assert obj["status"] == "succeeded" and obj["error"] is None and obj["seed"] == 7
     assert obj["provider"] == "sandbox" and obj["quote_usd"] == 0
     out = Path(obj["outputs"][0])
@@ -60,7 +88,9 @@ def test_edit_on_the_sandbox_prints_json_writes_the_image_and_is_reproducible(tm
     assert r2.returncode == 0, r2.stderr
     out2 = Path(json.loads(r2.stdout)["outputs"][0])
     # Same inputs, same seed: the same image bytes (metadata names the job, so compare pixels + stored blob)
-    stored = [Path(p) for j in json.loads(cli("history", "list", "--json").stdout)["jobs"] for p in j["outputs"]]
+    stored = [
+        Path(p) for j in json.loads(cli("history", "list", "--json").stdout)["jobs"] for p in j["outputs"]
+    ]
     assert stored[0].read_bytes() == stored[1].read_bytes()
     with Image.open(out) as x, Image.open(out2) as y:
         assert x.tobytes() == y.tobytes()
@@ -69,8 +99,22 @@ def test_edit_on_the_sandbox_prints_json_writes_the_image_and_is_reproducible(tm
 def test_quote_prints_the_worked_example_prices(tmp_path):
     a = _img(tmp_path / "a.png")
     b = _img(tmp_path / "b.png")
-    r = cli("quote", "--provider", "fal", "--provider", "bfl", "--provider", "replicate", "-i", str(a), "-i", str(b),
-            "--size", "1024x1024", "--json")
+    r = cli(
+        "quote",
+        "--provider",
+        "fal",
+        "--provider",
+        "bfl",
+        "--provider",
+        "replicate",
+        "-i",
+        str(a),
+        "-i",
+        str(b),
+        "--size",
+        "1024x1024",
+        "--json",
+    )
     assert r.returncode == 0, r.stderr
     quotes = {q["provider"]: q for q in json.loads(r.stdout)["quotes"]}
     assert {p: q["usd"] for p, q in quotes.items()} == {"fal": 0.15, "bfl": 0.15, "replicate": 0.18}
@@ -79,7 +123,9 @@ def test_quote_prints_the_worked_example_prices(tmp_path):
     assert quotes["replicate"]["breakdown"][0]["usd"] == 0.06
 
 
-@pytest.mark.parametrize("case", ["missing", "not_image", "too_many", "bad_size", "zero_bytes", "bomb", "safety_6"])
+@pytest.mark.parametrize(
+    "case", ["missing", "not_image", "too_many", "bad_size", "zero_bytes", "bomb", "safety_6"]
+)
 def test_bad_input_exits_2_with_one_line_and_sends_nothing(tmp_path, case):
     a = _img(tmp_path / "a.png", (64, 64))
     images = [str(a)]
@@ -122,15 +168,31 @@ def test_a_provider_that_needs_a_key_without_one_exits_2_and_says_how(tmp_path):
 
 def test_max_cost_refuses_above_the_quote(tmp_path):
     a = _img(tmp_path / "a.png")
-    r = cli("edit", "--provider", "fal", "-i", str(a), "-p", "x", "--max-cost", "0.05", env={"FAL_KEY": "k-123456"})
+    r = cli(
+        "edit",
+        "--provider",
+        "fal",
+        "-i",
+        str(a),
+        "-p",
+        "x",
+        "--max-cost",
+        "0.05",
+        env={"FAL_KEY": "k-123456"},
+    )
     assert r.returncode == 2 and "above --max-cost" in r.stderr
 
 
 def test_kill_during_an_edit_then_resume_finishes_it(home, tmp_path):
     a = _img(tmp_path / "a.png", (256, 256))
     env = {**os.environ, "FLEXSTUDIO_SANDBOX_LATENCY": "2", "FLEXSTUDIO_PROGRESS": "1"}
-    with subprocess.Popen([*EXE, "edit", "-i", str(a), "-p", "slow one", "--seed", "1"], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [*EXE, "edit", "-i", str(a), "-p", "slow one", "--seed", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         try:
             for line in proc.stderr:  # progress lines: wait (without sleeping) until the job is running
                 if "] running" in line:
@@ -178,8 +240,13 @@ def test_providers_lists_the_sandbox_as_a_simulator_without_keys():
 
 
 def test_keys_without_a_keyring_backend_refuse_clearly_and_write_nothing(home):
-    r = cli("keys", "set", "fal", input="fal_secret_never_on_disk\n",
-            env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    r = cli(
+        "keys",
+        "set",
+        "fal",
+        input="fal_secret_never_on_disk\n",
+        env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
+    )
     assert r.returncode == 1 and "keyring" in r.stderr.lower() and "Traceback" not in r.stderr
     for p in home.rglob("*"):
         if p.is_file():
@@ -219,15 +286,22 @@ def test_bare_flexstudio_without_a_display_says_so_in_one_sentence_and_exits_2()
     assert r.returncode == 2, (r.returncode, r.stderr[-400:])
     assert r.stderr.strip().splitlines() == [
         "flexstudio: No display: run scripts/run.sh, which opens it on a virtual screen, "
-        "or use the command line: flexstudio --help."]
+        "or use the command line: flexstudio --help."
+    ]
 
 
 def test_an_edit_with_o_that_ends_unfinished_is_written_there_by_resume(home, tmp_path):
     a = _img(tmp_path / "a.png", (256, 256))
     out = tmp_path / "rout"
     env = {**os.environ, "FLEXSTUDIO_SANDBOX_LATENCY": "2", "FLEXSTUDIO_PROGRESS": "1"}
-    with subprocess.Popen([*EXE, "edit", "-i", str(a), "-p", "resume out test", "-o", f"{out}/"], env=env,
-                          cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [*EXE, "edit", "-i", str(a), "-p", "resume out test", "-o", f"{out}/"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         try:
             for line in proc.stderr:  # wait (without sleeping) until the provider has the job
                 if "] running" in line:
@@ -254,12 +328,15 @@ def test_an_edit_with_o_that_ends_unfinished_is_written_there_by_resume(home, tm
     assert sorted(out.iterdir()) == sorted([mine, written])
 
 
-@pytest.mark.parametrize("args,shape", [
-    (["edit", "-p", "x", "--json", "--steps", "abc"], "job_id"),   # an argument error
-    (["quote", "--json", "--nope"], "quotes"),
-    (["info", "--json", "/nonexistent/missing.png"], "source"),     # a command's own bad input
-    (["history", "show", "nope-such-job", "--json"], "error"),
-])
+@pytest.mark.parametrize(
+    "args,shape",
+    [
+        (["edit", "-p", "x", "--json", "--steps", "abc"], "job_id"),  # an argument error
+        (["quote", "--json", "--nope"], "quotes"),
+        (["info", "--json", "/nonexistent/missing.png"], "source"),  # a command's own bad input
+        (["history", "show", "nope-such-job", "--json"], "error"),
+    ],
+)
 def test_every_error_honours_json_with_one_object_on_stdout(args, shape):
     r = cli(*args)
     assert r.returncode in (1, 2), (r.returncode, r.stderr)

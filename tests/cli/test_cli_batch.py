@@ -20,8 +20,18 @@ from tests.support import stop_all
 
 EXE = [sys.executable, "-m", "flexstudio"]
 KEY = "bfl_CLI_BATCH_5e6f7a8b"
-JOB_KEYS = {"job_id", "provider", "status", "outputs", "seed", "quote_usd", "billed_usd", "latency_s",
-            "provider_job_id", "error"}
+JOB_KEYS = {
+    "job_id",
+    "provider",
+    "status",
+    "outputs",
+    "seed",
+    "quote_usd",
+    "billed_usd",
+    "latency_s",
+    "provider_job_id",
+    "error",
+}
 
 
 @pytest.fixture
@@ -60,8 +70,21 @@ def _batch_rows(home: Path) -> int:
 
 def test_above_the_threshold_needs_yes_and_nothing_is_sent_or_recorded(bfl, home, tmp_path):
     src = _inputs(tmp_path / "in", 6)
-    args = ["batch", "--provider", "bfl", "--base-url", bfl.url, "--input", str(src), "-p", "poster style",
-            "--size", "2048x2048", "-o", str(tmp_path / "out")]
+    args = [
+        "batch",
+        "--provider",
+        "bfl",
+        "--base-url",
+        bfl.url,
+        "--input",
+        str(src),
+        "-p",
+        "poster style",
+        "--size",
+        "2048x2048",
+        "-o",
+        str(tmp_path / "out"),
+    ]
     r = _cli([*args, "--json"], _env(home))
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "--yes" in r.stderr and "Nothing was sent" in r.stderr
@@ -85,14 +108,34 @@ def test_above_the_threshold_needs_yes_and_nothing_is_sent_or_recorded(bfl, home
     assert sum(x["quote_usd"] for x in obj["results"]) > 1.0
     lines = Path(obj["manifest"]).read_text().splitlines()
     assert Path(obj["manifest"]).name == f"flexstudio-batch-{obj['batch_id']}.jsonl" and len(lines) == 6
-    assert set(json.loads(lines[0])) == {"input", "job_id", "status", "quote_usd", "billed_usd", "latency_s",
-                                         "output", "error"}
+    assert set(json.loads(lines[0])) == {
+        "input",
+        "job_id",
+        "status",
+        "quote_usd",
+        "billed_usd",
+        "latency_s",
+        "output",
+        "error",
+    }
 
 
 def test_a_cap_below_the_first_input_is_bad_input_and_nothing_is_sent_or_recorded(bfl, home, tmp_path):
     src = _inputs(tmp_path / "in", 2)
     out = tmp_path / "out"
-    args = ["batch", "--provider", "bfl", "--base-url", bfl.url, "--input", str(src), "-p", "x", "-o", str(out)]
+    args = [
+        "batch",
+        "--provider",
+        "bfl",
+        "--base-url",
+        bfl.url,
+        "--input",
+        str(src),
+        "-p",
+        "x",
+        "-o",
+        str(out),
+    ]
     r = _cli([*args, "--max-cost", "0.01", "--json"], _env(home))
     assert r.returncode == 2, r.stderr
     assert "Traceback" not in r.stderr and "--max-cost $0.0100 does not cover item0.png" in r.stderr
@@ -104,10 +147,27 @@ def test_a_cap_below_the_first_input_is_bad_input_and_nothing_is_sent_or_recorde
 
 def test_inputs_the_cap_leaves_unlaunched_carry_their_own_provider_and_name(bfl, home, tmp_path):
     src = _inputs(tmp_path / "in", 3)
-    args = ["batch", "--provider", "bfl", "--base-url", bfl.url, "--input", str(src), "-p", "x",
-            "-o", str(tmp_path / "out"), "--concurrency", "1", "--json"]
-    each = json.loads(_cli(["quote", "-p", "x", "-i", str(src / "item0.png"), "--provider", "bfl", "--json"],
-                           _env(home)).stdout)["quotes"][0]["usd"]
+    args = [
+        "batch",
+        "--provider",
+        "bfl",
+        "--base-url",
+        bfl.url,
+        "--input",
+        str(src),
+        "-p",
+        "x",
+        "-o",
+        str(tmp_path / "out"),
+        "--concurrency",
+        "1",
+        "--json",
+    ]
+    each = json.loads(
+        _cli(
+            ["quote", "-p", "x", "-i", str(src / "item0.png"), "--provider", "bfl", "--json"], _env(home)
+        ).stdout
+    )["quotes"][0]["usd"]
     r = _cli([*args, "--max-cost", f"{each * 1.5:.6f}"], _env(home))
     assert r.returncode == 1, r.stderr
     results = json.loads(r.stdout)["results"]
@@ -134,11 +194,27 @@ def test_kill_9_mid_batch_then_the_same_command_finishes_each_input_exactly_once
     emu = BflEmulator(delivery, key=KEY, hold=True).start()  # jobs stay Pending until released
     try:
         src = _inputs(tmp_path / "in", 6)
-        args = ["batch", "--provider", "bfl", "--base-url", emu.url, "--input", str(src), "-p", "kill me",
-                "--seed", "4", "--concurrency", "3", "-o", str(tmp_path / "out")]
+        args = [
+            "batch",
+            "--provider",
+            "bfl",
+            "--base-url",
+            emu.url,
+            "--input",
+            str(src),
+            "-p",
+            "kill me",
+            "--seed",
+            "4",
+            "--concurrency",
+            "3",
+            "-o",
+            str(tmp_path / "out"),
+        ]
         env = _env(home)
-        with subprocess.Popen([*EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) as proc:
+        with subprocess.Popen(
+            [*EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as proc:
             try:
                 running, seen = 0, []
                 for line in proc.stderr:  # progress lines: no sleeping, wait until three are at BFL

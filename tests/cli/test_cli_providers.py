@@ -27,20 +27,39 @@ def _refs(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def _edit(provider: str, base_url: str, images: list[Path], key_env: dict[str, str], *extra: str):
-    args = [*EXE, "edit", "--provider", provider, "--base-url", base_url, "-p", "Put the cat from image 1 in image 2",
-            "--seed", "99", "--steps", "30", "--guidance", "4.5", "--size", "768x512", "--json"]
+    args = [
+        *EXE,
+        "edit",
+        "--provider",
+        provider,
+        "--base-url",
+        base_url,
+        "-p",
+        "Put the cat from image 1 in image 2",
+        "--seed",
+        "99",
+        "--steps",
+        "30",
+        "--guidance",
+        "4.5",
+        "--size",
+        "768x512",
+        "--json",
+    ]
     for i in images:
         args += ["-i", str(i)]
-    return subprocess.run([*args, *extra], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **key_env})
+    return subprocess.run(
+        [*args, *extra], capture_output=True, text=True, timeout=120, env={**os.environ, **key_env}
+    )
 
 
 def _post_body(emu, prefix):
     return next(r for r in emu.requests if r.method == "POST" and prefix in r.path)
 
 
-@pytest.mark.parametrize("provider", ["bfl", "cometapi", "fal", "replicate", "lumenfall", "kie", "runapi",
-                                      "fairstack"])
+@pytest.mark.parametrize(
+    "provider", ["bfl", "cometapi", "fal", "replicate", "lumenfall", "kie", "runapi", "fairstack"]
+)
 def test_edit_against_the_emulator(tmp_path, provider):
     spec = BY_ID[provider]
     a, b = _refs(tmp_path)
@@ -62,7 +81,13 @@ def test_edit_against_the_emulator(tmp_path, provider):
             assert [k for k in body if k.startswith("input_image")] == ["input_image", "input_image_2"]
             assert not body["input_image"].startswith("data:")
             base64.b64decode(body["input_image"], validate=True)
-            assert (body["steps"], body["guidance"], body["seed"], body["width"], body["height"]) == (30, 4.5, 99, 768, 512)
+            assert (body["steps"], body["guidance"], body["seed"], body["width"], body["height"]) == (
+                30,
+                4.5,
+                99,
+                768,
+                512,
+            )
             assert body["safety_tolerance"] == 2 and body["output_format"] == "jpeg"
             assert isinstance(body["prompt_upsampling"], bool)
             if provider == "bfl":
@@ -107,12 +132,29 @@ def test_openai_compatible_gateway_needs_its_base_url_and_uses_it(tmp_path):
 
 
 def test_providers_json_lists_every_provider_with_preview_flags_and_no_keys():
-    r = subprocess.run([*EXE, "providers", "--json"], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "FAL_KEY": "fal-secret-in-env-123"})
+    r = subprocess.run(
+        [*EXE, "providers", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FAL_KEY": "fal-secret-in-env-123"},
+    )
     assert r.returncode == 0, r.stderr
     rows = {p["id"]: p for p in json.loads(r.stdout)["providers"]}
-    assert {"sandbox", "bfl", "bfl-eu", "bfl-us", "cometapi", "fal", "replicate", "lumenfall", "openai-compatible",
-            "kie", "runapi", "fairstack"} <= set(rows)
+    assert {
+        "sandbox",
+        "bfl",
+        "bfl-eu",
+        "bfl-us",
+        "cometapi",
+        "fal",
+        "replicate",
+        "lumenfall",
+        "openai-compatible",
+        "kie",
+        "runapi",
+        "fairstack",
+    } <= set(rows)
     assert rows["runapi"]["preview"] is True and rows["fairstack"]["preview"] is True
     assert rows["bfl"]["preview"] is False and rows["sandbox"]["simulator"] is True
     assert rows["fal"]["key_set"] is True and rows["fal"]["key_source"] == "env"
@@ -127,11 +169,36 @@ def test_compare_runs_one_edit_on_several_providers_at_once(tmp_path):
     a, b = _refs(tmp_path)
     with hosts(bfl, "success") as (bemu, _bd, _bt), hosts(fal, "success") as (femu, _fd, _ft):
         r = subprocess.run(
-            [*EXE, "compare", "--provider", "sandbox", "--provider", "bfl", "--provider", "fal",
-             "--base-url", f"bfl={bemu.url}", "--base-url", f"fal={femu.url}", "-p", "Put image 2 on image 1",
-             "-i", str(a), "-i", str(b), "--size", "512x512", "--json", "-o", str(tmp_path / "out")],
-            capture_output=True, text=True, timeout=120,
-            env={**os.environ, bfl.env_var: bfl.key, fal.env_var: fal.key})
+            [
+                *EXE,
+                "compare",
+                "--provider",
+                "sandbox",
+                "--provider",
+                "bfl",
+                "--provider",
+                "fal",
+                "--base-url",
+                f"bfl={bemu.url}",
+                "--base-url",
+                f"fal={femu.url}",
+                "-p",
+                "Put image 2 on image 1",
+                "-i",
+                str(a),
+                "-i",
+                str(b),
+                "--size",
+                "512x512",
+                "--json",
+                "-o",
+                str(tmp_path / "out"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, bfl.env_var: bfl.key, fal.env_var: fal.key},
+        )
         assert r.returncode == 0, r.stderr
         results = json.loads(r.stdout)["results"]
         assert [x["provider"] for x in results] == ["sandbox", "bfl", "fal"]
@@ -141,8 +208,11 @@ def test_compare_runs_one_edit_on_several_providers_at_once(tmp_path):
         assert results[1]["billed_usd"] is not None  # BFL reports its cost
         for x in results:
             assert Path(x["outputs"][0]).parent == tmp_path / "out"
-        hist = json.loads(subprocess.run([*EXE, "history", "list", "--json"], capture_output=True, text=True,
-                                         timeout=60).stdout)["jobs"]
+        hist = json.loads(
+            subprocess.run(
+                [*EXE, "history", "list", "--json"], capture_output=True, text=True, timeout=60
+            ).stdout
+        )["jobs"]
         assert len({j["group_id"] for j in hist}) == 1 and {j["group_kind"] for j in hist} == {"comparison"}
 
 
@@ -153,16 +223,34 @@ def test_fairstack_refuses_a_local_reference_before_sending(tmp_path):
         r = _edit("fairstack", emu.url, [a], {spec.env_var: spec.key})
         assert emu.requests == []
     assert r.returncode == 2 and "public https URLs" in r.stderr and "Traceback" not in r.stderr
-    hist = json.loads(subprocess.run([*EXE, "history", "list", "--json"], capture_output=True, text=True,
-                                     timeout=60).stdout)["jobs"]
+    hist = json.loads(
+        subprocess.run([*EXE, "history", "list", "--json"], capture_output=True, text=True, timeout=60).stdout
+    )["jobs"]
     assert hist == []
 
 
 def test_compare_refuses_more_references_than_the_smallest_limit(tmp_path):
     a, _ = _refs(tmp_path)
-    r = subprocess.run([*EXE, "compare", "--provider", "sandbox", "--provider", "fairstack", "-p", "x",
-                        "-i", str(a), "-i", str(a)], capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "FAIRSTACK_API_KEY": "fs-key-123456"})
+    r = subprocess.run(
+        [
+            *EXE,
+            "compare",
+            "--provider",
+            "sandbox",
+            "--provider",
+            "fairstack",
+            "-p",
+            "x",
+            "-i",
+            str(a),
+            "-i",
+            str(a),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FAIRSTACK_API_KEY": "fs-key-123456"},
+    )
     assert r.returncode == 2 and "smallest limit" in r.stderr
 
 
@@ -174,21 +262,39 @@ def test_providers_balance_reads_bfls_credits_only_when_asked(tmp_path):
     with Delivery() as delivery, BflEmulator(delivery, key=key, credits=321.0) as emu:
         urls = [f"--base-url={pid}={emu.url}" for pid in ("bfl", "bfl-eu", "bfl-us")]
         env = {**os.environ, "BFL_API_KEY": key}
-        r = subprocess.run([*EXE, "providers", "--json", "--balance", *urls], capture_output=True, text=True,
-                           timeout=60, env=env)
+        r = subprocess.run(
+            [*EXE, "providers", "--json", "--balance", *urls],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
         assert r.returncode == 0, r.stderr
         rows = {p["id"]: p for p in json.loads(r.stdout)["providers"]}
         assert rows["bfl"]["balance"] == {"status": "ok", "amount": 321.0, "unit": "credits", "usd": 3.21}
         assert rows["bfl"]["capabilities"]["balance"] is True
-        assert rows["fal"]["balance"] is None and rows["cometapi"]["balance"] is None  # no documented endpoint
+        assert (
+            rows["fal"]["balance"] is None and rows["cometapi"]["balance"] is None
+        )  # no documented endpoint
         asked = [q for q in emu.requests if q.path == "/v1/credits"]
         assert len(asked) == 3 and all(q.header("x-key") == key for q in asked)
         # a wrong key: the row says why, without the key
-        r = subprocess.run([*EXE, "providers", "--json", "--balance", *urls], capture_output=True, text=True,
-                           timeout=60, env={**os.environ, "BFL_API_KEY": "bfl_wrong_key_0000"})
+        r = subprocess.run(
+            [*EXE, "providers", "--json", "--balance", *urls],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "BFL_API_KEY": "bfl_wrong_key_0000"},
+        )
         bad = {p["id"]: p for p in json.loads(r.stdout)["providers"]}["bfl"]["balance"]
-        assert bad["status"] == "error" and "key" in bad["message"] and "bfl_wrong_key_0000" not in bad["message"]
+        assert (
+            bad["status"] == "error"
+            and "key" in bad["message"]
+            and "bfl_wrong_key_0000" not in bad["message"]
+        )
         # without --balance nothing is asked and rows carry no balance
         before = len(emu.requests)
-        plain = subprocess.run([*EXE, "providers", "--json"], capture_output=True, text=True, timeout=60, env=env)
+        plain = subprocess.run(
+            [*EXE, "providers", "--json"], capture_output=True, text=True, timeout=60, env=env
+        )
         assert "balance" not in json.loads(plain.stdout)["providers"][0] and len(emu.requests) == before

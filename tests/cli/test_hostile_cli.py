@@ -28,8 +28,17 @@ EXE = [sys.executable, "-m", "flexstudio"]
 KEY = "bfl_FAKEKEY_h0st1le42"
 MARK = "FAKEKEY"  # any key of these tests contains it: searched for in every output and file
 ESC = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202e"
-KEY_VARS = ("BFL_API_KEY", "FAL_KEY", "REPLICATE_API_TOKEN", "LUMENFALL_API_KEY", "OPENAI_API_KEY",
-            "COMETAPI_KEY", "KIE_API_KEY", "RUNAPI_KEY", "FAIRSTACK_API_KEY")
+KEY_VARS = (
+    "BFL_API_KEY",
+    "FAL_KEY",
+    "REPLICATE_API_TOKEN",
+    "LUMENFALL_API_KEY",
+    "OPENAI_API_KEY",
+    "COMETAPI_KEY",
+    "KIE_API_KEY",
+    "RUNAPI_KEY",
+    "FAIRSTACK_API_KEY",
+)
 
 
 class NastyBfl(BflEmulator):
@@ -81,13 +90,35 @@ class Ctx:
         return ids
 
 
-def run(ctx: Ctx, argv: list[str], *, env: dict[str, str] | None = None, stdin: str | None = None,
-        preexec: Callable[[], None] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def run(
+    ctx: Ctx,
+    argv: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    stdin: str | None = None,
+    preexec: Callable[[], None] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
-    full = {**base, "FLEXSTUDIO_HOME": str(ctx.home), "FLEXSTUDIO_SANDBOX_LATENCY": "0",
-            "BFL_API_KEY": KEY, "PYTHONIOENCODING": "utf-8", **(env or {})}
-    return subprocess.run([*EXE, *argv], capture_output=True, text=True, input=stdin, timeout=timeout,
-                          env=full, preexec_fn=preexec, encoding="utf-8", errors="replace")
+    full = {
+        **base,
+        "FLEXSTUDIO_HOME": str(ctx.home),
+        "FLEXSTUDIO_SANDBOX_LATENCY": "0",
+        "BFL_API_KEY": KEY,
+        "PYTHONIOENCODING": "utf-8",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [*EXE, *argv],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=timeout,
+        env=full,
+        preexec_fn=preexec,
+        encoding="utf-8",
+        errors="replace",
+    )
 
 
 def rows(ctx: Ctx) -> int:
@@ -112,19 +143,22 @@ class Case:
     name: str
     argv: Callable[[Ctx], list[str]]
     rc: int = 2
-    says: str = ""                                # a phrase the one sentence contains (lower case)
+    says: str = ""  # a phrase the one sentence contains (lower case)
     env: dict[str, str] = field(default_factory=dict)
     stdin: str | None = None
     setup: Callable[[Ctx], Any] | None = None
-    rows_after: int | None = 0                    # history rows afterwards (None: not checked)
-    sends: int = 0                                # requests the emulator may see
+    rows_after: int | None = 0  # history rows afterwards (None: not checked)
+    sends: int = 0  # requests the emulator may see
     one_line: bool = True
     check: Callable[[Ctx, subprocess.CompletedProcess], None] | None = None
 
 
 def _deep_preset(ctx: Ctx) -> list[str]:
-    return ["presets", "import", str(ctx.file("deep.json", '{"name": "x", "settings": ' + "[" * 20_000 +
-                                              "]" * 20_000 + "}"))]
+    return [
+        "presets",
+        "import",
+        str(ctx.file("deep.json", '{"name": "x", "settings": ' + "[" * 20_000 + "]" * 20_000 + "}")),
+    ]
 
 
 def _preset(ctx: Ctx, body: str, name: str = "p.json") -> str:
@@ -234,8 +268,18 @@ CASES = [
     Case("key_non_ascii", lambda c: bfl(), env={"BFL_API_KEY": KEY + "é"}, says="printable ascii"),
     Case("key_whitespace_only", lambda c: bfl(), env={"BFL_API_KEY": "   \t "}, says="empty"),
     Case("key_space_inside", lambda c: bfl(), env={"BFL_API_KEY": "bfl_FAKEKEY one two"}, says="space"),
-    Case("keys_set_crlf_on_stdin", lambda c: ["keys", "set", "bfl"], stdin=KEY + "\r\nrest\n", says="line break"),
-    Case("keys_set_non_ascii", lambda c: ["keys", "set", "bfl"], stdin="bfl_FAKEKEY_ключ\n", says="printable ascii"),
+    Case(
+        "keys_set_crlf_on_stdin",
+        lambda c: ["keys", "set", "bfl"],
+        stdin=KEY + "\r\nrest\n",
+        says="line break",
+    ),
+    Case(
+        "keys_set_non_ascii",
+        lambda c: ["keys", "set", "bfl"],
+        stdin="bfl_FAKEKEY_ключ\n",
+        says="printable ascii",
+    ),
     # money and time
     Case("max_cost_nan", lambda c: bfl("--base-url", c.url, "--max-cost", "nan"), says="finite"),
     Case("max_cost_inf", lambda c: bfl("--base-url", c.url, "--max-cost", "inf"), says="finite"),
@@ -248,8 +292,11 @@ CASES = [
     Case("base_url_file", lambda c: bfl("--base-url", "file:///etc/passwd"), says="https://"),
     Case("base_url_javascript", lambda c: bfl("--base-url", "javascript:alert(1)"), says="https://"),
     Case("base_url_plain_http_remote", lambda c: bfl("--base-url", "http://example.com"), says="unencrypted"),
-    Case("base_url_id_empty", lambda c: ["compare", "-p", "x", "--provider", "bfl", "--provider", "sandbox",
-                                         "--base-url", "bfl="], says="empty"),
+    Case(
+        "base_url_id_empty",
+        lambda c: ["compare", "-p", "x", "--provider", "bfl", "--provider", "sandbox", "--base-url", "bfl="],
+        says="empty",
+    ),
     # local files
     Case("reference_fifo", _fifo, says="pipe"),
     Case("reference_dev_zero", lambda c: bfl("-i", "/dev/zero"), says="device"),
@@ -257,55 +304,143 @@ CASES = [
     Case("reference_missing", lambda c: bfl("-i", str(c.tmp / "nope.png")), says="no such file"),
     # presets
     Case("preset_deeply_nested", _deep_preset, says="nested"),
-    Case("preset_infinity_steps", lambda c: ["presets", "import", _preset(
-        c, '{"name": "x", "settings": {"steps": Infinity}}')], says="not valid json"),
-    Case("preset_infinity_version", lambda c: ["presets", "import", _preset(
-        c, '{"name": "x", "flexstudio_preset": Infinity}')], says="not valid json"),
-    Case("preset_huge_steps", lambda c: ["presets", "import", _preset(
-        c, '{"name": "x", "settings": {"steps": 1e400}}')], says="whole number"),
-    Case("preset_list_for_size", lambda c: ["presets", "import", _preset(
-        c, '{"name": "x", "settings": {"size": [1024, 1024]}}')], says="must be text"),
-    Case("preset_list_for_name", lambda c: ["presets", "import", _preset(c, '{"name": ["x"]}')], says="no name"),
-    Case("preset_list_prompt_template", lambda c: ["presets", "import", _preset(
-        c, '{"name": "x", "prompt_template": ["{prompt}"]}')], says="must be text"),
-    Case("preset_bool_steps", lambda c: ["presets", "import", _preset(
-        c, '{"name": "x", "settings": {"steps": true}}')], says="whole number"),
+    Case(
+        "preset_infinity_steps",
+        lambda c: ["presets", "import", _preset(c, '{"name": "x", "settings": {"steps": Infinity}}')],
+        says="not valid json",
+    ),
+    Case(
+        "preset_infinity_version",
+        lambda c: ["presets", "import", _preset(c, '{"name": "x", "flexstudio_preset": Infinity}')],
+        says="not valid json",
+    ),
+    Case(
+        "preset_huge_steps",
+        lambda c: ["presets", "import", _preset(c, '{"name": "x", "settings": {"steps": 1e400}}')],
+        says="whole number",
+    ),
+    Case(
+        "preset_list_for_size",
+        lambda c: ["presets", "import", _preset(c, '{"name": "x", "settings": {"size": [1024, 1024]}}')],
+        says="must be text",
+    ),
+    Case(
+        "preset_list_for_name", lambda c: ["presets", "import", _preset(c, '{"name": ["x"]}')], says="no name"
+    ),
+    Case(
+        "preset_list_prompt_template",
+        lambda c: ["presets", "import", _preset(c, '{"name": "x", "prompt_template": ["{prompt}"]}')],
+        says="must be text",
+    ),
+    Case(
+        "preset_bool_steps",
+        lambda c: ["presets", "import", _preset(c, '{"name": "x", "settings": {"steps": true}}')],
+        says="whole number",
+    ),
     Case("preset_50_mb", _big_preset, says="the most flexstudio reads"),
-    Case("edit_with_bad_preset_file", lambda c: bfl("--base-url", c.url, "--preset", _preset(
-        c, '{"name": "x", "prompt_template": ["{prompt}"]}')), says="must be text"),
+    Case(
+        "edit_with_bad_preset_file",
+        lambda c: bfl(
+            "--base-url", c.url, "--preset", _preset(c, '{"name": "x", "prompt_template": ["{prompt}"]}')
+        ),
+        says="must be text",
+    ),
     # where results go — checked before paying
     Case("out_in_proc", lambda c: bfl("--base-url", c.url, "-o", "/proc/nope/x.jpg"), says="cannot be made"),
-    Case("out_under_a_file", lambda c: bfl("--base-url", c.url, "-o", str(c.file("f.txt", "x")) + "/x.jpg"),
-         says="is a file"),
+    Case(
+        "out_under_a_file",
+        lambda c: bfl("--base-url", c.url, "-o", str(c.file("f.txt", "x")) + "/x.jpg"),
+        says="is a file",
+    ),
     # exports
-    Case("export_onto_existing_file", lambda c: ["history", "export", c.emu.state["export_job"],
-                                                 str(c.tmp / "existing.txt")],
-         setup=_export_setup, says="is a file", rows_after=1, check=_check_kept),
-    Case("export_twice_picks_a_free_name", _export_twice, setup=_export_setup, rc=0, rows_after=1,
-         one_line=False, check=_check_free_name),
-    Case("export_missing_image", lambda c: ["history", "export", c.emu.state["export_job"], str(c.tmp / "o")],
-         setup=_delete_blob, says="missing from the history folder", rows_after=1, check=_check_show_missing),
+    Case(
+        "export_onto_existing_file",
+        lambda c: ["history", "export", c.emu.state["export_job"], str(c.tmp / "existing.txt")],
+        setup=_export_setup,
+        says="is a file",
+        rows_after=1,
+        check=_check_kept,
+    ),
+    Case(
+        "export_twice_picks_a_free_name",
+        _export_twice,
+        setup=_export_setup,
+        rc=0,
+        rows_after=1,
+        one_line=False,
+        check=_check_free_name,
+    ),
+    Case(
+        "export_missing_image",
+        lambda c: ["history", "export", c.emu.state["export_job"], str(c.tmp / "o")],
+        setup=_delete_blob,
+        says="missing from the history folder",
+        rows_after=1,
+        check=_check_show_missing,
+    ),
     # the terminal
-    Case("prompt_with_escapes", lambda c: ["edit", "-p", f"blue {ESC}", "--size", "64x64"], rc=0, rows_after=1,
-         one_line=False, check=_no_raw_escapes),
-    Case("provider_text_with_escapes", lambda c: bfl("--base-url", c.url), setup=_nasty_on, rc=1, rows_after=1,
-         sends=1, one_line=False, check=_check_escape_failure),
-    Case("job_id_with_escapes", lambda c: ["history", "show", f"nope{ESC}"], says="no job",
-         check=_no_raw_escapes),
+    Case(
+        "prompt_with_escapes",
+        lambda c: ["edit", "-p", f"blue {ESC}", "--size", "64x64"],
+        rc=0,
+        rows_after=1,
+        one_line=False,
+        check=_no_raw_escapes,
+    ),
+    Case(
+        "provider_text_with_escapes",
+        lambda c: bfl("--base-url", c.url),
+        setup=_nasty_on,
+        rc=1,
+        rows_after=1,
+        sends=1,
+        one_line=False,
+        check=_check_escape_failure,
+    ),
+    Case(
+        "job_id_with_escapes",
+        lambda c: ["history", "show", f"nope{ESC}"],
+        says="no job",
+        check=_no_raw_escapes,
+    ),
     # storage
-    Case("history_not_a_database", lambda c: ["history", "list"], setup=_corrupt, says="history.sqlite3",
-         rows_after=None),
-    Case("history_not_a_database_edit", lambda c: bfl("--base-url", c.url), setup=_corrupt,
-         says="move it aside", rows_after=None),
-    Case("history_truncated", lambda c: ["history", "list"], setup=_truncated, says="cannot be read",
-         rows_after=None),
-    Case("history_bad_row", lambda c: ["history", "list"], setup=_bad_row, rc=0, rows_after=2, one_line=False,
-         check=_check_bad_row),
+    Case(
+        "history_not_a_database",
+        lambda c: ["history", "list"],
+        setup=_corrupt,
+        says="history.sqlite3",
+        rows_after=None,
+    ),
+    Case(
+        "history_not_a_database_edit",
+        lambda c: bfl("--base-url", c.url),
+        setup=_corrupt,
+        says="move it aside",
+        rows_after=None,
+    ),
+    Case(
+        "history_truncated",
+        lambda c: ["history", "list"],
+        setup=_truncated,
+        says="cannot be read",
+        rows_after=None,
+    ),
+    Case(
+        "history_bad_row",
+        lambda c: ["history", "list"],
+        setup=_bad_row,
+        rc=0,
+        rows_after=2,
+        one_line=False,
+        check=_check_bad_row,
+    ),
     Case("bad_usage", lambda c: ["edit"], says="required"),
 ]
 # the image corpus: every bad file, through the real CLI against a paid provider
-CASES += [Case(f"image_{n}", lambda c, n=n: bfl("--base-url", c.url, "-i", str(c.corpus[n])))
-          for n in sorted(k for k, v in CORPUS.items() if v.expected == "bad_input")]
+CASES += [
+    Case(f"image_{n}", lambda c, n=n: bfl("--base-url", c.url, "-i", str(c.corpus[n])))
+    for n in sorted(k for k, v in CORPUS.items() if v.expected == "bad_input")
+]
 
 
 @pytest.fixture(scope="module")
@@ -371,12 +506,22 @@ def test_corrupt_history_can_be_moved_aside_by_hand_and_the_next_command_starts_
 
 def test_a_lock_held_by_another_program_names_it(ctx):
     ctx.seed_history(1)
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sqlite3, sys\n"
-        f"c = sqlite3.connect({str(ctx.db())!r}, isolation_level=None)\n"
-        "c.execute('BEGIN IMMEDIATE')\n"
-        "print('held', flush=True)\n"
-        "sys.stdin.read()\n")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sqlite3, sys\n"
+                f"c = sqlite3.connect({str(ctx.db())!r}, isolation_level=None)\n"
+                "c.execute('BEGIN IMMEDIATE')\n"
+                "print('held', flush=True)\n"
+                "sys.stdin.read()\n"
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
         before = rows(ctx)
@@ -404,10 +549,28 @@ def _read_only_cmd(home: Path) -> list[str] | None:
 
     if os.geteuid() != 0 or not shutil.which("unshare"):
         return None
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount --bind {home} {home} && "
-                            f"mount -o remount,bind,ro {home} && ! touch {home}/probe"], capture_output=True)
-    return ["unshare", "-m", "sh", "-c", f'mount --bind {home} {home} && mount -o remount,bind,ro {home} && '
-            'exec "$@"', "sh"] if probe.returncode == 0 else None
+    probe = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f"mount --bind {home} {home} && mount -o remount,bind,ro {home} && ! touch {home}/probe",
+        ],
+        capture_output=True,
+    )
+    return (
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            f'mount --bind {home} {home} && mount -o remount,bind,ro {home} && exec "$@"',
+            "sh",
+        ]
+        if probe.returncode == 0
+        else None
+    )
 
 
 def test_read_only_home_still_lists_and_refuses_writes_with_a_sentence(ctx):
@@ -423,10 +586,17 @@ def test_read_only_home_still_lists_and_refuses_writes_with_a_sentence(ctx):
     env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
     env.update({"FLEXSTUDIO_HOME": str(ctx.home), "PYTHONIOENCODING": "utf-8"})
     try:
-        r = subprocess.run([*prefix, *EXE, "history", "list"], capture_output=True, text=True, env=env, timeout=60)
+        r = subprocess.run(
+            [*prefix, *EXE, "history", "list"], capture_output=True, text=True, env=env, timeout=60
+        )
         assert r.returncode == 0 and ids[0] in r.stdout, r.stderr
-        r = subprocess.run([*prefix, *EXE, "edit", "-p", "x", "--size", "64x64", "--json"], capture_output=True,
-                           text=True, env=env, timeout=60)
+        r = subprocess.run(
+            [*prefix, *EXE, "edit", "-p", "x", "--size", "64x64", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
         assert r.returncode == 2 and "Traceback" not in r.stderr
         assert "read-only" in _one_sentence(r)[0]
         assert json.loads(r.stdout)["error"]["kind"] == "bad_input"
@@ -442,13 +612,17 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
 def test_a_full_disk_during_an_edit_leaves_nothing_half_written_and_the_next_command_works(ctx):
     ctx.seed_history(1)
-    r = run(ctx, ["edit", "-p", "big", "--size", "2048x2048", "--format", "png", "--seed", "2", "--json"],
-            preexec=_file_size_limit(150_000))  # this 4 MP PNG is about 280 KB
+    r = run(
+        ctx,
+        ["edit", "-p", "big", "--size", "2048x2048", "--format", "png", "--seed", "2", "--json"],
+        preexec=_file_size_limit(150_000),
+    )  # this 4 MP PNG is about 280 KB
     assert "Traceback" not in r.stdout + r.stderr
     assert r.returncode in (1, 2, 3), (r.stdout, r.stderr)  # failed / refused / interrupted: documented ends
     obj = json.loads(r.stdout)

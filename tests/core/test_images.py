@@ -75,8 +75,11 @@ def test_good_files_are_inspected_and_prepared(name: str) -> None:
 def test_bad_files_are_refused_with_one_sentence_naming_them(name: str) -> None:
     data = corpus_bytes(name)
     filename = CORPUS[name].filename
-    for call in (lambda: inspect(data, filename), lambda: prepare(data, name=filename),
-                 lambda: thumbnail(data, 128, filename)):
+    for call in (
+        lambda: inspect(data, filename),
+        lambda: prepare(data, name=filename),
+        lambda: thumbnail(data, 128, filename),
+    ):
         with pytest.raises(BadInput) as err:
             call()
         message = str(err.value)
@@ -97,11 +100,19 @@ def test_format_comes_from_the_bytes_not_the_name() -> None:
         inspect(corpus_bytes("text_named_jpg"), "notes.jpg")
 
 
-@pytest.mark.parametrize(("name", "fmt", "mime"), [
-    ("jpeg", "jpeg", "image/jpeg"), ("png", "png", "image/png"), ("webp", "webp", "image/webp"),
-    ("gif", "gif", "image/gif"), ("bmp", "bmp", "image/bmp"), ("tiff", "tiff", "image/tiff"),
-    ("avif", "avif", "image/avif"), ("heic", "heic", "image/heic"),
-])
+@pytest.mark.parametrize(
+    ("name", "fmt", "mime"),
+    [
+        ("jpeg", "jpeg", "image/jpeg"),
+        ("png", "png", "image/png"),
+        ("webp", "webp", "image/webp"),
+        ("gif", "gif", "image/gif"),
+        ("bmp", "bmp", "image/bmp"),
+        ("tiff", "tiff", "image/tiff"),
+        ("avif", "avif", "image/avif"),
+        ("heic", "heic", "image/heic"),
+    ],
+)
 def test_inspect_reports_format_and_mime(name: str, fmt: str, mime: str) -> None:
     info = inspect(corpus_bytes(name))
     assert (info.format, info.mime) == (fmt, mime)
@@ -134,8 +145,13 @@ def test_inspect_reads_headers_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_info_becomes_an_image_ref() -> None:
     info = inspect(corpus_bytes("jpeg_exif_rot6"), "rot6.jpg")
     ref = info.to_ref()
-    assert (ref.sha256, ref.width, ref.height, ref.name, ref.mime) == (info.sha256, 64, 128, "rot6.jpg",
-                                                                        "image/jpeg")
+    assert (ref.sha256, ref.width, ref.height, ref.name, ref.mime) == (
+        info.sha256,
+        64,
+        128,
+        "rot6.jpg",
+        "image/jpeg",
+    )
 
 
 def test_missing_pillow_heif_gives_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,11 +174,14 @@ def test_heif_opener_is_registered_once(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 # ------------------------------------------------------------------------------------------- rotation
-@pytest.mark.parametrize(("name", "orientation", "top", "bottom"), [
-    ("jpeg_exif_rot6", 6, RED, BLUE), ("jpeg_exif_rot8", 8, BLUE, RED)])
+@pytest.mark.parametrize(
+    ("name", "orientation", "top", "bottom"),
+    [("jpeg_exif_rot6", 6, RED, BLUE), ("jpeg_exif_rot8", 8, BLUE, RED)],
+)
 @pytest.mark.parametrize("max_pixels", [MAX_PIXELS, 64 * 64])
-def test_exif_orientation_is_applied(name: str, orientation: int, top: tuple[int, ...],
-                                     bottom: tuple[int, ...], max_pixels: int) -> None:
+def test_exif_orientation_is_applied(
+    name: str, orientation: int, top: tuple[int, ...], bottom: tuple[int, ...], max_pixels: int
+) -> None:
     data = corpus_bytes(name)
     info = inspect(data)
     assert (info.width, info.height, info.orientation) == (64, 128, orientation)
@@ -199,8 +218,11 @@ def test_16_bit_rgb_keeps_its_colour() -> None:
 
 
 def test_wide_grey_modes_are_scaled() -> None:
-    for mode, values, expected in (("I", (0, 32768, 65535), (0, 128, 255)), ("I", (0, 100, 200), (0, 100, 200)),
-                                   ("F", (0.0, 0.5, 1.0), (0, 128, 255))):
+    for mode, values, expected in (
+        ("I", (0, 32768, 65535), (0, 128, 255)),
+        ("I", (0, 100, 200), (0, 100, 200)),
+        ("F", (0.0, 0.5, 1.0), (0, 128, 255)),
+    ):
         im = Image.new(mode, (3, 1))
         for x, v in enumerate(values):
             im.putpixel((x, 0), v)
@@ -219,14 +241,14 @@ def test_cmyk_becomes_rgb(name: str) -> None:
 def test_cmyk_goes_through_its_icc_profile() -> None:
     out = decode(prepare(corpus_bytes("jpeg_cmyk_icc")).data)
     left, right = at(out, 0.1, 0.5), at(out, 0.9, 0.5)
-    assert near(left, right, 6)                # the profile maps both inks to one colour…
-    assert near(left, (130, 117, 65), 16)      # …a dull yellow-brown, not red and green
+    assert near(left, right, 6)  # the profile maps both inks to one colour…
+    assert near(left, (130, 117, 65), 16)  # …a dull yellow-brown, not red and green
 
 
 def test_rgb_with_a_foreign_profile_is_converted_to_srgb() -> None:
     data = corpus_bytes("png_rgb_swapped_icc")
     prepared = prepare(data)
-    assert prepared.data != data               # the right size, but not passed through
+    assert prepared.data != data  # the right size, but not passed through
     assert near(at(decode(prepared.data), 0.5, 0.5), GREEN, 16)
 
 
@@ -338,15 +360,15 @@ def test_files_already_right_pass_through_unchanged(name: str, mime: str) -> Non
 
 def test_pass_through_only_when_nothing_would_change() -> None:
     jpeg = corpus_bytes("jpeg_exact")
-    assert prepare(jpeg, fmt="png").mime == "image/png"                    # another format asked for
-    assert prepare(jpeg, max_pixels=MEGAPIXEL // 2).data != jpeg           # must shrink
-    rgb16 = corpus_bytes("png_rgb16")                                      # 64×64 but 16-bit
+    assert prepare(jpeg, fmt="png").mime == "image/png"  # another format asked for
+    assert prepare(jpeg, max_pixels=MEGAPIXEL // 2).data != jpeg  # must shrink
+    rgb16 = corpus_bytes("png_rgb16")  # 64×64 but 16-bit
     assert prepare(rgb16).data != rgb16
     exif = Image.Exif()
     exif[0x0112] = 3
     rotated = save(decode(jpeg), "JPEG", quality=90, exif=exif.tobytes())  # right size, upside down
     assert prepare(rotated).data != rotated
-    grey = save(Image.new("L", EXACT_SIZE, 90), "PNG")                     # right size, but grey
+    grey = save(Image.new("L", EXACT_SIZE, 90), "PNG")  # right size, but grey
     assert prepare(grey).data != grey
 
 
@@ -428,8 +450,10 @@ def test_verify_output_reports_format_and_size() -> None:
     assert verify_output(corpus_bytes("webp")) == ("webp", 96, 64)
 
 
-@pytest.mark.parametrize("data_name", ["zero_bytes", "text_named_jpg", "jpeg_truncated", "png_truncated",
-                                       "png_bomb", "webp_bomb", "jpeg_bomb"])
+@pytest.mark.parametrize(
+    "data_name",
+    ["zero_bytes", "text_named_jpg", "jpeg_truncated", "png_truncated", "png_bomb", "webp_bomb", "jpeg_bomb"],
+)
 def test_verify_output_refuses_broken_results(data_name: str) -> None:
     with pytest.raises(BadInput, match=r"^The result image"):
         verify_output(corpus_bytes(data_name))
@@ -437,7 +461,7 @@ def test_verify_output_refuses_broken_results(data_name: str) -> None:
 
 def test_verify_output_limit_is_64_mp() -> None:
     with pytest.raises(BadInput, match="decompression bomb"):
-        verify_output(raw_png(9000, 8000, 8, 2, None))     # 72 M px declared in a few bytes
+        verify_output(raw_png(9000, 8000, 8, 2, None))  # 72 M px declared in a few bytes
 
 
 def test_verify_output_decodes_the_pixels() -> None:
@@ -471,9 +495,9 @@ def test_pillow_global_limit_is_not_needed_and_never_warns(monkeypatch: pytest.M
     """A JPEG beyond Pillow's global bomb threshold is fine (we check sizes ourselves); formats whose
     plugin re-checks that global while decoding (TIFF) are refused cleanly instead of warning."""
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # someone lowered it
-    prepare(corpus_bytes("jpeg"))                            # 49 k px: over that global, no warning
+    prepare(corpus_bytes("jpeg"))  # 49 k px: over that global, no warning
     with pytest.raises(BadInput, match="too large"):
-        prepare(corpus_bytes("tiff_16bit"))                  # 16 k px TIFF
+        prepare(corpus_bytes("tiff_16bit"))  # 16 k px TIFF
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
     prepare(corpus_bytes("tiff_16bit"))
     with pytest.raises(BadInput, match="decompression bomb"):

@@ -9,22 +9,30 @@ import pytest
 from flexstudio.core import json_prompt as jp
 
 
-@pytest.mark.parametrize(("text", "error"), [
-    ('{\n  "scene": "a"\n  "style": "b"\n}',
-     "line 3, column 3: expected ',' — missing at the end of line 2?"),
-    ('{"scene": "a",}', "line 1, column 15: expected a key in double quotes"),
-    ('{\n  "scene": "a red car\n}', "line 2, column 22: this text has no closing '\"' before the line ends"),
-    ('{"scene" "a"}', "line 1, column 10: expected ':' after the key."),
-    ('{"scene": "a\tb"}', "line 1, column 13: a line break or tab inside text must be written"),
-    ('{"scene": }', "line 1, column 11: expected a value"),
-    ('{"scene": "x"} and more', "line 1, column 16: more after the closing '}'"),
-    ('{scene: "x"}', "line 1, column 2: expected a key in double quotes"),
-    ('["a cat"]', "one object in { }"),
-    ('"a cat"', "this is a piece of text"),
-    ("{}", "an empty object"),
-    ("   ", "The JSON prompt is empty"),
-    ('{"scene": "a",\n "scene": "b"}', "line 1: the key “scene” appears twice"),
-])
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        (
+            '{\n  "scene": "a"\n  "style": "b"\n}',
+            "line 3, column 3: expected ',' — missing at the end of line 2?",
+        ),
+        ('{"scene": "a",}', "line 1, column 15: expected a key in double quotes"),
+        (
+            '{\n  "scene": "a red car\n}',
+            "line 2, column 22: this text has no closing '\"' before the line ends",
+        ),
+        ('{"scene" "a"}', "line 1, column 10: expected ':' after the key."),
+        ('{"scene": "a\tb"}', "line 1, column 13: a line break or tab inside text must be written"),
+        ('{"scene": }', "line 1, column 11: expected a value"),
+        ('{"scene": "x"} and more', "line 1, column 16: more after the closing '}'"),
+        ('{scene: "x"}', "line 1, column 2: expected a key in double quotes"),
+        ('["a cat"]', "one object in { }"),
+        ('"a cat"', "this is a piece of text"),
+        ("{}", "an empty object"),
+        ("   ", "The JSON prompt is empty"),
+        ('{"scene": "a",\n "scene": "b"}', "line 1: the key “scene” appears twice"),
+    ],
+)
 def test_errors_say_where_and_what(text: str, error: str) -> None:
     verdict = jp.check(text)
     assert not verdict.ok
@@ -45,13 +53,18 @@ def test_the_template_is_valid_and_uses_only_known_keys() -> None:
 
 
 def test_unknown_keys_are_hints_with_the_nearest_key_and_their_line() -> None:
-    text = ('{\n  "scene": "x",\n  "colour_palette": ["#fff"],\n  "camera": {"lense": "35 mm"},\n'
-            '  "subjects": [{"descripton": "a dog", "mood2": 1}],\n  "negative": "blur"\n}')
+    text = (
+        '{\n  "scene": "x",\n  "colour_palette": ["#fff"],\n  "camera": {"lense": "35 mm"},\n'
+        '  "subjects": [{"descripton": "a dog", "mood2": 1}],\n  "negative": "blur"\n}'
+    )
     verdict = jp.check(text)
     assert verdict.ok  # hints never block
     assert "line 3: “colour_palette” is not a FLUX.2 key — did you mean “color_palette”?" in verdict.hints
     assert "line 4: “lense” is not a FLUX.2 key for the camera — did you mean “lens”?" in verdict.hints
-    assert "line 5: “descripton” is not a FLUX.2 key for a subject — did you mean “description”?" in verdict.hints
+    assert (
+        "line 5: “descripton” is not a FLUX.2 key for a subject — did you mean “description”?"
+        in verdict.hints
+    )
     assert "line 6: “negative” is not in FLUX.2's schema; it is sent as written." in verdict.hints
     assert verdict.summary().startswith("Valid JSON prompt. ")
 

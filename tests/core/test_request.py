@@ -13,8 +13,18 @@ from flexstudio.core.sizes import aspect_size, billed_megapixels, fit_within, pa
 
 def _req(**kw):
     refs = (ImageRef("a" * 64, 3000, 2000, "a.jpg", "image/jpeg"), ImageRef("b" * 64, 512, 512, "b.png"))
-    base = dict(prompt="Put the cat from image 1 in image 2", references=refs, steps=28, guidance=3.5, seed=7,
-                size=(1024, 768), output_format="png", safety=3, prompt_upsampling=False, provider="fal")
+    base = dict(
+        prompt="Put the cat from image 1 in image 2",
+        references=refs,
+        steps=28,
+        guidance=3.5,
+        seed=7,
+        size=(1024, 768),
+        output_format="png",
+        safety=3,
+        prompt_upsampling=False,
+        provider="fal",
+    )
     base.update(kw)
     return EditRequest(**base)
 
@@ -54,17 +64,20 @@ def test_resolved_draws_a_seed_once():
     assert _req().resolved().seed == 7
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"prompt": "  "}, "prompt is empty"),
-    ({"steps": 0}, "Steps"),
-    ({"steps": 51}, "Steps"),
-    ({"guidance": 1.0}, "Guidance"),
-    ({"seed": -1}, "Seed"),
-    ({"size": (1000, 1000)}, "multiple of 16"),
-    ({"size": (48, 1024)}, "at least 64"),
-    ({"size": (4096, 4096)}, "MP"),
-    ({"output_format": "gif"}, "format"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prompt": "  "}, "prompt is empty"),
+        ({"steps": 0}, "Steps"),
+        ({"steps": 51}, "Steps"),
+        ({"guidance": 1.0}, "Guidance"),
+        ({"seed": -1}, "Seed"),
+        ({"size": (1000, 1000)}, "multiple of 16"),
+        ({"size": (48, 1024)}, "at least 64"),
+        ({"size": (4096, 4096)}, "MP"),
+        ({"output_format": "gif"}, "format"),
+    ],
+)
 def test_validation_names_the_problem(change, message):
     with pytest.raises(BadInput, match=message):
         _req(**change).validate()

@@ -9,15 +9,18 @@ from flexstudio.core.request import EditRequest
 from flexstudio.core.sweep import MAX_SWEEP, Sweep, parse_values
 
 
-@pytest.mark.parametrize(("text", "integer", "expected"), [
-    ("20-50 (+10)", True, [20, 30, 40, 50]),
-    ("50-20 (-10)", True, [50, 40, 30, 20]),
-    ("1-10 [5]", False, [1.0, 3.25, 5.5, 7.75, 10.0]),
-    ("1-4", True, [1, 2, 3, 4]),
-    ("3.5, 5, 7", False, [3.5, 5.0, 7.0]),
-    ("1-3, 10, 2", True, [1, 2, 3, 10]),
-    ("28", True, [28]),
-])
+@pytest.mark.parametrize(
+    ("text", "integer", "expected"),
+    [
+        ("20-50 (+10)", True, [20, 30, 40, 50]),
+        ("50-20 (-10)", True, [50, 40, 30, 20]),
+        ("1-10 [5]", False, [1.0, 3.25, 5.5, 7.75, 10.0]),
+        ("1-4", True, [1, 2, 3, 4]),
+        ("3.5, 5, 7", False, [3.5, 5.0, 7.0]),
+        ("1-3, 10, 2", True, [1, 2, 3, 10]),
+        ("28", True, [28]),
+    ],
+)
 def test_axis_syntax(text, integer, expected):
     assert parse_values(text, integer=integer) == expected
 

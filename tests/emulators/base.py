@@ -27,9 +27,24 @@ from urllib.parse import parse_qs, urlsplit
 
 # Scenario names every emulator understands (the contract suite's columns).
 SCENARIOS = (
-    "success", "auth", "credits", "validation", "rate_limit", "server_error_then_success", "reset",
-    "malformed_json", "moderated_input", "moderated_output", "expired_url", "slow_body", "truncated_body",
-    "wrong_content_type", "not_an_image", "bomb", "redirect_other_host", "submit_5xx",
+    "success",
+    "auth",
+    "credits",
+    "validation",
+    "rate_limit",
+    "server_error_then_success",
+    "reset",
+    "malformed_json",
+    "moderated_input",
+    "moderated_output",
+    "expired_url",
+    "slow_body",
+    "truncated_body",
+    "wrong_content_type",
+    "not_an_image",
+    "bomb",
+    "redirect_other_host",
+    "submit_5xx",
 )
 
 
@@ -59,11 +74,11 @@ class Reply:
     body: bytes | str | dict | list | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
-    delay: float = 0.0            # before the status line
-    reset: bool = False           # close the socket without answering
+    delay: float = 0.0  # before the status line
+    reset: bool = False  # close the socket without answering
     truncate_at: int | None = None  # send Content-Length of the whole body but only this many bytes
-    chunk_delay: float = 0.0      # slow body: this long between chunks …
-    chunk_size: int = 1024        # … of this many bytes (1: a drip)
+    chunk_delay: float = 0.0  # slow body: this long between chunks …
+    chunk_size: int = 1024  # … of this many bytes (1: a drip)
 
     def payload(self) -> tuple[bytes, str]:
         if isinstance(self.body, (dict, list)):
@@ -98,11 +113,11 @@ class Emulator:
         self._thread: threading.Thread | None = None
         self.counters: dict[str, int] = {}
         self.bandwidth: float | None = None  # bytes/s for reading request bodies (a shared uplink)
-        self.bytes_in = 0                     # request-body bytes received
+        self.bytes_in = 0  # request-body bytes received
         self._link_lock = threading.Lock()
         self._link_free = 0.0
         self.keep_alive = False  # True: answers keep the connection open (HTTP/1.1), as a real cloud does
-        self.connections = 0     # TCP connections accepted
+        self.connections = 0  # TCP connections accepted
 
     # ---------------------------------------------------------------- lifecycle
     def start(self, port: int = 0) -> Emulator:
@@ -125,9 +140,14 @@ class Emulator:
                 length = int(self.headers.get("content-length") or 0)
                 body = emulator._read_body(self.rfile, length) if length else b""
                 parts = urlsplit(self.path)
-                req = Req(self.command, parts.path, parse_qs(parts.query),
-                          {k.lower(): v for k, v in self.headers.items()}, body,
-                          f"{emulator.url}{self.path}")
+                req = Req(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    f"{emulator.url}{self.path}",
+                )
                 with emulator.lock:
                     emulator.requests.append(req)
                 try:
@@ -141,8 +161,9 @@ class Emulator:
             do_GET = do_POST = do_PUT = do_DELETE = _do
 
         self._server = _Server(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self.name, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name=self.name, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -219,7 +240,9 @@ class Emulator:
             time.sleep(reply.delay)
         if reply.reset:
             try:
-                h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                h.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
             except OSError:
                 pass
             h.close_connection = True
@@ -239,7 +262,7 @@ class Emulator:
             if reply.chunk_delay:
                 step = max(1, reply.chunk_size)
                 for i in range(0, len(body), step):
-                    h.wfile.write(body[i:i + step])
+                    h.wfile.write(body[i : i + step])
                     h.wfile.flush()
                     time.sleep(reply.chunk_delay)
             else:
@@ -251,7 +274,9 @@ class Emulator:
         h.close_connection = not self.keep_alive or reply.truncate_at is not None
 
 
-def make_image(width: int = 256, height: int = 256, fmt: str = "JPEG", color: tuple[int, int, int] = (40, 120, 200)) -> bytes:
+def make_image(
+    width: int = 256, height: int = 256, fmt: str = "JPEG", color: tuple[int, int, int] = (40, 120, 200)
+) -> bytes:
     from PIL import Image
 
     img = Image.new("RGB", (width, height), color)
@@ -299,8 +324,11 @@ class Delivery(Emulator):
         data, mime = self.files[parts[1]]
         s = self.scenario
         if s == "expired_url":
-            return Reply(403, "<Error><Code>AuthenticationFailed</Code><Message>Signature expired</Message></Error>",
-                         content_type="application/xml")
+            return Reply(
+                403,
+                "<Error><Code>AuthenticationFailed</Code><Message>Signature expired</Message></Error>",
+                content_type="application/xml",
+            )
         if s == "truncated_body" and self.once("truncate:" + parts[1]):
             return Reply(200, data, content_type=mime, truncate_at=len(data) // 3)
         if s == "slow_body":

@@ -54,9 +54,21 @@ from urllib.parse import quote
 from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
 
 MP = 1_048_576
-FIELDS = {"prompt", "prompt_upsampling", "input_image", *(f"input_image_{i}" for i in range(2, 9)),
-          "seed", "width", "height", "guidance", "steps", "safety_tolerance", "output_format",
-          "webhook_url", "webhook_secret"}
+FIELDS = {
+    "prompt",
+    "prompt_upsampling",
+    "input_image",
+    *(f"input_image_{i}" for i in range(2, 9)),
+    "seed",
+    "width",
+    "height",
+    "guidance",
+    "steps",
+    "safety_tolerance",
+    "output_format",
+    "webhook_url",
+    "webhook_secret",
+}
 
 
 UNLIMITED_CREDITS = 12_345.5  # what GET /v1/credits reports when no balance was set
@@ -83,12 +95,26 @@ def _is_num(v: Any) -> bool:
 class BflEmulator(Emulator):
     name = "bfl"
 
-    def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1,
-                 comet: bool = False, key: str = "bfl_test_key", auth: str | None = None,
-                 submit_path: str | None = None, result_path: str | None = None, polling_url: bool = True,
-                 cluster: str = "/eu2", credits: float | None = None, max_active: int = 24,
-                 not_found_polls: int = 0, accepted_polls: int = 0, hold: bool = False,
-                 pass_through_cost: bool = False) -> None:
+    def __init__(
+        self,
+        delivery: Delivery,
+        *,
+        scenario: str = "success",
+        latency_polls: int = 1,
+        comet: bool = False,
+        key: str = "bfl_test_key",
+        auth: str | None = None,
+        submit_path: str | None = None,
+        result_path: str | None = None,
+        polling_url: bool = True,
+        cluster: str = "/eu2",
+        credits: float | None = None,
+        max_active: int = 24,
+        not_found_polls: int = 0,
+        accepted_polls: int = 0,
+        hold: bool = False,
+        pass_through_cost: bool = False,
+    ) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
         self.delivery = delivery
         self.comet = comet
@@ -184,8 +210,9 @@ class BflEmulator(Emulator):
         if self.auth == "bearer":
             if req.header("authorization") == f"Bearer {self.key}":
                 return None
-            return json_reply({"error": {"message": "Invalid token (request id: emu)", "type": "comet_api_error"}},
-                              401)
+            return json_reply(
+                {"error": {"message": "Invalid token (request id: emu)", "type": "comet_api_error"}}, 401
+            )
         value = req.header("x-key")
         if value is None:
             return json_reply({"detail": "Not authenticated"}, 401)
@@ -204,8 +231,10 @@ class BflEmulator(Emulator):
         if s == "credits":
             return json_reply({"detail": "Insufficient credits"}, 402)
         if s == "validation":
-            return json_reply({"detail": [_err("steps", "Input should be less than or equal to 50",
-                                               "less_than_equal")]}, 422)
+            return json_reply(
+                {"detail": [_err("steps", "Input should be less than or equal to 50", "less_than_equal")]},
+                422,
+            )
         if s == "rate_limit" and self.once("submit-429"):
             return json_reply({"detail": "Too many active tasks"}, 429, **{"Retry-After": "1"})
         if s == "submit_5xx":
@@ -223,24 +252,39 @@ class BflEmulator(Emulator):
         with self.lock:
             active = sum(1 for j in self.jobs.values() if not j["finished"])
             if active >= self.max_active:
-                return json_reply({"detail": f"Too many active tasks (limit {self.max_active})"}, 429,
-                                  **{"Retry-After": "5"})
+                return json_reply(
+                    {"detail": f"Too many active tasks (limit {self.max_active})"},
+                    429,
+                    **{"Retry-After": "5"},
+                )
             if self.credits is not None:
                 if cost > self.credits:
                     return json_reply({"detail": "Insufficient credits"}, 402)
                 self.credits -= cost
         if s == "malformed_json":
-            return Reply(200, '{"id": "' + self.new_id() + '", "polling_url": ', content_type="application/json")
+            return Reply(
+                200, '{"id": "' + self.new_id() + '", "polling_url": ', content_type="application/json"
+            )
         job_id = self.new_id()
         with self.lock:
-            self.jobs[job_id] = {"body": body, "polls": 0, "finished": False, "held": self.hold, "gone": False,
-                                 "sample": None, "width": width, "height": height, "cost": cost}
+            self.jobs[job_id] = {
+                "body": body,
+                "polls": 0,
+                "finished": False,
+                "held": self.hold,
+                "gone": False,
+                "sample": None,
+                "width": width,
+                "height": height,
+                "cost": cost,
+            }
         answer: dict[str, Any] = {"id": job_id}
         if self.return_polling_url:
             answer["polling_url"] = self.polling_url_for(job_id)
         if not self.comet or self.pass_through_cost:
-            answer.update({"cost": cost, "input_mp": round(input_mp, 2),
-                           "output_mp": round(width * height / MP, 2)})
+            answer.update(
+                {"cost": cost, "input_mp": round(input_mp, 2), "output_mp": round(width * height / MP, 2)}
+            )
         return json_reply(answer)
 
     def _validate(self, body: Any) -> tuple[list[dict[str, Any]], float]:
@@ -328,19 +372,26 @@ class BflEmulator(Emulator):
             return json_reply({"id": job_id, "status": "Task not found"})
         if s == "moderated_input":
             job["finished"] = True
-            return json_reply({**base, "status": "Request Moderated",
-                               "details": {"Moderation Reasons": ["Sexual Content"]}})
+            return json_reply(
+                {**base, "status": "Request Moderated", "details": {"Moderation Reasons": ["Sexual Content"]}}
+            )
         pending = n - self.not_found_polls - self.accepted_polls
         if job["held"] or pending <= self.latency_polls:
             progress = 0.0 if job["held"] else round(pending / (self.latency_polls + 1), 2)
             return json_reply({**base, "status": "Pending", "progress": progress})
         job["finished"] = True
         if s == "moderated_output":
-            return json_reply({**base, "status": "Content Moderated",
-                               "details": {"Moderation Reasons": ["Derivative Works Filter"]}})
+            return json_reply(
+                {
+                    **base,
+                    "status": "Content Moderated",
+                    "details": {"Moderation Reasons": ["Derivative Works Filter"]},
+                }
+            )
         if s == "error":
-            return json_reply({**base, "status": "Error",
-                               "details": {"message": "Generation failed on the worker"}})
+            return json_reply(
+                {**base, "status": "Error", "details": {"message": "Generation failed on the worker"}}
+            )
         with self.lock:
             if job["sample"] is None:
                 body = job["body"]
@@ -348,8 +399,14 @@ class BflEmulator(Emulator):
                 data = make_image(job["width"], job["height"], "PNG" if fmt == "png" else "JPEG")
                 ext = "png" if fmt == "png" else "jpeg"
                 job["sample"] = self.delivery.host(data, f"image/{ext}", ext)
-        result = {"sample": job["sample"], "prompt": job["body"].get("prompt"), "seed": job["body"].get("seed"),
-                  "start_time": 1781078400.1, "end_time": 1781078407.3, "duration": 7.2}
+        result = {
+            "sample": job["sample"],
+            "prompt": job["body"].get("prompt"),
+            "seed": job["body"].get("seed"),
+            "start_time": 1781078400.1,
+            "end_time": 1781078407.3,
+            "duration": 7.2,
+        }
         return json_reply({**base, "status": "Ready", "result": result})
 
 

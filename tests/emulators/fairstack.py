@@ -33,15 +33,34 @@ from .openai_images import DOWNLOAD_SCENARIOS, image_size_of
 KEY = "fs_live_test_key"
 MODEL = "flux-2-flex-i2i"
 PRICE_MICRO = 24_000  # $0.024
-RATIOS = {"1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16), "3:2": (3, 2), "2:3": (2, 3)}
-ALLOWED = {"model", "prompt", "negative_prompt", "aspect_ratio", "image_size", "seed", "image", "confirm", "quality"}
+RATIOS = {
+    "1:1": (1, 1),
+    "4:3": (4, 3),
+    "3:4": (3, 4),
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "3:2": (3, 2),
+    "2:3": (2, 3),
+}
+ALLOWED = {
+    "model",
+    "prompt",
+    "negative_prompt",
+    "aspect_ratio",
+    "image_size",
+    "seed",
+    "image",
+    "confirm",
+    "quality",
+}
 
 
 class FairStackEmulator(Emulator):
     name = "fairstack"
 
-    def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1,
-                 key: str = KEY) -> None:
+    def __init__(
+        self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1, key: str = KEY
+    ) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
         self.delivery = delivery
         self.key = key
@@ -86,7 +105,9 @@ class FairStackEmulator(Emulator):
         if idem and idem in self.by_idempotency_key:
             return self.by_idempotency_key[idem]
         if s == "credits":
-            return self.err(402, "insufficient_credits", "Not enough credits. Required: $0.024, Available: $0.001")
+            return self.err(
+                402, "insufficient_credits", "Not enough credits. Required: $0.024, Available: $0.001"
+            )
         if s == "validation":
             return self.err(400, "invalid_request", "aspect_ratio is not supported by this model")
         if s == "rate_limit" and self.once("rate_limit"):
@@ -98,25 +119,47 @@ class FairStackEmulator(Emulator):
         if s == "reset":
             return Reply(reset=True)
         if s == "malformed_json":
-            return Reply(200, '{"id": "gen_x", "status": "completed", "url": "ht', content_type="application/json")
+            return Reply(
+                200, '{"id": "gen_x", "status": "completed", "url": "ht', content_type="application/json"
+            )
         if s == "moderated_input":
-            return self.err(400, "content_policy_violation",
-                            "The prompt was rejected by the content moderation filter")
+            return self.err(
+                400, "content_policy_violation", "The prompt was rejected by the content moderation filter"
+            )
         gen_id = f"gen_{uuid.uuid4().hex[:16]}"
         if s == "moderated_output":
-            reply = json_reply({"id": gen_id, "status": "failed", "model": MODEL, "modality": "image",
-                                "error": {"code": "content_filtered",
-                                          "message": "The generated image was flagged by the safety checker"},
-                                "cost": {"micro": 0, "display": "$0.000"}})
+            reply = json_reply(
+                {
+                    "id": gen_id,
+                    "status": "failed",
+                    "model": MODEL,
+                    "modality": "image",
+                    "error": {
+                        "code": "content_filtered",
+                        "message": "The generated image was flagged by the safety checker",
+                    },
+                    "cost": {"micro": 0, "display": "$0.000"},
+                }
+            )
         else:
             a, b = RATIOS[body.get("aspect_ratio", "1:1")]
             side = 2048 if body.get("quality") == "high" else 1024
             w, h = (side, side * b // a) if a >= b else (side * a // b, side)
-            url = self.delivery.host(make_image(max(64, w // 8), max(64, h // 8), "JPEG"), "image/jpeg", "jpg")
+            url = self.delivery.host(
+                make_image(max(64, w // 8), max(64, h // 8), "JPEG"), "image/jpeg", "jpg"
+            )
             seed = body.get("seed", 1234)
-            reply = json_reply({"id": gen_id, "status": "completed", "url": url, "model": MODEL,
-                                "modality": "image", "cost": {"micro": PRICE_MICRO, "display": "$0.024"},
-                                "metadata": {"width": w, "height": h, "seed": seed}})
+            reply = json_reply(
+                {
+                    "id": gen_id,
+                    "status": "completed",
+                    "url": url,
+                    "model": MODEL,
+                    "modality": "image",
+                    "cost": {"micro": PRICE_MICRO, "display": "$0.024"},
+                    "metadata": {"width": w, "height": h, "seed": seed},
+                }
+            )
             with self.lock:
                 self.generated += 1
         if idem:

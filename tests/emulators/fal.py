@@ -59,16 +59,32 @@ from .files import FileStore
 
 APP = "fal-ai/flux-2-flex"
 DEFAULT_KEY = "fal-key-id:fal-key-secret"
-PRESETS = {"square_hd": (1024, 1024), "square": (512, 512), "portrait_4_3": (768, 1024),
-           "portrait_16_9": (576, 1024), "landscape_4_3": (1024, 768), "landscape_16_9": (1024, 576)}
+PRESETS = {
+    "square_hd": (1024, 1024),
+    "square": (512, 512),
+    "portrait_4_3": (768, 1024),
+    "portrait_16_9": (576, 1024),
+    "landscape_4_3": (1024, 768),
+    "landscape_16_9": (1024, 576),
+}
 FORMATS = {"jpeg": ("JPEG", "image/jpeg", "jpeg"), "png": ("PNG", "image/png", "png")}
 SAFETY = ("1", "2", "3", "4", "5")
-COMMON_FIELDS = {"prompt", "image_size", "guidance_scale", "num_inference_steps", "seed", "safety_tolerance",
-                 "enable_safety_checker", "output_format", "sync_mode"}
-POLICY_MSG = ("The content could not be processed because it contained material flagged by a content "
-              "checker.")
+COMMON_FIELDS = {
+    "prompt",
+    "image_size",
+    "guidance_scale",
+    "num_inference_steps",
+    "seed",
+    "safety_tolerance",
+    "enable_safety_checker",
+    "output_format",
+    "sync_mode",
+}
+POLICY_MSG = "The content could not be processed because it contained material flagged by a content checker."
 DOWNLOAD_MSG = "Failed to download the file. Please check if the URL is accessible and try again."
-LOAD_MSG = "Failed to load the image. Please ensure the image file is not corrupted and is in a supported format."
+LOAD_MSG = (
+    "Failed to load the image. Please ensure the image file is not corrupted and is in a supported format."
+)
 ERRORS_URL = "https://docs.fal.ai/errors#"
 
 
@@ -118,10 +134,20 @@ def _image_error(url: Any, index: int) -> dict[str, Any] | None:
 class FalEmulator(Emulator):
     name = "fal"
 
-    def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1,
-                 key: str = DEFAULT_KEY, route_prefix: str = "", status_query: str = "",
-                 url_origin: str | None = None, max_images: int = 10, upload_ttl: float | None = None,
-                 **kw: Any) -> None:
+    def __init__(
+        self,
+        delivery: Delivery,
+        *,
+        scenario: str = "success",
+        latency_polls: int = 1,
+        key: str = DEFAULT_KEY,
+        route_prefix: str = "",
+        status_query: str = "",
+        url_origin: str | None = None,
+        max_images: int = 10,
+        upload_ttl: float | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
         self.files = FileStore(upload_ttl)
         self.tokens: set[str] = set()
@@ -138,7 +164,7 @@ class FalEmulator(Emulator):
     def handle(self, req: Req) -> Reply:
         path = req.path
         if self.route_prefix and path.startswith(self.route_prefix + "/"):
-            path = path[len(self.route_prefix):]
+            path = path[len(self.route_prefix) :]
         if req.method == "POST" and path in (f"/{APP}", f"/{APP}/edit"):
             return self.submit(req, edit=path.endswith("/edit"))
         if req.method == "POST" and path == "/rest/storage/auth/token":
@@ -152,7 +178,7 @@ class FalEmulator(Emulator):
             return Reply(200, item.data, content_type=item.mime)
         prefix = f"/{APP}/requests/"
         if path.startswith(prefix):
-            rest = path[len(prefix):].split("/")
+            rest = path[len(prefix) :].split("/")
             denied = self._auth(req)
             if denied:
                 return denied
@@ -173,8 +199,9 @@ class FalEmulator(Emulator):
         if scheme != "Key":
             return json_reply({"detail": "Invalid authentication header format"}, 401)
         if ":" not in cred:
-            return json_reply({"detail": "Invalid Key Authorization header format. "
-                                         "Expected '<key_id>:<key_secret>'."}, 401)
+            return json_reply(
+                {"detail": "Invalid Key Authorization header format. Expected '<key_id>:<key_secret>'."}, 401
+            )
         if cred != self.key:
             return json_reply({"detail": "No user found for Key ID and Secret"}, 401)
         return None
@@ -191,8 +218,9 @@ class FalEmulator(Emulator):
             self.tokens.add(token)
             self.token_requests += 1
         expires = datetime.fromtimestamp(datetime.now(UTC).timestamp() + 600, UTC).isoformat()
-        return json_reply({"token": token, "token_type": "Bearer", "base_url": f"{self.url}/cdn",
-                           "expires_at": expires})
+        return json_reply(
+            {"token": token, "token_type": "Bearer", "base_url": f"{self.url}/cdn", "expires_at": expires}
+        )
 
     def upload(self, req: Req) -> Reply:
         scheme, _, token = (req.header("authorization") or "").partition(" ")
@@ -208,7 +236,7 @@ class FalEmulator(Emulator):
     def _image_error(self, url: Any, index: int) -> dict[str, Any] | None:
         own = f"{self.url}/cdn/files/"
         if isinstance(url, str) and url.startswith(own):
-            if self.files.get(url[len(own):].split("/")[0]) is None:
+            if self.files.get(url[len(own) :].split("/")[0]) is None:
                 return _detail(["body", "image_urls", index], DOWNLOAD_MSG, "file_download_error", url)
             return None
         return _image_error(url, index)
@@ -227,19 +255,31 @@ class FalEmulator(Emulator):
         if s == "auth":
             return json_reply({"detail": "No user found for Key ID and Secret"}, 401)
         if s == "credits":
-            return json_reply({"detail": "User is locked. Reason: Exhausted balance. Top up your balance "
-                                         "at fal.ai/dashboard/billing."}, 403)
+            return json_reply(
+                {
+                    "detail": "User is locked. Reason: Exhausted balance. Top up your balance "
+                    "at fal.ai/dashboard/billing."
+                },
+                403,
+            )
         if s == "validation":
-            return json_reply({"detail": [_detail(["body", "image_size"], "Image size is too large",
-                                                  "value_error")]}, 422)
+            return json_reply(
+                {"detail": [_detail(["body", "image_size"], "Image size is too large", "value_error")]}, 422
+            )
         if s == "rate_limit" and self.once("submit-429"):
-            return json_reply({"detail": "Too many requests", "error_type": "rate_limited"}, 429,
-                              **{"Retry-After": "1"})
+            return json_reply(
+                {"detail": "Too many requests", "error_type": "rate_limited"}, 429, **{"Retry-After": "1"}
+            )
         if s == "submit_5xx":
-            return json_reply({"detail": "Internal server error", "error_type": "internal_error"}, 500,
-                              **{"X-Fal-Error-Type": "internal_error"})
+            return json_reply(
+                {"detail": "Internal server error", "error_type": "internal_error"},
+                500,
+                **{"X-Fal-Error-Type": "internal_error"},
+            )
         if s == "malformed_json":
-            return Reply(200, '{"request_id": "7a1c", "status_url": "http://', content_type="application/json")
+            return Reply(
+                200, '{"request_id": "7a1c", "status_url": "http://', content_type="application/json"
+            )
         try:
             body = req.json()
         except ValueError:
@@ -249,8 +289,15 @@ class FalEmulator(Emulator):
             return json_reply({"detail": problems}, 422, **{"X-Fal-Retryable": "false"})
         rid = self.new_id()
         with self.lock:
-            self.jobs[rid] = {"input": body, "edit": edit, "polls": 0, "cancelled": False, "output": None,
-                              "seed": body.get("seed", random.randrange(2**31)), "logs": []}
+            self.jobs[rid] = {
+                "input": body,
+                "edit": edit,
+                "polls": 0,
+                "cancelled": False,
+                "output": None,
+                "seed": body.get("seed", random.randrange(2**31)),
+                "logs": [],
+            }
         return json_reply({**self._urls(rid), "queue_position": 0})
 
     def validate(self, body: Any, *, edit: bool) -> list[dict[str, Any]]:
@@ -260,11 +307,15 @@ class FalEmulator(Emulator):
         allowed = COMMON_FIELDS | ({"image_urls"} if edit else set())
         for name in body:
             if name not in allowed:
-                errs.append(_detail(["body", name], "Extra inputs are not permitted", "extra_forbidden",
-                                    body[name]))
+                errs.append(
+                    _detail(["body", name], "Extra inputs are not permitted", "extra_forbidden", body[name])
+                )
         if not isinstance(body.get("prompt"), str):
-            errs.append(_detail(["body", "prompt"], "Field required", "missing") if "prompt" not in body
-                        else _detail(["body", "prompt"], "Input should be a valid string", "string_type"))
+            errs.append(
+                _detail(["body", "prompt"], "Field required", "missing")
+                if "prompt" not in body
+                else _detail(["body", "prompt"], "Input should be a valid string", "string_type")
+            )
         if edit:
             urls = body.get("image_urls")
             if urls is None:
@@ -272,59 +323,112 @@ class FalEmulator(Emulator):
             elif not isinstance(urls, list):
                 errs.append(_detail(["body", "image_urls"], "Input should be a valid list", "list_type"))
             elif not 1 <= len(urls) <= self.max_images:
-                errs.append(_detail(["body", "image_urls"], f"List should have at most {self.max_images} "
-                                    "items" if urls else "List should have at least 1 item",
-                                    "too_long" if urls else "too_short"))
+                errs.append(
+                    _detail(
+                        ["body", "image_urls"],
+                        f"List should have at most {self.max_images} items"
+                        if urls
+                        else "List should have at least 1 item",
+                        "too_long" if urls else "too_short",
+                    )
+                )
             else:
                 errs.extend(e for i, u in enumerate(urls) if (e := self._image_error(u, i)))
         size = body.get("image_size")
         if size is not None:
             if isinstance(size, str):
                 if size not in PRESETS and not (edit and size == "auto"):
-                    errs.append(_detail(["body", "image_size"], "Input should be a valid ImageSize or preset",
-                                        "literal_error", size))
+                    errs.append(
+                        _detail(
+                            ["body", "image_size"],
+                            "Input should be a valid ImageSize or preset",
+                            "literal_error",
+                            size,
+                        )
+                    )
             elif isinstance(size, dict):
                 w, h = size.get("width"), size.get("height")
                 if not (_is_int(w) and _is_int(h)) or set(size) - {"width", "height"}:
-                    errs.append(_detail(["body", "image_size"], "width and height should be integers",
-                                        "int_type", size))
+                    errs.append(
+                        _detail(
+                            ["body", "image_size"], "width and height should be integers", "int_type", size
+                        )
+                    )
                 elif w <= 0 or h <= 0 or w * h > 4 * 1_048_576:
-                    errs.append(_detail(["body", "image_size"], "Image size is out of range", "value_error",
-                                        size))
+                    errs.append(
+                        _detail(["body", "image_size"], "Image size is out of range", "value_error", size)
+                    )
             else:
-                errs.append(_detail(["body", "image_size"], "Input should be a valid dictionary", "dict_type"))
-        for name, lo, hi, is_ok, what in (("num_inference_steps", 2, 50, _is_int, "integer"),
-                                         ("guidance_scale", 1.5, 10, _is_number, "number")):
+                errs.append(
+                    _detail(["body", "image_size"], "Input should be a valid dictionary", "dict_type")
+                )
+        for name, lo, hi, is_ok, what in (
+            ("num_inference_steps", 2, 50, _is_int, "integer"),
+            ("guidance_scale", 1.5, 10, _is_number, "number"),
+        ):
             if name not in body:
                 continue
             v = body[name]
             if not is_ok(v):
                 errs.append(_detail(["body", name], f"Input should be a valid {what}", f"{what[:3]}_type", v))
             elif v < lo:
-                errs.append(_detail(["body", name], f"Input should be greater than or equal to {lo}",
-                                    "greater_than_equal", v, ge=lo))
+                errs.append(
+                    _detail(
+                        ["body", name],
+                        f"Input should be greater than or equal to {lo}",
+                        "greater_than_equal",
+                        v,
+                        ge=lo,
+                    )
+                )
             elif v > hi:
-                errs.append(_detail(["body", name], f"Input should be less than or equal to {hi}",
-                                    "less_than_equal", v, le=hi))
+                errs.append(
+                    _detail(
+                        ["body", name],
+                        f"Input should be less than or equal to {hi}",
+                        "less_than_equal",
+                        v,
+                        le=hi,
+                    )
+                )
         if "seed" in body and not _is_int(body["seed"]):
-            errs.append(_detail(["body", "seed"], "Input should be a valid integer", "int_type", body["seed"]))
+            errs.append(
+                _detail(["body", "seed"], "Input should be a valid integer", "int_type", body["seed"])
+            )
         if "safety_tolerance" in body and body["safety_tolerance"] not in SAFETY:
-            errs.append(_detail(["body", "safety_tolerance"], "Input should be '1', '2', '3', '4' or '5'",
-                                "literal_error", body["safety_tolerance"]))
+            errs.append(
+                _detail(
+                    ["body", "safety_tolerance"],
+                    "Input should be '1', '2', '3', '4' or '5'",
+                    "literal_error",
+                    body["safety_tolerance"],
+                )
+            )
         if "output_format" in body and body["output_format"] not in FORMATS:
-            errs.append(_detail(["body", "output_format"], "Input should be 'jpeg' or 'png'", "literal_error",
-                                body["output_format"]))
+            errs.append(
+                _detail(
+                    ["body", "output_format"],
+                    "Input should be 'jpeg' or 'png'",
+                    "literal_error",
+                    body["output_format"],
+                )
+            )
         for name in ("enable_safety_checker", "sync_mode"):
             if name in body and not isinstance(body[name], bool):
-                errs.append(_detail(["body", name], "Input should be a valid boolean", "bool_type", body[name]))
+                errs.append(
+                    _detail(["body", name], "Input should be a valid boolean", "bool_type", body[name])
+                )
         return errs
 
     # ---------------------------------------------------------------- queue
     def status(self, req: Req, rid: str) -> Reply:
         s = self.scenario
         if s == "server_error_then_success" and self.once("status-500"):
-            return json_reply({"detail": "Internal server error", "error_type": "internal_error"}, 500,
-                              **{"X-Fal-Error-Type": "internal_error"})
+            return json_reply(
+                {"detail": "Internal server error", "error_type": "internal_error"},
+                500,
+                **{"X-Fal-Error-Type": "internal_error"},
+            )
         if s == "reset" and self.once("status-reset"):
             return Reply(reset=True)
         with self.lock:
@@ -337,18 +441,38 @@ class FalEmulator(Emulator):
         urls = self._urls(rid)
         steps = job["input"].get("num_inference_steps", 28)
         if job["cancelled"]:
-            return json_reply({"status": "COMPLETED", **urls, "logs": job["logs"] if want_logs else None,
-                               "error": "Request cancelled by the client", "error_type": "client_cancelled"})
+            return json_reply(
+                {
+                    "status": "COMPLETED",
+                    **urls,
+                    "logs": job["logs"] if want_logs else None,
+                    "error": "Request cancelled by the client",
+                    "error_type": "client_cancelled",
+                }
+            )
         if n < self.latency_polls:
             queued = self.latency_polls // 2
             if n < queued:
                 return json_reply({"status": "IN_QUEUE", "queue_position": queued - 1 - n, **urls}, 202)
-            job["logs"].append({"message": f"Step {n - queued + 1}/{steps}", "level": "INFO",
-                                "source": "USER", "timestamp": _now()})
-            return json_reply({"status": "IN_PROGRESS", **urls, "logs": job["logs"] if want_logs else None},
-                              202)
-        return json_reply({"status": "COMPLETED", **urls, "logs": job["logs"] if want_logs else None,
-                           "metrics": {"inference_time": 1.25}})
+            job["logs"].append(
+                {
+                    "message": f"Step {n - queued + 1}/{steps}",
+                    "level": "INFO",
+                    "source": "USER",
+                    "timestamp": _now(),
+                }
+            )
+            return json_reply(
+                {"status": "IN_PROGRESS", **urls, "logs": job["logs"] if want_logs else None}, 202
+            )
+        return json_reply(
+            {
+                "status": "COMPLETED",
+                **urls,
+                "logs": job["logs"] if want_logs else None,
+                "metrics": {"inference_time": 1.25},
+            }
+        )
 
     def _done(self, job: dict[str, Any]) -> bool:
         return job["polls"] >= self.latency_polls or job["cancelled"]
@@ -361,12 +485,24 @@ class FalEmulator(Emulator):
         if not self._done(job):
             return json_reply({"detail": "Request is still in progress"}, 400)
         if job["cancelled"]:
-            return json_reply({"detail": "Request cancelled by the client", "error_type": "client_cancelled"},
-                              499)
+            return json_reply(
+                {"detail": "Request cancelled by the client", "error_type": "client_cancelled"}, 499
+            )
         if self.scenario in ("moderated_input", "moderated_output"):
             loc = ["body", "prompt"] if self.scenario == "moderated_input" else ["body"]
-            return json_reply({"detail": [{"loc": loc, "msg": POLICY_MSG, "type": "content_policy_violation",
-                                           "url": ERRORS_URL + "content_policy_violation"}]}, 422)
+            return json_reply(
+                {
+                    "detail": [
+                        {
+                            "loc": loc,
+                            "msg": POLICY_MSG,
+                            "type": "content_policy_violation",
+                            "url": ERRORS_URL + "content_policy_violation",
+                        }
+                    ]
+                },
+                422,
+            )
         with self.lock:
             if job["output"] is None:
                 job["output"] = self._output(job)
@@ -386,8 +522,19 @@ class FalEmulator(Emulator):
         else:
             url = self.delivery.host(data, mime, ext)
         name = f"{self.new_id()[:8]}.{ext}"
-        return {"images": [{"url": url, "content_type": mime, "file_name": name, "file_size": len(data),
-                            "width": w, "height": h}], "seed": job["seed"]}
+        return {
+            "images": [
+                {
+                    "url": url,
+                    "content_type": mime,
+                    "file_name": name,
+                    "file_size": len(data),
+                    "width": w,
+                    "height": h,
+                }
+            ],
+            "seed": job["seed"],
+        }
 
     def cancel(self, rid: str) -> Reply:
         with self.lock:

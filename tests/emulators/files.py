@@ -23,8 +23,8 @@ class FileStore:
         self.ttl = ttl
         self.files: dict[str, StoredFile] = {}
         self.lock = threading.Lock()
-        self.uploads = 0          # files received
-        self.upload_bytes = 0     # their bytes
+        self.uploads = 0  # files received
+        self.upload_bytes = 0  # their bytes
 
     def put(self, data: bytes, mime: str, name: str) -> tuple[str, StoredFile]:
         fid = uuid.uuid4().hex

@@ -39,7 +39,15 @@ from .openai_images import DOWNLOAD_SCENARIOS, image_size_of, parse_multipart
 KEY = "kie_test_key"
 MODEL_I2I = "flux-2/flex-image-to-image"
 MODEL_T2I = "flux-2/flex-text-to-image"
-ASPECTS = {"1:1": (1, 1), "4:3": (4, 3), "3:4": (3, 4), "16:9": (16, 9), "9:16": (9, 16), "3:2": (3, 2), "2:3": (2, 3)}
+ASPECTS = {
+    "1:1": (1, 1),
+    "4:3": (4, 3),
+    "3:4": (3, 4),
+    "16:9": (16, 9),
+    "9:16": (9, 16),
+    "3:2": (3, 2),
+    "2:3": (2, 3),
+}
 RES_SIDE = {"1K": 1024, "2K": 2048}
 PENDING = ("waiting", "queuing", "generating")
 
@@ -56,7 +64,9 @@ class Task:
 class KieEmulator(Emulator):
     name = "kie"
 
-    def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1, key: str = KEY) -> None:
+    def __init__(
+        self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1, key: str = KEY
+    ) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
         self.delivery = delivery
         self.key = key
@@ -91,8 +101,11 @@ class KieEmulator(Emulator):
         if req.method == "GET" and req.path.startswith("/download/"):
             item = self.uploads.get(req.path.rsplit("/", 1)[-1])
             return Reply(200, item[0], content_type=item[1]) if item else Reply(404, "Not Found")
-        routes = {("POST", "/api/v1/jobs/createTask"): self._create, ("GET", "/api/v1/jobs/recordInfo"): self._record,
-                  ("POST", "/api/file-stream-upload"): self._upload}
+        routes = {
+            ("POST", "/api/v1/jobs/createTask"): self._create,
+            ("GET", "/api/v1/jobs/recordInfo"): self._record,
+            ("POST", "/api/file-stream-upload"): self._upload,
+        }
         route = routes.get((req.method, req.path))
         if route is None:
             return json_reply({"code": 404, "msg": f"No route {req.method} {req.path}"}, 404)
@@ -115,10 +128,18 @@ class KieEmulator(Emulator):
         with self.lock:
             self.uploads[file_id] = (f.value, mime)
         upload_path = parts["uploadPath"].text
-        data = {"fileId": file_id, "fileName": name, "originalName": f.filename, "fileSize": len(f.value),
-                "mimeType": mime, "uploadPath": upload_path, "fileUrl": f"{self.url}/files/{upload_path}/{name}",
-                "downloadUrl": f"{self.url}/download/{file_id}", "uploadTime": "2026-11-21T10:30:00Z",
-                "expiresAt": "2026-11-24T10:30:00Z"}
+        data = {
+            "fileId": file_id,
+            "fileName": name,
+            "originalName": f.filename,
+            "fileSize": len(f.value),
+            "mimeType": mime,
+            "uploadPath": upload_path,
+            "fileUrl": f"{self.url}/files/{upload_path}/{name}",
+            "downloadUrl": f"{self.url}/download/{file_id}",
+            "uploadTime": "2026-11-21T10:30:00Z",
+            "expiresAt": "2026-11-24T10:30:00Z",
+        }
         return json_reply({"success": True, "code": 200, "msg": "File uploaded successfully", "data": data})
 
     # ------------------------------------------------------------------ createTask
@@ -146,13 +167,18 @@ class KieEmulator(Emulator):
             a, b = ASPECTS.get(inp.get("aspect_ratio", "1:1"), (1, 1))  # "auto": the first image's ratio
             side = RES_SIDE[inp.get("resolution", "1K")]
             w, h = (side, side * b // a) if a >= b else (side * a // b, side)
-            task.result_url = self.delivery.host(make_image(max(64, w // 8), max(64, h // 8), "PNG"), "image/png", "png")
+            task.result_url = self.delivery.host(
+                make_image(max(64, w // 8), max(64, h // 8), "PNG"), "image/png", "png"
+            )
         with self.lock:
             self.tasks[task_id] = task
             self.created += 1
         if s == "malformed_json":
-            return Reply(200, '{"code":200,"msg":"success","data":{"taskId":"' + task_id,
-                         content_type="application/json")
+            return Reply(
+                200,
+                '{"code":200,"msg":"success","data":{"taskId":"' + task_id,
+                content_type="application/json",
+            )
         return json_reply({"code": 200, "msg": "success", "data": {"taskId": task_id}})
 
     def _validate(self, body: Any) -> str | None:
@@ -216,14 +242,31 @@ class KieEmulator(Emulator):
         else:
             task.state = "success"
         now = int(time.time() * 1000)
-        data: dict[str, Any] = {"taskId": task.task_id, "model": task.body["model"], "state": task.state,
-                                "param": json.dumps(task.body), "resultJson": "", "failCode": "", "failMsg": "",
-                                "costTime": None, "completeTime": None, "createTime": now - 5000, "updateTime": now}
+        data: dict[str, Any] = {
+            "taskId": task.task_id,
+            "model": task.body["model"],
+            "state": task.state,
+            "param": json.dumps(task.body),
+            "resultJson": "",
+            "failCode": "",
+            "failMsg": "",
+            "costTime": None,
+            "completeTime": None,
+            "createTime": now - 5000,
+            "updateTime": now,
+        }
         if task.state == "success":
-            data.update(resultJson=json.dumps({"resultUrls": [task.result_url]}), costTime=4200, completeTime=now)
+            data.update(
+                resultJson=json.dumps({"resultUrls": [task.result_url]}), costTime=4200, completeTime=now
+            )
         elif task.state == "fail":
-            data.update(failCode="500", completeTime=now, failMsg=(
-                "Your prompt was flagged by the content moderation system and violates our content policy"
-                if s == "moderated_input" else
-                "The generated image was flagged as NSFW by the output safety check"))
+            data.update(
+                failCode="500",
+                completeTime=now,
+                failMsg=(
+                    "Your prompt was flagged by the content moderation system and violates our content policy"
+                    if s == "moderated_input"
+                    else "The generated image was flagged as NSFW by the output safety check"
+                ),
+            )
         return json_reply({"code": 200, "message": "success", "data": data})

@@ -41,12 +41,22 @@ from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
 KEY = "lmnfl_test_key"
 MODEL = "flux.2-flex"
 PRICE_PER_MP = 0.06
-DOWNLOAD_SCENARIOS = ("expired_url", "slow_body", "truncated_body", "wrong_content_type", "not_an_image", "bomb",
-                      "redirect_other_host")
+DOWNLOAD_SCENARIOS = (
+    "expired_url",
+    "slow_body",
+    "truncated_body",
+    "wrong_content_type",
+    "not_an_image",
+    "bomb",
+    "redirect_other_host",
+)
 IMAGE_MIMES = {"image/png", "image/jpeg", "image/webp"}
 OUTPUT_FORMATS = {"png", "jpeg", "gif", "webp", "avif"}
-_PIL_FORMAT = {"jpeg": ("JPEG", "image/jpeg", "jpg"), "png": ("PNG", "image/png", "png"),
-               "webp": ("WEBP", "image/webp", "webp")}
+_PIL_FORMAT = {
+    "jpeg": ("JPEG", "image/jpeg", "jpg"),
+    "png": ("PNG", "image/png", "png"),
+    "webp": ("WEBP", "image/webp", "webp"),
+}
 
 
 @dataclass
@@ -86,7 +96,9 @@ def parse_multipart(body: bytes, content_type: str) -> list[Part]:
         if not disp.startswith("form-data") or not name:
             raise ValueError("a multipart part has no form-data name")
         filename = re.search(r'filename="([^"]*)"', disp)
-        parts.append(Part(name.group(1), content, filename.group(1) if filename else None, headers.get("content-type")))
+        parts.append(
+            Part(name.group(1), content, filename.group(1) if filename else None, headers.get("content-type"))
+        )
     return parts
 
 
@@ -123,8 +135,17 @@ class Call:
 class OpenAIImagesEmulator(Emulator):
     name = "openai-images"
 
-    def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1, key: str = KEY,
-                 model: str = MODEL, prefix: str = "/openai/v1", max_images: int = 10) -> None:
+    def __init__(
+        self,
+        delivery: Delivery,
+        *,
+        scenario: str = "success",
+        latency_polls: int = 1,
+        key: str = KEY,
+        model: str = MODEL,
+        prefix: str = "/openai/v1",
+        max_images: int = 10,
+    ) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
         self.delivery = delivery
         self.key = key
@@ -153,15 +174,23 @@ class OpenAIImagesEmulator(Emulator):
 
     # ------------------------------------------------------------------ errors
     @staticmethod
-    def err(status: int, message: str, etype: str, code: str, param: str | None = None, **headers: str) -> Reply:
-        return json_reply({"error": {"message": message, "type": etype, "code": code, "param": param}}, status,
-                          **headers)
+    def err(
+        status: int, message: str, etype: str, code: str, param: str | None = None, **headers: str
+    ) -> Reply:
+        return json_reply(
+            {"error": {"message": message, "type": etype, "code": code, "param": param}}, status, **headers
+        )
 
     # ------------------------------------------------------------------ handler
     def handle(self, req: Req) -> Reply:
-        endpoints = {self.prefix + "/images/edits": "edits", self.prefix + "/images/generations": "generations"}
+        endpoints = {
+            self.prefix + "/images/edits": "edits",
+            self.prefix + "/images/generations": "generations",
+        }
         if req.method != "POST" or req.path not in endpoints:
-            return self.err(404, f"Unknown endpoint {req.method} {req.path}", "invalid_request_error", "NOT_FOUND")
+            return self.err(
+                404, f"Unknown endpoint {req.method} {req.path}", "invalid_request_error", "NOT_FOUND"
+            )
         s = self.scenario
         if req.header("authorization") != f"Bearer {self.key}" or s == "auth":
             return self.err(401, "Invalid API key", "authentication_error", "AUTHENTICATION_FAILED")
@@ -172,13 +201,24 @@ class OpenAIImagesEmulator(Emulator):
         with self.lock:
             self.calls.append(call)
         if call.fields.get("model") != self.model:
-            return self.err(404, f"Model '{call.fields.get('model')}' not found", "invalid_request_error",
-                            "MODEL_NOT_FOUND", "model")
+            return self.err(
+                404,
+                f"Model '{call.fields.get('model')}' not found",
+                "invalid_request_error",
+                "MODEL_NOT_FOUND",
+                "model",
+            )
         if s == "credits":
-            return self.err(402, "Insufficient balance: $0.06 required, $0.02 available", "insufficient_quota",
-                            "INSUFFICIENT_BALANCE")
+            return self.err(
+                402,
+                "Insufficient balance: $0.06 required, $0.02 available",
+                "insufficient_quota",
+                "INSUFFICIENT_BALANCE",
+            )
         if s == "rate_limit" and self.once("rate_limit"):
-            return self.err(429, "Rate limit exceeded", "rate_limit_error", "RATE_LIMITED", **{"retry-after": "1"})
+            return self.err(
+                429, "Rate limit exceeded", "rate_limit_error", "RATE_LIMITED", **{"retry-after": "1"}
+            )
         if s == "server_error_then_success" and self.once("503"):
             return self.err(503, "Service temporarily unavailable", "server_error", "SERVICE_UNAVAILABLE")
         if s == "submit_5xx":
@@ -186,16 +226,32 @@ class OpenAIImagesEmulator(Emulator):
         if s == "reset":
             return Reply(reset=True)
         if s == "validation":
-            return self.err(400, "Invalid size: dimensions exceed the model's limits", "invalid_request_error",
-                            "INVALID_REQUEST", "size")
+            return self.err(
+                400,
+                "Invalid size: dimensions exceed the model's limits",
+                "invalid_request_error",
+                "INVALID_REQUEST",
+                "size",
+            )
         if s == "malformed_json":
-            return Reply(200, '{"created": 1732000000, "data": [{"b64_json": "iVBOR', content_type="application/json")
+            return Reply(
+                200, '{"created": 1732000000, "data": [{"b64_json": "iVBOR', content_type="application/json"
+            )
         if s == "moderated_input":
-            return self.err(400, "Upstream provider error: the input was flagged by content moderation "
-                                 "(content_policy_violation)", "upstream_error", "UPSTREAM_ERROR")
+            return self.err(
+                400,
+                "Upstream provider error: the input was flagged by content moderation "
+                "(content_policy_violation)",
+                "upstream_error",
+                "UPSTREAM_ERROR",
+            )
         if s == "moderated_output":
-            return self.err(422, "Upstream provider error: the generated image was flagged by the safety checker",
-                            "upstream_error", "UPSTREAM_ERROR")
+            return self.err(
+                422,
+                "Upstream provider error: the generated image was flagged by the safety checker",
+                "upstream_error",
+                "UPSTREAM_ERROR",
+            )
         return self._success(call)
 
     # ------------------------------------------------------------------ parsing
@@ -285,7 +341,9 @@ class OpenAIImagesEmulator(Emulator):
             raise Invalid("safety_tolerance must be one of 1, 2, 3, 4, 5", "safety_tolerance")
         if "prompt_enhancement" in f and f["prompt_enhancement"] not in ("on", "off"):
             raise Invalid("prompt_enhancement must be on or off", "prompt_enhancement")
-        if "prompt_upsampling" in f and f["prompt_upsampling"] not in (("true", "false") if strings else (True, False)):
+        if "prompt_upsampling" in f and f["prompt_upsampling"] not in (
+            ("true", "false") if strings else (True, False)
+        ):
             raise Invalid("prompt_upsampling must be a boolean", "prompt_upsampling")
 
     # ------------------------------------------------------------------ answer
@@ -308,8 +366,26 @@ class OpenAIImagesEmulator(Emulator):
             item["b64_json"] = base64.b64encode(data).decode("ascii")
         with self.lock:
             self.accepted += 1
-        body = {"created": int(time.time()), "data": [item], "size": f"{w}x{h}", "output_format": ext,
-                "metadata": {"model": self.model, "executed_model": "fal-ai/flux-2-flex/edit", "provider": "fal",
-                             "provider_name": "fal.ai", "cost": round(cost, 6), "cost_currency": "USD"}}
-        return json_reply(body, 200, **{"X-Lumenfall-Provider": "fal", "X-Lumenfall-Model": self.model,
-                                        "X-Lumenfall-Request-Id": f"req_{uuid.uuid4().hex[:16]}"})
+        body = {
+            "created": int(time.time()),
+            "data": [item],
+            "size": f"{w}x{h}",
+            "output_format": ext,
+            "metadata": {
+                "model": self.model,
+                "executed_model": "fal-ai/flux-2-flex/edit",
+                "provider": "fal",
+                "provider_name": "fal.ai",
+                "cost": round(cost, 6),
+                "cost_currency": "USD",
+            },
+        }
+        return json_reply(
+            body,
+            200,
+            **{
+                "X-Lumenfall-Provider": "fal",
+                "X-Lumenfall-Model": self.model,
+                "X-Lumenfall-Request-Id": f"req_{uuid.uuid4().hex[:16]}",
+            },
+        )

@@ -56,11 +56,24 @@ RESOLUTIONS = ("match_input_image", "0.5 MP", "1 MP", "2 MP", "4 MP")
 FORMATS = {"webp": ("WEBP", "image/webp"), "jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png")}
 E005 = "The input or output was flagged as sensitive. (E005)"
 # name → (json type, min, max)
-NUMBERS = {"width": ("integer", 256, 2048), "height": ("integer", 256, 2048), "steps": ("integer", 1, 50),
-           "guidance": ("number", 1.5, 10), "safety_tolerance": ("integer", 1, 5),
-           "output_quality": ("integer", 0, 100), "seed": ("integer", None, None)}
-PROPERTIES = {"prompt", "input_images", "aspect_ratio", "resolution", "prompt_upsampling", "output_format",
-              *NUMBERS}
+NUMBERS = {
+    "width": ("integer", 256, 2048),
+    "height": ("integer", 256, 2048),
+    "steps": ("integer", 1, 50),
+    "guidance": ("number", 1.5, 10),
+    "safety_tolerance": ("integer", 1, 5),
+    "output_quality": ("integer", 0, 100),
+    "seed": ("integer", None, None),
+}
+PROPERTIES = {
+    "prompt",
+    "input_images",
+    "aspect_ratio",
+    "resolution",
+    "prompt_upsampling",
+    "output_format",
+    *NUMBERS,
+}
 
 
 def _now() -> str:
@@ -85,8 +98,12 @@ def _json_type(v: Any) -> str:
 
 def _problem(status: int, title: str, detail: str, **extra: Any) -> Reply:
     headers = extra.pop("headers", {})
-    return Reply(status, {"title": title, "detail": detail, "status": status, **extra}, headers=headers,
-                 content_type="application/problem+json")
+    return Reply(
+        status,
+        {"title": title, "detail": detail, "status": status, **extra},
+        headers=headers,
+        content_type="application/problem+json",
+    )
 
 
 def _uri_ok(v: Any) -> bool:
@@ -106,29 +123,46 @@ def _uri_ok(v: Any) -> bool:
 
 def validate_input(body: Any) -> list[dict[str, str]]:
     """Replicate's ``invalid_fields`` for a create body."""
+
     def bad(type_: str, field: str, description: str) -> dict[str, str]:
         return {"type": type_, "field": field, "description": description}
 
     if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
         return [bad("required", "(root)", "input is required")]
     inp = body["input"]
-    errs = [bad("additional_property_not_allowed", "input", f"Additional property {k} is not allowed")
-            for k in inp if k not in PROPERTIES]
+    errs = [
+        bad("additional_property_not_allowed", "input", f"Additional property {k} is not allowed")
+        for k in inp
+        if k not in PROPERTIES
+    ]
     if "prompt" not in inp:
         errs.append(bad("required", "input", "prompt is required"))
     elif not isinstance(inp["prompt"], str):
-        errs.append(bad("invalid_type", "input.prompt",
-                        f"Invalid type. Expected: string, given: {_json_type(inp['prompt'])}"))
+        errs.append(
+            bad(
+                "invalid_type",
+                "input.prompt",
+                f"Invalid type. Expected: string, given: {_json_type(inp['prompt'])}",
+            )
+        )
     if "input_images" in inp:
         images = inp["input_images"]
         if not isinstance(images, list):
-            errs.append(bad("invalid_type", "input.input_images",
-                            f"Invalid type. Expected: array, given: {_json_type(images)}"))
+            errs.append(
+                bad(
+                    "invalid_type",
+                    "input.input_images",
+                    f"Invalid type. Expected: array, given: {_json_type(images)}",
+                )
+            )
         else:
             if len(images) > 10:
                 errs.append(bad("array_max_items", "input.input_images", "Array must have at most 10 items"))
-            errs.extend(bad("format", f"input.input_images.{i}", "Does not match format 'uri'")
-                        for i, v in enumerate(images) if not _uri_ok(v))
+            errs.extend(
+                bad("format", f"input.input_images.{i}", "Does not match format 'uri'")
+                for i, v in enumerate(images)
+                if not _uri_ok(v)
+            )
     for name, choices in (("aspect_ratio", ASPECTS), ("resolution", RESOLUTIONS), ("output_format", FORMATS)):
         if name in inp and inp[name] not in choices:
             listed = ", ".join(f'"{c}"' for c in choices)
@@ -138,14 +172,21 @@ def validate_input(body: Any) -> list[dict[str, str]]:
             continue
         v, given = inp[name], _json_type(inp[name])
         if given != type_ and not (type_ == "number" and given == "integer"):
-            errs.append(bad("invalid_type", f"input.{name}", f"Invalid type. Expected: {type_}, given: {given}"))
+            errs.append(
+                bad("invalid_type", f"input.{name}", f"Invalid type. Expected: {type_}, given: {given}")
+            )
         elif lo is not None and v < lo:
             errs.append(bad("number_gte", f"input.{name}", f"Must be greater than or equal to {lo}"))
         elif hi is not None and v > hi:
             errs.append(bad("number_lte", f"input.{name}", f"Must be less than or equal to {hi}"))
     if "prompt_upsampling" in inp and not isinstance(inp["prompt_upsampling"], bool):
-        errs.append(bad("invalid_type", "input.prompt_upsampling",
-                        f"Invalid type. Expected: boolean, given: {_json_type(inp['prompt_upsampling'])}"))
+        errs.append(
+            bad(
+                "invalid_type",
+                "input.prompt_upsampling",
+                f"Invalid type. Expected: boolean, given: {_json_type(inp['prompt_upsampling'])}",
+            )
+        )
     return errs
 
 
@@ -170,9 +211,18 @@ def parse_prefer(value: str | None) -> int | None:
 class ReplicateEmulator(Emulator):
     name = "replicate"
 
-    def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1,
-                 token: str = DEFAULT_TOKEN, route_prefix: str = "", url_origin: str | None = None,
-                 file_ttl: float | None = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        delivery: Delivery,
+        *,
+        scenario: str = "success",
+        latency_polls: int = 1,
+        token: str = DEFAULT_TOKEN,
+        route_prefix: str = "",
+        url_origin: str | None = None,
+        file_ttl: float | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
         self.files = FileStore(file_ttl)
         self.delivery = delivery
@@ -185,7 +235,7 @@ class ReplicateEmulator(Emulator):
     def handle(self, req: Req) -> Reply:
         path = req.path
         if self.route_prefix and path.startswith(self.route_prefix + "/"):
-            path = path[len(self.route_prefix):]
+            path = path[len(self.route_prefix) :]
         denied = self._auth(req)
         if denied:
             return denied
@@ -224,22 +274,40 @@ class ReplicateEmulator(Emulator):
         if s == "auth":
             return _problem(401, "Unauthenticated", "You did not pass a valid authentication token")
         if s == "credits":
-            return _problem(402, "Insufficient credit",
-                            "You have insufficient credit to run this model. Go to "
-                            "https://replicate.com/account/billing#billing to purchase credit. Once you "
-                            "purchase credit, please wait a few minutes before trying again.")
+            return _problem(
+                402,
+                "Insufficient credit",
+                "You have insufficient credit to run this model. Go to "
+                "https://replicate.com/account/billing#billing to purchase credit. Once you "
+                "purchase credit, please wait a few minutes before trying again.",
+            )
         if s == "validation":
-            fields = [{"type": "number_lte", "field": "input.width", "description": "Must be less than or "
-                       "equal to 2048"}]
-            return _problem(422, "Input validation failed", "- input.width: Must be less than or equal to 2048\n",
-                            invalid_fields=fields)
+            fields = [
+                {
+                    "type": "number_lte",
+                    "field": "input.width",
+                    "description": "Must be less than or equal to 2048",
+                }
+            ]
+            return _problem(
+                422,
+                "Input validation failed",
+                "- input.width: Must be less than or equal to 2048\n",
+                invalid_fields=fields,
+            )
         if s == "rate_limit" and self.once("create-429"):
-            return Reply(429, {"detail": "Request was throttled. Expected available in 1 second.", "status": 429},
-                         headers={"Retry-After": "1"}, content_type="application/problem+json")
+            return Reply(
+                429,
+                {"detail": "Request was throttled. Expected available in 1 second.", "status": 429},
+                headers={"Retry-After": "1"},
+                content_type="application/problem+json",
+            )
         if s == "submit_5xx":
             return _problem(500, "Internal Server Error", "An unexpected error occurred.")
         if s == "malformed_json":
-            return Reply(201, '{"id": "q4x", "status": "starting", "urls": {', content_type="application/json")
+            return Reply(
+                201, '{"id": "q4x", "status": "starting", "urls": {', content_type="application/json"
+            )
         try:
             body = req.json()
         except ValueError:
@@ -252,8 +320,15 @@ class ReplicateEmulator(Emulator):
             return _problem(422, "Input validation failed", detail, invalid_fields=errs)
         pid = "".join(random.choices(string.ascii_lowercase + string.digits, k=26))
         inp = body["input"]
-        job = {"id": pid, "input": inp, "polls": 0, "created_at": _now(), "cancelled": False, "output": None,
-               "seed": inp.get("seed", random.randrange(2**31))}
+        job = {
+            "id": pid,
+            "input": inp,
+            "polls": 0,
+            "created_at": _now(),
+            "cancelled": False,
+            "output": None,
+            "seed": inp.get("seed", random.randrange(2**31)),
+        }
         with self.lock:
             self.predictions[pid] = job
         quick = parse_prefer(req.header("prefer")) is not None and self.latency_polls == 0
@@ -268,37 +343,68 @@ class ReplicateEmulator(Emulator):
         content = next((p for p in parts if p.name == "content"), None)
         if content is None or not content.value:
             return _problem(422, "Input validation failed", "- content: a file is required\n")
-        fid, item = self.files.put(content.value, content.content_type or "application/octet-stream",
-                                   content.filename or "file")
+        fid, item = self.files.put(
+            content.value, content.content_type or "application/octet-stream", content.filename or "file"
+        )
         return json_reply(self._file_view(fid, item), 201)
 
     def _file_view(self, fid: str, item: Any) -> dict[str, Any]:
-        expires = None if item.expires_at is None else datetime.fromtimestamp(item.expires_at, UTC).isoformat()
-        return {"id": fid, "name": item.name, "content_type": item.mime, "size": len(item.data),
-                "etag": hashlib.md5(item.data).hexdigest(), "checksums": {"sha256": hashlib.sha256(item.data).hexdigest()},
-                "metadata": {}, "created_at": _now(), "expires_at": expires,
-                "urls": {"get": f"{self.url}/v1/files/{fid}"}}
+        expires = (
+            None if item.expires_at is None else datetime.fromtimestamp(item.expires_at, UTC).isoformat()
+        )
+        return {
+            "id": fid,
+            "name": item.name,
+            "content_type": item.mime,
+            "size": len(item.data),
+            "etag": hashlib.md5(item.data).hexdigest(),
+            "checksums": {"sha256": hashlib.sha256(item.data).hexdigest()},
+            "metadata": {},
+            "created_at": _now(),
+            "expires_at": expires,
+            "urls": {"get": f"{self.url}/v1/files/{fid}"},
+        }
 
     def _gone_files(self, images: list[Any]) -> list[dict[str, str]]:
         own = f"{self.url}/v1/files/"
-        return [{"type": "format", "field": f"input.input_images.{i}",
-                 "description": "The file could not be downloaded (it expired or was deleted)"}
-                for i, v in enumerate(images)
-                if isinstance(v, str) and v.startswith(own) and self.files.get(v[len(own):]) is None]
+        return [
+            {
+                "type": "format",
+                "field": f"input.input_images.{i}",
+                "description": "The file could not be downloaded (it expired or was deleted)",
+            }
+            for i, v in enumerate(images)
+            if isinstance(v, str) and v.startswith(own) and self.files.get(v[len(own) :]) is None
+        ]
 
     # ---------------------------------------------------------------- predictions
     def _urls(self, pid: str) -> dict[str, str]:
         base = f"{self.url_origin or self.url}{self.route_prefix}/v1/predictions/{pid}"
-        return {"get": base, "cancel": f"{base}/cancel", "web": f"https://replicate.com/p/{pid}",
-                "stream": f"https://stream.replicate.com/v1/files/{pid}"}
+        return {
+            "get": base,
+            "cancel": f"{base}/cancel",
+            "web": f"https://replicate.com/p/{pid}",
+            "stream": f"https://stream.replicate.com/v1/files/{pid}",
+        }
 
     def _view(self, job: dict[str, Any], *, terminal: bool, index: int) -> dict[str, Any]:
         steps = job["input"].get("steps", 30)
         view: dict[str, Any] = {
-            "id": job["id"], "model": MODEL, "version": "hidden", "input": job["input"], "logs": "",
-            "output": None, "data_removed": False, "error": None, "status": "starting", "source": "api",
-            "created_at": job["created_at"], "started_at": None, "completed_at": None,
-            "urls": self._urls(job["id"]), "metrics": {},
+            "id": job["id"],
+            "model": MODEL,
+            "version": "hidden",
+            "input": job["input"],
+            "logs": "",
+            "output": None,
+            "data_removed": False,
+            "error": None,
+            "status": "starting",
+            "source": "api",
+            "created_at": job["created_at"],
+            "started_at": None,
+            "completed_at": None,
+            "urls": self._urls(job["id"]),
+            "metrics": {},
         }
         seed_line = f"Using seed: {job['seed']}\n"
         if job["cancelled"]:
@@ -308,14 +414,21 @@ class ReplicateEmulator(Emulator):
             if index > 0:
                 done = min(steps, steps * index // max(1, self.latency_polls))
                 pct = 100 * done // steps
-                view.update(status="processing", started_at=job["created_at"],
-                            logs=f"{seed_line}{pct:3d}%|{'█' * (pct // 10):<10}| {done}/{steps}")
+                view.update(
+                    status="processing",
+                    started_at=job["created_at"],
+                    logs=f"{seed_line}{pct:3d}%|{'█' * (pct // 10):<10}| {done}/{steps}",
+                )
             return view
         if self.scenario == "moderated_input":
             view.update(status="failed", error=E005, completed_at=_now())
             return view
-        view.update(started_at=job["created_at"], completed_at=_now(), logs=f"{seed_line}100%|██████████| "
-                    f"{steps}/{steps}", metrics={"predict_time": 2.31, "total_time": 2.4})
+        view.update(
+            started_at=job["created_at"],
+            completed_at=_now(),
+            logs=f"{seed_line}100%|██████████| {steps}/{steps}",
+            metrics={"predict_time": 2.31, "total_time": 2.4},
+        )
         if self.scenario == "moderated_output":
             view.update(status="failed", error=E005)
             return view

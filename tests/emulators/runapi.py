@@ -51,8 +51,9 @@ class Task:
 class RunApiEmulator(Emulator):
     name = "runapi"
 
-    def __init__(self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1,
-                 key: str = KEY) -> None:
+    def __init__(
+        self, delivery: Delivery, *, scenario: str = "success", latency_polls: int = 1, key: str = KEY
+    ) -> None:
         super().__init__(scenario=scenario, latency_polls=latency_polls)
         self.delivery = delivery
         self.key = key
@@ -91,7 +92,7 @@ class RunApiEmulator(Emulator):
         if req.method == "POST" and req.path == "/api/v1/files":
             return self._file(req)
         if req.path.startswith(PREFIX):
-            rest = req.path[len(PREFIX):].split("/")
+            rest = req.path[len(PREFIX) :].split("/")
             if req.method == "POST" and len(rest) == 1 and rest[0] in OPS:
                 return self._submit(rest[0], req)
             if req.method == "GET" and len(rest) == 2 and rest[0] in OPS:
@@ -114,9 +115,16 @@ class RunApiEmulator(Emulator):
         with self.lock:
             self.files[token] = (data, mime)
         now = datetime.now(UTC)
-        return json_reply({"file_name": body["file_name"], "url": f"{self.url}/files/{token}",
-                           "size_bytes": len(data), "mime_type": mime, "created_at": now.isoformat(),
-                           "expires_at": (now + timedelta(days=7)).isoformat()})
+        return json_reply(
+            {
+                "file_name": body["file_name"],
+                "url": f"{self.url}/files/{token}",
+                "size_bytes": len(data),
+                "mime_type": mime,
+                "created_at": now.isoformat(),
+                "expires_at": (now + timedelta(days=7)).isoformat(),
+            }
+        )
 
     def _submit(self, op: str, req: Req) -> Reply:
         s = self.scenario
@@ -148,7 +156,14 @@ class RunApiEmulator(Emulator):
     def _validate(self, op: str, body: Any) -> str | None:
         if not isinstance(body, dict):
             return "body must be an object"
-        allowed = {"model", "prompt", "aspect_ratio", "output_resolution", "enable_safety_checker", "callback_url"}
+        allowed = {
+            "model",
+            "prompt",
+            "aspect_ratio",
+            "output_resolution",
+            "enable_safety_checker",
+            "callback_url",
+        }
         if op == "remix_image":
             allowed.add("source_image_urls")
         if set(body) - allowed:

@@ -49,19 +49,35 @@ def _inputs(folder: Path, n: int, size=(320, 240)) -> list[Path]:
 
 
 def _services(emu: BflEmulator, sleeps: Sleeps | None = None) -> Services:
-    svc = Services.build(base_urls={"bfl": emu.url}, env={"BFL_API_KEY": KEY},
-                         runner_config=RunnerConfig(poll_interval=0.01, max_poll_interval=0.02))
+    svc = Services.build(
+        base_urls={"bfl": emu.url},
+        env={"BFL_API_KEY": KEY},
+        runner_config=RunnerConfig(poll_interval=0.01, max_poll_interval=0.02),
+    )
     if sleeps is not None:
         svc.runner.sleep = sleeps
     return svc
 
 
-def _batch(svc: Services, store: BatchStore, template: EditRequest, paths: list[Path], out: Path, *,
-           max_bytes: int | None = None):
+def _batch(
+    svc: Services,
+    store: BatchStore,
+    template: EditRequest,
+    paths: list[Path],
+    out: Path,
+    *,
+    max_bytes: int | None = None,
+):
     kw = {"max_bytes": max_bytes} if max_bytes else {}
     items = plan_items(template, paths, lambda r: svc.quote(r).usd, **kw)
-    return store.create(key=batch_key(template, [str(p) for p in paths], [], out), request=template,
-                        inputs=[str(p) for p in paths], extras=[], out_dir=str(out), items=items)
+    return store.create(
+        key=batch_key(template, [str(p) for p in paths], [], out),
+        request=template,
+        inputs=[str(p) for p in paths],
+        extras=[],
+        out_dir=str(out),
+        items=items,
+    )
 
 
 def _writer(out: Path, svc: Services):
@@ -75,10 +91,18 @@ def _writer(out: Path, svc: Services):
 
 
 async def _run(svc, store, batch, *, limit=24, max_cost=None, sleep=None):
-    sched = BatchScheduler(runner=svc.runner, store=store, batch=batch, extras=(),
-                           import_file=svc.import_reference_file, quote=lambda r: svc.quote(r).usd,
-                           write_output=_writer(Path(batch.out_dir), svc), limit=limit, max_cost=max_cost,
-                           sleep=sleep)
+    sched = BatchScheduler(
+        runner=svc.runner,
+        store=store,
+        batch=batch,
+        extras=(),
+        import_file=svc.import_reference_file,
+        quote=lambda r: svc.quote(r).usd,
+        write_output=_writer(Path(batch.out_dir), svc),
+        limit=limit,
+        max_cost=max_cost,
+        sleep=sleep,
+    )
     try:
         return await sched.run()
     finally:
@@ -111,8 +135,12 @@ def test_mixed_inputs_each_reported_in_the_manifest(hosts, tmp_path):
         assert row["status"] == "succeeded" and row["error"] is None and row["job_id"]
         assert Path(row["output"]).name == p.stem + ".jpg" and Path(row["output"]).exists()
         assert row["quote_usd"] > 0 and row["billed_usd"] is not None and row["latency_s"] is not None
-    for bad, words in (("corrupt.jpg", "truncated"), ("notes.png", "not an image"), ("huge.png", "MB"),
-                       ("bomb.png", "pixels")):
+    for bad, words in (
+        ("corrupt.jpg", "truncated"),
+        ("notes.png", "not an image"),
+        ("huge.png", "MB"),
+        ("bomb.png", "pixels"),
+    ):
         row = lines[bad]
         assert row["status"] == "failed" and row["job_id"] is None and row["output"] is None, row
         assert row["error"]["kind"] == "bad_input" and words in row["error"]["message"], row
@@ -140,7 +168,9 @@ def test_spend_cap_stops_launching_at_the_right_input(hosts, tmp_path):
     assert [it.status for it in store.items(batch.id)][2:] == ["not_launched"] * 4
     for line in _manifest(batch)[2:]:  # each unlaunched input is told about itself, not about shot02
         name = Path(line["input"]).name
-        assert line["error"]["message"].startswith(f"{name} was not launched: the batch stopped at --max-cost")
+        assert line["error"]["message"].startswith(
+            f"{name} was not launched: the batch stopped at --max-cost"
+        )
         assert "run the batch again" in line["error"]["message"]
 
     # Run again with a cap that covers the rest: only the four not launched are sent.
@@ -187,8 +217,12 @@ def test_outputs_are_named_after_inputs_and_never_overwrite(tmp_path):
     Image.new("RGB", (16, 16)).save(a / "photo.jpg")
     Image.new("RGB", (16, 16)).save(a / "Photo.webp")
     paths = expand([str(a), str(b / "photo.png"), str(a / "*.png")], exclude=tmp_path / "out")
-    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["a/photo.jpg", "a/photo.png", "a/Photo.webp",
-                                                                   "b/photo.png"]
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
+        "a/photo.jpg",
+        "a/photo.png",
+        "a/Photo.webp",
+        "b/photo.png",
+    ]
     assert stems(paths) == ["photo", "photo-2", "Photo-3", "photo-4"]
     out = tmp_path / "out"
     out.mkdir()
@@ -213,7 +247,12 @@ def test_contact_sheet_of_a_batch_pairs_before_and_after_with_captions(hosts, tm
     batch = _batch(svc, store, template, [*paths, tmp_path / "in" / "broken.png"], tmp_path / "out")
     asyncio.run(_run(svc, store, batch))
     pairs = batch_pairs(store, svc.history, batch.id)
-    assert [p.caption.split(" — ")[0] for p in pairs] == ["shot00.png", "shot01.png", "shot02.png", "broken.png"]
+    assert [p.caption.split(" — ")[0] for p in pairs] == [
+        "shot00.png",
+        "shot01.png",
+        "shot02.png",
+        "broken.png",
+    ]
     assert pairs[0].after is not None and pairs[-1].after is None and "could not be used" in pairs[-1].caption
     assert "$" in pairs[0].caption
     path, rows = render(pairs, tmp_path / "sheet.png", cell=128)
@@ -269,18 +308,34 @@ def test_an_extra_reference_is_uploaded_once_for_the_whole_batch(tmp_path):
         paths = _inputs(tmp_path / "in", 4, size=(96, 64))  # small: they travel inside the request
         extra = tmp_path / "texture.png"
         Image.frombytes("RGB", (900, 900), os.urandom(900 * 900 * 3)).save(extra)  # far above inline size
-        svc = Services.build(base_urls={"fal": emu.url}, env={"FAL_KEY": DEFAULT_KEY},
-                             runner_config=RunnerConfig(poll_interval=0.01, max_poll_interval=0.02))
+        svc = Services.build(
+            base_urls={"fal": emu.url},
+            env={"FAL_KEY": DEFAULT_KEY},
+            runner_config=RunnerConfig(poll_interval=0.01, max_poll_interval=0.02),
+        )
         store = BatchStore(svc.paths.batches_db)
         ref = svc.import_reference_file(extra)
         template = EditRequest(prompt="put the texture of image 2 on image 1", provider="fal", seed=5)
         items = plan_items(template.with_(references=(ref,)), paths, lambda r: svc.quote(r).usd)
         out = tmp_path / "out"
-        batch = store.create(key="k", request=template, inputs=[str(p) for p in paths], extras=[ref.sha256],
-                             out_dir=str(out), items=items)
-        sched = BatchScheduler(runner=svc.runner, store=store, batch=batch, extras=(ref,),
-                               import_file=svc.import_reference_file, quote=lambda r: svc.quote(r).usd,
-                               write_output=_writer(out, svc), limit=4)
+        batch = store.create(
+            key="k",
+            request=template,
+            inputs=[str(p) for p in paths],
+            extras=[ref.sha256],
+            out_dir=str(out),
+            items=items,
+        )
+        sched = BatchScheduler(
+            runner=svc.runner,
+            store=store,
+            batch=batch,
+            extras=(ref,),
+            import_file=svc.import_reference_file,
+            quote=lambda r: svc.quote(r).usd,
+            write_output=_writer(out, svc),
+            limit=4,
+        )
 
         async def go():
             try:

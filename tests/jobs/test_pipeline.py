@@ -97,17 +97,25 @@ def test_prepare_overlaps_upload_and_submit_follows_the_last_upload():
     refs = [svc.import_reference(_png(i), f"r{i}.png") for i in range(n)]
     order = {r.sha256: i for i, r in enumerate(refs)}
     rec = Recorder(n)
-    info = ProviderInfo(id="staging", label="Staging", protocol="test",
-                        capabilities=Capabilities(max_references=8, formats=("jpeg", "png")),
-                        default_base_url="https://api.example", needs_key=False,
-                        factory=lambda ctx: Staging(info, ctx, rec, order))
+    info = ProviderInfo(
+        id="staging",
+        label="Staging",
+        protocol="test",
+        capabilities=Capabilities(max_references=8, formats=("jpeg", "png")),
+        default_base_url="https://api.example",
+        needs_key=False,
+        factory=lambda ctx: Staging(info, ctx, rec, order),
+    )
     svc.registry.register(info)
     svc.runner._prep_cache = PrepCache(rec, order)
 
     async def go():
         try:
-            return await svc.runner.run(EditRequest(prompt="five references", references=tuple(refs),
-                                                    provider="staging", size=(128, 128)))
+            return await svc.runner.run(
+                EditRequest(
+                    prompt="five references", references=tuple(refs), provider="staging", size=(128, 128)
+                )
+            )
         finally:
             await svc.aclose()
 
@@ -172,17 +180,30 @@ def test_jobs_together_never_prepare_more_than_the_limit():
     def factory(ctx):
         return Staging(info, ctx, rec, {r.sha256: 0 for r in refs})
 
-    info = ProviderInfo(id="staging", label="Staging", protocol="test",
-                        capabilities=Capabilities(max_references=8, formats=("jpeg", "png")),
-                        default_base_url="https://api.example", needs_key=False, factory=factory)
+    info = ProviderInfo(
+        id="staging",
+        label="Staging",
+        protocol="test",
+        capabilities=Capabilities(max_references=8, formats=("jpeg", "png")),
+        default_base_url="https://api.example",
+        needs_key=False,
+        factory=factory,
+    )
     svc.registry.register(info)
     svc.runner._prep_cache = prep
 
     async def go():
         prep.loop = asyncio.get_running_loop()
         try:
-            reqs = [EditRequest(prompt=f"job {j}", references=(refs[2 * j], refs[2 * j + 1]), provider="staging",
-                                size=(128, 128)) for j in range(3)]
+            reqs = [
+                EditRequest(
+                    prompt=f"job {j}",
+                    references=(refs[2 * j], refs[2 * j + 1]),
+                    provider="staging",
+                    size=(128, 128),
+                )
+                for j in range(3)
+            ]
             return await asyncio.gather(*(svc.runner.run(r) for r in reqs))
         finally:
             await svc.aclose()

@@ -50,10 +50,15 @@ class Recording:
 
 def _services(sent: list[tuple[str, bytes]], max_pixels: int = 100_000) -> Services:
     svc = Services.build(runner_config=RunnerConfig(poll_interval=0.001))
-    info = ProviderInfo(id="staging", label="Staging", protocol="test",
-                        capabilities=Capabilities(max_references=8, formats=("jpeg", "png"), max_pixels=max_pixels),
-                        default_base_url="https://api.example", needs_key=False,
-                        factory=lambda ctx: Recording(info, ctx, sent))
+    info = ProviderInfo(
+        id="staging",
+        label="Staging",
+        protocol="test",
+        capabilities=Capabilities(max_references=8, formats=("jpeg", "png"), max_pixels=max_pixels),
+        default_base_url="https://api.example",
+        needs_key=False,
+        factory=lambda ctx: Recording(info, ctx, sent),
+    )
     svc.registry.register(info)
     return svc
 
@@ -61,8 +66,11 @@ def _services(sent: list[tuple[str, bytes]], max_pixels: int = 100_000) -> Servi
 def _run(svc: Services, refs) -> None:
     async def go():
         try:
-            return await svc.runner.run(EditRequest(prompt="three references", references=tuple(refs),
-                                                    provider="staging", size=(128, 128)))
+            return await svc.runner.run(
+                EditRequest(
+                    prompt="three references", references=tuple(refs), provider="staging", size=(128, 128)
+                )
+            )
         finally:
             await svc.aclose()
 
@@ -89,8 +97,10 @@ def test_a_rerun_in_a_new_process_decodes_nothing_and_sends_the_same_bytes(monke
     calls = _counting(monkeypatch)
     _run(svc, refs)
     assert sorted(calls) == sorted(r.sha256 for r in refs)
-    assert all(Image.open(io.BytesIO(data)).size[0] * Image.open(io.BytesIO(data)).size[1] <= 100_000
-               for _, data in first)  # really prepared (640×480 → ≤ 0.1 MP), not passed through
+    assert all(
+        Image.open(io.BytesIO(data)).size[0] * Image.open(io.BytesIO(data)).size[1] <= 100_000
+        for _, data in first
+    )  # really prepared (640×480 → ≤ 0.1 MP), not passed through
     files = sorted((home / "cache" / "prepared").glob("*/*"))
     assert len(files) == 3
 
@@ -126,8 +136,8 @@ def test_the_folder_stays_under_its_bound(tmp_path):
     total = sum(f.stat().st_size for f in tmp_path.glob("*/*"))
     assert 0 < total <= 3 * each
     assert store.get(prepared[-1].source_sha256, 100_000) == prepared[-1]  # the newest stays
-    assert store.get(prepared[0].source_sha256, 100_000) is None           # the oldest went first
-    assert store.get(prepared[-1].source_sha256, 100_000, "png") is None    # another target: not found
+    assert store.get(prepared[0].source_sha256, 100_000) is None  # the oldest went first
+    assert store.get(prepared[-1].source_sha256, 100_000, "png") is None  # another target: not found
 
 
 def test_prepared_ahead_a_run_only_uploads(monkeypatch):
@@ -142,8 +152,11 @@ def test_prepared_ahead_a_run_only_uploads(monkeypatch):
             ahead = len(calls)
             await svc.runner.prepare_ahead(refs, "staging")  # again: nothing left to do
             again = len(calls)
-            job = await svc.runner.run(EditRequest(prompt="three references", references=tuple(refs),
-                                                   provider="staging", size=(128, 128)))
+            job = await svc.runner.run(
+                EditRequest(
+                    prompt="three references", references=tuple(refs), provider="staging", size=(128, 128)
+                )
+            )
             return ahead, again, job
         finally:
             await svc.aclose()

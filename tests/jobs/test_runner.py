@@ -68,11 +68,18 @@ def _services(script, *, needs_key=False, can_cancel=True, moderation=Moderation
         holder["p"] = Scripted(info, ctx, script)
         return holder["p"]
 
-    info = ProviderInfo(id="scripted", label="Scripted", protocol="test",
-                        capabilities=Capabilities(max_references=2, can_cancel=can_cancel, formats=("jpeg", "png"),
-                                                  moderation_billing=moderation),
-                        default_base_url="https://api.example", env_var="SCRIPTED_KEY", needs_key=needs_key,
-                        factory=factory)
+    info = ProviderInfo(
+        id="scripted",
+        label="Scripted",
+        protocol="test",
+        capabilities=Capabilities(
+            max_references=2, can_cancel=can_cancel, formats=("jpeg", "png"), moderation_billing=moderation
+        ),
+        default_base_url="https://api.example",
+        env_var="SCRIPTED_KEY",
+        needs_key=needs_key,
+        factory=factory,
+    )
     svc.registry._infos["scripted"] = info
     return svc, holder
 
@@ -102,8 +109,11 @@ def test_sandbox_job_runs_to_success_with_history_written_at_every_step():
 
     async def go():
         try:
-            return await svc.runner.run(EditRequest(prompt="make it blue", references=(ref,), seed=3,
-                                                    size=(256, 192), output_format="png"))
+            return await svc.runner.run(
+                EditRequest(
+                    prompt="make it blue", references=(ref,), seed=3, size=(256, 192), output_format="png"
+                )
+            )
         finally:
             await svc.aclose()
 
@@ -127,7 +137,9 @@ def test_sandbox_is_deterministic_and_seed_sensitive():
 
         async def go():
             try:
-                rec = await svc.runner.run(EditRequest(prompt="p", references=(ref,), seed=seed, size=(128, 128)))
+                rec = await svc.runner.run(
+                    EditRequest(prompt="p", references=(ref,), seed=seed, size=(128, 128))
+                )
                 return svc.blobs.get(rec.outputs[0].sha256)
             finally:
                 await svc.aclose()
@@ -144,10 +156,14 @@ def test_after_the_submit_only_the_providers_verdict_is_terminal():
     from flexstudio.core.errors import verdict
 
     for err, state, kind in [
-        (ProviderError("flagged", kind=ErrorKind.MODERATED, moderation_stage="output"), "moderated", "moderated"),
+        (
+            ProviderError("flagged", kind=ErrorKind.MODERATED, moderation_stage="output"),
+            "moderated",
+            "moderated",
+        ),
         (verdict(ProviderError("Error: the worker failed", kind=ErrorKind.PROVIDER)), "failed", "provider"),
         (ProviderError("key revoked (401)", kind=ErrorKind.AUTH), "interrupted", "auth"),
-        (JobGone("gone"), "interrupted", "expired"),   # within the grace period: it may be catching up
+        (JobGone("gone"), "interrupted", "expired"),  # within the grace period: it may be catching up
         (OSError(28, "No space left on device"), "interrupted", "provider"),
         (RuntimeError("a bug"), "interrupted", "provider"),
     ]:
@@ -173,11 +189,14 @@ def test_after_the_submit_only_the_providers_verdict_is_terminal():
             assert rec.message == "Waiting for Scripted — will fetch it."
 
 
-@pytest.mark.parametrize(("billing", "billed", "words"), [
-    (ModerationBilling.NOT_BILLED, 0.0, "not billed"),      # BFL: "Not charged"
-    (ModerationBilling.MAY_BILL, None, "may be billed"),    # fal: a 422 after GPU time may be charged
-    (ModerationBilling.UNKNOWN, None, "billing unknown"),   # the provider does not say
-])
+@pytest.mark.parametrize(
+    ("billing", "billed", "words"),
+    [
+        (ModerationBilling.NOT_BILLED, 0.0, "not billed"),  # BFL: "Not charged"
+        (ModerationBilling.MAY_BILL, None, "may be billed"),  # fal: a 422 after GPU time may be charged
+        (ModerationBilling.UNKNOWN, None, "billing unknown"),  # the provider does not say
+    ],
+)
 def test_moderation_is_booked_by_the_providers_billing_rule(billing, billed, words):
     err = ProviderError("flagged", kind=ErrorKind.MODERATED, moderation_stage="output")
     svc, _ = _services({"submit": None, "polls": [err]}, moderation=billing)
@@ -201,11 +220,18 @@ def test_a_failed_poll_is_asked_again_inside_the_run():
     """5xx, a malformed answer, a rate limit: the poll is repeated (backoff, Retry-After) and the job
     finishes in the same run."""
     done = PollResult("done", result=Result(urls=("https://cdn/x",)))
-    svc, holder = _services({"submit": None, "download": _png(),
-                             "polls": [ProviderError("Scripted failed on its side (500)"),
-                                       ProviderError("Scripted sent an answer that is not valid JSON"),
-                                       ProviderError("slow down", kind=ErrorKind.RATE_LIMITED, retry_after=7.0),
-                                       done]})
+    svc, holder = _services(
+        {
+            "submit": None,
+            "download": _png(),
+            "polls": [
+                ProviderError("Scripted failed on its side (500)"),
+                ProviderError("Scripted sent an answer that is not valid JSON"),
+                ProviderError("slow down", kind=ErrorKind.RATE_LIMITED, retry_after=7.0),
+                done,
+            ],
+        }
+    )
     waits = []
 
     async def sleep(s):
@@ -228,11 +254,21 @@ def test_unknown_job_after_the_grace_period_is_expired():
     from flexstudio.jobs import recovery
     from flexstudio.storage.history import JobRecord
 
-    rec = JobRecord(id="j", created_at=0.0, updated_at=0.0, provider="bfl", state="running",
-                    request=EditRequest(prompt="x"), handle={"id": "p"}, provider_job_id="p", submitted_at=1000.0)
+    rec = JobRecord(
+        id="j",
+        created_at=0.0,
+        updated_at=0.0,
+        provider="bfl",
+        state="running",
+        request=EditRequest(prompt="x"),
+        handle={"id": "p"},
+        provider_job_id="p",
+        submitted_at=1000.0,
+    )
     early = recovery.decide(rec, JobGone("BFL no longer knows this job."), "BFL", now=1000.0 + 60)
-    late = recovery.decide(rec, JobGone("BFL no longer knows this job."), "BFL",
-                           now=1000.0 + recovery.GRACE_S + 1)
+    late = recovery.decide(
+        rec, JobGone("BFL no longer knows this job."), "BFL", now=1000.0 + recovery.GRACE_S + 1
+    )
     assert early.state == "interrupted" and late.state == "failed"
     assert late.changes["error_kind"] == "expired" and "p is kept" in late.changes["error_message"]
 
@@ -253,8 +289,13 @@ def test_missing_key_fails_before_any_request():
 
 
 def test_a_web_page_in_place_of_the_image_stays_resumable():
-    svc, _ = _services({"submit": None, "polls": [PollResult("done", result=Result(urls=("https://cdn/x",)))],
-                        "download": b"<html>Log in to the train's wifi</html>"})
+    svc, _ = _services(
+        {
+            "submit": None,
+            "polls": [PollResult("done", result=Result(urls=("https://cdn/x",)))],
+            "download": b"<html>Log in to the train's wifi</html>",
+        }
+    )
 
     async def go():
         try:
@@ -267,8 +308,13 @@ def test_a_web_page_in_place_of_the_image_stays_resumable():
 
 
 def test_a_result_that_is_not_an_image_fails_clearly():
-    svc, _ = _services({"submit": None, "polls": [PollResult("done", result=Result(urls=("https://cdn/x",)))],
-                        "download": b"\x00\x01 not an image at all"})
+    svc, _ = _services(
+        {
+            "submit": None,
+            "polls": [PollResult("done", result=Result(urls=("https://cdn/x",)))],
+            "download": b"\x00\x01 not an image at all",
+        }
+    )
 
     async def go():
         try:
@@ -343,7 +389,10 @@ def test_resume_finishes_running_jobs_and_settles_the_rest(monkeypatch):
     done = {r.id: r for r in _run(second())}
     assert done[running_id].state == "succeeded" and done[running_id].outputs
     assert done[sending.id].state == "interrupted" and "not sent again" in done[sending.id].error_message
-    assert done[never_sent.id].state == "interrupted" and "nothing was billed" in done[never_sent.id].error_message
+    assert (
+        done[never_sent.id].state == "interrupted"
+        and "nothing was billed" in done[never_sent.id].error_message
+    )
     h = Services.build().history
     assert h.integrity_check() == "ok" and not h.unfinished()
     assert default_paths().history_db.exists()
@@ -354,18 +403,23 @@ def test_a_group_is_checked_and_priced_as_a_whole_and_keeps_its_parent():
     from flexstudio.storage.settings import CustomEndpoint
 
     svc = Services.build()
-    svc.registry.add_custom(CustomEndpoint("my-gw", "My gateway", "bfl", "https://gw.example", {"auth": "bearer"}))
+    svc.registry.add_custom(
+        CustomEndpoint("my-gw", "My gateway", "bfl", "https://gw.example", {"auth": "bearer"})
+    )
     # a user-defined BFL-compatible endpoint is priced by BFL's rule, not "unknown"
     assert svc.quote(EditRequest(prompt="x", provider="my-gw", size=(1024, 1024))).usd == 0.05
     parent = svc.history.create(EditRequest(prompt="root"))
-    recs = svc.runner.create_group([EditRequest(prompt="x", seed=1), EditRequest(prompt="x", seed=2)], "sweep",
-                                   parent_job_id=parent.id)
+    recs = svc.runner.create_group(
+        [EditRequest(prompt="x", seed=1), EditRequest(prompt="x", seed=2)], "sweep", parent_job_id=parent.id
+    )
     assert {r.group_id for r in recs} != {None} and len({r.group_id for r in recs}) == 1
     assert [r.parent_job_id for r in recs] == [parent.id, parent.id]
     svc.guard.caps.session_stop = 0.12
     before = svc.history.count()
     with pytest.raises(SpendCapExceeded):
-        svc.runner.create_group([EditRequest(prompt="x", provider="fal", size=(1024, 1024))] * 3, "comparison")
+        svc.runner.create_group(
+            [EditRequest(prompt="x", provider="fal", size=(1024, 1024))] * 3, "comparison"
+        )
     assert svc.history.count() == before  # nothing of the group was written
     svc.history.close()
 
@@ -375,8 +429,12 @@ def test_a_job_left_downloading_resumes_through_legal_transitions_only():
     back to running (a job never goes back), then finishes it."""
     from flexstudio.core.job_state import JobState, transition
 
-    svc, holder = _services({"polls": [PollResult("done", result=Result(urls=("https://cdn.example/x.png",)))],
-                             "download": _png()})
+    svc, holder = _services(
+        {
+            "polls": [PollResult("done", result=Result(urls=("https://cdn.example/x.png",)))],
+            "download": _png(),
+        }
+    )
     rec = svc.history.create(EditRequest(prompt="was downloading", provider="scripted", seed=4))
     for state in (JobState.SUBMITTING, JobState.RUNNING, JobState.DOWNLOADING):
         svc.history.update(rec.id, state=state.value)

@@ -9,25 +9,37 @@ from flexstudio.core.job_state import TERMINAL, InvalidTransition, JobState, tra
 
 def test_happy_path():
     s = JobState.QUEUED
-    for nxt in (JobState.SUBMITTING, JobState.RUNNING, JobState.RUNNING, JobState.DOWNLOADING,
-                JobState.SUCCEEDED):
+    for nxt in (
+        JobState.SUBMITTING,
+        JobState.RUNNING,
+        JobState.RUNNING,
+        JobState.DOWNLOADING,
+        JobState.SUCCEEDED,
+    ):
         s = transition(s, nxt)
     assert s == JobState.SUCCEEDED
 
 
-@pytest.mark.parametrize("end", [JobState.FAILED, JobState.MODERATED, JobState.CANCELLED, JobState.INTERRUPTED])
-@pytest.mark.parametrize("start", [JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DOWNLOADING])
+@pytest.mark.parametrize(
+    "end", [JobState.FAILED, JobState.MODERATED, JobState.CANCELLED, JobState.INTERRUPTED]
+)
+@pytest.mark.parametrize(
+    "start", [JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING, JobState.DOWNLOADING]
+)
 def test_every_live_state_can_end(start, end):
     assert transition(start, end) == end
 
 
-@pytest.mark.parametrize(("a", "b"), [
-    (JobState.QUEUED, JobState.RUNNING),          # never skip the submit record
-    (JobState.QUEUED, JobState.SUCCEEDED),
-    (JobState.SUBMITTING, JobState.SUCCEEDED),    # never succeed without downloading
-    (JobState.RUNNING, JobState.SUBMITTING),      # never submit twice
-    (JobState.DOWNLOADING, JobState.RUNNING),
-])
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (JobState.QUEUED, JobState.RUNNING),  # never skip the submit record
+        (JobState.QUEUED, JobState.SUCCEEDED),
+        (JobState.SUBMITTING, JobState.SUCCEEDED),  # never succeed without downloading
+        (JobState.RUNNING, JobState.SUBMITTING),  # never submit twice
+        (JobState.DOWNLOADING, JobState.RUNNING),
+    ],
+)
 def test_forbidden_transitions(a, b):
     with pytest.raises(InvalidTransition):
         transition(a, b)

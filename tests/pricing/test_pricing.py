@@ -30,16 +30,29 @@ from flexstudio.pricing import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-ALL_PROVIDERS = ("sandbox", "bfl", "bfl-eu", "bfl-us", "fal", "replicate", "lumenfall", "openai-compatible",
-                 "cometapi", "kie", "runapi", "fairstack")
+ALL_PROVIDERS = (
+    "sandbox",
+    "bfl",
+    "bfl-eu",
+    "bfl-us",
+    "fal",
+    "replicate",
+    "lumenfall",
+    "openai-compatible",
+    "cometapi",
+    "kie",
+    "runapi",
+    "fairstack",
+)
 
 
 def ref(w: int, h: int, name: str = "") -> ImageRef:
     return ImageRef(sha256=f"{w}x{h}{name}", width=w, height=h, name=name)
 
 
-def req(size: tuple[int, int] | None = (1024, 1024), refs: tuple[ImageRef, ...] = (),
-        provider: str = "sandbox") -> EditRequest:
+def req(
+    size: tuple[int, int] | None = (1024, 1024), refs: tuple[ImageRef, ...] = (), provider: str = "sandbox"
+) -> EditRequest:
     return EditRequest(prompt="make it blue", references=refs, size=size, provider=provider)
 
 
@@ -52,12 +65,16 @@ def table() -> PriceTable:
 
 
 # ----------------------------------------------------------------------------- providers.md §6
-@pytest.mark.parametrize(("size", "refs", "expected"), [
-    ((1024, 1024), (), {"fal": 0.05, "bfl": 0.05, "replicate": 0.06}),
-    ((1024, 1024), TWO_REFS, {"fal": 0.15, "bfl": 0.15, "replicate": 0.18}),
-    ((1920, 1088), (), {"fal": 0.10, "bfl": 0.10, "replicate": 0.12}),
-    ((1920, 1088), TWO_REFS, {"fal": 0.20, "bfl": 0.20, "replicate": 0.24}),
-], ids=["1024-t2i", "1024-2refs", "1920x1088-t2i", "1920x1088-2refs"])
+@pytest.mark.parametrize(
+    ("size", "refs", "expected"),
+    [
+        ((1024, 1024), (), {"fal": 0.05, "bfl": 0.05, "replicate": 0.06}),
+        ((1024, 1024), TWO_REFS, {"fal": 0.15, "bfl": 0.15, "replicate": 0.18}),
+        ((1920, 1088), (), {"fal": 0.10, "bfl": 0.10, "replicate": 0.12}),
+        ((1920, 1088), TWO_REFS, {"fal": 0.20, "bfl": 0.20, "replicate": 0.24}),
+    ],
+    ids=["1024-t2i", "1024-2refs", "1920x1088-t2i", "1920x1088-2refs"],
+)
 def test_worked_examples(table, size, refs, expected):
     for provider, usd in expected.items():
         q = quote(req(size, refs), provider, table=table)
@@ -68,8 +85,11 @@ def test_worked_examples(table, size, refs, expected):
 
 def test_worked_example_breakdown_fal(table):
     q = quote(req((1920, 1088), TWO_REFS), "fal", table=table)
-    assert q.breakdown == (QuoteItem("output", 2.0, 0.10), QuoteItem("image 1", 1.0, 0.05),
-                           QuoteItem("image 2", 1.0, 0.05))
+    assert q.breakdown == (
+        QuoteItem("output", 2.0, 0.10),
+        QuoteItem("image 1", 1.0, 0.05),
+        QuoteItem("image 2", 1.0, 0.05),
+    )
     assert q.rule == "per_mp"
     assert not q.approximate
 
@@ -79,14 +99,24 @@ def test_bfl_first_mp_rule_is_approximate_and_splits_output(table):
     assert q.approximate
     assert "cost" in q.note and "per image" in q.note
     assert [(i.item, i.megapixels, i.usd) for i in q.breakdown] == [
-        ("output", 2.0, 0.10), ("image 1", 1.0, 0.05), ("image 2", 1.0, 0.05)]
+        ("output", 2.0, 0.10),
+        ("image 1", 1.0, 0.05),
+        ("image 2", 1.0, 0.05),
+    ]
     for region in ("bfl-eu", "bfl-us"):
         assert quote(req((1920, 1088), TWO_REFS), region, table=table).usd == q.usd
 
 
 def test_first_mp_rule_uses_its_three_rates():
-    data = {"schema": 1, "providers": {"x": {
-        "rule": "first_mp", "rates": {"first_mp_usd": 0.10, "additional_mp_usd": 0.03, "input_mp_usd": 0.02}}}}
+    data = {
+        "schema": 1,
+        "providers": {
+            "x": {
+                "rule": "first_mp",
+                "rates": {"first_mp_usd": 0.10, "additional_mp_usd": 0.03, "input_mp_usd": 0.02},
+            }
+        },
+    }
     t = parse_table(data)
     # 1920×1088 output = 2 MP: 0.10 + 1 × 0.03; a 1500×1500 reference (sent 1488², 2.11 MP) = 3 × 0.02
     q = quote(req((1920, 1088), (ref(1500, 1500),)), "x", table=t)
@@ -232,7 +262,9 @@ def test_built_in_table_lists_every_provider_with_its_source(table):
     urls = {r.provider: r.source_url for r in table}
     assert urls["fal"] == "https://fal.ai/models/fal-ai/flux-2-flex/edit/llms.txt"
     assert urls["bfl"] == urls["bfl-eu"] == urls["bfl-us"] == "https://docs.bfl.ai/quick_start/pricing.md"
-    assert urls["replicate"] == urls["lumenfall"] == "https://lumenfall.ai/models/black-forest-labs/flux.2-flex"
+    assert (
+        urls["replicate"] == urls["lumenfall"] == "https://lumenfall.ai/models/black-forest-labs/flux.2-flex"
+    )
     assert urls["runapi"] == "https://runapi.ai/models/flux-2/flex-image-to-image.md"
     assert urls["kie"] == "https://docs.kie.ai/market/flux2/flex-text-to-image"
     for rule in table:
@@ -255,7 +287,12 @@ def test_raw_json_has_the_documented_shape():
     assert data["schema"] == 1
     for pid, entry in data["providers"].items():
         assert {"rule", "currency", "source_url", "checked", "note"} <= set(entry), pid
-        assert "rate_usd" in entry or "rates" in entry or "tiers" in entry or entry["rule"] in ("free", "unknown")
+        assert (
+            "rate_usd" in entry
+            or "rates" in entry
+            or "tiers" in entry
+            or entry["rule"] in ("free", "unknown")
+        )
 
 
 def test_resources_dir_prefers_the_wheel_layout(tmp_path):
@@ -270,7 +307,9 @@ def test_resources_dir_prefers_the_wheel_layout(tmp_path):
 # ----------------------------------------------------------------------------- the user's file
 def test_user_override_changes_a_rate_and_keeps_the_rest(tmp_path, table):
     user = tmp_path / "prices.json"
-    user.write_text(json.dumps({"schema": 1, "providers": {"fal": {"rate_usd": 0.06, "checked": "2026-12-01"}}}))
+    user.write_text(
+        json.dumps({"schema": 1, "providers": {"fal": {"rate_usd": 0.06, "checked": "2026-12-01"}}})
+    )
     mine = load_table(user)
     assert quote(req((1024, 1024), TWO_REFS), "fal", table=mine).usd == 0.18
     fal = mine.rule_for("fal")
@@ -293,10 +332,17 @@ def test_user_override_is_read_again_when_it_changes(tmp_path):
 
 def test_user_override_can_add_a_provider_and_change_a_rule(tmp_path):
     user = tmp_path / "prices.json"
-    user.write_text(json.dumps({"providers": {
-        "my-gateway": {"rule": "per_mp", "rate_usd": 0.04},
-        "openai-compatible": {"rule": "per_image", "rate_usd": 0.03},
-    }, "protocols": {"openai_images": "my-gateway"}}))
+    user.write_text(
+        json.dumps(
+            {
+                "providers": {
+                    "my-gateway": {"rule": "per_mp", "rate_usd": 0.04},
+                    "openai-compatible": {"rule": "per_image", "rate_usd": 0.03},
+                },
+                "protocols": {"openai_images": "my-gateway"},
+            }
+        )
+    )
     mine = load_table(user)
     assert quote(req((1024, 1024), TWO_REFS), "my-gateway", table=mine).usd == 0.12
     assert quote(req(), "openai-compatible", table=mine).usd == 0.03
@@ -307,19 +353,22 @@ def test_missing_user_file_means_the_built_in_table(tmp_path, table):
     assert load_table(tmp_path / "nope.json") is table
 
 
-@pytest.mark.parametrize("content", [
-    "{not json",
-    "[1, 2]",
-    json.dumps({"schema": 99, "providers": {}}),
-    json.dumps({"providers": {"fal": {"rule": "per_second"}}}),
-    json.dumps({"providers": {"fal": {"rate_usd": -1}}}),
-    json.dumps({"providers": {"fal": {"rate_usd": "cheap"}}}),
-    json.dumps({"providers": {"fal": {"currency": "EUR"}}}),
-    json.dumps({"providers": {"fal": {"checked": "yesterday"}}}),
-    json.dumps({"providers": {"new": {"rate_usd": 0.05}}}),  # a new id needs its rule
-    json.dumps({"providers": {"runapi": {"tiers": []}}}),
-    json.dumps({"providers": {"bfl": {"rates": {"first_mp_usd": 0.05}}}}),
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "{not json",
+        "[1, 2]",
+        json.dumps({"schema": 99, "providers": {}}),
+        json.dumps({"providers": {"fal": {"rule": "per_second"}}}),
+        json.dumps({"providers": {"fal": {"rate_usd": -1}}}),
+        json.dumps({"providers": {"fal": {"rate_usd": "cheap"}}}),
+        json.dumps({"providers": {"fal": {"currency": "EUR"}}}),
+        json.dumps({"providers": {"fal": {"checked": "yesterday"}}}),
+        json.dumps({"providers": {"new": {"rate_usd": 0.05}}}),  # a new id needs its rule
+        json.dumps({"providers": {"runapi": {"tiers": []}}}),
+        json.dumps({"providers": {"bfl": {"rates": {"first_mp_usd": 0.05}}}}),
+    ],
+)
 def test_bad_user_file_is_bad_input(tmp_path, content):
     user = tmp_path / "prices.json"
     user.write_text(content, encoding="utf-8")
@@ -341,8 +390,14 @@ def test_to_dict_shape(table):
 
 def test_money_is_clean_for_every_provider_and_shape(table):
     """No float noise anywhere: every amount has at most 6 decimals, and 4 in the JSON form."""
-    refs_sets = [(), (ref(512, 512),), TWO_REFS, (ref(1500, 1500),) * 3, (ref(3000, 2000),) * 7,
-                 tuple(ref(1024 + 16 * i, 768) for i in range(10))]
+    refs_sets = [
+        (),
+        (ref(512, 512),),
+        TWO_REFS,
+        (ref(1500, 1500),) * 3,
+        (ref(3000, 2000),) * 7,
+        tuple(ref(1024 + 16 * i, 768) for i in range(10)),
+    ]
     sizes = [(64, 64), (512, 512), (1024, 1024), (1360, 768), (1920, 1088), (2048, 2048), None]
     many_decimals = re.compile(r"\d\.\d{7,}")
     for provider in ALL_PROVIDERS:
@@ -403,7 +458,9 @@ def test_total_is_unknown_when_a_price_is(table):
 
 # ----------------------------------------------------------------------------- layering
 def test_pricing_imports_no_qt():
-    code = ("import sys, flexstudio.pricing as p; p.load_table(); "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'qasync', 'superqt')]; "
-            "assert not bad, bad")
+    code = (
+        "import sys, flexstudio.pricing as p; p.load_table(); "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'qasync', 'superqt')]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO, timeout=60)

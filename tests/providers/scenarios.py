@@ -64,8 +64,14 @@ class Rig:
         return emu
 
     def provider(self, client, emu, sleeps=None, key=None, **options):
-        ctx = ProviderContext(client=client, api_key=self.key if key is None else key, base_url=emu.url,
-                              options=options, poll_interval=0, sleep=sleeps or Sleeps())
+        ctx = ProviderContext(
+            client=client,
+            api_key=self.key if key is None else key,
+            base_url=emu.url,
+            options=options,
+            poll_interval=0,
+            sleep=sleeps or Sleeps(),
+        )
         provider = self.profile.create(ctx)
         assert isinstance(provider, Provider)
         return provider
@@ -213,10 +219,16 @@ async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
 
 
 # The task-queue providers (Kie.ai, RunAPI): same fault names, same verdicts.
-KIE_RIG = Rig("kie", kie.PROFILES[0], kie_emu.KieEmulator, kie_emu.KEY,
-              lambda r: r.path == "/api/v1/jobs/createTask")
-RUNAPI_RIG = Rig("runapi", runapi.PROFILES[0], runapi_emu.RunApiEmulator, runapi_emu.KEY,
-                 lambda r: r.method == "POST" and r.path.startswith("/api/v1/flux_2/"))
+KIE_RIG = Rig(
+    "kie", kie.PROFILES[0], kie_emu.KieEmulator, kie_emu.KEY, lambda r: r.path == "/api/v1/jobs/createTask"
+)
+RUNAPI_RIG = Rig(
+    "runapi",
+    runapi.PROFILES[0],
+    runapi_emu.RunApiEmulator,
+    runapi_emu.KEY,
+    lambda r: r.method == "POST" and r.path.startswith("/api/v1/flux_2/"),
+)
 _SUBMIT_STATUS = (401, 402, 422, 500)
 TASK_QUEUE_SCENARIOS = [
     Scenario("auth", ErrorKind.AUTH, at="submit", waits=[], status=_SUBMIT_STATUS),
@@ -270,17 +282,27 @@ def two_references(provider: str) -> tuple[EditRequest, list[PreparedReference]]
     ha, hb = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
     request = EditRequest(
         prompt="The cat from image 1 in the room from image 2",
-        references=(ImageRef(ha, 512, 384, "a.png", "image/png"), ImageRef(hb, 256, 256, "b.jpg", "image/jpeg")),
-        seed=42, provider=provider)
+        references=(
+            ImageRef(ha, 512, 384, "a.png", "image/png"),
+            ImageRef(hb, 256, 256, "b.jpg", "image/jpeg"),
+        ),
+        seed=42,
+        provider=provider,
+    )
     refs = [PreparedReference(a, "image/png", 512, 384, ha), PreparedReference(b, "image/jpeg", 256, 256, hb)]
     return request, refs
 
 
 # The queue providers' rigs: each says which statuses and texts its emulator answers with.
 FAL_RIG = Rig(
-    "fal", fal.PROFILES[0], fal_emu.FalEmulator, fal_emu.DEFAULT_KEY,
-    is_submit=lambda r: r.method == "POST", is_poll=lambda r: r.path.endswith("/status"),
-    job=partial(two_references, "fal"), said={
+    "fal",
+    fal.PROFILES[0],
+    fal_emu.FalEmulator,
+    fal_emu.DEFAULT_KEY,
+    is_submit=lambda r: r.method == "POST",
+    is_poll=lambda r: r.path.endswith("/status"),
+    job=partial(two_references, "fal"),
+    said={
         "auth": (401, "No user found for Key ID and Secret"),
         "credits": (403, "User is locked"),
         "validation": (422, "image_size: Image size is too large"),
@@ -288,11 +310,17 @@ FAL_RIG = Rig(
         "malformed_json": (200, None),
         "moderated_input": (None, "flagged by a content checker"),
         "moderated_output": (None, "flagged by a content checker"),
-    })
+    },
+)
 REPLICATE_RIG = Rig(
-    "replicate", replicate.PROFILES[0], replicate_emu.ReplicateEmulator, replicate_emu.DEFAULT_TOKEN,
+    "replicate",
+    replicate.PROFILES[0],
+    replicate_emu.ReplicateEmulator,
+    replicate_emu.DEFAULT_TOKEN,
     is_submit=lambda r: r.method == "POST" and r.path == f"/v1/models/{replicate_emu.MODEL}/predictions",
-    is_poll=lambda r: r.method == "GET", job=partial(two_references, "replicate"), said={
+    is_poll=lambda r: r.method == "GET",
+    job=partial(two_references, "replicate"),
+    said={
         "auth": (401, "valid authentication token"),
         "credits": (402, "insufficient credit"),
         "validation": (422, "input.width: Must be less than or equal to 2048"),
@@ -300,4 +328,5 @@ REPLICATE_RIG = Rig(
         "malformed_json": (201, None),
         "moderated_input": (None, "(E005)"),
         "moderated_output": (None, "(E005)"),
-    })
+    },
+)

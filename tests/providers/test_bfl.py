@@ -48,11 +48,19 @@ def hosts(_delivery_hosts):
     return _delivery_hosts
 
 
-def make_provider(pid: str, base_url: str, client: httpx.AsyncClient, sleeps: Sleeps, *,
-                  key: str | None = KEY, info: Any = None) -> Provider:
+def make_provider(
+    pid: str,
+    base_url: str,
+    client: httpx.AsyncClient,
+    sleeps: Sleeps,
+    *,
+    key: str | None = KEY,
+    info: Any = None,
+) -> Provider:
     info = info or PROFILES[pid]
-    ctx = ProviderContext(client=client, api_key=key, base_url=base_url, options=dict(info.options),
-                          sleep=sleeps)
+    ctx = ProviderContext(
+        client=client, api_key=key, base_url=base_url, options=dict(info.options), sleep=sleeps
+    )
     provider = info.create(ctx)
     assert isinstance(provider, Provider)
     return provider
@@ -64,8 +72,13 @@ def two_references() -> tuple[EditRequest, list[PreparedReference]]:
     ha, hb = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
     request = EditRequest(
         prompt="The cat from image 1 in the room from image 2",
-        references=(ImageRef(ha, 512, 384, "a.png", "image/png"), ImageRef(hb, 256, 256, "b.jpg", "image/jpeg")),
-        seed=42, provider="bfl")
+        references=(
+            ImageRef(ha, 512, 384, "a.png", "image/png"),
+            ImageRef(hb, 256, 256, "b.jpg", "image/jpeg"),
+        ),
+        seed=42,
+        provider="bfl",
+    )
     refs = [PreparedReference(a, "image/png", 512, 384, ha), PreparedReference(b, "image/jpeg", 256, 256, hb)]
     return request, refs
 
@@ -101,8 +114,14 @@ async def test_exact_request_shape_with_two_references(hosts, client):
         "prompt": "The cat from image 1 in the room from image 2",
         "input_image": base64.b64encode(refs[0].data).decode(),
         "input_image_2": base64.b64encode(refs[1].data).decode(),
-        "seed": 42, "width": 512, "height": 384, "steps": 50, "guidance": 5.0,
-        "safety_tolerance": 2, "output_format": "jpeg", "prompt_upsampling": True,
+        "seed": 42,
+        "width": 512,
+        "height": 384,
+        "steps": 50,
+        "guidance": 5.0,
+        "safety_tolerance": 2,
+        "output_format": "jpeg",
+        "prompt_upsampling": True,
     }
     assert not body["input_image"].startswith("data:")
     for name in ("seed", "width", "height", "steps", "safety_tolerance"):
@@ -138,8 +157,16 @@ async def test_parameters_are_clamped_and_seed_always_sent(hosts, client):
     delivery, _ = hosts
     with BflEmulator(delivery, latency_polls=0) as emu:
         provider = make_provider("bfl-eu", emu.url, client, Sleeps())
-        request = EditRequest(prompt="a lighthouse", steps=80, guidance=0.5, safety=6, seed=None,
-                              size=(1024, 768), output_format="png", prompt_upsampling=False)
+        request = EditRequest(
+            prompt="a lighthouse",
+            steps=80,
+            guidance=0.5,
+            safety=6,
+            seed=None,
+            size=(1024, 768),
+            output_format="png",
+            prompt_upsampling=False,
+        )
         sub, polls, images = await run_job(provider, request, [])
     body = next(r for r in emu.requests if r.method == "POST").json()
     assert body["steps"] == 50 and body["guidance"] == 1.5 and body["safety_tolerance"] == 5
@@ -184,17 +211,32 @@ async def test_eight_references_are_numbered(hosts, client):
         await provider.submit(request, refs * 4)
     body = emu.requests[0].json()
     assert [k for k in body if k.startswith("input_image")] == [
-        "input_image", *(f"input_image_{i}" for i in range(2, 9))]
+        "input_image",
+        *(f"input_image_{i}" for i in range(2, 9)),
+    ]
 
 
 # ---------------------------------------------------------------------------- scenarios
 OK, BYTES = "ok", "bytes"
 OUTCOME: dict[str, Any] = {
-    "success": OK, "auth": ErrorKind.AUTH, "credits": ErrorKind.CREDITS, "validation": ErrorKind.VALIDATION,
-    "rate_limit": OK, "server_error_then_success": OK, "reset": OK, "malformed_json": ErrorKind.PROVIDER,
-    "moderated_input": ErrorKind.MODERATED, "moderated_output": ErrorKind.MODERATED,
-    "expired_url": ErrorKind.EXPIRED, "slow_body": OK, "truncated_body": OK, "wrong_content_type": BYTES,
-    "not_an_image": BYTES, "bomb": BYTES, "redirect_other_host": OK, "submit_5xx": ErrorKind.PROVIDER,
+    "success": OK,
+    "auth": ErrorKind.AUTH,
+    "credits": ErrorKind.CREDITS,
+    "validation": ErrorKind.VALIDATION,
+    "rate_limit": OK,
+    "server_error_then_success": OK,
+    "reset": OK,
+    "malformed_json": ErrorKind.PROVIDER,
+    "moderated_input": ErrorKind.MODERATED,
+    "moderated_output": ErrorKind.MODERATED,
+    "expired_url": ErrorKind.EXPIRED,
+    "slow_body": OK,
+    "truncated_body": OK,
+    "wrong_content_type": BYTES,
+    "not_an_image": BYTES,
+    "bomb": BYTES,
+    "redirect_other_host": OK,
+    "submit_5xx": ErrorKind.PROVIDER,
 }
 SUBMIT_ERRORS = {"auth", "credits", "validation", "malformed_json", "submit_5xx"}
 
@@ -269,7 +311,7 @@ async def test_404_then_found_and_202_pending(hosts, client):
         provider = make_provider("bfl", emu.url, client, sleeps)
         request, refs = two_references()
         sub = await provider.submit(request, refs)
-        first = await provider.poll(sub.handle)      # 404, 404, then 202
+        first = await provider.poll(sub.handle)  # 404, 404, then 202
         assert first.state == "queued"
         assert sleeps.waits == [bfl.NOT_FOUND_WAIT] * 2
         second = await provider.poll(sub.handle)
@@ -343,7 +385,7 @@ async def test_concurrency_limit_is_rate_limited_with_retry_after(hosts, client)
         with pytest.raises(ProviderError) as e:
             await provider.submit(request, refs)
     assert e.value.kind is ErrorKind.RATE_LIMITED and e.value.retry_after == 5.0
-    assert sleeps.waits == [5.0, 5.0]          # retried only on 429, honouring Retry-After
+    assert sleeps.waits == [5.0, 5.0]  # retried only on 429, honouring Retry-After
     assert emu.accepted == 1
 
 
@@ -354,7 +396,7 @@ async def test_credit_balance_is_checked_against_cost(hosts, client):
         provider = make_provider("bfl", emu.url, client, Sleeps())
         request, refs = two_references()
         with pytest.raises(ProviderError) as e:
-            await provider.submit(request, refs)     # costs 6.25 credits
+            await provider.submit(request, refs)  # costs 6.25 credits
     assert e.value.kind is ErrorKind.CREDITS and emu.accepted == 0
 
 
@@ -385,14 +427,20 @@ async def test_key_host_rule(client):
     assert not b.key_may_go_to("http://api.eu2.bfl.ai/v1/get_result?id=1")
     assert not b.key_may_go_to("https://evilbfl.ai/v1/get_result?id=1")
     assert not b.key_may_go_to("https://api.bfl.ai.evil.com/v1/get_result?id=1")
-    assert b.poll_url({"id": "a b", "polling_url": "https://x.example/r?id=1"}) == \
-        "https://api.bfl.ai/v1/get_result?id=a%20b"
+    assert (
+        b.poll_url({"id": "a b", "polling_url": "https://x.example/r?id=1"})
+        == "https://api.bfl.ai/v1/get_result?id=a%20b"
+    )
     comet = bfl.BflProvider(PROFILES["cometapi"], ctx)
     assert not comet.key_may_go_to("https://api.eu2.bfl.ai/v1/get_result?id=1")
-    assert comet.poll_url({"id": "j1", "polling_url": "https://api.eu2.bfl.ai/v1/get_result?id=j1"}) == \
-        "https://api.cometapi.com/flux/v1/get_result?id=j1"
-    assert comet.poll_url({"id": "j1", "polling_url": None}) == \
-        "https://api.cometapi.com/flux/v1/get_result?id=j1"
+    assert (
+        comet.poll_url({"id": "j1", "polling_url": "https://api.eu2.bfl.ai/v1/get_result?id=j1"})
+        == "https://api.cometapi.com/flux/v1/get_result?id=j1"
+    )
+    assert (
+        comet.poll_url({"id": "j1", "polling_url": None})
+        == "https://api.cometapi.com/flux/v1/get_result?id=j1"
+    )
 
 
 # ---------------------------------------------------------------------------- cometapi and custom
@@ -409,8 +457,12 @@ async def test_cometapi_bearer_shape(hosts, client):
     assert "x-key" not in post.headers
     assert set(post.json()) >= {"prompt", "input_image", "input_image_2", "steps", "guidance", "seed"}
     gets = [r for r in emu.requests if r.method == "GET"]
-    assert gets and all(r.path == "/flux/v1/get_result" and r.header("authorization") == "Bearer comet_key"
-                        and "x-key" not in r.headers for r in gets)
+    assert gets and all(
+        r.path == "/flux/v1/get_result"
+        and r.header("authorization") == "Bearer comet_key"
+        and "x-key" not in r.headers
+        for r in gets
+    )
     assert sub.billed_usd is None and polls[-1].billed_usd is None
     assert_no_key_on(delivery)
 
@@ -423,18 +475,36 @@ async def test_cometapi_without_polling_url_uses_its_own_result_path(hosts, clie
         request, refs = two_references()
         sub, _, _ = await run_job(provider, request, refs)
     assert sub.handle["polling_url"] is None
-    assert all(r.path == "/flux/v1/get_result" and r.q("id") == sub.provider_job_id
-               for r in emu.requests if r.method == "GET")
+    assert all(
+        r.path == "/flux/v1/get_result" and r.q("id") == sub.provider_job_id
+        for r in emu.requests
+        if r.method == "GET"
+    )
 
 
 @pytest.mark.asyncio
 async def test_user_defined_endpoint_with_bearer_and_custom_paths(hosts, client):
     delivery, _ = hosts
-    with BflEmulator(delivery, auth="bearer", submit_path="/api/gen/flux-2-flex", cluster="",
-                     result_path="/api/status/{id}", polling_url=False) as emu:
-        info = bfl.custom_profile("my-flux", "My Flux", emu.url + "/api/", {
-            "auth": "bearer", "submit_path": "/gen/{model}", "result_path": "/status/{id}", "custom": True,
-            "unknown": "dropped"})
+    with BflEmulator(
+        delivery,
+        auth="bearer",
+        submit_path="/api/gen/flux-2-flex",
+        cluster="",
+        result_path="/api/status/{id}",
+        polling_url=False,
+    ) as emu:
+        info = bfl.custom_profile(
+            "my-flux",
+            "My Flux",
+            emu.url + "/api/",
+            {
+                "auth": "bearer",
+                "submit_path": "/gen/{model}",
+                "result_path": "/status/{id}",
+                "custom": True,
+                "unknown": "dropped",
+            },
+        )
         assert info.protocol == "bfl" and info.options["custom"] is True and "unknown" not in info.options
         assert info.default_base_url == emu.url + "/api" and info.env_var is None
         provider = make_provider("", "", client, Sleeps(), info=info)
@@ -484,9 +554,20 @@ def test_profiles_and_capabilities():
         caps = info.capabilities
         assert info.protocol == "bfl" and info.key_help
         assert caps.max_references == 8 and caps.formats == ("jpeg", "png") and not caps.can_cancel
-        assert caps.steps_range == (1, 50) and caps.guidance_range == (1.5, 10.0) and caps.safety_range == (0, 5)
-        assert set(caps.fields) == {"prompt", "references", "steps", "guidance", "seed", "size",
-                                    "output_format", "safety", "prompt_upsampling"}
+        assert (
+            caps.steps_range == (1, 50) and caps.guidance_range == (1.5, 10.0) and caps.safety_range == (0, 5)
+        )
+        assert set(caps.fields) == {
+            "prompt",
+            "references",
+            "steps",
+            "guidance",
+            "seed",
+            "size",
+            "output_format",
+            "safety",
+            "prompt_upsampling",
+        }
         built = info.create(ProviderContext(client=object(), api_key="k"))  # type: ignore[arg-type]
         assert built.info is info  # each profile builds a provider of itself
 
@@ -504,16 +585,34 @@ def test_emulator_validates_like_the_openapi(hosts):
     delivery, _ = hosts
     png = base64.b64encode(make_image(64, 64, "PNG")).decode()
     with BflEmulator(delivery) as emu, httpx.Client(base_url=emu.url) as http:
-        bad = {"prompt": "x", "input_image": "data:image/png;base64," + png, "input_image_9": png,
-               "steps": 51, "guidance": 1.0, "safety_tolerance": 6, "width": 100, "height": 32,
-               "output_format": "webp", "seed": "1", "prompt_upsampling": "yes"}
+        bad = {
+            "prompt": "x",
+            "input_image": "data:image/png;base64," + png,
+            "input_image_9": png,
+            "steps": 51,
+            "guidance": 1.0,
+            "safety_tolerance": 6,
+            "width": 100,
+            "height": 32,
+            "output_format": "webp",
+            "seed": "1",
+            "prompt_upsampling": "yes",
+        }
         r = http.post("/v1/flux-2-flex", json=bad, headers={"x-key": KEY})
         assert r.status_code == 422
         fields = {d["loc"][1]: d["type"] for d in r.json()["detail"]}
-        assert fields == {"input_image": "value_error", "input_image_9": "extra_forbidden", "steps": "range",
-                          "guidance": "range", "safety_tolerance": "range", "width": "multiple_of",
-                          "height": "greater_than_equal", "output_format": "enum", "seed": "int_type",
-                          "prompt_upsampling": "bool_type"}
+        assert fields == {
+            "input_image": "value_error",
+            "input_image_9": "extra_forbidden",
+            "steps": "range",
+            "guidance": "range",
+            "safety_tolerance": "range",
+            "width": "multiple_of",
+            "height": "greater_than_equal",
+            "output_format": "enum",
+            "seed": "int_type",
+            "prompt_upsampling": "bool_type",
+        }
         r = http.post("/v1/flux-2-flex", json={"steps": 10}, headers={"x-key": KEY})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "prompt"]
         r = http.post("/v1/flux-2-flex", json={"prompt": "x"})

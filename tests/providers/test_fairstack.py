@@ -48,8 +48,14 @@ def emulator(rig):
 
 
 def provider(client, emu, sleeps=None, key=KEY, **options):
-    ctx = ProviderContext(client=client, api_key=key, base_url=emu.base_url, options=options, poll_interval=0,
-                          sleep=sleeps or Sleeps())
+    ctx = ProviderContext(
+        client=client,
+        api_key=key,
+        base_url=emu.base_url,
+        options=options,
+        poll_interval=0,
+        sleep=sleeps or Sleeps(),
+    )
     return FAIRSTACK.create(ctx)
 
 
@@ -87,8 +93,16 @@ def test_profile_is_preview_with_its_assumptions_in_one_place():
 async def test_edit_shape_billing_and_seed(emulator, client):
     emu = emulator()
     ref, prepared = reference()
-    local = EditRequest(prompt="make it autumn", references=(ref,), steps=30, guidance=4.0, seed=42,
-                        size=(1184, 880), output_format="png", safety=3)
+    local = EditRequest(
+        prompt="make it autumn",
+        references=(ref,),
+        steps=30,
+        guidance=4.0,
+        seed=42,
+        size=(1184, 880),
+        output_format="png",
+        safety=3,
+    )
     # FairStack has no upload service and documents image as a URL: a local image is refused unsent
     with pytest.raises(BadInput, match="only at public https URLs"):
         await provider(client, emu).submit(local, [prepared])
@@ -102,8 +116,13 @@ async def test_edit_shape_billing_and_seed(emulator, client):
     assert (req.header("idempotency-key") or "").startswith("flexstudio-")
     body = req.json()
     image = body.pop("image")
-    assert body == {"model": "flux-2-flex-i2i", "prompt": "make it autumn", "aspect_ratio": "4:3",
-                    "quality": "basic", "seed": 42}
+    assert body == {
+        "model": "flux-2-flex-i2i",
+        "prompt": "make it autumn",
+        "aspect_ratio": "4:3",
+        "quality": "basic",
+        "seed": 42,
+    }
     assert image == url
     assert result.billed_usd == pytest.approx(0.024) and sub.billed_usd == pytest.approx(0.024)
     assert result.seed == 42 and sub.provider_job_id.startswith("gen_")
@@ -125,7 +144,9 @@ async def test_text_to_image_and_high_quality(emulator, client):
 @pytest.mark.asyncio
 async def test_user_given_url_is_sent_verbatim(emulator, client):
     emu = emulator()
-    request = EditRequest(prompt="that one", seed=1, extras=(("reference_urls", ("https://img.example.test/a.png",)),))
+    request = EditRequest(
+        prompt="that one", seed=1, extras=(("reference_urls", ("https://img.example.test/a.png",)),)
+    )
     await run_job(provider(client, emu), request, [])
     assert emu.requests[0].json()["image"] == "https://img.example.test/a.png"
 
@@ -137,8 +158,9 @@ async def test_refusals_before_sending(emulator, client):
         await provider(client, emu, key="").submit(EditRequest(prompt="abc"), [])
     refs = [reference() for _ in range(2)]
     with pytest.raises(BadInput, match="takes 1 reference image"):
-        await provider(client, emu).submit(EditRequest(prompt="abc", references=tuple(r for r, _ in refs)),
-                                           [p for _, p in refs])
+        await provider(client, emu).submit(
+            EditRequest(prompt="abc", references=tuple(r for r, _ in refs)), [p for _, p in refs]
+        )
     assert emu.requests == []
 
 
@@ -150,10 +172,16 @@ async def test_handle_without_url_is_gone(client, emulator):
 
 
 # ------------------------------------------------------------------------------------------------ scenarios
-FAILS = {"auth": (ErrorKind.AUTH, None), "credits": (ErrorKind.CREDITS, None),
-         "validation": (ErrorKind.VALIDATION, None), "submit_5xx": (ErrorKind.PROVIDER, None),
-         "reset": (ErrorKind.NETWORK, None), "malformed_json": (ErrorKind.PROVIDER, None),
-         "moderated_input": (ErrorKind.MODERATED, "input"), "moderated_output": (ErrorKind.MODERATED, "output")}
+FAILS = {
+    "auth": (ErrorKind.AUTH, None),
+    "credits": (ErrorKind.CREDITS, None),
+    "validation": (ErrorKind.VALIDATION, None),
+    "submit_5xx": (ErrorKind.PROVIDER, None),
+    "reset": (ErrorKind.NETWORK, None),
+    "malformed_json": (ErrorKind.PROVIDER, None),
+    "moderated_input": (ErrorKind.MODERATED, "input"),
+    "moderated_output": (ErrorKind.MODERATED, "output"),
+}
 
 
 @pytest.mark.asyncio
@@ -174,7 +202,9 @@ async def test_failing_scenarios_submit_once(scenario, emulator, client):
 async def test_not_accepted_answers_are_retried_with_the_same_idempotency_key(scenario, emulator, client):
     emu = emulator(scenario)
     sleeps = Sleeps()
-    _, _, blobs = await run_job(provider(client, emu, sleeps), EditRequest(prompt="a cat on a roof", seed=2), [])
+    _, _, blobs = await run_job(
+        provider(client, emu, sleeps), EditRequest(prompt="a cat on a roof", seed=2), []
+    )
     assert len(emu.requests) == 2 and emu.generated == 1 and blobs
     keys = {r.header("idempotency-key") for r in emu.requests}
     assert len(keys) == 1 and None not in keys
@@ -185,8 +215,18 @@ async def test_not_accepted_answers_are_retried_with_the_same_idempotency_key(sc
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("scenario", ["expired_url", "slow_body", "truncated_body", "wrong_content_type",
-                                      "not_an_image", "bomb", "redirect_other_host"])
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "expired_url",
+        "slow_body",
+        "truncated_body",
+        "wrong_content_type",
+        "not_an_image",
+        "bomb",
+        "redirect_other_host",
+    ],
+)
 async def test_download_scenarios(scenario, emulator, client):
     emu = emulator(scenario)
     prov = provider(client, emu)

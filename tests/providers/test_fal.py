@@ -31,8 +31,9 @@ KEY = DEFAULT_KEY
 INFO = fal.PROFILES[0]
 
 
-def make_provider(base_url: str, client: httpx.AsyncClient, sleeps: Sleeps | None = None, *,
-                  key: str | None = KEY) -> Provider:
+def make_provider(
+    base_url: str, client: httpx.AsyncClient, sleeps: Sleeps | None = None, *, key: str | None = KEY
+) -> Provider:
     ctx = ProviderContext(client=client, api_key=key, base_url=base_url, sleep=sleeps or Sleeps())
     provider = INFO.create(ctx)
     assert isinstance(provider, Provider)
@@ -90,11 +91,17 @@ async def test_edit_request_shape_polling_and_download(hosts, client):
     body = req.json()
     assert body == {
         "prompt": "The cat from image 1 in the room from image 2",
-        "image_urls": [f"data:image/png;base64,{base64.b64encode(refs[0].data).decode()}",
-                       f"data:image/jpeg;base64,{base64.b64encode(refs[1].data).decode()}"],
+        "image_urls": [
+            f"data:image/png;base64,{base64.b64encode(refs[0].data).decode()}",
+            f"data:image/jpeg;base64,{base64.b64encode(refs[1].data).decode()}",
+        ],
         "image_size": {"width": 512, "height": 384},
-        "num_inference_steps": 50, "guidance_scale": 5.0, "seed": 42, "safety_tolerance": "2",
-        "enable_safety_checker": True, "output_format": "jpeg",
+        "num_inference_steps": 50,
+        "guidance_scale": 5.0,
+        "seed": 42,
+        "safety_tolerance": "2",
+        "enable_safety_checker": True,
+        "output_format": "jpeg",
     }
     assert type(body["safety_tolerance"]) is str
     assert type(body["num_inference_steps"]) is int and type(body["seed"]) is int
@@ -104,8 +111,12 @@ async def test_edit_request_shape_polling_and_download(hosts, client):
     # the three URLs are stored verbatim; they omit the /edit sub-path
     rid = sub.provider_job_id
     base = f"{emu_url}/{APP}/requests/{rid}"
-    assert sub.handle == {"request_id": rid, "status_url": f"{base}/status", "response_url": base,
-                          "cancel_url": f"{base}/cancel"}
+    assert sub.handle == {
+        "request_id": rid,
+        "status_url": f"{base}/status",
+        "response_url": base,
+        "cancel_url": f"{base}/cancel",
+    }
     assert sub.result is None and sub.billed_usd is None
     gets = [r for r in emu.requests if r.method == "GET"]
     assert [r.path for r in gets] == [f"/{APP}/requests/{rid}/status"] * 2 + [f"/{APP}/requests/{rid}"]
@@ -128,8 +139,16 @@ async def test_text_to_image_endpoint_and_clamping(hosts, client):
     delivery, _ = hosts
     with FalEmulator(delivery, latency_polls=0) as emu:
         provider = make_provider(emu.url, client)
-        request = EditRequest(prompt="a lighthouse at dusk", steps=1, guidance=12.0, safety=0, seed=None,
-                              output_format="png", prompt_upsampling=True, provider="fal")
+        request = EditRequest(
+            prompt="a lighthouse at dusk",
+            steps=1,
+            guidance=12.0,
+            safety=0,
+            seed=None,
+            output_format="png",
+            prompt_upsampling=True,
+            provider="fal",
+        )
         sub, polls, images = await run_job(provider, request, [])
     req = submits(emu)[0]
     assert req.path == f"/{APP}"
@@ -185,7 +204,12 @@ async def test_queue_position_and_logs_are_surfaced(hosts, client):
         request, refs = two_references()
         _, polls, _ = await run_job(provider, request.with_(steps=28), refs)
     assert [(p.state, p.queue_position) for p in polls] == [
-        ("queued", 1), ("queued", 0), ("running", None), ("running", None), ("done", None)]
+        ("queued", 1),
+        ("queued", 0),
+        ("running", None),
+        ("running", None),
+        ("done", None),
+    ]
     assert polls[2].message == "Step 1/28" and polls[3].message == "Step 2/28"
     assert polls[4].message == "Step 2/28"
 
@@ -226,8 +250,12 @@ async def test_no_key_to_urls_on_another_origin(hosts, client):
         assert rid in str(e.value)
         # a stored handle pointing elsewhere is refused too, before anything is sent
         with pytest.raises(ProviderError, match="another host"):
-            await provider.poll({"status_url": f"{delivery.url}/{APP}/requests/{rid}/status",
-                                 "response_url": f"{delivery.url}/{APP}/requests/{rid}"})
+            await provider.poll(
+                {
+                    "status_url": f"{delivery.url}/{APP}/requests/{rid}/status",
+                    "response_url": f"{delivery.url}/{APP}/requests/{rid}",
+                }
+            )
         with pytest.raises(ProviderError, match="another host"):
             await provider.cancel({"cancel_url": f"{delivery.url}/{APP}/requests/{rid}/cancel"})
     assert delivery.requests == []
@@ -266,8 +294,12 @@ async def test_unknown_request_is_gone(hosts, client):
     with FalEmulator(delivery) as emu:
         provider = make_provider(emu.url, client)
         with pytest.raises(JobGone):
-            await provider.poll({"status_url": f"{emu.url}/{APP}/requests/nope/status",
-                                 "response_url": f"{emu.url}/{APP}/requests/nope"})
+            await provider.poll(
+                {
+                    "status_url": f"{emu.url}/{APP}/requests/nope/status",
+                    "response_url": f"{emu.url}/{APP}/requests/nope",
+                }
+            )
 
 
 class OddFal(FalEmulator):
@@ -298,13 +330,25 @@ async def test_odd_answers_fail_clearly(hosts, client):
         emu.odd = {"status": {"status": "FAILED", "logs": None}}
         with pytest.raises(ProviderError, match="unknown queue status 'FAILED'"):
             await provider.poll(sub.handle)
-        emu.odd = {"status": {"status": "COMPLETED", "logs": None, "error": "Runner crashed",
-                              "error_type": "runner_server_error"}}
+        emu.odd = {
+            "status": {
+                "status": "COMPLETED",
+                "logs": None,
+                "error": "Runner crashed",
+                "error_type": "runner_server_error",
+            }
+        }
         with pytest.raises(ProviderError, match="Runner crashed") as e:
             await provider.poll(sub.handle)
         assert e.value.kind is ErrorKind.PROVIDER
-        emu.odd = {"status": {"status": "COMPLETED", "logs": None, "error": "Request timed out",
-                              "error_type": "request_timeout"}}
+        emu.odd = {
+            "status": {
+                "status": "COMPLETED",
+                "logs": None,
+                "error": "Request timed out",
+                "error_type": "request_timeout",
+            }
+        }
         with pytest.raises(ProviderError) as e:
             await provider.poll(sub.handle)
         assert e.value.kind is ErrorKind.TIMEOUT
@@ -338,14 +382,21 @@ async def test_emulator_refuses_wrong_types_and_auth(hosts, client):
     delivery, _ = hosts
     with FalEmulator(delivery) as emu:
         ok = {"prompt": "x", "image_size": {"width": 1024, "height": 1024}, "safety_tolerance": "2"}
-        r = await client.post(f"{emu.url}/{APP}", json={**ok, "safety_tolerance": 2},
-                              headers={"Authorization": f"Key {KEY}"})
+        r = await client.post(
+            f"{emu.url}/{APP}", json={**ok, "safety_tolerance": 2}, headers={"Authorization": f"Key {KEY}"}
+        )
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "safety_tolerance"]
-        r = await client.post(f"{emu.url}/{APP}", json={**ok, "enable_prompt_expansion": True},
-                              headers={"Authorization": f"Key {KEY}"})
+        r = await client.post(
+            f"{emu.url}/{APP}",
+            json={**ok, "enable_prompt_expansion": True},
+            headers={"Authorization": f"Key {KEY}"},
+        )
         assert r.status_code == 422 and r.json()["detail"][0]["type"] == "extra_forbidden"
-        r = await client.post(f"{emu.url}/{APP}/edit", json={**ok, "image_urls": ["http://x/a.png"]},
-                              headers={"Authorization": f"Key {KEY}"})
+        r = await client.post(
+            f"{emu.url}/{APP}/edit",
+            json={**ok, "image_urls": ["http://x/a.png"]},
+            headers={"Authorization": f"Key {KEY}"},
+        )
         assert r.status_code == 422 and r.json()["detail"][0]["type"] == "file_download_error"
         r = await client.post(f"{emu.url}/{APP}", json=ok, headers={"Authorization": f"Bearer {KEY}"})
         assert r.status_code == 401
@@ -354,7 +405,8 @@ async def test_emulator_refuses_wrong_types_and_auth(hosts, client):
         r = await client.post(f"{emu.url}/{APP}", json=ok, headers={"Authorization": f"Key {KEY}"})
         assert r.status_code == 200
         rid = r.json()["request_id"]
-        r = await client.get(f"{emu.url}/{APP}/edit/requests/{rid}/status",
-                             headers={"Authorization": f"Key {KEY}"})
+        r = await client.get(
+            f"{emu.url}/{APP}/edit/requests/{rid}/status", headers={"Authorization": f"Key {KEY}"}
+        )
         assert r.status_code == 404  # the per-request URLs never carry the endpoint sub-path
     assert emu.accepted == 1

@@ -78,8 +78,16 @@ def test_result_json_is_a_string():
 @pytest.mark.asyncio
 async def test_text_to_image_shape_and_poll_url_used_verbatim(emulator, client):
     emu = emulator(latency_polls=3)
-    request = EditRequest(prompt="a lighthouse at dusk", steps=30, guidance=4.0, seed=11, size=(1360, 768),
-                          output_format="png", safety=4, prompt_upsampling=False)
+    request = EditRequest(
+        prompt="a lighthouse at dusk",
+        steps=30,
+        guidance=4.0,
+        seed=11,
+        size=(1360, 768),
+        output_format="png",
+        safety=4,
+        prompt_upsampling=False,
+    )
     prov = provider(client, emu)
     sub, result, blobs, states = await run_job(prov, request, [])
 
@@ -88,10 +96,17 @@ async def test_text_to_image_shape_and_poll_url_used_verbatim(emulator, client):
     assert create[0].header("authorization") == f"Bearer {KEY}"
     body = create[0].json()
     # exactly the documented fields: no steps / guidance / seed / safety / format / upsampling, no callBackUrl
-    assert body == {"model": MODEL_T2I, "input": {"prompt": "a lighthouse at dusk", "aspect_ratio": "16:9",
-                                                   "resolution": "1K"}}
+    assert body == {
+        "model": MODEL_T2I,
+        "input": {"prompt": "a lighthouse at dusk", "aspect_ratio": "16:9", "resolution": "1K"},
+    }
     polls = [r for r in emu.requests if r.path == "/api/v1/jobs/recordInfo"]
-    assert len(polls) == 4 and states == ["queued", "queued", "running", "done"]  # waiting, queuing, generating
+    assert len(polls) == 4 and states == [
+        "queued",
+        "queued",
+        "running",
+        "done",
+    ]  # waiting, queuing, generating
     assert all(r.url == sub.handle["poll_url"] for r in polls)
     assert all(r.header("authorization") == f"Bearer {KEY}" for r in polls)
     assert sub.provider_job_id == sub.handle["task_id"] and sub.handle["task_id"].startswith("task_flux-2_")
@@ -107,7 +122,11 @@ async def test_text_to_image_shape_and_poll_url_used_verbatim(emulator, client):
 async def test_two_k_resolution(emulator, client):
     emu = emulator()
     await run_job(provider(client, emu), EditRequest(prompt="a big poster", size=(2048, 2048)), [])
-    assert creates(emu)[0].json()["input"] == {"prompt": "a big poster", "aspect_ratio": "1:1", "resolution": "2K"}
+    assert creates(emu)[0].json()["input"] == {
+        "prompt": "a big poster",
+        "aspect_ratio": "1:1",
+        "resolution": "2K",
+    }
 
 
 @pytest.mark.asyncio
@@ -126,8 +145,12 @@ async def test_local_references_are_uploaded_then_sent_as_urls(emulator, client)
     body = creates(emu)[0].json()
     assert body["model"] == MODEL_I2I
     assert body["input"]["input_urls"] == [f"{emu.url}/download/{fid}" for fid in emu.uploads]
-    assert body["input"]["aspect_ratio"] == "4:3" and set(body["input"]) == {"prompt", "input_urls",
-                                                                              "aspect_ratio", "resolution"}
+    assert body["input"]["aspect_ratio"] == "4:3" and set(body["input"]) == {
+        "prompt",
+        "input_urls",
+        "aspect_ratio",
+        "resolution",
+    }
     assert result.urls
 
 
@@ -172,8 +195,9 @@ async def test_refusals_before_sending(emulator, client):
         await provider(client, emu, key="").submit(EditRequest(prompt="abc"), [])
     refs = [reference() for _ in range(9)]
     with pytest.raises(BadInput, match="at most 8"):
-        await provider(client, emu).submit(EditRequest(prompt="abc", references=tuple(r for r, _ in refs)),
-                                           [p for _, p in refs])
+        await provider(client, emu).submit(
+            EditRequest(prompt="abc", references=tuple(r for r, _ in refs)), [p for _, p in refs]
+        )
     assert emu.requests == []
 
 

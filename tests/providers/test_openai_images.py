@@ -54,8 +54,14 @@ def emulator(rig):
 
 
 def provider(info, client, base_url, sleeps=None, key=KEY, **options):
-    ctx = ProviderContext(client=client, api_key=key, base_url=base_url, options=options, poll_interval=0,
-                          sleep=sleeps or Sleeps())
+    ctx = ProviderContext(
+        client=client,
+        api_key=key,
+        base_url=base_url,
+        options=options,
+        poll_interval=0,
+        sleep=sleeps or Sleeps(),
+    )
     return info.create(ctx)
 
 
@@ -95,16 +101,26 @@ def test_profiles_and_capabilities():
 
 
 def test_custom_profile():
-    info = openai_images.custom_profile("acme", "Acme gateway", "https://gw.acme.test/v1/", {"model": "acme/flex"})
+    info = openai_images.custom_profile(
+        "acme", "Acme gateway", "https://gw.acme.test/v1/", {"model": "acme/flex"}
+    )
     assert info.id == "acme" and info.label == "Acme gateway" and info.protocol == "openai_images"
     assert info.default_base_url == "https://gw.acme.test/v1"
     assert info.options["model"] == "acme/flex" and info.options["param_style"] == "flux"
     assert info.env_var is None
-    styled = openai_images.custom_profile("lf2", "Lumenfall EU", "https://eu.lumenfall.test/openai/v1",
-                                          {"param_style": "lumenfall", "response_format": "url"})
+    styled = openai_images.custom_profile(
+        "lf2",
+        "Lumenfall EU",
+        "https://eu.lumenfall.test/openai/v1",
+        {"param_style": "lumenfall", "response_format": "url"},
+    )
     assert styled.capabilities.handling("guidance").note == "sent as cfg_scale"
-    for base, options in (("", {}), ("http://gw.example.test/v1", {}), ("https://gw.test/v1", {"param_style": "x"}),
-                          ("https://gw.test/v1", {"response_format": "png"})):
+    for base, options in (
+        ("", {}),
+        ("http://gw.example.test/v1", {}),
+        ("https://gw.test/v1", {"param_style": "x"}),
+        ("https://gw.test/v1", {"response_format": "png"}),
+    ):
         with pytest.raises(BadInput):
             openai_images.custom_profile("bad", "Bad", base, options)
 
@@ -115,8 +131,17 @@ async def test_lumenfall_edit_single_reference(emulator, client):
     emu = emulator()
     delivery = emu.delivery
     ref, prepared = reference()
-    request = EditRequest(prompt="make it night", references=(ref,), steps=30, guidance=4.5, seed=42,
-                          size=(1024, 768), output_format="png", safety=2, prompt_upsampling=False)
+    request = EditRequest(
+        prompt="make it night",
+        references=(ref,),
+        steps=30,
+        guidance=4.5,
+        seed=42,
+        size=(1024, 768),
+        output_format="png",
+        safety=2,
+        prompt_upsampling=False,
+    )
     prov = provider(LUMENFALL, client, emu.base_url)
     sub, result, blobs = await run_job(prov, request, [prepared])
 
@@ -126,9 +151,18 @@ async def test_lumenfall_edit_single_reference(emulator, client):
     assert call.image_field == "image" and len(call.images) == 1
     assert call.images[0].value == prepared.data and call.images[0].content_type == "image/jpeg"
     assert call.fields == {
-        "model": "flux.2-flex", "prompt": "make it night", "n": "1", "size": "1024x768",
-        "response_format": "b64_json", "output_format": "png", "seed": "42", "steps": "30",
-        "num_inference_steps": "30", "cfg_scale": "4.5", "safety_tolerance": "2", "prompt_enhancement": "off",
+        "model": "flux.2-flex",
+        "prompt": "make it night",
+        "n": "1",
+        "size": "1024x768",
+        "response_format": "b64_json",
+        "output_format": "png",
+        "seed": "42",
+        "steps": "30",
+        "num_inference_steps": "30",
+        "cfg_scale": "4.5",
+        "safety_tolerance": "2",
+        "prompt_enhancement": "off",
     }
     assert len(blobs) == 1 and size_of(blobs[0]) == (1024, 768) and blobs[0].startswith(b"\x89PNG")
     # metadata.cost is the billed amount: $0.06 × (1 MP out + 1 MP in)
@@ -143,7 +177,9 @@ async def test_lumenfall_edit_single_reference(emulator, client):
 async def test_several_references_are_repeated_image_brackets(emulator, client):
     emu = emulator()
     refs = [reference(color=(i * 40, 10, 10)) for i in range(3)]
-    request = EditRequest(prompt="combine them", references=tuple(r for r, _ in refs), seed=1, size=(1024, 1024))
+    request = EditRequest(
+        prompt="combine them", references=tuple(r for r, _ in refs), seed=1, size=(1024, 1024)
+    )
     prov = provider(LUMENFALL, client, emu.base_url)
     await run_job(prov, request, [p for _, p in refs])
     call = emu.calls[0]
@@ -155,7 +191,9 @@ async def test_several_references_are_repeated_image_brackets(emulator, client):
 
 @pytest.mark.asyncio
 async def test_user_defined_gateway_with_its_own_base_url_and_model(rig, client):
-    emu = OpenAIImagesEmulator(rig.delivery, prefix="/gw/v1", model="acme/flux-2-flex", key="acme-key").start()
+    emu = OpenAIImagesEmulator(
+        rig.delivery, prefix="/gw/v1", model="acme/flux-2-flex", key="acme-key"
+    ).start()
     try:
         await _custom_gateway(emu, client)
     finally:
@@ -165,8 +203,16 @@ async def test_user_defined_gateway_with_its_own_base_url_and_model(rig, client)
 async def _custom_gateway(emu, client):
     info = openai_images.custom_profile("acme", "Acme", emu.url + "/gw/v1", {"model": "acme/flux-2-flex"})
     ref, prepared = reference()
-    request = EditRequest(prompt="a red door", references=(ref,), steps=20, guidance=3.5, seed=7,
-                          size=(512, 512), safety=3, prompt_upsampling=True)
+    request = EditRequest(
+        prompt="a red door",
+        references=(ref,),
+        steps=20,
+        guidance=3.5,
+        seed=7,
+        size=(512, 512),
+        safety=3,
+        prompt_upsampling=True,
+    )
     prov = info.create(ProviderContext(client=client, api_key="acme-key", sleep=Sleeps()))
     _, _, blobs = await run_job(prov, request, [prepared])
     assert emu.requests[0].path == "/gw/v1/images/edits"
@@ -188,10 +234,20 @@ async def test_text_to_image_uses_generations_json(emulator, client):
     assert emu.requests[0].path == "/openai/v1/images/generations"
     assert emu.requests[0].header("content-type") == "application/json"
     body = emu.requests[0].json()
-    assert body == {"model": "flux.2-flex", "prompt": "a lighthouse", "n": 1, "size": "1024x1024",
-                    "response_format": "b64_json", "output_format": "jpeg", "seed": 9, "steps": 28,
-                    "num_inference_steps": 28, "cfg_scale": 3.5, "safety_tolerance": "2",
-                    "prompt_enhancement": "on"}
+    assert body == {
+        "model": "flux.2-flex",
+        "prompt": "a lighthouse",
+        "n": 1,
+        "size": "1024x1024",
+        "response_format": "b64_json",
+        "output_format": "jpeg",
+        "seed": 9,
+        "steps": 28,
+        "num_inference_steps": 28,
+        "cfg_scale": 3.5,
+        "safety_tolerance": "2",
+        "prompt_enhancement": "on",
+    }
     assert size_of(blobs[0]) == (1024, 1024) and result.billed_usd == pytest.approx(0.06)
 
 
@@ -245,7 +301,9 @@ async def test_more_than_ten_references_are_refused(emulator, client):
     refs = [reference() for _ in range(11)]
     prov = provider(LUMENFALL, client, emu.base_url)
     with pytest.raises(BadInput, match="at most 10"):
-        await prov.submit(EditRequest(prompt="abc", references=tuple(r for r, _ in refs)), [p for _, p in refs])
+        await prov.submit(
+            EditRequest(prompt="abc", references=tuple(r for r, _ in refs)), [p for _, p in refs]
+        )
     assert emu.requests == []
 
 
@@ -311,8 +369,15 @@ async def test_503_before_acceptance_is_retried(emulator, client):
     assert len(emu.requests) == 2 and emu.accepted == 1 and len(blobs) == 1
 
 
-DOWNLOADS = ["expired_url", "slow_body", "truncated_body", "wrong_content_type", "not_an_image", "bomb",
-             "redirect_other_host"]
+DOWNLOADS = [
+    "expired_url",
+    "slow_body",
+    "truncated_body",
+    "wrong_content_type",
+    "not_an_image",
+    "bomb",
+    "redirect_other_host",
+]
 
 
 @pytest.mark.asyncio
@@ -357,4 +422,3 @@ async def test_download_faults_do_not_touch_inline_results(emulator, client):
     _, result, blobs = await run_job(prov, EditRequest(prompt="a cat", seed=5), [])
     assert result.images and not result.urls and size_of(blobs[0]) == (1024, 1024)
     assert delivery.requests == []
-

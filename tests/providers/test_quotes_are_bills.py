@@ -39,7 +39,9 @@ from tests.emulators.runapi import RunApiEmulator
 from tests.reliability.matrix import BY_ID, fast_sleep, hosts
 from tests.support import Sleeps, run_to_done, stop_all
 
-PROFILES = {p.id: p for mod in (bfl, fal, replicate, openai_images, kie, runapi, sandbox) for p in mod.PROFILES}
+PROFILES = {
+    p.id: p for mod in (bfl, fal, replicate, openai_images, kie, runapi, sandbox) for p in mod.PROFILES
+}
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,9 @@ def delivery():
 
 
 def make(pid: str, base_url: str, client, key: str, **options):
-    ctx = ProviderContext(client=client, api_key=key, base_url=base_url, options=options, poll_interval=0,
-                          sleep=Sleeps())
+    ctx = ProviderContext(
+        client=client, api_key=key, base_url=base_url, options=options, poll_interval=0, sleep=Sleeps()
+    )
     return PROFILES[pid].create(ctx)
 
 
@@ -67,7 +70,9 @@ def price(request: EditRequest, pid: str) -> float | None:
 async def test_runapi_sends_the_tier_it_is_quoted_at(size, tier, usd, delivery, client):
     # runapi.ai: t2i $0.14 at 1K, $0.24 at 2K; 1920×1080 (sent 1920×1088, 1.99 MP) is beyond the 1.1 MP 1K tier
     with RunApiEmulator(delivery, key="k") as emu:
-        await run_to_done(make("runapi", emu.url, client, "k"), EditRequest(prompt="a lighthouse", size=size), [])
+        await run_to_done(
+            make("runapi", emu.url, client, "k"), EditRequest(prompt="a lighthouse", size=size), []
+        )
         body = next(r for r in emu.requests if r.method == "POST").json()
     assert body["output_resolution"] == tier
     assert price(EditRequest(prompt="a lighthouse", size=size), "runapi") == usd
@@ -101,8 +106,9 @@ async def test_cometapi_books_no_bill_from_the_passed_through_bfl_cost(delivery,
 
 # ------------------------------------------------------------------------------------------------ Replicate
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("asked", "sent"), [((2560, 1440), (2048, 1152)), ((192, 192), (256, 256)),
-                                             ((1024, 1024), (1024, 1024))])
+@pytest.mark.parametrize(
+    ("asked", "sent"), [((2560, 1440), (2048, 1152)), ((192, 192), (256, 256)), ((1024, 1024), (1024, 1024))]
+)
 async def test_replicate_is_quoted_at_the_size_it_is_sent(asked, sent, delivery, client):
     request = EditRequest(prompt="a harbour", size=asked, seed=1)
     with ReplicateEmulator(delivery, token="r8_k") as emu:
@@ -126,13 +132,17 @@ def test_moderation_billing_is_capability_data():
     assert PROFILES["fal"].capabilities.to_dict()["moderation_billing"] == "may_bill"
 
 
-@pytest.mark.parametrize(("pid", "billed", "words"), [("bfl", 0.0, "not billed"), ("fal", None, "may be billed"),
-                                                      ("replicate", None, "billing unknown")])
+@pytest.mark.parametrize(
+    ("pid", "billed", "words"),
+    [("bfl", 0.0, "not billed"), ("fal", None, "may be billed"), ("replicate", None, "billing unknown")],
+)
 def test_a_moderated_job_is_booked_by_its_providers_rule(pid, billed, words, monkeypatch):
     spec = BY_ID[pid]
     monkeypatch.setenv(spec.env_var, spec.key)
     with hosts(spec, "moderated_output") as (emu, _delivery, _third):
-        svc = Services.build(base_urls={pid: emu.url}, runner_config=RunnerConfig(poll_interval=0.005, timeout=20))
+        svc = Services.build(
+            base_urls={pid: emu.url}, runner_config=RunnerConfig(poll_interval=0.005, timeout=20)
+        )
         svc.runner.sleep = fast_sleep
         request = EditRequest(prompt="something flagged", size=(1024, 1024), seed=3, provider=pid)
 
@@ -179,11 +189,32 @@ async def test_kie_prompt_length_is_checked_before_sending(delivery, client):
 
 
 def test_kie_short_prompt_exits_2_from_the_cli(home):
-    r = subprocess.run([sys.executable, "-m", "flexstudio", "edit", "--provider", "kie", "--base-url",
-                        "http://127.0.0.1:9", "-p", "hi", "--json"], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "KIE_API_KEY": "kie_k"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flexstudio",
+            "edit",
+            "--provider",
+            "kie",
+            "--base-url",
+            "http://127.0.0.1:9",
+            "-p",
+            "hi",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "KIE_API_KEY": "kie_k"},
+    )
     assert r.returncode == 2, r.stderr
     assert "3 to 5000 characters" in r.stderr + r.stdout and "Traceback" not in r.stderr
-    listed = subprocess.run([sys.executable, "-m", "flexstudio", "history", "list", "--json"], capture_output=True,
-                            text=True, timeout=120, env=dict(os.environ))
+    listed = subprocess.run(
+        [sys.executable, "-m", "flexstudio", "history", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     assert json.loads(listed.stdout)["jobs"] == []

@@ -35,8 +35,9 @@ INFO = replicate.PROFILES[0]
 CREATE = f"/v1/models/{MODEL}/predictions"
 
 
-def make_provider(base_url: str, client: httpx.AsyncClient, sleeps: Sleeps | None = None, *,
-                  key: str | None = KEY) -> Provider:
+def make_provider(
+    base_url: str, client: httpx.AsyncClient, sleeps: Sleeps | None = None, *, key: str | None = KEY
+) -> Provider:
     ctx = ProviderContext(client=client, api_key=key, base_url=base_url, sleep=sleeps or Sleeps())
     provider = INFO.create(ctx)
     assert isinstance(provider, Provider)
@@ -47,8 +48,9 @@ def two_references() -> tuple[EditRequest, list[PreparedReference]]:
     return scenarios.two_references("replicate")
 
 
-async def run_job(provider: Provider, request: EditRequest, refs: Sequence[PreparedReference],
-                  max_polls: int = 30) -> tuple[Submission, list[PollResult], list[bytes]]:
+async def run_job(
+    provider: Provider, request: EditRequest, refs: Sequence[PreparedReference], max_polls: int = 30
+) -> tuple[Submission, list[PollResult], list[bytes]]:
     """submit → (poll until done unless the submit already finished) → download."""
     sub = await provider.submit(request, refs)
     polls: list[PollResult] = []
@@ -91,16 +93,19 @@ def test_profile_and_capabilities():
     assert caps.handling("prompt_upsampling").support is Support.HONOURED
 
 
-@pytest.mark.parametrize(("size", "sent"), [
-    ((1024, 1024), (1024, 1024)),
-    ((2048, 2048), (2048, 2048)),
-    ((1024, 768), (1024, 768)),
-    ((2560, 1440), (2048, 1152)),
-    ((4096, 1024), (2048, 512)),
-    ((128, 128), (256, 256)),
-    ((64, 512), (256, 2048)),
-    ((192, 1024), (256, 1360)),
-])
+@pytest.mark.parametrize(
+    ("size", "sent"),
+    [
+        ((1024, 1024), (1024, 1024)),
+        ((2048, 2048), (2048, 2048)),
+        ((1024, 768), (1024, 768)),
+        ((2560, 1440), (2048, 1152)),
+        ((4096, 1024), (2048, 512)),
+        ((128, 128), (256, 256)),
+        ((64, 512), (256, 2048)),
+        ((192, 1024), (256, 1360)),
+    ],
+)
 def test_custom_size(size, sent):
     assert replicate.custom_size(*size) == sent
     w, h = sent
@@ -131,21 +136,36 @@ async def test_request_shape_polling_and_download(hosts, client):
     assert req.header("prefer") == "wait=10" and parse_prefer(req.header("prefer")) == 10
     assert req.header("content-type") == "application/json"
     body = req.json()
-    assert body == {"input": {
-        "prompt": "The cat from image 1 in the room from image 2",
-        "input_images": [f"data:image/png;base64,{base64.b64encode(refs[0].data).decode()}",
-                         f"data:image/jpeg;base64,{base64.b64encode(refs[1].data).decode()}"],
-        "aspect_ratio": "custom", "width": 512, "height": 384, "steps": 50, "guidance": 5.0, "seed": 42,
-        "safety_tolerance": 2, "prompt_upsampling": True, "output_format": "jpg", "output_quality": 95,
-    }}
+    assert body == {
+        "input": {
+            "prompt": "The cat from image 1 in the room from image 2",
+            "input_images": [
+                f"data:image/png;base64,{base64.b64encode(refs[0].data).decode()}",
+                f"data:image/jpeg;base64,{base64.b64encode(refs[1].data).decode()}",
+            ],
+            "aspect_ratio": "custom",
+            "width": 512,
+            "height": 384,
+            "steps": 50,
+            "guidance": 5.0,
+            "seed": 42,
+            "safety_tolerance": 2,
+            "prompt_upsampling": True,
+            "output_format": "jpg",
+            "output_quality": 95,
+        }
+    }
     inp = body["input"]
     for name in ("width", "height", "steps", "seed", "safety_tolerance", "output_quality"):
         assert type(inp[name]) is int, name
     assert type(inp["guidance"]) is float and type(inp["prompt_upsampling"]) is bool
 
     pid = sub.provider_job_id
-    assert sub.handle == {"id": pid, "get": f"{emu_url}/v1/predictions/{pid}",
-                          "cancel": f"{emu_url}/v1/predictions/{pid}/cancel"}
+    assert sub.handle == {
+        "id": pid,
+        "get": f"{emu_url}/v1/predictions/{pid}",
+        "cancel": f"{emu_url}/v1/predictions/{pid}/cancel",
+    }
     assert sub.result is None and sub.billed_usd is None
     gets = [r for r in emu.requests if r.method == "GET"]
     assert [r.path for r in gets] == [f"/v1/predictions/{pid}"] * 2
@@ -166,8 +186,16 @@ async def test_prefer_wait_returns_the_finished_prediction(hosts, client):
     delivery, _ = hosts
     with ReplicateEmulator(delivery, latency_polls=0) as emu:
         provider = make_provider(emu.url, client)
-        request = EditRequest(prompt="a lighthouse at dusk", steps=80, guidance=0.5, safety=0, seed=None,
-                              output_format="webp", prompt_upsampling=False, provider="replicate")
+        request = EditRequest(
+            prompt="a lighthouse at dusk",
+            steps=80,
+            guidance=0.5,
+            safety=0,
+            seed=None,
+            output_format="webp",
+            prompt_upsampling=False,
+            provider="replicate",
+        )
         sub, polls, images = await run_job(provider, request, [])
     assert polls == [] and sub.result is not None
     assert [r.method for r in emu.requests] == ["POST"]  # one create, no polling
@@ -243,8 +271,10 @@ async def test_urls_used_verbatim(hosts, client):
     pid = sub.provider_job_id
     assert sub.handle["get"] == f"{emu_url}/edge/r8/v1/predictions/{pid}"
     later = [r for r in emu.requests if r.path != CREATE]
-    assert [(r.method, r.path) for r in later] == [("GET", f"/edge/r8/v1/predictions/{pid}"),
-                                                  ("POST", f"/edge/r8/v1/predictions/{pid}/cancel")]
+    assert [(r.method, r.path) for r in later] == [
+        ("GET", f"/edge/r8/v1/predictions/{pid}"),
+        ("POST", f"/edge/r8/v1/predictions/{pid}/cancel"),
+    ]
 
 
 @pytest.mark.asyncio
@@ -283,8 +313,9 @@ async def test_rate_limited_past_the_retries(hosts, client):
 
     class Throttled(ReplicateEmulator):
         def handle(self, req):
-            return json_reply({"detail": "Your rate limit resets in ~30s.", "status": 429}, 429,
-                              **{"Retry-After": "30"})
+            return json_reply(
+                {"detail": "Your rate limit resets in ~30s.", "status": 429}, 429, **{"Retry-After": "30"}
+            )
 
     with Throttled(delivery) as emu:
         sleeps = Sleeps()
@@ -315,7 +346,9 @@ async def test_cancel_in_flight_then_after_completion(hosts, client):
         for _ in range(4):
             await provider.poll(done.handle)
         assert await provider.cancel(done.handle) is False
-        assert await provider.cancel({"id": "nope", "cancel": f"{emu.url}/v1/predictions/nope/cancel"}) is False
+        assert (
+            await provider.cancel({"id": "nope", "cancel": f"{emu.url}/v1/predictions/nope/cancel"}) is False
+        )
     cancels = [r for r in emu.requests if r.path.endswith("/cancel")]
     assert cancels[0].method == "POST" and cancels[0].path == f"/v1/predictions/{sub.provider_job_id}/cancel"
     assert all(r.header("authorization") == f"Bearer {KEY}" for r in cancels)
@@ -354,8 +387,14 @@ async def test_odd_predictions_fail_clearly(hosts, client):
         with pytest.raises(ProviderError) as e:
             await provider.poll(sub.handle)
         assert e.value.kind is ErrorKind.EXPIRED
-        emu.odd = {"get": {**base, "status": "succeeded", "output": ["https://a/1.jpg", "https://a/2.jpg"],
-                           "input": {"seed": 9}}}
+        emu.odd = {
+            "get": {
+                **base,
+                "status": "succeeded",
+                "output": ["https://a/1.jpg", "https://a/2.jpg"],
+                "input": {"seed": 9},
+            }
+        }
         done = await provider.poll(sub.handle)
         assert done.result is not None and done.result.urls == ("https://a/1.jpg", "https://a/2.jpg")
         assert done.result.seed == 9
@@ -372,18 +411,30 @@ async def test_odd_predictions_fail_clearly(hosts, client):
 async def test_emulator_refuses_wrong_types_and_auth(hosts, client):
     delivery, _ = hosts
     with ReplicateEmulator(delivery) as emu:
-        ok = {"prompt": "x", "aspect_ratio": "custom", "width": 1024, "height": 1024, "safety_tolerance": 2,
-              "output_format": "jpg"}
+        ok = {
+            "prompt": "x",
+            "aspect_ratio": "custom",
+            "width": 1024,
+            "height": 1024,
+            "safety_tolerance": 2,
+            "output_format": "jpg",
+        }
         auth = {"Authorization": f"Bearer {KEY}"}
-        r = await client.post(f"{emu.url}{CREATE}", json={"input": {**ok, "output_format": "jpeg"}}, headers=auth)
+        r = await client.post(
+            f"{emu.url}{CREATE}", json={"input": {**ok, "output_format": "jpeg"}}, headers=auth
+        )
         assert r.status_code == 422 and r.json()["invalid_fields"][0]["field"] == "input.output_format"
-        r = await client.post(f"{emu.url}{CREATE}", json={"input": {**ok, "safety_tolerance": "2"}}, headers=auth)
+        r = await client.post(
+            f"{emu.url}{CREATE}", json={"input": {**ok, "safety_tolerance": "2"}}, headers=auth
+        )
         assert r.status_code == 422 and r.json()["invalid_fields"][0]["type"] == "invalid_type"
         r = await client.post(f"{emu.url}{CREATE}", json={"input": {**ok, "width": 4096}}, headers=auth)
         assert r.status_code == 422 and r.json()["title"] == "Input validation failed"
         r = await client.post(f"{emu.url}{CREATE}", json={"input": {**ok, "extra": 1}}, headers=auth)
         assert r.json()["invalid_fields"][0]["type"] == "additional_property_not_allowed"
-        r = await client.post(f"{emu.url}{CREATE}", json={"input": ok}, headers={"Authorization": f"Key {KEY}"})
+        r = await client.post(
+            f"{emu.url}{CREATE}", json={"input": ok}, headers={"Authorization": f"Key {KEY}"}
+        )
         assert r.status_code == 401 and r.json()["title"] == "Unauthenticated"
         r = await client.post(f"{emu.url}{CREATE}", json={"input": ok}, headers=auth)
         assert r.status_code == 201
@@ -394,5 +445,7 @@ async def test_emulator_refuses_wrong_types_and_auth(hosts, client):
 
 
 def test_parse_prefer():
-    assert parse_prefer("wait") == 60 and parse_prefer("wait=5") == 5 and parse_prefer("respond-async") is None
+    assert (
+        parse_prefer("wait") == 60 and parse_prefer("wait=5") == 5 and parse_prefer("respond-async") is None
+    )
     assert parse_prefer("wait=0") is None and parse_prefer("wait=61") is None and parse_prefer(None) is None

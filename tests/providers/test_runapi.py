@@ -65,8 +65,13 @@ async def test_text_to_image_shape(emulator, client):
     post = submits(emu)
     assert [r.path for r in post] == ["/api/v1/flux_2/text_to_image"]
     assert post[0].header("authorization") == f"Bearer {KEY}"
-    assert post[0].json() == {"model": "flux-2-flex-text-to-image", "prompt": "a lighthouse at dusk",
-                              "aspect_ratio": "2:3", "output_resolution": "1k", "enable_safety_checker": True}
+    assert post[0].json() == {
+        "model": "flux-2-flex-text-to-image",
+        "prompt": "a lighthouse at dusk",
+        "aspect_ratio": "2:3",
+        "output_resolution": "1k",
+        "enable_safety_checker": True,
+    }
     polls = [r for r in emu.requests if r.method == "GET"]
     assert len(polls) == 3 and states == ["queued", "running", "done"]
     assert all(r.url == sub.handle["poll_url"] for r in polls)
@@ -91,8 +96,14 @@ async def test_references_are_uploaded_then_remixed(emulator, client):
     assert submits(emu)[0].path == "/api/v1/flux_2/remix_image"
     assert body["model"] == "flux-2-flex-remix-image" and body["output_resolution"] == "2k"
     assert body["source_image_urls"] == [f"{emu.url}/files/{t}" for t in emu.files]
-    assert set(body) == {"model", "prompt", "aspect_ratio", "output_resolution", "enable_safety_checker",
-                         "source_image_urls"}
+    assert set(body) == {
+        "model",
+        "prompt",
+        "aspect_ratio",
+        "output_resolution",
+        "enable_safety_checker",
+        "source_image_urls",
+    }
 
 
 @pytest.mark.asyncio
@@ -111,8 +122,9 @@ async def test_refusals_before_sending(emulator, client):
         await provider(client, emu, key="").submit(EditRequest(prompt="abc"), [])
     refs = [reference() for _ in range(9)]
     with pytest.raises(BadInput, match="at most 8"):
-        await provider(client, emu).submit(EditRequest(prompt="abc", references=tuple(r for r, _ in refs)),
-                                           [p for _, p in refs])
+        await provider(client, emu).submit(
+            EditRequest(prompt="abc", references=tuple(r for r, _ in refs)), [p for _, p in refs]
+        )
     assert emu.requests == []
 
 

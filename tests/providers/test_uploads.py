@@ -40,8 +40,15 @@ def rig():
 
 
 def make(info, emu, client, uploads, key, **options):
-    ctx = ProviderContext(client=client, api_key=key, base_url=emu.url, options=options, poll_interval=0,
-                          sleep=Sleeps(), uploads=uploads)
+    ctx = ProviderContext(
+        client=client,
+        api_key=key,
+        base_url=emu.url,
+        options=options,
+        poll_interval=0,
+        sleep=Sleeps(),
+        uploads=uploads,
+    )
     return info.create(ctx)
 
 
@@ -73,8 +80,9 @@ async def test_fal_uploads_each_reference_once_and_reuses_it(rig, client):
         await make(FAL, emu, client, uploads, FAL_KEY, inline_max_bytes=0).submit(request, prepared)
     # a sweep: 12 cells at once share the same uploads
     cells = [request.with_(steps=s) for s in range(20, 32)]
-    await asyncio.gather(*(make(FAL, emu, client, uploads, FAL_KEY, inline_max_bytes=0).submit(c, prepared)
-                           for c in cells))
+    await asyncio.gather(
+        *(make(FAL, emu, client, uploads, FAL_KEY, inline_max_bytes=0).submit(c, prepared) for c in cells)
+    )
     assert emu.files.uploads == 3 and emu.files.upload_bytes == sum(len(p.data) for p in prepared)
     assert emu.token_requests == 1
     submits = posts(emu, "/fal-ai/")
@@ -83,7 +91,9 @@ async def test_fal_uploads_each_reference_once_and_reuses_it(rig, client):
     assert len(sent) == 1 and all(u.startswith(f"{emu.url}/cdn/files/") for u in next(iter(sent)))
     # the CDN got the short-lived storage token, never the account key; no URL carries the key
     for r in posts(emu, "/cdn/files/upload"):
-        assert r.header("authorization").startswith("Bearer cdn-") and FAL_KEY not in r.header("authorization")
+        assert r.header("authorization").startswith("Bearer cdn-") and FAL_KEY not in r.header(
+            "authorization"
+        )
         assert r.header("content-type") == "image/jpeg" and r.header("x-fal-object-lifecycle")
     assert [r.header("authorization") for r in posts(emu, "/rest/")] == [f"Key {FAL_KEY}"]
     assert not any(FAL_KEY in u for u in next(iter(sent)))
@@ -126,7 +136,9 @@ async def test_small_references_stay_inline_and_large_ones_are_uploaded(rig, cli
     data = noisy_jpeg()
     assert len(data) > fal.INLINE_MAX_BYTES
     big = PreparedReference(data, "image/jpeg", 1024, 1024, "b" * 64)
-    request = EditRequest(prompt="image 1 and image 2", references=(small_ref, small_ref), size=(512, 512), seed=4)
+    request = EditRequest(
+        prompt="image 1 and image 2", references=(small_ref, small_ref), size=(512, 512), seed=4
+    )
     await make(FAL, emu, client, Uploads(), FAL_KEY).submit(request, [small, big])
     urls = posts(emu, "/fal-ai/")[0].json()["image_urls"]
     assert urls[0].startswith("data:image/jpeg;base64,") and urls[1].startswith(f"{emu.url}/cdn/files/")
@@ -163,11 +175,15 @@ async def test_a_cached_url_never_goes_to_another_provider_or_account(rig, clien
     images, prepared = refs(2)
     request = EditRequest(prompt="compare", references=images, size=(512, 512), seed=6)
     # a comparison: the same references on fal and Replicate
-    await asyncio.gather(make(FAL, fal_emu, client, uploads, FAL_KEY, inline_max_bytes=0).submit(request, prepared),
-                         make(REPLICATE, rep_emu, client, uploads, R8_KEY, inline_max_bytes=0).submit(request, prepared))
+    await asyncio.gather(
+        make(FAL, fal_emu, client, uploads, FAL_KEY, inline_max_bytes=0).submit(request, prepared),
+        make(REPLICATE, rep_emu, client, uploads, R8_KEY, inline_max_bytes=0).submit(request, prepared),
+    )
     fal_urls = posts(fal_emu, "/fal-ai/")[0].json()["image_urls"]
     rep_urls = posts(rep_emu, "/v1/models/")[0].json()["input"]["input_images"]
-    assert all(u.startswith(fal_emu.url) for u in fal_urls) and all(u.startswith(rep_emu.url) for u in rep_urls)
+    assert all(u.startswith(fal_emu.url) for u in fal_urls) and all(
+        u.startswith(rep_emu.url) for u in rep_urls
+    )
     assert fal_emu.files.uploads == 2 and rep_emu.files.uploads == 2
     # another fal account: its own uploads, not the first account's URLs
     other = "other-id:other-secret"
@@ -208,13 +224,18 @@ def test_runs_sweeps_and_chains_reuse_uploads_across_processes(rig, monkeypatch,
     monkeypatch.setenv("FAL_KEY", FAL_KEY)
 
     def services():
-        return Services.build(base_urls={"fal": emu.url}, runner_config=RunnerConfig(
-            poll_interval=0.001, provider_options={"fal": {"inline_max_bytes": 0}}))
+        return Services.build(
+            base_urls={"fal": emu.url},
+            runner_config=RunnerConfig(
+                poll_interval=0.001, provider_options={"fal": {"inline_max_bytes": 0}}
+            ),
+        )
 
     svc = services()
     big = svc.import_reference(noisy_jpeg(1200, 900), "big.jpg")
-    request = EditRequest(prompt="put image 1 on a poster", references=(big,), size=(512, 512), seed=7,
-                          provider="fal")
+    request = EditRequest(
+        prompt="put image 1 on a poster", references=(big,), size=(512, 512), seed=7, provider="fal"
+    )
 
     async def first():
         try:
@@ -262,7 +283,9 @@ async def test_kie_and_runapi_upload_endpoints_share_the_cache(pid, client):
     try:
         uploads = Uploads()
         images, prepared = refs(2)
-        request = EditRequest(prompt="blend image 1 and image 2", references=images, size=(1024, 1024), seed=9)
+        request = EditRequest(
+            prompt="blend image 1 and image 2", references=images, size=(1024, 1024), seed=9
+        )
         for _ in range(3):
             await make(info, emu, client, uploads, "k").submit(request, prepared)
         assert len(posts(emu, upload_path)) == 2  # two references, three runs

@@ -62,8 +62,10 @@ class Faults:
             def handle(req: Req, original: Callable[[Req], Reply] = original) -> Reply:
                 target = target_of(self.provider, req)
                 with self.lock:
-                    rule = next((r for r in self.rules if r.target == target and (r.times is None or r.times > 0)),
-                                None)
+                    rule = next(
+                        (r for r in self.rules if r.target == target and (r.times is None or r.times > 0)),
+                        None,
+                    )
                     if rule is not None and rule.times is not None:
                         rule.times -= 1
                     if rule is not None:
@@ -117,6 +119,7 @@ def drip(normal: Callable[[], Reply]) -> Reply:
 
 def silent(seconds: float) -> Make:
     """Accept the request and send no headers for ``seconds``."""
+
     def make(normal: Callable[[], Reply]) -> Reply:
         reply = normal()
         reply.delay = seconds

@@ -48,7 +48,9 @@ def _env(home: Path) -> dict[str, str]:
 
 def _kill_when(args: list[str], env: dict[str, str], marker: str) -> None:
     """Run the CLI, read its progress lines (no sleeping) until ``marker`` appears, then SIGKILL it."""
-    with subprocess.Popen([*EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [*EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
         try:
             seen = []
             for line in proc.stderr:
@@ -91,8 +93,21 @@ def ref(tmp_path):
 
 
 def _edit_args(url: str, ref: Path) -> list[str]:
-    return ["edit", "--provider", "bfl", "--base-url", url, "-i", str(ref), "-p", "crash me", "--seed", "5",
-            "--size", "512x384"]
+    return [
+        "edit",
+        "--provider",
+        "bfl",
+        "--base-url",
+        url,
+        "-i",
+        str(ref),
+        "-p",
+        "crash me",
+        "--seed",
+        "5",
+        "--size",
+        "512x384",
+    ]
 
 
 def test_killed_while_pending_is_finished_after_restart_by_polling_the_stored_url(home, ref):

@@ -36,13 +36,23 @@ def _ref_png() -> bytes:
 def test_fault(spec, scenario, monkeypatch):
     monkeypatch.setenv(spec.env_var, spec.key)
     with hosts(spec, scenario) as (emu, delivery, third):
-        svc = Services.build(base_urls={spec.provider: getattr(emu, "base_url", emu.url)},
-                             runner_config=RunnerConfig(poll_interval=0.005, timeout=20,
-                                                        provider_options={spec.provider: spec.options}))
+        svc = Services.build(
+            base_urls={spec.provider: getattr(emu, "base_url", emu.url)},
+            runner_config=RunnerConfig(
+                poll_interval=0.005, timeout=20, provider_options={spec.provider: spec.options}
+            ),
+        )
         svc.runner.sleep = fast_sleep
         refs = (svc.import_reference(_ref_png(), "ref.png"),) if spec.references else ()
-        req = EditRequest(prompt="Make the chair in image 1 blue", references=refs, seed=42, size=(512, 512),
-                          provider=spec.provider, steps=28, guidance=4.0)
+        req = EditRequest(
+            prompt="Make the chair in image 1 blue",
+            references=refs,
+            seed=42,
+            size=(512, 512),
+            provider=spec.provider,
+            steps=28,
+            guidance=4.0,
+        )
 
         async def go():
             try:
@@ -60,10 +70,14 @@ def test_fault(spec, scenario, monkeypatch):
         assert got == want, f"{spec.provider}/{scenario}: {rec.error_message}"
         assert took < CASE_LIMIT_S
         # (a reference upload that is refused first — RunAPI, Kie — stops an auth case before the submit)
-        assert sent >= 1 or (scenario == "auth" and emu.requests), "no request was seen: the case proves nothing"
+        assert sent >= 1 or (scenario == "auth" and emu.requests), (
+            "no request was seen: the case proves nothing"
+        )
         assert accepted <= 1, f"{accepted} paid submits accepted"
         # A second submit only after an answer that proves no job was made (429, or 503 on a synchronous API).
-        retried_ok = scenario == "rate_limit" or (spec.synchronous and scenario == "server_error_then_success")
+        retried_ok = scenario == "rate_limit" or (
+            spec.synchronous and scenario == "server_error_then_success"
+        )
         assert sent <= (2 if retried_ok else 1), f"{sent} paid submits sent"
         assert rec.submits == 1 or (scenario == "auth" and sent == 0)  # an upload refused before the submit
         assert not key_seen_in(spec, delivery) and not key_seen_in(spec, third), "key sent to a download host"
@@ -84,7 +98,9 @@ def test_print_the_fault_table(capsys):
     width = max(len(s) for s in SCENARIOS)
     lines = ["", "fault".ljust(width) + " | " + " | ".join(p.ljust(19) for p in providers)]
     for sc in SCENARIOS:
-        lines.append(sc.ljust(width) + " | " + " | ".join(OUTCOMES.get((p, sc), "").ljust(19) for p in providers))
+        lines.append(
+            sc.ljust(width) + " | " + " | ".join(OUTCOMES.get((p, sc), "").ljust(19) for p in providers)
+        )
     with capsys.disabled():
         print("\n".join(lines))
     assert all(OUTCOMES.values())

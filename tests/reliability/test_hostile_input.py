@@ -52,8 +52,21 @@ def test_bad_files_are_refused_with_one_clear_line(capsys, corpus, name):
 def test_awkward_but_valid_files_go_through_an_edit(capsys, corpus, name, tmp_path):
     if name not in corpus:
         pytest.skip(CORPUS[name].unavailable() or "not available")
-    rc, out, err = _run(capsys, "edit", "-p", "use image 1", "-i", str(corpus[name]), "--seed", "1",
-                        "--size", "256x256", "--json", "-o", str(tmp_path))
+    rc, out, err = _run(
+        capsys,
+        "edit",
+        "-p",
+        "use image 1",
+        "-i",
+        str(corpus[name]),
+        "--seed",
+        "1",
+        "--size",
+        "256x256",
+        "--json",
+        "-o",
+        str(tmp_path),
+    )
     assert rc == 0, err
     assert json.loads(out)["status"] == "succeeded"
 

@@ -18,15 +18,30 @@ async def _no_wait(_s: float) -> None:
     return None
 
 
-@pytest.mark.parametrize("url", ["http://api.bfl.ai/v1/flux-2-flex", "http://10.0.0.5/x", "ftp://127.0.0.1/x",
-                                 "file:///etc/passwd", "http:///nohost"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.bfl.ai/v1/flux-2-flex",
+        "http://10.0.0.5/x",
+        "ftp://127.0.0.1/x",
+        "file:///etc/passwd",
+        "http:///nohost",
+    ],
+)
 def test_plain_http_to_anything_but_loopback_is_refused(url):
     with pytest.raises(ProviderError, match="only https"):
         check_url(url)
 
 
-@pytest.mark.parametrize("url", ["https://api.bfl.ai/v1/flux-2-flex", "http://127.0.0.1:9000/v1", "http://[::1]:80/",
-                                 "http://localhost:8080/"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.bfl.ai/v1/flux-2-flex",
+        "http://127.0.0.1:9000/v1",
+        "http://[::1]:80/",
+        "http://localhost:8080/",
+    ],
+)
 def test_https_and_loopback_pass(url):
     assert check_url(url) == url
 
@@ -86,8 +101,13 @@ def test_a_server_that_never_answers_times_out():
 
     async def go():
         async with new_client() as client:
-            http = Http(client, "Silent", sleep=_no_wait, policy=RetryPolicy(attempts=2),
-                        timeout=httpx.Timeout(0.3, connect=0.3))
+            http = Http(
+                client,
+                "Silent",
+                sleep=_no_wait,
+                policy=RetryPolicy(attempts=2),
+                timeout=httpx.Timeout(0.3, connect=0.3),
+            )
             with pytest.raises(ProviderError) as poll_err:
                 await http.get(f"http://127.0.0.1:{port}/poll")
             with pytest.raises(ProviderError) as submit_err:

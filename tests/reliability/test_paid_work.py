@@ -37,9 +37,9 @@ RESULTS: dict[tuple[str, str], str] = {}
 class Case:
     name: str
     setup: Callable[[F.Faults, Any], None]
-    outlasts: bool = False                 # the run ends interrupted; resume fetches it after the fault clears
+    outlasts: bool = False  # the run ends interrupted; resume fetches it after the fault clears
     providers: tuple[str, ...] = PROVIDERS
-    timeout: float = 120.0                 # the run's time limit (--timeout)
+    timeout: float = 120.0  # the run's time limit (--timeout)
     clear: Callable[[Any], None] = field(default=lambda emu: None)
     disk_full: bool = False
 
@@ -59,21 +59,47 @@ def _finish(emu: Any) -> None:
 
 CASES = (
     Case("poll: malformed JSON once", lambda f, e: f.add("poll", F.malformed, 1), providers=ASYNC),
-    Case("result request: malformed JSON once", lambda f, e: f.add("result", F.malformed, 1), providers=("fal",)),
+    Case(
+        "result request: malformed JSON once",
+        lambda f, e: f.add("result", F.malformed, 1),
+        providers=("fal",),
+    ),
     Case("poll: 502 storm (8 answers)", lambda f, e: f.add("poll", F.status(502), 8), providers=ASYNC),
-    Case("poll: 500 outlasting the run", lambda f, e: f.add("poll", F.status(500)), outlasts=True,
-         providers=ASYNC),
-    Case("poll: 429 Retry-After 999999", lambda f, e: f.add("poll", F.status(429, **{"Retry-After": "999999"})),
-         outlasts=True, providers=ASYNC),
+    Case(
+        "poll: 500 outlasting the run",
+        lambda f, e: f.add("poll", F.status(500)),
+        outlasts=True,
+        providers=ASYNC,
+    ),
+    Case(
+        "poll: 429 Retry-After 999999",
+        lambda f, e: f.add("poll", F.status(429, **{"Retry-After": "999999"})),
+        outlasts=True,
+        providers=ASYNC,
+    ),
     Case("poll: connection reset ×3", lambda f, e: f.add("poll", F.reset, 3), providers=ASYNC),
     Case("poll: gzip-encoded answers", lambda f, e: f.add("poll", F.gzipped), providers=ASYNC),
-    Case("poll: still pending at --timeout", _pending_forever, outlasts=True, providers=ASYNC, timeout=6.0,
-         clear=_finish),
+    Case(
+        "poll: still pending at --timeout",
+        _pending_forever,
+        outlasts=True,
+        providers=ASYNC,
+        timeout=6.0,
+        clear=_finish,
+    ),
     Case("download: 503 storm (4 answers)", lambda f, e: f.add("download", F.status(503), 4)),
     Case("download: 500 outlasting the run", lambda f, e: f.add("download", F.status(500)), outlasts=True),
-    Case("download: 429 Retry-After 999999", lambda f, e: f.add("download", F.status(429, **{"Retry-After": "999999"})),
-         outlasts=True),
-    Case("download: headers never come", lambda f, e: f.add("download", F.silent(4.0)), outlasts=True, timeout=2.0),
+    Case(
+        "download: 429 Retry-After 999999",
+        lambda f, e: f.add("download", F.status(429, **{"Retry-After": "999999"})),
+        outlasts=True,
+    ),
+    Case(
+        "download: headers never come",
+        lambda f, e: f.add("download", F.silent(4.0)),
+        outlasts=True,
+        timeout=2.0,
+    ),
     Case("download: a drip", lambda f, e: f.add("download", F.drip), outlasts=True, timeout=2.0),
     Case("download: truncated ×2", lambda f, e: f.add("download", F.truncated, 2)),
     Case("download: reset ×2", lambda f, e: f.add("download", F.reset, 2)),
@@ -89,8 +115,12 @@ def _ref_png() -> bytes:
 
 
 def _services(spec: Any, *, base_url: str | None, timeout: float, states: list[str]) -> Services:
-    cfg = RunnerConfig(poll_interval=0.5, max_poll_interval=2.0, timeout=timeout,
-                       provider_options={spec.provider: spec.options})
+    cfg = RunnerConfig(
+        poll_interval=0.5,
+        max_poll_interval=2.0,
+        timeout=timeout,
+        provider_options={spec.provider: spec.options},
+    )
     svc = Services.build(base_urls={spec.provider: base_url} if base_url else None, runner_config=cfg)
     svc.runner.sleep = fast_sleep  # waits are counted in full by the job's deadline, slept for 5 ms
     svc.bus.subscribe(lambda ev: states.append(ev.state))
@@ -126,8 +156,15 @@ def test_post_submit_fault(provider: str, case: Case, monkeypatch: pytest.Monkey
         ref = svc.import_reference(_ref_png(), "ref.png")
         if case.disk_full:
             _full_disk_once(svc)
-        req = EditRequest(prompt="Make the chair in image 1 blue", references=(ref,), seed=42, size=(512, 512),
-                          provider=provider, steps=28, guidance=4.0)
+        req = EditRequest(
+            prompt="Make the chair in image 1 blue",
+            references=(ref,),
+            seed=42,
+            size=(512, 512),
+            provider=provider,
+            steps=28,
+            guidance=4.0,
+        )
 
         async def first() -> Any:
             try:
@@ -180,7 +217,9 @@ def test_a_providers_own_failure_is_the_only_failed() -> None:
 
             async def go() -> Any:
                 try:
-                    return await svc.runner.run(EditRequest(prompt="x", seed=1, size=(512, 512), provider="bfl"))
+                    return await svc.runner.run(
+                        EditRequest(prompt="x", seed=1, size=(512, 512), provider="bfl")
+                    )
                 finally:
                     await svc.aclose()
 
@@ -211,8 +250,9 @@ def test_a_synchronous_gateway_waits_long_and_sends_one_idempotency_key_per_job(
                 p2 = info.create(ProviderContext(client=client, api_key="k", options={"read_timeout": 900}))
                 timeouts = (p.http.timeout.read, p2.http.timeout.read)
                 await client.aclose()
-                return timeouts, await svc.runner.run(EditRequest(prompt="x", seed=1, size=(512, 512),
-                                                                  provider="lumenfall"))
+                return timeouts, await svc.runner.run(
+                    EditRequest(prompt="x", seed=1, size=(512, 512), provider="lumenfall")
+                )
             finally:
                 await svc.aclose()
 
@@ -229,6 +269,8 @@ def test_print_the_paid_work_table(capsys: pytest.CaptureFixture[str]) -> None:
     width = max(len(n) for n in names)
     lines = ["", "fault".ljust(width) + " | " + " | ".join(p.ljust(26) for p in PROVIDERS)]
     for n in names:
-        lines.append(n.ljust(width) + " | " + " | ".join(RESULTS.get((p, n), "").ljust(26) for p in PROVIDERS))
+        lines.append(
+            n.ljust(width) + " | " + " | ".join(RESULTS.get((p, n), "").ljust(26) for p in PROVIDERS)
+        )
     with capsys.disabled():
         print("\n".join(lines))

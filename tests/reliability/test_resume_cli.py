@@ -62,8 +62,9 @@ class Editor:
     """``flexstudio edit`` in the background; ``wait_for(marker)`` reads its progress lines (no sleeps)."""
 
     def __init__(self, args: list[str], env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([*EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
+        self.proc = subprocess.Popen(
+            [*EXE, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         self.lines: list[str] = []
         self._seen = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -81,8 +82,9 @@ class Editor:
 
     def wait_for(self, marker: str, timeout: float = 60) -> None:
         with self._seen:
-            ok = self._seen.wait_for(lambda: any(marker in ln for ln in self.lines) or "<eof>" in self.lines,
-                                     timeout)
+            ok = self._seen.wait_for(
+                lambda: any(marker in ln for ln in self.lines) or "<eof>" in self.lines, timeout
+            )
         assert ok and any(marker in ln for ln in self.lines), f"never saw {marker!r}: {''.join(self.lines)}"
 
     def kill(self) -> None:
@@ -112,16 +114,36 @@ def ref(tmp_path: Path) -> Path:
 
 
 def _edit(url: str, ref: Path, *extra: str) -> list[str]:
-    return ["edit", "--provider", "bfl", "--base-url", url, "-i", str(ref), "-p", "keep me", "--seed", "5",
-            "--size", "512x384", "--json", *extra]
+    return [
+        "edit",
+        "--provider",
+        "bfl",
+        "--base-url",
+        url,
+        "-i",
+        str(ref),
+        "-p",
+        "keep me",
+        "--seed",
+        "5",
+        "--size",
+        "512x384",
+        "--json",
+        *extra,
+    ]
 
 
-@pytest.mark.parametrize(("stage", "marker"), [("submitting", "] submitting"), ("polling", "] running"),
-                                               ("downloading", "] downloading")])
+@pytest.mark.parametrize(
+    ("stage", "marker"),
+    [("submitting", "] submitting"), ("polling", "] running"), ("downloading", "] downloading")],
+)
 def test_killed_then_resumed_offline_then_online(stage: str, marker: str, home: Path, ref: Path) -> None:
     delivery = (SlowFirstDownload() if stage == "downloading" else Delivery()).start()
-    emu = (SlowSubmit(delivery, key=KEY) if stage == "submitting"
-           else BflEmulator(delivery, key=KEY, hold=stage == "polling")).start()
+    emu = (
+        SlowSubmit(delivery, key=KEY)
+        if stage == "submitting"
+        else BflEmulator(delivery, key=KEY, hold=stage == "polling")
+    ).start()
     env = _env(home)
     try:
         editor = Editor(_edit(emu.url, ref), env)
@@ -176,7 +198,10 @@ def test_edit_timeout_hands_the_job_over_and_resume_fetches_it(fault: str, home:
         print(f"\n[{fault}] edit --timeout 10 returned exit {code} after {took:.1f} s")
         assert code == 3 and obj["status"] == "interrupted" and obj["provider_job_id"]
         # (a wait asked for beyond the time left is not waited: the job is handed over at once)
-        assert obj["error"]["kind"] in ("timeout", "rate_limited") and "may still finish" in obj["error"]["message"]
+        assert (
+            obj["error"]["kind"] in ("timeout", "rate_limited")
+            and "may still finish" in obj["error"]["message"]
+        )
         faults.clear()
         emu.release_all()
         code, resumed, _ = _cli(["resume", "--json"], env)
@@ -224,8 +249,27 @@ def test_compare_exits_3_when_one_provider_is_still_working(home: Path, ref: Pat
     emu = BflEmulator(delivery, key=KEY, hold=True).start()
     env = _env(home)
     try:
-        code, obj, _ = _cli(["compare", "--provider", "sandbox", "--provider", "bfl", "--base-url", f"bfl={emu.url}",
-                             "-i", str(ref), "-p", "both", "--size", "512x384", "--timeout", "3", "--json"], env)
+        code, obj, _ = _cli(
+            [
+                "compare",
+                "--provider",
+                "sandbox",
+                "--provider",
+                "bfl",
+                "--base-url",
+                f"bfl={emu.url}",
+                "-i",
+                str(ref),
+                "-p",
+                "both",
+                "--size",
+                "512x384",
+                "--timeout",
+                "3",
+                "--json",
+            ],
+            env,
+        )
         assert code == 3
         assert sorted(r["status"] for r in obj["results"]) == ["interrupted", "succeeded"]
         emu.release_all()

@@ -36,16 +36,26 @@ def test_keys_stay_with_the_provider_api(spec, home, tmp_path, monkeypatch, caps
     outputs = []
     for scenario in ("success", "auth", "redirect_other_host", "validation"):
         with hosts(spec, scenario) as (emu, delivery, third):
-            svc = Services.build(base_urls={spec.provider: getattr(emu, "base_url", emu.url)},
-                                 runner_config=RunnerConfig(poll_interval=0.005,
-                                                            provider_options={spec.provider: spec.options}))
+            svc = Services.build(
+                base_urls={spec.provider: getattr(emu, "base_url", emu.url)},
+                runner_config=RunnerConfig(
+                    poll_interval=0.005, provider_options={spec.provider: spec.options}
+                ),
+            )
             svc.runner.sleep = fast_sleep
             refs = (svc.import_reference(_png(), "r.png"),) if spec.references else ()
 
             async def go(svc=svc, refs=refs):
                 try:
-                    return await svc.runner.run(EditRequest(prompt="key hygiene", references=refs, seed=1,
-                                                            size=(256, 256), provider=spec.provider))
+                    return await svc.runner.run(
+                        EditRequest(
+                            prompt="key hygiene",
+                            references=refs,
+                            seed=1,
+                            size=(256, 256),
+                            provider=spec.provider,
+                        )
+                    )
                 finally:
                     await svc.aclose()
 

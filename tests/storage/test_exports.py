@@ -21,10 +21,21 @@ from flexstudio.storage.recipes import read_recipe
 from tests.a1111_reader import parse_generation_parameters, read_info_from_image
 
 MIMES = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
-REQ = EditRequest(prompt="Recolour the chair from image 1 to #ff6600, keep the shadows", steps=33, guidance=4.5,
-                  seed=4_000_000_000, size=(768, 512), output_format="png", safety=1, prompt_upsampling=False,
-                  provider="fal", references=(ImageRef("d60a" + "1" * 60, 1000, 800, "chair.jpg", "image/jpeg"),
-                                              ImageRef("956c" + "2" * 60, 640, 480, "swatch.png")))
+REQ = EditRequest(
+    prompt="Recolour the chair from image 1 to #ff6600, keep the shadows",
+    steps=33,
+    guidance=4.5,
+    seed=4_000_000_000,
+    size=(768, 512),
+    output_format="png",
+    safety=1,
+    prompt_upsampling=False,
+    provider="fal",
+    references=(
+        ImageRef("d60a" + "1" * 60, 1000, 800, "chair.jpg", "image/jpeg"),
+        ImageRef("956c" + "2" * 60, 640, 480, "swatch.png"),
+    ),
+)
 needs_exiftool = pytest.mark.usefixtures("exiftool")
 
 
@@ -48,7 +59,9 @@ def _export(tmp_path, fmt: str, req: EditRequest = REQ, data: bytes | None = Non
 
 
 def _exiftool(path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["exiftool", "-a", "-G1", *args, str(path)], capture_output=True, text=True, check=False)
+    return subprocess.run(
+        ["exiftool", "-a", "-G1", *args, str(path)], capture_output=True, text=True, check=False
+    )
 
 
 def _exiftool_warnings(path) -> str:
@@ -110,8 +123,10 @@ def test_exiftool_reads_both_fields_without_a_warning(tmp_path, fmt):
 
 
 def test_prompt_lines_that_look_like_settings_stay_in_the_prompt(tmp_path):
-    prompt = ("a poster that reads\nNegative prompt: none at all\nSteps: 3 to the door\n"
-              "and a plain last line with Steps: in it")
+    prompt = (
+        "a poster that reads\nNegative prompt: none at all\nSteps: 3 to the door\n"
+        "and a plain last line with Steps: in it"
+    )
     req = REQ.with_(prompt=prompt)
     for fmt in ("PNG", "JPEG"):
         path = _export(tmp_path, fmt, req).path
@@ -171,8 +186,8 @@ def test_exiftool_reads_the_extended_xmp_of_a_long_prompt(tmp_path):
 def _jpeg_markers(data: bytes) -> list[tuple[int, bytes]]:
     out, pos = [], 2
     while data[pos] == 0xFF and data[pos + 1] != 0xDA:
-        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
-        out.append((data[pos + 1], data[pos + 4:pos + 10]))
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        out.append((data[pos + 1], data[pos + 4 : pos + 10]))
         pos += 2 + length
     return out
 
@@ -186,7 +201,7 @@ def test_jpeg_keeps_jfif_first_its_icc_profile_and_its_pixels(tmp_path):
     assert markers[0] == (0xE0, b"JFIF\x00\x01")
     app1 = [m for m, head in markers if m == 0xE1]
     assert len(app1) == 2  # our EXIF and XMP; the file's own empty EXIF is replaced, not doubled
-    assert data.endswith(src[src.index(b"\xff\xdb"):])  # the compressed image is byte for byte the same
+    assert data.endswith(src[src.index(b"\xff\xdb") :])  # the compressed image is byte for byte the same
     with Image.open(done.path) as im:
         assert im.info["icc_profile"] == icc
 
@@ -197,7 +212,7 @@ def test_webp_gains_chunks_without_being_re_encoded(tmp_path):
         src = _encoded("WEBP", **save)
         done = _export(tmp_path, "WEBP", data=src)
         out = done.path.read_bytes()
-        bitstream = src[min(i for i in (src.find(b"VP8 "), src.find(b"VP8L")) if i >= 0):]
+        bitstream = src[min(i for i in (src.find(b"VP8 "), src.find(b"VP8L")) if i >= 0) :]
         assert bitstream[:4] in (b"VP8 ", b"VP8L") and bitstream in out
         assert len(out) - len(src) < 4000  # the metadata, not a new encoding
         with Image.open(done.path) as im:

@@ -66,8 +66,10 @@ def test_migrates_a_version_1_database_keeping_its_jobs(tmp_path):
     db = sqlite3.connect(path)
     db.executescript(_MIGRATIONS[0])
     db.execute("PRAGMA user_version=1")
-    db.execute("INSERT INTO jobs (id, created_at, updated_at, provider, state, request_json) VALUES (?,?,?,?,?,?)",
-               ("old1", 1.0, 1.0, "bfl", "succeeded", EditRequest(prompt="old job", provider="bfl").to_json()))
+    db.execute(
+        "INSERT INTO jobs (id, created_at, updated_at, provider, state, request_json) VALUES (?,?,?,?,?,?)",
+        ("old1", 1.0, 1.0, "bfl", "succeeded", EditRequest(prompt="old job", provider="bfl").to_json()),
+    )
     db.commit()
     db.close()
     h = History(path)

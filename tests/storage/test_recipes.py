@@ -15,9 +15,18 @@ from flexstudio.storage.exports import export_image
 from flexstudio.storage.history import History
 from flexstudio.storage.recipes import parse_a1111, read_recipe
 
-REQ = EditRequest(prompt="Recolour the chair from image 1 to #ff6600", steps=33, guidance=4.5, seed=1234,
-                  size=(768, 512), output_format="png", safety=1, prompt_upsampling=False, provider="fal",
-                  references=(ImageRef("ab" * 32, 1000, 800, "chair.jpg", "image/jpeg"),))
+REQ = EditRequest(
+    prompt="Recolour the chair from image 1 to #ff6600",
+    steps=33,
+    guidance=4.5,
+    seed=1234,
+    size=(768, 512),
+    output_format="png",
+    safety=1,
+    prompt_upsampling=False,
+    provider="fal",
+    references=(ImageRef("ab" * 32, 1000, 800, "chair.jpg", "image/jpeg"),),
+)
 
 
 def _encoded(fmt: str) -> tuple[bytes, str]:
@@ -42,9 +51,13 @@ def test_exported_images_give_their_request_back(tmp_path, fmt):
 def test_png_is_readable_by_a_plain_pillow_script(tmp_path):
     data, mime = _encoded("PNG")
     path = export_image(data, mime, tmp_path, REQ, stem="plain").path
-    script = ("import sys, json; from PIL import Image; im = Image.open(sys.argv[1]); "
-              "print(json.dumps({'parameters': im.info['parameters'], 'request': json.loads(im.info['flexstudio'])['request']}))")
-    out = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True)
+    script = (
+        "import sys, json; from PIL import Image; im = Image.open(sys.argv[1]); "
+        "print(json.dumps({'parameters': im.info['parameters'], 'request': json.loads(im.info['flexstudio'])['request']}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=True
+    )
     shown = json.loads(out.stdout)
     assert shown["parameters"].startswith(REQ.prompt + "\n")
     assert "Steps: 33" in shown["parameters"] and "Seed: 1234" in shown["parameters"]
@@ -53,15 +66,24 @@ def test_png_is_readable_by_a_plain_pillow_script(tmp_path):
 
 def test_a1111_png_restores_what_it_shares():
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", "a castle at dusk, detailed\nNegative prompt: blurry\n"
-                  'Steps: 24, Sampler: Euler a, CFG scale: 7, Seed: 99, Size: 832x1216, Model: "sdxl, v1"')
+    info.add_text(
+        "parameters",
+        "a castle at dusk, detailed\nNegative prompt: blurry\n"
+        'Steps: 24, Sampler: Euler a, CFG scale: 7, Seed: 99, Size: 832x1216, Model: "sdxl, v1"',
+    )
     buf = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buf, "PNG", pnginfo=info)
     recipe = read_recipe(buf.getvalue())
     assert recipe is not None and recipe.source == "a1111"
     r = recipe.request
-    assert (r.prompt, r.steps, r.guidance, r.seed, r.size) == ("a castle at dusk, detailed", 24, 7.0, 99, (832, 1216))
-    assert parse_a1111("x\nSteps: 5, Seed: 1, Model: \"a, b\"")["Model"] == "a, b"
+    assert (r.prompt, r.steps, r.guidance, r.seed, r.size) == (
+        "a castle at dusk, detailed",
+        24,
+        7.0,
+        99,
+        (832, 1216),
+    )
+    assert parse_a1111('x\nSteps: 5, Seed: 1, Model: "a, b"')["Model"] == "a, b"
 
 
 def test_images_without_a_recipe_and_junk_give_none():

@@ -15,9 +15,15 @@ from flexstudio.storage.settings import CustomEndpoint, Settings, SpendCaps
 
 def test_settings_round_trip_and_keep_unknown_keys(tmp_path):
     path = tmp_path / "settings.json"
-    s = Settings(provider="fal", caps=SpendCaps(day_stop=5.0),
-                 endpoints=[CustomEndpoint("gw", "My gateway", "openai_images", "https://gw.example/v1",
-                                           {"model": "flux.2-flex"})])
+    s = Settings(
+        provider="fal",
+        caps=SpendCaps(day_stop=5.0),
+        endpoints=[
+            CustomEndpoint(
+                "gw", "My gateway", "openai_images", "https://gw.example/v1", {"model": "flux.2-flex"}
+            )
+        ],
+    )
     s.extra["future_option"] = 3
     s.save(path)
     back = Settings.load(path)
@@ -60,7 +66,10 @@ def test_no_keyring_backend_keeps_the_key_in_memory_only_and_says_why(tmp_path, 
 
 def test_real_secret_service_round_trip():
     backend = keyring.get_keyring()
-    if isinstance(backend, fail.Keyring) or "SecretService" not in type(backend).__module__ + type(backend).__name__:
+    if (
+        isinstance(backend, fail.Keyring)
+        or "SecretService" not in type(backend).__module__ + type(backend).__name__
+    ):
         if os.environ.get("CI"):
             pytest.fail("CI must run the suite inside a Secret Service session (scripts/test.sh)")
         pytest.skip("no Secret Service in this session (scripts/test.sh provides one)")

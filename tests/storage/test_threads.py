@@ -44,8 +44,12 @@ HAMMER = textwrap.dedent("""
 
 
 def test_concurrent_statements_from_many_threads_never_crash(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-c", HAMMER, str(tmp_path / "history.sqlite3")],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", HAMMER, str(tmp_path / "history.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
     assert "errors: []" in done.stdout
 
@@ -61,8 +65,11 @@ def test_a_statement_from_another_thread_waits_for_an_open_transaction(tmp_path:
             seen.append(h.count())
 
         h.db.execute("BEGIN IMMEDIATE")
-        h.db.execute("INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json)"
-                     " VALUES ('half', 1, 1, 'sandbox', 'queued', 'x', ?)", (EditRequest(prompt="x").to_json(),))
+        h.db.execute(
+            "INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json)"
+            " VALUES ('half', 1, 1, 'sandbox', 'queued', 'x', ?)",
+            (EditRequest(prompt="x").to_json(),),
+        )
         other = threading.Thread(target=count_from_another_thread)
         other.start()
         entered.wait(10)

@@ -128,8 +128,14 @@ def open_window(qloop: Any, qtbot: Any, make_services: Callable[..., Any]) -> It
         w.deleteLater()
 
 
-def image_bytes(width: int, height: int, fmt: str = "PNG", colour: tuple[int, int, int] = (200, 80, 40),
-                pattern: bool = True, quality: int = 85) -> bytes:
+def image_bytes(
+    width: int,
+    height: int,
+    fmt: str = "PNG",
+    colour: tuple[int, int, int] = (200, 80, 40),
+    pattern: bool = True,
+    quality: int = 85,
+) -> bytes:
     from PIL import Image, ImageDraw
 
     im = Image.new("RGB", (width, height), colour)
@@ -137,7 +143,11 @@ def image_bytes(width: int, height: int, fmt: str = "PNG", colour: tuple[int, in
         d = ImageDraw.Draw(im)
         step = max(8, min(width, height) // 8)
         for x in range(0, width, step):
-            d.line((x, 0, width - x, height), fill=(255 - colour[0], colour[1], 255 - colour[2]), width=max(1, step // 6))
+            d.line(
+                (x, 0, width - x, height),
+                fill=(255 - colour[0], colour[1], 255 - colour[2]),
+                width=max(1, step // 6),
+            )
     buf = io.BytesIO()
     im.save(buf, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
     return buf.getvalue()
@@ -145,7 +155,9 @@ def image_bytes(width: int, height: int, fmt: str = "PNG", colour: tuple[int, in
 
 @pytest.fixture
 def png_file(tmp_path: Any) -> Callable[..., Any]:
-    def make(name: str, width: int = 320, height: int = 240, colour: tuple[int, int, int] = (200, 80, 40)) -> Any:
+    def make(
+        name: str, width: int = 320, height: int = 240, colour: tuple[int, int, int] = (200, 80, 40)
+    ) -> Any:
         path = tmp_path / name
         path.write_bytes(image_bytes(width, height, "PNG", colour))
         return path

@@ -42,8 +42,12 @@ def effective_min(w: QWidget) -> tuple[int, int]:
     """The size below which a layout never squeezes ``w`` (Qt's own qSmartMinSize, roughly)."""
     hint = w.minimumSizeHint()
     pol = w.sizePolicy()
-    mw = w.minimumWidth() or (0 if pol.horizontalPolicy() == QSizePolicy.Policy.Ignored else max(0, hint.width()))
-    mh = w.minimumHeight() or (0 if pol.verticalPolicy() == QSizePolicy.Policy.Ignored else max(0, hint.height()))
+    mw = w.minimumWidth() or (
+        0 if pol.horizontalPolicy() == QSizePolicy.Policy.Ignored else max(0, hint.width())
+    )
+    mh = w.minimumHeight() or (
+        0 if pol.verticalPolicy() == QSizePolicy.Policy.Ignored else max(0, hint.height())
+    )
     return min(mw, w.maximumWidth()), min(mh, w.maximumHeight())  # a maximum set below the hint wins
 
 
@@ -61,8 +65,10 @@ def problems(window: QMainWindow, where: str = "") -> list[str]:
     screen = window.screen().availableGeometry()
     frame = window.geometry()  # the client area (offscreen, the frame is a made-up 2 px border)
     if frame.width() > screen.width() or frame.height() > screen.height():
-        out.append(f"{where}the window is {frame.width()}×{frame.height()} on a {screen.width()}×"
-                   f"{screen.height()} screen")
+        out.append(
+            f"{where}the window is {frame.width()}×{frame.height()} on a {screen.width()}×"
+            f"{screen.height()} screen"
+        )
     for w in window.findChildren(QWidget):
         if not w.isVisible() or _skip(w, window):
             continue
@@ -71,13 +77,18 @@ def problems(window: QMainWindow, where: str = "") -> list[str]:
         mw, mh = effective_min(w)
         if (whole.width() < mw or whole.height() < mh) and not w.objectName().startswith("qt_"):
             # (Qt's own parts — a spin box's line edit — are sized by their owner, not by a layout)
-            out.append(f"{where}{name(w)} is {whole.width()}×{whole.height()}, smaller than its minimum {mw}×{mh}")
+            out.append(
+                f"{where}{name(w)} is {whole.width()}×{whole.height()}, smaller than its minimum {mw}×{mh}"
+            )
         p = w.parentWidget()
         child = w
         while p is not None:
             prect = QRect(p.mapTo(window, QPoint(0, 0)), QWidget.size(p))
-            in_scroll = isinstance(p.parentWidget(), QAbstractScrollArea) and \
-                p is p.parentWidget().viewport() and not isinstance(child, QScrollBar)  # type: ignore[attr-defined]
+            in_scroll = (
+                isinstance(p.parentWidget(), QAbstractScrollArea)
+                and p is p.parentWidget().viewport()
+                and not isinstance(child, QScrollBar)
+            )  # type: ignore[attr-defined]
             if in_scroll:  # scrolled content: only the sides must fit; above it, only what shows counts
                 ok = rect.left() >= prect.left() and rect.right() <= prect.right()
                 rect = rect.intersected(prect)
@@ -86,8 +97,10 @@ def problems(window: QMainWindow, where: str = "") -> list[str]:
             else:
                 ok = prect.contains(rect)
             if not ok:
-                out.append(f"{where}{name(w)} at {whole.x()},{whole.y()} {whole.width()}×{whole.height()} is cut by "
-                           f"{name(p)} at {prect.x()},{prect.y()} {prect.width()}×{prect.height()}")
+                out.append(
+                    f"{where}{name(w)} at {whole.x()},{whole.y()} {whole.width()}×{whole.height()} is cut by "
+                    f"{name(p)} at {prect.x()},{prect.y()} {prect.width()}×{prect.height()}"
+                )
                 break
             if p is window:
                 break

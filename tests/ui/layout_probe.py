@@ -18,8 +18,10 @@ from typing import Any
 from tests.ui.conftest import MemoryKeyring, image_bytes
 from tests.ui.layout_check import problems
 
-PROMPT = ("Put the straw hat from image 2 on the hiker in image 1, keep the light of a late afternoon, paint "
-          "the backpack #ff6600 and make the sky in image 3 a little warmer, as in the sketch of image 4.")
+PROMPT = (
+    "Put the straw hat from image 2 on the hiker in image 1, keep the light of a late afternoon, paint "
+    "the backpack #ff6600 and make the sky in image 3 a little warmer, as in the sketch of image 4."
+)
 
 
 async def settle(app: Any, rounds: int = 4) -> None:
@@ -49,11 +51,14 @@ async def probe(app: Any, window: Any) -> dict[str, Any]:
     await wait_for(app, lambda: bool(window.controller.key_status), "the key status never arrived")
     facts["first_size"] = [window.width(), window.height()]
     window.setGeometry(screen)  # as a user maximises it (no window manager offscreen)
-    await window.importer.import_sources([
-        Source(data=image_bytes(1536, 1024), name="a-rather-long-file-name-for-the-hiker.jpg"),
-        Source(data=image_bytes(900, 700, colour=(40, 120, 200)), name="straw-hat.png"),
-        Source(data=image_bytes(640, 960, colour=(90, 200, 90)), name="sky.png"),
-        Source(data=image_bytes(800, 800, colour=(220, 220, 60)), name="sketch.png")])
+    await window.importer.import_sources(
+        [
+            Source(data=image_bytes(1536, 1024), name="a-rather-long-file-name-for-the-hiker.jpg"),
+            Source(data=image_bytes(900, 700, colour=(40, 120, 200)), name="straw-hat.png"),
+            Source(data=image_bytes(640, 960, colour=(90, 200, 90)), name="sky.png"),
+            Source(data=image_bytes(800, 800, colour=(220, 220, 60)), name="sketch.png"),
+        ]
+    )
     window.prompt.setPlainText(PROMPT)
     run_y = None
     providers = [i.id for i in window.services.registry.all()]
@@ -74,9 +79,13 @@ async def probe(app: Any, window: Any) -> dict[str, Any]:
     window.wb.set_provider("sandbox")
     await settle(app)
     before = window.run_button.mapTo(window, window.run_button.rect().topLeft())
-    window.show_message("info", "You are on the Sandbox, an offline simulator that costs nothing — everything "
-                        "works with it. To edit with a real cloud, add an API key in Settings → Keys.",
-                        action="Open Settings", callback=lambda: None)
+    window.show_message(
+        "info",
+        "You are on the Sandbox, an offline simulator that costs nothing — everything "
+        "works with it. To edit with a real cloud, add an API key in Settings → Keys.",
+        action="Open Settings",
+        callback=lambda: None,
+    )
     await settle(app)
     found.extend(problems(window, "banner shown: "))
     after = window.run_button.mapTo(window, window.run_button.rect().topLeft())
@@ -96,8 +105,11 @@ async def probe(app: Any, window: Any) -> dict[str, Any]:
     for n in range(3):
         window.wb.set_seed(100 + n)
         window.controller.run()
-    await wait_for(app, lambda: sum(1 for ev in window.jobs.latest.values() if ev.state == "running") >= 3,
-                   "three jobs never ran")
+    await wait_for(
+        app,
+        lambda: sum(1 for ev in window.jobs.latest.values() if ev.state == "running") >= 3,
+        "three jobs never ran",
+    )
     await every_provider("three jobs running")
     window.wb.set_provider("sandbox")
     await settle(app)
@@ -105,7 +117,9 @@ async def probe(app: Any, window: Any) -> dict[str, Any]:
     vis = viewport.rect()
     shown = 0
     for card in window.jobs_panel.cards.values():
-        r = card.geometry().translated(card.parentWidget().mapTo(viewport, card.parentWidget().rect().topLeft()))
+        r = card.geometry().translated(
+            card.parentWidget().mapTo(viewport, card.parentWidget().rect().topLeft())
+        )
         shown += vis.contains(r)
     facts["jobs_rows_shown"] = shown
     facts["window"] = [window.width(), window.height()]

@@ -31,8 +31,18 @@ from .helpers import drop, file_mime
 pytestmark = pytest.mark.gui
 
 A = QAccessible
-INTERACTIVE = {A.Role.PushButton, A.Role.CheckBox, A.Role.RadioButton, A.Role.ComboBox, A.Role.SpinBox,
-               A.Role.Slider, A.Role.EditableText, A.Role.ButtonMenu, A.Role.ButtonDropDown, A.Role.List}
+INTERACTIVE = {
+    A.Role.PushButton,
+    A.Role.CheckBox,
+    A.Role.RadioButton,
+    A.Role.ComboBox,
+    A.Role.SpinBox,
+    A.Role.Slider,
+    A.Role.EditableText,
+    A.Role.ButtonMenu,
+    A.Role.ButtonDropDown,
+    A.Role.List,
+}
 HEX_ID = re.compile(r"\b[0-9a-f]{12}\b")
 
 
@@ -44,7 +54,8 @@ def _plain(text: str, label: QLabel | None = None) -> str:
     """What a label shows: rich text as plain text, a mnemonic's "&" dropped."""
     if label is not None:
         if label.textFormat() == Qt.TextFormat.RichText or (
-                label.textFormat() == Qt.TextFormat.AutoText and QtGui.Qt.mightBeRichText(text)):
+            label.textFormat() == Qt.TextFormat.AutoText and QtGui.Qt.mightBeRichText(text)
+        ):
             doc = QTextDocument()
             doc.setHtml(text)
             text = doc.toPlainText()
@@ -78,7 +89,9 @@ def audit(window: QWidget) -> list[str]:
         name = iface.text(A.Text.Name).strip()
         if isinstance(obj, QComboBox):
             # Qt on Linux names a combo box by its current text: only a label tied to it says what it is for.
-            labels = [r[0].text(A.Text.Name) for r in iface.relations(A.RelationFlag.Label) if r[0] is not None]
+            labels = [
+                r[0].text(A.Text.Name) for r in iface.relations(A.RelationFlag.Label) if r[0] is not None
+            ]
             if not any(t.strip() for t in labels):
                 problems.append(f"{where} (showing {obj.currentText()!r}) has no label")
         elif role in INTERACTIVE and not name:
@@ -100,13 +113,15 @@ def audit(window: QWidget) -> list[str]:
             partner = obj.property("partner")
             if isinstance(obj, QAbstractSlider) and partner is not None:
                 scale = float(obj.property("value_scale") or 1)
-                if round(partner.value() * scale) != obj.value() or \
-                        (round(partner.minimum() * scale), round(partner.maximum() * scale)) != \
-                        (obj.minimum(), obj.maximum()):
+                if round(partner.value() * scale) != obj.value() or (
+                    round(partner.minimum() * scale),
+                    round(partner.maximum() * scale),
+                ) != (obj.minimum(), obj.maximum()):
                     problems.append(f"{where} {name!r} is out of step with the field that shows it")
             if isinstance(obj, QAbstractSpinBox) and obj.text() not in iface.text(A.Text.Value):
-                problems.append(f"{where} {name!r} shows {obj.text()!r} but reports "
-                                f"{iface.text(A.Text.Value)!r}")
+                problems.append(
+                    f"{where} {name!r} shows {obj.text()!r} but reports {iface.text(A.Text.Value)!r}"
+                )
         if isinstance(obj, QLabel) and obj.objectName() != "a11y_label":
             text = _plain(obj.full_text() if isinstance(obj, ElidingLabel) else obj.text(), obj)
             if not text or text == "…":
@@ -127,13 +142,17 @@ def _with_a_job(w: Any, png_file: Any, qtbot: Any) -> None:
     w.controller.run()
     qtbot.waitUntil(lambda: len(w.controller.started) == 1)
     job = w.controller.started[0]
-    qtbot.waitUntil(lambda: w.jobs.latest.get(job) is not None and w.jobs.latest[job].state == "succeeded",
-                    timeout=30000)
-    qtbot.waitUntil(lambda: w.history_model.rowCount() == 1 and w.history_model.record(0).state == "succeeded")
+    qtbot.waitUntil(
+        lambda: w.jobs.latest.get(job) is not None and w.jobs.latest[job].state == "succeeded", timeout=30000
+    )
+    qtbot.waitUntil(
+        lambda: w.history_model.rowCount() == 1 and w.history_model.record(0).state == "succeeded"
+    )
 
 
-def test_every_control_is_named_and_reports_what_it_shows_on_the_sandbox(open_window: Any, png_file: Any,
-                                                                          qtbot: Any) -> None:
+def test_every_control_is_named_and_reports_what_it_shows_on_the_sandbox(
+    open_window: Any, png_file: Any, qtbot: Any
+) -> None:
     w = open_window()
     qtbot.waitUntil(lambda: w.banner.isVisible())  # the first-run sentence, with its "Open Settings"
     _with_a_job(w, png_file, qtbot)
@@ -141,8 +160,9 @@ def test_every_control_is_named_and_reports_what_it_shows_on_the_sandbox(open_wi
     assert audit(w) == []
     qtbot.waitUntil(lambda: w.compare.canvas.after is not None)
     canvas = QAccessible.queryAccessibleInterface(w.compare.canvas)
-    assert canvas.text(A.Text.Description).startswith("Difference: Before · image 1 and After"), \
-        canvas.text(A.Text.Description)
+    assert canvas.text(A.Text.Description).startswith("Difference: Before · image 1 and After"), canvas.text(
+        A.Text.Description
+    )
 
     price = w.cost.price.text()
     run = QAccessible.queryAccessibleInterface(w.run_button)
@@ -151,8 +171,11 @@ def test_every_control_is_named_and_reports_what_it_shows_on_the_sandbox(open_wi
     assert "1 / 8" in _texts(QAccessible.queryAccessibleInterface(w.tray.counter))
     assert w.banner.message() in _texts(QAccessible.queryAccessibleInterface(w.banner.text))
     item = w.history_model.index(0, 0).data(Qt.ItemDataRole.AccessibleTextRole)
-    assert re.fullmatch(r"Make the logo blue — succeeded, \$0\.00, \d\d:\d\d, Sandbox, \d+ steps, guidance 5, "
-                        r"seed \d+", item), item
+    assert re.fullmatch(
+        r"Make the logo blue — succeeded, \$0\.00, \d\d:\d\d, Sandbox, \d+ steps, guidance 5, "
+        r"seed \d+",
+        item,
+    ), item
     chip = w.tray.model.index(0).data(Qt.ItemDataRole.AccessibleTextRole)
     assert chip.startswith("image 1, logo.png, sent 800×592"), chip
     card = w.jobs_panel.card(w.controller.started[0])
@@ -162,8 +185,9 @@ def test_every_control_is_named_and_reports_what_it_shows_on_the_sandbox(open_wi
     assert not HEX_ID.search(named), named
 
 
-def test_every_control_is_named_with_a_cloud_provider(open_window: Any, qtbot: Any,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_every_control_is_named_with_a_cloud_provider(
+    open_window: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAL_KEY", "fal-test-key-not-real")
     w = open_window()
     qtbot.waitUntil(lambda: "fal" in w.controller.key_status)
@@ -175,18 +199,29 @@ def test_every_control_is_named_with_a_cloud_provider(open_window: Any, qtbot: A
     assert badge.text(A.Text.Name) == "Steps renamed"
     steps_field = QAccessible.queryAccessibleInterface(w.controls.steps.field)
     assert "fal" in steps_field.text(A.Text.Description).lower()  # the badge's words are on the control
-    assert QAccessible.queryAccessibleInterface(w.run_button).text(A.Text.Name) == f"Run, {w.cost.price.text()}"
+    assert (
+        QAccessible.queryAccessibleInterface(w.run_button).text(A.Text.Name) == f"Run, {w.cost.price.text()}"
+    )
 
 
 def test_the_dialogs_are_named_and_read_their_values(open_window: Any, qtbot: Any) -> None:
     w = open_window()
     g = w.controller.groups
-    for opener in (w.controller.open_settings, g.compare_providers, g.open_sweep, w.controller.manage_presets,
-                   w.controller.save_preset, w.show_shortcuts):
+    for opener in (
+        w.controller.open_settings,
+        g.compare_providers,
+        g.open_sweep,
+        w.controller.manage_presets,
+        w.controller.save_preset,
+        w.show_shortcuts,
+    ):
         before = set(QApplication.topLevelWidgets())
         opener()
-        qtbot.waitUntil(lambda before=before: any(x not in before and x.isVisible()
-                                                  for x in QApplication.topLevelWidgets()))
+        qtbot.waitUntil(
+            lambda before=before: any(
+                x not in before and x.isVisible() for x in QApplication.topLevelWidgets()
+            )
+        )
         for d in [x for x in QApplication.topLevelWidgets() if x not in before and x.isVisible()]:
             assert audit(d) == [], type(d).__name__
             d.close()
@@ -213,8 +248,9 @@ def _key(key: Qt.Key, times: int = 1, mod: Qt.KeyboardModifier = Qt.KeyboardModi
         QTest.keyClick(QApplication.focusWidget(), key, mod)
 
 
-def test_steps_and_guidance_move_by_keyboard_alone(open_window: Any, qtbot: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_steps_and_guidance_move_by_keyboard_alone(
+    open_window: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAL_KEY", "fal-test-key-not-real")
     w = open_window()
     qtbot.waitUntil(lambda: "fal" in w.controller.key_status)
@@ -262,22 +298,56 @@ def test_steps_and_guidance_move_by_keyboard_alone(open_window: Any, qtbot: Any,
     assert w.wb.request.guidance == pytest.approx(g0 + 0.4)
 
 
-GROUPS = ["banner", "tray", "compare", "history", "presets", "prompt", "provider", "steps", "guidance",
-          "seed", "size", "format", "Run"]
+GROUPS = [
+    "banner",
+    "tray",
+    "compare",
+    "history",
+    "presets",
+    "prompt",
+    "provider",
+    "steps",
+    "guidance",
+    "seed",
+    "size",
+    "format",
+    "Run",
+]
 
 
 def _group(w: Any, widget: QWidget) -> str:
     c = w.controls
-    exact = {w.prompt: "prompt", c.provider: "provider", c.steps.field: "steps", c.steps.slider: "steps",
-             c.guidance.field: "guidance", c.guidance.slider: "guidance", c.seed: "seed", c.dice: "seed",
-             c.lock: "seed", c.seed_policy: "seed", c.size_choice: "size", c.width_box: "size", c.height_box: "size",
-             c.format: "format", c.safety: "format", c.upsampling: "upsampling", w.run_button: "Run"}
+    exact = {
+        w.prompt: "prompt",
+        c.provider: "provider",
+        c.steps.field: "steps",
+        c.steps.slider: "steps",
+        c.guidance.field: "guidance",
+        c.guidance.slider: "guidance",
+        c.seed: "seed",
+        c.dice: "seed",
+        c.lock: "seed",
+        c.seed_policy: "seed",
+        c.size_choice: "size",
+        c.width_box: "size",
+        c.height_box: "size",
+        c.format: "format",
+        c.safety: "format",
+        c.upsampling: "upsampling",
+        w.run_button: "Run",
+    }
     p: QWidget | None = widget
     while p is not None:
         if p in exact:
             return exact[p]
-        for name, container in (("banner", w.banner), ("tray", w.tray), ("compare", w.compare),
-                                ("history", w.history), ("presets", w.presets_bar), ("jobs", w.jobs_panel)):
+        for name, container in (
+            ("banner", w.banner),
+            ("tray", w.tray),
+            ("compare", w.compare),
+            ("history", w.history),
+            ("presets", w.presets_bar),
+            ("jobs", w.jobs_panel),
+        ):
             if p is container:
                 return name
         p = p.parentWidget()
@@ -323,8 +393,11 @@ def test_a_job_start_and_end_are_announced(open_window: Any, png_file: Any, qtbo
     w = open_window()
     heard: list[tuple[str, bool]] = []
     announcer().announced.connect(lambda text, assertive: heard.append((text, assertive)))
-    with qtbot.waitSignal(announcer().announced, timeout=30000,
-                          check_params_cb=lambda text, _a: text.startswith("Job succeeded")):
+    with qtbot.waitSignal(
+        announcer().announced,
+        timeout=30000,
+        check_params_cb=lambda text, _a: text.startswith("Job succeeded"),
+    ):
         _with_a_job(w, png_file, qtbot)
     texts = [t for t, _a in heard]
     assert "Job started: Make the logo blue on Sandbox." in texts, texts
@@ -332,13 +405,22 @@ def test_a_job_start_and_end_are_announced(open_window: Any, png_file: Any, qtbo
     # moderated, failed and interrupted are said too; failed and interrupted interrupt the reader
     heard.clear()
     jobs = w.jobs
-    for ev in (JobEvent("f1", "queued"), JobEvent("f1", "failed", error_kind="credits",
-                                                  error_message="fal says: no credits left."),
-               JobEvent("i1", "running"), JobEvent("i1", "interrupted", message="Waiting for fal.ai — will fetch it.",
-                                                   error_message="The window closed.")):
+    for ev in (
+        JobEvent("f1", "queued"),
+        JobEvent("f1", "failed", error_kind="credits", error_message="fal says: no credits left."),
+        JobEvent("i1", "running"),
+        JobEvent(
+            "i1",
+            "interrupted",
+            message="Waiting for fal.ai — will fetch it.",
+            error_message="The window closed.",
+        ),
+    ):
         jobs.jobChanged.emit(ev)
-    assert ("Job failed: Job f1. Failed: fal says: no credits left. Add credits at the provider, then run again.",
-            True) in heard, heard
+    assert (
+        "Job failed: Job f1. Failed: fal says: no credits left. Add credits at the provider, then run again.",
+        True,
+    ) in heard, heard
     assert ("Job waiting: Job i1. Waiting for fal.ai — will fetch it.", True) in heard, heard
 
 
@@ -376,8 +458,18 @@ def test_add_references_returns_at_once(open_window: Any, qtbot: Any) -> None:
     iface.actionInterface().doAction(iface.actionInterface().actionNames()[0])
     done.append(True)  # reached while the dialog is still open
     dialogs = [d for d in QApplication.topLevelWidgets() if d.windowTitle() == "Add reference images"]
-    qtbot.waitUntil(lambda: any(d.isVisible() for d in dialogs) or bool(
-        [d for d in QApplication.topLevelWidgets() if d.windowTitle() == "Add reference images" and d.isVisible()]))
+    qtbot.waitUntil(
+        lambda: (
+            any(d.isVisible() for d in dialogs)
+            or bool(
+                [
+                    d
+                    for d in QApplication.topLevelWidgets()
+                    if d.windowTitle() == "Add reference images" and d.isVisible()
+                ]
+            )
+        )
+    )
     assert done == [True]
     for d in QApplication.topLevelWidgets():
         if d.windowTitle() == "Add reference images":

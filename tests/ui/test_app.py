@@ -49,8 +49,13 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_main_opens_the_window_and_closes_cleanly(tmp_path: Path) -> None:
-    env = {**os.environ, "FLEXSTUDIO_HOME": str(tmp_path), "QT_QPA_PLATFORM": "offscreen", "QT_API": "pyside6",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {
+        **os.environ,
+        "FLEXSTUDIO_HOME": str(tmp_path),
+        "QT_QPA_PLATFORM": "offscreen",
+        "QT_API": "pyside6",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
     proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]

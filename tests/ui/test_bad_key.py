@@ -12,8 +12,9 @@ pytestmark = pytest.mark.gui
 KEY = "fal_FAKEKEY_w1nd0w"
 
 
-def test_a_key_with_a_line_break_is_refused_before_anything_is_recorded(open_window: Any, make_services: Any,
-                                                                          qtbot: Any) -> None:
+def test_a_key_with_a_line_break_is_refused_before_anything_is_recorded(
+    open_window: Any, make_services: Any, qtbot: Any
+) -> None:
     svc = make_services(env={"FAL_KEY": KEY + "\r\nX-Injected: 1"})
     w = open_window(svc)
     qtbot.waitUntil(lambda: w.controller.key_status.get("fal") == "env")

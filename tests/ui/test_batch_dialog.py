@@ -30,8 +30,9 @@ def _open(w: Any) -> Any:
     return dlg
 
 
-def test_batch_dialog_prices_launches_shows_progress_and_writes_a_contact_sheet(open_window: Any, qtbot: Any,
-                                                                                 tmp_path: Path) -> None:
+def test_batch_dialog_prices_launches_shows_progress_and_writes_a_contact_sheet(
+    open_window: Any, qtbot: Any, tmp_path: Path
+) -> None:
     w = open_window()
     w.prompt.setPlainText("make it autumn")
     dlg = _open(w)
@@ -51,14 +52,19 @@ def test_batch_dialog_prices_launches_shows_progress_and_writes_a_contact_sheet(
     assert w.services.history.count() == 0
 
     dlg.provider.setCurrentIndex(dlg.provider.findData("sandbox"))
-    qtbot.waitUntil(lambda: dlg.launch_button.text().endswith("$0.00") and dlg.launch_button.isEnabled(),
-                    timeout=10000)
+    qtbot.waitUntil(
+        lambda: dlg.launch_button.text().endswith("$0.00") and dlg.launch_button.isEnabled(), timeout=10000
+    )
     assert dlg.launch()
     assert dlg.card.isVisible() and dlg.bar.maximum() == 4
     qtbot.waitUntil(lambda: dlg.sheet_button.isEnabled(), timeout=30000)
     assert dlg.bar.value() == 4 and dlg.status.text().startswith("Done: 3 succeeded, 1 could not be used")
     jobs = w.services.history.list()
-    assert len(jobs) == 3 and {j.group_kind for j in jobs} == {"batch"} and {j.state for j in jobs} == {"succeeded"}
+    assert (
+        len(jobs) == 3
+        and {j.group_kind for j in jobs} == {"batch"}
+        and {j.state for j in jobs} == {"succeeded"}
+    )
     assert sorted(p.name for p in (tmp_path / "out").glob("*.jpg")) == ["shot0.jpg", "shot1.jpg", "shot2.jpg"]
     lines = [json.loads(x) for x in dlg.batch.manifest_path.read_text().splitlines()]
     assert [x["status"] for x in lines] == ["failed", "succeeded", "succeeded", "succeeded"]
@@ -82,8 +88,9 @@ def test_batch_dialog_prices_launches_shows_progress_and_writes_a_contact_sheet(
     dlg.close()
 
 
-def test_stop_launches_nothing_more_and_cancels_what_runs(open_window: Any, qtbot: Any, make_services: Any,
-                                                          tmp_path: Path) -> None:
+def test_stop_launches_nothing_more_and_cancels_what_runs(
+    open_window: Any, qtbot: Any, make_services: Any, tmp_path: Path
+) -> None:
     svc = make_services(runner_config=RunnerConfig(provider_options={"sandbox": {"latency": 30}}))
     w = open_window(svc)
     w.prompt.setPlainText("slow ones")
@@ -92,8 +99,9 @@ def test_stop_launches_nothing_more_and_cancels_what_runs(open_window: Any, qtbo
     dlg.add_inputs([_folder(tmp_path, 12)])
     qtbot.waitUntil(lambda: dlg.launch_button.isEnabled(), timeout=10000)
     assert dlg.launch()
-    qtbot.waitUntil(lambda: len([j for j in w.services.history.list() if j.state == "running"]) == 8,
-                    timeout=20000)  # the sandbox admits 8 at once
+    qtbot.waitUntil(
+        lambda: len([j for j in w.services.history.list() if j.state == "running"]) == 8, timeout=20000
+    )  # the sandbox admits 8 at once
     dlg.stop_button.click()
     qtbot.waitUntil(lambda: dlg.sheet_button.isEnabled(), timeout=20000)
     states = [j.state for j in w.services.history.list()]

@@ -15,15 +15,28 @@ pytestmark = pytest.mark.gui
 
 SANDBOX = PROFILES[0]
 ODD = ProviderInfo(
-    id="odd-cloud", label="Odd Cloud", protocol="sandbox", default_base_url="", needs_key=False, preview=True,
+    id="odd-cloud",
+    label="Odd Cloud",
+    protocol="sandbox",
+    default_base_url="",
+    needs_key=False,
+    preview=True,
     capabilities=Capabilities(
-        max_references=3, steps_range=None, guidance_range=(2.0, 6.0), safety_range=None, formats=("png",),
+        max_references=3,
+        steps_range=None,
+        guidance_range=(2.0, 6.0),
+        safety_range=None,
+        formats=("png",),
         prompt_upsampling=False,
-        fields={"steps": FieldHandling(Support.IGNORED, "Odd Cloud picks its own number of steps"),
-                "guidance": FieldHandling(Support.RENAMED, "sent as cfg"),
-                "size": FieldHandling(Support.CONVERTED, "sent as an aspect ratio"),
-                "safety": FieldHandling(Support.IGNORED, "no safety setting")}),
-    factory=SANDBOX.factory)
+        fields={
+            "steps": FieldHandling(Support.IGNORED, "Odd Cloud picks its own number of steps"),
+            "guidance": FieldHandling(Support.RENAMED, "sent as cfg"),
+            "size": FieldHandling(Support.CONVERTED, "sent as an aspect ratio"),
+            "safety": FieldHandling(Support.IGNORED, "no safety setting"),
+        },
+    ),
+    factory=SANDBOX.factory,
+)
 
 
 class TestRegistry:
@@ -73,7 +86,10 @@ def test_controls_follow_capabilities(odd_window: Any, qtbot: Any) -> None:
     assert "picks its own number of steps" in c.badges["steps"].toolTip()
     # guidance: renamed → usable, badge, range from the capabilities
     assert c.guidance.isEnabled() and c.badges["guidance"].support.value == "renamed"
-    assert "under another name" in c.badges["guidance"].toolTip() and "sent as cfg" in c.badges["guidance"].toolTip()
+    assert (
+        "under another name" in c.badges["guidance"].toolTip()
+        and "sent as cfg" in c.badges["guidance"].toolTip()
+    )
     assert (c.guidance.minimum(), c.guidance.maximum()) == (2.0, 6.0)
     assert 2.0 <= w.wb.request.guidance <= 6.0
     # size: converted
@@ -164,4 +180,6 @@ def test_the_seed_row_is_one_thing_for_every_provider(open_window: Any) -> None:
     w.wb.set_provider("kie")
     assert not any(p.isEnabled() for p in (c.seed, c.dice, c.lock, c.seed_policy))
     w.wb.set_provider("sandbox")
-    assert c.seed.isEnabled() and c.lock.isEnabled() and not c.dice.isEnabled() and not c.seed_policy.isEnabled()
+    assert (
+        c.seed.isEnabled() and c.lock.isEnabled() and not c.dice.isEnabled() and not c.seed_policy.isEnabled()
+    )

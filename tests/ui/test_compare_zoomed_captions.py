@@ -45,14 +45,20 @@ def test_wipe_at_100_percent_captions_only_the_image_in_view(qtbot: Any, edge: s
     assert [t for t, _ in canvas.caption_pills()] == ["Before · image 1", "After · Sandbox"]  # fit
     fr = canvas.frame_rect(canvas._views()[0])
     mid_y = fr.center().y()
-    anchor = {"left": QPointF(fr.left() + 1, mid_y), "right": QPointF(fr.right() - 1, mid_y),
-              "middle": QPointF(fr.center().x(), mid_y)}[edge]
+    anchor = {
+        "left": QPointF(fr.left() + 1, mid_y),
+        "right": QPointF(fr.right() - 1, mid_y),
+        "middle": QPointF(fr.center().x(), mid_y),
+    }[edge]
     canvas.set_zoom(1.0, anchor)  # 100 %, zoomed in where the designer points
     assert canvas.scale() == 1.0
     captions = [t for t, _ in canvas.caption_pills()]
     colours = shown_colours(canvas)
-    expected = {"left": ({RED}, ["Before · image 1"]), "right": ({BLUE}, ["After · Sandbox"]),
-                "middle": ({RED, BLUE}, ["Before · image 1", "After · Sandbox"])}[edge]
+    expected = {
+        "left": ({RED}, ["Before · image 1"]),
+        "right": ({BLUE}, ["After · Sandbox"]),
+        "middle": ({RED, BLUE}, ["Before · image 1", "After · Sandbox"]),
+    }[edge]
     assert (colours, captions) == expected
     for _t, rect in canvas.caption_pills():
         assert canvas._views()[0].contains(rect)

@@ -32,16 +32,21 @@ def _drag_slider(qtbot: Any, labeled: Any, values: list[int]) -> list[int]:
         return 8 + round(span * (v - lo) / (hi - lo))
 
     y = slider.height() // 2
-    QTest.mousePress(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x_for(slider.value()), y))
+    QTest.mousePress(
+        slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x_for(slider.value()), y)
+    )
     for v in values:
         QTest.mouseMove(slider, QPoint(x_for(v), y))
         qtbot.waitUntil(lambda v=v: abs(slider.value() - v) <= 1, timeout=2000)
-    QTest.mouseRelease(slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x_for(values[-1]), y))
+    QTest.mouseRelease(
+        slider, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x_for(values[-1]), y)
+    )
     return seen
 
 
-def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbot: Any,
-                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_designer_path(
+    open_window: Any, make_services: Any, png_file: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     w = open_window()
     wb = w.wb
 
@@ -58,7 +63,9 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     QTest.keyClick(w.tray.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: len(wb.references) == 3)
     names = [r.name for r in wb.references]
-    assert names[0] == "dog.png" and all(re.fullmatch(r"pasted image \d\d\.\d\d\.\d\d\.png", n) for n in names[1:]), names
+    assert names[0] == "dog.png" and all(
+        re.fullmatch(r"pasted image \d\d\.\d\d\.\d\d\.png", n) for n in names[1:]
+    ), names
     assert w.tray.counter.text() == "3 / 8"
     assert not (w.banner.isVisible() and w.banner.level in ("error", "warning")), w.banner.message()
 
@@ -89,7 +96,7 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     w.cost.refreshed = lambda: priced.append(w.cost.quoted_request.steps)  # type: ignore[attr-defined]
     w.wb.changed.connect(lambda: w.cost.refreshed())  # type: ignore[attr-defined]
     seen = _drag_slider(qtbot, w.controls.steps, [40, 30, 20])
-    assert len(seen) >= 3 and priced[-len(seen):] == seen, "every value seen while dragging was priced"
+    assert len(seen) >= 3 and priced[-len(seen) :] == seen, "every value seen while dragging was priced"
     assert wb.request.steps == w.controls.steps.value()
     assert w.run_button.text().endswith(w.cost.price.text())
     # a change that moves the price: a bigger output size
@@ -110,8 +117,9 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     qtbot.waitUntil(lambda: w.jobs.latest[first_job].state == "succeeded", timeout=30000)
     card = w.jobs_panel.card(first_job)
     assert card is not None and card.sentence.text() == "Done."
-    qtbot.waitUntil(lambda: w.history_model.rowCount() == 1 and
-                    w.history_model.record(0).state == "succeeded")
+    qtbot.waitUntil(
+        lambda: w.history_model.rowCount() == 1 and w.history_model.record(0).state == "succeeded"
+    )
     qtbot.waitUntil(lambda: w.compare.canvas.after is not None and w.compare.canvas.before is not None)
     assert w.compare.after_pic.sha256 == w.services.history.get(first_job).outputs[0].sha256
     assert w.compare.before_pic.sha256 == wb.references[0].sha256
@@ -131,8 +139,12 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     y = round(fr.center().y())
     QTest.mousePress(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(x0, y))
     QTest.mouseMove(canvas, QPoint(round(fr.left() + fr.width() * 0.25), y))
-    QTest.mouseRelease(canvas, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                       QPoint(round(fr.left() + fr.width() * 0.25), y))
+    QTest.mouseRelease(
+        canvas,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+        QPoint(round(fr.left() + fr.width() * 0.25), y),
+    )
     assert canvas.split == pytest.approx(0.25, abs=0.02)
 
     # 6. a second, slow job; Esc cancels it.
@@ -173,8 +185,11 @@ def test_designer_path(open_window: Any, make_services: Any, png_file: Any, qtbo
     qtbot.waitUntil(lambda: w2.wb.prompt == first_request.prompt)
     restored = w2.wb.request
     assert restored.references == first_request.references
-    assert (restored.steps, restored.guidance, restored.seed) == (first_request.steps, first_request.guidance,
-                                                                  first_request.seed)
+    assert (restored.steps, restored.guidance, restored.seed) == (
+        first_request.steps,
+        first_request.guidance,
+        first_request.seed,
+    )
     assert w2.prompt.toPlainText() == first_request.prompt
     assert w2.controls.steps.value() == first_request.steps
     assert w2.controls.seed.text() == str(first_request.seed)
@@ -194,8 +209,9 @@ def test_paste_in_prompt_adds_image_not_text(open_window: Any, qtbot: Any) -> No
     assert w.prompt.toPlainText() == ""
 
 
-def test_window_finishes_jobs_left_running_by_a_crash(open_window: Any, make_services: Any, qtbot: Any,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_window_finishes_jobs_left_running_by_a_crash(
+    open_window: Any, make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A job still running when FlexStudio stopped is handed over as interrupted, and finished by the
     next window, in the background."""
     from flexstudio.core.request import EditRequest
@@ -212,6 +228,8 @@ def test_window_finishes_jobs_left_running_by_a_crash(open_window: Any, make_ser
     svc2 = make_services()
     assert svc2.history.get(rec.id).state == "interrupted" and svc2.history.get(rec.id).handle
     w = open_window(svc2, resume=True)
-    qtbot.waitUntil(lambda: w.history_model.record(0) is not None and
-                    w.history_model.record(0).state == "succeeded", timeout=15000)
+    qtbot.waitUntil(
+        lambda: w.history_model.record(0) is not None and w.history_model.record(0).state == "succeeded",
+        timeout=15000,
+    )
     assert w.history_model.record(0).id == rec.id and w.history_model.record(0).outputs

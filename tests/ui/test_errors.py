@@ -16,7 +16,9 @@ def _error_shown(w: Any) -> str:
     return w.banner.message() if w.banner.isVisible() and w.banner.level in ("error", "warning") else ""
 
 
-def test_bad_file_dropped_shows_a_message_and_adds_nothing(open_window: Any, qtbot: Any, tmp_path: Any) -> None:
+def test_bad_file_dropped_shows_a_message_and_adds_nothing(
+    open_window: Any, qtbot: Any, tmp_path: Any
+) -> None:
     w = open_window()
 
     def refused(mime: QMimeData) -> str:
@@ -96,12 +98,15 @@ def test_missing_key_points_at_settings(open_window: Any, qtbot: Any) -> None:
     assert w.banner.action.text() == "Open Settings"
     assert w.services.history.count() == 0
     w.banner.action.click()
-    qtbot.waitUntil(lambda: w.controller.settings_dialog is not None and w.controller.settings_dialog.isVisible())
+    qtbot.waitUntil(
+        lambda: w.controller.settings_dialog is not None and w.controller.settings_dialog.isVisible()
+    )
     w.controller.settings_dialog.close()
 
 
-def test_spend_cap_refuses_and_queues_nothing(open_window: Any, make_services: Any, keyring_backend: Any,
-                                              qtbot: Any) -> None:
+def test_spend_cap_refuses_and_queues_nothing(
+    open_window: Any, make_services: Any, keyring_backend: Any, qtbot: Any
+) -> None:
     svc = make_services()
     svc.secrets.set("fal", "fal-key-for-tests")
     svc.settings.caps.session_stop = 0.01
@@ -131,8 +136,15 @@ def test_failed_job_says_why_and_what_to_do(open_window: Any, qtbot: Any) -> Non
         async def submit(self, request: Any, refs: Any) -> Any:
             raise ProviderError("Acme says the key is invalid.", kind=ErrorKind.AUTH, status=401)
 
-    info = ProviderInfo(id="acme", label="Acme", protocol="sandbox", capabilities=sandbox.capabilities,
-                        default_base_url="", needs_key=False, factory=lambda ctx: Refusing(info))
+    info = ProviderInfo(
+        id="acme",
+        label="Acme",
+        protocol="sandbox",
+        capabilities=sandbox.capabilities,
+        default_base_url="",
+        needs_key=False,
+        factory=lambda ctx: Refusing(info),
+    )
     w = open_window()
     w.services.registry._infos["acme"] = info  # test-only: a provider that always refuses
     w.controls.set_key_status({})

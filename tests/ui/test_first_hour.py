@@ -19,8 +19,10 @@ pytestmark = pytest.mark.gui
 
 
 def _three(w: Any, png_file: Any, qtbot: Any) -> None:
-    files = [png_file(f"{name}.png", 200 + 16 * i, 160, (40 * i, 120, 200 - 40 * i))
-             for i, name in enumerate(("room", "cat", "sofa"))]
+    files = [
+        png_file(f"{name}.png", 200 + 16 * i, 160, (40 * i, 120, 200 - 40 * i))
+        for i, name in enumerate(("room", "cat", "sofa"))
+    ]
     drop(w.tray.view.viewport(), file_mime(*files))
     qtbot.waitUntil(lambda: len(w.wb.references) == 3)
 
@@ -36,8 +38,9 @@ def test_image_1_is_on_the_canvas_before_the_first_run(open_window: Any, png_fil
     qtbot.waitUntil(lambda: w.compare.canvas.before is None)
 
 
-def test_removing_a_mentioned_image_flags_it_and_warns_before_run(open_window: Any, png_file: Any,
-                                                                   qtbot: Any) -> None:
+def test_removing_a_mentioned_image_flags_it_and_warns_before_run(
+    open_window: Any, png_file: Any, qtbot: Any
+) -> None:
     w = open_window()
     _three(w, png_file, qtbot)
     w.prompt.setPlainText("the cat from image 2 on the sofa in image 3")
@@ -108,7 +111,9 @@ def test_too_many_references_disable_run_with_the_reason(open_window: Any, png_f
     assert w.run_button.isEnabled()
     w.wb.set_provider("fairstack")  # takes one reference
     assert not w.run_button.isEnabled()
-    assert "at most 1 reference" in w.run_button.toolTip() and "at most 1 reference" in w.cost.note.full_text()
+    assert (
+        "at most 1 reference" in w.run_button.toolTip() and "at most 1 reference" in w.cost.note.full_text()
+    )
     assert w.cost.note.isVisible()
     # the price lists only what would be sent: the output and image 1
     items = [i.item for i in w.cost.quote.breakdown]
@@ -124,8 +129,9 @@ def test_the_sandbox_banner_goes_when_another_provider_is_chosen(open_window: An
     assert not w.banner.isVisible()
 
 
-def test_the_draft_is_back_at_the_next_start(open_window: Any, make_services: Any, png_file: Any,
-                                             qtbot: Any) -> None:
+def test_the_draft_is_back_at_the_next_start(
+    open_window: Any, make_services: Any, png_file: Any, qtbot: Any
+) -> None:
     svc = make_services()
     w = open_window(svc)
     drop(w.tray.view.viewport(), file_mime(png_file("kept.png", 300, 200), png_file("also.png", 200, 300)))
@@ -143,8 +149,9 @@ def test_the_draft_is_back_at_the_next_start(open_window: Any, make_services: An
     qtbot.waitUntil(lambda: w2.compare.canvas.before is not None)  # image 1 on the canvas, as before
 
 
-def test_compare_providers_works_with_the_sandbox_alone_and_says_why_not(open_window: Any, png_file: Any,
-                                                                         qtbot: Any) -> None:
+def test_compare_providers_works_with_the_sandbox_alone_and_says_why_not(
+    open_window: Any, png_file: Any, qtbot: Any
+) -> None:
     w = open_window()  # a fresh machine: no key anywhere
     drop(w.tray.view.viewport(), file_mime(png_file("room.png", 320, 240)))
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
@@ -164,7 +171,9 @@ def test_compare_providers_works_with_the_sandbox_alone_and_says_why_not(open_wi
     assert rec.group_kind == "comparison" and rec.provider == "sandbox"
 
 
-def test_one_provider_of_two_usable_is_not_a_comparison(open_window: Any, make_services: Any, qtbot: Any) -> None:
+def test_one_provider_of_two_usable_is_not_a_comparison(
+    open_window: Any, make_services: Any, qtbot: Any
+) -> None:
     from dataclasses import replace
 
     svc = make_services()
@@ -180,7 +189,6 @@ def test_one_provider_of_two_usable_is_not_a_comparison(open_window: Any, make_s
     dlg.set_chosen(["sandbox", "sandbox-b"])
     assert dlg.launch_button.isEnabled() and not dlg.why.text()
     dlg.close()
-
 
 
 def test_the_default_export_folder_respects_flexstudio_home(tmp_path: Any, monkeypatch: Any) -> None:

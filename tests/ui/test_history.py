@@ -23,9 +23,17 @@ def _seed_history(svc: Any, n: int, with_outputs: int = 0) -> list[str]:
     now = time.time()
     states = ("succeeded", "failed", "cancelled", "moderated")
     svc.history.bulk_insert(
-        (EditRequest(prompt=f"{'cat' if i % 10 == 0 else 'dog'} number {i}", seed=i,
-                     provider="sandbox" if i % 3 else "fal"), states[i % 4], now - 10_000 + i)
-        for i in range(n))
+        (
+            EditRequest(
+                prompt=f"{'cat' if i % 10 == 0 else 'dog'} number {i}",
+                seed=i,
+                provider="sandbox" if i % 3 else "fal",
+            ),
+            states[i % 4],
+            now - 10_000 + i,
+        )
+        for i in range(n)
+    )
     newest = [r.id for r in svc.history.list(limit=with_outputs)]
     for i, job_id in enumerate(newest):
         data = image_bytes(64 + i % 7, 48, "PNG", ((i * 37) % 255, 90, 160), pattern=False)
@@ -71,7 +79,9 @@ def test_search_is_debounced_and_filters_combine(open_window: Any, make_services
     QTest.keyClicks(w.history.search, "cat")
     assert reloads == []  # nothing while typing
     qtbot.waitUntil(lambda: len(reloads) == 1)
-    assert model.total() == 40 and all("cat" in model.record(i).request.prompt for i in range(model.rowCount()))
+    assert model.total() == 40 and all(
+        "cat" in model.record(i).request.prompt for i in range(model.rowCount())
+    )
     w.history.provider.setCurrentIndex(w.history.provider.findData("fal"))
     assert 0 < model.total() < 40 and all(model.record(i).provider == "fal" for i in range(model.rowCount()))
     w.history.status.setCurrentIndex(w.history.status.findText("Succeeded"))
@@ -106,8 +116,9 @@ def test_delete_and_undo(open_window: Any, make_services: Any, qtbot: Any) -> No
     assert model.total() == 5 and model.row_of(doomed) == 0
 
 
-def test_result_actions_export_reference_compare_rerun(open_window: Any, png_file: Any, tmp_path: Any,
-                                                       qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_result_actions_export_reference_compare_rerun(
+    open_window: Any, png_file: Any, tmp_path: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flexstudio.ui.dialogs import ask
 
     from .helpers import drop, file_mime
@@ -119,7 +130,9 @@ def test_result_actions_export_reference_compare_rerun(open_window: Any, png_fil
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
     w.prompt.setPlainText("make image 1 warmer")
     w.controller.run()
-    qtbot.waitUntil(lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded")
+    qtbot.waitUntil(
+        lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded"
+    )
     first = w.services.history.get(w.controller.started[0])
 
     # export with metadata (Ctrl+E on the selected history item)
@@ -136,19 +149,25 @@ def test_result_actions_export_reference_compare_rerun(open_window: Any, png_fil
     w.controller.use_job_output(first)
     assert len(w.wb.references) == 2 and w.wb.parent_job_id() == first.id
     w.controller.run()
-    qtbot.waitUntil(lambda: len(w.controller.started) == 2 and w.jobs.latest[w.controller.started[1]].state == "succeeded")
+    qtbot.waitUntil(
+        lambda: len(w.controller.started) == 2 and w.jobs.latest[w.controller.started[1]].state == "succeeded"
+    )
     second = w.services.history.get(w.controller.started[1])
     assert second.parent_job_id == first.id
     assert "Made from job " + first.id in w.history_model.data(
-        w.history_model.index(w.history_model.row_of(second.id), 0), Qt.ItemDataRole.ToolTipRole)
+        w.history_model.index(w.history_model.row_of(second.id), 0), Qt.ItemDataRole.ToolTipRole
+    )
 
     # compare with…: pick the first job, then click the second
     w.controller.start_compare_with(first)
     assert "Compare with" in w.banner.message()
     rect = w.history.view.visualRect(w.history_model.index(w.history_model.row_of(second.id), 0))
-    QTest.mouseClick(w.history.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
-                     rect.center())
-    qtbot.waitUntil(lambda: w.compare.before_pic is not None and w.compare.before_pic.sha256 == first.outputs[0].sha256)
+    QTest.mouseClick(
+        w.history.view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, rect.center()
+    )
+    qtbot.waitUntil(
+        lambda: w.compare.before_pic is not None and w.compare.before_pic.sha256 == first.outputs[0].sha256
+    )
     assert w.compare.after_pic.sha256 == second.outputs[0].sha256
     qtbot.waitUntil(lambda: w.compare.canvas.before is not None and w.compare.canvas.after is not None)
     # difference view of the two
@@ -158,7 +177,9 @@ def test_result_actions_export_reference_compare_rerun(open_window: Any, png_fil
 
     # re-run: a new job with the very same request (seed included)
     w.controller.rerun_job(first)
-    qtbot.waitUntil(lambda: len(w.controller.started) == 3 and w.jobs.latest[w.controller.started[2]].state == "succeeded")
+    qtbot.waitUntil(
+        lambda: len(w.controller.started) == 3 and w.jobs.latest[w.controller.started[2]].state == "succeeded"
+    )
     third = w.services.history.get(w.controller.started[2])
     assert third.request == first.request
     assert third.outputs[0].sha256 == first.outputs[0].sha256  # the sandbox is deterministic

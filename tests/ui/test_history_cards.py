@@ -16,9 +16,18 @@ def test_history_cards_draw_settings_and_cost_lines_uncut(open_window: Any, qtbo
     from flexstudio.core.request import EditRequest
 
     w = open_window(size=(1440, 900))
-    rec = run(qtbot, w.services.runner.run(EditRequest(prompt="Put the straw hat from image 2 on the hiker",
-                                                       steps=28, guidance=4.5, seed=2251122720,
-                                                       size=(64, 64))))
+    rec = run(
+        qtbot,
+        w.services.runner.run(
+            EditRequest(
+                prompt="Put the straw hat from image 2 on the hiker",
+                steps=28,
+                guidance=4.5,
+                seed=2251122720,
+                size=(64, 64),
+            )
+        ),
+    )
     assert rec.state == "succeeded"
     qtbot.waitUntil(lambda: w.history_model.rowCount() == 1)
     w.history.view.viewport().grab()  # paint the cards

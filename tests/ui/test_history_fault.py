@@ -39,8 +39,9 @@ def _damage(home: Path, data: bytes) -> Path:
     return db
 
 
-def test_corrupt_history_dialog_moves_it_aside_and_the_window_works(qapp: Any, qtbot: Any, home: Path,
-                                                                    open_window: Any) -> None:
+def test_corrupt_history_dialog_moves_it_aside_and_the_window_works(
+    qapp: Any, qtbot: Any, home: Path, open_window: Any
+) -> None:
     from PySide6.QtCore import QTimer
 
     from flexstudio import app

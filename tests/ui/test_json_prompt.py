@@ -25,7 +25,9 @@ def _status(w: Any) -> str:
 def _formats_at(w: Any, line: int, col: int) -> list[Any]:
     """The highlighter's formats covering 0-based ``col`` of 0-based ``line``."""
     block = w.prompt.document().findBlockByNumber(line)
-    return [QTextCharFormat(r.format) for r in block.layout().formats() if r.start <= col < r.start + r.length]
+    return [
+        QTextCharFormat(r.format) for r in block.layout().formats() if r.start <= col < r.start + r.length
+    ]
 
 
 def test_plain_is_the_default_and_the_switch_is_named(open_window: Any) -> None:
@@ -111,8 +113,9 @@ def test_unknown_keys_hint_but_do_not_block(open_window: Any) -> None:
     w.prompt_mode.switch.setChecked(True)
     w.prompt.setPlainText('{\n  "scene": "a cat",\n  "colour_palette": ["#ff6600"],\n  "zzz": 1\n}')
     text = _status(w)
-    assert text.startswith("Valid JSON prompt. line 3: “colour_palette” is not a FLUX.2 key — did you mean "
-                           "“color_palette”?") and text.endswith("(+1 more)")
+    assert text.startswith(
+        "Valid JSON prompt. line 3: “colour_palette” is not a FLUX.2 key — did you mean “color_palette”?"
+    ) and text.endswith("(+1 more)")
     assert "“zzz”" in w.prompt_mode.status.toolTip()  # every hint in the tooltip
     assert w.run_button.isEnabled()
 
@@ -141,8 +144,12 @@ def test_json_is_sent_compact_kept_and_restored_in_json_mode(open_window: Any, q
     typed = '{\n  "scene": "a café at night",\n  "color_palette": ["#1f3a5f", "#f2a65a"]\n}'
     w.prompt.setPlainText(typed)
     w.controller.run()
-    qtbot.waitUntil(lambda: len(w.controller.started) == 1
-                    and w.jobs.latest[w.controller.started[0]].state == "succeeded", timeout=20000)
+    qtbot.waitUntil(
+        lambda: (
+            len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded"
+        ),
+        timeout=20000,
+    )
     rec = w.services.history.get(w.controller.started[0])
     assert rec.request.prompt == '{"scene":"a café at night","color_palette":["#1f3a5f","#f2a65a"]}'
 

@@ -18,17 +18,42 @@ SCREENS = [(1024, 700, 1), (1280, 800, 1), (1440, 900, 1), (1024, 700, 2)]
 
 def run_probe(tmp_path: Path, width: int, height: int, scale: int) -> dict:
     config = tmp_path / "screen.json"
-    config.write_text(json.dumps({"screens": [{"name": "probe", "x": 0, "y": 0, "width": width * scale,
-                                               "height": height * scale, "logicalDpi": 96,
-                                               "logicalBaseDpi": 96, "dpr": 1}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "screens": [
+                    {
+                        "name": "probe",
+                        "x": 0,
+                        "y": 0,
+                        "width": width * scale,
+                        "height": height * scale,
+                        "logicalDpi": 96,
+                        "logicalBaseDpi": 96,
+                        "dpr": 1,
+                    }
+                ]
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QT_", "FLEXSTUDIO_"))}
-    env.update(QT_QPA_PLATFORM=f"offscreen:configfile={config}", QT_API="pyside6",
-               QT_SCALE_FACTOR=str(scale), PYTHONPATH=str(ROOT))
-    proc = subprocess.run([sys.executable, "-m", "tests.ui.layout_probe"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+    env.update(
+        QT_QPA_PLATFORM=f"offscreen:configfile={config}",
+        QT_API="pyside6",
+        QT_SCALE_FACTOR=str(scale),
+        PYTHONPATH=str(ROOT),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.ui.layout_probe"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("LAYOUT ")]
     assert proc.returncode == 0 and lines, f"the probe failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(lines[-1][len("LAYOUT "):])
+    return json.loads(lines[-1][len("LAYOUT ") :])
 
 
 @pytest.mark.parametrize(("width", "height", "scale"), SCREENS, ids=[f"{w}x{h}-{s}x" for w, h, s in SCREENS])

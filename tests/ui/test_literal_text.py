@@ -30,8 +30,15 @@ def test_provider_markup_and_prompt_markup_are_shown_literally(open_window: Any,
         async def submit(self, request: Any, refs: Any) -> Any:
             raise ProviderError(f"Acme refused: {MARKUP}", kind=ErrorKind.VALIDATION, status=400)
 
-    info = ProviderInfo(id="acme", label="Acme", protocol="sandbox", capabilities=sandbox.capabilities,
-                        default_base_url="", needs_key=False, factory=lambda ctx: Hostile(info))
+    info = ProviderInfo(
+        id="acme",
+        label="Acme",
+        protocol="sandbox",
+        capabilities=sandbox.capabilities,
+        default_base_url="",
+        needs_key=False,
+        factory=lambda ctx: Hostile(info),
+    )
     w = open_window()
     w.services.registry._infos["acme"] = info  # test-only: a provider whose refusal carries markup
     w.controls.set_key_status({})
@@ -56,8 +63,11 @@ def test_results_view_escapes_the_provider_sentence(qapp: Any) -> None:
     from flexstudio.ui.dialogs.results_dialog import ResultCard
 
     card = ResultCard("j1", f"a chair {MARKUP}", None)
-    card.update_event(JobEvent(job_id="j1", state="failed", error_message=f"Acme refused: {MARKUP}",
-                               error_kind="validation"))
+    card.update_event(
+        JobEvent(
+            job_id="j1", state="failed", error_message=f"Acme refused: {MARKUP}", error_kind="validation"
+        )
+    )
     text = card.state_label.text()
     assert "<b>bold</b>" not in text and "&lt;b&gt;bold&lt;/b&gt;" in text  # rich text, the words escaped
     card.deleteLater()

@@ -33,8 +33,12 @@ class FrameKeeper:
             self.frames.append(frame)
 
     def painters(self) -> list[tuple[str, QPainter]]:
-        return [(f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_code.co_firstlineno}", v)
-                for f in self.frames for v in f.f_locals.values() if isinstance(v, QPainter)]
+        return [
+            (f"{f.f_code.co_filename.rsplit('/', 1)[-1]}:{f.f_code.co_firstlineno}", v)
+            for f in self.frames
+            for v in f.f_locals.values()
+            if isinstance(v, QPainter)
+        ]
 
 
 def test_no_painter_outlives_its_paint_event(open_window: Any, qtbot: Any) -> None:
@@ -58,8 +62,9 @@ def test_no_painter_outlives_its_paint_event(open_window: Any, qtbot: Any) -> No
     assert active == [], f"painters still active after their paint event: {active}"
 
 
-def test_a_batch_of_many_sandbox_inputs_reaches_the_window_on_its_thread_without_job_cards(open_window: Any, qtbot: Any,
-                                                                                 tmp_path: Any) -> None:
+def test_a_batch_of_many_sandbox_inputs_reaches_the_window_on_its_thread_without_job_cards(
+    open_window: Any, qtbot: Any, tmp_path: Any
+) -> None:
     import threading
 
     from PIL import Image
@@ -91,8 +96,9 @@ def test_a_batch_of_many_sandbox_inputs_reaches_the_window_on_its_thread_without
     assert w.jobs_panel.cards == {} and len(w.jobs_panel.elsewhere) == 24
 
 
-def test_jobs_finishing_together_refresh_the_spend_readouts_once(open_window: Any, qtbot: Any,
-                                                                 monkeypatch: Any) -> None:
+def test_jobs_finishing_together_refresh_the_spend_readouts_once(
+    open_window: Any, qtbot: Any, monkeypatch: Any
+) -> None:
     from flexstudio.core.job_state import JobState
     from flexstudio.jobs.events import JobEvent
 

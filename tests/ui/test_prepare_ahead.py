@@ -16,8 +16,9 @@ def test_added_references_are_prepared_before_run(open_window: Any, png_file: An
 
     def ready() -> bool:
         cache = runner._prep_cache
-        return cache is not None and all(cache.get(r.sha256, max_px) is not None
-                                         and runner.prepared.get(r.sha256, max_px) is not None
-                                         for r in w.wb.references)
+        return cache is not None and all(
+            cache.get(r.sha256, max_px) is not None and runner.prepared.get(r.sha256, max_px) is not None
+            for r in w.wb.references
+        )
 
     qtbot.waitUntil(ready, timeout=10_000)  # in memory for this Run, on disk for the next process

@@ -17,21 +17,40 @@ pytestmark = pytest.mark.gui
 
 def test_money() -> None:
     assert [money(v) for v in (0, 0.05, 0.045, 0.15, 1.2, 0.0004)] == [
-        "$0.00", "$0.05", "$0.045", "$0.15", "$1.20", "$0.0004"]
+        "$0.00",
+        "$0.05",
+        "$0.045",
+        "$0.15",
+        "$1.20",
+        "$0.0004",
+    ]
     assert money(0.15, approximate=True) == "≈ $0.15"
     assert money(None) == "price unknown"
 
 
 def test_job_sentences() -> None:
     assert outcome_text(JobEvent("j", "running", queue_position=3)) == "In the provider's queue, position 3."
-    assert outcome_text(JobEvent("j", "failed", error_kind="credits", error_message="fal says: no credits left.")) \
+    assert (
+        outcome_text(
+            JobEvent("j", "failed", error_kind="credits", error_message="fal says: no credits left.")
+        )
         == "Failed: fal says: no credits left. Add credits at the provider, then run again."
+    )
     # the runner writes the provider's billing rule as the message; without one the card says "unknown"
-    assert outcome_text(JobEvent("j", "moderated", message="Moderated — not billed (BFL does not charge).",
-                                 error_message="The output was flagged.")) == \
-        "Moderated — not billed (BFL does not charge). The output was flagged."
+    assert (
+        outcome_text(
+            JobEvent(
+                "j",
+                "moderated",
+                message="Moderated — not billed (BFL does not charge).",
+                error_message="The output was flagged.",
+            )
+        )
+        == "Moderated — not billed (BFL does not charge). The output was flagged."
+    )
     assert outcome_text(JobEvent("j", "moderated", error_message="The output was flagged.")).startswith(
-        "Moderated — billing unknown.")
+        "Moderated — billing unknown."
+    )
     assert outcome_text(JobEvent("j", "succeeded", message="Done.")) == "Done."
 
 
@@ -52,8 +71,9 @@ def test_compare_modes_zoom_and_side_by_side_sync(open_window: Any, png_file: An
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
     w.prompt.setPlainText("brighter")
     w.controller.run()
-    qtbot.waitUntil(lambda: w.compare.canvas.after is not None and w.compare.canvas.before is not None,
-                    timeout=20000)
+    qtbot.waitUntil(
+        lambda: w.compare.canvas.after is not None and w.compare.canvas.before is not None, timeout=20000
+    )
     canvas = w.compare.canvas
     assert w.compare.zoom_label.text().endswith("%")
     w.actions_["actual"].trigger()
@@ -95,8 +115,9 @@ def test_a_long_breakdown_sums_the_references_even_when_one_price_is_unknown(qap
 
     from flexstudio.ui.widgets.cost import breakdown_text
 
-    items = [SimpleNamespace(item="output", megapixels=2.0, usd=0.1)] + \
-        [SimpleNamespace(item=f"image {n}", megapixels=1.0, usd=None if n == 3 else 0.05) for n in range(1, 9)]
+    items = [SimpleNamespace(item="output", megapixels=2.0, usd=0.1)] + [
+        SimpleNamespace(item=f"image {n}", megapixels=1.0, usd=None if n == 3 else 0.05) for n in range(1, 9)
+    ]
     label = QLabel()
     label.setWordWrap(True)
     label.resize(120, 2 * label.fontMetrics().lineSpacing())
@@ -112,9 +133,22 @@ def test_words_money_and_plurals() -> None:
     from flexstudio.ui.models.describe import plural
     from flexstudio.ui.models.history_model import tooltip
 
-    assert [plural(1, "job"), plural(3, "job"), plural(0, "waiting job")] == ["1 job", "3 jobs", "0 waiting jobs"]
-    rec = JobRecord(id="j1", created_at=0.0, updated_at=0.0, provider="sandbox", state=JobState.SUCCEEDED,
-                    request=EditRequest(prompt="p"), quote_usd=0.0, billed_usd=0.0004, latency_s=1.5)
+    assert [plural(1, "job"), plural(3, "job"), plural(0, "waiting job")] == [
+        "1 job",
+        "3 jobs",
+        "0 waiting jobs",
+    ]
+    rec = JobRecord(
+        id="j1",
+        created_at=0.0,
+        updated_at=0.0,
+        provider="sandbox",
+        state=JobState.SUCCEEDED,
+        request=EditRequest(prompt="p"),
+        quote_usd=0.0,
+        billed_usd=0.0004,
+        latency_s=1.5,
+    )
     text = tooltip(rec, "Sandbox")
     assert "quoted $0.00 · billed $0.0004 · 1.5 s" in text and "$0.000 " not in text
 

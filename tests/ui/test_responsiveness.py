@@ -29,9 +29,14 @@ class PillowOnGuiThread:
 
         self.calls: list[str] = []
         self._main = threading.main_thread()
-        for owner, name in ((ImageFile.ImageFile, "load"), (Image.Image, "resize"),
-                            (Image.Image, "convert"), (Image.Image, "save"),
-                            (Image.Image, "thumbnail"), (Image.Image, "tobytes")):
+        for owner, name in (
+            (ImageFile.ImageFile, "load"),
+            (Image.Image, "resize"),
+            (Image.Image, "convert"),
+            (Image.Image, "save"),
+            (Image.Image, "thumbnail"),
+            (Image.Image, "tobytes"),
+        ):
             monkeypatch.setattr(owner, name, self._wrap(getattr(owner, name), name))
 
     def _wrap(self, fn: Any, name: str) -> Any:
@@ -95,8 +100,9 @@ class LatenessProbe:
         self.ticks += 1
 
 
-def test_gui_never_stalls_during_a_big_edit(open_window: Any, qtbot: Any, tmp_path: Any,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gui_never_stalls_during_a_big_edit(
+    open_window: Any, qtbot: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FLEXSTUDIO_SANDBOX_LATENCY", "1.0")
     with ThreadPoolExecutor(4) as pool:
         files = list(pool.map(lambda i: big_jpeg(tmp_path / f"photo-{i}.jpg", i), range(8)))
@@ -108,16 +114,18 @@ def test_gui_never_stalls_during_a_big_edit(open_window: Any, qtbot: Any, tmp_pa
         drop(w.tray.view.viewport(), file_mime(*files))
         qtbot.waitUntil(lambda: len(w.wb.references) == 8, timeout=60000)
         assert w.tray.counter.text() == "8 / 8"
-        qtbot.waitUntil(lambda: all(w.thumbs.peek(r.sha256, 128) is not None for r in w.wb.references),
-                        timeout=60000)
+        qtbot.waitUntil(
+            lambda: all(w.thumbs.peek(r.sha256, 128) is not None for r in w.wb.references), timeout=60000
+        )
         w.prompt.setPlainText("Blend image 1 with the light of image 8")
         w.controller.run()
         qtbot.waitUntil(lambda: len(w.controller.started) == 1)
         job = w.controller.started[0]
         qtbot.waitUntil(lambda: w.jobs.latest[job].state in ("succeeded", "failed"), timeout=120000)
         assert w.jobs.latest[job].state == "succeeded", w.jobs.latest[job].error_message
-        qtbot.waitUntil(lambda: w.compare.canvas.after is not None and w.compare.canvas.before is not None,
-                        timeout=60000)
+        qtbot.waitUntil(
+            lambda: w.compare.canvas.after is not None and w.compare.canvas.before is not None, timeout=60000
+        )
         rec = w.services.history.get(job)
         qtbot.waitUntil(lambda: w.thumbs.peek(rec.outputs[0].sha256, 96) is not None, timeout=60000)
         w.compare.set_mode("diff")
@@ -125,8 +133,10 @@ def test_gui_never_stalls_during_a_big_edit(open_window: Any, qtbot: Any, tmp_pa
         w.compare.canvas.repaint()
     finally:
         probe.stop()
-    print(f"\nworst GUI stall while importing, running and showing 8 × 24 MP references: "
-          f"{probe.worst * 1000:.1f} ms over {probe.ticks} ticks")
+    print(
+        f"\nworst GUI stall while importing, running and showing 8 × 24 MP references: "
+        f"{probe.worst * 1000:.1f} ms over {probe.ticks} ticks"
+    )
     print("stalls over 12 ms (ms, at s):", probe.stalls)
     assert probe.ticks > 50  # the event loop kept turning all along
     assert gui_pillow.calls == [], f"large-image Pillow work on the GUI thread: {gui_pillow.calls[:10]}"

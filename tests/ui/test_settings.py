@@ -46,8 +46,9 @@ def open_settings(w: Any, qtbot: Any) -> Any:
     return dlg
 
 
-def test_key_saved_masked_and_never_shown_again(open_window: Any, make_services: Any, keyring_backend: Any,
-                                                local_host: Any, qtbot: Any) -> None:
+def test_key_saved_masked_and_never_shown_again(
+    open_window: Any, make_services: Any, keyring_backend: Any, local_host: Any, qtbot: Any
+) -> None:
     url, seen = local_host
     w = open_window(make_services(base_urls={"fal": url}))
     dlg = open_settings(w, qtbot)
@@ -74,8 +75,11 @@ def test_key_saved_masked_and_never_shown_again(open_window: Any, make_services:
     assert row.result.text() == "fal.ai answers (HTTP 404) and a key is set."
     assert seen and all("fal-secret-123456" not in str(h) for h in seen)
     # nothing in the window or the settings file shows the key
-    assert "fal-secret-123456" not in w.services.paths.settings_file.read_text() if \
-        w.services.paths.settings_file.exists() else True
+    assert (
+        "fal-secret-123456" not in w.services.paths.settings_file.read_text()
+        if w.services.paths.settings_file.exists()
+        else True
+    )
     row.remove_button.click()
     qtbot.waitUntil(lambda: row.status.text() == "Key: no key yet")
     assert not row.test_button.isEnabled() and not row.remove_button.isEnabled()
@@ -83,8 +87,9 @@ def test_key_saved_masked_and_never_shown_again(open_window: Any, make_services:
     dlg.close()
 
 
-def test_environment_key_is_reported_as_such(open_window: Any, make_services: Any, qtbot: Any,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_key_is_reported_as_such(
+    open_window: Any, make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("BFL_API_KEY", "bfl_from_env")
     w = open_window(make_services())
     dlg = open_settings(w, qtbot)
@@ -97,8 +102,9 @@ def test_environment_key_is_reported_as_such(open_window: Any, make_services: An
     dlg.close()
 
 
-def test_caps_endpoints_and_export_folder_are_saved(open_window: Any, make_services: Any, qtbot: Any,
-                                                    tmp_path: Any) -> None:
+def test_caps_endpoints_and_export_folder_are_saved(
+    open_window: Any, make_services: Any, qtbot: Any, tmp_path: Any
+) -> None:
     from flexstudio.storage.settings import Settings
 
     svc = make_services()
@@ -124,8 +130,9 @@ def test_caps_endpoints_and_export_folder_are_saved(open_window: Any, make_servi
     dlg.close()
 
 
-def test_first_run_without_keys_opens_on_the_sandbox_with_a_banner(open_window: Any, make_services: Any,
-                                                                    qtbot: Any) -> None:
+def test_first_run_without_keys_opens_on_the_sandbox_with_a_banner(
+    open_window: Any, make_services: Any, qtbot: Any
+) -> None:
     svc = make_services()
     svc.settings.provider = "bfl"  # chosen last time, but there is no key now
     w = open_window(svc)
@@ -151,8 +158,9 @@ def test_shortcut_sheet_lists_the_keys(open_window: Any, qtbot: Any) -> None:
     w._sheet.close()
 
 
-def test_keys_tab_shows_bfls_remaining_balance(open_window: Any, make_services: Any, qtbot: Any,
-                                               monkeypatch: Any) -> None:
+def test_keys_tab_shows_bfls_remaining_balance(
+    open_window: Any, make_services: Any, qtbot: Any, monkeypatch: Any
+) -> None:
     from tests.emulators.base import Delivery
     from tests.emulators.bfl import BflEmulator
 
@@ -180,8 +188,9 @@ class NoKeyringBackend:
 
 
 @pytest.mark.parametrize("keyring_backend", [MemoryKeyring(), NoKeyringBackend()], ids=["keyring", "none"])
-def test_keys_tab_says_where_keys_go_in_one_true_sentence(open_window: Any, make_services: Any, qtbot: Any,
-                                                          keyring_backend: Any) -> None:
+def test_keys_tab_says_where_keys_go_in_one_true_sentence(
+    open_window: Any, make_services: Any, qtbot: Any, keyring_backend: Any
+) -> None:
     working = isinstance(keyring_backend, MemoryKeyring)
     w = open_window(make_services())
     dlg = open_settings(w, qtbot)

@@ -21,20 +21,39 @@ pytestmark = pytest.mark.gui
 
 SANDBOX = PROFILES[0]
 TWIN = ProviderInfo(
-    id="twin", label="Twin Sandbox", protocol="sandbox", default_base_url="", needs_key=False, simulator=True,
+    id="twin",
+    label="Twin Sandbox",
+    protocol="sandbox",
+    default_base_url="",
+    needs_key=False,
+    simulator=True,
     capabilities=Capabilities(
-        max_references=3, formats=("jpeg", "png"),
-        fields={"guidance": FieldHandling(Support.RENAMED, "sent as cfg"),
-                "size": FieldHandling(Support.CONVERTED, "sent as an aspect ratio"),
-                "safety": FieldHandling(Support.IGNORED, "no safety setting")}),
-    factory=SANDBOX.factory)
+        max_references=3,
+        formats=("jpeg", "png"),
+        fields={
+            "guidance": FieldHandling(Support.RENAMED, "sent as cfg"),
+            "size": FieldHandling(Support.CONVERTED, "sent as an aspect ratio"),
+            "safety": FieldHandling(Support.IGNORED, "no safety setting"),
+        },
+    ),
+    factory=SANDBOX.factory,
+)
 
 
 def _settings(w: Any) -> dict[str, Any]:
     r = w.wb.request
-    return {"provider": r.provider, "steps": r.steps, "guidance": r.guidance, "size": r.size, "seed": r.seed,
-            "format": r.output_format, "safety": r.safety, "upsampling": r.prompt_upsampling,
-            "seed_policy": w.wb.seed_policy, "size_mode": w.wb.size_mode}
+    return {
+        "provider": r.provider,
+        "steps": r.steps,
+        "guidance": r.guidance,
+        "size": r.size,
+        "seed": r.seed,
+        "format": r.output_format,
+        "safety": r.safety,
+        "upsampling": r.prompt_upsampling,
+        "seed_policy": w.wb.seed_policy,
+        "size_mode": w.wb.size_mode,
+    }
 
 
 def _error(w: Any) -> str:
@@ -104,8 +123,9 @@ def test_preset_saved_changed_and_applied_back_gives_identical_settings(open_win
     assert w.prompt.toPlainText() == "a lamp on a table"
 
 
-def test_preset_export_import_rename_delete(open_window: Any, make_services: Any, tmp_path: Path,
-                                            qtbot: Any) -> None:
+def test_preset_export_import_rename_delete(
+    open_window: Any, make_services: Any, tmp_path: Path, qtbot: Any
+) -> None:
     svc = make_services()
     svc.secrets.set("fal", "fal-secret-key-123")
     w = open_window(svc)
@@ -118,8 +138,12 @@ def test_preset_export_import_rename_delete(open_window: Any, make_services: Any
 
     mgr = w.controller.manage_presets()
     names = [mgr.list.item(i).text() for i in range(mgr.list.count())]
-    assert names[:4] == ["Fast draft   (built in)", "Final   (built in)", "Photo retouch   (built in)",
-                         "Typography   (built in)"]
+    assert names[:4] == [
+        "Fast draft   (built in)",
+        "Final   (built in)",
+        "Photo retouch   (built in)",
+        "Typography   (built in)",
+    ]
     assert "Mine" in names
     mgr.list.setCurrentRow(0)
     assert not mgr.delete_button.isEnabled()  # built-ins stay
@@ -147,8 +171,9 @@ def test_preset_export_import_rename_delete(open_window: Any, make_services: Any
     assert "between 1 and 50" in mgr.message.text()
 
     w.wb.set_steps(10)
-    mgr.list.setCurrentRow([mgr.list.item(i).data(Qt.ItemDataRole.UserRole)
-                            for i in range(mgr.list.count())].index("Dusk"))
+    mgr.list.setCurrentRow(
+        [mgr.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(mgr.list.count())].index("Dusk")
+    )
     mgr.apply_button.click()
     assert w.wb.request.steps == 44 and w.wb.seed_policy == "increment"
     mgr.close()
@@ -174,7 +199,8 @@ def test_sweep_2x2x2_after_confirming_its_price(open_window: Any, qtbot: Any) ->
     jobs = w.services.history.list()
     assert len(jobs) == 8 and len({j.group_id for j in jobs}) == 1 and jobs[0].group_kind == "sweep"
     assert {(j.request.steps, j.request.guidance, j.request.seed) for j in jobs} == {
-        (s, g, d) for s in (20, 30) for g in (3.0, 5.0) for d in (1, 2)}
+        (s, g, d) for s in (20, 30) for g in (3.0, 5.0) for d in (1, 2)
+    }
     results = w.controller.groups.open[jobs[0].group_id]
     assert results.isVisible() and len(results.cards) == 8
     qtbot.waitUntil(lambda: results.done_count() == 8, timeout=20000)
@@ -192,8 +218,9 @@ def test_sweep_2x2x2_after_confirming_its_price(open_window: Any, qtbot: Any) ->
 
 
 # ------------------------------------------------------------------------------------------- spend caps
-def test_spend_cap_below_the_quote_refuses_run_comparison_and_sweep(open_window: Any, make_services: Any,
-                                                                   qtbot: Any) -> None:
+def test_spend_cap_below_the_quote_refuses_run_comparison_and_sweep(
+    open_window: Any, make_services: Any, qtbot: Any
+) -> None:
     svc = make_services()
     svc.secrets.set("fal", "fal-key-for-tests")
     svc.settings.caps.session_stop = 0.01
@@ -245,8 +272,9 @@ def test_warn_level_shows_in_the_price_areas(open_window: Any, make_services: An
 
 
 # -------------------------------------------------------------------------------- side-by-side providers
-def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_services: Any, png_file: Any,
-                                                    qtbot: Any) -> None:
+def test_comparison_grid_and_winner_kept_in_history(
+    open_window: Any, make_services: Any, png_file: Any, qtbot: Any
+) -> None:
     svc = make_services()
     svc.registry.register(TWIN)
     w = open_window(svc)
@@ -264,7 +292,10 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
     assert not dlg.table.item(fal_row, 0).flags() & Qt.ItemFlag.ItemIsEnabled  # no key: greyed
     dlg.set_chosen(["sandbox", "twin"])
     assert [i.id for i in dlg.chosen()] == ["sandbox", "twin"]
-    assert "Reference limit for this comparison: 3" in dlg.refs_note.text() and "Twin Sandbox" in dlg.refs_note.text()
+    assert (
+        "Reference limit for this comparison: 3" in dlg.refs_note.text()
+        and "Twin Sandbox" in dlg.refs_note.text()
+    )
     assert dlg.launch_button.text().startswith("Launch 2 edits")
     assert "Total for 2 providers" in dlg.price.total.text()
     twin_row = dlg.table.item(ids.index("twin"), 3)
@@ -283,8 +314,8 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
     for c in cards:
         facts = c.facts.text()
         assert "Latency" in facts and "quoted" in facts and "billed" in facts and "Seed 31337" in facts
-    assert "quoted $0.00" in cards[0].facts.text()      # the sandbox is free
-    assert "quoted $0.00" in cards[1].facts.text()      # the twin is priced by its protocol's rule (free)
+    assert "quoted $0.00" in cards[0].facts.text()  # the sandbox is free
+    assert "quoted $0.00" in cards[1].facts.text()  # the twin is priced by its protocol's rule (free)
     twin_card = next(c for c in cards if c.record.provider == "twin")
     assert "Renamed: guidance (sent as cfg)" in twin_card.handling.text()
     assert "Ignored: safety (no safety setting)" in twin_card.handling.text()
@@ -307,7 +338,8 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
 
     # human labels, not job ids; and the comparison shows in front of the results window
     assert {w.compare.before_pic.label, w.compare.after_pic.label} == {
-        f"{w.history_model.label(c.record.provider)} · {settings_words(c.record.request)}" for c in cards}
+        f"{w.history_model.label(c.record.provider)} · {settings_words(c.record.request)}" for c in cards
+    }
     qtbot.waitUntil(w.isActiveWindow)
     grid.close()
     # reopened from the history, the winner is still there
@@ -317,8 +349,9 @@ def test_comparison_grid_and_winner_kept_in_history(open_window: Any, make_servi
 
 
 # -------------------------------------------------------------------------------------------------- lineage
-def test_lineage_dialog_shows_the_chain_and_branch_costs(open_window: Any, make_services: Any,
-                                                         qtbot: Any) -> None:
+def test_lineage_dialog_shows_the_chain_and_branch_costs(
+    open_window: Any, make_services: Any, qtbot: Any
+) -> None:
     svc = make_services()
     h = svc.history
     root = h.create(EditRequest(prompt="root"), quote_usd=0.03)
@@ -332,16 +365,17 @@ def test_lineage_dialog_shows_the_chain_and_branch_costs(open_window: Any, make_
     assert dlg.tree.topLevelItemCount() == 1
     top = dlg.tree.topLevelItem(0)
     assert top.text(0) == f"job {root.id} · $0.03\n“root”" and top.childCount() == 2
-    assert top.child(0).child(0).text(4) == "$0.10"   # root → child → grandchild
-    assert top.child(1).text(4) == "$0.13"            # root → sibling
+    assert top.child(0).child(0).text(4) == "$0.10"  # root → child → grandchild
+    assert top.child(1).text(4) == "$0.13"  # root → sibling
     assert dlg.tree.currentItem().text(0).startswith(f"job {grandchild.id} · $0.02\n")
     assert "together they cost $0.20" in dlg.total_label.text()
     assert sibling.id in dlg.records
     dlg.close()
 
 
-def test_lineage_nodes_show_their_result_thumbnail_cost_and_prompt(open_window: Any, make_services: Any,
-                                                                    qtbot: Any) -> None:
+def test_lineage_nodes_show_their_result_thumbnail_cost_and_prompt(
+    open_window: Any, make_services: Any, qtbot: Any
+) -> None:
     from flexstudio.storage.history import Output
 
     svc = make_services()
@@ -375,8 +409,9 @@ def test_lineage_nodes_show_their_result_thumbnail_cost_and_prompt(open_window: 
 
 
 # --------------------------------------------------------------------- images that carry their settings
-def test_export_asks_where_and_remembers_the_folder(open_window: Any, png_file: Any, tmp_path: Path,
-                                                    qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_asks_where_and_remembers_the_folder(
+    open_window: Any, png_file: Any, tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flexstudio.ui.dialogs import ask
     from flexstudio.ui.dialogs.settings_dialog import default_export_dir
 
@@ -393,7 +428,9 @@ def test_export_asks_where_and_remembers_the_folder(open_window: Any, png_file: 
     qtbot.waitUntil(lambda: len(w.wb.references) == 1)
     w.prompt.setPlainText("make image 1 a watercolour")
     w.controller.run()
-    qtbot.waitUntil(lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded")
+    qtbot.waitUntil(
+        lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded"
+    )
     job = w.services.history.get(w.controller.started[0])
     # cancelled: nothing written, nothing remembered
     w.controller.export_job(job)
@@ -411,8 +448,9 @@ def test_export_asks_where_and_remembers_the_folder(open_window: Any, png_file: 
     assert asked[-1] == str(tmp_path / "picked")
 
 
-def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_file: Any, tmp_path: Path,
-                                                          qtbot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dropping_an_exported_image_restores_its_settings(
+    open_window: Any, png_file: Any, tmp_path: Path, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flexstudio.ui.dialogs import ask
 
     w = open_window()
@@ -426,7 +464,9 @@ def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_
     w.wb.set_size_mode("3:2")
     w.wb.set_seed_policy("fixed")
     w.controller.run()
-    qtbot.waitUntil(lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded")
+    qtbot.waitUntil(
+        lambda: len(w.controller.started) == 1 and w.jobs.latest[w.controller.started[0]].state == "succeeded"
+    )
     job = w.services.history.get(w.controller.started[0])
     w.controller.export_job(job)
     qtbot.waitUntil(lambda: "Exported" in w.banner.message())
@@ -446,7 +486,8 @@ def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_
     assert w.wb.request == job.request.with_(size=job.request.size)
     assert w.prompt.toPlainText() == "make image 1 a watercolour" and w.controls.steps.value() == 33
     assert w.wb.size_mode == "3:2" and [r.sha256 for r in w.wb.references] == [
-        r.sha256 for r in job.request.references]
+        r.sha256 for r in job.request.references
+    ]
 
     # "Add as a reference instead": the settings go back, the image joins the tray
     assert w.banner.action.text() == "Add as a reference instead"
@@ -458,14 +499,23 @@ def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_
     from PIL import Image, PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", "a castle at night\nNegative prompt: blurry\n"
-                  "Steps: 24, Sampler: Euler, CFG scale: 4.5, Seed: 98765, Size: 832x1248, Model: flux")
+    info.add_text(
+        "parameters",
+        "a castle at night\nNegative prompt: blurry\n"
+        "Steps: 24, Sampler: Euler, CFG scale: 4.5, Seed: 98765, Size: 832x1248, Model: flux",
+    )
     a1111 = tmp_path / "a1111.png"
     Image.new("RGB", (64, 64), (10, 20, 30)).save(a1111, pnginfo=info)
     drop(w.tray.view.viewport(), file_mime(a1111))
     qtbot.waitUntil(lambda: "A1111 recipe" in w.banner.message())
     r = w.wb.request
-    assert (r.prompt, r.steps, r.guidance, r.seed, r.size) == ("a castle at night", 24, 4.5, 98765, (832, 1248))
+    assert (r.prompt, r.steps, r.guidance, r.seed, r.size) == (
+        "a castle at night",
+        24,
+        4.5,
+        98765,
+        (832, 1248),
+    )
     assert [x.name for x in w.wb.references] == [exported.name]
 
     # a plain photo is a reference, as always
@@ -476,8 +526,9 @@ def test_dropping_an_exported_image_restores_its_settings(open_window: Any, png_
     assert w.wb.references[1].name == "photo.jpg"
 
 
-def test_dropping_a_comfyui_image_restores_what_fits_and_says_what_did_not(open_window: Any, tmp_path: Path,
-                                                                           qtbot: Any) -> None:
+def test_dropping_a_comfyui_image_restores_what_fits_and_says_what_did_not(
+    open_window: Any, tmp_path: Path, qtbot: Any
+) -> None:
     from tests import generator_files as F
 
     w = open_window()

@@ -18,15 +18,18 @@ pytestmark = pytest.mark.gui
 
 @pytest.mark.parametrize("font_scale", [1.0, 1.5])
 @pytest.mark.parametrize("size", [(1024, 700), (1280, 800)])
-def test_chip_numbers_stay_whole_when_the_tray_scrolls(open_window: Any, png_file: Any, qtbot: Any,
-                                                       size: tuple[int, int], font_scale: float) -> None:
+def test_chip_numbers_stay_whole_when_the_tray_scrolls(
+    open_window: Any, png_file: Any, qtbot: Any, size: tuple[int, int], font_scale: float
+) -> None:
     w = open_window(size=size)
     font = w.tray.view.font()  # a designer with larger text: the chips do not get wider
     font.setPointSizeF(font.pointSizeF() * font_scale)
     w.tray.view.setFont(font)
     w.wb.set_provider("bfl")  # bills every reference by the megapixel
-    names = [png_file(f"holiday-photo-from-the-beach-at-sunset-number-{n}-final-version.png", 1600, 1144)
-             for n in range(8)]
+    names = [
+        png_file(f"holiday-photo-from-the-beach-at-sunset-number-{n}-final-version.png", 1600, 1144)
+        for n in range(8)
+    ]
     drop(w.tray.view.viewport(), file_mime(*names))
     qtbot.waitUntil(lambda: len(w.wb.references) == 8)
     view, model = w.tray.view, w.tray.model

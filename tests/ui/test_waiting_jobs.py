@@ -28,9 +28,9 @@ def _handed_over(make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
     return rec.id
 
 
-def test_a_waiting_job_in_the_history_can_be_tried_again_or_given_up(open_window: Any, make_services: Any,
-                                                                    qtbot: Any,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_waiting_job_in_the_history_can_be_tried_again_or_given_up(
+    open_window: Any, make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = _handed_over(make_services, qtbot, monkeypatch)
     second = _handed_over(make_services, qtbot, monkeypatch)
     w = open_window(make_services(), resume=False)
@@ -52,8 +52,9 @@ def test_a_waiting_job_in_the_history_can_be_tried_again_or_given_up(open_window
     assert rec(first).outputs and rec(first).submits == 1
 
 
-def test_the_window_fetches_waiting_jobs_at_start(open_window: Any, make_services: Any, qtbot: Any,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_window_fetches_waiting_jobs_at_start(
+    open_window: Any, make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     job = _handed_over(make_services, qtbot, monkeypatch)
     w = open_window(make_services(), resume=True)
     qtbot.waitUntil(lambda: w.services.history.get(job).state == "succeeded", timeout=15000)
@@ -62,17 +63,20 @@ def test_the_window_fetches_waiting_jobs_at_start(open_window: Any, make_service
 
 
 def test_a_waiting_job_started_with_an_output_folder_is_written_there_at_start(
-        open_window: Any, make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    open_window: Any, make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     job = _handed_over(make_services, qtbot, monkeypatch)
     out = tmp_path / "asked"
     svc = make_services()
     svc.history.update(job, deliver_to=f"{out}/")  # as `flexstudio edit -o DIR/` stores it
     w = open_window(svc, resume=True)
+
     def delivered() -> list[Any]:  # the final name only: a temporary file shows first, then is renamed
         return sorted(out.glob(f"flexstudio-{job}*")) if out.is_dir() else []
 
-    qtbot.waitUntil(lambda: len(delivered()) == 1 and w.services.history.get(job).state == "succeeded",
-                    timeout=15000)
+    qtbot.waitUntil(
+        lambda: len(delivered()) == 1 and w.services.history.get(job).state == "succeeded", timeout=15000
+    )
     qtbot.waitUntil(lambda: len(list(out.iterdir())) == 1)  # and no temporary file is left behind
 
 
@@ -107,17 +111,27 @@ def _png() -> bytes:
     return image_bytes(64, 64)
 
 
-def test_a_job_card_waits_with_try_again_and_give_up(open_window: Any, make_services: Any, qtbot: Any) -> None:
+def test_a_job_card_waits_with_try_again_and_give_up(
+    open_window: Any, make_services: Any, qtbot: Any
+) -> None:
     Flaky.up = False
     svc = make_services()
-    info = ProviderInfo(id="flaky", label="Flaky", protocol="test", capabilities=Capabilities(max_references=1),
-                        default_base_url="https://flaky.example", needs_key=False).bind(Flaky)
+    info = ProviderInfo(
+        id="flaky",
+        label="Flaky",
+        protocol="test",
+        capabilities=Capabilities(max_references=1),
+        default_base_url="https://flaky.example",
+        needs_key=False,
+    ).bind(Flaky)
     svc.registry._infos["flaky"] = info
     w = open_window(svc, resume=False)
     rec = svc.runner.create(EditRequest(prompt="x", provider="flaky"))
     svc.runner.start(rec.id)
-    qtbot.waitUntil(lambda: w.jobs_panel.card(rec.id) is not None and
-                    w.jobs_panel.card(rec.id).state == "interrupted", timeout=10000)
+    qtbot.waitUntil(
+        lambda: w.jobs_panel.card(rec.id) is not None and w.jobs_panel.card(rec.id).state == "interrupted",
+        timeout=10000,
+    )
     card = w.jobs_panel.card(rec.id)
     assert card.sentence.text() == "Waiting for Flaky — will fetch it."
     assert card.state_label.text().startswith("Waiting")
@@ -133,8 +147,9 @@ def test_a_job_card_waits_with_try_again_and_give_up(open_window: Any, make_serv
     qtbot.waitUntil(lambda: not card.retry.isVisibleTo(w))
 
 
-def test_a_round_while_offline_marks_nothing_failed(open_window: Any, make_services: Any, qtbot: Any,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_round_while_offline_marks_nothing_failed(
+    open_window: Any, make_services: Any, qtbot: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A BFL job sent to a host that no longer answers: the window's round leaves it waiting."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -149,9 +164,15 @@ def test_a_round_while_offline_marks_nothing_failed(open_window: Any, make_servi
     svc.runner.sleep = no_wait
     url = f"http://127.0.0.1:{port}"
     rec = svc.history.create(EditRequest(prompt="on a train", provider="bfl"))
-    svc.history.update(rec.id, state="interrupted", provider_job_id="b-1", submits=1,
-                       handle={"id": "b-1", "polling_url": f"{url}/v1/get_result?id=b-1"},
-                       endpoint={"profile": "bfl", "base_url": url}, error_kind="network")
+    svc.history.update(
+        rec.id,
+        state="interrupted",
+        provider_job_id="b-1",
+        submits=1,
+        handle={"id": "b-1", "polling_url": f"{url}/v1/get_result?id=b-1"},
+        endpoint={"profile": "bfl", "base_url": url},
+        error_kind="network",
+    )
     w = open_window(svc, resume=False)
     finished: list[tuple[int, int]] = []
     w.recovery.roundFinished.connect(lambda n, ok: finished.append((n, ok)))

@@ -43,9 +43,15 @@ CURRENT = "Current settings"
 
 
 class BatchDialog(QDialog):
-    def __init__(self, services: Services, request: EditRequest, *, preset: str | None = None,
-                 history_selection: Callable[[], list[Path]] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        request: EditRequest,
+        *,
+        preset: str | None = None,
+        history_selection: Callable[[], list[Path]] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.services = services
         self.base = request
@@ -63,8 +69,10 @@ class BatchDialog(QDialog):
         self.destroyed.connect(lambda *_: self.store.close())
 
         lay = QVBoxLayout(self)
-        intro = QLabel("Apply one edit to many images: each becomes image 1, the references in the tray follow "
-                       "it. The whole batch is priced before anything is sent.")
+        intro = QLabel(
+            "Apply one edit to many images: each becomes image 1, the references in the tray follow "
+            "it. The whole batch is priced before anything is sent."
+        )
         intro.setWordWrap(True)
         lay.addWidget(intro)
         self.list = QListWidget()
@@ -80,7 +88,12 @@ class BatchDialog(QDialog):
         self.add_selection_button.clicked.connect(self._add_selection)
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(lambda: self.set_inputs([]))
-        for b in (self.add_folder_button, self.add_files_button, self.add_selection_button, self.clear_button):
+        for b in (
+            self.add_folder_button,
+            self.add_files_button,
+            self.add_selection_button,
+            self.clear_button,
+        ):
             row.addWidget(b)
         row.addStretch(1)
         lay.addLayout(row)
@@ -132,8 +145,9 @@ class BatchDialog(QDialog):
         buttons.addWidget(self.manifest_label, 1)
         self.stop_button = QPushButton("S&top")
         self.stop_button.setEnabled(False)
-        self.stop_button.setToolTip("Launch nothing more; running jobs finish (or are cancelled where the "
-                                    "provider can)")
+        self.stop_button.setToolTip(
+            "Launch nothing more; running jobs finish (or are cancelled where the provider can)"
+        )
         self.stop_button.clicked.connect(self.stop)
         self.close_button = QPushButton("Close")
         self.close_button.clicked.connect(self.close)
@@ -210,9 +224,11 @@ class BatchDialog(QDialog):
         try:
             template.resolved().validate()
             if len(template.references) + 1 > info.capabilities.max_references:
-                raise BadInput(f"{info.display_name} takes at most {info.capabilities.max_references} images: "
-                               f"with each input as image 1 that leaves {info.capabilities.max_references - 1} "
-                               f"for the tray (it has {len(template.references)}).")
+                raise BadInput(
+                    f"{info.display_name} takes at most {info.capabilities.max_references} images: "
+                    f"with each input as image 1 that leaves {info.capabilities.max_references - 1} "
+                    f"for the tray (it has {len(template.references)})."
+                )
         except BadInput as exc:
             self.price.set_total("")
             self.price.set_refusal(str(exc))
@@ -229,13 +245,16 @@ class BatchDialog(QDialog):
         self.items = items
         good = [it for it in items if it.status != BAD_INPUT]
         bad = len(items) - len(good)
-        usd: float | None = None if any(it.quote_usd is None for it in good) else sum(it.quote_usd or 0.0
-                                                                                       for it in good)
+        usd: float | None = (
+            None if any(it.quote_usd is None for it in good) else sum(it.quote_usd or 0.0 for it in good)
+        )
         self.total_usd = usd
         money = theme.money(usd)
         note = f"{bad} of them cannot be used and will be skipped." if bad else ""
-        self.price.set_total(f"Total: {money} for {len(good)} input{'s' if len(good) != 1 else ''} on "
-                             f"{info.display_name}", note)
+        self.price.set_total(
+            f"Total: {money} for {len(good)} input{'s' if len(good) != 1 else ''} on {info.display_name}",
+            note,
+        )
         ok = self.price.check_spend(svc, usd)
         self.launch_button.setText(f"Launch {len(good)} edit{'s' if len(good) != 1 else ''}  ·  {money}")
         self.launch_button.setEnabled(bool(good) and ok)
@@ -255,19 +274,34 @@ class BatchDialog(QDialog):
         out = Path(self.out.text()).expanduser()
         extras = tuple(template.references)
         inputs = [str(p) for p in self.inputs]
-        batch = self.store.create(key=batch_key(template, inputs, [r.sha256 for r in extras], out),
-                                  request=template.with_(references=()), inputs=inputs,
-                                  extras=[r.sha256 for r in extras], out_dir=str(out.resolve()), items=self.items)
+        batch = self.store.create(
+            key=batch_key(template, inputs, [r.sha256 for r in extras], out),
+            request=template.with_(references=()),
+            inputs=inputs,
+            extras=[r.sha256 for r in extras],
+            out_dir=str(out.resolve()),
+            items=self.items,
+        )
         self.batch = batch
-        self.run = BatchRun(svc, self.store, batch, extras, limit=info.capabilities.max_concurrency, parent=self)
+        self.run = BatchRun(
+            svc, self.store, batch, extras, limit=info.capabilities.max_concurrency, parent=self
+        )
         self.run.progressed.connect(self._progressed)
         self.run.finished.connect(self._finished)
         self.bar.setRange(0, self.run.total)
         self.card.setVisible(True)
         self.manifest_label.setText(f"Manifest: {batch.manifest_path}")
         self._progressed(self.run.progress())
-        for w in (self.launch_button, self.add_folder_button, self.add_files_button, self.add_selection_button,
-                  self.clear_button, self.settings, self.provider, self.out):
+        for w in (
+            self.launch_button,
+            self.add_folder_button,
+            self.add_files_button,
+            self.add_selection_button,
+            self.clear_button,
+            self.settings,
+            self.provider,
+            self.out,
+        ):
             w.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.run.start()
@@ -282,12 +316,21 @@ class BatchDialog(QDialog):
         self.sheet_button.setEnabled(True)
         c = summary.counts
         words = [f"{c.get('succeeded', 0)} succeeded"] + [
-            f"{c[k]} {w}" for k, w in (("failed", "failed"), ("bad_input", "could not be used"),
-                                       ("moderated", "moderated"), ("interrupted", "still at the provider"),
-                                       ("cancelled", "cancelled"), ("not_launched", "not launched"))
-            if c.get(k)]
-        self.status.setText(f"Done: {', '.join(words)} · ${summary.spent_usd:.2f} spent."
-                            + (f"\n{summary.stopped}" if summary.stopped else ""))
+            f"{c[k]} {w}"
+            for k, w in (
+                ("failed", "failed"),
+                ("bad_input", "could not be used"),
+                ("moderated", "moderated"),
+                ("interrupted", "still at the provider"),
+                ("cancelled", "cancelled"),
+                ("not_launched", "not launched"),
+            )
+            if c.get(k)
+        ]
+        self.status.setText(
+            f"Done: {', '.join(words)} · ${summary.spent_usd:.2f} spent."
+            + (f"\n{summary.stopped}" if summary.stopped else "")
+        )
 
     def stop(self) -> None:
         if self.run is not None:
@@ -300,7 +343,9 @@ class BatchDialog(QDialog):
         if self.batch is None:
             return
         default = str(Path(self.batch.out_dir) / f"flexstudio-batch-{self.batch.id}-sheet.jpg")
-        path, _ = QFileDialog.getSaveFileName(self, "Export the contact sheet", default, "Images (*.jpg *.png)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the contact sheet", default, "Images (*.jpg *.png)"
+        )
         if path:
             asyncio.ensure_future(self.export_contact_sheet(Path(path)))
 

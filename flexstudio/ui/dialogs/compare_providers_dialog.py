@@ -61,8 +61,14 @@ def adapt(request: EditRequest, info: ProviderInfo) -> tuple[EditRequest, list[s
 class CompareProvidersDialog(QDialog):
     """Choose providers (those with a key, plus the sandbox), see the total, launch one job on each."""
 
-    def __init__(self, services: Services, request: EditRequest, key_status: Mapping[str, str | None],
-                 launch: Launch, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        request: EditRequest,
+        key_status: Mapping[str, str | None],
+        launch: Launch,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.services = services
         self.base = request
@@ -74,10 +80,12 @@ class CompareProvidersDialog(QDialog):
         self.infos: list[ProviderInfo] = []
         self.usable: dict[str, bool] = {}
         lay = QVBoxLayout(self)
-        intro = QLabel(f"Send this edit to several providers at once: the same prompt, {len(request.references)} "
-                       f"reference{'s' if len(request.references) != 1 else ''} and settings, and one seed "
-                       f"({request.seed}) for all, so the comparison is fair. Providers without a key are "
-                       "greyed (add keys in Settings → Keys).")
+        intro = QLabel(
+            f"Send this edit to several providers at once: the same prompt, {len(request.references)} "
+            f"reference{'s' if len(request.references) != 1 else ''} and settings, and one seed "
+            f"({request.seed}) for all, so the comparison is fair. Providers without a key are "
+            "greyed (add keys in Settings → Keys)."
+        )
         intro.setWordWrap(True)
         lay.addWidget(intro)
         self.table = QTableWidget(0, 4)
@@ -137,7 +145,9 @@ class CompareProvidersDialog(QDialog):
             q = self.services.quote(req)
             name = QTableWidgetItem(info.display_name + ("" if usable else "  — no key"))
             name.setData(Qt.ItemDataRole.UserRole, info.id)
-            flags = Qt.ItemFlag.ItemIsUserCheckable | (Qt.ItemFlag.ItemIsEnabled if usable else Qt.ItemFlag.NoItemFlags)
+            flags = Qt.ItemFlag.ItemIsUserCheckable | (
+                Qt.ItemFlag.ItemIsEnabled if usable else Qt.ItemFlag.NoItemFlags
+            )
             name.setFlags(flags)
             chosen = usable and (info.id == current or info.id in keyed or (not keyed and not info.needs_key))
             name.setCheckState(Qt.CheckState.Checked if chosen else Qt.CheckState.Unchecked)
@@ -183,7 +193,9 @@ class CompareProvidersDialog(QDialog):
         reqs = [adapt(self.base, info)[0] for info in chosen]
         quotes = [self.services.quote(r) for r in reqs]
         registry = self.services.registry
-        money, note, usd = money_total(quotes, lambda pid: registry.get(pid).label if pid in registry else pid)
+        money, note, usd = money_total(
+            quotes, lambda pid: registry.get(pid).label if pid in registry else pid
+        )
         n = len(chosen)
         self.price.set_total(f"Total for {n} provider{'s' if n != 1 else ''}: {money}", note)
         ok = self.price.check_spend(self.services, usd) if n else True
@@ -192,11 +204,15 @@ class CompareProvidersDialog(QDialog):
         if chosen:
             limit = min(i.capabilities.max_references for i in chosen)
             tight = [i.label for i in chosen if i.capabilities.max_references == limit]
-            text = (f"Reference limit for this comparison: {limit} — the smallest among the chosen "
-                    f"({', '.join(tight)}); the tray has {refs}.")
+            text = (
+                f"Reference limit for this comparison: {limit} — the smallest among the chosen "
+                f"({', '.join(tight)}); the tray has {refs}."
+            )
             if refs > limit:
-                problem = (f" Remove {refs - limit} reference{'s' if refs - limit > 1 else ''} or untick "
-                           f"{', '.join(tight)} to launch.")
+                problem = (
+                    f" Remove {refs - limit} reference{'s' if refs - limit > 1 else ''} or untick "
+                    f"{', '.join(tight)} to launch."
+                )
             self.refs_note.setText(text + problem)
             self.refs_note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};" if problem else "")
         else:
@@ -221,8 +237,10 @@ class CompareProvidersDialog(QDialog):
         if not spend_ok:
             return self.price.refusal.text() or "Your spending limit stops this comparison.", ""
         if n == 1:
-            return "", ("Only the Sandbox runs without a key, so this runs it alone, to show how a comparison "
-                        "looks. Add API keys in Settings → Keys to compare real providers.")
+            return "", (
+                "Only the Sandbox runs without a key, so this runs it alone, to show how a comparison "
+                "looks. Add API keys in Settings → Keys to compare real providers."
+            )
         return "", ""
 
     def launch(self) -> bool:

@@ -21,9 +21,11 @@ class HistoryFaultDialog(QMessageBox):
         self.setWindowTitle("The history cannot be read — FlexStudio")
         self.setTextFormat(Qt.TextFormat.PlainText)  # a path or an error text is shown as written
         self.setText(f"The history file {fault.path} cannot be read ({fault.detail}).")
-        self.setInformativeText(f"FlexStudio can move it aside to {aside_name(fault.path).name} — the old file "
-                                "is kept, next to it — and start with a fresh history. Your images in the "
-                                "history folder are not touched.")
+        self.setInformativeText(
+            f"FlexStudio can move it aside to {aside_name(fault.path).name} — the old file "
+            "is kept, next to it — and start with a fresh history. Your images in the "
+            "history folder are not touched."
+        )
         self.move_button = self.addButton(MOVE_ASIDE, QMessageBox.ButtonRole.AcceptRole)
         self.quit_button = self.addButton("Quit", QMessageBox.ButtonRole.RejectRole)
         self.setDefaultButton(self.move_button)

@@ -30,14 +30,16 @@ if TYPE_CHECKING:
     from ..models.thumbs import ThumbnailCache
 
 COLUMNS = ("Job", "Provider", "State", "Cost", "Branch total", "When", "Prompt")
-THUMB = 128   # the size asked of the thumbnail cache (the history list asks the same: one decode)
-ICON = 56     # painted size of a node's thumbnail
+THUMB = 128  # the size asked of the thumbnail cache (the history list asks the same: one decode)
+ICON = 56  # painted size of a node's thumbnail
 SNIPPET = 48  # characters of the prompt shown on the node
 
 
 def snippet(prompt: str) -> str:
     text = " ".join(prompt.split())
-    return f"“{text[:SNIPPET].rstrip()}…”" if len(text) > SNIPPET else (f"“{text}”" if text else "(no prompt)")
+    return (
+        f"“{text[:SNIPPET].rstrip()}…”" if len(text) > SNIPPET else (f"“{text}”" if text else "(no prompt)")
+    )
 
 
 def cost_of(rec: JobRecord) -> float:
@@ -45,11 +47,17 @@ def cost_of(rec: JobRecord) -> float:
 
 
 class LineageDialog(QDialog):
-    showRequested = Signal(object)     # JobRecord
+    showRequested = Signal(object)  # JobRecord
     restoreRequested = Signal(object)  # JobRecord
 
-    def __init__(self, history: History, job_id: str, label: Callable[[str], str],
-                 parent: QWidget | None = None, thumbs: ThumbnailCache | None = None) -> None:
+    def __init__(
+        self,
+        history: History,
+        job_id: str,
+        label: Callable[[str], str],
+        parent: QWidget | None = None,
+        thumbs: ThumbnailCache | None = None,
+    ) -> None:
         super().__init__(parent)
         self.history = history
         self.thumbs = thumbs
@@ -116,8 +124,11 @@ class LineageDialog(QDialog):
         if len(chain) == 1:
             head = f"Job {self.job_id} was not made from another job's result."
         else:
-            head = (f"Job {self.job_id} was made, step by step, from: " + " → ".join(steps)
-                    + f". This branch cost {theme.money(self.chain_cost)}.")
+            head = (
+                f"Job {self.job_id} was made, step by step, from: "
+                + " → ".join(steps)
+                + f". This branch cost {theme.money(self.chain_cost)}."
+            )
         self.chain_label.setText(head)
         self.rows = self.history.lineage_tree(root.id)
         self.tree.clear()
@@ -126,11 +137,17 @@ class LineageDialog(QDialog):
         mark = None
         for depth, rec, total in self.rows:
             self.records[rec.id] = rec
-            item = QTreeWidgetItem([
-                f"job {rec.id} · {theme.money(cost_of(rec))}\n{snippet(rec.request.prompt)}",
-                self._label(rec.provider), rec.state, theme.money(cost_of(rec)),
-                theme.money(total), time.strftime("%d %b %H:%M", time.localtime(rec.created_at)),
-                rec.request.prompt[:120]])
+            item = QTreeWidgetItem(
+                [
+                    f"job {rec.id} · {theme.money(cost_of(rec))}\n{snippet(rec.request.prompt)}",
+                    self._label(rec.provider),
+                    rec.state,
+                    theme.money(cost_of(rec)),
+                    theme.money(total),
+                    time.strftime("%d %b %H:%M", time.localtime(rec.created_at)),
+                    rec.request.prompt[:120],
+                ]
+            )
             item.setData(0, Qt.ItemDataRole.UserRole, rec.id)
             item.setToolTip(0, rec.request.prompt)
             self._set_thumbnail(item, rec)
@@ -151,12 +168,15 @@ class LineageDialog(QDialog):
             self.tree.setCurrentItem(mark)
         whole = sum(cost_of(r) for _d, r, _t in self.rows)
         if len(self.rows) == 1:
-            self.total_label.setText(f"Nothing was made from job {root.id}'s result yet; it cost "
-                                     f"{theme.money(whole)}.")
+            self.total_label.setText(
+                f"Nothing was made from job {root.id}'s result yet; it cost {theme.money(whole)}."
+            )
         else:
-            self.total_label.setText(f"{len(self.rows)} jobs grew from job {root.id}; together they cost "
-                                     f"{theme.money(whole)}. “Branch total” is the cost from the root down to "
-                                     "each job.")
+            self.total_label.setText(
+                f"{len(self.rows)} jobs grew from job {root.id}; together they cost "
+                f"{theme.money(whole)}. “Branch total” is the cost from the root down to "
+                "each job."
+            )
 
     def _set_thumbnail(self, item: QTreeWidgetItem, rec: JobRecord) -> None:
         sha = rec.outputs[0].sha256 if rec.outputs else None

@@ -83,7 +83,9 @@ class SavePresetDialog(QDialog):
         self.note.setFont(theme.small_font(self))
         self.note.setAccessibleName("Preset note")
         lay.addWidget(self.note)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
@@ -94,8 +96,10 @@ class SavePresetDialog(QDialog):
     def _summary(self) -> str:
         r = self.wb.request
         size = f"{r.size[0]}×{r.size[1]}" if r.size else "auto size"
-        return (f"{r.steps} steps, guidance {r.guidance:g}, {size}, {r.output_format.upper()}, safety {r.safety}"
-                f"{', upsampling' if r.prompt_upsampling else ''}. Keys are never saved in a preset.")
+        return (
+            f"{r.steps} steps, guidance {r.guidance:g}, {size}, {r.output_format.upper()}, safety {r.safety}"
+            f"{', upsampling' if r.prompt_upsampling else ''}. Keys are never saved in a preset."
+        )
 
     def _problem(self) -> str | None:
         name = self.name.text().strip()
@@ -123,10 +127,13 @@ class SavePresetDialog(QDialog):
             self.note.setText(f"Replaces your preset “{existing.name}”.")
 
     def preset(self) -> Preset:
-        return self.wb.capture_preset(self.name.text().strip(), seed_policy=self.seed_policy.currentData(),
-                                      prompt_template=self.template.text().strip() or None,
-                                      include_provider=self.include_provider.isChecked(),
-                                      description=self.description.text().strip())
+        return self.wb.capture_preset(
+            self.name.text().strip(),
+            seed_policy=self.seed_policy.currentData(),
+            prompt_template=self.template.text().strip() or None,
+            include_provider=self.include_provider.isChecked(),
+            description=self.description.text().strip(),
+        )
 
     def accept(self) -> None:
         problem = self._problem()
@@ -146,7 +153,7 @@ class SavePresetDialog(QDialog):
 class PresetManager(QDialog):
     """Every preset, with apply, rename (or copy, for a built-in), delete, import and export."""
 
-    changed = Signal(str)        # a preset name to select ("" = none)
+    changed = Signal(str)  # a preset name to select ("" = none)
     applyRequested = Signal(str)
     batchRequested = Signal(str)  # a preset name: open "Batch…" with it
 
@@ -187,7 +194,13 @@ class PresetManager(QDialog):
         self.batch_button.clicked.connect(self._batch)
         close = QPushButton("Close")
         close.clicked.connect(self.close)
-        for b in (self.apply_button, self.batch_button, self.delete_button, self.import_button, self.export_button):
+        for b in (
+            self.apply_button,
+            self.batch_button,
+            self.delete_button,
+            self.import_button,
+            self.export_button,
+        ):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(close)
@@ -230,7 +243,9 @@ class PresetManager(QDialog):
             b.setEnabled(p is not None)
         self.delete_button.setEnabled(p is not None and not p.builtin)
         self.rename_button.setText("Save a &copy as" if p is not None and p.builtin else "&Rename")
-        self.details.setText("" if p is None else (p.description + "\n" if p.description else "") + describe(p))
+        self.details.setText(
+            "" if p is None else (p.description + "\n" if p.description else "") + describe(p)
+        )
 
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setText(text)

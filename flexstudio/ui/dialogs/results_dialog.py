@@ -40,11 +40,19 @@ if TYPE_CHECKING:
     from ...storage.history import JobRecord
     from ..models.thumbs import ThumbnailCache
 
-PICTURE = 224       # a comparison card's picture (px)
+PICTURE = 224  # a comparison card's picture (px)
 SWEEP_PICTURE = 160  # a sweep card's: more of the grid on screen
-FIELD_WORDS = {"prompt": "prompt", "references": "references", "steps": "steps", "guidance": "guidance",
-               "seed": "seed", "size": "size", "output_format": "format", "safety": "safety",
-               "prompt_upsampling": "upsampling"}
+FIELD_WORDS = {
+    "prompt": "prompt",
+    "references": "references",
+    "steps": "steps",
+    "guidance": "guidance",
+    "seed": "seed",
+    "size": "size",
+    "output_format": "format",
+    "safety": "safety",
+    "prompt_upsampling": "upsampling",
+}
 
 
 def handling_lines(caps: Capabilities) -> list[tuple[Support, str]]:
@@ -74,8 +82,15 @@ class ResultCard(QFrame):
     showRequested = Signal(str)
     ticked = Signal()
 
-    def __init__(self, job_id: str, title: str, caps: Capabilities | None, *, compact: bool = False,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        title: str,
+        caps: Capabilities | None,
+        *,
+        compact: bool = False,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.job_id = job_id
         self.size_px = SWEEP_PICTURE if compact else PICTURE
@@ -94,8 +109,10 @@ class ResultCard(QFrame):
         self.picture.setFixedSize(self.size_px, self.size_px)
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setAccessibleName(f"Picture of job {job_id}")
-        self.picture.setStyleSheet(f"background: {theme.palette().color(theme.palette().ColorRole.Midlight).name()};"
-                                   " border-radius: 4px;")
+        self.picture.setStyleSheet(
+            f"background: {theme.palette().color(theme.palette().ColorRole.Midlight).name()};"
+            " border-radius: 4px;"
+        )
         self.state_label = QLabel()
         self.state_label.setWordWrap(True)
         self.state_label.setFont(theme.small_font(self))
@@ -117,7 +134,9 @@ class ResultCard(QFrame):
             lines = handling_lines(caps)
             accents = {Support.IGNORED: "#e8590c", Support.RENAMED: "#1c7ed6", Support.CONVERTED: "#ae3ec9"}
             html = "<br>".join(
-                (f"<span style='color:{accents[s]}'>{text}</span>" if s in accents else text) for s, text in lines)
+                (f"<span style='color:{accents[s]}'>{text}</span>" if s in accents else text)
+                for s, text in lines
+            )
             self.handling.setText(html)
             self.handling.setToolTip("What this provider did with each setting of the request")
             lay.addWidget(self.handling)
@@ -151,17 +170,20 @@ class ResultCard(QFrame):
     def update_event(self, ev: JobEvent) -> None:
         self.state = ev.state
         accent = theme.STATE_ACCENTS.get(ev.state, "#868e96")
-        self.state_label.setText(f"<span style='color:{accent}'>●</span> {STATE_WORDS.get(ev.state, ev.state)} — "
-                                 f"{html.escape(outcome_text(ev))}")  # the provider's words, literally
+        self.state_label.setText(
+            f"<span style='color:{accent}'>●</span> {STATE_WORDS.get(ev.state, ev.state)} — "
+            f"{html.escape(outcome_text(ev))}"
+        )  # the provider's words, literally
 
     def update_record(self, rec: JobRecord) -> None:
         self.record = rec
         self.state = rec.state
         accent = theme.STATE_ACCENTS.get(rec.state, "#868e96")
         sentence = rec.error_message or rec.message or ""
-        self.state_label.setText(f"<span style='color:{accent}'>●</span> {STATE_WORDS.get(rec.state, rec.state)}"
-                                 + (f" — {html.escape(sentence)}" if sentence and rec.state != JobState.SUCCEEDED
-                                    else ""))
+        self.state_label.setText(
+            f"<span style='color:{accent}'>●</span> {STATE_WORDS.get(rec.state, rec.state)}"
+            + (f" — {html.escape(sentence)}" if sentence and rec.state != JobState.SUCCEEDED else "")
+        )
         latency = f"{rec.latency_s:.1f} s" if rec.latency_s is not None else "— s"
         billed = theme.money(rec.billed_usd) if rec.billed_usd is not None else "not reported"
         quoted = theme.money(rec.quote_usd) if rec.quote_usd is not None else "unknown"
@@ -173,7 +195,9 @@ class ResultCard(QFrame):
         self.winner.setChecked(on)
         self.winner.setText("★ Winner" if on else "Pick as winner")
         accent = "#f59f00"
-        self.setStyleSheet(f"QFrame#resultcard {{ border: 2px solid {accent}; border-radius: 6px; }}" if on else "")
+        self.setStyleSheet(
+            f"QFrame#resultcard {{ border: 2px solid {accent}; border-radius: 6px; }}" if on else ""
+        )
 
     def set_picture(self, pix: QPixmap | None) -> None:
         if pix is not None and not pix.isNull():
@@ -184,14 +208,23 @@ class ResultCard(QFrame):
 class GroupResults(QDialog):
     """A non-modal window over one group (``group_id``) of jobs."""
 
-    showRequested = Signal(object)              # JobRecord
-    compareRequested = Signal(object, object)   # two JobRecords
+    showRequested = Signal(object)  # JobRecord
+    compareRequested = Signal(object, object)  # two JobRecords
     winnerChosen = Signal(str)
 
-    def __init__(self, group_id: str, kind: str, records: list[JobRecord], *,
-                 capabilities: Callable[[str], Capabilities | None], label: Callable[[str], str],
-                 thumbs: ThumbnailCache, set_winner: Callable[[str], None],
-                 reload: Callable[[str], JobRecord], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        group_id: str,
+        kind: str,
+        records: list[JobRecord],
+        *,
+        capabilities: Callable[[str], Capabilities | None],
+        label: Callable[[str], str],
+        thumbs: ThumbnailCache,
+        set_winner: Callable[[str], None],
+        reload: Callable[[str], JobRecord],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.group_id = group_id
         self.kind = kind
@@ -300,8 +333,12 @@ class GroupResults(QDialog):
             if seed is not None and int(rec.request.seed or 0) != seed:
                 continue
             card = self.cards[rec.id]
-            self.grid.addWidget(card, steps.index(rec.request.steps) + 1, guidance.index(rec.request.guidance) + 1,
-                                Qt.AlignmentFlag.AlignTop)
+            self.grid.addWidget(
+                card,
+                steps.index(rec.request.steps) + 1,
+                guidance.index(rec.request.guidance) + 1,
+                Qt.AlignmentFlag.AlignTop,
+            )
             card.show()
 
     def _show_seed(self, _index: int) -> None:
@@ -339,13 +376,16 @@ class GroupResults(QDialog):
         seeds = {r.request.seed for r in recs}
         if self.kind == "comparison":
             seed = next(iter(seeds)) if len(seeds) == 1 else None
-            what = (f"{len(recs)} providers, the same prompt, references and settings"
-                    + (f", one seed ({seed}) for all" if seed is not None else ""))
+            what = f"{len(recs)} providers, the same prompt, references and settings" + (
+                f", one seed ({seed}) for all" if seed is not None else ""
+            )
         else:
             steps = sorted({r.request.steps for r in recs})
             guidance = sorted({r.request.guidance for r in recs})
-            what = (f"{len(steps)} steps × {len(guidance)} guidance × {len(seeds)} seed"
-                    f"{'s' if len(seeds) != 1 else ''} = {len(recs)} edits on {self._label(recs[0].provider)}")
+            what = (
+                f"{len(steps)} steps × {len(guidance)} guidance × {len(seeds)} seed"
+                f"{'s' if len(seeds) != 1 else ''} = {len(recs)} edits on {self._label(recs[0].provider)}"
+            )
         text = f"{what}. Quoted {theme.money(quoted)} in all"
         unknown = sorted({self._label(r.provider) for r in recs if r.quote_usd is None})
         if unknown:
@@ -354,8 +394,10 @@ class GroupResults(QDialog):
             text += f"; billed {theme.money(sum(billed))} so far"
         self.header.setText(text + "." + seed_text)
         winner = next((r for r in recs if r.winner), None)
-        self.summary.setText(f"{done} of {len(recs)} finished"
-                             + (f" · winner: job {winner.id} ({self._title(winner)})" if winner else ""))
+        self.summary.setText(
+            f"{done} of {len(recs)} finished"
+            + (f" · winner: job {winner.id} ({self._title(winner)})" if winner else "")
+        )
 
     def done_count(self) -> int:
         return sum(1 for r in self.records.values() if is_terminal(r.state))

@@ -37,14 +37,25 @@ if TYPE_CHECKING:
     from ...services import Services
     from ..models.tasks import TaskRunner
 
-KEYS_INTRO_TAIL = ("Keys are never written to FlexStudio's files and never shown again. A provider's usual "
-                   "environment variable wins when it is set.")
-KEYS_INTRO_KEYRING = ("Keys are stored in the system keyring, never in FlexStudio's files, and are never "
-                      "shown again. A provider's usual environment variable wins when it is set.")
+KEYS_INTRO_TAIL = (
+    "Keys are never written to FlexStudio's files and never shown again. A provider's usual "
+    "environment variable wins when it is set."
+)
+KEYS_INTRO_KEYRING = (
+    "Keys are stored in the system keyring, never in FlexStudio's files, and are never "
+    "shown again. A provider's usual environment variable wins when it is set."
+)
 KEYS_INTRO_UNKNOWN = "Asking the system keyring… " + KEYS_INTRO_TAIL
-SOURCE_WORDS = {"env": "from the environment variable {env}", "keyring": "stored in the system keyring",
-                "session": "kept for this session only (no keyring)", None: "no key yet"}
-PROTOCOLS = (("openai_images", "OpenAI-compatible (/images/edits)"), ("bfl", "BFL-compatible (/v1/flux-2-flex)"))
+SOURCE_WORDS = {
+    "env": "from the environment variable {env}",
+    "keyring": "stored in the system keyring",
+    "session": "kept for this session only (no keyring)",
+    None: "no key yet",
+}
+PROTOCOLS = (
+    ("openai_images", "OpenAI-compatible (/images/edits)"),
+    ("bfl", "BFL-compatible (/v1/flux-2-flex)"),
+)
 
 
 async def test_connection(info: ProviderInfo, base_url: str, has_key: bool) -> str:
@@ -56,9 +67,13 @@ async def test_connection(info: ProviderInfo, base_url: str, has_key: bool) -> s
     from urllib.parse import urlsplit
 
     parts = urlsplit(base_url)
-    if not (parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost",
-                                                                                        "::1"))):
-        return f"{info.label}: {base_url} is not an https address; FlexStudio only talks https to the network."
+    if not (
+        parts.scheme == "https"
+        or (parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"))
+    ):
+        return (
+            f"{info.label}: {base_url} is not an https address; FlexStudio only talks https to the network."
+        )
     try:
         async with httpx.AsyncClient(timeout=8.0, follow_redirects=False) as client:
             resp = await client.get(base_url)
@@ -121,12 +136,18 @@ class KeyRow:
         self.source = source
         self.remove_button.setEnabled(source in ("keyring", "session"))
         self.remove_button.setToolTip(
-            "" if source in ("keyring", "session") else
-            f"The key comes from the environment variable {self.info.env_var}: unset it there to remove it."
-            if source == "env" else "No key is saved for this provider, so there is nothing to remove.")
+            ""
+            if source in ("keyring", "session")
+            else f"The key comes from the environment variable {self.info.env_var}: unset it there to remove it."
+            if source == "env"
+            else "No key is saved for this provider, so there is nothing to remove."
+        )
         self.test_button.setEnabled(self.can_test())
-        self.test_button.setToolTip("" if self.can_test() else
-                                    "Save a key first: the test checks that the provider answers with a key set.")
+        self.test_button.setToolTip(
+            ""
+            if self.can_test()
+            else "Save a key first: the test checks that the provider answers with a key set."
+        )
         if source == "env":
             self.edit.setPlaceholderText(f"{self.info.env_var} is set and takes precedence")
 
@@ -139,8 +160,9 @@ class KeyRow:
             text = "Balance: asking…"
         elif answer.get("status") == "ok":
             usd = answer.get("usd")
-            text = f"Balance: {answer['amount']:g} {answer['unit']}" + (f" ({theme.money(usd)})" if usd is not None
-                                                                        else "")
+            text = f"Balance: {answer['amount']:g} {answer['unit']}" + (
+                f" ({theme.money(usd)})" if usd is not None else ""
+            )
         elif answer.get("status") == "no_key":
             text = "Balance: add a key to see it"
         else:
@@ -159,8 +181,11 @@ class KeyRow:
     async def _save(self, key: str) -> None:
         secrets = self.dialog.services.secrets
         where = await asyncio.to_thread(secrets.set, self.info.id, key)
-        self.result.setText("Saved in the system keyring." if where == "keyring" else (secrets.problem or
-                            "Kept for this session only."))
+        self.result.setText(
+            "Saved in the system keyring."
+            if where == "keyring"
+            else (secrets.problem or "Kept for this session only.")
+        )
         await self.dialog.refresh_sources()
 
     def remove(self) -> None:
@@ -177,8 +202,11 @@ class KeyRow:
     def test(self) -> None:
         self.test_button.setEnabled(False)
         self.result.setText("Testing…")
-        self.dialog.tasks.spawn(self._test(), what=f"Testing {self.info.label}",
-                                restore=lambda: self.test_button.setEnabled(self.can_test()))
+        self.dialog.tasks.spawn(
+            self._test(),
+            what=f"Testing {self.info.label}",
+            restore=lambda: self.test_button.setEnabled(self.can_test()),
+        )
 
     async def _test(self) -> None:
         svc = self.dialog.services
@@ -188,8 +216,8 @@ class KeyRow:
 
 
 class SettingsDialog(QDialog):
-    keysChanged = Signal(dict)     # provider id → key source
-    providersChanged = Signal()    # custom endpoints added
+    keysChanged = Signal(dict)  # provider id → key source
+    providersChanged = Signal()  # custom endpoints added
     capsChanged = Signal()
 
     def __init__(self, services: Services, tasks: TaskRunner, parent: QWidget | None = None) -> None:
@@ -249,8 +277,9 @@ class SettingsDialog(QDialog):
             self.key_rows[pid].show_balance({"status": "asking"} if sources.get(pid) else None)
         with_key = [pid for pid in asked if sources.get(pid)]
         if with_key:
-            self.tasks.spawn(self.refresh_balances(with_key), what="Asking for balances", key="balances",
-                             quiet=True)
+            self.tasks.spawn(
+                self.refresh_balances(with_key), what="Asking for balances", key="balances", quiet=True
+            )
 
     async def refresh_balances(self, provider_ids: list[str]) -> None:
         answers = await self.services.balances(provider_ids)
@@ -327,10 +356,14 @@ class SettingsDialog(QDialog):
         self.ep_id.setText(ep.id if ep else "")
         self.ep_id.setReadOnly(ep is not None)
         self.ep_label.setText(ep.label if ep else "")
-        self.ep_protocol.setCurrentIndex(max(0, self.ep_protocol.findData(ep.protocol if ep else "openai_images")))
+        self.ep_protocol.setCurrentIndex(
+            max(0, self.ep_protocol.findData(ep.protocol if ep else "openai_images"))
+        )
         self.ep_url.setText(ep.base_url if ep else "")
         self.ep_model.setText(str(ep.options.get("model", "")) if ep else "")
-        self.ep_auth.setCurrentIndex(max(0, self.ep_auth.findData(ep.options.get("auth", "bearer") if ep else "bearer")))
+        self.ep_auth.setCurrentIndex(
+            max(0, self.ep_auth.findData(ep.options.get("auth", "bearer") if ep else "bearer"))
+        )
 
     def _save_endpoint(self) -> None:
         eid = self.ep_id.text().strip()
@@ -344,8 +377,9 @@ class SettingsDialog(QDialog):
             options["model"] = self.ep_model.text().strip()
         if self.ep_protocol.currentData() == "bfl":
             options["auth"] = self.ep_auth.currentData()
-        ep = CustomEndpoint(id=eid, label=label, protocol=self.ep_protocol.currentData(), base_url=url,
-                            options=options)
+        ep = CustomEndpoint(
+            id=eid, label=label, protocol=self.ep_protocol.currentData(), base_url=url, options=options
+        )
         registry = self.services.registry
         before = len(registry.problems)
         try:
@@ -360,8 +394,10 @@ class SettingsDialog(QDialog):
         self.services.settings.endpoints = eps
         self.services.save_settings()
         self._fill_endpoints()
-        self.ep_result.setText(f"Saved: {info.display_name} is in the provider list. Add its key in the Keys "
-                               "tab (reopen Settings to see it there).")
+        self.ep_result.setText(
+            f"Saved: {info.display_name} is in the provider list. Add its key in the Keys "
+            "tab (reopen Settings to see it there)."
+        )
         self.providersChanged.emit()
 
     def _remove_endpoint(self) -> None:
@@ -379,8 +415,10 @@ class SettingsDialog(QDialog):
     def _spending_tab(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
-        intro = QLabel("FlexStudio warns when a run would pass a warning level, and refuses to send one that "
-                       "would pass a stop level. 0 means no limit.")
+        intro = QLabel(
+            "FlexStudio warns when a run would pass a warning level, and refuses to send one that "
+            "would pass a stop level. 0 means no limit."
+        )
         intro.setWordWrap(True)
         lay.addWidget(intro)
         grid = QGridLayout()
@@ -388,8 +426,9 @@ class SettingsDialog(QDialog):
         grid.addWidget(QLabel("Stop at"), 0, 2)
         self.cap_boxes: dict[str, QDoubleSpinBox] = {}
         caps = self.services.settings.caps
-        for r, (period, label) in enumerate((("session", "This session"), ("day", "Per day"),
-                                             ("month", "Per month")), start=1):
+        for r, (period, label) in enumerate(
+            (("session", "This session"), ("day", "Per day"), ("month", "Per month")), start=1
+        ):
             grid.addWidget(QLabel(label), r, 0)
             for c, kind in enumerate(("warn", "stop"), start=1):
                 box = QDoubleSpinBox()
@@ -428,14 +467,18 @@ class SettingsDialog(QDialog):
         row.addWidget(self.export_dir, 1)
         row.addWidget(browse)
         form.addRow("Export folder", row)
-        note = QLabel("Exported images carry their settings (the A1111 “parameters” text and the full "
-                      "request), so dropping one back on FlexStudio or another tool restores them.")
+        note = QLabel(
+            "Exported images carry their settings (the A1111 “parameters” text and the full "
+            "request), so dropping one back on FlexStudio or another tool restores them."
+        )
         note.setWordWrap(True)
         form.addRow(note)
         return page
 
     def _browse(self) -> None:
-        folder = ask.existing_folder(self, "Export folder", self.export_dir.text() or str(default_export_dir()))
+        folder = ask.existing_folder(
+            self, "Export folder", self.export_dir.text() or str(default_export_dir())
+        )
         if folder:
             self.export_dir.setText(folder)
             self._export_edited()

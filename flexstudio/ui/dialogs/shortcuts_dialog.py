@@ -22,14 +22,18 @@ def rows(groups: Iterable[tuple[str, Iterable[QAction]]]) -> list[tuple[str, str
     out = []
     for group, actions in groups:
         for a in actions:
-            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts() if not k.isEmpty())
+            keys = ", ".join(
+                k.toString(QKeySequence.SequenceFormat.NativeText) for k in a.shortcuts() if not k.isEmpty()
+            )
             if keys:
                 out.append((group, a.text().replace("&", "").split("\t")[0], keys))
     return out
 
 
 class ShortcutSheet(QDialog):
-    def __init__(self, groups: Iterable[tuple[str, Iterable[QAction]]], parent: QWidget | None = None) -> None:
+    def __init__(
+        self, groups: Iterable[tuple[str, Iterable[QAction]]], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts — FlexStudio")
         self.setModal(False)

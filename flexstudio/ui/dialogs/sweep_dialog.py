@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 class SweepDialog(QDialog):
     """Steps × guidance × seed axes (lists or ranges, A1111 style), the grid size and its total price."""
 
-    def __init__(self, services: Services, request: EditRequest, launch: Launch,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, services: Services, request: EditRequest, launch: Launch, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.services = services
         self.base = request
@@ -45,9 +46,11 @@ class SweepDialog(QDialog):
         self.setAccessibleName("Sweep")
         self.resize(560, 380)
         lay = QVBoxLayout(self)
-        intro = QLabel(f"Run the current edit on {info.display_name} once for every combination of the values "
-                       "below. Write lists (<b>28, 50</b>) or ranges: <b>20-50 (+10)</b> steps by 10, "
-                       "<b>1-10 [5]</b> five values spread from 1 to 10.")
+        intro = QLabel(
+            f"Run the current edit on {info.display_name} once for every combination of the values "
+            "below. Write lists (<b>28, 50</b>) or ranges: <b>20-50 (+10)</b> steps by 10, "
+            "<b>1-10 [5]</b> five values spread from 1 to 10."
+        )
         intro.setWordWrap(True)
         lay.addWidget(intro)
         form = QFormLayout()
@@ -113,9 +116,11 @@ class SweepDialog(QDialog):
             return
         sw = self.sweep
         self.size_label.setStyleSheet("")
-        self.size_label.setText(f"{len(sw.steps)} steps × {len(sw.guidance)} guidance × {len(sw.seeds)} seed"
-                                f"{'s' if len(sw.seeds) != 1 else ''} = {sw.size} edit{'s' if sw.size != 1 else ''} "
-                                f"on {self.info.display_name}")
+        self.size_label.setText(
+            f"{len(sw.steps)} steps × {len(sw.guidance)} guidance × {len(sw.seeds)} seed"
+            f"{'s' if len(sw.seeds) != 1 else ''} = {sw.size} edit{'s' if sw.size != 1 else ''} "
+            f"on {self.info.display_name}"
+        )
         caps = self.info.capabilities
         notes = []
         for field, values, word in (("steps", sw.steps, "steps"), ("guidance", sw.guidance, "guidance")):
@@ -132,10 +137,16 @@ class SweepDialog(QDialog):
         quotes = [self.services.quote(r) for r in self.requests()]
         money, note, usd = money_total(quotes)
         each = quotes[0] if quotes else None
-        per = f" ({sw.size} × {theme.money(each.usd, approximate=each.approximate)})" if each is not None else ""
+        per = (
+            f" ({sw.size} × {theme.money(each.usd, approximate=each.approximate)})"
+            if each is not None
+            else ""
+        )
         if usd is None:
-            note = (f"{self.info.label}'s price is not known, so neither is the total; spending limits "
-                    "count it as nothing.")
+            note = (
+                f"{self.info.label}'s price is not known, so neither is the total; spending limits "
+                "count it as nothing."
+            )
         self.price.set_total(f"Total: {money}{per}", note)
         ok = self.price.check_spend(self.services, usd)
         self.launch_button.setText(f"Launch {sw.size} edit{'s' if sw.size != 1 else ''}  ·  {money}")

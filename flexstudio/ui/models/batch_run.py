@@ -37,17 +37,30 @@ class Progress:
     def text(self) -> str:
         eta = ""
         if self.running and self.eta_s is not None:
-            eta = f" · about {self.eta_s / 60:.0f} min left" if self.eta_s >= 90 else f" · about {self.eta_s:.0f} s left"
+            eta = (
+                f" · about {self.eta_s / 60:.0f} min left"
+                if self.eta_s >= 90
+                else f" · about {self.eta_s:.0f} s left"
+            )
         fails = f" · {self.failed} not done" if self.failed else ""
         return f"{self.done} of {self.total} done{eta} · ${self.spent_usd:.2f} spent{fails}"
 
 
 class BatchRun(QObject):
     progressed = Signal(object)  # Progress, coalesced
-    finished = Signal(object)    # jobs.batch.Summary
+    finished = Signal(object)  # jobs.batch.Summary
 
-    def __init__(self, services: Services, store: BatchStore, batch: Batch, extras: tuple[ImageRef, ...], *,
-                 limit: int, max_cost: float | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        store: BatchStore,
+        batch: Batch,
+        extras: tuple[ImageRef, ...],
+        *,
+        limit: int,
+        max_cost: float | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.services = services
         self.store = store
@@ -64,10 +77,17 @@ class BatchRun(QObject):
         self._running = False
         self.summary: Any = None
         self.scheduler = BatchScheduler(
-            runner=services.runner, store=store, batch=batch, extras=extras,
-            import_file=services.import_reference_file, quote=lambda r: services.quote(r).usd,
+            runner=services.runner,
+            store=store,
+            batch=batch,
+            extras=extras,
+            import_file=services.import_reference_file,
+            quote=lambda r: services.quote(r).usd,
             write_output=output_writer(services.blobs, services.registry, Path(batch.out_dir)),
-            limit=limit, max_cost=max_cost, on_item=self._item)
+            limit=limit,
+            max_cost=max_cost,
+            on_item=self._item,
+        )
         self._timer = QTimer(self)
         self._timer.setInterval(COALESCE_MS)
         self._timer.timeout.connect(self._publish)
@@ -85,8 +105,15 @@ class BatchRun(QObject):
         if self._running and self._done >= 3:
             rate = self._done / max(1e-6, time.monotonic() - self._started)
             eta = (self.total - self._done) / rate
-        return Progress(self._done, self.total, self._failed, self.scheduler.spent, eta, self._running,
-                        self.scheduler.summary.stopped or "")
+        return Progress(
+            self._done,
+            self.total,
+            self._failed,
+            self.scheduler.spent,
+            eta,
+            self._running,
+            self.scheduler.summary.stopped or "",
+        )
 
     def _publish(self) -> None:
         if self._dirty:

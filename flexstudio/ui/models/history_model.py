@@ -34,8 +34,13 @@ class Filters:
     kind: str | None = None  # "single", "comparison", "sweep", "batch"
 
     def kwargs(self) -> dict[str, Any]:
-        return {"search": self.search or None, "provider": self.provider, "states": self.states or None,
-                "favourite": self.favourite or None, "group_kind": self.kind}
+        return {
+            "search": self.search or None,
+            "provider": self.provider,
+            "states": self.states or None,
+            "favourite": self.favourite or None,
+            "group_kind": self.kind,
+        }
 
     def matches(self, rec: JobRecord) -> bool:
         if self.search and self.search.lower() not in rec.request.prompt.lower():
@@ -56,20 +61,25 @@ def tooltip(rec: JobRecord, label: str) -> str:
     state = str(rec.state)
     if rec.state == JobState.INTERRUPTED and rec.handle:
         state = f"interrupted — waiting for {label}, will fetch it (right-click: Try again, Give up)"
-    lines = [f"Job {rec.id} · {label} · {state}",
-             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.created_at)),
-             f"Prompt: {r.prompt[:300]}",
-             f"Steps {r.steps} · guidance {r.guidance:g} · seed {r.seed} · size {size} · "
-             f"{r.output_format.upper()} · safety {r.safety} · upsampling {'on' if r.prompt_upsampling else 'off'}",
-             f"References: {len(r.references)}"]
+    lines = [
+        f"Job {rec.id} · {label} · {state}",
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.created_at)),
+        f"Prompt: {r.prompt[:300]}",
+        f"Steps {r.steps} · guidance {r.guidance:g} · seed {r.seed} · size {size} · "
+        f"{r.output_format.upper()} · safety {r.safety} · upsampling {'on' if r.prompt_upsampling else 'off'}",
+        f"References: {len(r.references)}",
+    ]
     cost = []
     if rec.quote_usd is not None:
         cost.append(f"quoted {money(rec.quote_usd)}")
     if rec.billed_usd is not None:
         cost.append(f"billed {money(rec.billed_usd)}")
     elif rec.state == JobState.MODERATED:  # the provider's rule: may be billed / billing unknown
-        cost.append(rec.message.removeprefix("Moderated — ") if rec.message.startswith("Moderated")
-                    else "billing unknown")
+        cost.append(
+            rec.message.removeprefix("Moderated — ")
+            if rec.message.startswith("Moderated")
+            else "billing unknown"
+        )
     if rec.latency_s is not None:
         cost.append(f"{rec.latency_s:.1f} s")
     if cost:
@@ -98,7 +108,9 @@ class HistoryModel(QStandardItemModel):
         self.registry = registry
         self.thumbs = thumbs
         self.filters = Filters()
-        self.speak: Callable[[JobRecord], str] | None = None  # a row as a screen reader says it (the view sets it)
+        self.speak: Callable[[JobRecord], str] | None = (
+            None  # a row as a screen reader says it (the view sets it)
+        )
         self._rows: list[JobRecord] = []
         self._total = 0
         self._exhausted = False
@@ -161,7 +173,9 @@ class HistoryModel(QStandardItemModel):
     def label(self, provider_id: str) -> str:
         return self.registry.get(provider_id).label if provider_id in self.registry else provider_id
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         if not index.isValid() or index.row() >= len(self._rows):
             return None
         rec = self._rows[index.row()]
@@ -178,8 +192,9 @@ class HistoryModel(QStandardItemModel):
             return speak(rec) if speak is not None else f"{rec.request.prompt[:80]} — {rec.state}"
         return None
 
-    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole
-                ) -> bool:
+    def setData(
+        self, index: QModelIndex | QPersistentModelIndex, value: Any, role: int = Qt.ItemDataRole.EditRole
+    ) -> bool:
         return False  # read-only: records change through the history store
 
     def thumbnail(self, rec: JobRecord) -> Any:
@@ -201,8 +216,9 @@ class HistoryModel(QStandardItemModel):
     def _thumb_ready(self, sha: str, size: int) -> None:
         # One signal for the whole range (the view repaints what it shows): no loop over loaded rows.
         if size == THUMB and self._rows:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self._rows) - 1, 0),
-                                  [Qt.ItemDataRole.DecorationRole])
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, 0), [Qt.ItemDataRole.DecorationRole]
+            )
 
     # ------------------------------------------------------------------ changes
     def upsert(self, job_id: str) -> None:

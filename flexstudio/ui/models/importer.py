@@ -22,8 +22,16 @@ if TYPE_CHECKING:
     from .tasks import TaskRunner
     from .workbench import Workbench
 
-_IMAGE_MIMES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff",
-                "image/avif", "image/heic")
+_IMAGE_MIMES = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+    "image/tiff",
+    "image/avif",
+    "image/heic",
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +83,13 @@ def sources_from_mime(mime: QMimeData) -> list[Source]:
         if isinstance(image, QImage) and not image.isNull():
             return [Source(image=image.copy(), name=f"{unnamed_image()}.png")]
     if remote:
-        return [Source(problem=f"{u} is a web address: FlexStudio adds images from this computer — "
-                       "save the image first, then drop the file.") for u in remote]
+        return [
+            Source(
+                problem=f"{u} is a web address: FlexStudio adds images from this computer — "
+                "save the image first, then drop the file."
+            )
+            for u in remote
+        ]
     text = mime.text().strip() if mime.hasText() else ""
     if text and "\n" not in text and Path(text).is_file():
         return [Source(path=Path(text), name=Path(text).name)]
@@ -94,8 +107,9 @@ class ReferenceImporter(QObject):
     busyChanged = Signal(bool)
     recipeFound = Signal(object, object, str)  # Recipe, the image as an ImageRef, its name
 
-    def __init__(self, services: Services, workbench: Workbench, tasks: TaskRunner,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self, services: Services, workbench: Workbench, tasks: TaskRunner, parent: QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.services = services
         self.workbench = workbench
@@ -120,29 +134,38 @@ class ReferenceImporter(QObject):
         return self.tasks.spawn(self.services.runner.prepare_ahead(refs, wb.info.id), quiet=True)
 
     # ------------------------------------------------------------------ entry points
-    def import_mime(self, mime: QMimeData, *, replace_index: int | None = None,
-                    check_recipe: bool = False) -> asyncio.Task[None] | None:
+    def import_mime(
+        self, mime: QMimeData, *, replace_index: int | None = None, check_recipe: bool = False
+    ) -> asyncio.Task[None] | None:
         sources = sources_from_mime(mime)
         if not sources:
             self.message.emit("warning", "Nothing to add: drop or paste an image, or image files.")
             return None
         return self.import_sources(sources, replace_index=replace_index, check_recipe=check_recipe)
 
-    def import_paths(self, paths: Sequence[str | Path], *, replace_index: int | None = None,
-                     check_recipe: bool = False) -> asyncio.Task[None] | None:
+    def import_paths(
+        self, paths: Sequence[str | Path], *, replace_index: int | None = None, check_recipe: bool = False
+    ) -> asyncio.Task[None] | None:
         if not paths:
             return None
-        return self.import_sources([Source(path=Path(p), name=Path(p).name) for p in paths],
-                                   replace_index=replace_index, check_recipe=check_recipe)
+        return self.import_sources(
+            [Source(path=Path(p), name=Path(p).name) for p in paths],
+            replace_index=replace_index,
+            check_recipe=check_recipe,
+        )
 
-    def import_sources(self, sources: list[Source], *, replace_index: int | None = None,
-                       check_recipe: bool = False) -> asyncio.Task[None]:
+    def import_sources(
+        self, sources: list[Source], *, replace_index: int | None = None, check_recipe: bool = False
+    ) -> asyncio.Task[None]:
         """With ``check_recipe``, one image that carries a recipe (an exported FlexStudio image, an A1111 or
         ComfyUI PNG) is offered through ``recipeFound`` instead of joining the tray."""
         self._set_busy(+1)
         single = len(sources) == 1 and sources[0].image is None and not sources[0].problem
-        coro = self._import_checked(sources[0]) if check_recipe and single and replace_index is None \
+        coro = (
+            self._import_checked(sources[0])
+            if check_recipe and single and replace_index is None
             else self._import(sources, replace_index)
+        )
         return self.tasks.spawn(coro, what="Adding the reference", restore=lambda: self._set_busy(-1))
 
     def _set_busy(self, delta: int) -> None:
@@ -168,8 +191,9 @@ class ReferenceImporter(QObject):
         from ...storage.recipes import provider_names, read_recipe
 
         ref = self._load(src)
-        return ref, read_recipe(self.services.blobs.get(ref.sha256),
-                                providers=provider_names(self.services.registry.all()))
+        return ref, read_recipe(
+            self.services.blobs.get(ref.sha256), providers=provider_names(self.services.registry.all())
+        )
 
     async def _import_checked(self, src: Source) -> None:
         try:
@@ -187,8 +211,11 @@ class ReferenceImporter(QObject):
         wb = self.workbench
         if wb.add_references([ref]):
             return True
-        self.message.emit("warning", f"The tray is full: {wb.info.display_name} takes at most "
-                          f"{wb.caps.max_references} reference images. Remove one first.")
+        self.message.emit(
+            "warning",
+            f"The tray is full: {wb.info.display_name} takes at most "
+            f"{wb.caps.max_references} reference images. Remove one first.",
+        )
         return False
 
     async def _import(self, sources: list[Source], replace_index: int | None) -> None:
@@ -196,8 +223,11 @@ class ReferenceImporter(QObject):
         room = 1 if replace_index is not None else wb.room()
         info = wb.info
         if room == 0:
-            self.message.emit("warning", f"The tray is full: {info.display_name} takes at most "
-                              f"{wb.caps.max_references} reference images. Remove one first.")
+            self.message.emit(
+                "warning",
+                f"The tray is full: {info.display_name} takes at most "
+                f"{wb.caps.max_references} reference images. Remove one first.",
+            )
             return
         # One file at a time, each in a worker thread: several Python threads at once would fight the
         # GUI thread for the GIL. Each picture joins the tray as soon as it is checked.
@@ -219,8 +249,12 @@ class ReferenceImporter(QObject):
                 break
             added += wb.add_references([ref])
         if left_out:
-            problems.append(f"{left_out} image{'s' if left_out > 1 else ''} left out: {info.display_name} takes "
-                            f"at most {wb.caps.max_references} reference images.")
+            problems.append(
+                f"{left_out} image{'s' if left_out > 1 else ''} left out: {info.display_name} takes "
+                f"at most {wb.caps.max_references} reference images."
+            )
         if problems:
-            head = problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + " ".join(problems[:3])
+            head = (
+                problems[0] if len(problems) == 1 else f"{len(problems)} problems: " + " ".join(problems[:3])
+            )
             self.message.emit("error" if not added else "warning", head)

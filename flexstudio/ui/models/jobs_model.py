@@ -21,9 +21,9 @@ def is_terminal(state: str) -> bool:
 
 
 class JobsModel(QObject):
-    jobChanged = Signal(object)      # JobEvent, every event
+    jobChanged = Signal(object)  # JobEvent, every event
     jobStateChanged = Signal(object)  # JobEvent, only when the state differs from the last one
-    jobFinished = Signal(object)     # JobEvent, terminal
+    jobFinished = Signal(object)  # JobEvent, terminal
     activeCountChanged = Signal(int)
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:

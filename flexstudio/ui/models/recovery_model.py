@@ -21,18 +21,25 @@ if TYPE_CHECKING:
     from .jobs_model import JobsModel
 
 log = logging.getLogger(__name__)
-RETRY_EVERY_S = 180.0       # while the window is open
+RETRY_EVERY_S = 180.0  # while the window is open
 AFTER_SUCCESS_GAP_S = 20.0  # a success triggers a round at most this often
 
 Spawn = Callable[[Coroutine[Any, Any, Any], str], Any]
 
 
 class RecoveryModel(QObject):
-    roundStarted = Signal(int)      # how many jobs are being fetched
+    roundStarted = Signal(int)  # how many jobs are being fetched
     roundFinished = Signal(int, int)  # jobs touched, of which succeeded
 
-    def __init__(self, services: Services, jobs: JobsModel, spawn: Spawn, parent: QObject | None = None,
-                 *, every_s: float = RETRY_EVERY_S) -> None:
+    def __init__(
+        self,
+        services: Services,
+        jobs: JobsModel,
+        spawn: Spawn,
+        parent: QObject | None = None,
+        *,
+        every_s: float = RETRY_EVERY_S,
+    ) -> None:
         super().__init__(parent)
         self.services = services
         self.spawn = spawn

@@ -36,8 +36,15 @@ class TaskRunner(QObject):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._latest: dict[str, asyncio.Task[Any]] = {}
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], *, what: str = "", key: str | None = None,
-              restore: Callable[[], None] | None = None, quiet: bool = False) -> asyncio.Task[Any]:
+    def spawn(
+        self,
+        coro: Coroutine[Any, Any, Any],
+        *,
+        what: str = "",
+        key: str | None = None,
+        restore: Callable[[], None] | None = None,
+        quiet: bool = False,
+    ) -> asyncio.Task[Any]:
         """Run ``coro`` on the loop. With ``key``, a previous task of that key still running is cancelled
         (latest request wins). ``restore`` runs when it ends, however it ends. ``quiet`` logs failures
         instead of showing them (background work such as thumbnails)."""
@@ -54,8 +61,9 @@ class TaskRunner(QObject):
             task.add_done_callback(lambda t, k=key: self._latest.get(k) is t and self._latest.pop(k, None))
         return task
 
-    async def _guard(self, coro: Coroutine[Any, Any, Any], what: str, restore: Callable[[], None] | None,
-                     quiet: bool) -> Any:
+    async def _guard(
+        self, coro: Coroutine[Any, Any, Any], what: str, restore: Callable[[], None] | None, quiet: bool
+    ) -> Any:
         try:
             return await coro
         except asyncio.CancelledError:

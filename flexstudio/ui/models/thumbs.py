@@ -32,8 +32,13 @@ class ThumbnailCache(QObject):
 
     ready = Signal(str, int)
 
-    def __init__(self, read: Callable[[str], bytes], capacity: int = 600, workers: int = 2,
-                 parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        read: Callable[[str], bytes],
+        capacity: int = 600,
+        workers: int = 2,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self._read = read
         self._cache: OrderedDict[tuple[str, int], QPixmap] = OrderedDict()

@@ -28,7 +28,7 @@ class UndoList(QObject):
 
     def push(self, text: str, undo: Callable[[], None], redo: Callable[[], None]) -> None:
         self.done.append(Step(text, undo, redo))
-        del self.done[:-self.LIMIT]
+        del self.done[: -self.LIMIT]
         self.undone.clear()
         self.changed.emit()
 

@@ -32,11 +32,11 @@ def random_seed() -> int:
 
 
 class Workbench(QObject):
-    changed = Signal()            # anything in the request changed: the quote follows
+    changed = Signal()  # anything in the request changed: the quote follows
     referencesChanged = Signal()
     providerChanged = Signal()
-    promptSet = Signal(str)       # the model rewrote the prompt (renumbering, restore, prompt history)
-    restored = Signal()           # a whole request was loaded: every control re-reads the model
+    promptSet = Signal(str)  # the model rewrote the prompt (renumbering, restore, prompt history)
+    restored = Signal()  # a whole request was loaded: every control re-reads the model
     seedChanged = Signal(object)  # int up to 2**32-1: wider than a Qt int
     beforeChanged = Signal()
     undoable = Signal(str, object, object)  # what was done to the references, the snapshots before and after
@@ -75,8 +75,12 @@ class Workbench(QObject):
             return
         refs = [r for r in req.references if self.services.blobs.has(r.sha256)]
         provider = req.provider if req.provider in self.services.registry else self._req.provider
-        self._req = req.with_(references=refs, provider=provider, size=None,
-                              seed=req.seed if req.seed is not None else self._req.seed)
+        self._req = req.with_(
+            references=refs,
+            provider=provider,
+            size=None,
+            seed=req.seed if req.seed is not None else self._req.seed,
+        )
 
     # ------------------------------------------------------------------ reading
     @property
@@ -303,8 +307,13 @@ class Workbench(QObject):
         return added
 
     def use_result(self, job: JobRecord, output: Output) -> bool:
-        ref = ImageRef(sha256=output.sha256, width=output.width, height=output.height,
-                       name=f"result of job {job.id}", mime=output.mime)
+        ref = ImageRef(
+            sha256=output.sha256,
+            width=output.width,
+            height=output.height,
+            name=f"result of job {job.id}",
+            mime=output.mime,
+        )
         return self.add_references([ref], origin_job=job.id) == 1
 
     def replace_reference(self, index: int, ref: ImageRef) -> None:
@@ -371,11 +380,22 @@ class Workbench(QObject):
         """Load a whole request into the workbench (history "restore all settings"). Returns the names
         of references whose images are no longer on disk (left out)."""
         refs = [r for r in request.references if self.services.blobs.has(r.sha256)]
-        missing = [r.name or r.sha256[:12] for r in request.references if not self.services.blobs.has(r.sha256)]
-        provider = self._req.provider if keep_provider or request.provider not in self.services.registry \
+        missing = [
+            r.name or r.sha256[:12] for r in request.references if not self.services.blobs.has(r.sha256)
+        ]
+        provider = (
+            self._req.provider
+            if keep_provider or request.provider not in self.services.registry
             else request.provider
-        self._load(request.with_(references=refs, provider=provider, prompt=self._mode_for(request.prompt),
-                                 seed=request.seed if request.seed is not None else random_seed()))
+        )
+        self._load(
+            request.with_(
+                references=refs,
+                provider=provider,
+                prompt=self._mode_for(request.prompt),
+                seed=request.seed if request.seed is not None else random_seed(),
+            )
+        )
         return missing
 
     def _load(self, request: EditRequest) -> None:
@@ -427,22 +447,42 @@ class Workbench(QObject):
         if tpl and "{prompt}" in tpl:
             head, _, tail = tpl.partition("{prompt}")
             if text.startswith(head) and text.endswith(tail) and len(text) >= len(head) + len(tail):
-                return text[len(head):len(text) - len(tail)]
+                return text[len(head) : len(text) - len(tail)]
         return text
 
-    def capture_preset(self, name: str, *, seed_policy: str | None = None, prompt_template: str | None = None,
-                       include_provider: bool = True, description: str = "") -> Preset:
+    def capture_preset(
+        self,
+        name: str,
+        *,
+        seed_policy: str | None = None,
+        prompt_template: str | None = None,
+        include_provider: bool = True,
+        description: str = "",
+    ) -> Preset:
         from ...storage.presets import Preset
 
-        return Preset.capture(name, self.request, seed_policy=seed_policy or self.seed_policy,
-                              prompt_template=prompt_template or None, include_provider=include_provider,
-                              description=description)
+        return Preset.capture(
+            name,
+            self.request,
+            seed_policy=seed_policy or self.seed_policy,
+            prompt_template=prompt_template or None,
+            include_provider=include_provider,
+            description=description,
+        )
 
     # ------------------------------------------------------------------ recipes and snapshots
     def snapshot(self) -> tuple[Any, ...]:
         """Everything a restore replaces, to put it back ("Add as a reference instead")."""
-        return (self._req, self.size_mode, self.custom_size, self.seed_policy, dict(self._origins),
-                self.before_sha, self.template, self.prompt_mode)
+        return (
+            self._req,
+            self.size_mode,
+            self.custom_size,
+            self.seed_policy,
+            dict(self._origins),
+            self.before_sha,
+            self.template,
+            self.prompt_mode,
+        )
 
     def restore_snapshot(self, snap: tuple[Any, ...]) -> None:
         req, self.size_mode, self.custom_size, self.seed_policy, origins, before, self.template, mode = snap
@@ -488,5 +528,7 @@ class Workbench(QObject):
         s.seed_mode = self.seed_policy
         s.ui["size_mode"] = self.size_mode
         s.ui["custom_size"] = list(self.custom_size)
-        s.ui["draft"] = self._req.with_(size=None).to_dict()  # references, prompt, settings: back at the next start
+        s.ui["draft"] = self._req.with_(
+            size=None
+        ).to_dict()  # references, prompt, settings: back at the next start
         s.ui["prompt_mode"] = self.prompt_mode

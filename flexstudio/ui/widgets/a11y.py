@@ -42,8 +42,11 @@ class Announcer(QObject):
         if not text:
             return
         ev = QAccessibleAnnouncementEvent(source, text)
-        ev.setPoliteness(QAccessible.AnnouncementPoliteness.Assertive if assertive
-                         else QAccessible.AnnouncementPoliteness.Polite)
+        ev.setPoliteness(
+            QAccessible.AnnouncementPoliteness.Assertive
+            if assertive
+            else QAccessible.AnnouncementPoliteness.Polite
+        )
         QAccessible.updateAccessibility(ev)
         self.history = [*self.history[-49:], text]
         self.announced.emit(text, assertive)

@@ -16,8 +16,15 @@ from ...providers.base import Support
 if TYPE_CHECKING:
     from ...providers.base import FieldHandling
 
-FIELD_WORDS = {"steps": "Steps", "guidance": "Guidance", "seed": "Seed", "size": "Size",
-               "output_format": "Format", "safety": "Safety", "prompt_upsampling": "Prompt upsampling"}
+FIELD_WORDS = {
+    "steps": "Steps",
+    "guidance": "Guidance",
+    "seed": "Seed",
+    "size": "Size",
+    "output_format": "Format",
+    "safety": "Safety",
+    "prompt_upsampling": "Prompt upsampling",
+}
 _ACCENT = {Support.IGNORED: "#e8590c", Support.RENAMED: "#1c7ed6", Support.CONVERTED: "#ae3ec9"}
 _GLYPH = {Support.IGNORED: "", Support.RENAMED: "↔", Support.CONVERTED: "≈"}
 SIZE = 16
@@ -29,10 +36,13 @@ def plain_words(handling: FieldHandling, provider: str) -> str:
     if handling.support == Support.IGNORED:
         return f"{provider} has no setting for this, so it is not sent" + (f" ({note})." if note else ".")
     if handling.support == Support.RENAMED:
-        return f"Sent to {provider} under another name, with the same value" + (f" ({note})." if note else ".")
+        return f"Sent to {provider} under another name, with the same value" + (
+            f" ({note})." if note else "."
+        )
     if handling.support == Support.CONVERTED:
-        return (f"{provider} takes this in another form; FlexStudio converts it for you"
-                + (f" ({note})." if note else "."))
+        return f"{provider} takes this in another form; FlexStudio converts it for you" + (
+            f" ({note})." if note else "."
+        )
     return ""
 
 
@@ -49,7 +59,9 @@ def _pixmap(support: Support, dpr: float) -> QPixmap:
     if support == Support.IGNORED:  # a "not used" sign: a ring with a bar
         p.setPen(QPen(accent, 1.8))
         p.drawEllipse(box.adjusted(1, 1, -1, -1))
-        p.drawLine(box.adjusted(3.5, 3.5, -3.5, -3.5).topRight(), box.adjusted(3.5, 3.5, -3.5, -3.5).bottomLeft())
+        p.drawLine(
+            box.adjusted(3.5, 3.5, -3.5, -3.5).topRight(), box.adjusted(3.5, 3.5, -3.5, -3.5).bottomLeft()
+        )
     else:
         p.setPen(Qt.PenStyle.NoPen)
         p.setBrush(accent)

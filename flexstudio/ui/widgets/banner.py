@@ -51,16 +51,27 @@ class MessageBar(QFrame):
         self._timer.timeout.connect(self.dismiss)
         self.hide()
 
-    def show_message(self, level: str, text: str, *, action: str | None = None,
-                     callback: Callable[[], None] | None = None, timeout_ms: int | None = None) -> None:
+    def show_message(
+        self,
+        level: str,
+        text: str,
+        *,
+        action: str | None = None,
+        callback: Callable[[], None] | None = None,
+        timeout_ms: int | None = None,
+    ) -> None:
         self.level = level
         accent = theme.LEVEL_ACCENTS.get(level, theme.LEVEL_ACCENTS["info"])
         bg = theme.tinted(accent, 0.16)
-        self.setStyleSheet(f"QFrame#messagebar {{ background: {bg.name()}; border: 1px solid {accent};"
-                           " border-radius: 6px; }")
+        self.setStyleSheet(
+            f"QFrame#messagebar {{ background: {bg.name()}; border: 1px solid {accent};"
+            " border-radius: 6px; }"
+        )
         self.glyph.setText(GLYPHS.get(level, "i"))
         self.glyph.setAccessibleName(LEVEL_WORDS.get(level, "Information"))  # not "i" or "!"
-        self.glyph.setStyleSheet(f"background: {accent}; color: white; border-radius: 10px; font-weight: bold;")
+        self.glyph.setStyleSheet(
+            f"background: {accent}; color: white; border-radius: 10px; font-weight: bold;"
+        )
         self.text.setText(text)
         self._callback = callback
         self.action.setVisible(bool(action))
@@ -73,8 +84,9 @@ class MessageBar(QFrame):
         self.show()
         self.shown.emit()
         # Said at once, without moving the focus; an error interrupts what is being read.
-        announcer().say(self.text, f"{LEVEL_WORDS.get(level, 'Information')}: {text}",
-                        assertive=level == "error")
+        announcer().say(
+            self.text, f"{LEVEL_WORDS.get(level, 'Information')}: {text}", assertive=level == "error"
+        )
 
     def _act(self) -> None:
         cb = self._callback

@@ -43,7 +43,7 @@ class Picture:
 
     sha256: str
     label: str
-    max_side: int = 4096   # decode no larger than this (a 24 MP reference is shown at its sent size)
+    max_side: int = 4096  # decode no larger than this (a 24 MP reference is shown at its sent size)
     original: bool = False  # a provider result: decode the bytes as they are (no re-encoding)
 
 
@@ -85,7 +85,9 @@ def _open_rgb(data: bytes, original: bool, max_side: int) -> Any:
     return rgb
 
 
-def difference(before: bytes, before_original: bool, after: bytes, after_original: bool, max_side: int) -> Any:
+def difference(
+    before: bytes, before_original: bool, after: bytes, after_original: bool, max_side: int
+) -> Any:
     """Worker-thread side: the per-pixel difference (Pillow "L" image) at the after image's size, with the
     before image cover-fitted to it as the canvas shows it; and a grey copy of the after image."""
     from PIL import Image, ImageChops, ImageOps
@@ -101,9 +103,10 @@ def heatmap(diff: Any, grey: Any, threshold: int) -> tuple[QImage, float]:
     from PIL import Image, ImageOps
 
     mask = diff.point(lambda v: 255 if v >= threshold else 0)
-    changed = (mask.histogram()[255] / max(1, diff.width * diff.height))
-    hot = ImageOps.colorize(diff.point(lambda v: min(255, v * 3)), black="#5a0000", mid="#ff3b00",
-                            white="#fff27a")
+    changed = mask.histogram()[255] / max(1, diff.width * diff.height)
+    hot = ImageOps.colorize(
+        diff.point(lambda v: min(255, v * 3)), black="#5a0000", mid="#ff3b00", white="#fff27a"
+    )
     base = grey.point(lambda v: v // 3 + 20).convert("RGB")
     return to_qimage(Image.composite(hot, base, mask)), changed
 
@@ -193,7 +196,13 @@ class CompareView(QWidget):
         self.compare_button.setText("Compare with…")
         self.compare_button.setToolTip("Pick any two images from the history to compare")
         self.compare_button.clicked.connect(self.compareWithRequested)
-        for tool in (self.zoom_label, self.fit_button, self.actual_button, self.swap_button, self.compare_button):
+        for tool in (
+            self.zoom_label,
+            self.fit_button,
+            self.actual_button,
+            self.swap_button,
+            self.compare_button,
+        ):
             bar.addWidget(tool)
         lay.addWidget(bar)
         self.canvas = CompareCanvas()
@@ -264,10 +273,14 @@ class CompareView(QWidget):
             return None if pic is None else decode_picture(self.read(pic.sha256), pic)
 
         b_img, a_img = await asyncio.gather(asyncio.to_thread(work, before), asyncio.to_thread(work, after))
-        same_frame = a_img is not None and self.canvas.after is not None and \
-            self.canvas.after.size() == a_img.size()
-        self.canvas.set_images(QPixmap.fromImage(b_img) if b_img is not None else None,
-                               QPixmap.fromImage(a_img) if a_img is not None else None, keep_view=same_frame)
+        same_frame = (
+            a_img is not None and self.canvas.after is not None and self.canvas.after.size() == a_img.size()
+        )
+        self.canvas.set_images(
+            QPixmap.fromImage(b_img) if b_img is not None else None,
+            QPixmap.fromImage(a_img) if a_img is not None else None,
+            keep_view=same_frame,
+        )
         if self.mode == "diff":
             self._start_diff()
 
@@ -276,8 +289,11 @@ class CompareView(QWidget):
         if self.before_pic is None or self.after_pic is None:
             self.changed_label.setText("needs two images")
             return
-        self.tasks.spawn(self._diff(self.before_pic, self.after_pic, self.threshold.value()),
-                         what="Computing the difference", key="compare-diff")
+        self.tasks.spawn(
+            self._diff(self.before_pic, self.after_pic, self.threshold.value()),
+            what="Computing the difference",
+            key="compare-diff",
+        )
 
     def _threshold_moved(self, _v: int) -> None:
         self._threshold_timer.start()
@@ -290,8 +306,15 @@ class CompareView(QWidget):
         key = (before.sha256, after.sha256)
         if self._diff_source is None or self._diff_key != key:
             self.changed_label.setText("computing…")
-            source = await asyncio.to_thread(lambda: difference(
-                self.read(before.sha256), before.original, self.read(after.sha256), after.original, after.max_side))
+            source = await asyncio.to_thread(
+                lambda: difference(
+                    self.read(before.sha256),
+                    before.original,
+                    self.read(after.sha256),
+                    after.original,
+                    after.max_side,
+                )
+            )
             self._diff_source, self._diff_key = source, key
         diff, grey = self._diff_source
         image, share = await asyncio.to_thread(heatmap, diff, grey, threshold)

@@ -63,7 +63,7 @@ class CompareCanvas(QWidget):
         self.showing_before = False  # flip mode
         self.split = 0.5
         self.zoom: float | None = None  # None: fit
-        self.center = QPointF(0, 0)     # frame coordinates at the middle of the view
+        self.center = QPointF(0, 0)  # frame coordinates at the middle of the view
         self.empty_text = "Run an edit: its result appears here beside image 1."
         self._drag: str | None = None
         self._last = QPointF()
@@ -104,8 +104,11 @@ class CompareCanvas(QWidget):
         if self.after is None and self.before is None:
             text = self.empty_text
         else:
-            shown = [lbl for lbl, pix in ((self.before_label, self.before), (self.after_label, self.after))
-                     if pix is not None]
+            shown = [
+                lbl
+                for lbl, pix in ((self.before_label, self.before), (self.after_label, self.after))
+                if pix is not None
+            ]
             text = f"{MODE_LABELS.get(self.mode, self.mode)}: {' and '.join(shown)}"
         self.setAccessibleDescription(text)
 
@@ -137,8 +140,10 @@ class CompareCanvas(QWidget):
         r = QRectF(self.rect()).adjusted(6, 6, -6, -6)
         if self.mode == "side":
             half = (r.width() - 8) / 2
-            return [QRectF(r.left(), r.top(), half, r.height()), QRectF(r.left() + half + 8, r.top(), half,
-                                                                          r.height())]
+            return [
+                QRectF(r.left(), r.top(), half, r.height()),
+                QRectF(r.left() + half + 8, r.top(), half, r.height()),
+            ]
         return [r]
 
     def scale(self) -> float:
@@ -179,8 +184,10 @@ class CompareCanvas(QWidget):
             point = QPointF((anchor.x() - before_rect.left()) / s0, (anchor.y() - before_rect.top()) / s0)
             self.zoom = zoom
             # keep ``point`` under ``anchor``
-            self.center = QPointF(point.x() - (anchor.x() - view.center().x()) / zoom,
-                                  point.y() - (anchor.y() - view.center().y()) / zoom)
+            self.center = QPointF(
+                point.x() - (anchor.x() - view.center().x()) / zoom,
+                point.y() - (anchor.y() - view.center().y()) / zoom,
+            )
         self.zoomChanged.emit(self.zoom)
         self.update()
 
@@ -195,7 +202,7 @@ class CompareCanvas(QWidget):
     def wheelEvent(self, e: QWheelEvent) -> None:
         steps = e.angleDelta().y() / 120
         if steps:
-            self.zoom_by(1.15 ** steps, e.position())
+            self.zoom_by(1.15**steps, e.position())
         e.accept()
 
     def _split_x(self) -> float:
@@ -253,8 +260,9 @@ class CompareCanvas(QWidget):
             scaled = self._scaled.get(key)
             if scaled is None:
                 part = pix if src == pix.rect() else pix.copy(src)
-                scaled = part.scaled(tw, th, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                     Qt.TransformationMode.SmoothTransformation)
+                scaled = part.scaled(
+                    tw, th, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation
+                )
                 scaled.setDevicePixelRatio(dpr)
                 self._scaled[key] = scaled
                 while len(self._scaled) > 6:
@@ -264,8 +272,9 @@ class CompareCanvas(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, self.scale() < 2)
         p.drawPixmap(target, pix, QRectF(src))
 
-    def _pill_rect(self, text: str, at: QPointF, right: bool = False,
-                   max_w: float | None = None) -> tuple[str, QRectF]:
+    def _pill_rect(
+        self, text: str, at: QPointF, right: bool = False, max_w: float | None = None
+    ) -> tuple[str, QRectF]:
         """The caption ``text`` (elided to ``max_w`` px) and its pill's rectangle anchored at ``at``."""
         fm = QFontMetricsF(theme.small_font(self))
         if max_w is not None and fm.horizontalAdvance(text) + 14 > max_w:
@@ -280,10 +289,18 @@ class CompareCanvas(QWidget):
         whose image is scrolled out of the view (the wipe line left it) is not drawn."""
         views = self._views()
         if self.mode == "side":
-            return [self._pill_rect(label, QPointF(v.right() - 8, v.top() + 8) if right else
-                                    QPointF(v.left() + 8, v.top() + 8), right, v.width() - 16)
-                    for v, label, right in ((views[0], self.before_label, False),
-                                            (views[1], self.after_label, True))]
+            return [
+                self._pill_rect(
+                    label,
+                    QPointF(v.right() - 8, v.top() + 8) if right else QPointF(v.left() + 8, v.top() + 8),
+                    right,
+                    v.width() - 16,
+                )
+                for v, label, right in (
+                    (views[0], self.before_label, False),
+                    (views[1], self.after_label, True),
+                )
+            ]
         view = views[0]
         room = view.width() - 16
         before = self._pill_rect(self.before_label, QPointF(view.left() + 8, view.top() + 8), max_w=room)
@@ -296,12 +313,20 @@ class CompareCanvas(QWidget):
         if x >= view.right() - 8:
             return [before]
         if before[1].right() + 8 > after[1].left():  # they would touch: stack the after caption below
-            after = self._pill_rect(self.after_label, QPointF(view.right() - 8, before[1].bottom() + 4),
-                                    True, room)
+            after = self._pill_rect(
+                self.after_label, QPointF(view.right() - 8, before[1].bottom() + 4), True, room
+            )
         return [before, after]
 
-    def _pill(self, p: QPainter, text: str, at: QPointF, right: bool = False, colour: QColor | None = None,
-              rect: QRectF | None = None) -> None:
+    def _pill(
+        self,
+        p: QPainter,
+        text: str,
+        at: QPointF,
+        right: bool = False,
+        colour: QColor | None = None,
+        rect: QRectF | None = None,
+    ) -> None:
         if rect is None:
             text, rect = self._pill_rect(text, at, right, self._views()[0].width() - 16)
         r = rect
@@ -326,8 +351,11 @@ class CompareCanvas(QWidget):
         fs = self.frame_size()
         if fs.isEmpty():
             p.setPen(theme.muted(pal))
-            p.drawText(self.rect().adjusted(24, 24, -24, -24), Qt.AlignmentFlag.AlignCenter |
-                       Qt.TextFlag.TextWordWrap, self.empty_text)
+            p.drawText(
+                self.rect().adjusted(24, 24, -24, -24),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                self.empty_text,
+            )
             return
         views = self._views()
         if self.mode == "side":
@@ -353,9 +381,17 @@ class CompareCanvas(QWidget):
             elif self.after is not None:
                 self._draw(p, self.after, fr)
             p.restore()
-            self._pill(p, "Difference: changed pixels glow" if self.diff else
-                       ("Computing the difference…" if self.before and self.after else
-                        "Difference needs a before and an after image"), QPointF(view.left() + 8, view.top() + 8))
+            self._pill(
+                p,
+                "Difference: changed pixels glow"
+                if self.diff
+                else (
+                    "Computing the difference…"
+                    if self.before and self.after
+                    else "Difference needs a before and an after image"
+                ),
+                QPointF(view.left() + 8, view.top() + 8),
+            )
             return
         if self.mode == "flip" or self.after is None or self.before is None:
             show_before = (self.mode == "flip" and self.showing_before) or self.after is None
@@ -364,8 +400,11 @@ class CompareCanvas(QWidget):
                 self._draw(p, pix, fr)
             p.restore()
             label = self.before_label if show_before else self.after_label
-            self._pill(p, label + ("   (Space flips)" if self.mode == "flip" else ""),
-                       QPointF(view.left() + 8, view.top() + 8))
+            self._pill(
+                p,
+                label + ("   (Space flips)" if self.mode == "flip" else ""),
+                QPointF(view.left() + 8, view.top() + 8),
+            )
             return
         # wipe
         x = fr.left() + fr.width() * self.split

@@ -32,8 +32,13 @@ from .setting_slider import SettingSlider
 if TYPE_CHECKING:
     from ..models.workbench import Workbench
 
-KEY_WORDS = {"env": "key from environment", "keyring": "key set", "session": "key for this session",
-             "none-needed": "", None: "no key"}
+KEY_WORDS = {
+    "env": "key from environment",
+    "keyring": "key set",
+    "session": "key for this session",
+    "none-needed": "",
+    None: "no key",
+}
 SEED_POLICY_LABELS = (("random", "randomize"), ("increment", "increment"), ("fixed", "fixed"))
 
 
@@ -59,8 +64,9 @@ class ControlsPanel(QWidget):
         self.provider.setAccessibleName("Provider")  # Linux reads the "Provider" label tied to it
 
         self.steps = SettingSlider("Steps")
-        self.steps.setToolTip("Sampling steps: more is slower and finer (most providers price per image, "
-                              "not per step)")
+        self.steps.setToolTip(
+            "Sampling steps: more is slower and finer (most providers price per image, not per step)"
+        )
         self._row(1, "steps", "Steps", self.steps, buddy=self.steps.field)
         self.guidance = SettingSlider("Guidance", decimals=1)
         self.guidance.setToolTip("Guidance: how closely the result follows the prompt")
@@ -94,7 +100,8 @@ class ControlsPanel(QWidget):
             self.seed_policy.addItem(f"then {label}", key)
         self.seed_policy.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.seed_policy.currentIndexChanged.connect(
-            lambda _i: self.wb.set_seed_policy(self.seed_policy.currentData()))
+            lambda _i: self.wb.set_seed_policy(self.seed_policy.currentData())
+        )
         sl.addWidget(self.seed, 1)
         sl.addWidget(self.dice)
         sl.addWidget(self.lock)
@@ -181,8 +188,15 @@ class ControlsPanel(QWidget):
         self.refresh()
 
     # ------------------------------------------------------------------ layout helpers
-    def _row(self, row: int, field: str, text: str, widget: QWidget, badge: bool = True,
-             buddy: QWidget | None = None) -> None:
+    def _row(
+        self,
+        row: int,
+        field: str,
+        text: str,
+        widget: QWidget,
+        badge: bool = True,
+        buddy: QWidget | None = None,
+    ) -> None:
         box = QWidget()
         hl = QHBoxLayout(box)
         hl.setContentsMargins(0, 0, 0, 0)
@@ -211,8 +225,9 @@ class ControlsPanel(QWidget):
                 if info.id in self._key_status and info.needs_key:
                     text += f"  —  {KEY_WORDS.get(self._key_status[info.id], 'no key')}"
                 self.provider.addItem(text, info.id)
-                self.provider.setItemData(self.provider.count() - 1, info.key_help or info.display_name,
-                                          Qt.ItemDataRole.ToolTipRole)
+                self.provider.setItemData(
+                    self.provider.count() - 1, info.key_help or info.display_name, Qt.ItemDataRole.ToolTipRole
+                )
             self.provider.setCurrentIndex(max(0, self.provider.findData(self.wb.request.provider)))
 
     def _provider_picked(self, _index: int) -> None:
@@ -230,8 +245,9 @@ class ControlsPanel(QWidget):
             badge.set_handling(caps.handling(field), wb.info.label)
             control = self._badged(field)
             if control is not None:  # the badge's words reach the control a screen reader is on
-                control.setAccessibleDescription(badge.accessibleDescription() if badge.support != Support.HONOURED
-                                                 else "")
+                control.setAccessibleDescription(
+                    badge.accessibleDescription() if badge.support != Support.HONOURED else ""
+                )
 
         def usable(field: str, rng: Any) -> bool:
             return rng is not None and caps.handling(field).support != Support.IGNORED
@@ -274,9 +290,15 @@ class ControlsPanel(QWidget):
         self._update_size_info()
 
     def _badged(self, field: str) -> QWidget | None:
-        return {"steps": self.steps.field, "guidance": self.guidance.field, "seed": self.seed,
-                "size": self.size_choice, "output_format": self.format, "safety": self.safety,
-                "prompt_upsampling": self.upsampling}.get(field)
+        return {
+            "steps": self.steps.field,
+            "guidance": self.guidance.field,
+            "seed": self.seed,
+            "size": self.size_choice,
+            "output_format": self.format,
+            "safety": self.safety,
+            "prompt_upsampling": self.upsampling,
+        }.get(field)
 
     # ------------------------------------------------------------------ values from the model
     def refresh(self) -> None:
@@ -342,8 +364,10 @@ class ControlsPanel(QWidget):
     def _update_size_info(self) -> None:
         w, h = self.wb.output_size()
         mode = self.wb.size_mode
-        origin = {SIZE_AUTO: "auto: image 1's size" if self.wb.references else "auto: no image, so 1024×1024",
-                  SIZE_MATCH: "image 1's size as sent"}.get(mode, "")
+        origin = {
+            SIZE_AUTO: "auto: image 1's size" if self.wb.references else "auto: no image, so 1024×1024",
+            SIZE_MATCH: "image 1's size as sent",
+        }.get(mode, "")
         limit = self.wb.caps.max_pixels
         over = w * h > limit
         text = f"Output {w}×{h}  ·  {megapixels(w, h):.2f} MP"

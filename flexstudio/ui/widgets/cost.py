@@ -121,8 +121,15 @@ class CostReadout(QFrame):
         if self.quote is not None:
             self.breakdown.setText(breakdown_text(self.quote.breakdown, self.breakdown))
 
-    def show_billed(self, job_id: str, billed: float | None, quoted: float | None, state: str,
-                    note: str = "", provider: str = "") -> None:
+    def show_billed(
+        self,
+        job_id: str,
+        billed: float | None,
+        quoted: float | None,
+        state: str,
+        note: str = "",
+        provider: str = "",
+    ) -> None:
         on = f" on {provider}" if provider else ""
         if state == JobState.SUCCEEDED:
             if billed is not None:
@@ -133,7 +140,9 @@ class CostReadout(QFrame):
                 text = f"Last run{on}: the provider reports no bill; quoted {theme.money(quoted)}"
         elif state == JobState.MODERATED:
             # The provider's rule, written by the runner: not billed / may be billed / billing unknown.
-            words = note.removeprefix("Moderated — ") if note.startswith("Moderated — ") else "billing unknown"
+            words = (
+                note.removeprefix("Moderated — ") if note.startswith("Moderated — ") else "billing unknown"
+            )
             text = f"Last run{on}: moderated — {words}"
         else:
             text = f"Last run{on} {state}" + (f": billed {theme.money(billed)}" if billed else "")
@@ -148,8 +157,10 @@ class CostReadout(QFrame):
         self.spend.setToolTip(SPEND_TIP)
 
 
-SPEND_TIP = ("What FlexStudio has spent: billed amounts where the provider reports them, else the quotes. "
-             "Limits are set in Settings → Spending.")
+SPEND_TIP = (
+    "What FlexStudio has spent: billed amounts where the provider reports them, else the quotes. "
+    "Limits are set in Settings → Spending."
+)
 
 
 def _keep_room(w: QWidget) -> None:
@@ -161,6 +172,7 @@ def _keep_room(w: QWidget) -> None:
 def breakdown_text(items: Any, fit: QLabel | None = None) -> str:
     """Each priced item ("output 2 MP $0.10 · image 1 1 MP $0.05"); when ``fit`` is given and that does
     not fit its two lines, the references are summed ("3 images 4 MP $0.20"): the tooltip has each."""
+
     def one(item: Any) -> str:  # an unknown price is said once, by the total: not on every item
         mp = f" {item.megapixels:g}\u00a0MP" if item.megapixels is not None else ""
         price = f"\u00a0\u00a0{theme.money(item.usd)}" if item.usd is not None else ""
@@ -180,8 +192,10 @@ def breakdown_text(items: Any, fit: QLabel | None = None) -> str:
     mp = sum(i.megapixels or 0 for i in refs)
     prices = [i.usd for i in refs]
     total = None if any(p is None for p in prices) else sum(p for p in prices if p is not None)
-    summed = f"{len(refs)}\u00a0images{f' {mp:g}' + chr(160) + 'MP' if mp else ''}" \
-             f"{'' if total is None else chr(160) * 2 + theme.money(total)}".replace(" ", "\u00a0")
+    summed = (
+        f"{len(refs)}\u00a0images{f' {mp:g}' + chr(160) + 'MP' if mp else ''}"
+        f"{'' if total is None else chr(160) * 2 + theme.money(total)}".replace(" ", "\u00a0")
+    )
     return "  ·  ".join([*(one(i) for i in rest), summed])
 
 
@@ -190,6 +204,9 @@ def spend_text(status: Any, caps: Any) -> str:
         limit = stop if stop is not None else warn
         return f"{label} {theme.money(spent)}" + (f" of {theme.money(limit)}" if limit is not None else "")
 
-    return "Spent: " + "  ·  ".join((
-        part("session", status.session, caps.session_stop, caps.session_warn),
-        part("today", status.day, caps.day_stop, caps.day_warn)))
+    return "Spent: " + "  ·  ".join(
+        (
+            part("session", status.session, caps.session_stop, caps.session_warn),
+            part("today", status.day, caps.day_stop, caps.day_warn),
+        )
+    )

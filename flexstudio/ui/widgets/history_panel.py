@@ -61,8 +61,13 @@ def when(ts: float) -> str:
     return text
 
 
-_STATE_WORDS = {JobState.SUCCEEDED: "…", JobState.FAILED: "failed", JobState.MODERATED: "moderated",
-                JobState.CANCELLED: "cancelled", JobState.INTERRUPTED: "waiting"}
+_STATE_WORDS = {
+    JobState.SUCCEEDED: "…",
+    JobState.FAILED: "failed",
+    JobState.MODERATED: "moderated",
+    JobState.CANCELLED: "cancelled",
+    JobState.INTERRUPTED: "waiting",
+}
 _GROUP_WORDS = {"sweep": "sweep", "comparison": "compare", "batch": "batch"}
 
 
@@ -73,8 +78,13 @@ def spoken(rec: JobRecord, label: str) -> str:
     if len(prompt) > 90:
         prompt = prompt[:89].rstrip() + "…"
     cost = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
-    parts = [rec.state, theme.money(cost) if cost is not None else "price unknown", when(rec.created_at), label,
-             describe.settings_words(rec.request).replace(" · ", ", ").replace("g ", "guidance ", 1)]
+    parts = [
+        rec.state,
+        theme.money(cost) if cost is not None else "price unknown",
+        when(rec.created_at),
+        label,
+        describe.settings_words(rec.request).replace(" · ", ", ").replace("g ", "guidance ", 1),
+    ]
     if rec.favourite:
         parts.append("favourite")
     if rec.group_kind:
@@ -132,7 +142,9 @@ class HistoryDelegate(QStyledItemDelegate):
             st = self._style = _Style(pal, widget)
         return st
 
-    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         # Straight from the model: QModelIndex.data() returning None loses a reference on PySide6 6.12.0.
         rec = self.model.record(index.row())
         if rec is None:
@@ -156,7 +168,9 @@ class HistoryDelegate(QStyledItemDelegate):
         pix = self.model.thumbnail(rec)
         p.setFont(st.font)
         if pix is not None and not pix.isNull():
-            p.drawPixmap(box.left() + (THUMB - pix.width()) // 2, box.top() + (THUMB - pix.height()) // 2, pix)
+            p.drawPixmap(
+                box.left() + (THUMB - pix.width()) // 2, box.top() + (THUMB - pix.height()) // 2, pix
+            )
         else:
             p.fillRect(box, st.placeholder)
             p.setPen(st.muted)
@@ -167,8 +181,13 @@ class HistoryDelegate(QStyledItemDelegate):
         if rec.favourite:
             st.star.paint(p, QRect(box.right() - 19, box.top() + 2, 18, 18))
         if rec.group_kind:
-            word = ("★ winner" if rec.winner else _GROUP_WORDS.get(rec.group_kind, rec.group_kind))
-            tag = QRect(box.left() + 3, box.bottom() - st.line - 3, st.metrics.horizontalAdvance(word) + 8, st.line + 2)
+            word = "★ winner" if rec.winner else _GROUP_WORDS.get(rec.group_kind, rec.group_kind)
+            tag = QRect(
+                box.left() + 3,
+                box.bottom() - st.line - 3,
+                st.metrics.horizontalAdvance(word) + 8,
+                st.line + 2,
+            )
             p.setPen(Qt.PenStyle.NoPen)
             p.setBrush(st.winner if rec.winner else st.tag_fill)
             p.drawRoundedRect(tag, 4, 4)
@@ -177,14 +196,25 @@ class HistoryDelegate(QStyledItemDelegate):
         width = r.width() - 4
         text_rect = QRect(r.left() + 2, box.bottom() + 4, width, st.line)
         p.setPen(st.text)
-        p.drawText(text_rect, Qt.AlignmentFlag.AlignHCenter, st.elide(describe.snippet(rec.request.prompt), width))
+        p.drawText(
+            text_rect, Qt.AlignmentFlag.AlignHCenter, st.elide(describe.snippet(rec.request.prompt), width)
+        )
         cost = rec.billed_usd if rec.billed_usd is not None else rec.quote_usd
         p.setPen(st.muted)
-        p.drawText(text_rect.translated(0, st.line), Qt.AlignmentFlag.AlignHCenter,
-                   st.elide(describe.settings_words(rec.request), width))
-        p.drawText(text_rect.translated(0, 2 * st.line), Qt.AlignmentFlag.AlignHCenter,
-                   st.elide(f"{self.model.label(rec.provider)} · {theme.money(cost) if cost is not None else '—'}"
-                            f" · {when(rec.created_at)}", width))
+        p.drawText(
+            text_rect.translated(0, st.line),
+            Qt.AlignmentFlag.AlignHCenter,
+            st.elide(describe.settings_words(rec.request), width),
+        )
+        p.drawText(
+            text_rect.translated(0, 2 * st.line),
+            Qt.AlignmentFlag.AlignHCenter,
+            st.elide(
+                f"{self.model.label(rec.provider)} · {theme.money(cost) if cost is not None else '—'}"
+                f" · {when(rec.created_at)}",
+                width,
+            ),
+        )
         p.restore()
 
 
@@ -195,24 +225,28 @@ class HistoryView(QListView):
             filtered = getattr(self.model(), "filters", Filters()) != Filters()
             with QPainter(self.viewport()) as p:  # ended here (see jobs_panel.StateDot)
                 p.setPen(theme.muted(self.palette()))
-                p.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter,
-                           "No job matches these filters." if filtered else
-                           "Every edit you run is kept here, newest first — click to compare, double-click to "
-                           "restore its settings.")
+                p.drawText(
+                    self.viewport().rect(),
+                    Qt.AlignmentFlag.AlignCenter,
+                    "No job matches these filters."
+                    if filtered
+                    else "Every edit you run is kept here, newest first — click to compare, double-click to "
+                    "restore its settings.",
+                )
 
 
 class HistoryPanel(QWidget):
-    activated = Signal(object)          # JobRecord: show it (click)
-    restoreRequested = Signal(object)   # double-click / A
+    activated = Signal(object)  # JobRecord: show it (click)
+    restoreRequested = Signal(object)  # double-click / A
     rerunRequested = Signal(object)
-    useRequested = Signal(object)       # use the output as a reference
-    compareRequested = Signal(object)   # compare with…
+    useRequested = Signal(object)  # use the output as a reference
+    compareRequested = Signal(object)  # compare with…
     exportRequested = Signal(object)
-    deleteRequested = Signal(list)      # job ids
-    lineageRequested = Signal(object)   # the chain and tree of "use result as reference"
-    groupRequested = Signal(object)     # open the comparison / sweep a job belongs to
-    retryRequested = Signal(object)     # an interrupted job: fetch it now
-    giveUpRequested = Signal(object)    # an interrupted job: stop waiting for it
+    deleteRequested = Signal(list)  # job ids
+    lineageRequested = Signal(object)  # the chain and tree of "use result as reference"
+    groupRequested = Signal(object)  # open the comparison / sweep a job belongs to
+    retryRequested = Signal(object)  # an interrupted job: fetch it now
+    giveUpRequested = Signal(object)  # an interrupted job: stop waiting for it
 
     SEARCH_DELAY_MS = 250
 
@@ -244,17 +278,24 @@ class HistoryPanel(QWidget):
         for info in model.registry.all():
             self.provider.addItem(info.label, info.id)
         self.provider.currentIndexChanged.connect(
-            lambda _i: self.model.set_filters(provider=self.provider.currentData()))
+            lambda _i: self.model.set_filters(provider=self.provider.currentData())
+        )
         self.status = QComboBox()
         self.status.setAccessibleName("Filter by status")
         for label, states in STATUS_FILTERS:
             self.status.addItem(label, states)
         self.status.currentIndexChanged.connect(
-            lambda _i: self.model.set_filters(states=tuple(self.status.currentData() or ())))
+            lambda _i: self.model.set_filters(states=tuple(self.status.currentData() or ()))
+        )
         self.kind = QComboBox()
         self.kind.setAccessibleName("Filter by kind")
-        for label, kind in (("All kinds", None), ("Single edits", "single"), ("Comparisons", "comparison"),
-                            ("Sweeps", "sweep"), ("Batches", "batch")):
+        for label, kind in (
+            ("All kinds", None),
+            ("Single edits", "single"),
+            ("Comparisons", "comparison"),
+            ("Sweeps", "sweep"),
+            ("Batches", "batch"),
+        ):
             self.kind.addItem(label, kind)
         self.kind.currentIndexChanged.connect(lambda _i: self.model.set_filters(kind=self.kind.currentData()))
         self.favourites = QToolButton()
@@ -308,8 +349,11 @@ class HistoryPanel(QWidget):
             self.view.addAction(a)
             return a
 
-        self.restore_action = act("Restore all settings", shortcuts.short_keys("restore"),
-                                  lambda: self._each(self.restoreRequested, 1))
+        self.restore_action = act(
+            "Restore all settings",
+            shortcuts.short_keys("restore"),
+            lambda: self._each(self.restoreRequested, 1),
+        )
         self.favourite_action = act("Favourite", shortcuts.short_keys("favourite"), self.toggle_favourite)
         self.delete_action = act("Delete", shortcuts.short_keys("delete_job"), self.delete_selected)
         self.menu_action = act("Actions of the current job", ["Menu", "Shift+F10"], self.menu_at_current)
@@ -382,11 +426,15 @@ class HistoryPanel(QWidget):
             menu.addAction("Give up", lambda: self.giveUpRequested.emit(rec))
             menu.addSeparator()
         menu.addAction("Show", lambda: self.activated.emit(rec)).setEnabled(has_output)
-        menu.addAction(shortcuts.menu_text("Restore all settings", "restore"), lambda: self.restoreRequested.emit(rec))
+        menu.addAction(
+            shortcuts.menu_text("Restore all settings", "restore"), lambda: self.restoreRequested.emit(rec)
+        )
         menu.addAction("Re-run", lambda: self.rerunRequested.emit(rec))
         menu.addAction("Use as reference", lambda: self.useRequested.emit(rec)).setEnabled(has_output)
         menu.addAction("Compare with…", lambda: self.compareRequested.emit(rec)).setEnabled(has_output)
-        menu.addAction(shortcuts.menu_text("Export with metadata…", "export"), lambda: self.exportRequested.emit(rec)).setEnabled(has_output)
+        menu.addAction(
+            shortcuts.menu_text("Export with metadata…", "export"), lambda: self.exportRequested.emit(rec)
+        ).setEnabled(has_output)
         menu.addAction(shortcuts.menu_text("Lineage…", "lineage"), lambda: self.lineageRequested.emit(rec))
         if rec.group_id:
             word = {"sweep": "sweep", "batch": "batch"}.get(rec.group_kind or "", "comparison")

@@ -43,16 +43,27 @@ ADVICE = {
     "expired": "The provider no longer has the result: run it again.",
     "bad_input": "Fix the input and run again.",
 }
-STATE_WORDS = {JobState.QUEUED: "Queued", JobState.SUBMITTING: "Sending", JobState.RUNNING: "Running",
-               JobState.DOWNLOADING: "Downloading", JobState.SUCCEEDED: "Succeeded", JobState.FAILED: "Failed",
-               JobState.MODERATED: "Moderated", JobState.CANCELLED: "Cancelled",
-               JobState.INTERRUPTED: "Waiting"}
+STATE_WORDS = {
+    JobState.QUEUED: "Queued",
+    JobState.SUBMITTING: "Sending",
+    JobState.RUNNING: "Running",
+    JobState.DOWNLOADING: "Downloading",
+    JobState.SUCCEEDED: "Succeeded",
+    JobState.FAILED: "Failed",
+    JobState.MODERATED: "Moderated",
+    JobState.CANCELLED: "Cancelled",
+    JobState.INTERRUPTED: "Waiting",
+}
 
 
 def outcome_text(ev: JobEvent) -> str:
     """The sentence a job card shows for an event: progress while running, the outcome at the end."""
     if ev.state == JobState.QUEUED:
-        return f"In the queue, position {ev.queue_position}." if ev.queue_position else (ev.message or "Waiting.")
+        return (
+            f"In the queue, position {ev.queue_position}."
+            if ev.queue_position
+            else (ev.message or "Waiting.")
+        )
     if ev.state in (JobState.SUBMITTING, JobState.RUNNING, JobState.DOWNLOADING):
         if ev.queue_position:
             return f"In the provider's queue, position {ev.queue_position}."
@@ -65,7 +76,9 @@ def outcome_text(ev: JobEvent) -> str:
         return f"Failed: {why} {advice}".strip()
     if ev.state == JobState.MODERATED:
         # ev.message is the provider's billing rule for moderated jobs (not billed / may be / unknown).
-        billing = ev.message if (ev.message or "").startswith("Moderated — ") else "Moderated — billing unknown."
+        billing = (
+            ev.message if (ev.message or "").startswith("Moderated — ") else "Moderated — billing unknown."
+        )
         return f"{billing} {ev.error_message or ''}".strip()
     if ev.state == JobState.INTERRUPTED:
         return ev.message or "Waiting for the provider — will fetch it."
@@ -109,7 +122,9 @@ class JobCard(QFrame):
         self.setObjectName("jobcard")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setStyleSheet("QFrame#jobcard:focus { border: 2px solid palette(highlight); border-radius: 4px; }")
+        self.setStyleSheet(
+            "QFrame#jobcard:focus { border: 2px solid palette(highlight); border-radius: 4px; }"
+        )
         lay = QVBoxLayout(self)
         lay.setContentsMargins(8, 4, 6, 4)
         lay.setSpacing(2)
@@ -125,12 +140,18 @@ class JobCard(QFrame):
         self.cancel.setToolTip("Cancel this job (Esc cancels the latest)")
         self.cancel.setAutoRaise(True)
         self.cancel.clicked.connect(lambda: self.cancelRequested.emit(self.job_id))
-        self.retry = self._button("Try again", f"Try again to fetch job {job_id}",
-                                  "Ask the provider for this job now (FlexStudio also tries every few minutes)",
-                                  self.retryRequested)
-        self.give_up = self._button("Give up", f"Give up job {job_id}",
-                                    "Stop waiting for this job: it is never fetched (the provider may still "
-                                    "have billed it)", self.giveUpRequested)
+        self.retry = self._button(
+            "Try again",
+            f"Try again to fetch job {job_id}",
+            "Ask the provider for this job now (FlexStudio also tries every few minutes)",
+            self.retryRequested,
+        )
+        self.give_up = self._button(
+            "Give up",
+            f"Give up job {job_id}",
+            "Stop waiting for this job: it is never fetched (the provider may still have billed it)",
+            self.giveUpRequested,
+        )
         head.addWidget(self.dot)
         head.addWidget(self.title, 1)
         head.addWidget(self.state_label)
@@ -228,10 +249,16 @@ class JobsPanel(QWidget):
     KEEP_FINISHED = 6
     ROWS = 3  # room for three running jobs when the screen allows it, one at the least
 
-    def __init__(self, jobs: JobsModel, describe: Callable[[str], tuple[str, str]],
-                 parent: QWidget | None = None, *, speak: Callable[[str], str] | None = None,
-                 resumable: Callable[[str], bool] | None = None,
-                 shown_elsewhere: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        jobs: JobsModel,
+        describe: Callable[[str], tuple[str, str]],
+        parent: QWidget | None = None,
+        *,
+        speak: Callable[[str], str] | None = None,
+        resumable: Callable[[str], bool] | None = None,
+        shown_elsewhere: Callable[[str], bool] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.jobs = jobs
         self.describe = describe
@@ -317,16 +344,23 @@ class JobsPanel(QWidget):
                 self.list.insertWidget(0, card)
                 self.empty.hide()
                 self._trim()
-                chain([self.clear_button, *(w for c in self._ordered() for w in (c, c.retry, c.give_up, c.cancel))])
+                chain(
+                    [
+                        self.clear_button,
+                        *(w for c in self._ordered() for w in (c, c.retry, c.give_up, c.cancel)),
+                    ]
+                )
             else:
                 card.set_title(title, spoken)
         was = card.state
         resumable = ev.state == JobState.INTERRUPTED and self.resumable(ev.job_id)
         card.update_event(ev, extra, resumable=resumable)
         if done and was != ev.state:
-            announcer().say(card, f"Job {STATE_WORDS.get(ev.state, ev.state).lower()}: "
-                                  f"{card.spoken}. {card.sentence.text()}",
-                            assertive=ev.state in ("failed", "interrupted"))
+            announcer().say(
+                card,
+                f"Job {STATE_WORDS.get(ev.state, ev.state).lower()}: {card.spoken}. {card.sentence.text()}",
+                assertive=ev.state in ("failed", "interrupted"),
+            )
         elif not was:
             announcer().say(card, f"Job started: {card.spoken}.")
 
@@ -337,7 +371,7 @@ class JobsPanel(QWidget):
 
     def _trim(self) -> None:
         finished = [c for c in self._ordered() if is_terminal(c.state)]
-        for card in finished[self.KEEP_FINISHED:]:
+        for card in finished[self.KEEP_FINISHED :]:
             self._drop(card)
 
     def _ordered(self) -> list[JobCard]:
@@ -365,4 +399,3 @@ class JobsPanel(QWidget):
     def sentence_of(self, job_id: str) -> str:
         card = self.cards.get(job_id)
         return card.sentence.text() if card else ""
-

@@ -15,8 +15,11 @@ if TYPE_CHECKING:
     from ..models.workbench import Workbench
 
 PLACEHOLDER = "Apply a preset…"
-SEED_WORDS = {"random": "randomize after each run", "increment": "increment after each run",
-              "fixed": "fixed seed"}
+SEED_WORDS = {
+    "random": "randomize after each run",
+    "increment": "increment after each run",
+    "fixed": "fixed seed",
+}
 
 
 def describe(preset: Preset) -> str:
@@ -96,7 +99,9 @@ class PresetBar(QWidget):
                 self.combo.addItem(p.name, p.name)
                 i = self.combo.count() - 1
                 tip = (p.description + "\n" if p.description else "") + describe(p)
-                self.combo.setItemData(i, tip + ("\n(built in)" if p.builtin else ""), Qt.ItemDataRole.ToolTipRole)
+                self.combo.setItemData(
+                    i, tip + ("\n(built in)" if p.builtin else ""), Qt.ItemDataRole.ToolTipRole
+                )
             self.combo.setCurrentIndex(max(0, self.combo.findData(current)) if current else 0)
 
     def preset(self, name: str) -> Preset | None:

@@ -78,6 +78,8 @@ def money_total(quotes: list[Any], label: Callable[[str], str] = str) -> tuple[s
     note = t.note
     if t.usd is None:
         unknown = list(dict.fromkeys(label(q.provider) for q in quotes if q.usd is None))
-        note = (f"The price on {', '.join(unknown)} is not known, so neither is the total; spending limits "
-                "count it as nothing.")
+        note = (
+            f"The price on {', '.join(unknown)} is not known, so neither is the total; spending limits "
+            "count it as nothing."
+        )
     return theme.money(t.usd, approximate=t.approximate), note, t.usd

@@ -101,13 +101,14 @@ class PromptEdit(QPlainTextEdit):
     edited = Signal(str)
     imagesPasted = Signal(object)  # QMimeData with images or image files: they go to the tray
 
-
     def __init__(self, history: Callable[[], list[str]] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("prompt")
         self.setAccessibleName("Prompt")
-        self.setPlaceholderText("Describe the edit — mention references as “image 1”, “image 2”, "
-                                "colours as #ff6600.  Ctrl+Enter runs; Alt+↑/↓ recalls earlier prompts.")
+        self.setPlaceholderText(
+            "Describe the edit — mention references as “image 1”, “image 2”, "
+            "colours as #ff6600.  Ctrl+Enter runs; Alt+↑/↓ recalls earlier prompts."
+        )
         self.setTabChangesFocus(True)
         self.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.highlighter = PromptHighlighter(self.document())
@@ -220,16 +221,22 @@ class PromptEdit(QPlainTextEdit):
             self.recall(-1 if e.key() == Qt.Key.Key_Up else 1)
             e.accept()
             return
-        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        if (
+            e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and e.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
             e.ignore()  # Ctrl+Enter runs (the window's action), never a newline
             return
         super().keyPressEvent(e)
 
     def event(self, e: Any) -> bool:
         # Let the window's Ctrl+Enter reach its action even while typing here.
-        if e.type() == e.Type.ShortcutOverride and isinstance(e, QKeyEvent) and \
-                e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and \
-                e.modifiers() & Qt.KeyboardModifier.ControlModifier:
+        if (
+            e.type() == e.Type.ShortcutOverride
+            and isinstance(e, QKeyEvent)
+            and e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+            and e.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
             e.ignore()
             return False
         return super().event(e)

@@ -28,13 +28,16 @@ class PromptMode(QObject):
         self.switch.setCheckable(True)
         self.switch.setObjectName("prompt_json")
         self.switch.setAccessibleName("JSON structured prompt")
-        self.switch.setToolTip("Write the prompt as FLUX.2's JSON structured prompt (scene, subjects, style, "
-                               "color_palette, lighting, camera…) instead of plain text")
+        self.switch.setToolTip(
+            "Write the prompt as FLUX.2's JSON structured prompt (scene, subjects, style, "
+            "color_palette, lighting, camera…) instead of plain text"
+        )
         self.template_button = QToolButton()
         self.template_button.setText("Insert template")
         self.template_button.setAccessibleName("Insert the JSON template")
-        self.template_button.setToolTip("Replace the prompt by a JSON template with every FLUX.2 key "
-                                        "(Ctrl+Z brings your text back)")
+        self.template_button.setToolTip(
+            "Replace the prompt by a JSON template with every FLUX.2 key (Ctrl+Z brings your text back)"
+        )
         self.status = QLabel()
         self.status.setObjectName("prompt_json_status")
         self.status.setAccessibleName("JSON prompt check")

@@ -19,7 +19,7 @@ class SettingSlider(QWidget):
         super().__init__(parent)
         self.name = name
         self._decimals = decimals
-        self.scale = 10 ** decimals
+        self.scale = 10**decimals
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(8)
@@ -28,8 +28,10 @@ class SettingSlider(QWidget):
         self.slider.setAccessibleName(f"{name} slider")
         self.slider.setProperty("value_scale", self.scale)
         if decimals:
-            self.slider.setAccessibleDescription(f"In {'tenths' if decimals == 1 else 'hundredths'}: the field "
-                                                 f"beside it shows the {name.lower()} itself")
+            self.slider.setAccessibleDescription(
+                f"In {'tenths' if decimals == 1 else 'hundredths'}: the field "
+                f"beside it shows the {name.lower()} itself"
+            )
         self.field: QSpinBox | QDoubleSpinBox
         if decimals:
             field = QDoubleSpinBox()
@@ -60,8 +62,12 @@ class SettingSlider(QWidget):
         if obj is self.field and ev.type() in (QEvent.Type.FocusIn, QEvent.Type.FocusOut):
             pal = self.palette()
             if ev.type() == QEvent.Type.FocusIn:
-                pal.setColor(QPalette.ColorRole.Base, theme.mix(pal.color(QPalette.ColorRole.Base),
-                                                                pal.color(QPalette.ColorRole.Highlight), 0.35))
+                pal.setColor(
+                    QPalette.ColorRole.Base,
+                    theme.mix(
+                        pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Highlight), 0.35
+                    ),
+                )
             self.field.setPalette(pal)
         return False
 

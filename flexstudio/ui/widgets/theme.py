@@ -15,14 +15,32 @@ from PySide6.QtWidgets import QApplication, QWidget
 from ...core.job_state import JobState
 from ..models import describe
 
-CHIP_COLOURS = ("#e8590c", "#1c7ed6", "#2f9e44", "#ae3ec9", "#f59f00", "#0ca678", "#e64980", "#4263eb",
-                "#868e96", "#d6336c")
+CHIP_COLOURS = (
+    "#e8590c",
+    "#1c7ed6",
+    "#2f9e44",
+    "#ae3ec9",
+    "#f59f00",
+    "#0ca678",
+    "#e64980",
+    "#4263eb",
+    "#868e96",
+    "#d6336c",
+)
 
 # Tints for messages, mixed into the window colour so text keeps the palette's own contrast.
 LEVEL_ACCENTS = {"info": "#1c7ed6", "success": "#2f9e44", "warning": "#f59f00", "error": "#e03131"}
-STATE_ACCENTS = {JobState.QUEUED: "#868e96", JobState.SUBMITTING: "#1c7ed6", JobState.RUNNING: "#1c7ed6",
-                 JobState.DOWNLOADING: "#1c7ed6", JobState.SUCCEEDED: "#2f9e44", JobState.FAILED: "#e03131",
-                 JobState.MODERATED: "#f59f00", JobState.CANCELLED: "#868e96", JobState.INTERRUPTED: "#f59f00"}
+STATE_ACCENTS = {
+    JobState.QUEUED: "#868e96",
+    JobState.SUBMITTING: "#1c7ed6",
+    JobState.RUNNING: "#1c7ed6",
+    JobState.DOWNLOADING: "#1c7ed6",
+    JobState.SUCCEEDED: "#2f9e44",
+    JobState.FAILED: "#e03131",
+    JobState.MODERATED: "#f59f00",
+    JobState.CANCELLED: "#868e96",
+    JobState.INTERRUPTED: "#f59f00",
+}
 
 
 def chip_colour(index: int) -> QColor:
@@ -43,8 +61,11 @@ def is_dark(pal: QPalette | None = None) -> bool:
 def mix(a: QColor, b: QColor, amount: float) -> QColor:
     """``a`` moved ``amount`` (0..1) of the way towards ``b``."""
     t = max(0.0, min(1.0, amount))
-    return QColor(round(a.red() + (b.red() - a.red()) * t), round(a.green() + (b.green() - a.green()) * t),
-                  round(a.blue() + (b.blue() - a.blue()) * t))
+    return QColor(
+        round(a.red() + (b.red() - a.red()) * t),
+        round(a.green() + (b.green() - a.green()) * t),
+        round(a.blue() + (b.blue() - a.blue()) * t),
+    )
 
 
 def tinted(accent: str | QColor, amount: float = 0.18, pal: QPalette | None = None) -> QColor:

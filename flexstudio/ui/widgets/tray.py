@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from ..models.thumbs import ThumbnailCache
     from ..models.workbench import Workbench
 
-THUMB = 128         # thumbnail size asked for (painted at 56 px, sharp on HiDPI)
+THUMB = 128  # thumbnail size asked for (painted at 56 px, sharp on HiDPI)
 CHIP_HEIGHT = 68
 ROW_MIME = "application/x-flexstudio-reference-row"  # a chip being dragged within the tray
 RefRole = Qt.ItemDataRole.UserRole + 1
@@ -94,7 +94,9 @@ class ReferenceListModel(QAbstractListModel):
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.wb.references)
 
-    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
         refs = self.wb.references
         if not index.isValid() or index.row() >= len(refs):
             return None
@@ -112,7 +114,9 @@ class ReferenceListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             w, h = ref.sent_size(self.wb.caps.max_pixels)
             scaled = "" if (w, h) == (ref.width, ref.height) else f", sent at {w}×{h}"
-            return f"image {index.row() + 1}: {ref.name or ref.sha256[:12]} — {ref.width}×{ref.height}{scaled}"
+            return (
+                f"image {index.row() + 1}: {ref.name or ref.sha256[:12]} — {ref.width}×{ref.height}{scaled}"
+            )
         if role == Qt.ItemDataRole.AccessibleTextRole:  # what the chip shows, in its order
             w, h = ref.sent_size(self.wb.caps.max_pixels)
             billed = self._billed.get(index.row())
@@ -153,8 +157,9 @@ class ReferenceListModel(QAbstractListModel):
         return mime
 
 
-def chip_texts(fm: QFontMetrics, name: str, sent: tuple[int, int] | None, billed: float | None,
-               width: int) -> tuple[str, str, str]:
+def chip_texts(
+    fm: QFontMetrics, name: str, sent: tuple[int, int] | None, billed: float | None, width: int
+) -> tuple[str, str, str]:
     """A chip's second and third lines in ``width`` px: (file name, megapixels billed, size sent).
 
     The numbers are never cut: the megapixels sit at the right of the name line and the name gives way
@@ -182,7 +187,9 @@ class ChipDelegate(QStyledItemDelegate):
         r, thumb = cls.text_rect(rect)
         return r.right() - (thumb.right() + 10) - 6
 
-    def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         pal = option.palette
@@ -202,8 +209,11 @@ class ChipDelegate(QStyledItemDelegate):
         model = index.model()
         pix = model.thumbnail(row) if isinstance(model, ReferenceListModel) else None
         if pix is not None and not pix.isNull():
-            scaled = pix.scaled(thumb.size() * p.device().devicePixelRatioF(), Qt.AspectRatioMode.KeepAspectRatio,
-                                Qt.TransformationMode.SmoothTransformation)
+            scaled = pix.scaled(
+                thumb.size() * p.device().devicePixelRatioF(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
             scaled.setDevicePixelRatio(p.device().devicePixelRatioF())
             sw = scaled.width() / scaled.devicePixelRatio()
             sh = scaled.height() / scaled.devicePixelRatio()
@@ -226,17 +236,26 @@ class ChipDelegate(QStyledItemDelegate):
         fm_font = theme.bold(option.font)
         p.setFont(fm_font)
         p.setPen(pal.color(QPalette.ColorRole.Text))
-        ref = model.wb.references[row] if isinstance(model, ReferenceListModel) and \
-            row < len(model.wb.references) else None
+        ref = (
+            model.wb.references[row]
+            if isinstance(model, ReferenceListModel) and row < len(model.wb.references)
+            else None
+        )
         name = (ref.name or f"image {row + 1}") if ref is not None else ""
         line_h = p.fontMetrics().height()
         top = r.top() + (r.height() - 3 * line_h) // 2 + 1
-        p.drawText(QRect(x, top, width, line_h), Qt.AlignmentFlag.AlignVCenter,
-                   p.fontMetrics().elidedText(f"image {row + 1}", Qt.TextElideMode.ElideRight, width))
+        p.drawText(
+            QRect(x, top, width, line_h),
+            Qt.AlignmentFlag.AlignVCenter,
+            p.fontMetrics().elidedText(f"image {row + 1}", Qt.TextElideMode.ElideRight, width),
+        )
         small = theme.small_font(option.widget)
         p.setFont(small)
-        sent = ref.sent_size(model.wb.caps.max_pixels) if ref is not None and isinstance(model, ReferenceListModel) \
+        sent = (
+            ref.sent_size(model.wb.caps.max_pixels)
+            if ref is not None and isinstance(model, ReferenceListModel)
             else None
+        )
         billed = model.billed(row) if isinstance(model, ReferenceListModel) else None
         name_text, mp_text, size_text = chip_texts(p.fontMetrics(), name, sent, billed, width)
         p.setPen(theme.muted(pal))
@@ -338,17 +357,21 @@ class TrayView(QListView):
             p.setPen(theme.muted(self.palette()))
             p.setFont(theme.small_font(self, 0 if rows == 0 else -1))
             if rows == 0:
-                p.drawText(self.viewport().rect().adjusted(12, 12, -12, -12),
-                           Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
-                           "Drop images here,\npaste one with Ctrl+V,\nor click Add.\n\n"
-                           "Mention them in the prompt as “image 1”, “image 2”…")
+                p.drawText(
+                    self.viewport().rect().adjusted(12, 12, -12, -12),
+                    Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                    "Drop images here,\npaste one with Ctrl+V,\nor click Add.\n\n"
+                    "Mention them in the prompt as “image 1”, “image 2”…",
+                )
                 return
             last = self.visualRect(model.index(rows - 1, 0))
             room = getattr(model, "room", lambda: 0)()
             if room > 0 and last.bottom() + 40 < self.viewport().height():
-                p.drawText(QRect(8, last.bottom() + 8, self.viewport().width() - 16, 40),
-                           Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
-                           f"Drop or paste more — room for {room}.\nDrag a chip to reorder.")
+                p.drawText(
+                    QRect(8, last.bottom() + 8, self.viewport().width() - 16, 40),
+                    Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+                    f"Drop or paste more — room for {room}.\nDrag a chip to reorder.",
+                )
 
 
 class ReferenceTray(QWidget):
@@ -358,8 +381,13 @@ class ReferenceTray(QWidget):
     replaceRequested = Signal(int)
     revealRequested = Signal(int)
 
-    def __init__(self, workbench: Workbench, importer: ReferenceImporter, thumbs: ThumbnailCache,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        workbench: Workbench,
+        importer: ReferenceImporter,
+        thumbs: ThumbnailCache,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.wb = workbench
         self.setObjectName("tray")
@@ -378,7 +406,9 @@ class ReferenceTray(QWidget):
         lay.addLayout(head)
         self.add_button = QToolButton()
         self.add_button.setText("Add images…")
-        self.add_button.setToolTip("Add reference images from files (or drop them here, or paste with Ctrl+V)")
+        self.add_button.setToolTip(
+            "Add reference images from files (or drop them here, or paste with Ctrl+V)"
+        )
         self.add_button.setAccessibleName("Add reference images")
         self.add_button.clicked.connect(self.addRequested)
         self.remove_button = QToolButton()
@@ -445,8 +475,10 @@ class ReferenceTray(QWidget):
         self.counter.setText(f"{n} / {cap}")
         over = n > cap
         self.counter.setStyleSheet("color: #e03131; font-weight: 600;" if over else "")
-        self.counter.setToolTip(f"{self.wb.info.display_name} takes up to {cap} reference images"
-                                + (f" — remove {n - cap} before running." if over else "."))
+        self.counter.setToolTip(
+            f"{self.wb.info.display_name} takes up to {cap} reference images"
+            + (f" — remove {n - cap} before running." if over else ".")
+        )
         self.add_button.setEnabled(n < cap)
         self.remove_button.setEnabled(self.selected_row() >= 0)
 

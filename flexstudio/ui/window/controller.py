@@ -30,12 +30,28 @@ if TYPE_CHECKING:
     from ...storage.recipes import Recipe
     from .view import WindowView
 
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.gif *.bmp *.avif *.heic *.heif);;All files (*)"
+IMAGE_FILTER = (
+    "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.gif *.bmp *.avif *.heic *.heif);;All files (*)"
+)
 RECIPE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
-SOURCES = {"flexstudio": "FlexStudio", "a1111": "A1111", "comfyui": "ComfyUI", "fooocus": "Fooocus",
-           "invokeai": "InvokeAI", "novelai": "NovelAI"}
-_FIELD_WORDS = {"prompt": "prompt", "steps": "steps", "guidance": "guidance", "seed": "seed", "size": "size",
-                "safety": "safety tolerance", "prompt_upsampling": "prompt upsampling", "provider": "provider"}
+SOURCES = {
+    "flexstudio": "FlexStudio",
+    "a1111": "A1111",
+    "comfyui": "ComfyUI",
+    "fooocus": "Fooocus",
+    "invokeai": "InvokeAI",
+    "novelai": "NovelAI",
+}
+_FIELD_WORDS = {
+    "prompt": "prompt",
+    "steps": "steps",
+    "guidance": "guidance",
+    "seed": "seed",
+    "size": "size",
+    "safety": "safety tolerance",
+    "prompt_upsampling": "prompt upsampling",
+    "provider": "provider",
+}
 
 
 class WindowController:
@@ -46,8 +62,8 @@ class WindowController:
         self.key_status: dict[str, str | None] = {}
         self.shown_job: JobRecord | None = None
         self.follow_latest = True
-        self.started: list[str] = []        # jobs started from this window, oldest first
-        self.deleted: list[str] = []        # the last deletion, for Undo
+        self.started: list[str] = []  # jobs started from this window, oldest first
+        self.deleted: list[str] = []  # the last deletion, for Undo
         self.pick_first: JobRecord | None = None  # "Compare with…" waiting for its second image
         self.settings_dialog: Any = None
         self.preset_dialog: Any = None
@@ -70,18 +86,24 @@ class WindowController:
         if current.needs_key and not status.get(current.id):
             self.wb.set_provider("sandbox")
         if not has_any:
-            self.view.show_message("info", "You are on the Sandbox, an offline simulator that costs nothing — "
-                                   "everything works with it. To edit with a real cloud, add an API key in "
-                                   "Settings → Keys.", action="Open Settings", callback=self.open_settings,
-                                   only_if_idle=True)
+            self.view.show_message(
+                "info",
+                "You are on the Sandbox, an offline simulator that costs nothing — "
+                "everything works with it. To edit with a real cloud, add an API key in "
+                "Settings → Keys.",
+                action="Open Settings",
+                callback=self.open_settings,
+                only_if_idle=True,
+            )
 
     def set_key_status(self, status: dict[str, str | None]) -> None:
         self.key_status = dict(status)
         self.view.show_key_status(self.key_status)
 
     # ------------------------------------------------------------------ starting work
-    def start_work(self, requests: list[EditRequest], *, kind: str | None = None,
-                   parent: str | None = None) -> Started | str:
+    def start_work(
+        self, requests: list[EditRequest], *, kind: str | None = None, parent: str | None = None
+    ) -> Started | str:
         """Start work through ``Services.start_work``; the sentence saying why not when it is refused
         (also shown in the message bar, with "Open Settings" when a key is missing)."""
         svc = self.services
@@ -115,16 +137,23 @@ class WindowController:
                     what.append("a removed image" if gone == 1 else f"{gone} removed images")
                 if dangling:
                     what.append(", ".join(f"image {n}" for n in dangling) + " (not in the tray)")
-                self.view.show_message("warning", f"The prompt mentions {' and '.join(what)}. Edit the prompt "
-                                       "(Ctrl+Z brings a removed image back), or run it as it is.",
-                                       action="Run anyway", callback=lambda: self.run(anyway=True))
+                self.view.show_message(
+                    "warning",
+                    f"The prompt mentions {' and '.join(what)}. Edit the prompt "
+                    "(Ctrl+Z brings a removed image back), or run it as it is.",
+                    action="Run anyway",
+                    callback=lambda: self.run(anyway=True),
+                )
                 return
         self.follow_latest = True
-        self.view.tasks.spawn(self.start_job(self.wb.request, self.wb.parent_job_id(), from_controls=True),
-                              what="Starting the job")
+        self.view.tasks.spawn(
+            self.start_job(self.wb.request, self.wb.parent_job_id(), from_controls=True),
+            what="Starting the job",
+        )
 
-    async def start_job(self, request: EditRequest, parent: str | None, *,
-                        from_controls: bool = False) -> JobRecord | None:
+    async def start_job(
+        self, request: EditRequest, parent: str | None, *, from_controls: bool = False
+    ) -> JobRecord | None:
         svc = self.services
         info = svc.registry.get(request.provider)
         source = await asyncio.to_thread(svc.key_source, info)  # the keyring is slow: off the GUI thread
@@ -185,7 +214,12 @@ class WindowController:
         if ev.job_id in self.started:
             self.view.show_billed(rec)
         # A result started from this window shows up, unless the user has since picked another image.
-        if rec.state == JobState.SUCCEEDED and rec.outputs and self.follow_latest and ev.job_id in self.started:
+        if (
+            rec.state == JobState.SUCCEEDED
+            and rec.outputs
+            and self.follow_latest
+            and ev.job_id in self.started
+        ):
             self.show_job(rec)
             self.view.select_in_history(rec.id)
 
@@ -248,8 +282,12 @@ class WindowController:
             return
         out = rec.outputs[0]
         label = self.view.history_model.label(rec.provider)
-        after = Picture(out.sha256, f"After · {label}, {describe.settings_words(rec.request)}",
-                        max(out.width, out.height), original=True)
+        after = Picture(
+            out.sha256,
+            f"After · {label}, {describe.settings_words(rec.request)}",
+            max(out.width, out.height),
+            original=True,
+        )
         self.shown_job = rec
         self.view.show_pair(self._before_for(rec), after)
 
@@ -264,7 +302,9 @@ class WindowController:
         if not blobs.has(ref.sha256):
             ref, index = refs[0], rec.request.references.index(refs[0])
         registry = self.services.registry
-        max_px = registry.get(rec.provider).capabilities.max_pixels if rec.provider in registry else 4 * 1048576
+        max_px = (
+            registry.get(rec.provider).capabilities.max_pixels if rec.provider in registry else 4 * 1048576
+        )
         return Picture(ref.sha256, f"Before · image {index + 1}", max(ref.sent_size(max_px)))
 
     def before_changed(self) -> None:
@@ -281,8 +321,10 @@ class WindowController:
             return
         index = self.wb.references.index(ref)
         side = max(ref.sent_size(self.wb.caps.max_pixels))
-        self.view.show_pair(Picture(ref.sha256, f"image {index + 1}", side),
-                            Picture(ref.sha256, "no result yet — Run (Ctrl+Enter)", side))
+        self.view.show_pair(
+            Picture(ref.sha256, f"image {index + 1}", side),
+            Picture(ref.sha256, "no result yet — Run (Ctrl+Enter)", side),
+        )
 
     def compare_jobs(self, a: JobRecord, b: JobRecord) -> None:
         if not (a.outputs and b.outputs):
@@ -290,19 +332,26 @@ class WindowController:
             return
         oa, ob = a.outputs[0], b.outputs[0]
         self.follow_latest = False
+
         def words(rec: JobRecord) -> str:
             return f"{self.view.history_model.label(rec.provider)} · {describe.settings_words(rec.request)}"
 
-        self.view.show_pair(Picture(oa.sha256, words(a), max(oa.width, oa.height), original=True),
-                            Picture(ob.sha256, words(b), max(ob.width, ob.height), original=True))
+        self.view.show_pair(
+            Picture(oa.sha256, words(a), max(oa.width, oa.height), original=True),
+            Picture(ob.sha256, words(b), max(ob.width, ob.height), original=True),
+        )
         self.view.bring_to_front()  # asked from a results window: the comparison shows in front of it
 
     def start_compare_with(self, rec: JobRecord) -> None:
         if not rec.outputs:
             return
         self.pick_first = rec
-        self.view.show_message("info", f"Compare with…: click another image in the history to compare it with "
-                               f"job {rec.id} (Esc stops).", action="Stop", callback=self._stop_pick)
+        self.view.show_message(
+            "info",
+            f"Compare with…: click another image in the history to compare it with job {rec.id} (Esc stops).",
+            action="Stop",
+            callback=self._stop_pick,
+        )
 
     def _stop_pick(self) -> None:
         self.pick_first = None
@@ -320,8 +369,11 @@ class WindowController:
         self.view.ask_open_files("Add reference images", IMAGE_FILTER, self.view.importer.import_paths)
 
     def replace_reference(self, row: int) -> None:
-        self.view.ask_open_file(f"Replace image {row + 1}", IMAGE_FILTER,
-                                lambda file: self.view.importer.import_paths([file], replace_index=row))
+        self.view.ask_open_file(
+            f"Replace image {row + 1}",
+            IMAGE_FILTER,
+            lambda file: self.view.importer.import_paths([file], replace_index=row),
+        )
 
     def reveal_reference(self, row: int) -> None:
         refs = self.wb.references
@@ -348,11 +400,17 @@ class WindowController:
         if not rec.outputs:
             return
         if not self.wb.use_result(rec, rec.outputs[0]):
-            self.view.show_message("warning", f"The tray is full: {self.wb.info.display_name} takes at most "
-                                   f"{self.wb.caps.max_references} reference images.")
+            self.view.show_message(
+                "warning",
+                f"The tray is full: {self.wb.info.display_name} takes at most "
+                f"{self.wb.caps.max_references} reference images.",
+            )
             return
-        self.view.status(f"The result of job {rec.id} is now image {len(self.wb.references)}; "
-                         "the next job records it was made from it.", 6000)
+        self.view.status(
+            f"The result of job {rec.id} is now image {len(self.wb.references)}; "
+            "the next job records it was made from it.",
+            6000,
+        )
 
     def use_shown_result(self) -> None:
         rec = self.shown_job or self.view.selected_job()
@@ -396,8 +454,13 @@ class WindowController:
             self.view.status(f"Put {words} back in the history.", 4000)
 
         self.undo_list.push(f"Delete {words}", undo, lambda: self.view.history_model.delete(ids))
-        self.view.show_message("info", f"Deleted {words} from the history (Ctrl+Z undoes it).",
-                               action="Undo", callback=self.undo_delete, timeout_ms=15000)
+        self.view.show_message(
+            "info",
+            f"Deleted {words} from the history (Ctrl+Z undoes it).",
+            action="Undo",
+            callback=self.undo_delete,
+            timeout_ms=15000,
+        )
 
     def undo_delete(self) -> None:
         if self.deleted and self.undo_list.next_undo().startswith("Delete"):
@@ -405,7 +468,9 @@ class WindowController:
 
     # ------------------------------------------------------------------ undo
     def _reference_step(self, text: str, before: Any, after: Any) -> None:
-        self.undo_list.push(text, lambda: self.wb.restore_snapshot(before), lambda: self.wb.restore_snapshot(after))
+        self.undo_list.push(
+            text, lambda: self.wb.restore_snapshot(before), lambda: self.wb.restore_snapshot(after)
+        )
 
     def undo(self) -> None:
         text = self.undo_list.undo()
@@ -446,19 +511,31 @@ class WindowController:
 
         def work() -> Exported:
             folder.mkdir(parents=True, exist_ok=True)
-            return export_image(svc.blobs.get(out.sha256), out.mime, folder, rec.request,
-                                stem=f"flexstudio-{rec.id}", job_id=rec.id, provider=rec.provider,
-                                provider_label=label, provider_job_id=rec.provider_job_id, seed=rec.request.seed,
-                                billed_usd=rec.billed_usd, quote_usd=rec.quote_usd, size=(out.width, out.height))
+            return export_image(
+                svc.blobs.get(out.sha256),
+                out.mime,
+                folder,
+                rec.request,
+                stem=f"flexstudio-{rec.id}",
+                job_id=rec.id,
+                provider=rec.provider,
+                provider_label=label,
+                provider_job_id=rec.provider_job_id,
+                seed=rec.request.seed,
+                billed_usd=rec.billed_usd,
+                quote_usd=rec.quote_usd,
+                size=(out.width, out.height),
+            )
 
         done = await asyncio.to_thread(work)
         path = done.path
-        self.view.show_message("warning" if done.notes else "success",
-                               f"Exported job {rec.id} with its settings to {path}."
-                               + "".join(f" {n}" for n in done.notes),
-                               action="Show folder",
-                               callback=lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))),
-                               timeout_ms=12000)
+        self.view.show_message(
+            "warning" if done.notes else "success",
+            f"Exported job {rec.id} with its settings to {path}." + "".join(f" {n}" for n in done.notes),
+            action="Show folder",
+            callback=lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))),
+            timeout_ms=12000,
+        )
 
     # ------------------------------------------------------------------ settings
     def open_settings(self) -> None:
@@ -516,8 +593,13 @@ class WindowController:
         if rec is None:
             self.view.show_message("info", "Pick a job in the history first, then “Lineage”.")
             return None
-        dlg = LineageDialog(self.services.history, rec.id, self.view.history_model.label, self.view.dialog_parent(),
-                            thumbs=self.view.history_model.thumbs)
+        dlg = LineageDialog(
+            self.services.history,
+            rec.id,
+            self.view.history_model.label,
+            self.view.dialog_parent(),
+            thumbs=self.view.history_model.thumbs,
+        )
         dlg.showRequested.connect(self.show_picked)
         dlg.restoreRequested.connect(self.restore_job)
         dlg.show()
@@ -531,28 +613,46 @@ class WindowController:
         snap = self.wb.snapshot()
         missing = self.wb.apply_recipe(recipe)
         job = recipe.info.get("job_id") if recipe.source == "flexstudio" else None
-        text = (f"Restored the settings from {name} ({SOURCES.get(recipe.source, recipe.source)} recipe"
-                + (f", job {job}" if job else "") + ").")
+        text = (
+            f"Restored the settings from {name} ({SOURCES.get(recipe.source, recipe.source)} recipe"
+            + (f", job {job}" if job else "")
+            + ")."
+        )
         if recipe.source != "flexstudio":
             words = [w for k, w in _FIELD_WORDS.items() if k in recipe.fields]
-            listed = ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1] if words else "nothing"
+            listed = (
+                ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
+                if words
+                else "nothing"
+            )
             text += f" Its {listed} replace yours; the references stay."
         if missing:
             text += f" Missing from disk, left out: {', '.join(missing)}."
         if recipe.notes:  # what the image carries that FLUX.2 [flex] cannot take (as `flexstudio info` says)
             text += " " + " ".join(recipe.notes)
-        self.view.show_message("warning" if recipe.notes else "success", text, action="Add as a reference instead",
-                               callback=lambda: self._recipe_as_reference(snap, ref), timeout_ms=20000)
+        self.view.show_message(
+            "warning" if recipe.notes else "success",
+            text,
+            action="Add as a reference instead",
+            callback=lambda: self._recipe_as_reference(snap, ref),
+            timeout_ms=20000,
+        )
 
     def _recipe_as_reference(self, snap: tuple[Any, ...], ref: ImageRef) -> None:
         self.wb.restore_snapshot(snap)
         if self.view.importer.add_loaded(ref):
-            self.view.status(f"Settings put back; {ref.name or 'the image'} is now image "
-                             f"{len(self.wb.references)}.", 5000)
+            self.view.status(
+                f"Settings put back; {ref.name or 'the image'} is now image {len(self.wb.references)}.", 5000
+            )
 
     def restore_from_image(self) -> None:
-        self.view.ask_open_file("Restore settings from an image", RECIPE_FILTER, lambda file: self.view.tasks.spawn(
-            self.restore_from_image_file(file), what="Reading the image's settings"))
+        self.view.ask_open_file(
+            "Restore settings from an image",
+            RECIPE_FILTER,
+            lambda file: self.view.tasks.spawn(
+                self.restore_from_image_file(file), what="Reading the image's settings"
+            ),
+        )
 
     async def restore_from_image_file(self, path: str | Path) -> bool:
         from ...storage.recipes import provider_names, read_recipe
@@ -570,9 +670,13 @@ class WindowController:
             self.view.show_message("error", str(exc))
             return False
         if recipe is None:
-            self.view.show_message("info", f"{p.name} carries no settings (no FlexStudio, A1111, ComfyUI, "
-                                   "Fooocus, InvokeAI or NovelAI metadata).", action="Add it as a reference",
-                                   callback=lambda: self.view.importer.add_loaded(ref))
+            self.view.show_message(
+                "info",
+                f"{p.name} carries no settings (no FlexStudio, A1111, ComfyUI, "
+                "Fooocus, InvokeAI or NovelAI metadata).",
+                action="Add it as a reference",
+                callback=lambda: self.view.importer.add_loaded(ref),
+            )
             return False
         self.offer_recipe(recipe, ref, p.name)
         return True

@@ -26,8 +26,9 @@ class Main(Protocol):
     wb: Workbench
     key_status: dict[str, str | None]
 
-    def start_work(self, requests: list[EditRequest], *, kind: str | None = None,
-                   parent: str | None = None) -> Started | str: ...
+    def start_work(
+        self, requests: list[EditRequest], *, kind: str | None = None, parent: str | None = None
+    ) -> Started | str: ...
     def set_key_status(self, status: dict[str, str | None]) -> None: ...
     def show_picked(self, rec: JobRecord) -> None: ...
     def compare_jobs(self, a: JobRecord, b: JobRecord) -> None: ...
@@ -75,7 +76,9 @@ class GroupsController:
         infos = svc.registry.all()
         status = await asyncio.to_thread(lambda: {i.id: svc.key_source(i) for i in infos})
         self.main.set_key_status({**self.main.key_status, **status})
-        dlg = CompareProvidersDialog(svc, self.main.wb.request, status, self.launch, self.view.dialog_parent())
+        dlg = CompareProvidersDialog(
+            svc, self.main.wb.request, status, self.launch, self.view.dialog_parent()
+        )
         dlg.show()
         self.compare_dialog = dlg
         return dlg
@@ -98,8 +101,13 @@ class GroupsController:
         if dlg is None or not dlg.running:
             if dlg is not None:
                 dlg.deleteLater()
-            dlg = BatchDialog(self.services, self.main.wb.request, preset=preset,
-                              history_selection=self._history_selection, parent=self.view.dialog_parent())
+            dlg = BatchDialog(
+                self.services,
+                self.main.wb.request,
+                preset=preset,
+                history_selection=self._history_selection,
+                parent=self.view.dialog_parent(),
+            )
             self.batch_dialog = dlg
         dlg.show()
         dlg.raise_()
@@ -127,11 +135,17 @@ class GroupsController:
                 return None
             kind = records[0].group_kind or "comparison"
             registry = svc.registry
-            dlg = GroupResults(group_id, kind, records,
-                               capabilities=lambda pid: registry.get(pid).capabilities if pid in registry else None,
-                               label=self.view.history_model.label, thumbs=self.view.thumbs,
-                               set_winner=svc.history.set_winner, reload=svc.history.get,
-                               parent=self.view.dialog_parent())
+            dlg = GroupResults(
+                group_id,
+                kind,
+                records,
+                capabilities=lambda pid: registry.get(pid).capabilities if pid in registry else None,
+                label=self.view.history_model.label,
+                thumbs=self.view.thumbs,
+                set_winner=svc.history.set_winner,
+                reload=svc.history.get,
+                parent=self.view.dialog_parent(),
+            )
             dlg.showRequested.connect(self.main.show_picked)
             dlg.compareRequested.connect(self.main.compare_jobs)
             dlg.winnerChosen.connect(lambda _jid, d=dlg: self._winner_chosen(d))
@@ -146,8 +160,11 @@ class GroupsController:
             self.view.history_model.refresh_job(job_id)
         winner = next((r for r in dlg.records.values() if r.winner), None)
         if winner is not None:
-            self.view.status(f"Job {winner.id} is the winner of this "
-                             f"{'comparison' if dlg.kind == 'comparison' else 'sweep'}.", 5000)
+            self.view.status(
+                f"Job {winner.id} is the winner of this "
+                f"{'comparison' if dlg.kind == 'comparison' else 'sweep'}.",
+                5000,
+            )
 
     def on_event(self, ev: JobEvent) -> None:
         for dlg in list(self.open.values()):

@@ -57,7 +57,9 @@ TITLE = "FLUX.2 [flex] workbench — FlexStudio"  # ends with the app name: Qt d
 class MainWindow(QMainWindow):
     closed = Signal()
 
-    def __init__(self, services: Services, parent: QWidget | None = None, *, setup_on_show: bool = True) -> None:
+    def __init__(
+        self, services: Services, parent: QWidget | None = None, *, setup_on_show: bool = True
+    ) -> None:
         super().__init__(parent)
         self.services = services
         self.setup_on_show = setup_on_show  # False: the caller runs after_first_paint once its loop runs
@@ -66,8 +68,9 @@ class MainWindow(QMainWindow):
         self.tasks = TaskRunner(self)
         self.wb = Workbench(services, self)
         self.jobs = JobsModel(services.bus, self)
-        self.recovery = RecoveryModel(services, self.jobs,
-                                      lambda coro, what: self.tasks.spawn(coro, what=what, quiet=True), self)
+        self.recovery = RecoveryModel(
+            services, self.jobs, lambda coro, what: self.tasks.spawn(coro, what=what, quiet=True), self
+        )
         self.thumbs = ThumbnailCache(services.blobs.get, parent=self)
         self.importer = ReferenceImporter(services, self.wb, self.tasks, self)
         self.history_model = HistoryModel(services.history, services.registry, self.thumbs)
@@ -112,16 +115,23 @@ class MainWindow(QMainWindow):
         f = theme.bold(self.run_button.font())
         f.setPointSizeF(f.pointSizeF() * 1.1)
         self.run_button.setFont(f)
-        self.jobs_panel = JobsPanel(self.jobs, self.controller.describe_job, speak=self.controller.speak_job,
-                                    resumable=self.recovery.can_resume,
-                                    shown_elsewhere=self.controller.in_batch)
+        self.jobs_panel = JobsPanel(
+            self.jobs,
+            self.controller.describe_job,
+            speak=self.controller.speak_job,
+            resumable=self.recovery.can_resume,
+            shown_elsewhere=self.controller.in_batch,
+        )
         self.presets_bar = PresetBar(self.wb, svc.presets)
         self.compare_button = QPushButton("Compare providers…")
-        self.compare_button.setToolTip("Send this edit to several providers at once and compare the results "
-                                       "(Ctrl+Shift+P)")
+        self.compare_button.setToolTip(
+            "Send this edit to several providers at once and compare the results (Ctrl+Shift+P)"
+        )
         self.compare_button.setAccessibleName("Compare providers")
         self.sweep_button = QPushButton("Sweep…")
-        self.sweep_button.setToolTip("Run this edit over several steps, guidance and seed values (Ctrl+Shift+G)")
+        self.sweep_button.setToolTip(
+            "Run this edit over several steps, guidance and seed values (Ctrl+Shift+G)"
+        )
         self.sweep_button.setAccessibleName("Sweep")
         self.prompt_mode = PromptMode(self.wb, self.prompt, self)  # made last: Tab order settles after it
         group_row = QHBoxLayout()
@@ -221,14 +231,20 @@ class MainWindow(QMainWindow):
         self.importer.message.connect(self.show_message)
         self.importer.message.connect(lambda _level, text: setattr(self, "_import_message", text))
         # "1 image left out…" is about references that are gone once the tray is cleared
-        wb.referencesChanged.connect(lambda: None if wb.references or not self._import_message or
-                                     self.banner.message() != self._import_message else self.banner.dismiss())
+        wb.referencesChanged.connect(
+            lambda: (
+                None
+                if wb.references or not self._import_message or self.banner.message() != self._import_message
+                else self.banner.dismiss()
+            )
+        )
         self.importer.busyChanged.connect(self._importing)
         self.importer.recipeFound.connect(ctl.offer_recipe)
         self.presets_bar.saveRequested.connect(ctl.save_preset)
         self.presets_bar.manageRequested.connect(ctl.manage_presets)
         self.presets_bar.applied.connect(
-            lambda name: self.statusBar().showMessage(f"Applied the preset “{name}”.", 4000))
+            lambda name: self.statusBar().showMessage(f"Applied the preset “{name}”.", 4000)
+        )
         self.compare_button.clicked.connect(ctl.groups.compare_providers)
         self.sweep_button.clicked.connect(ctl.groups.open_sweep)
         self.jobs.jobChanged.connect(ctl.groups.on_event)
@@ -255,8 +271,11 @@ class MainWindow(QMainWindow):
         self.jobs_panel.giveUpRequested.connect(self.recovery.give_up)
         self.history.retryRequested.connect(lambda rec: self.recovery.try_again(rec.id))
         self.history.giveUpRequested.connect(lambda rec: self.recovery.give_up(rec.id))
-        self.recovery.roundStarted.connect(lambda n: self.statusBar().showMessage(
-            f"Fetching {plural(n, 'job')} still waiting for their provider…", 8000))
+        self.recovery.roundStarted.connect(
+            lambda n: self.statusBar().showMessage(
+                f"Fetching {plural(n, 'job')} still waiting for their provider…", 8000
+            )
+        )
         self.recovery.roundFinished.connect(self._recovered)
         self.history.activated.connect(ctl.history_clicked)
         self.history.restoreRequested.connect(ctl.restore_job)
@@ -276,23 +295,57 @@ class MainWindow(QMainWindow):
         guidance, seed, size, format, Run, then the group launchers and the jobs."""
         c = self.controls
         cmp = self.compare
-        a11y.chain([
-            self.banner.action, self.banner.close_button,
-            self.tray.view, self.tray.add_button, self.tray.remove_button,
-            *cmp.mode_buttons.values(), cmp.threshold, cmp.fit_button, cmp.actual_button, cmp.swap_button,
-            cmp.compare_button, cmp.canvas,
-            self.history.search, self.history.provider, self.history.status, self.history.kind,
-            self.history.favourites,
-            self.history.view,
-            self.prompt_mode.switch, self.presets_bar.combo, self.presets_bar.save_button,
-            self.presets_bar.manage_button, self.prompt, self.prompt_mode.template_button,
-            # a slider row hands its focus to its field (a focus proxy): Qt 6 stops at the row itself, so
-            # the row is placed here too, or Tab could come back to it from wherever the row was left
-            c.provider, c.steps, c.steps.slider, c.steps.field, c.guidance, c.guidance.slider, c.guidance.field,
-            c.seed, c.dice, c.lock, c.seed_policy, c.size_choice, c.width_box, c.height_box, c.format, c.safety,
-            c.upsampling,
-            self.run_button, self.compare_button, self.sweep_button, self.jobs_panel.clear_button,
-        ])
+        a11y.chain(
+            [
+                self.banner.action,
+                self.banner.close_button,
+                self.tray.view,
+                self.tray.add_button,
+                self.tray.remove_button,
+                *cmp.mode_buttons.values(),
+                cmp.threshold,
+                cmp.fit_button,
+                cmp.actual_button,
+                cmp.swap_button,
+                cmp.compare_button,
+                cmp.canvas,
+                self.history.search,
+                self.history.provider,
+                self.history.status,
+                self.history.kind,
+                self.history.favourites,
+                self.history.view,
+                self.prompt_mode.switch,
+                self.presets_bar.combo,
+                self.presets_bar.save_button,
+                self.presets_bar.manage_button,
+                self.prompt,
+                self.prompt_mode.template_button,
+                # a slider row hands its focus to its field (a focus proxy): Qt 6 stops at the row itself, so
+                # the row is placed here too, or Tab could come back to it from wherever the row was left
+                c.provider,
+                c.steps,
+                c.steps.slider,
+                c.steps.field,
+                c.guidance,
+                c.guidance.slider,
+                c.guidance.field,
+                c.seed,
+                c.dice,
+                c.lock,
+                c.seed_policy,
+                c.size_choice,
+                c.width_box,
+                c.height_box,
+                c.format,
+                c.safety,
+                c.upsampling,
+                self.run_button,
+                self.compare_button,
+                self.sweep_button,
+                self.jobs_panel.clear_button,
+            ]
+        )
 
     def _status_bar(self) -> None:
         sb = self.statusBar()
@@ -315,7 +368,9 @@ class MainWindow(QMainWindow):
         self.presets_bar.reload()
         self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)  # the first thing a designer does is type
         self._update_run_button()
-        self.tasks.spawn(self.controller.load_key_status(first_run=True), what="Reading the API keys", quiet=True)
+        self.tasks.spawn(
+            self.controller.load_key_status(first_run=True), what="Reading the API keys", quiet=True
+        )
         if resume:
             self.recovery.start()  # now, every few minutes, and when a request succeeds again
 
@@ -343,9 +398,12 @@ class MainWindow(QMainWindow):
         reason = self.run_blocker()
         self.run_button.setEnabled(not reason)
         self.cost.set_blocker(reason)
-        self.run_button.setToolTip(f"Run can't start: {reason}" if reason else
-                                   f"Run on {self.wb.info.display_name} (Ctrl+Enter). Several jobs can run "
-                                   "at once; Esc cancels the latest.")
+        self.run_button.setToolTip(
+            f"Run can't start: {reason}"
+            if reason
+            else f"Run on {self.wb.info.display_name} (Ctrl+Enter). Several jobs can run "
+            "at once; Esc cancels the latest."
+        )
         self.run_button.setAccessibleDescription(reason or "")
 
     def run_blocker(self) -> str:
@@ -459,13 +517,15 @@ class MainWindow(QMainWindow):
     def apply_preset_named(self, name: str) -> bool:
         return self.presets_bar.apply(name)
 
-    def ask_open_files(self, title: str, filter: str, then: Callable[[list[str]], None], *,
-                       many: bool = True) -> QFileDialog:
+    def ask_open_files(
+        self, title: str, filter: str, then: Callable[[list[str]], None], *, many: bool = True
+    ) -> QFileDialog:
         """Open the file dialog and return at once (a screen reader's "press" on Add must not wait for the
         dialog to close); ``then(paths)`` runs when files are chosen."""
         dlg = QFileDialog(self, title, "", filter)
         dlg.setFileMode(QFileDialog.FileMode.ExistingFiles if many else QFileDialog.FileMode.ExistingFile)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
         def chosen(files: list[str]) -> None:
             if files:
                 then([str(f) for f in files])
@@ -493,9 +553,13 @@ class MainWindow(QMainWindow):
         self._sheet = sheet
 
     def about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "About FlexStudio",
-                          "FlexStudio edits images with Black Forest Labs' FLUX.2 [flex] through the clouds "
-                          "that sell it, or offline with the built-in sandbox simulator.", parent=self)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "About FlexStudio",
+            "FlexStudio edits images with Black Forest Labs' FLUX.2 [flex] through the clouds "
+            "that sell it, or offline with the built-in sandbox simulator.",
+            parent=self,
+        )
         box.setIconPixmap(self.windowIcon().pixmap(64, 64))
         box.setModal(False)
         box.show()

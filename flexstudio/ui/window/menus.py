@@ -52,9 +52,18 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     acts = Actions()
     bar = w.menuBar()
 
-    def make(menu: Any, group: list[QAction], name: str, text: str, slot: Callable[..., Any],
-             keys: tuple[str | QKeySequence.StandardKey, ...] = (), *, context: Qt.ShortcutContext | None = None,
-             checkable: bool = False, tip: str = "") -> QAction:
+    def make(
+        menu: Any,
+        group: list[QAction],
+        name: str,
+        text: str,
+        slot: Callable[..., Any],
+        keys: tuple[str | QKeySequence.StandardKey, ...] = (),
+        *,
+        context: Qt.ShortcutContext | None = None,
+        checkable: bool = False,
+        tip: str = "",
+    ) -> QAction:
         a = QAction(text, bar)  # owned by the window's menu bar
         if keys:
             a.setShortcuts([QKeySequence(k) for k in keys])
@@ -76,14 +85,35 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     m = bar.addMenu("&File")
     g: list[QAction] = []
     make(m, g, "add", "&Add reference images…", c.add_files, (QKeySequence.StandardKey.Open,))
-    make(m, g, "paste", "&Paste a reference", c.paste_reference, (QKeySequence.StandardKey.Paste,),
-         tip="Add the image (or image files) on the clipboard to the tray")
+    make(
+        m,
+        g,
+        "paste",
+        "&Paste a reference",
+        c.paste_reference,
+        (QKeySequence.StandardKey.Paste,),
+        tip="Add the image (or image files) on the clipboard to the tray",
+    )
     make(m, g, "export", "&Export result with metadata…", c.export_current, shortcuts.window_keys("export"))
-    make(m, g, "restore_image", "Restore settings from an &image…", c.restore_from_image, ("Ctrl+Shift+O",),
-         tip="Read the settings an exported FlexStudio image (or an A1111 / ComfyUI PNG) carries")
+    make(
+        m,
+        g,
+        "restore_image",
+        "Restore settings from an &image…",
+        c.restore_from_image,
+        ("Ctrl+Shift+O",),
+        tip="Read the settings an exported FlexStudio image (or an A1111 / ComfyUI PNG) carries",
+    )
     m.addSeparator()
-    make(m, g, "save_preset", "&Save preset…", c.save_preset, (QKeySequence.StandardKey.Save,),
-         tip="Save the current settings as a preset")
+    make(
+        m,
+        g,
+        "save_preset",
+        "&Save preset…",
+        c.save_preset,
+        (QKeySequence.StandardKey.Save,),
+        tip="Save the current settings as a preset",
+    )
     make(m, g, "manage_presets", "&Manage presets…", c.manage_presets)
     m.addSeparator()
     make(m, g, "settings", "&Settings…", c.open_settings, ("Ctrl+,",))
@@ -99,15 +129,40 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     make(m, g, "clear_refs", "Clear all references", w.wb.clear_references)
     make(m, g, "use_result", "&Use the result as a reference", c.use_shown_result, ("Ctrl+R",))
     m.addSeparator()
-    make(m, g, "restore", "&Restore all settings from the selected job", c.restore_selected,
-         shortcuts.window_keys("restore"))
-    make(m, g, "favourite", "&Favourite the selected job", w.history.toggle_favourite,
-         shortcuts.window_keys("favourite"))
-    make(m, g, "delete_job", "&Delete the selected job", w.history.delete_selected,
-         shortcuts.window_keys("delete_job"))
+    make(
+        m,
+        g,
+        "restore",
+        "&Restore all settings from the selected job",
+        c.restore_selected,
+        shortcuts.window_keys("restore"),
+    )
+    make(
+        m,
+        g,
+        "favourite",
+        "&Favourite the selected job",
+        w.history.toggle_favourite,
+        shortcuts.window_keys("favourite"),
+    )
+    make(
+        m,
+        g,
+        "delete_job",
+        "&Delete the selected job",
+        w.history.delete_selected,
+        shortcuts.window_keys("delete_job"),
+    )
     m.addSeparator()
-    undo = make(m, g, "undo", "&Undo", c.undo, shortcuts.window_keys("undo"),
-                tip="Undo removing, clearing or reordering references, or deleting jobs")
+    undo = make(
+        m,
+        g,
+        "undo",
+        "&Undo",
+        c.undo,
+        shortcuts.window_keys("undo"),
+        tip="Undo removing, clearing or reordering references, or deleting jobs",
+    )
     redo = make(m, g, "redo", "&Redo", c.redo, shortcuts.window_keys("redo"))
 
     def undo_texts() -> None:  # "Undo remove image 2": the menu says what Ctrl+Z will do
@@ -125,10 +180,18 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     m = bar.addMenu("&View")
     g = []
     compare_ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
-    for i, (mode, label) in enumerate((("wipe", "Wipe"), ("side", "Side by side"), ("flip", "Flip"),
-                                       ("diff", "Difference")), start=1):
-        a = make(m, g, f"mode_{mode}", f"{label} mode", lambda _c=False, md=mode: w.compare.set_mode(md),
-                 (str(i),), context=compare_ctx)
+    for i, (mode, label) in enumerate(
+        (("wipe", "Wipe"), ("side", "Side by side"), ("flip", "Flip"), ("diff", "Difference")), start=1
+    ):
+        a = make(
+            m,
+            g,
+            f"mode_{mode}",
+            f"{label} mode",
+            lambda _c=False, md=mode: w.compare.set_mode(md),
+            (str(i),),
+            context=compare_ctx,
+        )
         w.compare.addAction(a)
     flip = make(m, g, "flip", "Flip before / after", w.compare.flip, ("Space",), context=compare_ctx)
     cycle = make(m, g, "cycle", "Next compare mode", w.compare.cycle_mode, ("M",), context=compare_ctx)
@@ -139,8 +202,22 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     m.addSeparator()
     make(m, g, "fit", "Zoom to &fit", lambda: w.compare.canvas.set_zoom(None), ("Ctrl+0",))
     make(m, g, "actual", "&Actual pixels (100 %)", lambda: w.compare.canvas.set_zoom(1.0), ("Ctrl+1",))
-    make(m, g, "zoom_in", "Zoom &in", lambda: w.compare.canvas.zoom_by(1.25), (QKeySequence.StandardKey.ZoomIn,))
-    make(m, g, "zoom_out", "Zoom &out", lambda: w.compare.canvas.zoom_by(0.8), (QKeySequence.StandardKey.ZoomOut,))
+    make(
+        m,
+        g,
+        "zoom_in",
+        "Zoom &in",
+        lambda: w.compare.canvas.zoom_by(1.25),
+        (QKeySequence.StandardKey.ZoomIn,),
+    )
+    make(
+        m,
+        g,
+        "zoom_out",
+        "Zoom &out",
+        lambda: w.compare.canvas.zoom_by(0.8),
+        (QKeySequence.StandardKey.ZoomOut,),
+    )
     make(m, g, "compare_with", "&Compare with…", c.compare_with_shown)
     make(m, g, "lineage", "&Lineage of the selected job…", c.show_lineage, shortcuts.window_keys("lineage"))
     m.addSeparator()
@@ -151,15 +228,44 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     # Run
     m = bar.addMenu("&Run")
     g = []
-    make(m, g, "run", "&Run", c.run, ("Ctrl+Return", "Ctrl+Enter"), tip="Run the edit (the price is on the button)")
+    make(
+        m,
+        g,
+        "run",
+        "&Run",
+        c.run,
+        ("Ctrl+Return", "Ctrl+Enter"),
+        tip="Run the edit (the price is on the button)",
+    )
     make(m, g, "rerun", "Re-run the selected job", c.rerun_selected)
     m.addSeparator()
-    make(m, g, "compare_providers", "Compare &providers…", c.groups.compare_providers, ("Ctrl+Shift+P",),
-         tip="Send the same edit to several providers at once (one seed for all)")
-    make(m, g, "sweep", "S&weep…", c.groups.open_sweep, ("Ctrl+Shift+G",),
-         tip="Run the edit over a grid of steps, guidance and seed values")
-    make(m, g, "batch", "&Batch…", c.groups.open_batch, ("Ctrl+Shift+B",),
-         tip="Apply the edit to a folder of images, priced first, resumable")
+    make(
+        m,
+        g,
+        "compare_providers",
+        "Compare &providers…",
+        c.groups.compare_providers,
+        ("Ctrl+Shift+P",),
+        tip="Send the same edit to several providers at once (one seed for all)",
+    )
+    make(
+        m,
+        g,
+        "sweep",
+        "S&weep…",
+        c.groups.open_sweep,
+        ("Ctrl+Shift+G",),
+        tip="Run the edit over a grid of steps, guidance and seed values",
+    )
+    make(
+        m,
+        g,
+        "batch",
+        "&Batch…",
+        c.groups.open_batch,
+        ("Ctrl+Shift+B",),
+        tip="Apply the edit to a folder of images, priced first, resumable",
+    )
     m.addSeparator()
     make(m, g, "cancel", "&Cancel the latest job", c.cancel_latest, ("Esc",))
     make(m, g, "cancel_all", "Cancel &all jobs", c.cancel_all)
@@ -173,5 +279,7 @@ def build_menus(w: MenuHost, c: WindowController) -> Actions:
     acts.groups.append(("Help", g))
 
     # Reference tray and history keys (active where their widget has focus).
-    acts.groups.append(("History", [w.history.restore_action, w.history.favourite_action, w.history.delete_action]))
+    acts.groups.append(
+        ("History", [w.history.restore_action, w.history.favourite_action, w.history.delete_action])
+    )
     return acts
