@@ -458,6 +458,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return exit_code(recs, interrupted)
 
 
+def _check_sendable(svc: Services, req: EditRequest) -> None:
+    """A quote is for an edit that could be sent: what ``edit`` would refuse (the provider's limits) is
+    refused here too, in the same words, rather than priced (no key is needed and nothing is sent). The
+    prompt may be left out: a price does not depend on it."""
+    try:
+        svc.runner.check(req.resolved() if req.prompt.strip() else req.with_(prompt="-").resolved())
+    except BadInput as exc:
+        raise UsageError(f"This edit cannot be sent, so it has no price: {exc}") from None
+
+
 def cmd_quote(args: argparse.Namespace) -> int:
     providers = list(dict.fromkeys(args.provider or [])) or ["sandbox"]
     svc = Services.build()
@@ -465,8 +475,9 @@ def cmd_quote(args: argparse.Namespace) -> int:
         base = build_request(svc, args, providers[0])
         quotes = []
         for p in providers:
-            svc.registry.get(p)
-            quotes.append(svc.quote(base.with_(provider=p)))
+            req = base.with_(provider=p)
+            _check_sendable(svc, req)
+            quotes.append(svc.quote(req))
     finally:
         svc.history.close()
     if args.json:

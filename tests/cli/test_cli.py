@@ -123,6 +123,31 @@ def test_quote_prints_the_worked_example_prices(tmp_path):
     assert quotes["replicate"]["breakdown"][0]["usd"] == 0.06
 
 
+@pytest.mark.parametrize("json_out", [False, True])
+def test_quote_of_an_edit_that_cannot_be_sent_exits_2_and_prices_nothing(tmp_path, json_out):
+    """9 references on BFL (it takes 8): edit refuses it, so quote does too — no price, one sentence."""
+    images = [str(_img(tmp_path / f"{n}.png", (64, 64), (20 * n, 0, 0))) for n in range(9)]
+    args = ["quote", "-p", "x", *(a for i in images for a in ("-i", i)), "--provider", "fal"]
+    args += ["--provider", "bfl"] + (["--json"] if json_out else [])
+    r = cli(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert lines == [
+        "flexstudio: This edit cannot be sent, so it has no price: BFL takes at most 8 reference images "
+        "(got 9)."
+    ]
+    assert "$" not in r.stdout
+    if json_out:
+        obj = json.loads(r.stdout)
+        assert obj["quotes"] == [] and obj["error"]["kind"] == "bad_input"
+    else:
+        assert r.stdout == ""
+    edit = cli("edit", "-p", "x", *(a for i in images for a in ("-i", i)), "--provider", "bfl")
+    assert edit.returncode == 2 and "takes at most 8 reference images" in edit.stderr
+    ok = cli("quote", "-p", "x", *(a for i in images[:8] for a in ("-i", i)), "--provider", "bfl")
+    assert ok.returncode == 0 and ok.stdout.startswith("bfl: $"), ok.stderr
+
+
 @pytest.mark.parametrize(
     "case", ["missing", "not_image", "too_many", "bad_size", "zero_bytes", "bomb", "safety_6"]
 )
