@@ -15,21 +15,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError, verdict
+from ..core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from ..core.job_state import SENTENCES, TERMINAL, JobState, transition
 from ..core.request import EditRequest
 from ..providers.base import (
     ModerationBilling,
-    PreparedReference,
+    PollResult,
     Provider,
     ProviderContext,
     ProviderInfo,
@@ -39,14 +37,13 @@ from ..providers.base import (
 from ..providers.deadline import RETRY_BUDGET_S, Deadline
 from ..providers.uploads import Uploads
 from . import owner as owners
-from . import recovery
+from . import polling, recovery
 from .events import EventBus, JobEvent
-from .pacing import poll_pause
+from .prepare import Preparer
 
 if TYPE_CHECKING:
     import httpx
 
-    from ..core.images import PreparedCache
     from ..providers.registry import Registry
     from ..storage.blobs import BlobStore
     from ..storage.history import History, JobRecord
@@ -54,7 +51,6 @@ if TYPE_CHECKING:
     from ..storage.secrets import Secrets
 
 log = logging.getLogger(__name__)
-PREPARE_PARALLEL = 2  # references prepared at once by all jobs together (Pillow releases the GIL)
 Quoter = Callable[[EditRequest], tuple[float | None, dict[str, Any] | None]]
 Guard = Callable[[EditRequest, float | None], None]
 
@@ -103,16 +99,13 @@ class Runner:
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._tasks: dict[str, asyncio.Task[JobRecord]] = {}
         self._cancel_requested: set[str] = set()
-        self._prep_cache: PreparedCache | None = None  # made on first use (it brings Pillow)
         self.retry_after: dict[str, float] = {}  # job id → the wait a provider asked for when it refused
         self.owner = owners.me()
         self._beat: asyncio.Task[None] | None = None
-        self._prep_locks: dict[tuple[str, int], threading.Lock] = {}
-        self._prep_gate: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
         # References uploaded to file services, shared by every job (and persisted when given a store).
         self.uploads = uploads if uploads is not None else Uploads()
-        # Prepared references kept between runs (source hash + target → prepared bytes), when given.
-        self.prepared = prepared
+        # References prepared for their provider, kept between runs when given a prepared store.
+        self.preparer = Preparer(blobs, prepared)
 
     # ------------------------------------------------------------------ set-up
     @property
@@ -364,7 +357,7 @@ class Runner:
             key = self._key(info)
             provider = self._provider(info, key, rec, deadline)
             if rec.state == JobState.QUEUED:
-                refs = await self._prepare(rec.request, info, provider)
+                refs = await self.preparer.prepare(rec.request, info, provider)
                 sem = self._semaphores.setdefault(info.id, asyncio.Semaphore(self._limit(info)))
                 async with sem:
                     rec = self._move(
@@ -419,7 +412,7 @@ class Runner:
                 rec = self._move(
                     rec, JobState.DOWNLOADING, message=SENTENCES[JobState.DOWNLOADING], billed_usd=billed
                 )
-            outputs = await self._fetch(result, provider, info)
+            outputs = await polling.fetch_outputs(result, provider, info, self.blobs)
             return self._move(
                 rec,
                 JobState.SUCCEEDED,
@@ -501,150 +494,19 @@ class Runner:
             raise MissingKey.of(info.label, info.id, info.env_var)
         return key
 
-    def _prepare_gate(self) -> asyncio.Semaphore:
-        """One gate for every job of this runner: however many jobs start at once, no more than
-        ``PREPARE_PARALLEL`` full-size decodes exist."""
-        loop = asyncio.get_running_loop()
-        if self._prep_gate is None or self._prep_gate[0] is not loop:
-            self._prep_gate = (loop, asyncio.Semaphore(PREPARE_PARALLEL))
-        return self._prep_gate[1]
-
-    def _memory_cache(self) -> PreparedCache:
-        if self._prep_cache is None:
-            from ..core import images
-
-            self._prep_cache = images.PreparedCache()
-        return self._prep_cache
-
-    def _prepare_one(self, ref: Any, max_px: int) -> tuple[PreparedReference, PreparedReference | None]:
-        """Worker-thread side: the prepared reference (from memory, the prepared store, or made now), and
-        the prepared image when it was made now (to be kept for re-runs)."""
-        cache = self._memory_cache()
-        # one preparation per image at a time: the cells of a sweep wait for it instead of repeating it
-        with self._prep_locks.setdefault((ref.sha256, max_px), threading.Lock()):
-            prepared = cache.get(ref.sha256, max_px)
-            if prepared is None and self.prepared is not None:
-                prepared = self.prepared.get(ref.sha256, max_px)  # a re-run decodes nothing
-                if prepared is not None and hasattr(cache, "add"):
-                    cache.add(prepared, max_px)
-            fresh = prepared is None
-            if prepared is None:
-                prepared = cache.prepare(
-                    self.blobs.get(ref.sha256), max_pixels=max_px, name=ref.name, sha256=ref.sha256
-                )
-        return prepared, (prepared if fresh else None)
-
     async def prepare_ahead(self, refs: Iterable[Any], provider: str) -> None:
         """Prepare references for ``provider``'s pixel limit before Run — the window does it as images are
-        added, while the prompt is being written — so a Run finds them ready and only the wire is left.
-        One at a time through the preparation gate (a Run starting meanwhile keeps a slot of its own);
-        best effort: a reference that cannot be prepared is left for the Run to report."""
+        added, while the prompt is being written — so a Run finds them ready and only the wire is left
+        (best effort: see ``Preparer.ahead``)."""
         if provider not in self.registry:
             return
-        max_px = self.registry.get(provider).capabilities.max_pixels
-        cache = self._memory_cache()
-        for ref in refs:
-            if cache.get(ref.sha256, max_px) is not None:
-                continue
-            try:
-                async with self._prepare_gate():
-                    _, fresh = await asyncio.to_thread(self._prepare_one, ref, max_px)
-                if fresh is not None and self.prepared is not None:
-                    await asyncio.to_thread(self.prepared.put, fresh, max_px)
-            except (BadInput, OSError) as exc:
-                log.info("preparing %s ahead failed: %s", ref.name or ref.sha256[:12], exc)
-
-    async def _prepare(
-        self, request: EditRequest, info: ProviderInfo, provider: Provider | None = None
-    ) -> list[PreparedReference]:
-        """Prepare the references off the event loop, at most ``PREPARE_PARALLEL`` at a time, and hand
-        each to the provider's ``stage`` (its upload) as soon as it is ready: uploading reference k
-        overlaps preparing the next ones, the submit starts when the last upload is done, and no more than
-        ``PREPARE_PARALLEL`` full-size decodes exist at once (memory stays bounded)."""
-        if not request.references:
-            return []
-        max_px = info.capabilities.max_pixels
-        cache = self._memory_cache()
-        stage = getattr(provider, "stage", None)
-        if stage is not None and not provider.should_stage(request):  # type: ignore[union-attr]
-            stage = None
-
-        out: list[PreparedReference | None] = [None] * len(request.references)
-        gate = self._prepare_gate()
-
-        async def one(i: int, ref: Any) -> None:
-            ready = cache.get(ref.sha256, max_px)  # prepared ahead or by another job: no slot needed
-            if ready is not None:
-                prepared, fresh = ready, None
-            else:
-                async with gate:  # taken in order: reference 1 and 2 first, then each as a slot frees
-                    prepared, fresh = await asyncio.to_thread(self._prepare_one, ref, max_px)
-            out[i] = prepared
-            if stage is not None:
-                await stage(prepared)
-            if fresh is not None and self.prepared is not None:  # kept for re-runs, off the critical path
-                await asyncio.to_thread(self.prepared.put, fresh, max_px)
-
-        tasks = [asyncio.ensure_future(one(i, ref)) for i, ref in enumerate(request.references)]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                if not task.done():
-                    task.cancel()
-        return [p for p in out if p is not None]
+        await self.preparer.ahead(refs, self.registry.get(provider).capabilities.max_pixels)
 
     async def _poll(self, rec: JobRecord, provider: Provider, deadline: Deadline) -> Result:
-        """Poll until done. A poll that fails without the provider's verdict is asked again (capped
-        backoff, ``Retry-After``) while the job's budget lasts; the time limit ends the run."""
-        from ..providers.http import RETRY
+        """Poll until the provider's verdict (``polling.until_done``), publishing each state and writing
+        it to history when it changed (or every few seconds)."""
 
-        handle = rec.handle or {}
-        interval = self.config.poll_interval
-        last_write = 0.0
-        last_state: tuple[Any, ...] = ()
-        sleep = self.sleep or asyncio.sleep
-        failures = 0
-        seen: deque[tuple[float, float | None]] = deque(
-            maxlen=2
-        )  # (when, reported progress) of the last polls
-        while True:
-            deadline.check(provider.info.label)
-            try:
-                poll = await provider.poll(handle)
-            except ProviderError as exc:
-                wait = min(
-                    exc.retry_after if exc.retry_after is not None else RETRY.backoff(failures),
-                    RETRY.max_retry_after,
-                )
-                if not recovery.retry_in_run(exc) or not deadline.may_retry(wait):
-                    if deadline.expired and not exc.verdict and not isinstance(exc, JobGone):
-                        raise deadline.exceeded(provider.info.label) from exc
-                    raise
-                deadline.note_wait(wait, retry=True)
-                await sleep(wait)
-                failures += 1
-                continue
-            failures = 0
-            if poll.state == "done":
-                if poll.result is None:
-                    raise ProviderError(f"{provider.info.label} said done but sent no result.")
-                if poll.billed_usd is not None and poll.result.billed_usd is None:
-                    return Result(
-                        poll.result.urls,
-                        poll.result.images,
-                        poll.result.seed,
-                        poll.billed_usd,
-                        poll.result.revised_prompt,
-                    )
-                return poll.result
-            now = time.monotonic()
-            msg = poll.message or (
-                f"In the queue, position {poll.queue_position}."
-                if poll.queue_position is not None and poll.state == "queued"
-                else SENTENCES[JobState.RUNNING]
-            )
-            state_key = (poll.state, poll.queue_position, msg)
+        def report(poll: PollResult, msg: str, write: bool) -> None:
             self._emit(
                 rec.id,
                 JobState(rec.state),
@@ -652,49 +514,14 @@ class Runner:
                 queue_position=poll.queue_position,
                 message=msg,
             )
-            if state_key != last_state or now - last_write > 2.0:
+            if write:
                 self.history.update(rec.id, progress=poll.progress, message=msg)
-                last_state, last_write = state_key, now
-            deadline.check(provider.info.label)
-            seen.append((now, poll.progress))
-            pause = deadline.cap(poll_pause(seen, interval, self.config.min_poll_interval))
-            deadline.note_wait(pause)
-            await sleep(pause)
-            interval = min(self.config.max_poll_interval, interval * 1.15)
 
-    async def _fetch(self, result: Result, provider: Provider, info: ProviderInfo) -> list[Any]:
-        from ..core import images
-        from ..storage.history import Output
-
-        blobs: list[bytes] = list(result.images)
-        for url in result.urls:
-            blobs.append(await provider.download(url))
-        if not blobs:
-            raise verdict(ProviderError(f"{info.label} finished without an image."))
-        outputs = []
-        for data in blobs:
-            try:
-                fmt, w, h = await asyncio.to_thread(images.verify_output, data)
-            except BadInput as exc:
-                if data.lstrip()[:1] == b"<":
-                    # A web page where the image should be (a captive portal, a CDN error page): not the
-                    # provider's result, so the job stays resumable.
-                    raise ProviderError(
-                        f"The result link of {info.label} answered with a web page instead of the image.",
-                        kind=ErrorKind.NETWORK,
-                    ) from None
-                raise verdict(
-                    ProviderError(
-                        f"{info.label} sent a result that is not a usable image ({exc}).",
-                        kind=ErrorKind.PROVIDER,
-                    )
-                ) from None
-            mime = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}.get(
-                fmt.upper(), f"image/{fmt.lower()}"
-            )
-            sha = await asyncio.to_thread(self.blobs.put, data, mime)
-            outputs.append(Output(sha, mime, w, h))
-        return outputs
+        cfg = self.config
+        pace = polling.Pace(cfg.poll_interval, cfg.max_poll_interval, cfg.min_poll_interval)
+        return await polling.until_done(
+            provider, rec.handle or {}, deadline, pace, report=report, sleep=self.sleep
+        )
 
     # ------------------------------------------------------------------ after a crash
     async def resume_unfinished(self) -> list[JobRecord]:

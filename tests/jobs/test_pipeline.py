@@ -10,7 +10,7 @@ import threading
 from PIL import Image
 
 from flexstudio.core.request import EditRequest
-from flexstudio.jobs import runner
+from flexstudio.jobs import prepare
 from flexstudio.jobs.runner import RunnerConfig
 from flexstudio.providers.base import Capabilities, PollResult, ProviderInfo, Result, Submission
 from flexstudio.services import Services
@@ -107,7 +107,7 @@ def test_prepare_overlaps_upload_and_submit_follows_the_last_upload():
         factory=lambda ctx: Staging(info, ctx, rec, order),
     )
     svc.registry.register(info)
-    svc.runner._prep_cache = PrepCache(rec, order)
+    svc.runner.preparer.cache = PrepCache(rec, order)
 
     async def go():
         try:
@@ -125,7 +125,7 @@ def test_prepare_overlaps_upload_and_submit_follows_the_last_upload():
     at = {e: i for i, e in enumerate(log)}
     for k in range(n - 1):  # upload k began before preparing k+1 finished (it waited for it)
         assert at[("upload-start", k)] < at[("prepare-end", k + 1)]
-    assert 1 <= rec.most_preparing <= runner.PREPARE_PARALLEL  # bounded decodes: memory stays bounded
+    assert 1 <= rec.most_preparing <= prepare.PREPARE_PARALLEL  # bounded decodes: memory stays bounded
     # the submit comes right after the last upload, with every reference
     assert log[-1] == ("submit", n)
     assert max(at[("upload-end", k)] for k in range(n)) == len(log) - 2
@@ -190,7 +190,7 @@ def test_jobs_together_never_prepare_more_than_the_limit():
         factory=factory,
     )
     svc.registry.register(info)
-    svc.runner._prep_cache = prep
+    svc.runner.preparer.cache = prep
 
     async def go():
         prep.loop = asyncio.get_running_loop()
@@ -210,4 +210,4 @@ def test_jobs_together_never_prepare_more_than_the_limit():
 
     jobs = asyncio.run(go())
     assert all(j.state == "succeeded" for j in jobs), [j.error_message for j in jobs]
-    assert prep.most == runner.PREPARE_PARALLEL  # three jobs, six references: still two decodes at most
+    assert prep.most == prepare.PREPARE_PARALLEL  # three jobs, six references: still two decodes at most

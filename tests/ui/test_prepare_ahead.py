@@ -15,9 +15,10 @@ def test_added_references_are_prepared_before_run(open_window: Any, png_file: An
     max_px = w.wb.info.capabilities.max_pixels
 
     def ready() -> bool:
-        cache = runner._prep_cache
+        cache = runner.preparer.cache
         return cache is not None and all(
-            cache.get(r.sha256, max_px) is not None and runner.prepared.get(r.sha256, max_px) is not None
+            cache.get(r.sha256, max_px) is not None
+            and runner.preparer.prepared.get(r.sha256, max_px) is not None
             for r in w.wb.references
         )
 
