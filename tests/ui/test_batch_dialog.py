@@ -121,3 +121,30 @@ def test_the_preset_manager_opens_batch_with_its_preset(open_window: Any, qtbot:
     assert dlg is not None and dlg.isVisible() and dlg.settings.currentText() == name
     dlg.close()
     mgr.close()
+
+
+def test_launch_writes_the_batch_planned_while_pricing_under_the_commands_key(
+    open_window: Any, qtbot: Any, tmp_path: Path
+) -> None:
+    from flexstudio.jobs.batch_plan import batch_key
+
+    w = open_window()
+    w.prompt.setPlainText("make it autumn")
+    dlg = _open(w)
+    out = tmp_path / "out"
+    dlg.out.setText(str(out))
+    assert dlg.manifest_label.text() == f"Results and manifest go to {out}"  # shown before Launch
+    folder = _folder(tmp_path, 2, bad=True)
+    dlg.add_inputs([folder])
+    qtbot.waitUntil(lambda: dlg.launch_button.isEnabled(), timeout=10000)
+    assert dlg.launch()
+    template = dlg.template()
+    inputs = [str(p) for p in dlg.inputs]
+    # the same key the CLI gives the same command, so either resumes the other's batch
+    assert dlg.batch.key == batch_key(template, inputs, [r.sha256 for r in template.references], out)
+    assert dlg.batch.out_dir == str(out.resolve())
+    assert dlg.run.total == 3 and dlg.run.progress().failed == 1  # counted from the planned items
+    assert [it.status for it in dlg.store.items(dlg.batch.id)].count("bad_input") == 1
+    qtbot.waitUntil(lambda: dlg.sheet_button.isEnabled(), timeout=30000)
+    assert dlg.bar.value() == 3 and dlg.batch.manifest_path.exists()
+    dlg.close()

@@ -59,6 +59,7 @@ class BatchDialog(QDialog):
         self.inputs: list[Path] = []
         self.items: list[NewItem] = []
         self.total_usd: float | None = None
+        self._planned: tuple[str, str] | None = None  # (batch key, resolved output folder) of self.items
         self.run: BatchRun | None = None
         self.batch: Batch | None = None
         self._history_selection = history_selection
@@ -141,6 +142,8 @@ class BatchDialog(QDialog):
         self.manifest_label = QLabel()
         self.manifest_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.manifest_label.setFont(theme.small_font(self))
+        # Where the results go, from the start: the label (and its text control) is built here, not at Launch.
+        self.manifest_label.setText(self._destination_text())
         buttons.addWidget(self.sheet_button)
         buttons.addWidget(self.manifest_label, 1)
         self.stop_button = QPushButton("S&top")
@@ -161,7 +164,11 @@ class BatchDialog(QDialog):
         self.settings.currentIndexChanged.connect(lambda _i: self.refresh())
         self.provider.currentIndexChanged.connect(lambda _i: self.refresh())
         self.out.textChanged.connect(lambda _t: self.refresh())
+        self.out.textChanged.connect(lambda _t: self.manifest_label.setText(self._destination_text()))
         self.refresh()
+
+    def _destination_text(self) -> str:
+        return f"Results and manifest go to {self.out.text()}"
 
     # ------------------------------------------------------------------ inputs
     def set_inputs(self, paths: list[Path]) -> None:
@@ -234,15 +241,23 @@ class BatchDialog(QDialog):
             self.price.set_refusal(str(exc))
             return
         paths = list(self.inputs)
+        out_text = self.out.text()
+        self._planned = None
 
-        def plan() -> list[NewItem]:
+        def plan() -> tuple[list[NewItem], tuple[str, str]]:
             import flexstudio.storage.contact_sheet
             import flexstudio.storage.exports  # noqa: F401 - imported here, not on the GUI thread at Launch
 
-            return plan_items(template, paths, lambda r: svc.quote(r).usd)
+            items = plan_items(template, paths, lambda r: svc.quote(r).usd)
+            # The batch's key resolves every input's path: done here, so Launch only writes the rows.
+            extras = [r.sha256 for r in template.references]
+            out = Path(out_text).expanduser()
+            key = batch_key(template, [str(p) for p in paths], extras, out)
+            return items, (key, str(out.resolve()))
 
-        items = await asyncio.to_thread(plan)
+        items, planned = await asyncio.to_thread(plan)
         self.items = items
+        self._planned = planned
         good = [it for it in items if it.status != BAD_INPUT]
         bad = len(items) - len(good)
         usd: float | None = (
@@ -271,20 +286,29 @@ class BatchDialog(QDialog):
 
             self.price.set_refusal(str(MissingKey.of(info.label, info.id, info.env_var)))
             return False
-        out = Path(self.out.text()).expanduser()
         extras = tuple(template.references)
         inputs = [str(p) for p in self.inputs]
+        if self._planned is None:  # priced, but not planned by this dialog's pricing (kept for safety)
+            out = Path(self.out.text()).expanduser()
+            self._planned = (batch_key(template, inputs, [r.sha256 for r in extras], out), str(out.resolve()))
+        key, out_dir = self._planned
         batch = self.store.create(
-            key=batch_key(template, inputs, [r.sha256 for r in extras], out),
+            key=key,
             request=template.with_(references=()),
             inputs=inputs,
             extras=[r.sha256 for r in extras],
-            out_dir=str(out.resolve()),
+            out_dir=out_dir,
             items=self.items,
         )
         self.batch = batch
         self.run = BatchRun(
-            svc, self.store, batch, extras, limit=info.capabilities.max_concurrency, parent=self
+            svc,
+            self.store,
+            batch,
+            extras,
+            limit=info.capabilities.max_concurrency,
+            items=self.items,
+            parent=self,
         )
         self.run.progressed.connect(self._progressed)
         self.run.finished.connect(self._finished)

@@ -16,9 +16,11 @@ from ...storage.batches import BAD_INPUT
 from .aio import asyncio
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ...core.request import ImageRef
     from ...services import Services
-    from ...storage.batches import Batch, BatchStore, Item
+    from ...storage.batches import Batch, BatchStore, Item, NewItem
 
 COALESCE_MS = 150
 
@@ -59,15 +61,19 @@ class BatchRun(QObject):
         *,
         limit: int,
         max_cost: float | None = None,
+        items: Sequence[NewItem] | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """``items``: the rows ``batch`` was just created from, when the caller has them (counted
+        instead of read back from the store on the GUI thread)."""
         super().__init__(parent)
         self.services = services
         self.store = store
         self.batch = batch
         self.total = 0
         bad = 0
-        for it in store.iter_items(batch.id):  # inputs refused at planning never reach the scheduler
+        # inputs refused at planning never reach the scheduler
+        for it in items if items is not None else store.iter_items(batch.id):
             self.total += 1
             bad += it.status == BAD_INPUT
         self._done = bad
