@@ -26,3 +26,13 @@ def hosts():
     yield delivery, third
     delivery.stop()
     third.stop()
+
+
+@pytest.fixture(scope="module")
+def rigged(request):
+    """One rig's emulator (``request.param``, a ``scenarios.Rig``), started once for the module and reset
+    by each test (``rig.use``); parametrize it with ``indirect=True``."""
+    rig = request.param
+    emu = rig.start()
+    yield rig, emu
+    rig.stop(emu)

@@ -19,14 +19,17 @@ from PIL import Image, UnidentifiedImageError
 
 from flexstudio.core.errors import ErrorKind, ProviderError
 from flexstudio.core.request import EditRequest, ImageRef
-from flexstudio.providers import fal, kie, replicate, runapi
+from flexstudio.providers import bfl, fairstack, fal, kie, openai_images, replicate, runapi
 from flexstudio.providers.base import PreparedReference, Provider, ProviderContext
+from tests.emulators import fairstack as fairstack_emu
 from tests.emulators import fal as fal_emu
 from tests.emulators import kie as kie_emu
+from tests.emulators import openai_images as openai_emu
 from tests.emulators import replicate as replicate_emu
 from tests.emulators import runapi as runapi_emu
 from tests.emulators.base import Delivery, make_image
-from tests.support import Sleeps, stop_all
+from tests.emulators.bfl import BflEmulator
+from tests.support import Sleeps, reference, stop_all
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,12 @@ class Rig:
     said: Mapping[str, tuple[int | None, str | None]] = field(default_factory=dict)
     # the request and prepared references every scenario sends (default: a plain text-to-image prompt)
     job: Callable[[], tuple[EditRequest, list]] | None = None
+    # per scenario: text the error's own sentence (what a user reads) contains
+    shown: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # provider options every scenario uses
+    accepted: Callable[[Any], int] = lambda emu: emu.accepted  # jobs the emulator took (and billed)
+    check: Callable[[Any], None] | None = None  # a protocol's own check after every scenario
+    polls: Mapping[str, int] = field(default_factory=dict)  # per scenario: the rig's own poll count
 
     def start(self) -> Any:
         delivery = Delivery().start()
@@ -67,8 +76,8 @@ class Rig:
         ctx = ProviderContext(
             client=client,
             api_key=self.key if key is None else key,
-            base_url=emu.url,
-            options=options,
+            base_url=getattr(emu, "base_url", emu.url),
+            options={**self.options, **options},
             poll_interval=0,
             sleep=sleeps or Sleeps(),
         )
@@ -139,13 +148,15 @@ class Scenario:
     list of back-off sleeps, or "one" (exactly one, 0 < w <= 8). `status`: the error carries the provider's
     message and one of these HTTP statuses. `message`: text in the provider's message. `delivery`: the
     result hosts were reached, never with our Authorization header or key. `polls`: how many requests the rig
-    counts as polls; `accepted`: the emulator accepted exactly one job; `no_delivery`: the CDN was never
+    counts as polls; `accepted`: the emulator accepted exactly one job (a submit refused at once: none);
+    `billed`: the error says the job may exist and have been billed (its answer was lost after sending); `no_delivery`: the CDN was never
     asked; `main_hits`/`third_hits`: requests the CDN / the redirect's other host received.
     """
 
     name: str
     kind: ErrorKind | None = None
     at: str = "job"
+    billed: bool = False
     stage: str | None = None
     submits: int = 1
     created: int | None = None
@@ -195,6 +206,12 @@ async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
             assert err.status == status
         if text is not None:
             assert text in (err.provider_message or "")
+        if sc.name in rig.shown:
+            assert rig.shown[sc.name] in str(err)
+        if sc.kind is not ErrorKind.MODERATED:  # a verdict: the job is settled whatever the status
+            # as the job runner judges it: sent but unanswered, or a 2xx answer that could not be read
+            lost = err.submitted or (err.status is not None and 200 <= err.status < 300)
+            assert lost is sc.billed
     assert len(rig.submits(emu)) == sc.submits
     if sc.created is not None:
         assert emu.created == sc.created
@@ -207,20 +224,48 @@ async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
         assert hosts and all(r.header("authorization") is None for r in hosts)
         assert all("authorization" not in r.headers and rig.key not in str(r.headers) for r in hosts)
     if sc.polls is not None:
-        assert len([r for r in emu.requests if rig.is_poll(r)]) == sc.polls
+        want = rig.polls.get(sc.name, sc.polls)
+        assert len([r for r in emu.requests if rig.is_poll(r)]) == want
     if sc.accepted:
-        assert emu.accepted == 1
+        assert rig.accepted(emu) == 1
+    elif sc.at == "submit" and sc.kind is not None and not sc.billed:
+        assert rig.accepted(emu) == 0
     if sc.no_delivery:
         assert emu.delivery.requests == []
     if sc.main_hits is not None:
         assert len(emu.delivery.requests) == sc.main_hits
     if sc.third_hits is not None:
         assert len(emu.delivery.third.requests) == sc.third_hits
+    if rig.check is not None:
+        rig.check(emu)
+
+
+_OK = {"accepted": True, "delivery": True}
+
+
+def download_faults(whole, html, junk, bomb) -> list[Scenario]:
+    """The result-host faults every protocol meets, with how its downloaded bytes must look: an image
+    fetched whole (a slow body, a truncated one fetched again, a redirect to another host), and the bytes
+    of a web page, of junk and of a decompression bomb (handed on as served: the job runner judges them)."""
+    return [
+        Scenario("expired_url", ErrorKind.EXPIRED, delivery=True),
+        Scenario("slow_body", blob=whole, **_OK),
+        Scenario("truncated_body", blob=whole, main_hits=2, **_OK),
+        Scenario("redirect_other_host", blob=whole, third_hits=1, **_OK),
+        Scenario("wrong_content_type", blob=html, **_OK),
+        Scenario("not_an_image", blob=junk, **_OK),
+        Scenario("bomb", blob=bomb, **_OK),
+    ]
 
 
 # The task-queue providers (Kie.ai, RunAPI): same fault names, same verdicts.
 KIE_RIG = Rig(
-    "kie", kie.PROFILES[0], kie_emu.KieEmulator, kie_emu.KEY, lambda r: r.path == "/api/v1/jobs/createTask"
+    "kie",
+    kie.PROFILES[0],
+    kie_emu.KieEmulator,
+    kie_emu.KEY,
+    lambda r: r.path == "/api/v1/jobs/createTask",
+    accepted=lambda emu: emu.created,
 )
 RUNAPI_RIG = Rig(
     "runapi",
@@ -228,50 +273,40 @@ RUNAPI_RIG = Rig(
     runapi_emu.RunApiEmulator,
     runapi_emu.KEY,
     lambda r: r.method == "POST" and r.path.startswith("/api/v1/flux_2/"),
+    accepted=lambda emu: emu.created,
 )
 _SUBMIT_STATUS = (401, 402, 422, 500)
 TASK_QUEUE_SCENARIOS = [
+    Scenario("success", blob=_is_png_128, **_OK),
     Scenario("auth", ErrorKind.AUTH, at="submit", waits=[], status=_SUBMIT_STATUS),
     Scenario("credits", ErrorKind.CREDITS, at="submit", waits=[], status=_SUBMIT_STATUS),
     Scenario("validation", ErrorKind.VALIDATION, at="submit", waits=[], status=_SUBMIT_STATUS),
     Scenario("submit_5xx", ErrorKind.PROVIDER, at="submit", waits=[], status=_SUBMIT_STATUS),
-    Scenario("malformed_json", ErrorKind.PROVIDER, at="submit", waits=[]),
+    Scenario("malformed_json", ErrorKind.PROVIDER, at="submit", waits=[], billed=True),
     Scenario("rate_limit", submits=2, created=1, waits=[1.0]),
     Scenario("server_error_then_success", waits="one"),
     Scenario("reset", waits="one"),
     Scenario("moderated_input", ErrorKind.MODERATED, stage="input", message="flagged"),
     Scenario("moderated_output", ErrorKind.MODERATED, stage="output", message="flagged"),
-    Scenario("expired_url", ErrorKind.EXPIRED, delivery=True),
-    Scenario("slow_body", blob=_is_png_128, delivery=True),
-    Scenario("truncated_body", blob=_is_png_128, delivery=True),
-    Scenario("redirect_other_host", blob=_is_png_128, delivery=True),
-    Scenario("wrong_content_type", blob=_is_html, delivery=True),
-    Scenario("not_an_image", blob=_not_an_image, delivery=True),
-    Scenario("bomb", blob=_bomb, delivery=True),
+    *download_faults(_is_png_128, _is_html, _not_an_image, _bomb),
 ]
 
 
-# The queue providers (fal.ai, Replicate): every contract scenario; statuses and texts come from each rig.
-_OK = {"accepted": True, "delivery": True}
+# The queue providers (BFL, CometAPI, fal.ai, Replicate): every contract scenario; statuses and texts come
+# from each rig.
 QUEUE_SCENARIOS = [
     Scenario("success", submits=1, blob=_is_served, **_OK),
     Scenario("auth", ErrorKind.AUTH, at="submit"),
     Scenario("credits", ErrorKind.CREDITS, at="submit"),
     Scenario("validation", ErrorKind.VALIDATION, at="submit"),
     Scenario("submit_5xx", ErrorKind.PROVIDER, at="submit"),
-    Scenario("malformed_json", ErrorKind.PROVIDER, at="submit"),
+    Scenario("malformed_json", ErrorKind.PROVIDER, at="submit", billed=True),
     Scenario("rate_limit", submits=2, waits=[1.0], blob=_is_served, **_OK),
     Scenario("server_error_then_success", waits="one", polls=3, blob=_is_served, **_OK),
     Scenario("reset", waits="one", polls=3, blob=_is_served, **_OK),
     Scenario("moderated_input", ErrorKind.MODERATED, stage="input", no_delivery=True),
     Scenario("moderated_output", ErrorKind.MODERATED, stage="output", no_delivery=True),
-    Scenario("expired_url", ErrorKind.EXPIRED, delivery=True),
-    Scenario("slow_body", blob=_is_served, **_OK),
-    Scenario("truncated_body", blob=_is_served, main_hits=2, **_OK),
-    Scenario("redirect_other_host", blob=_is_served, third_hits=1, **_OK),
-    Scenario("wrong_content_type", blob=_not_served, **_OK),
-    Scenario("not_an_image", blob=_not_served, **_OK),
-    Scenario("bomb", blob=_not_served, **_OK),
+    *download_faults(_is_served, _not_served, _not_served, _not_served),
 ]
 
 
@@ -329,4 +364,113 @@ REPLICATE_RIG = Rig(
         "moderated_input": (None, "(E005)"),
         "moderated_output": (None, "(E005)"),
     },
+)
+
+
+# BFL and its CometAPI pass-through: the same queue table (BFL's poll answers carry the verdicts).
+def _bfl_rig(name: str, pid: str, comet: bool) -> Rig:
+    submit_path = "/flux/v1/flux-2-flex" if comet else "/v1/flux-2-flex"
+    return Rig(
+        name,
+        {p.id: p for p in bfl.PROFILES}[pid],
+        partial(BflEmulator, comet=comet),
+        "bfl_test_key",
+        is_submit=lambda r: r.method == "POST" and r.path == submit_path,
+        is_poll=lambda r: r.method == "GET" and r.path.endswith("/get_result"),
+        job=partial(two_references, pid),
+        said={
+            "auth": (401, None),
+            "credits": (402, "Insufficient credits"),
+            "validation": (422, "steps"),
+            "submit_5xx": (500, None),
+            "malformed_json": (200, None),
+            "moderated_input": (None, "Request Moderated"),
+        },
+        shown={"moderated_input": "Sexual Content", "moderated_output": "Derivative Works Filter"},
+        # the faulted poll is the job's one pending answer: it and its retry, which finds the job Ready
+        polls={"server_error_then_success": 2, "reset": 2},
+    )
+
+
+BFL_RIG = _bfl_rig("bfl", "bfl", comet=False)
+COMETAPI_RIG = _bfl_rig("cometapi", "cometapi", comet=True)
+
+
+# The synchronous gateways (Lumenfall and OpenAI-compatible ones, FairStack): the submit's answer is the
+# result. A refusal is raised by the submit itself and never retried; only a 429 or a 503 (no job made)
+# is sent again; a connection that breaks after the request was sent may have been billed: never resent.
+def _whole_image(data: bytes) -> None:
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+
+
+def _sync_job() -> tuple[EditRequest, list[PreparedReference]]:
+    ref, prepared = reference()
+    request = EditRequest(
+        prompt="a cat on a roof", references=(ref,), seed=5, size=(256, 256), output_format="png"
+    )
+    return request, [prepared]
+
+
+def _one_idempotency_key(emu: Any) -> None:
+    """Every send of the one paid call carries the same Idempotency-Key (a repeat cannot bill twice)."""
+    keys = {r.header("idempotency-key") for r in emu.requests if r.method == "POST"}
+    assert len(keys) == 1 and None not in keys
+
+
+_REFUSED = {"at": "submit", "waits": []}
+SYNC_SCENARIOS = [
+    Scenario("success", blob=_whole_image, **_OK),
+    Scenario("auth", ErrorKind.AUTH, status=(401,), **_REFUSED),
+    Scenario("credits", ErrorKind.CREDITS, status=(402,), **_REFUSED),
+    Scenario("validation", ErrorKind.VALIDATION, status=(400, 422), **_REFUSED),
+    Scenario("submit_5xx", ErrorKind.PROVIDER, status=(500,), **_REFUSED),
+    Scenario("reset", ErrorKind.NETWORK, billed=True, **_REFUSED),
+    Scenario("malformed_json", ErrorKind.PROVIDER, billed=True, **_REFUSED),
+    Scenario("moderated_input", ErrorKind.MODERATED, stage="input", **_REFUSED),
+    Scenario("moderated_output", ErrorKind.MODERATED, stage="output", **_REFUSED),
+    Scenario("rate_limit", submits=2, waits=[1.0], blob=_whole_image, **_OK),
+    Scenario("server_error_then_success", submits=2, waits="one", blob=_whole_image, **_OK),
+    *download_faults(_whole_image, _is_html, _not_an_image, _bomb),
+]
+_GATEWAY_SAID = {"auth": (401, "Invalid API key"), "submit_5xx": (500, "Internal server error")}
+LUMENFALL_RIG = Rig(
+    "lumenfall",
+    {p.id: p for p in openai_images.PROFILES}["lumenfall"],
+    openai_emu.OpenAIImagesEmulator,
+    openai_emu.KEY,
+    is_submit=lambda r: r.method == "POST",
+    job=_sync_job,
+    options={"response_format": "url"},  # the download faults need a URL result
+    said={
+        **_GATEWAY_SAID,
+        "credits": (402, "Insufficient balance"),
+        "moderated_input": (400, "flagged by content moderation"),
+        "moderated_output": (422, "flagged by the safety checker"),
+    },
+)
+FAIRSTACK_RIG = Rig(
+    "fairstack",
+    fairstack.PROFILES[0],
+    fairstack_emu.FairStackEmulator,
+    fairstack_emu.KEY,
+    is_submit=lambda r: r.method == "POST",
+    # FairStack takes a reference only as a public URL (it has no upload service)
+    job=lambda: (
+        EditRequest(
+            prompt="a cat on a roof",
+            seed=2,
+            extras=(("reference_urls", ("https://img.example.test/a.png",)),),
+        ),
+        [],
+    ),
+    accepted=lambda emu: emu.generated,
+    said={
+        **_GATEWAY_SAID,
+        "credits": (402, "Not enough credits"),
+        "validation": (400, "aspect_ratio"),
+        "moderated_input": (400, "content moderation filter"),
+        "moderated_output": (None, "flagged by the safety checker"),
+    },
+    check=_one_idempotency_key,
 )

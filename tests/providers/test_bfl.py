@@ -1,10 +1,10 @@
 """The BFL protocol (bfl, bfl-eu, bfl-us, cometapi, user-defined BFL-compatible endpoints) against its
-local emulator: the exact wire shape, every contract scenario, polling rules and where the key goes."""
+local emulator: the exact wire shape, polling rules and where the key goes. The contract scenarios are
+in test_queue_scenarios.py (the shared harness)."""
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 from typing import Any
 
@@ -13,11 +13,12 @@ import pytest
 from PIL import Image
 
 from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
-from flexstudio.core.request import EditRequest, ImageRef
+from flexstudio.core.request import EditRequest
 from flexstudio.providers import bfl
 from flexstudio.providers.base import PreparedReference, Provider, ProviderContext
-from tests.emulators.base import SCENARIOS, Delivery, make_image
+from tests.emulators.base import Delivery, make_image
 from tests.emulators.bfl import BflEmulator, bfl_cost
+from tests.providers.scenarios import two_references as scenario_job
 from tests.support import Sleeps
 from tests.support import run_to_done as run_job
 
@@ -67,20 +68,7 @@ def make_provider(
 
 
 def two_references() -> tuple[EditRequest, list[PreparedReference]]:
-    a = make_image(512, 384, "PNG", (200, 40, 40))
-    b = make_image(256, 256, "JPEG", (40, 200, 40))
-    ha, hb = hashlib.sha256(a).hexdigest(), hashlib.sha256(b).hexdigest()
-    request = EditRequest(
-        prompt="The cat from image 1 in the room from image 2",
-        references=(
-            ImageRef(ha, 512, 384, "a.png", "image/png"),
-            ImageRef(hb, 256, 256, "b.jpg", "image/jpeg"),
-        ),
-        seed=42,
-        provider="bfl",
-    )
-    refs = [PreparedReference(a, "image/png", 512, 384, ha), PreparedReference(b, "image/jpeg", 256, 256, hb)]
-    return request, refs
+    return scenario_job("bfl")
 
 
 def assert_no_key_on(*servers: Delivery) -> None:
@@ -214,92 +202,6 @@ async def test_eight_references_are_numbered(hosts, client):
         "input_image",
         *(f"input_image_{i}" for i in range(2, 9)),
     ]
-
-
-# ---------------------------------------------------------------------------- scenarios
-OK, BYTES = "ok", "bytes"
-OUTCOME: dict[str, Any] = {
-    "success": OK,
-    "auth": ErrorKind.AUTH,
-    "credits": ErrorKind.CREDITS,
-    "validation": ErrorKind.VALIDATION,
-    "rate_limit": OK,
-    "server_error_then_success": OK,
-    "reset": OK,
-    "malformed_json": ErrorKind.PROVIDER,
-    "moderated_input": ErrorKind.MODERATED,
-    "moderated_output": ErrorKind.MODERATED,
-    "expired_url": ErrorKind.EXPIRED,
-    "slow_body": OK,
-    "truncated_body": OK,
-    "wrong_content_type": BYTES,
-    "not_an_image": BYTES,
-    "bomb": BYTES,
-    "redirect_other_host": OK,
-    "submit_5xx": ErrorKind.PROVIDER,
-}
-SUBMIT_ERRORS = {"auth", "credits", "validation", "malformed_json", "submit_5xx"}
-
-
-def test_every_scenario_has_an_expected_outcome():
-    assert set(OUTCOME) == set(SCENARIOS)
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("pid", ["bfl", "cometapi"])
-@pytest.mark.parametrize("scenario", SCENARIOS)
-async def test_scenario(scenario, pid, hosts, client):
-    delivery, third = hosts
-    delivery.scenario = scenario
-    comet = pid == "cometapi"
-    with BflEmulator(delivery, scenario=scenario, comet=comet) as emu:
-        sleeps = Sleeps()
-        provider = make_provider(pid, emu.url, client, sleeps)
-        request, refs = two_references()
-        expected = OUTCOME[scenario]
-        submit_path = "/flux/v1/flux-2-flex" if comet else "/v1/flux-2-flex"
-        if expected in (OK, BYTES):
-            _, polls, images = await run_job(provider, request, refs)
-            assert polls[-1].state == "done"
-            if expected == OK:
-                with Image.open(io.BytesIO(images[0])) as img:
-                    assert img.size == (512, 384)
-            elif scenario == "wrong_content_type":
-                assert images[0].startswith(b"<html")  # the bytes are judged by the image checks later
-            else:
-                assert images[0]
-        else:
-            with pytest.raises(ProviderError) as e:
-                await run_job(provider, request, refs)
-            err = e.value
-            assert err.kind is expected, (err.kind, str(err))
-            assert KEY not in str(err)
-        n_submits = emu.count("POST", submit_path)
-        assert n_submits == (2 if scenario == "rate_limit" else 1)
-        assert emu.accepted == (0 if scenario in SUBMIT_ERRORS else 1)
-        assert_no_key_on(delivery, third)
-
-    if scenario == "rate_limit":
-        assert sleeps.waits == [1.0]
-    if scenario in ("server_error_then_success", "reset"):
-        assert len(sleeps.waits) == 1 and 0 < sleeps.waits[0] <= 8
-    if scenario == "validation":
-        assert "steps" in (err.provider_message or "") and err.status == 422
-    if scenario == "auth":
-        assert err.status == 401
-    if scenario == "credits":
-        assert err.status == 402 and err.provider_message == "Insufficient credits"
-    if scenario == "submit_5xx":
-        assert err.status == 500
-    if scenario == "moderated_input":
-        assert err.moderation_stage == "input" and "Sexual Content" in str(err)
-        assert "Request Moderated" in (err.provider_message or "")
-    if scenario == "moderated_output":
-        assert err.moderation_stage == "output" and "Derivative Works Filter" in str(err)
-    if scenario == "redirect_other_host":
-        assert len(third.requests) == 1
-    if scenario == "truncated_body":
-        assert len(delivery.requests) == 2
 
 
 # ---------------------------------------------------------------------------- polling

@@ -1,4 +1,5 @@
-"""FairStack provider (preview) against its emulator, over real HTTP."""
+"""FairStack provider (preview) against its emulator, over real HTTP. The contract scenarios are in
+test_sync_scenarios.py (the shared harness)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import io
 import json
 
 import pytest
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
+from flexstudio.core.errors import BadInput, JobGone, MissingKey
 from flexstudio.core.request import EditRequest
 from flexstudio.providers import fairstack
 from flexstudio.providers.base import (
@@ -169,83 +170,3 @@ async def test_handle_without_url_is_gone(client, emulator):
     emu = emulator()
     with pytest.raises(JobGone):
         await provider(client, emu).poll({"generation_id": "gen_x"})
-
-
-# ------------------------------------------------------------------------------------------------ scenarios
-FAILS = {
-    "auth": (ErrorKind.AUTH, None),
-    "credits": (ErrorKind.CREDITS, None),
-    "validation": (ErrorKind.VALIDATION, None),
-    "submit_5xx": (ErrorKind.PROVIDER, None),
-    "reset": (ErrorKind.NETWORK, None),
-    "malformed_json": (ErrorKind.PROVIDER, None),
-    "moderated_input": (ErrorKind.MODERATED, "input"),
-    "moderated_output": (ErrorKind.MODERATED, "output"),
-}
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("scenario", sorted(FAILS))
-async def test_failing_scenarios_submit_once(scenario, emulator, client):
-    emu = emulator(scenario)
-    sleeps = Sleeps()
-    with pytest.raises(ProviderError) as info:
-        await provider(client, emu, sleeps).submit(EditRequest(prompt="a cat on a roof", seed=2), [])
-    kind, stage = FAILS[scenario]
-    assert info.value.kind is kind and info.value.moderation_stage == stage
-    assert len(emu.requests) == 1 and sleeps.waits == []
-    assert KEY not in str(info.value)
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("scenario", ["rate_limit", "server_error_then_success"])
-async def test_not_accepted_answers_are_retried_with_the_same_idempotency_key(scenario, emulator, client):
-    emu = emulator(scenario)
-    sleeps = Sleeps()
-    _, _, blobs = await run_job(
-        provider(client, emu, sleeps), EditRequest(prompt="a cat on a roof", seed=2), []
-    )
-    assert len(emu.requests) == 2 and emu.generated == 1 and blobs
-    keys = {r.header("idempotency-key") for r in emu.requests}
-    assert len(keys) == 1 and None not in keys
-    if scenario == "rate_limit":
-        assert sleeps.waits == [1.0]
-    else:
-        assert len(sleeps.waits) == 1 and 0 < sleeps.waits[0] <= 8
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize(
-    "scenario",
-    [
-        "expired_url",
-        "slow_body",
-        "truncated_body",
-        "wrong_content_type",
-        "not_an_image",
-        "bomb",
-        "redirect_other_host",
-    ],
-)
-async def test_download_scenarios(scenario, emulator, client):
-    emu = emulator(scenario)
-    prov = provider(client, emu)
-    if scenario == "expired_url":
-        with pytest.raises(ProviderError) as info:
-            await run_job(prov, EditRequest(prompt="a cat on a roof", seed=2), [])
-        assert info.value.kind is ErrorKind.EXPIRED
-    else:
-        _, _, blobs = await run_job(prov, EditRequest(prompt="a cat on a roof", seed=2), [])
-        if scenario in ("slow_body", "truncated_body", "redirect_other_host"):
-            assert size_of(blobs[0]) == (128, 128)
-        elif scenario == "wrong_content_type":
-            assert blobs[0].startswith(b"<html>")
-        elif scenario == "not_an_image":
-            with pytest.raises(UnidentifiedImageError):
-                size_of(blobs[0])
-        else:
-            with pytest.raises(Image.DecompressionBombError):
-                size_of(blobs[0])
-    hosts = emu.delivery.requests + emu.delivery.third.requests
-    assert hosts and all(r.header("authorization") is None for r in hosts)
-    assert len(emu.requests) == 1

@@ -1,12 +1,12 @@
-"""OpenAI-compatible provider (Lumenfall and user-defined gateways) against its emulator, over real HTTP."""
+"""OpenAI-compatible provider (Lumenfall and user-defined gateways) against its emulator, over real HTTP.
+The contract scenarios are in test_sync_scenarios.py (the shared harness)."""
 
 from __future__ import annotations
 
 import io
-import threading
 
 import pytest
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, ProviderError
 from flexstudio.core.request import EditRequest
@@ -14,19 +14,10 @@ from flexstudio.providers import openai_images
 from flexstudio.providers.base import REQUEST_FIELDS, ProviderContext, Support
 from tests.emulators.base import Delivery
 from tests.emulators.openai_images import KEY, OpenAIImagesEmulator
-from tests.support import Sleeps, reference
+from tests.support import Sleeps, reference, stop_all
 
 LUMENFALL = {p.id: p for p in openai_images.PROFILES}["lumenfall"]
 GENERIC = {p.id: p for p in openai_images.PROFILES}["openai-compatible"]
-
-
-def stop_all(*servers) -> None:
-    """Stop servers in parallel (each shutdown waits up to one 0.5 s poll)."""
-    threads = [threading.Thread(target=s.stop) for s in servers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
 
 
 @pytest.fixture(scope="module")
@@ -317,103 +308,7 @@ async def test_unknown_model_is_a_validation_error(emulator, client):
 
 
 # ------------------------------------------------------------------------------------------------ scenarios
-FAILS = {
-    "auth": (ErrorKind.AUTH, None),
-    "credits": (ErrorKind.CREDITS, None),
-    "validation": (ErrorKind.VALIDATION, None),
-    "submit_5xx": (ErrorKind.PROVIDER, None),
-    "reset": (ErrorKind.NETWORK, None),
-    "malformed_json": (ErrorKind.PROVIDER, None),
-    "moderated_input": (ErrorKind.MODERATED, "input"),
-    "moderated_output": (ErrorKind.MODERATED, "output"),
-}
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("scenario", sorted(FAILS))
-async def test_failing_scenarios_submit_once(scenario, emulator, client):
-    emu = emulator(scenario)
-    ref, prepared = reference()
-    sleeps = Sleeps()
-    prov = provider(LUMENFALL, client, emu.base_url, sleeps)
-    with pytest.raises(ProviderError) as info:
-        await prov.submit(EditRequest(prompt="a cat", references=(ref,), seed=5), [prepared])
-    kind, stage = FAILS[scenario]
-    assert info.value.kind is kind
-    assert info.value.moderation_stage == stage
-    assert len(emu.requests) == 1  # a paid request is never sent twice
-    assert sleeps.waits == []
-    assert KEY not in str(info.value)
-    if scenario != "reset" and scenario != "malformed_json":
-        assert info.value.provider_message  # the provider's own words are kept
-
-
-@pytest.mark.asyncio
-async def test_rate_limit_waits_retry_after_then_succeeds(emulator, client):
-    emu = emulator("rate_limit")
-    sleeps = Sleeps()
-    prov = provider(LUMENFALL, client, emu.base_url, sleeps)
-    _, _, blobs = await run_job(prov, EditRequest(prompt="a cat", seed=5), [])
-    assert sleeps.waits == [1.0]
-    assert len(emu.requests) == 2 and emu.accepted == 1
-    assert len(blobs) == 1
-
-
-@pytest.mark.asyncio
-async def test_503_before_acceptance_is_retried(emulator, client):
-    emu = emulator("server_error_then_success")
-    sleeps = Sleeps()
-    prov = provider(LUMENFALL, client, emu.base_url, sleeps)
-    _, _, blobs = await run_job(prov, EditRequest(prompt="a cat", seed=5), [])
-    assert len(sleeps.waits) == 1 and 0 < sleeps.waits[0] <= 8
-    assert len(emu.requests) == 2 and emu.accepted == 1 and len(blobs) == 1
-
-
-DOWNLOADS = [
-    "expired_url",
-    "slow_body",
-    "truncated_body",
-    "wrong_content_type",
-    "not_an_image",
-    "bomb",
-    "redirect_other_host",
-]
-
-
-@pytest.mark.asyncio
-@pytest.mark.parametrize("scenario", DOWNLOADS)
-async def test_download_scenarios_in_url_mode(scenario, emulator, client):
-    emu = emulator(scenario)
-    delivery = emu.delivery
-    assert delivery.scenario == scenario
-    prov = provider(LUMENFALL, client, emu.base_url, Sleeps(), response_format="url")
-    sub = await prov.submit(EditRequest(prompt="a cat", seed=5, size=(256, 256), output_format="png"), [])
-    url = sub.result.urls[0]
-    if scenario == "expired_url":
-        with pytest.raises(ProviderError) as info:
-            await prov.download(url)
-        assert info.value.kind is ErrorKind.EXPIRED
-    else:
-        data = await prov.download(url)
-        if scenario in ("slow_body", "truncated_body", "redirect_other_host"):
-            assert size_of(data) == (256, 256)
-        elif scenario == "wrong_content_type":
-            assert data.startswith(b"<html>")
-        elif scenario == "not_an_image":
-            with pytest.raises(UnidentifiedImageError):
-                size_of(data)
-        elif scenario == "bomb":
-            with pytest.raises(Image.DecompressionBombError):
-                size_of(data)  # handed on as is: the image checks downstream refuse it
-    hosts = delivery.requests + delivery.third.requests
-    assert hosts and all(r.header("authorization") is None for r in hosts)
-    if scenario == "truncated_body":
-        assert len(delivery.requests) == 2
-    if scenario == "redirect_other_host":
-        assert len(delivery.third.requests) == 1
-    assert len(emu.requests) == 1
-
-
+# The contract scenarios are in test_sync_scenarios.py (the shared harness, URL results); inline results:
 @pytest.mark.asyncio
 async def test_download_faults_do_not_touch_inline_results(emulator, client):
     emu = emulator("expired_url")

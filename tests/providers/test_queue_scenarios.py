@@ -1,12 +1,32 @@
-"""fal.ai and Replicate through every contract scenario, over real HTTP against their emulators."""
+"""The queue providers (BFL, CometAPI, fal.ai, Replicate) through every contract scenario, over real HTTP
+against their emulators."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.providers.scenarios import FAL_RIG, QUEUE_SCENARIOS, REPLICATE_RIG, Rig, Scenario, drive
+from tests.emulators.base import SCENARIOS
+from tests.providers.scenarios import (
+    BFL_RIG,
+    COMETAPI_RIG,
+    FAL_RIG,
+    QUEUE_SCENARIOS,
+    REPLICATE_RIG,
+    SYNC_SCENARIOS,
+    TASK_QUEUE_SCENARIOS,
+    Rig,
+    Scenario,
+    drive,
+)
 
-RIGS = [FAL_RIG, REPLICATE_RIG]
+RIGS = [BFL_RIG, COMETAPI_RIG, FAL_RIG, REPLICATE_RIG]
+
+
+def test_every_emulator_scenario_has_an_expected_outcome():
+    assert [s.name for s in QUEUE_SCENARIOS] == list(SCENARIOS[:1]) + [s.name for s in QUEUE_SCENARIOS[1:]]
+    assert {s.name for s in QUEUE_SCENARIOS} == set(SCENARIOS)
+    assert {s.name for s in SYNC_SCENARIOS} == set(SCENARIOS)
+    assert {s.name for s in TASK_QUEUE_SCENARIOS} == set(SCENARIOS)
 
 
 @pytest.mark.asyncio
