@@ -8,6 +8,7 @@ job id) is enough to finish the job after a restart.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -237,6 +238,19 @@ class ProviderInfo:
         """Attach the factory ``cls(this info, ctx)`` (the info must exist before its factory can name
         it, and the dataclass is frozen). Returns the same info."""
         object.__setattr__(self, "factory", lambda ctx: cls(self, ctx))
+        return self
+
+    def bind_lazy(self, module: str, class_name: str) -> ProviderInfo:
+        """Attach a factory that imports the protocol module ``module`` (a module of this package) on
+        the first ``create``: the profiles are read at start-up, the protocol code only when a job or a
+        key test needs it. Returns the same info."""
+
+        def make(ctx: ProviderContext) -> Provider:
+            cls = getattr(importlib.import_module(f"{__package__}.{module}"), class_name)
+            provider: Provider = cls(self, ctx)
+            return provider
+
+        object.__setattr__(self, "factory", make)
         return self
 
     def create(self, ctx: ProviderContext) -> Provider:

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -38,92 +37,39 @@ from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import validate_size
 from .base import (
     Balance,
-    Capabilities,
-    FieldHandling,
-    ModerationBilling,
     PollResult,
     PreparedReference,
     ProviderContext,
     ProviderInfo,
     Result,
     Submission,
-    Support,
 )
-from .http import HttpProvider, check_url, error, json_body, message_from_json, provider_error, same_origin
+from .http import HttpProvider, error, json_body, message_from_json, provider_error, same_origin
+from .profiles.bfl import (
+    AUTH_STYLES,
+    BFL_FAMILY,
+    BFL_OPTIONS,
+    CAPABILITIES,
+    COST_IS_BILL,
+    DEFAULT_MODEL,
+    FORMATS,
+    GUIDANCE_RANGE,
+    MAX_REFERENCES,
+    SAFETY_RANGE,
+    STEPS_RANGE,
+)
+from .profiles.bfl import PROFILES as PROFILES
+from .profiles.bfl import custom_profile as custom_profile
 
 if TYPE_CHECKING:
     from ..core.request import EditRequest
 
-MAX_REFERENCES = 8
-STEPS_RANGE = (1, 50)
-GUIDANCE_RANGE = (1.5, 10.0)
-SAFETY_RANGE = (0, 5)
-FORMATS = ("jpeg", "png")
 CREDIT_USD = 0.01  # 1 BFL credit = $0.01; ``cost`` is in credits
 CREDITS_PATH = "/v1/credits"  # BFL OpenAPI get_credits_v1_credits_get → {"credits": number}
 DEFAULT_RETRY_AFTER = 5.0  # a 429 without Retry-After: BFL asks to back off (§1.5)
 NOT_FOUND_RETRIES = 5  # HTTP 404 while polling: retried this many times … (ComfyUI's loop)
 NOT_FOUND_WAIT = 2.0  # … this far apart, then the job is gone
-DEFAULT_MODEL = "flux-2-flex"
-AUTH_STYLES = ("x-key", "bearer")
-OPTION_KEYS = ("auth", "submit_path", "result_path", "model")
-# ``cost`` in a submit answer is BFL's charge in BFL credits. Only BFL's own profiles book it as the bill:
-# a pass-through (CometAPI, a user's gateway) forwards BFL's figure while charging its own price.
-COST_IS_BILL = "cost_is_bill"
-
-# Only BFL's own profiles may send the key to a polling URL on another *.bfl.ai host.
-_BFL_FAMILY = frozenset({"bfl", "bfl-eu", "bfl-us"})
 _BFL_HOST_SUFFIX = ".bfl.ai"
-
-_BFL_OPTIONS: dict[str, Any] = {
-    "auth": "x-key",
-    "submit_path": "/v1/{model}",
-    "result_path": "/v1/get_result?id={id}",
-    "model": DEFAULT_MODEL,
-    COST_IS_BILL: True,
-}
-_COMET_OPTIONS: dict[str, Any] = {
-    "auth": "bearer",
-    "submit_path": "/flux/v1/{model}",
-    "result_path": "/flux/v1/get_result?id={id}",
-    "model": DEFAULT_MODEL,
-    COST_IS_BILL: False,
-}
-
-FIELDS: dict[str, FieldHandling] = {
-    "prompt": FieldHandling(Support.HONOURED),
-    "references": FieldHandling(
-        Support.RENAMED, "sent as input_image, input_image_2 … input_image_8 (base64, up to 8)"
-    ),
-    "steps": FieldHandling(Support.HONOURED, "1–50"),
-    "guidance": FieldHandling(Support.HONOURED, "1.5–10"),
-    "seed": FieldHandling(Support.HONOURED),
-    "size": FieldHandling(Support.RENAMED, "sent as width and height"),
-    "output_format": FieldHandling(Support.HONOURED, "jpeg or png (no webp)"),
-    "safety": FieldHandling(Support.RENAMED, "sent as safety_tolerance, 0–5 (0 strictest)"),
-    "prompt_upsampling": FieldHandling(Support.HONOURED),
-}
-
-CAPABILITIES = Capabilities(
-    max_references=MAX_REFERENCES,
-    steps_range=STEPS_RANGE,
-    guidance_range=GUIDANCE_RANGE,
-    safety_range=SAFETY_RANGE,
-    formats=FORMATS,
-    can_cancel=False,
-    text_to_image=True,
-    prompt_upsampling=True,
-    fields=FIELDS,
-    # "Request Moderated … Not charged. Content Moderated … Not charged." (help.bfl.ai 2916279050)
-    moderation_billing=ModerationBilling.NOT_BILLED,
-    max_concurrency=24,  # "24 active tasks" for standard endpoints (providers.md §1.5); 429 above
-    balance=True,  # GET /v1/credits → {"credits"} (BFL OpenAPI "Get the user's credits")
-)
-# A pass-through (CometAPI, a user's gateway) bills at its own terms, which do not mention moderation.
-# Nor do they document BFL's 24 active tasks (conservative), nor a balance endpoint.
-PASS_THROUGH_CAPABILITIES = replace(
-    CAPABILITIES, moderation_billing=ModerationBilling.UNKNOWN, max_concurrency=4, balance=False
-)
 
 
 def _clamp(value: float, lo: float, hi: float) -> float:
@@ -138,14 +84,14 @@ class BflProvider(HttpProvider):
             raise RuntimeError(f"{info.id}: an HTTP client is required")
         super().__init__(info, ctx)
         self.label = info.label
-        opts = {**_BFL_OPTIONS, **self.options}
+        opts = {**BFL_OPTIONS, **self.options}
         auth = str(opts.get("auth", "x-key")).lower()
         if auth not in AUTH_STYLES:
             raise BadInput(f"{info.label}: unknown auth style {auth!r} (use x-key or bearer).")
         self.auth = auth
         self.model = str(opts.get("model") or DEFAULT_MODEL)
-        self.submit_path = str(opts.get("submit_path") or _BFL_OPTIONS["submit_path"])
-        self.result_path = str(opts.get("result_path") or _BFL_OPTIONS["result_path"])
+        self.submit_path = str(opts.get("submit_path") or BFL_OPTIONS["submit_path"])
+        self.result_path = str(opts.get("result_path") or BFL_OPTIONS["result_path"])
         self.cost_is_bill = bool(opts.get(COST_IS_BILL, False))
         self.base_url = self._base()
 
@@ -176,7 +122,7 @@ class BflProvider(HttpProvider):
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         return (
-            self.info.id in _BFL_FAMILY
+            self.info.id in BFL_FAMILY
             and self.auth == "x-key"
             and parts.scheme == "https"
             and host.endswith(_BFL_HOST_SUFFIX)
@@ -411,67 +357,3 @@ def _details_text(details: Any) -> str:
             return text
         return "; ".join(f"{k}: {v}" for k, v in details.items())[:300]
     return str(details)[:300]
-
-
-# ---------------------------------------------------------------------- profiles
-def _info(
-    pid: str, label: str, base_url: str, env_var: str | None, key_help: str, options: Mapping[str, Any]
-) -> ProviderInfo:
-    caps = CAPABILITIES if pid in _BFL_FAMILY else PASS_THROUGH_CAPABILITIES
-    info = ProviderInfo(
-        id=pid,
-        label=label,
-        protocol="bfl",
-        capabilities=caps,
-        default_base_url=base_url,
-        env_var=env_var,
-        key_help=key_help,
-        options=dict(options),
-    )
-    info.bind(BflProvider)
-    return info
-
-
-_BFL_KEY_HELP = "Create a key at https://dashboard.bfl.ai (API Keys); BFL keys start with bfl_."
-
-PROFILES: tuple[ProviderInfo, ...] = (
-    _info("bfl", "BFL", "https://api.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
-    _info("bfl-eu", "BFL (EU)", "https://api.eu.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
-    _info("bfl-us", "BFL (US)", "https://api.us.bfl.ai", "BFL_API_KEY", _BFL_KEY_HELP, _BFL_OPTIONS),
-    _info(
-        "cometapi",
-        "CometAPI",
-        "https://api.cometapi.com",
-        "COMETAPI_KEY",
-        "Create a key in the CometAPI console (https://www.cometapi.com → Console → API Keys).",
-        _COMET_OPTIONS,
-    ),
-)
-
-
-def custom_profile(id: str, label: str, base_url: str, options: Mapping[str, Any]) -> ProviderInfo:
-    """A user-defined BFL-compatible endpoint. ``base_url`` is the API root (https, or http to this
-    computer); ``options``: ``auth`` ("x-key" | "bearer"), ``submit_path``, ``result_path``, ``model``.
-    Raises ``BadInput`` with one sentence when the URL or an option cannot work."""
-    try:
-        check_url(base_url, what="API URL")
-    except ProviderError as exc:
-        raise BadInput(f"{label}: {exc}") from None
-    opts: dict[str, Any] = dict(_BFL_OPTIONS)
-    for k in OPTION_KEYS:
-        v = options.get(k)
-        if v not in (None, ""):
-            opts[k] = str(v)
-    opts["auth"] = opts["auth"].lower()
-    # A user's BFL-compatible gateway bills at its own price unless the user says its `cost` is the bill.
-    opts[COST_IS_BILL] = options.get(COST_IS_BILL) in (True, "true", "1", "yes")
-    if opts["auth"] not in AUTH_STYLES:
-        raise BadInput(f"{label}: auth must be x-key or bearer (got {opts['auth']!r}).")
-    for k in ("submit_path", "result_path"):
-        if not opts[k].startswith("/"):
-            raise BadInput(f"{label}: {k} must start with '/' (got {opts[k]!r}).")
-    if options.get("custom"):
-        opts["custom"] = True
-    return _info(
-        id, label, base_url.rstrip("/"), None, "Use the key your BFL-compatible endpoint gave you.", opts
-    )

@@ -29,18 +29,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
-from ..core.sizes import MAX_PIXELS
 from .base import (
-    Capabilities,
-    FieldHandling,
-    ModerationBilling,
     PollResult,
     PreparedReference,
     ProviderContext,
     ProviderInfo,
     Result,
     Submission,
-    Support,
 )
 from .http import (
     HttpProvider,
@@ -50,6 +45,12 @@ from .http import (
     json_body,
     provider_error,
 )
+from .profiles.fal import (
+    GUIDANCE_RANGE,
+    SAFETY_RANGE,
+    STEPS_RANGE,
+)
+from .profiles.fal import PROFILES as PROFILES
 from .uploads import Uploaded, UploadingProvider, account_fingerprint, epoch_seconds
 
 if TYPE_CHECKING:
@@ -57,14 +58,7 @@ if TYPE_CHECKING:
 
     from ..core.request import EditRequest
 
-LABEL = "fal.ai"
-ENV_VAR = "FAL_KEY"
-DEFAULT_BASE_URL = "https://queue.fal.run"
 MODEL = "fal-ai/flux-2-flex"  # text-to-image; "/edit" is appended when there are references
-STEPS_RANGE = (2, 50)
-GUIDANCE_RANGE = (1.5, 10.0)
-SAFETY_RANGE = (1, 5)  # sent as the strings "1".."5"; BFL's 0 (strictest) becomes "1"
-MAX_REFERENCES = 10  # unstated by fal (third parties say 10); a 422 is the truth
 TIMEOUT_ERROR_TYPES = {"request_timeout", "startup_timeout"}
 INPUT_FIELDS = {"prompt", "image_urls"}  # a content-policy 422 naming these was about the input
 REST_URL = "https://rest.fal.ai"  # fal_client's REST_URL (storage token)
@@ -73,35 +67,6 @@ INLINE_MAX_BYTES = 256 * 1024  # smaller references travel as data URIs inside t
 UPLOAD_LIFETIME = 86_400  # seconds fal keeps an upload (fal_client's "1d" lifecycle)
 REFUSED_URL_TYPES = {"file_download_error"}
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
-
-CAPABILITIES = Capabilities(
-    max_references=MAX_REFERENCES,
-    steps_range=STEPS_RANGE,
-    guidance_range=GUIDANCE_RANGE,
-    safety_range=SAFETY_RANGE,
-    formats=("jpeg", "png"),
-    max_pixels=MAX_PIXELS,
-    can_cancel=True,
-    max_concurrency=10,  # new accounts start at 2 IN_PROGRESS, queued requests are never refused (§2)
-    text_to_image=True,
-    prompt_upsampling=False,
-    # fal's FAQ: server errors are never charged, but a 422 (content policy) may be if GPU time was spent.
-    moderation_billing=ModerationBilling.MAY_BILL,
-    fields={
-        "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(
-            Support.RENAMED,
-            "sent as image_urls (uploaded once to fal storage; small ones as data URIs), up to 10",
-        ),
-        "steps": FieldHandling(Support.RENAMED, "sent as num_inference_steps (2–50)"),
-        "guidance": FieldHandling(Support.RENAMED, "sent as guidance_scale (1.5–10)"),
-        "seed": FieldHandling(Support.HONOURED),
-        "size": FieldHandling(Support.CONVERTED, "sent as image_size {width, height}"),
-        "output_format": FieldHandling(Support.HONOURED, "jpeg or png; fal offers no webp"),
-        "safety": FieldHandling(Support.CONVERTED, 'sent as a string "1"–"5" (0 counts as "1")'),
-        "prompt_upsampling": FieldHandling(Support.IGNORED, "fal removed prompt expansion"),
-    },
-)
 
 
 def clamp(value: float, lo: float, hi: float) -> float:
@@ -413,19 +378,3 @@ class FalProvider(UploadingProvider, HttpProvider):
         if response.is_success:
             return True
         raise self._error(response)
-
-
-def _profile() -> ProviderInfo:
-    info = ProviderInfo(
-        id="fal",
-        label=LABEL,
-        protocol="fal",
-        capabilities=CAPABILITIES,
-        default_base_url=DEFAULT_BASE_URL,
-        env_var=ENV_VAR,
-        key_help="Create a key at https://fal.ai/dashboard/keys (format KEY_ID:KEY_SECRET).",
-    )
-    return info.bind(FalProvider)
-
-
-PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

@@ -41,18 +41,22 @@ from urllib.parse import quote
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import MEGAPIXEL
 from .base import (
-    Capabilities,
-    FieldHandling,
     PollResult,
     PreparedReference,
     ProviderContext,
     ProviderInfo,
     Result,
     Submission,
-    Support,
 )
 from .common import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 from .http import HttpProvider, check_url, error, json_body, parse_retry_after, provider_error
+from .profiles.kie import (
+    MAX_REFERENCES,
+    PROMPT_LENGTH,
+    PROTOCOL,
+)
+from .profiles.kie import PROFILES as PROFILES
+from .profiles.kie import capabilities as capabilities
 from .uploads import Uploaded, UploadingProvider
 
 if TYPE_CHECKING:
@@ -60,13 +64,9 @@ if TYPE_CHECKING:
 
     from ..core.request import EditRequest
 
-PROTOCOL = "kie"
-KIE_BASE = "https://api.kie.ai"
 UPLOAD_BASE = "https://kieai.redpandaai.co"
 MODEL_I2I = "flux-2/flex-image-to-image"
 MODEL_T2I = "flux-2/flex-text-to-image"
-MAX_REFERENCES = 8
-PROMPT_LENGTH = (3, 5000)  # characters, Kie's documented prompt rule (checked before anything is sent)
 UPLOAD_PATH = "flexstudio"
 UPLOAD_LIFETIME = 3 * 86_400  # Kie's File Upload API deletes files after 3 days
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -328,51 +328,3 @@ def _result_urls(label: str, raw: Any) -> list[str]:
     if not isinstance(urls, list) or not urls or not all(isinstance(u, str) and u for u in urls):
         raise error(label, ErrorKind.PROVIDER, "the finished task lists no result URLs")
     return list(urls)
-
-
-def capabilities() -> Capabilities:
-    no = "Kie.ai's FLUX.2 [flex] endpoint has no such setting: not sent"
-    fields = {
-        "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(
-            Support.CONVERTED,
-            "uploaded to Kie.ai's temporary file storage (deleted after 3 days) and sent as input_urls",
-        ),
-        "steps": FieldHandling(Support.IGNORED, no),
-        "guidance": FieldHandling(Support.IGNORED, no),
-        "seed": FieldHandling(Support.IGNORED, f"{no}; results are not reproducible"),
-        "size": FieldHandling(
-            Support.CONVERTED,
-            "sent as the nearest aspect ratio (1:1, 4:3, 3:4, 16:9, 9:16, 3:2, 2:3) and resolution 1K or 2K",
-        ),
-        "output_format": FieldHandling(Support.IGNORED, "Kie.ai chooses the file type: saved as delivered"),
-        "safety": FieldHandling(Support.IGNORED, no),
-        "prompt_upsampling": FieldHandling(Support.IGNORED, no),
-    }
-    return Capabilities(
-        max_references=MAX_REFERENCES,
-        steps_range=None,
-        guidance_range=None,
-        safety_range=None,
-        prompt_upsampling=False,
-        references_need_urls=False,
-        fields=fields,
-        prompt_length=PROMPT_LENGTH,
-    )
-
-
-def _profile() -> ProviderInfo:
-    info = ProviderInfo(
-        id="kie",
-        label="Kie.ai",
-        protocol=PROTOCOL,
-        capabilities=capabilities(),
-        default_base_url=KIE_BASE,
-        env_var="KIE_API_KEY",
-        key_help="Create a key on the API Key page of https://kie.ai",
-        options={"upload_references": True},
-    )
-    return info.bind(KieProvider)
-
-
-PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

@@ -30,29 +30,30 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
 from .base import (
-    Capabilities,
-    FieldHandling,
     PollResult,
     PreparedReference,
     ProviderContext,
     ProviderInfo,
     Result,
     Submission,
-    Support,
 )
 from .deadline import SYNC_READ_TIMEOUT_S
 from .http import HttpProvider, check_url, error, json_body, provider_error
+from .profiles.openai_images import (
+    DEFAULT_MODEL,
+    MAX_REFERENCES,
+    PROTOCOL,
+    RESPONSE_FORMATS,
+)
+from .profiles.openai_images import PROFILES as PROFILES
+from .profiles.openai_images import capabilities as capabilities
+from .profiles.openai_images import custom_profile as custom_profile
 
 if TYPE_CHECKING:
     import httpx
 
     from ..core.request import EditRequest
 
-PROTOCOL = "openai_images"
-LUMENFALL_BASE = "https://api.lumenfall.ai/openai/v1"
-DEFAULT_MODEL = "flux.2-flex"
-MAX_REFERENCES = 10
-RESPONSE_FORMATS = ("b64_json", "url")
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 
 # Wording a gateway uses when the model's provider refused on content grounds. Kept narrow on purpose:
@@ -319,101 +320,3 @@ def _cost(body: Mapping[str, Any]) -> float | None:
     if isinstance(cost, (int, float)) and not isinstance(cost, bool) and currency == "USD":
         return float(cost)
     return None
-
-
-# ------------------------------------------------------------------------------------------------ profiles
-def capabilities(style: str) -> Capabilities:
-    passthrough = "passed through by the gateway to the model's provider"
-    if style == "lumenfall":
-        fields = {
-            "prompt": FieldHandling(Support.HONOURED),
-            "references": FieldHandling(Support.CONVERTED, "uploaded as multipart image / image[] parts"),
-            "steps": FieldHandling(
-                Support.CONVERTED, f"sent as steps and num_inference_steps (2–50), {passthrough}"
-            ),
-            "guidance": FieldHandling(Support.RENAMED, "sent as cfg_scale"),
-            "seed": FieldHandling(Support.CONVERTED, "sent as a form string"),
-            "size": FieldHandling(Support.CONVERTED, 'sent as size "WxH"'),
-            "output_format": FieldHandling(Support.HONOURED),
-            "safety": FieldHandling(Support.CONVERTED, 'sent as safety_tolerance "1"–"5"'),
-            "prompt_upsampling": FieldHandling(Support.CONVERTED, "sent as prompt_enhancement on/off"),
-        }
-        return Capabilities(
-            max_references=MAX_REFERENCES,
-            steps_range=(2, 50),
-            safety_range=(1, 5),
-            formats=("jpeg", "png", "webp"),
-            fields=fields,
-        )
-    fields = {
-        "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(Support.CONVERTED, "uploaded as multipart image / image[] parts"),
-        "steps": FieldHandling(Support.CONVERTED, f"sent as a form string, {passthrough}"),
-        "guidance": FieldHandling(Support.CONVERTED, f"sent as a form string, {passthrough}"),
-        "seed": FieldHandling(Support.CONVERTED, "sent as a form string"),
-        "size": FieldHandling(Support.CONVERTED, 'sent as size "WxH"'),
-        "output_format": FieldHandling(Support.HONOURED),
-        "safety": FieldHandling(Support.CONVERTED, f"sent as safety_tolerance, {passthrough}"),
-        "prompt_upsampling": FieldHandling(Support.CONVERTED, f"sent as prompt_upsampling, {passthrough}"),
-    }
-    return Capabilities(
-        max_references=MAX_REFERENCES,
-        steps_range=(1, 50),
-        safety_range=(0, 5),
-        formats=("jpeg", "png", "webp"),
-        fields=fields,
-    )
-
-
-def _profile(
-    id: str, label: str, base_url: str, options: Mapping[str, Any], *, env_var: str | None, key_help: str
-) -> ProviderInfo:
-    opts = {"model": DEFAULT_MODEL, "param_style": "flux", "response_format": "b64_json", **dict(options)}
-    info = ProviderInfo(
-        id=id,
-        label=label,
-        protocol=PROTOCOL,
-        capabilities=capabilities(str(opts["param_style"])),
-        default_base_url=base_url,
-        env_var=env_var,
-        key_help=key_help,
-        options=opts,
-    )
-    return info.bind(OpenAIImagesProvider)
-
-
-def custom_profile(id: str, label: str, base_url: str, options: Mapping[str, Any]) -> ProviderInfo:
-    """A user-defined OpenAI-compatible gateway: its own base URL (the root holding /images/edits) and
-    options ``model`` (default flux.2-flex), ``param_style`` (flux | lumenfall), ``response_format``."""
-    base = base_url.strip().rstrip("/")
-    if not base:
-        raise BadInput(f"{label} needs a base URL: the gateway's root that holds /images/edits.")
-    try:
-        check_url(base, what="base URL")
-    except ProviderError as exc:
-        raise BadInput(str(exc)) from None
-    if str(options.get("param_style") or "flux") not in PARAM_STYLES:
-        raise BadInput(f"{label}: param_style must be one of {', '.join(PARAM_STYLES)}.")
-    if str(options.get("response_format") or "b64_json") not in RESPONSE_FORMATS:
-        raise BadInput(f"{label}: response_format must be b64_json or url.")
-    return _profile(id, label, base, options, env_var=None, key_help="Use the API key your gateway issued.")
-
-
-PROFILES: tuple[ProviderInfo, ...] = (
-    _profile(
-        "lumenfall",
-        "Lumenfall",
-        LUMENFALL_BASE,
-        {"param_style": "lumenfall"},
-        env_var="LUMENFALL_API_KEY",
-        key_help="Create a key (lmnfl_…) in the Lumenfall dashboard: https://lumenfall.ai",
-    ),
-    _profile(
-        "openai-compatible",
-        "OpenAI-compatible",
-        "",
-        {},
-        env_var="OPENAI_API_KEY",
-        key_help="Use the API key of the gateway whose base URL you set (--base-url or the profile).",
-    ),
-)

@@ -1,4 +1,7 @@
-"""All providers by id: the built-in profiles of every protocol module, plus user-defined endpoints."""
+"""All providers by id: the built-in profiles of every protocol, plus user-defined endpoints.
+
+The profiles are data (``providers.profiles.<protocol>``, no protocol code): a protocol module is imported
+only when one of its providers is first created (a job, a key test), not at start-up."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any, Protocol
 from ..core.errors import BadInput
 from .base import ProviderInfo
 
-# Protocol modules in the order their profiles are listed (the sandbox first: it works with no key).
+# Protocols in the order their profiles are listed (the sandbox first: it works with no key).
 PROTOCOL_MODULES = ("sandbox", "bfl", "fal", "replicate", "openai_images", "kie", "runapi", "fairstack")
 
 
@@ -22,10 +25,13 @@ class EndpointSpec(Protocol):
 
 
 def _module(name: str) -> Any:
+    """The profiles module of protocol ``name`` (its ``PROFILES`` and, if it takes user endpoints,
+    ``custom_profile``); None for a protocol that does not exist."""
+    full = f"{__package__}.profiles.{name}"
     try:
-        return importlib.import_module(f"{__package__}.{name}")
+        return importlib.import_module(full)
     except ModuleNotFoundError as exc:
-        if exc.name == f"{__package__}.{name}":
+        if exc.name == full:
             return None
         raise
 

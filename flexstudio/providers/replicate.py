@@ -31,17 +31,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
-from ..core.sizes import MAX_PIXELS, fit_sides
+from ..core.sizes import fit_sides
 from .base import (
-    Capabilities,
-    FieldHandling,
     PollResult,
     PreparedReference,
     ProviderContext,
     ProviderInfo,
     Result,
     Submission,
-    Support,
 )
 from .http import (
     HttpProvider,
@@ -51,6 +48,13 @@ from .http import (
     json_body,
     provider_error,
 )
+from .profiles.replicate import (
+    GUIDANCE_RANGE,
+    SAFETY_RANGE,
+    SIDE_RANGE,
+    STEPS_RANGE,
+)
+from .profiles.replicate import PROFILES as PROFILES
 from .uploads import Uploaded, UploadingProvider, epoch_seconds
 
 if TYPE_CHECKING:
@@ -58,55 +62,15 @@ if TYPE_CHECKING:
 
     from ..core.request import EditRequest
 
-LABEL = "Replicate"
-ENV_VAR = "REPLICATE_API_TOKEN"
-DEFAULT_BASE_URL = "https://api.replicate.com"
 MODEL = "black-forest-labs/flux-2-flex"
 PREFER_WAIT = 10  # seconds the create call may hold the connection (1–60)
-STEPS_RANGE = (1, 50)
-GUIDANCE_RANGE = (1.5, 10.0)
-SAFETY_RANGE = (1, 5)  # BFL's 0 (strictest) becomes 1
-SIDE_RANGE = (256, 2048)  # aspect_ratio "custom": width/height per side
 OUTPUT_QUALITY = 95
-MAX_REFERENCES = 10
 FORMAT_NAMES = {"jpeg": "jpg", "png": "png", "webp": "webp"}
 MODERATION_CODE = "(E005)"
 INLINE_MAX_BYTES = 256 * 1024  # smaller references travel as data URIs inside the request
 FILE_LIFETIME = 3600  # assumed when the Files API states no expires_at (files last 1 h)
 _EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
 _PERCENT = re.compile(r"(\d{1,3})%\|")
-
-CAPABILITIES = Capabilities(
-    max_references=MAX_REFERENCES,
-    steps_range=STEPS_RANGE,
-    guidance_range=GUIDANCE_RANGE,
-    safety_range=SAFETY_RANGE,
-    formats=("jpeg", "png", "webp"),
-    max_pixels=MAX_PIXELS,
-    side_range=SIDE_RANGE,
-    can_cancel=True,
-    max_concurrency=10,  # 600 creates/min; concurrency undocumented: conservative
-    text_to_image=True,
-    prompt_upsampling=True,
-    fields={
-        "prompt": FieldHandling(Support.HONOURED),
-        "references": FieldHandling(
-            Support.RENAMED,
-            "sent as input_images (uploaded once with the Files API; small ones as data URIs), up to 10",
-        ),
-        "steps": FieldHandling(Support.HONOURED),
-        "guidance": FieldHandling(Support.HONOURED),
-        "seed": FieldHandling(Support.HONOURED),
-        "size": FieldHandling(
-            Support.CONVERTED,
-            "sent as aspect_ratio custom + width/height; sides outside "
-            "256–2048 are scaled into range keeping the aspect ratio",
-        ),
-        "output_format": FieldHandling(Support.CONVERTED, "jpeg is sent as jpg (quality 95)"),
-        "safety": FieldHandling(Support.CONVERTED, "sent as 1–5 (0 counts as 1)"),
-        "prompt_upsampling": FieldHandling(Support.HONOURED),
-    },
-)
 
 
 def clamp(value: float, lo: float, hi: float) -> float:
@@ -384,19 +348,3 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
         data = _json_or_none(response)
         status = data.get("status") if isinstance(data, dict) else None
         return status not in ("succeeded", "failed")
-
-
-def _profile() -> ProviderInfo:
-    info = ProviderInfo(
-        id="replicate",
-        label=LABEL,
-        protocol="replicate",
-        capabilities=CAPABILITIES,
-        default_base_url=DEFAULT_BASE_URL,
-        env_var=ENV_VAR,
-        key_help="Create a token at https://replicate.com/account/api-tokens.",
-    )
-    return info.bind(ReplicateProvider)
-
-
-PROFILES: tuple[ProviderInfo, ...] = (_profile(),)

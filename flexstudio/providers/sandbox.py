@@ -24,17 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import ErrorKind, JobGone, ProviderError
 from .base import (
-    Capabilities,
-    FieldHandling,
-    ModerationBilling,
     PollResult,
     PreparedReference,
     ProviderContext,
     ProviderInfo,
     Result,
     Submission,
-    Support,
 )
+from .profiles.sandbox import PROFILES as PROFILES
 
 if TYPE_CHECKING:
     from ..core.request import EditRequest
@@ -235,38 +232,3 @@ def render(request: EditRequest, refs: Sequence[PreparedReference], width: int, 
     else:
         graded.save(buf, "JPEG", quality=92)
     return buf.getvalue()
-
-
-_FIELDS = {
-    "prompt": FieldHandling(Support.HONOURED),
-    "references": FieldHandling(Support.HONOURED, "image 1 is the base; the others appear as insets"),
-    "steps": FieldHandling(Support.HONOURED, "shown in the caption; changes the picture"),
-    "guidance": FieldHandling(Support.HONOURED, "changes the picture"),
-    "seed": FieldHandling(Support.HONOURED),
-    "size": FieldHandling(Support.HONOURED),
-    "output_format": FieldHandling(Support.HONOURED),
-    "safety": FieldHandling(Support.IGNORED, "the simulator flags only the word 'moderate'"),
-    "prompt_upsampling": FieldHandling(Support.IGNORED, "the simulator does not rewrite prompts"),
-}
-
-PROFILES: tuple[ProviderInfo, ...] = (
-    ProviderInfo(
-        id="sandbox",
-        label="Sandbox",
-        protocol="sandbox",
-        capabilities=Capabilities(
-            max_references=8,
-            formats=("jpeg", "png", "webp"),
-            can_cancel=True,
-            max_concurrency=8,
-            fields=_FIELDS,
-            moderation_billing=ModerationBilling.NOT_BILLED,
-        ),
-        default_base_url="",
-        env_var=None,
-        needs_key=False,
-        simulator=True,
-        key_help="No key needed: the sandbox runs offline on this computer and costs nothing.",
-        factory=lambda ctx: SandboxProvider(PROFILES[0], ctx),
-    ),
-)
