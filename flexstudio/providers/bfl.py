@@ -35,6 +35,7 @@ from urllib.parse import quote, urlsplit
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import validate_size
+from .answers import error, json_body, message_from_json, provider_error
 from .base import (
     Balance,
     PollResult,
@@ -44,7 +45,7 @@ from .base import (
     Result,
     Submission,
 )
-from .http import HttpProvider, error, json_body, message_from_json, provider_error, same_origin
+from .http import HttpProvider, same_origin
 from .profiles.bfl import (
     AUTH_STYLES,
     BFL_FAMILY,

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
+from .answers import error, json_body, provider_error
 from .base import (
     PollResult,
     PreparedReference,
@@ -31,7 +32,7 @@ from .base import (
 )
 from .common import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
 from .deadline import SYNC_READ_TIMEOUT_S
-from .http import HttpProvider, check_url, error, json_body, provider_error
+from .http import HttpProvider, check_url
 from .profiles.fairstack import (
     ASSUMPTIONS,
     PROTOCOL,

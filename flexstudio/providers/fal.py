@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
+from .answers import body_message, error, json_body, provider_error
 from .base import (
     PollResult,
     PreparedReference,
@@ -37,14 +38,7 @@ from .base import (
     Result,
     Submission,
 )
-from .http import (
-    HttpProvider,
-    body_message,
-    check_url,
-    error,
-    json_body,
-    provider_error,
-)
+from .http import HttpProvider, check_url
 from .profiles.fal import (
     GUIDANCE_RANGE,
     SAFETY_RANGE,

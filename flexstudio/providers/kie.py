@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import MEGAPIXEL
+from .answers import error, json_body, parse_retry_after, provider_error
 from .base import (
     PollResult,
     PreparedReference,
@@ -49,7 +50,7 @@ from .base import (
     Submission,
 )
 from .common import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
-from .http import HttpProvider, check_url, error, json_body, parse_retry_after, provider_error
+from .http import HttpProvider, check_url
 from .profiles.kie import (
     MAX_REFERENCES,
     PROMPT_LENGTH,

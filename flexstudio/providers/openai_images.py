@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError
+from .answers import error, json_body, provider_error
 from .base import (
     PollResult,
     PreparedReference,
@@ -38,7 +39,7 @@ from .base import (
     Submission,
 )
 from .deadline import SYNC_READ_TIMEOUT_S
-from .http import HttpProvider, check_url, error, json_body, provider_error
+from .http import HttpProvider, check_url
 from .profiles.openai_images import (
     DEFAULT_MODEL,
     MAX_REFERENCES,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
 from ..core.sizes import fit_sides
+from .answers import body_message, error, json_body, provider_error
 from .base import (
     PollResult,
     PreparedReference,
@@ -40,14 +41,7 @@ from .base import (
     Result,
     Submission,
 )
-from .http import (
-    HttpProvider,
-    body_message,
-    check_url,
-    error,
-    json_body,
-    provider_error,
-)
+from .http import HttpProvider, check_url
 from .profiles.replicate import (
     GUIDANCE_RANGE,
     SAFETY_RANGE,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..core.errors import BadInput, ErrorKind, JobGone, ProviderError, verdict
+from .answers import error, json_body, provider_error
 from .base import (
     PollResult,
     PreparedReference,
@@ -28,7 +29,7 @@ from .base import (
     Submission,
 )
 from .common import MODERATION_RE, moderation_stage, nearest_aspect, user_reference_urls
-from .http import HttpProvider, check_url, error, json_body, provider_error
+from .http import HttpProvider, check_url
 from .profiles.runapi import (
     ASSUMPTIONS,
     PROTOCOL,
