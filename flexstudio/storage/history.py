@@ -441,6 +441,19 @@ class History:
                 f"Job {row['id']} in the history is damaged and cannot be read ({type(exc).__name__})."
             ) from None
 
+    def get_many(self, job_ids: Sequence[str]) -> dict[str, JobRecord]:
+        """The records of these jobs by id, read together (exact ids; a missing or unreadable one is left
+        out): a window showing many jobs that changed at once reads them in one statement, not one each."""
+        out: dict[str, JobRecord] = {}
+        ids = list(dict.fromkeys(job_ids))
+        for i in range(0, len(ids), 500):  # well under SQLite's limit of bound parameters
+            chunk = ids[i : i + 500]
+            rows = self.db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            ).fetchall()
+            out.update((rec.id, rec) for rec in self._records(rows))
+        return out
+
     def _records(self, rows: Iterable[sqlite3.Row]) -> list[JobRecord]:
         """Decode rows; a row that cannot be decoded is skipped and its id noted in ``skipped``."""
         out: list[JobRecord] = []

@@ -38,6 +38,17 @@ def test_create_update_and_reopen(tmp_path):
     h2.close()
 
 
+def test_get_many_reads_the_given_jobs_by_exact_id(history):
+    ids = [history.create(EditRequest(prompt=f"p{i}", seed=i, provider="sandbox")).id for i in range(3)]
+    history.update(ids[1], state="submitting")
+    got = history.get_many([ids[1], "missing", ids[0], ids[1], ids[1][:6]])
+    assert set(got) == {ids[0], ids[1]}  # no prefix match, nothing for an unknown id
+    assert got[ids[1]].state == "submitting" and got[ids[0]].request.prompt == "p0"
+    many = [history.create(EditRequest(prompt="x", seed=i, provider="sandbox")).id for i in range(1200)]
+    assert set(history.get_many(many)) == set(many)  # more ids than one statement binds
+    assert history.get_many([]) == {}
+
+
 def test_list_is_newest_first_with_search_and_filters(history):
     a = history.create(EditRequest(prompt="blue sky over 100% cotton", provider="fal"))
     b = history.create(EditRequest(prompt="red car", provider="sandbox"))

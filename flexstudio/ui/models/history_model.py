@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItemModel
 
 from ...core.job_state import ACTIVE, TERMINAL, JobState
@@ -100,6 +100,7 @@ class HistoryModel(QStandardItemModel):
     countChanged = Signal(int)
 
     PAGE = 100
+    CHANGES_MS = 100  # job changes are shown together at most this often (``upsert_soon``)
 
     def __init__(self, history: History, registry: Registry, thumbs: ThumbnailCache) -> None:
         super().__init__()
@@ -115,6 +116,11 @@ class HistoryModel(QStandardItemModel):
         self._total = 0
         self._exhausted = False
         self.pages_fetched = 0
+        self._changed: dict[str, None] = {}  # jobs changed since the last batched update, in order
+        self._changes_timer = QTimer(self)
+        self._changes_timer.setSingleShot(True)
+        self._changes_timer.setInterval(self.CHANGES_MS)
+        self._changes_timer.timeout.connect(self._changes_due)
         thumbs.ready.connect(self._thumb_ready)
         self.reload()
 
@@ -222,24 +228,71 @@ class HistoryModel(QStandardItemModel):
 
     # ------------------------------------------------------------------ changes
     def upsert(self, job_id: str) -> None:
-        """A job changed (or was created): show its current row."""
-        try:
-            rec = self.history.get(job_id)
-        except KeyError:
+        """A job changed (or was created): show its current row now, with any batched change still due."""
+        self._changed[job_id] = None
+        self.flush_changes()
+
+    def upsert_soon(self, job_id: str) -> None:
+        """A job changed (or was created): shown at once when nothing changed for ``CHANGES_MS``, else with
+        the next batched update, at most ``CHANGES_MS`` later. Many jobs changing together (a batch's jobs
+        landing in one tick) cost one read and one model change."""
+        self._changed[job_id] = None
+        if self._changes_timer.isActive():
             return
-        row = self.row_of(job_id)
-        if row >= 0:
-            if self.filters.matches(rec):
+        self.flush_changes()
+        self._changes_timer.start()  # what changes next waits for the end of this span
+
+    def _changes_due(self) -> None:
+        if self._changed:
+            self.flush_changes()
+            self._changes_timer.start()  # still busy: keep batching
+
+    def close(self) -> None:
+        """The window closes: no batched update runs after it (the history may be closed next)."""
+        self._changes_timer.stop()
+        self._changed.clear()
+
+    def pending_changes(self) -> int:
+        return len(self._changed)
+
+    def flush_changes(self) -> None:
+        """Show every job changed since the last update now: rows that no longer match the filters go, the
+        others are replaced (one ``dataChanged`` over their span), new jobs are inserted at the top together."""
+        ids = list(self._changed)
+        self._changed.clear()
+        if not ids:
+            return
+        recs = self.history.get_many(ids)
+        rows = {job_id: self.row_of(job_id) for job_id in ids}
+        # gone: no longer in the store (a refused submit is purged) or no longer matching the filters
+        gone = sorted(
+            (r for j, r in rows.items() if r >= 0 and (j not in recs or not self.filters.matches(recs[j]))),
+            reverse=True,
+        )
+        for row in gone:
+            self._take(row)
+        shown = {job_id: row for job_id, row in rows.items() if job_id in recs}
+        first, last = len(self._rows), -1
+        new: list[JobRecord] = []
+        for job_id, row in shown.items():
+            rec = recs[job_id]
+            if not self.filters.matches(rec):
+                continue
+            if row >= 0:
+                row = self.row_of(job_id) if gone else row
                 self._rows[row] = rec
-                idx = self.index(row, 0)
-                self.dataChanged.emit(idx, idx)
+                first, last = min(first, row), max(last, row)
             else:
-                self._take(row)
-            return
-        if self.filters.matches(rec) and (not self._rows or rec.created_at >= self._rows[0].created_at):
-            self._rows.insert(0, rec)
-            self._total += 1
-            self.insertRows(0, 1)
+                new.append(rec)
+        if last >= 0:
+            self.dataChanged.emit(self.index(first, 0), self.index(last, 0))
+        if self._rows:  # only jobs newer than the top row are inserted (older ones come with a reload)
+            new = [r for r in new if r.created_at >= self._rows[0].created_at]
+        if new:
+            new.sort(key=lambda r: (r.created_at, r.id), reverse=True)
+            self._rows[0:0] = new
+            self._total += len(new)
+            self.insertRows(0, len(new))
             self.countChanged.emit(self._total)
 
     def _take(self, row: int) -> None:
@@ -254,6 +307,7 @@ class HistoryModel(QStandardItemModel):
 
     def refresh_job(self, job_id: str) -> None:
         """Re-read one job already shown (its winner mark or favourite changed elsewhere)."""
+        self.flush_changes()  # a job created moments ago is shown first
         if self.row_of(job_id) >= 0:
             self.upsert(job_id)
 

@@ -30,7 +30,9 @@ class JobsModel(QObject):
         super().__init__(parent)
         self.latest: dict[str, JobEvent] = {}
         self.order: list[str] = []
-        self._active = 0
+        self._active: set[str] = (
+            set()
+        )  # jobs whose latest event is not terminal (counted per event, not scanned)
         self._unsubscribe = bus.subscribe(self._on_event)
 
     def close(self) -> None:
@@ -44,15 +46,18 @@ class JobsModel(QObject):
         self.jobChanged.emit(ev)
         if previous is None or previous.state != ev.state:
             self.jobStateChanged.emit(ev)
+        before = len(self._active)
         if is_terminal(ev.state):
+            self._active.discard(ev.job_id)
             self.jobFinished.emit(ev)
-        active = len(self.active_ids())
-        if active != self._active:
-            self._active = active
-            self.activeCountChanged.emit(active)
+        else:
+            self._active.add(ev.job_id)
+        if len(self._active) != before:
+            self.activeCountChanged.emit(len(self._active))
 
     def active_ids(self) -> list[str]:
-        return [j for j in self.order if not is_terminal(self.latest[j].state)]
+        """The jobs not finished yet, in the order they were first seen."""
+        return [j for j in self.order if j in self._active]
 
     def latest_active(self) -> str | None:
         ids = self.active_ids()

@@ -130,9 +130,14 @@ class HistoryDelegate(QStyledItemDelegate):
         self.model = model
         self._style: _Style | None = None
         self._view = parent
+        self._size: tuple[str, QSize] | None = None  # (the view's font key, its card size)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        return card_size(self._view)
+        # Asked for every row at each layout: measured once per font, not once per row.
+        key = self._view.font().key() if self._view is not None else ""
+        if self._size is None or self._size[0] != key:
+            self._size = (key, card_size(self._view))
+        return self._size[1]
 
     def _style_for(self, pal: QPalette) -> _Style:
         st = self._style
@@ -359,6 +364,10 @@ class HistoryPanel(QWidget):
         self.menu_action = act("Actions of the current job", ["Menu", "Shift+F10"], self.menu_at_current)
 
     def _emit_for(self, signal: Any, idx: QModelIndex) -> None:
+        if self.model.pending_changes():  # act on the job as it is now, not as last shown
+            pid = QPersistentModelIndex(idx)
+            self.model.flush_changes()
+            idx = self.model.index(pid.row(), 0)
         rec = self.model.record(idx.row())
         if rec is not None:
             signal.emit(rec)
@@ -367,6 +376,7 @@ class HistoryPanel(QWidget):
         self.count.setText(f"{n:,} job{'s' if n != 1 else ''}".replace(",", " "))
 
     def selected(self) -> list[JobRecord]:
+        self.model.flush_changes()  # an action acts on the jobs as they are now, not as last shown
         rows = sorted(i.row() for i in self.view.selectionModel().selectedIndexes())
         return [r for r in (self.model.record(i) for i in rows) if r is not None]
 
@@ -377,6 +387,7 @@ class HistoryPanel(QWidget):
         return self.model.record(self.view.currentIndex().row())
 
     def select_job(self, job_id: str) -> bool:
+        self.model.flush_changes()  # a job that just changed (or was created) is found as it is now
         row = self.model.row_of(job_id)
         if row < 0:
             return False
@@ -413,6 +424,10 @@ class HistoryPanel(QWidget):
         idx = self.view.indexAt(pos)
         if not idx.isValid():
             return
+        if self.model.pending_changes():  # the menu offers what the job has now
+            pid = QPersistentModelIndex(idx)
+            self.model.flush_changes()
+            idx = self.model.index(pid.row(), 0)
         if not self.view.selectionModel().isSelected(idx):
             self.view.setCurrentIndex(idx)
         rec = self.model.record(idx.row())

@@ -262,7 +262,7 @@ class MainWindow(QMainWindow):
         self.tray.addRequested.connect(ctl.add_files)
         self.tray.replaceRequested.connect(ctl.replace_reference)
         self.tray.revealRequested.connect(ctl.reveal_reference)
-        self.jobs.jobStateChanged.connect(lambda ev: self.history_model.upsert(ev.job_id))
+        self.jobs.jobStateChanged.connect(lambda ev: self.history_model.upsert_soon(ev.job_id))
         self.jobs.jobFinished.connect(ctl.job_finished)
         self.jobs.activeCountChanged.connect(self._active_changed)
         self.jobs_panel.cancelRequested.connect(ctl.cancel_job)
@@ -617,6 +617,7 @@ class MainWindow(QMainWindow):
         self.tasks.cancel_all()
         self.thumbs.close()
         self.jobs.close()
+        self.history_model.close()
         super().closeEvent(event)
         self.closed.emit()
 
