@@ -184,8 +184,8 @@ class Runner:
         caps = info.capabilities
         if len(request.references) > caps.max_references:
             raise BadInput(
-                f"{info.display_name} takes at most {caps.max_references} reference images "
-                f"(got {len(request.references)})."
+                f"{info.display_name} takes at most {caps.max_references} reference "
+                f"image{'' if caps.max_references == 1 else 's'} (got {len(request.references)})."
             )
         if caps.prompt_length is not None:
             lo, hi = caps.prompt_length

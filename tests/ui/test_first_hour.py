@@ -115,11 +115,22 @@ def test_too_many_references_disable_run_with_the_reason(open_window: Any, png_f
         "at most 1 reference" in w.run_button.toolTip() and "at most 1 reference" in w.cost.note.full_text()
     )
     assert w.cost.note.isVisible()
-    # the price lists only what would be sent: the output and image 1
-    items = [i.item for i in w.cost.quote.breakdown]
-    assert "image 2" not in items and "image 3" not in items
+    # a request that cannot be sent has no price: the reason stands in its place, on Run too
+    assert w.cost.price.text() == "Can't run" and "$" not in w.cost.price.text()
+    assert w.cost.note.shown_text() == "FairStack (preview) takes at most 1 reference image (got 3)."
+    assert not w.cost.breakdown.isVisible() and w.run_button.text() == "Run"
+    # the chips over the limit say so (drawn, and to a screen reader); image 1 is sent
+    model = w.tray.model
+    assert [model.over_limit(r) for r in range(3)] == [False, True, True]
+    spoken = [model.index(r).data(Qt.ItemDataRole.AccessibleTextRole) for r in range(3)]
+    assert "over the limit" not in spoken[0] and "sent" in spoken[0]
+    assert all("over the limit: FairStack (preview) takes 1 reference image;" in t for t in spoken[1:])
+    assert "remove 2 images" in w.tray.counter.toolTip()
+    w.tray.view.grab()  # the delegate paints the over-limit chips
     w.wb.set_provider("sandbox")
     assert w.run_button.isEnabled() and "reference" not in w.cost.note.full_text()
+    assert w.cost.price.text().startswith("$") and w.run_button.text() == f"Run  ·  {w.cost.price.text()}"
+    assert w.cost.breakdown.isVisible() and not any(model.over_limit(r) for r in range(3))
 
 
 def test_the_sandbox_banner_goes_when_another_provider_is_chosen(open_window: Any, qtbot: Any) -> None:

@@ -133,6 +133,26 @@ class Workbench(QObject):
             return f"Fix the JSON prompt first — {verdict.error}"
         return None
 
+    def send_refusal(self, runner: Any) -> tuple[str, bool]:
+        """(why ``runner`` refuses the request being edited, and whether the provider refuses it whatever
+        the prompt says — its limits: such a request has no price); ("", False) when it can be sent."""
+        from ...core.errors import BadInput
+
+        req = self.request
+        try:
+            runner.check(req.resolved())
+            return "", False
+        except BadInput as exc:
+            reason = str(exc)
+        if req.prompt.strip():
+            return reason, True
+        shortest = (self.caps.prompt_length or (1, 1))[0]
+        try:  # an empty prompt is being typed: is the rest of the request one the provider can take?
+            runner.check(req.with_(prompt="x" * max(1, shortest)).resolved())
+        except BadInput as exc:
+            return str(exc), True
+        return reason, False
+
     def output_size(self) -> tuple[int, int]:
         return self.request.output_size(self.caps.max_pixels)
 

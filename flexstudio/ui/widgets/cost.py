@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...core.job_state import JobState
 from . import theme
-from .labels import ElidingLabel
+from .labels import ElidingLabel, WrapLabel, fit_lines, wrapped_lines
 
 if TYPE_CHECKING:
     from ..models.workbench import Workbench
@@ -21,12 +21,22 @@ def price_text(quote: Any) -> str:
     return theme.money(quote.usd, approximate=quote.approximate)
 
 
+# The breakdown and the price note share three lines: the note takes up to two (its first sentence at
+# least; the whole note is its tooltip), the breakdown the rest (the references are summed to fit; each
+# chip shows its own megapixels).
+DETAIL_LINES = 3
+NOTE_LINES = 2
+CANT_RUN = "Can't run"
+
+
 class CostReadout(QFrame):
     def __init__(self, workbench: Workbench, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.wb = workbench
         self.quote: Any = None
-        self.blocker = ""  # why Run can't start (the provider's limits), said on the note's line
+        self.blocker = ""  # why Run can't start, said on the note's lines
+        self.unsendable = False  # the provider cannot take this edit: no price, the reason instead
+        self._budget: tuple[Any, int] = ((), 1)  # (what the note lines were measured for, lines)
         self.quoted_request: Any = None
         self.setObjectName("cost")
         self.setFrameShape(QFrame.Shape.StyledPanel)
@@ -57,9 +67,9 @@ class CostReadout(QFrame):
         self.breakdown.setFont(theme.small_font(self))
         self.breakdown.setWordWrap(True)
         self.breakdown.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.breakdown.setFixedHeight(2 * self.breakdown.fontMetrics().lineSpacing() + 2)
+        self._set_breakdown_lines(2)
         lay.addWidget(self.breakdown)
-        self.note = ElidingLabel()
+        self.note = WrapLabel(1)
         self.note.setObjectName("pricenote")
         self.note.setFont(theme.small_font(self))
         _keep_room(self.note)
@@ -87,17 +97,13 @@ class CostReadout(QFrame):
     def refresh(self) -> None:
         self.quoted_request, q = self.wb.priced()
         self.quote = q
-        self.price.setText(price_text(q))
-        tip = "Estimated from the provider's published prices"
-        if q.approximate:
-            tip += " — approximate: " + (q.note or "the provider's own rounding may differ")
-        self.price.setToolTip(tip + ".")
         self.provider.setText(self.wb.info.display_name)
-        self.breakdown.setText(breakdown_text(q.breakdown, self.breakdown))
-        self.breakdown.setToolTip(breakdown_text(q.breakdown))
-        self.note.setText(q.note or "")  # one line; the whole note is its tooltip
-        self.note.setVisible(bool(q.note))
-        if self.blocker:  # why Run can't start replaces the price note, on the line kept for it
+        self._fit_note_lines()
+        if self.unsendable:  # an edit the provider cannot take has no price: the reason stands in its place
+            self._show_unsendable()
+        else:
+            self._show_price(q)
+        if self.blocker:  # why Run can't start replaces the price note, on the lines kept for it
             self.note.setText(self.blocker)
             self.note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};")
             self.note.setVisible(True)
@@ -111,15 +117,80 @@ class CostReadout(QFrame):
             self.caps_note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS[level]};" if text else "")
         self.caps_note.setVisible(bool(text))
 
-    def set_blocker(self, text: str) -> None:
-        if text != self.blocker:
+    def _show_price(self, q: Any) -> None:
+        self.price.setText(price_text(q))
+        if self.price.styleSheet():
+            self.price.setStyleSheet("")
+        tip = "Estimated from the provider's published prices"
+        if q.approximate:
+            tip += " — approximate: " + (q.note or "the provider's own rounding may differ")
+        self.price.setToolTip(tip + ".")
+        self.price.setAccessibleName("")
+        self.breakdown.show()
+        self._set_breakdown_lines(DETAIL_LINES - self._budget[1])
+        self.note.set_lines(self._budget[1])
+        self.breakdown.setText(breakdown_text(q.breakdown, self.breakdown))
+        self.breakdown.setToolTip(breakdown_text(q.breakdown))
+        self.note.setText(q.note or "")  # wrapped into its lines; the whole note is its tooltip
+        self.note.setVisible(bool(q.note))
+
+    def _show_unsendable(self) -> None:
+        """No price: "Can't run" and the reason, on the breakdown's and the note's lines together (the
+        readout keeps its height, so Run does not move)."""
+        name = self.wb.info.display_name
+        self.price.setText(CANT_RUN)
+        self.price.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};")
+        self.price.setToolTip(f"This edit can't be sent to {name}, so it has no price: {self.blocker}")
+        self.price.setAccessibleName(f"{CANT_RUN} on {name}, so no price")
+        self.breakdown.hide()
+        self._set_breakdown_lines(DETAIL_LINES - self._budget[1])
+        lay = self.layout()
+        spacing = max(0, lay.spacing()) if lay is not None else 0
+        self.note.set_height(self.note.height_of(self._budget[1]) + self.breakdown.height() + spacing)
+
+    def _set_breakdown_lines(self, lines: int) -> None:
+        self.breakdown.setFixedHeight(lines * self.breakdown.fontMetrics().lineSpacing() + 2)
+
+    def _fit_note_lines(self) -> None:
+        """The note's lines: as many as the longest note of any provider takes at this width (whole
+        sentences in at most NOTE_LINES), so the readout's height follows its width, never the provider."""
+        width = self.note.contentsRect().width() or self.contentsRect().width() - 20
+        notes = tuple(self._notes())
+        key = (width, self.note.font().key(), notes)
+        if key != self._budget[0]:
+            fm = self.note.fontMetrics()
+            fitted = (fit_lines(fm, n, width, NOTE_LINES) for n in notes)
+            need = max((wrapped_lines(fm, n, width) for n in fitted), default=1)
+            self._budget = (key, max(1, min(NOTE_LINES, need)))
+
+    def _notes(self) -> list[str]:
+        request = self.quoted_request
+        notes = []
+        for info in self.wb.providers():
+            try:
+                notes.append(self.wb.services.quote(request.with_(provider=info.id)).note or "")
+            except Exception:  # a provider with no price rule: it has no note to make room for
+                continue
+        return notes
+
+    def set_blocker(self, text: str, *, unsendable: bool = False) -> None:
+        """Why Run can't start ("" when it can); ``unsendable``: the provider cannot take this edit at
+        all (its limits), so no price is shown, only the reason."""
+        unsendable = unsendable and bool(text)
+        if (text, unsendable) != (self.blocker, self.unsendable):
             self.blocker = text
+            self.unsendable = unsendable
             self.refresh()
 
     def resizeEvent(self, e: Any) -> None:
         super().resizeEvent(e)
         if self.quote is not None:
-            self.breakdown.setText(breakdown_text(self.quote.breakdown, self.breakdown))
+            old = self._budget[1]
+            self._fit_note_lines()
+            if self._budget[1] != old:
+                self.refresh()
+            elif not self.unsendable:
+                self.breakdown.setText(breakdown_text(self.quote.breakdown, self.breakdown))
 
     def show_billed(
         self,

@@ -237,6 +237,17 @@ class JobCard(QFrame):
         super().mousePressEvent(e)
 
 
+class CardsArea(QScrollArea):
+    """The scrolled list of cards: at its smallest it shows one whole card (what the panel promises)."""
+
+    def __init__(self, one_card: Callable[[], int]) -> None:
+        super().__init__()
+        self._one_card = one_card
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self._one_card())
+
+
 class JobsPanel(QWidget):
     """``describe(job_id) -> (title, extra)`` gives a card its title (provider, price); ``speak(job_id)``
     what a screen reader calls it (its prompt and provider)."""
@@ -283,7 +294,8 @@ class JobsPanel(QWidget):
         head.addStretch(1)
         head.addWidget(self.clear_button)
         lay.addLayout(head)
-        self.scroll_area = QScrollArea()
+        self._head = head
+        self.scroll_area = CardsArea(lambda: self._card_height() + self.list.spacing())
         self.scroll_area.setWidgetResizable(True)
         self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
         self.scroll_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -312,7 +324,7 @@ class JobsPanel(QWidget):
         return self._row_height
 
     def _height_for(self, rows: int) -> int:
-        head = self.title.sizeHint().height()
+        head = self._head.sizeHint().height()  # the title's line: as tall as its button
         spacing = self.list.spacing()
         outer = self.layout()
         return head + (outer.spacing() if outer is not None else 4) + rows * (self._card_height() + spacing)

@@ -18,6 +18,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
+    QColor,
     QDropEvent,
     QFont,
     QFontMetrics,
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.describe import plural
 from ..models.importer import mime_has_images
 from . import shortcuts, theme
 
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 THUMB = 128  # thumbnail size asked for (painted at 56 px, sharp on HiDPI)
 CHIP_HEIGHT = 68
 ROW_MIME = "application/x-flexstudio-reference-row"  # a chip being dragged within the tray
+OVER_LIMIT = "over the limit: not sent"  # the third line of a chip beyond the provider's limit
 RefRole = Qt.ItemDataRole.UserRole + 1
 SentRole = Qt.ItemDataRole.UserRole + 2
 BilledRole = Qt.ItemDataRole.UserRole + 3
@@ -114,12 +117,13 @@ class ReferenceListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             w, h = ref.sent_size(self.wb.caps.max_pixels)
             scaled = "" if (w, h) == (ref.width, ref.height) else f", sent at {w}×{h}"
-            return (
-                f"image {index.row() + 1}: {ref.name or ref.sha256[:12]} — {ref.width}×{ref.height}{scaled}"
-            )
+            tip = f"image {index.row() + 1}: {ref.name or ref.sha256[:12]} — {ref.width}×{ref.height}{scaled}"
+            return tip + (f"\n{self.over_limit_text()}" if self.over_limit(index.row()) else "")
         if role == Qt.ItemDataRole.AccessibleTextRole:  # what the chip shows, in its order
             w, h = ref.sent_size(self.wb.caps.max_pixels)
             billed = self._billed.get(index.row())
+            if self.over_limit(index.row()):
+                return f"image {index.row() + 1}, {ref.name or 'pasted'}, {self.over_limit_text()}"
             text = f"image {index.row() + 1}, {ref.name or 'pasted'}, sent {w}×{h}"
             if billed is not None:
                 text += f" · {billed:g} MP"
@@ -129,6 +133,17 @@ class ReferenceListModel(QAbstractListModel):
 
     def room(self) -> int:
         return self.wb.room()
+
+    def over_limit(self, row: int) -> bool:
+        """Chip ``row`` is beyond what the provider takes: Run stays off until it is removed."""
+        return row >= self.wb.caps.max_references
+
+    def over_limit_text(self) -> str:
+        cap = self.wb.caps.max_references
+        return (
+            f"over the limit: {self.wb.info.display_name} takes {plural(cap, 'reference image')}; "
+            "remove this one to run"
+        )
 
     # Delegates read these directly rather than through QModelIndex.data(), which on PySide6 6.12.0
     # loses a reference to None each time it returns None.
@@ -199,14 +214,19 @@ class ChipDelegate(QStyledItemDelegate):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         path = QPainterPath()
         path.addRoundedRect(r, 6, 6)
-        p.fillPath(path, theme.tinted(colour, 0.22 if selected else 0.08, pal))
-        p.setPen(QPen(colour if selected else pal.color(QPalette.ColorRole.Mid), 2 if selected else 1))
+        model = index.model()
+        over = isinstance(model, ReferenceListModel) and model.over_limit(row)
+        error = QColor(theme.LEVEL_ACCENTS["error"])
+        p.fillPath(path, theme.tinted(error if over else colour, 0.22 if selected else 0.08, pal))
+        if over:  # beyond the provider's limit: a red dashed border and the words, not only a colour
+            p.setPen(QPen(error, 2, Qt.PenStyle.DashLine))
+        else:
+            p.setPen(QPen(colour if selected else pal.color(QPalette.ColorRole.Mid), 2 if selected else 1))
         p.drawPath(path)
         if option.state & QStyle.StateFlag.State_HasFocus:  # the keyboard's place: a visible ring
             p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2.5, Qt.PenStyle.DashLine))
             p.drawRoundedRect(r.adjusted(2, 2, -2, -2), 5, 5)
         # Thumbnail with the number badge.
-        model = index.model()
         pix = model.thumbnail(row) if isinstance(model, ReferenceListModel) else None
         if pix is not None and not pix.isNull():
             scaled = pix.scaled(
@@ -256,13 +276,18 @@ class ChipDelegate(QStyledItemDelegate):
             if ref is not None and isinstance(model, ReferenceListModel)
             else None
         )
-        billed = model.billed(row) if isinstance(model, ReferenceListModel) else None
+        billed = model.billed(row) if isinstance(model, ReferenceListModel) and not over else None
         name_text, mp_text, size_text = chip_texts(p.fontMetrics(), name, sent, billed, width)
+        if over:
+            size_text = p.fontMetrics().elidedText(OVER_LIMIT, Qt.TextElideMode.ElideRight, width)
         p.setPen(theme.muted(pal))
         p.drawText(QRect(x, top + line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter, name_text)
         p.setPen(pal.color(QPalette.ColorRole.Text))
         right = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
         p.drawText(QRect(x, top + line_h, width, line_h), right, mp_text)
+        if over:
+            p.setPen(error)
+            p.setFont(theme.bold(small))
         p.drawText(QRect(x, top + 2 * line_h, width, line_h), Qt.AlignmentFlag.AlignVCenter, size_text)
         p.restore()
 
@@ -476,8 +501,12 @@ class ReferenceTray(QWidget):
         over = n > cap
         self.counter.setStyleSheet("color: #e03131; font-weight: 600;" if over else "")
         self.counter.setToolTip(
-            f"{self.wb.info.display_name} takes up to {cap} reference images"
-            + (f" — remove {n - cap} before running." if over else ".")
+            f"{self.wb.info.display_name} takes up to {plural(cap, 'reference image')}"
+            + (
+                f" — remove {plural(n - cap, 'image')} (marked “{OVER_LIMIT}”) before running."
+                if over
+                else "."
+            )
         )
         self.add_button.setEnabled(n < cap)
         self.remove_button.setEnabled(self.selected_row() >= 0)

@@ -183,7 +183,8 @@ class MainWindow(QMainWindow):
         self.main_split.setObjectName("main_split")
         self.main_split.addWidget(self.left_split)
         self.main_split.addWidget(right)
-        self.main_split.setStretchFactor(0, 1)
+        self.main_split.setStretchFactor(0, 3)  # a wider window widens the right column too (a quarter
+        self.main_split.setStretchFactor(1, 1)  # of the gain): the price note and the job labels read whole
         self.main_split.setCollapsible(1, False)
         self.main_split.setSizes([870, 400])
 
@@ -391,13 +392,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ readouts
     def _update_run_button(self) -> None:
+        reason, unsendable = self._run_refusal()
+        self.cost.set_blocker(reason, unsendable=unsendable)  # the provider's limits: no price, on Run too
         q = self.cost.quote if self.cost.quote is not None else self.wb.quote()
-        price = theme.money(q.usd, approximate=q.approximate)
-        self.run_button.setText(f"Run  ·  {price}")
-        self.run_button.setAccessibleName(f"Run, {price}")
-        reason = self.run_blocker()
+        price = "" if self.cost.unsendable else theme.money(q.usd, approximate=q.approximate)
+        self.run_button.setText(f"Run  ·  {price}" if price else "Run")
+        self.run_button.setAccessibleName(f"Run, {price}" if price else "Run")
         self.run_button.setEnabled(not reason)
-        self.cost.set_blocker(reason)
         self.run_button.setToolTip(
             f"Run can't start: {reason}"
             if reason
@@ -407,21 +408,19 @@ class MainWindow(QMainWindow):
         self.run_button.setAccessibleDescription(reason or "")
 
     def run_blocker(self) -> str:
-        """Why this edit can't run on the chosen provider ("" when it can): the provider's limits, checked
-        as the runner will check them (after the first paint: the runner is made on first use), and a JSON
-        prompt that does not parse."""
+        """Why this edit can't run on the chosen provider ("" when it can)."""
+        return self._run_refusal()[0]
+
+    def _run_refusal(self) -> tuple[str, bool]:
+        """(why this edit can't run, whether the provider's limits refuse it whatever the prompt says):
+        a JSON prompt that does not parse, then the request checked as the runner will check it (after
+        the first paint: the runner is made on first use)."""
         json_blocker = self.wb.run_blocker()
         if json_blocker:
-            return json_blocker
+            return json_blocker, False
         if not self._ready:
-            return ""
-        from ...core.errors import BadInput
-
-        try:
-            self.services.runner.check(self.wb.request.resolved())
-        except BadInput as exc:
-            return str(exc)
-        return ""
+            return "", False
+        return self.wb.send_refusal(self.services.runner)
 
     def _provider_changed(self) -> None:
         """A banner about the Sandbox goes once another provider is chosen."""
