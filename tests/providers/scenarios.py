@@ -52,6 +52,12 @@ class Rig:
     accepted: Callable[[Any], int] = lambda emu: emu.accepted  # jobs the emulator took (and billed)
     check: Callable[[Any], None] | None = None  # a protocol's own check after every scenario
     polls: Mapping[str, int] = field(default_factory=dict)  # per scenario: the rig's own poll count
+    # for the job-level table (job_scenarios.py): the paid call's answer is the result (no poll); the
+    # request that fetches a finished job's result, where separate from the poll; whether a job sends a
+    # local reference image (FairStack takes public URLs only)
+    synchronous: bool = False
+    is_result: Callable[[Any], bool] | None = None
+    references: bool = True
 
     def start(self) -> Any:
         delivery = Delivery().start()
@@ -265,6 +271,7 @@ KIE_RIG = Rig(
     kie_emu.KieEmulator,
     kie_emu.KEY,
     lambda r: r.path == "/api/v1/jobs/createTask",
+    is_poll=lambda r: r.method == "GET" and r.path == "/api/v1/jobs/recordInfo",
     accepted=lambda emu: emu.created,
 )
 RUNAPI_RIG = Rig(
@@ -273,6 +280,7 @@ RUNAPI_RIG = Rig(
     runapi_emu.RunApiEmulator,
     runapi_emu.KEY,
     lambda r: r.method == "POST" and r.path.startswith("/api/v1/flux_2/"),
+    is_poll=lambda r: r.method == "GET" and r.path.startswith("/api/v1/flux_2/"),
     accepted=lambda emu: emu.created,
 )
 _SUBMIT_STATUS = (401, 402, 422, 500)
@@ -336,6 +344,7 @@ FAL_RIG = Rig(
     fal_emu.DEFAULT_KEY,
     is_submit=lambda r: r.method == "POST",
     is_poll=lambda r: r.path.endswith("/status"),
+    is_result=lambda r: r.method == "GET" and "/requests/" in r.path and not r.path.endswith("/status"),
     job=partial(two_references, "fal"),
     said={
         "auth": (401, "No user found for Key ID and Secret"),
@@ -441,6 +450,7 @@ LUMENFALL_RIG = Rig(
     openai_emu.KEY,
     is_submit=lambda r: r.method == "POST",
     job=_sync_job,
+    synchronous=True,
     options={"response_format": "url"},  # the download faults need a URL result
     said={
         **_GATEWAY_SAID,
@@ -465,6 +475,8 @@ FAIRSTACK_RIG = Rig(
         [],
     ),
     accepted=lambda emu: emu.generated,
+    synchronous=True,
+    references=False,
     said={
         **_GATEWAY_SAID,
         "credits": (402, "Not enough credits"),

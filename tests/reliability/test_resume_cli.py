@@ -20,8 +20,8 @@ from PIL import Image
 
 from tests.emulators.base import Delivery
 from tests.emulators.bfl import BflEmulator
-
-from . import faults as F
+from tests.providers import faults as F
+from tests.providers.scenarios import BFL_RIG
 
 EXE = [sys.executable, "-m", "flexstudio"]
 KEY = "bfl_RESUMETEST_7a1c2e3d"
@@ -186,7 +186,7 @@ def test_killed_then_resumed_offline_then_online(stage: str, marker: str, home: 
 def test_edit_timeout_hands_the_job_over_and_resume_fetches_it(fault: str, home: Path, ref: Path) -> None:
     delivery = Delivery().start()
     emu = BflEmulator(delivery, key=KEY, hold=fault == "stays pending").start()
-    faults = F.Faults("bfl")
+    faults = F.Faults(BFL_RIG)
     faults.attach(delivery)
     if fault == "download drips":
         faults.add("download", F.drip)

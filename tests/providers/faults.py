@@ -1,8 +1,12 @@
 """Post-submit faults a real cloud produces, played by the local emulators on chosen requests.
 
-``Faults`` wraps an emulator's ``handle``: a fault rule names which requests it hits (``poll``, ``result``
-or ``download``), what they get instead of (or on top of) the normal answer, and how many times
-(``None``: until ``clear()`` — the fault outlasts the run, and a later resume must fetch the job).
+``Faults`` wraps an emulator's ``handle``: a fault rule names which requests it hits (``poll``, ``result``,
+``download``, or ``answer``: the paid call's own answer on a synchronous gateway), what they get instead
+of (or on top of) the normal answer, and how many times (``None``: until ``clear()`` — the fault outlasts
+the run, and a later resume must fetch the job). Which request is which comes from the provider's
+``scenarios.Rig``. A fault that loses an answer (malformed, truncated, reset, drip, silence) lets the
+emulator handle the request first: the work was done (and, for a paid call, billed), only its answer is
+lost on the way.
 """
 
 from __future__ import annotations
@@ -11,24 +15,23 @@ import gzip
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tests.emulators.base import Emulator, Reply, Req, json_reply
 
 Make = Callable[[Callable[[], Reply]], Reply]  # gets the normal answer lazily, returns what to send
 
 
-def target_of(provider: str, req: Req) -> str | None:
-    """What a request is: the paid submit, a poll, the result request (fal) or a download."""
-    p = req.path
-    if p.startswith("/results/"):
+def target_of(rig: Any, req: Req) -> str | None:
+    """What a request is to ``rig`` (a ``scenarios.Rig``): the paid submit (``answer`` on a synchronous
+    gateway, where its answer is the result), a poll, the result request (fal) or a download."""
+    if req.path.startswith("/results/"):
         return "download"
-    if req.method == "POST":
-        return "submit"
-    if provider in ("bfl", "cometapi") and "get_result" in p:
-        return "poll"
-    if provider == "fal" and "/requests/" in p:
-        return "poll" if p.endswith("/status") else "result"
-    if provider == "replicate" and p.startswith("/v1/predictions/"):
+    if rig.is_submit(req):
+        return "answer" if rig.synchronous else "submit"
+    if rig.is_result is not None and rig.is_result(req):
+        return "result"
+    if rig.is_poll(req):
         return "poll"
     return None
 
@@ -41,8 +44,8 @@ class Rule:
 
 
 class Faults:
-    def __init__(self, provider: str) -> None:
-        self.provider = provider
+    def __init__(self, rig: Any) -> None:
+        self.rig = rig
         self.rules: list[Rule] = []
         self.hits: dict[str, int] = {}
         self.lock = threading.Lock()
@@ -60,7 +63,7 @@ class Faults:
             original = emu.handle
 
             def handle(req: Req, original: Callable[[Req], Reply] = original) -> Reply:
-                target = target_of(self.provider, req)
+                target = target_of(self.rig, req)
                 with self.lock:
                     rule = next(
                         (r for r in self.rules if r.target == target and (r.times is None or r.times > 0)),
@@ -78,7 +81,8 @@ class Faults:
 
 
 # ---------------------------------------------------------------------------------------- the faults
-def malformed(_normal: Callable[[], Reply]) -> Reply:
+def malformed(normal: Callable[[], Reply]) -> Reply:
+    normal()
     return Reply(200, '{"status": "Rea', content_type="application/json")
 
 
@@ -89,8 +93,25 @@ def status(code: int, **headers: str) -> Make:
     return make
 
 
-def reset(_normal: Callable[[], Reply]) -> Reply:
+def reset(normal: Callable[[], Reply]) -> Reply:
+    """The request was read and handled; the connection breaks before the answer."""
+    normal()
     return Reply(reset=True)
+
+
+def web_page(normal: Callable[[], Reply]) -> Reply:
+    """A 200 HTML page where the image or the JSON should be (a captive portal, a CDN's error page)."""
+    normal()
+    return Reply(200, "<html><body><h1>Access denied</h1></body></html>", content_type="text/html")
+
+
+def expired(_normal: Callable[[], Reply]) -> Reply:
+    """The signed result link has expired (the storage host's own answer)."""
+    return Reply(
+        403,
+        "<Error><Code>AuthenticationFailed</Code><Message>Signature expired</Message></Error>",
+        content_type="application/xml",
+    )
 
 
 def gzipped(normal: Callable[[], Reply]) -> Reply:
