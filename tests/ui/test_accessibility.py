@@ -335,6 +335,7 @@ def _group(w: Any, widget: QWidget) -> str:
         c.safety: "format",
         c.upsampling: "upsampling",
         w.run_button: "Run",
+        w.run_why: "Run",
     }
     p: QWidget | None = widget
     while p is not None:
@@ -387,6 +388,41 @@ def test_tab_follows_the_screen(open_window: Any, png_file: Any, qtbot: Any) -> 
     card.setFocus(Qt.FocusReason.TabFocusReason)
     _key(Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: w.compare.canvas.after is not None)
+
+
+def _tab_to(target: QWidget, start: QWidget, most: int = 8) -> list[QWidget]:
+    start.setFocus(Qt.FocusReason.TabFocusReason)
+    seen: list[QWidget] = []
+    for _ in range(most):
+        _key(Qt.Key.Key_Tab)
+        seen.append(QApplication.focusWidget())
+        if seen[-1] is target:
+            break
+    return seen
+
+
+def test_a_disabled_run_is_reached_by_tab_and_says_why(open_window: Any, qtbot: Any) -> None:
+    w = open_window()
+    qtbot.waitUntil(lambda: not w.run_button.isEnabled())  # a fresh window: the prompt is empty
+    assert w.run_why.isVisible()
+    seen = _tab_to(w.run_why, w.controls.format)
+    assert seen[-1] is w.run_why, [type(x).__name__ for x in seen]  # the Tab stop where Run is
+    assert w.run_button not in seen and w.compare_button not in seen  # … reached before the launchers
+    iface = QAccessible.queryAccessibleInterface(w.run_why)
+    assert iface.text(A.Text.Name) == "Why Run can't start"
+    assert iface.text(A.Text.Description) == "The prompt is empty: describe the edit."
+    heard: list[str] = []
+    announcer().announced.connect(lambda text, _assertive: heard.append(text))
+    _key(Qt.Key.Key_Space)  # Space on it says why, on screen and to a screen reader
+    qtbot.waitUntil(lambda: w.banner.isVisible())
+    assert w.banner.message() == "Run can't start: The prompt is empty: describe the edit."
+    assert any("The prompt is empty" in t for t in heard), heard
+    _key(Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is w.compare_button  # then on to the launchers, as from Run
+    # once it can run, Run itself is the Tab stop and the "Why?" goes
+    w.prompt.setPlainText("a room")
+    assert w.run_button.isEnabled() and not w.run_why.isVisible()
+    assert _tab_to(w.run_button, w.controls.format)[-1] is w.run_button
 
 
 def test_a_job_start_and_end_are_announced(open_window: Any, png_file: Any, qtbot: Any) -> None:

@@ -115,6 +115,15 @@ class MainWindow(QMainWindow):
         f = theme.bold(self.run_button.font())
         f.setPointSizeF(f.pointSizeF() * 1.1)
         self.run_button.setFont(f)
+        # A disabled Run takes no focus: while it is off, this Tab stop beside it says why.
+        self.run_why = QPushButton()
+        self.run_why.setObjectName("run_why")
+        self.run_why.setText("Why?")
+        self.run_why.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.run_why.setAccessibleName("Why Run can't start")
+        self.run_why.setMinimumHeight(38)
+        self.run_why.hide()
+        self.run_why.clicked.connect(self._say_why_run_is_off)
         self.jobs_panel = JobsPanel(
             self.jobs,
             self.controller.describe_job,
@@ -162,7 +171,11 @@ class MainWindow(QMainWindow):
         self.controls_scroll.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a Tab stop: it follows the focus
         rl.addWidget(self.controls_scroll)
         rl.addWidget(self.cost)
-        rl.addWidget(self.run_button)
+        run_row = QHBoxLayout()
+        run_row.setSpacing(6)
+        run_row.addWidget(self.run_button, 1)
+        run_row.addWidget(self.run_why)
+        rl.addLayout(run_row)
         rl.addLayout(group_row)
         rl.addWidget(self.jobs_panel, 2)  # room to spare goes to the jobs, then to the prompt
         self.right_panel = right
@@ -342,6 +355,7 @@ class MainWindow(QMainWindow):
                 c.safety,
                 c.upsampling,
                 self.run_button,
+                self.run_why,
                 self.compare_button,
                 self.sweep_button,
                 self.jobs_panel.clear_button,
@@ -406,6 +420,16 @@ class MainWindow(QMainWindow):
             "at once; Esc cancels the latest."
         )
         self.run_button.setAccessibleDescription(reason or "")
+        self.run_why.setToolTip(f"Run can't start: {reason}" if reason else "")
+        self.run_why.setAccessibleDescription(reason or "")
+        if not reason and self.run_why.hasFocus():
+            self.run_button.setFocus(Qt.FocusReason.OtherFocusReason)  # Run itself takes the focus back
+        self.run_why.setVisible(bool(reason))
+
+    def _say_why_run_is_off(self) -> None:
+        reason = self.run_blocker()
+        if reason:
+            self.show_message("warning", f"Run can't start: {reason}")
 
     def run_blocker(self) -> str:
         """Why this edit can't run on the chosen provider ("" when it can)."""
