@@ -19,85 +19,12 @@ from typing import Any
 
 from ..core.job_state import ACTIVE, TERMINAL, JobState
 from ..core.request import EditRequest
-from . import faults
-from .db import SerializedConnection
+from . import faults, history_schema
 
 # The states as stored (for SQL parameters): where a job has ended, and where its quote counts as spent
 # until a bill says otherwise (it ran, or may still run; moderated ones may be billed).
 _ENDED = tuple(sorted(s.value for s in TERMINAL))
 _SPENDING = tuple(sorted(s.value for s in (*ACTIVE, JobState.SUCCEEDED, JobState.MODERATED)))
-
-_MIGRATIONS: tuple[str, ...] = (
-    # 1: the jobs table
-    """
-    CREATE TABLE jobs (
-        id TEXT PRIMARY KEY,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        finished_at REAL,
-        provider TEXT NOT NULL,
-        state TEXT NOT NULL,
-        prompt TEXT NOT NULL DEFAULT '',
-        request_json TEXT NOT NULL,
-        seed INTEGER,
-        quote_usd REAL,
-        quote_json TEXT,
-        billed_usd REAL,
-        provider_job_id TEXT,
-        handle_json TEXT,
-        progress REAL,
-        message TEXT NOT NULL DEFAULT '',
-        error_kind TEXT,
-        error_message TEXT,
-        outputs_json TEXT NOT NULL DEFAULT '[]',
-        latency_s REAL,
-        submits INTEGER NOT NULL DEFAULT 0,
-        favourite INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX jobs_created ON jobs(created_at DESC);
-    CREATE INDEX jobs_state ON jobs(state);
-    """,
-    # 2: lineage, comparison / sweep groups, winners, soft delete
-    """
-    ALTER TABLE jobs ADD COLUMN parent_job_id TEXT;
-    ALTER TABLE jobs ADD COLUMN group_id TEXT;
-    ALTER TABLE jobs ADD COLUMN group_kind TEXT;
-    ALTER TABLE jobs ADD COLUMN winner INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE jobs ADD COLUMN deleted_at REAL;
-    CREATE INDEX jobs_group ON jobs(group_id);
-    CREATE INDEX jobs_parent ON jobs(parent_job_id);
-    """,
-    # 3: keyset paging of the history (newest first, ties broken by id)
-    """
-    CREATE INDEX jobs_page ON jobs(created_at DESC, id DESC);
-    """,
-    # 4: where a job was sent (profile + base URL), when the provider took it, and which process is
-    # running it (owner + heartbeat), so resume goes back to the same place and leaves live jobs alone
-    """
-    ALTER TABLE jobs ADD COLUMN endpoint_json TEXT;
-    ALTER TABLE jobs ADD COLUMN submitted_at REAL;
-    ALTER TABLE jobs ADD COLUMN owner TEXT;
-    ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;
-    """,
-    # 5: references uploaded to a provider's file service (storage.uploads): the URL, never a key
-    """
-    CREATE TABLE uploads (
-        profile TEXT NOT NULL,
-        account TEXT NOT NULL,
-        image_sha256 TEXT NOT NULL,
-        target TEXT NOT NULL,
-        url TEXT NOT NULL,
-        expires_at REAL,
-        created_at REAL NOT NULL,
-        PRIMARY KEY (profile, account, image_sha256, target)
-    );
-    """,
-    # 6: where the user asked the result to be written (edit -o PATH|DIR), so resume delivers it there
-    """
-    ALTER TABLE jobs ADD COLUMN deliver_to TEXT;
-    """,
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +186,7 @@ class History:
         self.skipped: list[str] = []  # ids of rows the last read could not decode (noted, not fatal)
         try:
             db_path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = self._open()
+            self.db = history_schema.connect(db_path)
         except (sqlite3.Error, OSError) as exc:
             fault = faults.explain(exc, db_path, doing="opening the history")
             if fault is None:
@@ -267,75 +194,10 @@ class History:
             if isinstance(fault, faults.HistoryUnreadable) or not db_path.is_file():
                 raise fault from None
             try:  # a read-only folder: the history can still be read (list, show, export)
-                self.db = self._open(read_only=True)
+                self.db = history_schema.connect(db_path, read_only=True)
                 self.read_only = True
             except (sqlite3.Error, OSError) as exc2:
                 raise (faults.explain(exc2, db_path, doing="opening the history") or fault) from None
-
-    def _open(self, *, read_only: bool = False) -> SerializedConnection:
-        if read_only:
-            uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
-            db = SerializedConnection(
-                sqlite3.connect(
-                    uri,
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=faults.busy_timeout(),
-                )
-            )
-        else:
-            db = SerializedConnection(
-                sqlite3.connect(
-                    self.path, isolation_level=None, check_same_thread=False, timeout=faults.busy_timeout()
-                )
-            )
-        try:
-            db.row_factory = sqlite3.Row
-            if not read_only:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA foreign_keys=ON")
-            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a damaged header shows here
-            self.db = db
-            if read_only:
-                version = db.execute("PRAGMA user_version").fetchone()[0]
-                if version != SCHEMA_VERSION:
-                    raise faults.StorageFault(
-                        f"The history file {self.path} cannot be updated: its folder is read-only."
-                    )
-            else:
-                self.migrate()
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    # ------------------------------------------------------------------ schema
-    def migrate(self) -> int:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise faults.StorageFault(
-                f"The history file {self.path} was written by a newer FlexStudio "
-                f"(schema {version}); update FlexStudio to use it."
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            script = _MIGRATIONS[target - 1]
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                # Another process may have migrated while this one waited for the write lock.
-                if self.db.execute("PRAGMA user_version").fetchone()[0] >= target:
-                    self.db.execute("COMMIT")
-                    continue
-                for stmt in (s.strip() for s in script.split(";")):
-                    if stmt:
-                        self.db.execute(stmt)
-                self.db.execute(f"PRAGMA user_version={target}")
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
-        return SCHEMA_VERSION
 
     def close(self) -> None:
         self.db.close()

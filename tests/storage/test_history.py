@@ -8,7 +8,8 @@ import pytest
 
 from flexstudio.core.request import EditRequest
 from flexstudio.storage.blobs import BlobStore
-from flexstudio.storage.history import _MIGRATIONS, SCHEMA_VERSION, History, Output
+from flexstudio.storage.history import History, Output
+from flexstudio.storage.history_schema import MIGRATIONS, SCHEMA_VERSION
 
 
 @pytest.fixture
@@ -75,7 +76,7 @@ def test_soft_delete_and_undo(history):
 def test_migrates_a_version_1_database_keeping_its_jobs(tmp_path):
     path = tmp_path / "old.sqlite3"
     db = sqlite3.connect(path)
-    db.executescript(_MIGRATIONS[0])
+    db.executescript(MIGRATIONS[0])
     db.execute("PRAGMA user_version=1")
     db.execute(
         "INSERT INTO jobs (id, created_at, updated_at, provider, state, request_json) VALUES (?,?,?,?,?,?)",
