@@ -322,11 +322,13 @@ class BatchScheduler:
         except BadInput as exc:
             self._bad(idx, str(exc))
             return
-        self.store.update_item(self.batch.id, idx, job_id=rec.id, status=rec.state, quote_usd=rec.quote_usd)
+        it = self.store.update_item(
+            self.batch.id, idx, job_id=rec.id, status=rec.state, quote_usd=rec.quote_usd
+        )
         self._cost[rec.id] = rec.quote_usd or 0.0
         self._holding.add(rec.id)
         if self.on_launch is not None:
-            self.on_launch(self.store.item(self.batch.id, idx))
+            self.on_launch(it)
         self._drive(idx, rec.id)
 
     def _drive(self, idx: int, job_id: str) -> None:

@@ -71,18 +71,38 @@ class SandboxProvider:
             _write(self.dir / f"{job_id}.img", image)
         _write(self.dir / f"{job_id}.json", json.dumps(state).encode())
 
-    def _load(self, job_id: str) -> tuple[dict[str, Any], bytes | None]:
+    def _load(self, job_id: str) -> dict[str, Any]:
         if self.dir is None:
             st = _MEMORY.get(job_id)
             if st is None:
                 raise JobGone("The sandbox has no job with that id.", kind=ErrorKind.PROVIDER)
-            return st, st.get("image")
+            return st
         try:
-            state = json.loads((self.dir / f"{job_id}.json").read_text())
+            return dict(json.loads((self.dir / f"{job_id}.json").read_text()))
         except (FileNotFoundError, ValueError):
             raise JobGone("The sandbox has no job with that id.", kind=ErrorKind.PROVIDER) from None
-        img = self.dir / f"{job_id}.img"
-        return state, (img.read_bytes() if img.exists() else None)
+
+    def _image(self, job_id: str) -> bytes | None:
+        """The finished picture (read only once the job is done, not at every poll)."""
+        if self.dir is None:
+            image = _MEMORY.get(job_id, {}).get("image")
+            return image if isinstance(image, bytes) else None
+        try:
+            return (self.dir / f"{job_id}.img").read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _make(
+        self,
+        job_id: str,
+        state: dict[str, Any],
+        request: EditRequest,
+        references: Sequence[PreparedReference],
+        width: int,
+        height: int,
+    ) -> None:
+        """Render and keep the job (a worker thread: neither the picture nor its files touch the event loop)."""
+        self._save(job_id, state, render(request, list(references), width, height))
 
     # ------------------------------------------------------------------ protocol
     async def submit(self, request: EditRequest, references: Sequence[PreparedReference]) -> Submission:
@@ -107,12 +127,11 @@ class SandboxProvider:
         # (after a crash too), as a real cloud's would.
         import asyncio
 
-        image = await asyncio.to_thread(render, request, list(references), width, height)
-        self._save(job_id, state, image)
+        await asyncio.to_thread(self._make, job_id, state, request, list(references), width, height)
         return Submission(provider_job_id=job_id, handle={"id": job_id}, billed_usd=0.0)
 
     async def poll(self, handle: Mapping[str, Any]) -> PollResult:
-        state, image = self._load(str(handle["id"]))
+        state = self._load(str(handle["id"]))
         if state.get("cancelled"):
             raise ProviderError("The sandbox job was cancelled.", kind=ErrorKind.PROVIDER)
         now = time.time()
@@ -123,6 +142,9 @@ class SandboxProvider:
             done = (now - state["queued_until"]) / span
             step = int(done * 50)
             return PollResult("running", progress=min(0.99, done), message=f"Simulating step {step}/50")
+        import asyncio
+
+        image = await asyncio.to_thread(self._image, str(handle["id"]))
         if image is None:
             raise JobGone(
                 "The sandbox lost the result (FlexStudio stopped while it was being made).",
@@ -137,7 +159,7 @@ class SandboxProvider:
 
     async def cancel(self, handle: Mapping[str, Any]) -> bool:
         try:
-            state, _ = self._load(str(handle["id"]))
+            state = self._load(str(handle["id"]))
         except JobGone:
             return False
         state["cancelled"] = True

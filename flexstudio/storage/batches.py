@@ -65,6 +65,7 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+TOUCH_EVERY = 1.0  # seconds: how fresh a batch's updated_at is kept while its items change
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,7 @@ class BatchStore:
             sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=30)
         )
         self.db.row_factory = sqlite3.Row
+        self._touched: dict[str, float] = {}  # batch id → when its updated_at was last written
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
@@ -307,14 +309,25 @@ class BatchStore:
         unknown = set(changes) - _ITEM_UPDATABLE
         if unknown:
             raise TypeError(f"cannot update {sorted(unknown)}")
-        if changes:
-            cols = ", ".join(f"{k}=?" for k in changes)
-            self.db.execute(
-                f"UPDATE batch_items SET {cols} WHERE batch_id=? AND idx=?",
-                (*changes.values(), batch_id, idx),
-            )
-            self.db.execute("UPDATE batches SET updated_at=? WHERE id=?", (time.time(), batch_id))
-        return self.item(batch_id, idx)
+        if not changes:
+            return self.item(batch_id, idx)
+        cols = ", ".join(f"{k}=?" for k in changes)
+        # one statement: the row as written comes back with it (a batch's items change on the event loop)
+        row = self.db.execute(
+            f"UPDATE batch_items SET {cols} WHERE batch_id=? AND idx=? RETURNING {_ITEM_COLS}",
+            (*changes.values(), batch_id, idx),
+        ).fetchone()
+        if row is None:
+            raise KeyError((batch_id, idx))
+        self._touch(batch_id)
+        return _item(row)
+
+    def _touch(self, batch_id: str) -> None:
+        """The batch's ``updated_at``, kept to the second: not one more write for every item change."""
+        now = time.time()
+        if now - self._touched.get(batch_id, 0.0) >= TOUCH_EVERY:
+            self._touched[batch_id] = now
+            self.db.execute("UPDATE batches SET updated_at=? WHERE id=?", (now, batch_id))
 
     def counts(self, batch_id: str) -> dict[str, int]:
         return {

@@ -366,3 +366,40 @@ def test_a_batch_keeps_its_connections_alive_across_jobs(hosts, tmp_path):
     assert requests >= 12 * 3  # a submit and at least two polls each
     assert emu.connections <= 4, (emu.connections, requests)  # two at a time, each kept open
     assert emu.delivery.connections <= 4, emu.delivery.connections
+
+
+def test_an_item_update_returns_the_row_written_and_touches_the_batch_once_a_second(tmp_path, monkeypatch):
+    from flexstudio.storage import batches
+    from flexstudio.storage.batches import NewItem
+
+    store = BatchStore(tmp_path / "b.sqlite3")
+    batch = store.create(
+        key="k",
+        request=EditRequest(prompt="p", provider="sandbox"),
+        inputs=["a.png", "b.png"],
+        extras=[],
+        out_dir=str(tmp_path / "out"),
+        items=[NewItem("a.png", "a"), NewItem("b.png", "b")],
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(batches.time, "time", lambda: clock[0])
+    writes: list[str] = []
+    execute = store.db.execute
+    monkeypatch.setattr(
+        store.db, "execute", lambda sql, p=(): (writes.append(sql.split()[1]), execute(sql, p))[1]
+    )
+    it = store.update_item(batch.id, 1, job_id="j1", status="running", quote_usd=0.25)
+    assert (it.idx, it.input, it.job_id, it.status, it.quote_usd) == (1, "b.png", "j1", "running", 0.25)
+    assert it == store.item(batch.id, 1)
+    store.update_item(batch.id, 0, status="failed", error_message="no")
+    assert writes.count("batches") == 1  # the second change within the second did not rewrite the batch
+    clock[0] += batches.TOUCH_EVERY
+    store.update_item(batch.id, 0, status="failed")
+    assert writes.count("batches") == 2
+    row = store.db.execute("SELECT updated_at FROM batches WHERE id=?", (batch.id,)).fetchone()
+    assert row[0] == clock[0]
+    with pytest.raises(KeyError):
+        store.update_item(batch.id, 7, status="failed")
+    with pytest.raises(TypeError):
+        store.update_item(batch.id, 0, input="other.png")
+    store.close()

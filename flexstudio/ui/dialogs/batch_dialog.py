@@ -42,6 +42,24 @@ if TYPE_CHECKING:
 CURRENT = "Current settings"
 
 
+def _warm(protocol: str) -> None:
+    """Import now, while pricing in a worker thread, what the batch's first launches would import: a module
+    first imported while the batch runs holds the interpreter (and so the window) for its whole import."""
+    import importlib
+
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps  # noqa: F401 - pictures, the sheet
+
+    import flexstudio.providers.http  # the runner's polling reads its retry rules
+    import flexstudio.storage.contact_sheet
+    import flexstudio.storage.exports  # noqa: F401
+
+    Image.init()  # every format plugin: inputs, results and exports of any format
+    try:
+        importlib.import_module(f"flexstudio.providers.{protocol}")  # the provider's protocol code
+    except ImportError:
+        pass
+
+
 class BatchDialog(QDialog):
     def __init__(
         self,
@@ -245,9 +263,7 @@ class BatchDialog(QDialog):
         self._planned = None
 
         def plan() -> tuple[list[NewItem], tuple[str, str]]:
-            import flexstudio.storage.contact_sheet
-            import flexstudio.storage.exports  # noqa: F401 - imported here, not on the GUI thread at Launch
-
+            _warm(info.protocol)
             items = plan_items(template, paths, lambda r: svc.quote(r).usd)
             # The batch's key resolves every input's path: done here, so Launch only writes the rows.
             extras = [r.sha256 for r in template.references]
