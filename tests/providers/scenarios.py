@@ -176,6 +176,22 @@ class Scenario:
     no_delivery: bool = False
     main_hits: int | None = None
     third_hits: int | None = None
+    ends: str | None = None  # the job's end through the runner where `job_end` does not follow from the rest
+
+    @property
+    def job_end(self) -> str:
+        """How a job meeting this scenario ends through the job runner, "state" or "state/error kind"
+        (architecture.md "Jobs"): refused before the provider took it → failed; an answer lost after
+        sending (it may have been billed) → interrupted; the provider's verdict → moderated or failed."""
+        if self.ends is not None:
+            return self.ends
+        if self.billed:
+            return "interrupted/network"
+        if self.kind is None:
+            return "succeeded"
+        if self.kind is ErrorKind.MODERATED:
+            return "moderated/moderated"
+        return f"failed/{self.kind.value}"
 
 
 async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
@@ -258,9 +274,11 @@ def download_faults(whole, html, junk, bomb) -> list[Scenario]:
         Scenario("slow_body", blob=whole, **_OK),
         Scenario("truncated_body", blob=whole, main_hits=2, **_OK),
         Scenario("redirect_other_host", blob=whole, third_hits=1, **_OK),
-        Scenario("wrong_content_type", blob=html, **_OK),
-        Scenario("not_an_image", blob=junk, **_OK),
-        Scenario("bomb", blob=bomb, **_OK),
+        # the job runner judges the bytes: a web page is not the provider's result (fetch it again
+        # later); bytes that are no image, or a bomb, are the provider's result and a failed job
+        Scenario("wrong_content_type", blob=html, ends="interrupted/network", **_OK),
+        Scenario("not_an_image", blob=junk, ends="failed/provider", **_OK),
+        Scenario("bomb", blob=bomb, ends="failed/provider", **_OK),
     ]
 
 

@@ -1,5 +1,6 @@
-"""Shared set-up of the provider × fault matrix: which emulator plays which provider, the keys, and the
-documented outcome of every scenario (the cross-provider contract)."""
+"""Which emulator plays which provider with a distinctive fake key, for the tests that search every place
+for a key (test_secrets) or drive the command line and the quotes per provider. The fault scenarios and
+their outcomes are the harness's (tests/providers/scenarios.py, job_scenarios.py)."""
 
 from __future__ import annotations
 
@@ -100,33 +101,6 @@ DOWNLOAD_FAULTS = (
 )
 
 
-def expected(spec: Spec, scenario: str) -> tuple[str, str | None]:
-    """The documented end of a scenario: (status, error kind)."""
-    table: dict[str, tuple[str, str | None]] = {
-        "success": ("succeeded", None),
-        "auth": ("failed", "auth"),
-        "credits": ("failed", "credits"),
-        "validation": ("failed", "validation"),
-        "rate_limit": ("succeeded", None),
-        "server_error_then_success": ("succeeded", None),
-        "submit_5xx": ("failed", "provider"),
-        # a synchronous call whose connection broke may have been billed: never resent, never "failed"
-        "reset": ("interrupted", "network") if spec.synchronous else ("succeeded", None),
-        # the submit was accepted (200) but its answer cannot be read: it may have been billed
-        "malformed_json": ("interrupted", "network"),
-        "moderated_input": ("moderated", "moderated"),
-        "moderated_output": ("moderated", "moderated"),
-        "expired_url": ("failed", "expired"),
-        "slow_body": ("succeeded", None),
-        "truncated_body": ("succeeded", None),
-        "wrong_content_type": ("interrupted", "network"),  # a web page, not the provider's result
-        "not_an_image": ("failed", "provider"),
-        "bomb": ("failed", "provider"),
-        "redirect_other_host": ("succeeded", None),
-    }
-    return table[scenario]
-
-
 @contextlib.contextmanager
 def hosts(spec: Spec, scenario: str) -> Iterator[tuple[Emulator, Delivery, Delivery]]:
     delivery = Delivery(scenario=scenario if scenario in DOWNLOAD_FAULTS else "success").start()
@@ -147,17 +121,6 @@ def hosts(spec: Spec, scenario: str) -> Iterator[tuple[Emulator, Delivery, Deliv
 async def fast_sleep(seconds: float) -> None:
     """Retry and poll waits are honoured in order but shortened, so the matrix runs in seconds."""
     await asyncio.sleep(min(seconds, 0.005))
-
-
-def paid_submits(spec: Spec, emu: Emulator) -> tuple[int, int]:
-    """(submit requests sent, jobs the provider accepted). Where an emulator keeps its jobs (Kie answers
-    HTTP 200 with the error in the body), the accepted count is the number of jobs it created."""
-    method, prefix = spec.submit
-    sent = [(r, st) for r, st in emu.answers if r.method == method and prefix in r.path]
-    tasks = getattr(emu, "tasks", None)
-    if isinstance(tasks, dict):
-        return len(sent), len(tasks)
-    return len(sent), sum(1 for _, st in sent if 200 <= st < 300)
 
 
 def key_seen_in(spec: Spec, emulator: Emulator) -> bool:
