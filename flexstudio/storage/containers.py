@@ -12,10 +12,11 @@ from __future__ import annotations
 import struct
 import zlib
 
+from . import exif as E
 from . import xmp as X
 
 JPEG_SEGMENT_MAX = 0xFFFF - 2  # payload bytes one marker segment can hold
-_EXIF_HEAD = b"Exif\x00\x00"
+_EXIF_HEAD = EXIF_HEAD = b"Exif\x00\x00"
 _XMP_HEAD = b"http://ns.adobe.com/xap/1.0/\x00"
 _XMP_EXT_HEAD = b"http://ns.adobe.com/xmp/extension/\x00"
 XMP_STANDARD_MAX = 65502  # XMP part 3: the standard packet in a JPEG
@@ -24,48 +25,32 @@ UNICODE, ASCII = b"UNICODE\x00", b"ASCII\x00\x00\x00"
 
 
 # ---------------------------------------------------------------------- EXIF
-def _ifd(entries: list[tuple[int, int, int, bytes]], at: int, next_data: int) -> tuple[bytes, bytes]:
-    """One big-endian IFD at offset ``at`` (entries sorted by tag) and the data its entries point to,
-    placed from ``next_data`` on."""
-    table, data = struct.pack(">H", len(entries)), b""
-    for tag, kind, count, value in sorted(entries):
-        if len(value) <= 4:
-            table += struct.pack(">HHI", tag, kind, count) + value.ljust(4, b"\x00")
-        else:
-            table += struct.pack(">HHII", tag, kind, count, next_data + len(data))
-            data += value + (b"\x00" if len(value) & 1 else b"")
-    return table + struct.pack(">I", 0), data
-
-
-def exif_user_comment(text: str, size: tuple[int, int] = (0, 0), *, srgb: bool = True) -> bytes:
+def exif_user_comment(
+    text: str, size: tuple[int, int] = (0, 0), *, srgb: bool = True, theirs: bytes | None = None
+) -> bytes:
     """A TIFF block (big-endian, so the UTF-16BE text agrees with the byte order) whose Exif IFD holds the
     UserComment (UNDEFINED, ``UNICODE\\0`` header — what piexif writes for A1111) and the tags EXIF 2.32
-    requires of a JPEG (so ``exiftool -validate`` finds nothing missing)."""
+    requires of a JPEG (so ``exiftool -validate`` finds nothing missing). ``theirs``: the file's own EXIF,
+    kept (Orientation, camera fields, GPS…) with ours added where it says nothing."""
     comment = UNICODE + text.encode("utf-16-be")
-    short, long_, rational, undefined = 3, 4, 5, 7
-    ifd0 = [
-        (0x011A, rational, 1, struct.pack(">II", 72, 1)),
-        (0x011B, rational, 1, struct.pack(">II", 72, 1)),
-        (0x0128, short, 1, struct.pack(">H", 2)),
-        (0x0213, short, 1, struct.pack(">H", 1)),
-    ]
-    exif = [
-        (0x9000, undefined, 4, b"0232"),
-        (0x9101, undefined, 4, b"\x01\x02\x03\x00"),
-        (USER_COMMENT_TAG, undefined, len(comment), comment),
-        (0xA000, undefined, 4, b"0100"),
-        (0xA001, short, 1, struct.pack(">H", 1 if srgb else 0xFFFF)),
-        (0xA002, long_, 1, struct.pack(">I", size[0])),
-        (0xA003, long_, 1, struct.pack(">I", size[1])),
-    ]
-    ifd0_len = 2 + 12 * (len(ifd0) + 1) + 4
-    ifd0_data_len = 16  # the two resolutions
-    exif_at = 8 + ifd0_len + ifd0_data_len
-    table0, data0 = _ifd([*ifd0, (EXIF_IFD_TAG, long_, 1, struct.pack(">I", exif_at))], 8, 8 + ifd0_len)
-    assert len(data0) == ifd0_data_len
-    exif_len = 2 + 12 * len(exif) + 4
-    table1, data1 = _ifd(exif, exif_at, exif_at + exif_len)
-    return b"MM\x00\x2a" + struct.pack(">I", 8) + table0 + data0 + table1 + data1
+    short, long_, rational, undefined = E.SHORT, E.LONG, E.RATIONAL, E.UNDEFINED
+    ours = E.Tags()
+    ours.ifd0 = {
+        0x011A: (rational, 1, struct.pack(">II", 72, 1)),
+        0x011B: (rational, 1, struct.pack(">II", 72, 1)),
+        0x0128: (short, 1, struct.pack(">H", 2)),
+        0x0213: (short, 1, struct.pack(">H", 1)),
+    }
+    ours.exif = {
+        0x9000: (undefined, 4, b"0232"),
+        0x9101: (undefined, 4, b"\x01\x02\x03\x00"),
+        USER_COMMENT_TAG: (undefined, len(comment), comment),
+        0xA000: (undefined, 4, b"0100"),
+        0xA001: (short, 1, struct.pack(">H", 1 if srgb else 0xFFFF)),
+        0xA002: (long_, 1, struct.pack(">I", size[0])),
+        0xA003: (long_, 1, struct.pack(">I", size[1])),
+    }
+    return E.write(E.merged(ours, E.read(theirs)) if theirs else ours)
 
 
 EXIF_OVERHEAD = len(exif_user_comment("")) + len(_EXIF_HEAD)
@@ -186,7 +171,8 @@ def jpeg_xmp_segments(fields: dict[str, str], keep_standard: tuple[str, ...]) ->
 
 def jpeg_insert(data: bytes, segments: bytes) -> bytes:
     """Insert ``segments`` after SOI and any JFIF/JFXX APP0, dropping the file's own EXIF and XMP APP1
-    segments (ours replace them; a reader takes the first one it meets)."""
+    segments (ours replace them — our EXIF carries the file's own tags, ``exif_user_comment(theirs=)`` —
+    as a reader takes the first one it meets)."""
     if not data.startswith(b"\xff\xd8"):
         raise ValueError("not a JPEG")
     pos, head, kept = 2, b"", b""
@@ -207,6 +193,36 @@ def jpeg_insert(data: bytes, segments: bytes) -> bytes:
             kept += seg
         pos += 2 + length
     return data[:2] + head + segments + kept + data[pos:]
+
+
+def jpeg_exif(data: bytes) -> bytes | None:
+    """The TIFF block of a JPEG's own EXIF APP1 (the first, as readers take it), or None."""
+    pos = 2 if data.startswith(b"\xff\xd8") else len(data)
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+            return None
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        payload = data[pos + 4 : pos + 2 + length]
+        if marker == 0xE1 and payload.startswith(_EXIF_HEAD):
+            return payload[len(_EXIF_HEAD) :]
+        pos += 2 + length
+    return None
+
+
+def webp_exif(data: bytes) -> bytes | None:
+    """The TIFF block of a WebP's own EXIF chunk, or None."""
+    try:
+        chunks = _riff_chunks(data)
+    except ValueError:
+        return None
+    for kind, payload in chunks:
+        if kind == b"EXIF":
+            return payload[len(_EXIF_HEAD) :] if payload.startswith(_EXIF_HEAD) else payload
+    return None
 
 
 def jpeg_exif_segment(tiff: bytes) -> bytes:

@@ -1,8 +1,9 @@
 """Saved images carry their recipe: an A1111-style ``parameters`` text and the full request JSON.
 
 PNG: ``iTXt`` chunks before the first IDAT. JPEG: an EXIF ``UserComment`` (UNDEFINED, ``UNICODE``
-header) with the parameters text and an XMP packet with both, after the JFIF APP0 — extended XMP when the
-packet is larger than one segment. WebP: the same EXIF and XMP as chunks of a VP8X container. Pixels are
+header) with the parameters text, added to the file's own EXIF (its Orientation, camera fields and GPS are
+kept), and an XMP packet with both, after the JFIF APP0 — extended XMP when the packet is larger than one
+segment. WebP: the same EXIF and XMP as chunks of a VP8X container. Pixels are
 never re-encoded; what could not be embedded whole is said in the result's ``notes``.
 """
 
@@ -124,18 +125,35 @@ def embed_png(data: bytes, parameters: str, recipe_json: str) -> bytes:
     return C.png_insert(data, C.itxt("parameters", parameters) + C.itxt("flexstudio", recipe_json))
 
 
+def _their_exif(theirs: bytes | None, size: tuple[int, int], icc: bool, notes: list[str]) -> bytes | None:
+    """The file's own EXIF when ours still fits beside it in one JPEG segment (with room for a prompt),
+    else None and a note: the settings come first."""
+    if not theirs:
+        return None
+    overhead = len(C.exif_user_comment("", size, srgb=not icc, theirs=theirs)) + len(C.EXIF_HEAD)
+    if overhead <= C.JPEG_SEGMENT_MAX // 2:
+        return theirs
+    notes.append(
+        "The provider's own EXIF was too large to keep beside the settings in one JPEG segment, so it "
+        "was left out; the image itself is unchanged."
+    )
+    return None
+
+
 def embed_jpeg(data: bytes, parameters: str, recipe_json: str) -> tuple[bytes, list[str]]:
     notes: list[str] = []
+    size, icc = _header(data)
+    theirs = _their_exif(C.jpeg_exif(data), size, icc, notes)
     prompt, _, settings = parameters.rpartition("\n")
-    comment, kept = _fit_utf16(prompt, settings, C.JPEG_SEGMENT_MAX - C.EXIF_OVERHEAD)
+    overhead = len(C.exif_user_comment("", size, srgb=not icc, theirs=theirs)) + len(C.EXIF_HEAD)
+    comment, kept = _fit_utf16(prompt, settings, C.JPEG_SEGMENT_MAX - overhead)
     if kept is not None:
         notes.append(
             f"The EXIF comment (what A1111 reads) holds the first {kept:,} of the prompt's "
             f"{len(prompt):,} characters — a JPEG segment holds 64 KB; the whole prompt and request "
             "are in the file's XMP."
         )
-    size, icc = _header(data)
-    exif = C.jpeg_exif_segment(C.exif_user_comment(comment, size, srgb=not icc))
+    exif = C.jpeg_exif_segment(C.exif_user_comment(comment, size, srgb=not icc, theirs=theirs))
     xmp, _extended = C.jpeg_xmp_segments(
         {"parameters": parameters, "recipe": recipe_json}, keep_standard=("parameters",)
     )
@@ -146,7 +164,7 @@ def embed_webp(data: bytes, parameters: str, recipe_json: str) -> bytes:
     size, icc = _header(data)
     return C.webp_insert(
         data,
-        C.exif_user_comment(parameters, size, srgb=not icc),
+        C.exif_user_comment(parameters, size, srgb=not icc, theirs=C.webp_exif(data)),
         X.packet({"parameters": parameters, "recipe": recipe_json}),
     )
 
