@@ -144,14 +144,17 @@ class FairStackProvider(HttpProvider):
         a = self.a
         label = self.info.label
         body = json_body(label, response)
+        # An accepting answer we cannot read: the generation may exist and be billed (the status says so).
         if not isinstance(body, dict):
-            raise error(label, ErrorKind.PROVIDER, "the answer is not an object")
+            raise error(label, ErrorKind.PROVIDER, "the answer is not an object", status=response.status_code)
         status = str(body.get("status") or a.done_status).lower()
         if status == a.failed_status:
             raise self._failed(body.get(a.error_field))
         url = body.get("url")
         if not isinstance(url, str) or not url:
-            raise error(label, ErrorKind.PROVIDER, "the answer holds no image URL")
+            raise error(
+                label, ErrorKind.PROVIDER, "the answer holds no image URL", status=response.status_code
+            )
         check_url(url, what="result URL")
         billed = _cost(body.get("cost"))
         raw_meta = body.get("metadata")

@@ -99,6 +99,12 @@ def reset(normal: Callable[[], Reply]) -> Reply:
     return Reply(reset=True)
 
 
+def other_json(normal: Callable[[], Reply]) -> Reply:
+    """Valid JSON of another shape (``{}``): none of the fields the protocol documents."""
+    normal()
+    return Reply(200, "{}", content_type="application/json")
+
+
 def web_page(normal: Callable[[], Reply]) -> Reply:
     """A 200 HTML page where the image or the JSON should be (a captive portal, a CDN's error page)."""
     normal()
