@@ -11,7 +11,8 @@ whose protocol has that request faces it; the expected end follows architecture.
   from the stored endpoint to ``succeeded``;
 * a synchronous call whose answer was lost after sending: ``interrupted``, "may have been billed", no
   handle; a later resume never sends it again;
-* an expired result link: ``failed`` (expired) — the storage host's word that the result is gone.
+* an expired result link, or "unknown job" past the grace period: ``failed`` (expired) — the storage
+  host's or the provider's word that the result is gone.
 
 Every case: exactly one paid submit sent and accepted, no ``failed`` on the way, and the key never on a
 result host.
@@ -29,6 +30,7 @@ from typing import Any
 from PIL import Image
 
 from flexstudio.core.request import EditRequest
+from flexstudio.jobs import recovery
 from flexstudio.jobs.runner import RunnerConfig
 from flexstudio.services import Services
 from tests.emulators.base import Delivery
@@ -75,6 +77,7 @@ class Case:
     pending: bool = False  # the provider keeps the job pending until released
     disk_full: bool = False
     waited: float | None = None  # a wait at least this long was asked for (Retry-After honoured)
+    late: bool = False  # the job was submitted longer ago than the "unknown job" grace period
 
     def applies_to(self, rig: Rig) -> bool:
         """Whether the rig's protocol has the request this case spoils."""
@@ -102,10 +105,13 @@ CASES = (
     Case("poll: gzip-encoded answers", "poll", F.gzipped),
     Case("poll: a drip", "poll", F.drip, end=RESUMED, timeout=2.0),
     Case("poll: headers never come", "poll", F.silent(4.0), end=RESUMED, timeout=2.0),
+    Case("poll: 401, the key revoked after the submit", "poll", F.status(401), end=RESUMED),
     Case("poll: unknown job (404)", "poll", F.status(404), end=RESUMED),
+    Case("poll: unknown job past the grace period", "poll", F.status(404), end=EXPIRED, late=True),
     Case("poll: still pending at --timeout", "job", pending=True, end=RESUMED, timeout=6.0),
     Case("result request: malformed JSON once", "result", F.malformed, 1),
     Case("result request: truncated once", "result", F.truncated, 1),
+    Case("result request: 500 outlasting the run", "result", F.status(500), end=RESUMED),
     # the synchronous gateway's paid call: its answer is the result
     Case("answer: malformed JSON", "answer", F.malformed, end=LOST),
     Case("answer: truncated", "answer", F.truncated, end=LOST),
@@ -126,6 +132,7 @@ CASES = (
     Case("download: gzip-encoded image", "download", F.gzipped),
     Case("download: a web page instead of the image", "download", F.web_page, end=RESUMED),
     Case("download: the link has expired", "download", F.expired, end=EXPIRED),
+    Case("download: 404, the result was deleted", "download", F.status(404), end=EXPIRED),
     Case("disk full while saving", "job", disk_full=True, end=RESUMED),
 )
 PAIRS = [(rig, case) for case in CASES for rig in JOB_RIGS if case.applies_to(rig)]
@@ -221,6 +228,8 @@ def paid_calls(rig: Rig, emu: Any) -> tuple[int, int]:
 def drive_job(rig: Rig, case: Case, monkeypatch: Any) -> None:
     """Run one case for one provider and check its end, its single paid submit and the key's hosts."""
     monkeypatch.setenv(rig.profile.env_var, rig.key)
+    if case.late:  # as if the submit was long ago: "unknown job" is now the provider's verdict
+        monkeypatch.setattr(recovery, "GRACE_S", 0.0)
     delivery = Delivery().start()
     delivery.third = Delivery().start()
     emu = rig.emulator(delivery).start()
@@ -276,6 +285,8 @@ def _drive(rig: Rig, case: Case, emu: Any, delivery: Delivery) -> None:
         assert max(sleep.waits) >= case.waited, sleep.waits
     if case.end == EXPIRED:
         assert (rec.state, rec.error_kind) == ("failed", "expired"), rec.error_message
+        if case.late:  # the provider's job id stays in history, to ask its support about
+            assert rec.provider_job_id and rec.provider_job_id in (rec.error_message or "")
         assert "failed" not in states[:-1]
         return
     assert "failed" not in states
