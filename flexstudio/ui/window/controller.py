@@ -1,8 +1,8 @@
-"""What the window does: run, cancel, show, compare, export, restore, presets, lineage, images that carry
-their settings, the settings dialog. The window builds the widgets and hands itself to the controller as
-a ``WindowView`` (``view.py``, a small protocol); the controller holds no widget of its own. Work is only ever started
-with ``Services.start_work`` (the same call the CLI and batches use); comparisons and sweeps are in
-``groups.py``."""
+"""What the window does: run, cancel, show, compare, restore, references, history actions, undo. The window
+builds the widgets and hands itself to the controller as a ``WindowView`` (``view.py``, a small protocol);
+the controller holds no widget of its own. Work is only ever started with ``Services.start_work`` (the same
+call the CLI and batches use). Comparisons and sweeps are in ``groups.py``; export and images that carry
+their settings in ``metadata.py``; the settings, presets and lineage dialogs in ``openers.py``."""
 
 from __future__ import annotations
 
@@ -20,41 +20,22 @@ from ..models.undo import UndoList
 from ..widgets import theme
 from ..widgets.before_after import Picture
 from .groups import GroupsController
+from .metadata import MetadataActions
+from .openers import DialogOpeners
 
 if TYPE_CHECKING:
-    from ...core.request import EditRequest, ImageRef
+    from ...core.request import EditRequest
     from ...jobs.events import JobEvent
     from ...services import Services, Started
     from ...storage.history import JobRecord
-    from ...storage.presets import Preset
-    from ...storage.recipes import Recipe
     from .view import WindowView
 
 IMAGE_FILTER = (
     "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.gif *.bmp *.avif *.heic *.heif);;All files (*)"
 )
-RECIPE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
-SOURCES = {
-    "flexstudio": "FlexStudio",
-    "a1111": "A1111",
-    "comfyui": "ComfyUI",
-    "fooocus": "Fooocus",
-    "invokeai": "InvokeAI",
-    "novelai": "NovelAI",
-}
-_FIELD_WORDS = {
-    "prompt": "prompt",
-    "steps": "steps",
-    "guidance": "guidance",
-    "seed": "seed",
-    "size": "size",
-    "safety": "safety tolerance",
-    "prompt_upsampling": "prompt upsampling",
-    "provider": "provider",
-}
 
 
-class WindowController:
+class WindowController(DialogOpeners, MetadataActions):
     def __init__(self, services: Services, view: WindowView) -> None:
         self.services = services
         self.view = view
@@ -479,204 +460,3 @@ class WindowController:
     def redo(self) -> None:
         text = self.undo_list.redo()
         self.view.status(f"Redid: {text.lower()}." if text else "Nothing to redo.", 4000)
-
-    def export_current(self) -> None:
-        rec = self.view.selected_job() or self.shown_job
-        if rec is None or not rec.outputs:
-            self.view.show_message("info", "Pick a finished job in the history to export.")
-            return
-        self.export_job(rec)
-
-    def export_job(self, rec: JobRecord) -> None:
-        """Asks where (starting at the folder used last, kept in the settings), then writes there."""
-        from ..dialogs import ask
-        from ..dialogs.settings_dialog import default_export_dir
-
-        svc = self.services
-        start = svc.settings.export_dir or str(default_export_dir())
-        folder = ask.existing_folder(self.view.dialog_parent(), "Export with metadata to", start)
-        if not folder:
-            return  # cancelled: nothing written
-        if folder != svc.settings.export_dir:
-            svc.settings.export_dir = folder
-            svc.save_settings()
-        self.view.tasks.spawn(self._export(rec, Path(folder)), what="Exporting the image")
-
-    async def _export(self, rec: JobRecord, folder: Path) -> None:
-        from ...storage.exports import Exported, export_image
-
-        svc = self.services
-        out = rec.outputs[0]
-        label = self.view.history_model.label(rec.provider)
-
-        def work() -> Exported:
-            folder.mkdir(parents=True, exist_ok=True)
-            return export_image(
-                svc.blobs.get(out.sha256),
-                out.mime,
-                folder,
-                rec.request,
-                stem=f"flexstudio-{rec.id}",
-                job_id=rec.id,
-                provider=rec.provider,
-                provider_label=label,
-                provider_job_id=rec.provider_job_id,
-                seed=rec.request.seed,
-                billed_usd=rec.billed_usd,
-                quote_usd=rec.quote_usd,
-                size=(out.width, out.height),
-            )
-
-        done = await asyncio.to_thread(work)
-        path = done.path
-        self.view.show_message(
-            "warning" if done.notes else "success",
-            f"Exported job {rec.id} with its settings to {path}." + "".join(f" {n}" for n in done.notes),
-            action="Show folder",
-            callback=lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))),
-            timeout_ms=12000,
-        )
-
-    # ------------------------------------------------------------------ settings
-    def open_settings(self) -> None:
-        from ..dialogs.settings_dialog import SettingsDialog
-
-        dlg = self.settings_dialog
-        if dlg is None:
-            dlg = SettingsDialog(self.services, self.view.tasks, self.view.dialog_parent())
-            dlg.keysChanged.connect(self.set_key_status)
-            dlg.capsChanged.connect(self.view.refresh_spend)
-            dlg.providersChanged.connect(lambda: self.view.show_key_status(self.key_status))
-            dlg.finished.connect(lambda _r: setattr(self, "settings_dialog", None))
-            self.settings_dialog = dlg
-        dlg.show()
-        dlg.raise_()
-        dlg.activateWindow()
-
-    # ------------------------------------------------------------------ presets
-    def save_preset(self) -> Any:
-        from ..dialogs.presets_dialog import SavePresetDialog
-
-        dlg = SavePresetDialog(self.wb, self.services.presets, self.view.dialog_parent())
-        dlg.saved.connect(self._preset_saved)
-        dlg.open()
-        self.preset_dialog = dlg
-        return dlg
-
-    def _preset_saved(self, preset: Preset) -> None:
-        self.view.reload_presets()
-        self.view.status(f"Saved the preset “{preset.name}”.", 5000)
-
-    def manage_presets(self) -> Any:
-        from ..dialogs.presets_dialog import PresetManager
-
-        dlg = PresetManager(self.services.presets, self.view.dialog_parent())
-        dlg.applyRequested.connect(self.apply_preset)
-        dlg.batchRequested.connect(lambda name: self.groups.open_batch(preset=name))
-        dlg.changed.connect(lambda _name: self.view.reload_presets())
-        dlg.show()
-        self.preset_manager = dlg
-        return dlg
-
-    def apply_preset(self, name: str) -> bool:
-        if not self.view.apply_preset_named(name):
-            self.view.show_message("warning", f"There is no preset named “{name}” any more.")
-            return False
-        self.view.status(f"Applied the preset “{name}”.", 4000)
-        return True
-
-    # ------------------------------------------------------------------ lineage
-    def show_lineage(self, rec: JobRecord | None = None) -> Any:
-        from ..dialogs.lineage_dialog import LineageDialog
-
-        rec = rec or self.view.selected_job() or self.shown_job
-        if rec is None:
-            self.view.show_message("info", "Pick a job in the history first, then “Lineage”.")
-            return None
-        dlg = LineageDialog(
-            self.services.history,
-            rec.id,
-            self.view.history_model.label,
-            self.view.dialog_parent(),
-            thumbs=self.view.history_model.thumbs,
-        )
-        dlg.showRequested.connect(self.show_picked)
-        dlg.restoreRequested.connect(self.restore_job)
-        dlg.show()
-        self.lineage_dialog = dlg
-        return dlg
-
-    # ------------------------------------------------------------------ images that carry their settings
-    def offer_recipe(self, recipe: Recipe, ref: ImageRef, name: str) -> None:
-        """An image with a recipe was dropped or pasted: restore its settings (what a designer dropping an
-        exported image wants) and offer to add it as a reference instead."""
-        snap = self.wb.snapshot()
-        missing = self.wb.apply_recipe(recipe)
-        job = recipe.info.get("job_id") if recipe.source == "flexstudio" else None
-        text = (
-            f"Restored the settings from {name} ({SOURCES.get(recipe.source, recipe.source)} recipe"
-            + (f", job {job}" if job else "")
-            + ")."
-        )
-        if recipe.source != "flexstudio":
-            words = [w for k, w in _FIELD_WORDS.items() if k in recipe.fields]
-            listed = (
-                ", ".join(words[:-1]) + (" and " if len(words) > 1 else "") + words[-1]
-                if words
-                else "nothing"
-            )
-            text += f" Its {listed} replace yours; the references stay."
-        if missing:
-            text += f" Missing from disk, left out: {', '.join(missing)}."
-        if recipe.notes:  # what the image carries that FLUX.2 [flex] cannot take (as `flexstudio info` says)
-            text += " " + " ".join(recipe.notes)
-        self.view.show_message(
-            "warning" if recipe.notes else "success",
-            text,
-            action="Add as a reference instead",
-            callback=lambda: self._recipe_as_reference(snap, ref),
-            timeout_ms=20000,
-        )
-
-    def _recipe_as_reference(self, snap: tuple[Any, ...], ref: ImageRef) -> None:
-        self.wb.restore_snapshot(snap)
-        if self.view.importer.add_loaded(ref):
-            self.view.status(
-                f"Settings put back; {ref.name or 'the image'} is now image {len(self.wb.references)}.", 5000
-            )
-
-    def restore_from_image(self) -> None:
-        self.view.ask_open_file(
-            "Restore settings from an image",
-            RECIPE_FILTER,
-            lambda file: self.view.tasks.spawn(
-                self.restore_from_image_file(file), what="Reading the image's settings"
-            ),
-        )
-
-    async def restore_from_image_file(self, path: str | Path) -> bool:
-        from ...storage.recipes import provider_names, read_recipe
-
-        p = Path(path)
-        svc = self.services
-
-        def work() -> tuple[Any, Any]:
-            ref = svc.import_reference_file(p)
-            return ref, read_recipe(svc.blobs.get(ref.sha256), providers=provider_names(svc.registry.all()))
-
-        try:
-            ref, recipe = await asyncio.to_thread(work)
-        except BadInput as exc:
-            self.view.show_message("error", str(exc))
-            return False
-        if recipe is None:
-            self.view.show_message(
-                "info",
-                f"{p.name} carries no settings (no FlexStudio, A1111, ComfyUI, "
-                "Fooocus, InvokeAI or NovelAI metadata).",
-                action="Add it as a reference",
-                callback=lambda: self.view.importer.add_loaded(ref),
-            )
-            return False
-        self.offer_recipe(recipe, ref, p.name)
-        return True

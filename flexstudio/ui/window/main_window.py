@@ -11,11 +11,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -30,7 +28,7 @@ from ..models.recovery_model import RecoveryModel
 from ..models.tasks import TaskRunner
 from ..models.thumbs import ThumbnailCache
 from ..models.workbench import Workbench
-from ..widgets import a11y, theme
+from ..widgets import theme
 from ..widgets.banner import MessageBar
 from ..widgets.before_after import CompareView
 from ..widgets.controls import KEY_WORDS, ControlsPanel
@@ -44,8 +42,11 @@ from ..widgets.prompt_mode import PromptMode
 from ..widgets.tray import ReferenceTray
 from .controller import WindowController
 from .menus import build_menus
+from .wiring import wire
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QFileDialog
+
     from ...services import Services
     from ...storage.history import JobRecord
     from ..widgets.before_after import Picture
@@ -76,10 +77,11 @@ class MainWindow(QMainWindow):
         self.history_model = HistoryModel(services.history, services.registry, self.thumbs)
         self._ready = False
         self._sheet: Any = None
+        self._import_message = ""  # the importer's last sentence (dismissed once the tray is empty)
         self.controller = WindowController(services, self)
         self._build()
         self.actions_ = build_menus(self, self.controller)
-        self._wire()
+        wire(self)
         if self.wb.prompt or self.wb.references:  # the draft of the last session
             self.prompt.set_text(self.wb.prompt)
             self.prompt.set_reference_count(len(self.wb.references))
@@ -237,130 +239,6 @@ class MainWindow(QMainWindow):
         if watched is self.compare and event.type() in (QEvent.Type.Resize, QEvent.Type.Move):
             QTimer.singleShot(0, self._place_banner)
         return super().eventFilter(watched, event)
-
-    def _wire(self) -> None:
-        wb, ctl = self.wb, self.controller
-        self._import_message = ""
-        self.tasks.failed.connect(lambda text: self.show_message("error", text))
-        self.importer.message.connect(self.show_message)
-        self.importer.message.connect(lambda _level, text: setattr(self, "_import_message", text))
-        # "1 image left out…" is about references that are gone once the tray is cleared
-        wb.referencesChanged.connect(
-            lambda: (
-                None
-                if wb.references or not self._import_message or self.banner.message() != self._import_message
-                else self.banner.dismiss()
-            )
-        )
-        self.importer.busyChanged.connect(self._importing)
-        self.importer.recipeFound.connect(ctl.offer_recipe)
-        self.presets_bar.saveRequested.connect(ctl.save_preset)
-        self.presets_bar.manageRequested.connect(ctl.manage_presets)
-        self.presets_bar.applied.connect(
-            lambda name: self.statusBar().showMessage(f"Applied the preset “{name}”.", 4000)
-        )
-        self.compare_button.clicked.connect(ctl.groups.compare_providers)
-        self.sweep_button.clicked.connect(ctl.groups.open_sweep)
-        self.jobs.jobChanged.connect(ctl.groups.on_event)
-        self.prompt.edited.connect(wb.set_prompt)
-        self.prompt.imagesPasted.connect(self.importer.import_mime)
-        wb.promptSet.connect(self.prompt.set_text)
-        wb.referencesChanged.connect(lambda: self.prompt.set_reference_count(len(wb.references)))
-        wb.changed.connect(self._update_run_button)
-        wb.providerChanged.connect(self._update_key_label)
-        wb.beforeChanged.connect(ctl.before_changed)
-        wb.beforeChanged.connect(ctl.references_changed)
-        wb.referencesChanged.connect(ctl.references_changed)
-        wb.providerChanged.connect(self._provider_changed)
-        self.run_button.clicked.connect(ctl.run)
-        self.tray.addRequested.connect(ctl.add_files)
-        self.tray.replaceRequested.connect(ctl.replace_reference)
-        self.tray.revealRequested.connect(ctl.reveal_reference)
-        self.jobs.jobStateChanged.connect(lambda ev: self.history_model.upsert_soon(ev.job_id))
-        self.jobs.jobFinished.connect(ctl.job_finished)
-        self.jobs.activeCountChanged.connect(self._active_changed)
-        self.jobs_panel.cancelRequested.connect(ctl.cancel_job)
-        self.jobs_panel.activated.connect(ctl.show_job_id)
-        self.jobs_panel.retryRequested.connect(self.recovery.try_again)
-        self.jobs_panel.giveUpRequested.connect(self.recovery.give_up)
-        self.history.retryRequested.connect(lambda rec: self.recovery.try_again(rec.id))
-        self.history.giveUpRequested.connect(lambda rec: self.recovery.give_up(rec.id))
-        self.recovery.roundStarted.connect(
-            lambda n: self.statusBar().showMessage(
-                f"Fetching {plural(n, 'job')} still waiting for their provider…", 8000
-            )
-        )
-        self.recovery.roundFinished.connect(self._recovered)
-        self.history.activated.connect(ctl.history_clicked)
-        self.history.restoreRequested.connect(ctl.restore_job)
-        self.history.rerunRequested.connect(ctl.rerun_job)
-        self.history.useRequested.connect(ctl.use_job_output)
-        self.history.compareRequested.connect(ctl.start_compare_with)
-        self.history.exportRequested.connect(ctl.export_job)
-        self.history.deleteRequested.connect(ctl.delete_jobs)
-        self.history.lineageRequested.connect(ctl.show_lineage)
-        self.history.groupRequested.connect(ctl.groups.open_group_of)
-        self.compare.compareWithRequested.connect(ctl.compare_with_shown)
-        self._update_run_button()
-        self._tab_order()
-
-    def _tab_order(self) -> None:
-        """Tab follows the screen: banner, tray, compare, history, presets, prompt, provider, steps,
-        guidance, seed, size, format, Run, then the group launchers and the jobs."""
-        c = self.controls
-        cmp = self.compare
-        a11y.chain(
-            [
-                self.banner.action,
-                self.banner.close_button,
-                self.tray.view,
-                self.tray.add_button,
-                self.tray.remove_button,
-                *cmp.mode_buttons.values(),
-                cmp.threshold,
-                cmp.fit_button,
-                cmp.actual_button,
-                cmp.swap_button,
-                cmp.compare_button,
-                cmp.canvas,
-                self.history.search,
-                self.history.provider,
-                self.history.status,
-                self.history.kind,
-                self.history.favourites,
-                self.history.view,
-                self.prompt_mode.switch,
-                self.presets_bar.combo,
-                self.presets_bar.save_button,
-                self.presets_bar.manage_button,
-                self.prompt,
-                self.prompt_mode.template_button,
-                # a slider row hands its focus to its field (a focus proxy): Qt 6 stops at the row itself, so
-                # the row is placed here too, or Tab could come back to it from wherever the row was left
-                c.provider,
-                c.steps,
-                c.steps.slider,
-                c.steps.field,
-                c.guidance,
-                c.guidance.slider,
-                c.guidance.field,
-                c.seed,
-                c.dice,
-                c.lock,
-                c.seed_policy,
-                c.size_choice,
-                c.width_box,
-                c.height_box,
-                c.format,
-                c.safety,
-                c.upsampling,
-                self.run_button,
-                self.run_why,
-                self.compare_button,
-                self.sweep_button,
-                self.jobs_panel.clear_button,
-            ]
-        )
 
     def _status_bar(self) -> None:
         sb = self.statusBar()
@@ -545,6 +423,8 @@ class MainWindow(QMainWindow):
     ) -> QFileDialog:
         """Open the file dialog and return at once (a screen reader's "press" on Add must not wait for the
         dialog to close); ``then(paths)`` runs when files are chosen."""
+        from PySide6.QtWidgets import QFileDialog
+
         dlg = QFileDialog(self, title, "", filter)
         dlg.setFileMode(QFileDialog.FileMode.ExistingFiles if many else QFileDialog.FileMode.ExistingFile)
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -576,6 +456,8 @@ class MainWindow(QMainWindow):
         self._sheet = sheet
 
     def about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         box = QMessageBox(
             QMessageBox.Icon.Information,
             "About FlexStudio",
