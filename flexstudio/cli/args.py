@@ -7,10 +7,12 @@ from typing import NoReturn
 
 from .. import __version__
 
-PROVIDERS_HELP = (
+PROVIDER_IDS = (
     "bfl, bfl-eu, bfl-us, fal, replicate, lumenfall, openai-compatible, cometapi, kie, runapi, "
-    "fairstack, sandbox (default), or a custom endpoint's id"
+    "fairstack, sandbox, or a custom endpoint's id"
 )
+PROVIDERS_HELP = PROVIDER_IDS.replace("sandbox,", "sandbox (default),")
+JSON_HELP = "print one JSON object on stdout"
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,7 +35,9 @@ class Parser(argparse.ArgumentParser):
         self.exit(2)
 
 
-def _request_options(p: argparse.ArgumentParser, *, many: bool, prompt_required: bool) -> None:
+def _request_options(
+    p: argparse.ArgumentParser, *, many: bool, prompt_required: bool, provider_help: str = PROVIDERS_HELP
+) -> None:
     p.add_argument("-p", "--prompt", required=prompt_required, help="the edit, in words")
     p.add_argument(
         "-i",
@@ -48,7 +52,7 @@ def _request_options(p: argparse.ArgumentParser, *, many: bool, prompt_required:
         action="append" if many else "store",
         default=[] if many else None,
         metavar="ID",
-        help=PROVIDERS_HELP,
+        help=provider_help,
     )
     p.add_argument(
         "--base-url",
@@ -71,9 +75,9 @@ def _request_options(p: argparse.ArgumentParser, *, many: bool, prompt_required:
         default=None,
         help="let the provider rewrite the prompt",
     )
-    up.add_argument("--no-upsample", dest="upsample", action="store_false")
+    up.add_argument("--no-upsample", dest="upsample", action="store_false", help="send the prompt as written")
     p.add_argument("--preset", metavar="NAME|FILE", help="start from a preset")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("compare", help="the same edit on several providers at once")
-    _request_options(p, many=True, prompt_required=True)
+    _request_options(
+        p,
+        many=True,
+        prompt_required=True,
+        provider_help="a provider to compare (give two or more different ones): " + PROVIDER_IDS,
+    )
     p.add_argument("-o", "--out", metavar="DIR", help="folder for the results")
     p.add_argument("--max-cost", type=float, metavar="USD", help="refuse to submit above this total price")
     p.add_argument(
@@ -107,7 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop waiting after this long (the job stays interrupted; resume fetches it)",
     )
 
-    p = sub.add_parser("batch", help="one edit over a folder of images, priced first, resumable")
+    p = sub.add_parser(
+        "batch",
+        help="one edit over a folder of images, priced first, resumable",
+        usage="flexstudio batch (-p PROMPT | --preset NAME|FILE) --input DIR|GLOB|FILE [--input …] "
+        "-o DIR [options]\n       flexstudio batch --resume ID [options]",
+    )
     _request_options(p, many=False, prompt_required=False)
     p.add_argument(
         "--input",
@@ -128,36 +142,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="SECONDS", help="the longest one job may run")
 
     p = sub.add_parser("quote", help="prices only, no network")
-    _request_options(p, many=True, prompt_required=False)
+    _request_options(
+        p,
+        many=True,
+        prompt_required=False,
+        provider_help="a provider to price on (repeat for several; default sandbox): " + PROVIDER_IDS,
+    )
 
     p = sub.add_parser("info", help="the settings an image carries (FlexStudio, A1111, ComfyUI, …)")
-    p.add_argument("image", metavar="IMAGE")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("image", metavar="IMAGE", help="the image file to read")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
 
     p = sub.add_parser("history", help="list, show or export past jobs")
     hs = p.add_subparsers(
         dest="history_command", metavar="list|show|export", required=True, parser_class=Parser
     )
     h = hs.add_parser("list", help="past jobs, newest first")
-    h.add_argument("--limit", type=int, default=50)
+    h.add_argument("--limit", type=int, default=50, metavar="N", help="at most this many jobs (default 50)")
     h.add_argument("--search", help="only prompts containing this text")
-    h.add_argument("--provider", help="only this provider")
-    h.add_argument("--status", help="only this status")
-    h.add_argument("--json", action="store_true")
+    h.add_argument("--provider", metavar="ID", help="only this provider")
+    h.add_argument(
+        "--status", help="only this status (succeeded, failed, moderated, cancelled, interrupted, …)"
+    )
+    h.add_argument("--json", action="store_true", help=JSON_HELP)
     h = hs.add_parser("show", help="one job in full")
-    h.add_argument("job")
-    h.add_argument("--json", action="store_true")
+    h.add_argument("job", metavar="JOB", help="the job's id, as 'history list' prints it")
+    h.add_argument("--json", action="store_true", help=JSON_HELP)
     h = hs.add_parser("export", help="write a job's images, with their recipe, into a folder")
-    h.add_argument("job")
-    h.add_argument("dir")
-    h.add_argument("--json", action="store_true")
+    h.add_argument("job", metavar="JOB", help="the job's id, as 'history list' prints it")
+    h.add_argument("dir", metavar="DIR", help="the folder to write into (made if missing)")
+    h.add_argument("--json", action="store_true", help=JSON_HELP)
 
     p = sub.add_parser(
         "resume",
         help="fetch every interrupted job and settle what a crash left "
         "(exit 3 while some are still waiting for their provider)",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.add_argument(
         "--base-url",
         action="append",
@@ -173,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("providers", help="providers, capabilities, whether a key is set")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help=JSON_HELP)
     p.add_argument(
         "--balance",
         action="store_true",
@@ -190,22 +211,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("keys", help="store or delete an API key (in the system keyring)")
     ks = p.add_subparsers(dest="keys_command", metavar="set|delete", required=True, parser_class=Parser)
     k = ks.add_parser("set", help="read the key from standard input")
-    k.add_argument("provider")
-    k = ks.add_parser("delete")
-    k.add_argument("provider")
+    k.add_argument("provider", metavar="PROVIDER", help="the provider's id (see 'flexstudio providers')")
+    k = ks.add_parser("delete", help="forget the stored key (an environment variable is not touched)")
+    k.add_argument("provider", metavar="PROVIDER", help="the provider's id (see 'flexstudio providers')")
 
     p = sub.add_parser("presets", help="list, show, import or export presets")
     ps = p.add_subparsers(
         dest="presets_command", metavar="list|show|import|export", required=True, parser_class=Parser
     )
-    q = ps.add_parser("list")
-    q.add_argument("--json", action="store_true")
-    q = ps.add_parser("show")
-    q.add_argument("name")
-    q.add_argument("--json", action="store_true")
-    q = ps.add_parser("import")
-    q.add_argument("file")
-    q = ps.add_parser("export")
-    q.add_argument("name")
-    q.add_argument("file")
+    q = ps.add_parser("list", help="the built-in presets and yours")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
+    q = ps.add_parser("show", help="one preset's settings")
+    q.add_argument("name", metavar="NAME", help="the preset's name, as 'presets list' prints it")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
+    q = ps.add_parser("import", help="add a preset file to yours")
+    q.add_argument("file", metavar="FILE", help="a preset's JSON file")
+    q = ps.add_parser("export", help="write a preset to a file, to share it")
+    q.add_argument("name", metavar="NAME", help="the preset's name, as 'presets list' prints it")
+    q.add_argument("file", metavar="FILE", help="the JSON file to write")
     return parser

@@ -330,7 +330,7 @@ def _execute(
     args: argparse.Namespace,
 ) -> int:
     n = sum(1 for _ in store.iter_items(batch.id))
-    progress = _Progress(n, f"batch {batch.id}")
+    progress = _Progress(n, f"Batch {batch.id}")
     cfg = svc.runner.config
     if args.timeout is not None:
         cfg.timeout = args.timeout

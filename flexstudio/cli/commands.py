@@ -373,6 +373,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         _out(obj)
     else:
         _print_job(obj)
+        _hint_history_only([obj], args.out)
     if paths == [] and not interrupted:
         return EXIT_FAILED  # made and kept in the history, but not written where -o asked
     return exit_code([rec], interrupted)
@@ -407,6 +408,18 @@ def _print_job(obj: dict[str, Any]) -> None:
                 f"  job {obj['job_id']}: run 'flexstudio resume' to fetch it when {obj['provider']} "
                 "can be reached."
             )
+
+
+def _hint_history_only(objs: list[dict[str, Any]], out: str | None) -> None:
+    """Without -o a result is only in the history folder, under its hash: say how to get it out."""
+    done = [o for o in objs if o["status"] == "succeeded" and o["outputs"]]
+    if out or not done:
+        return
+    job = done[0]["job_id"] if len(done) == 1 else "JOB"
+    output.note(
+        "note: kept in the history folder only (named by its content); give -o DIR to write it where "
+        f"you want it, or run 'flexstudio history export {job} DIR'."
+    )
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -455,6 +468,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         for obj in results:
             _print_job(obj)
+        _hint_history_only(results, args.out)
     return exit_code(recs, interrupted)
 
 

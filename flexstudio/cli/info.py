@@ -10,6 +10,17 @@ from ..core.errors import BadInput
 from . import output
 
 MAX_BYTES = 256 * 1024 * 1024
+LABELS = (  # the request's fields, in words
+    ("prompt", "prompt"),
+    ("steps", "steps"),
+    ("guidance", "guidance"),
+    ("seed", "seed"),
+    ("size", "size"),
+    ("output_format", "format"),
+    ("safety", "safety tolerance"),
+    ("prompt_upsampling", "prompt upsampling"),
+    ("provider", "provider"),
+)
 
 
 def _read(path: str) -> bytes:
@@ -46,24 +57,16 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"{SOURCES.get(recipe.source, recipe.source)} settings" + (f" (FlexStudio job {job})" if job else "")
     )
     d = recipe.request.to_dict()
-    for key in (
-        "prompt",
-        "steps",
-        "guidance",
-        "seed",
-        "size",
-        "output_format",
-        "safety",
-        "prompt_upsampling",
-        "provider",
-    ):
+    for key, label in LABELS:
         if key in recipe.fields:
             value = d[key]
             if key == "prompt":
                 value = str(value).replace("\n", "\n        ")
             elif isinstance(value, bool):
                 value = "on" if value else "off"
-            output.emit(f"{key}: {value}")
+            elif key == "output_format":
+                value = str(value).upper()
+            output.emit(f"{label}: {value}")
     if "references" in recipe.fields and recipe.request.references:
         refs = ", ".join(r.name or r.sha256[:12] for r in recipe.request.references)
         output.emit(f"references: {refs}")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -56,6 +55,48 @@ def _record(svc: Services, rec: Any) -> dict[str, Any]:
     return obj
 
 
+def _money(usd: float | None) -> str:
+    return "unknown" if usd is None else f"${usd:.4f}"
+
+
+def _show_lines(svc: Services, rec: Any, obj: dict[str, Any]) -> list[str]:
+    """``history show`` for a person: the job in words, one line per fact, nothing that is not there."""
+    req = rec.request
+    label = svc.registry.get(rec.provider).label if rec.provider in svc.registry else rec.provider
+    lines = [f"job {rec.id}: {rec.state} on {label}", f"prompt: {req.prompt}"]
+    lines.append(f"created: {obj['created_at'].replace('T', ' ')}")
+    if rec.latency_s is not None:
+        lines.append(f"time: {rec.latency_s:.1f} s")
+    billed = "none reported" if rec.billed_usd is None else _money(rec.billed_usd)
+    lines.append(f"price: quoted {_money(rec.quote_usd)} · billed {billed}")
+    size = "auto" if req.size is None else f"{req.size[0]}×{req.size[1]}"
+    seed = "random" if req.seed is None else str(req.seed)
+    lines.append(
+        f"settings: {req.steps} steps · guidance {req.guidance:g} · seed {seed} · size {size} · "
+        f"{req.output_format.upper()} · safety tolerance {req.safety} · prompt upsampling "
+        f"{'on' if req.prompt_upsampling else 'off'}"
+    )
+    for n, ref in enumerate(req.references, 1):
+        lines.append(f"image {n}: {ref.name or ref.sha256[:12]} ({ref.width}×{ref.height})")
+    for path in obj["outputs"]:
+        lines.append(f"result: {path}")
+    if obj["error"]:
+        lines.append(f"error ({obj['error']['kind']}): {obj['error']['message']}")
+    elif rec.message:
+        lines.append(f"message: {rec.message}")
+    if rec.provider_job_id:
+        lines.append(f"provider's job id: {rec.provider_job_id}")
+    if rec.parent_job_id:
+        lines.append(f"made from job {rec.parent_job_id}")
+    if rec.group_id:
+        lines.append(f"part of {rec.group_kind or 'group'} {rec.group_id}")
+    if rec.favourite:
+        lines.append("favourite: yes")
+    if rec.submits and rec.submits > 1:
+        lines.append(f"sent to the provider {rec.submits} times")
+    return lines
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     svc = Services.build()
     try:
@@ -86,9 +127,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             if args.json:
                 _out(obj)
             else:
-                for k, v in obj.items():
-                    text = json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
-                    output.emit(f"{k}: {text}", keep_newlines=False)
+                for line in _show_lines(svc, rec, obj):
+                    output.emit(line, keep_newlines=False)
                 for sha in obj.get("missing_outputs", []):
                     output.note(
                         f"note: image {sha[:12]}… of this job is missing from the history folder "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -230,6 +231,8 @@ def test_kill_9_mid_batch_then_the_same_command_finishes_each_input_exactly_once
                 if proc.poll() is None:
                     proc.kill()
         assert proc.returncode == -signal.SIGKILL and emu.accepted == 3
+        named = [ln for ln in seen if re.match(r"[Bb]atch [0-9a-f]{12}", ln)]  # one capitalisation
+        assert named and all(ln.startswith("Batch ") for ln in named), named
         emu.hold = False
         emu.release_all()
 

@@ -47,7 +47,7 @@ def test_a_flexstudio_export_gives_its_whole_request(tmp_path):
         "        for a storm",
     ]
     assert (
-        "steps: 30" in text.stdout and "seed: 42" in text.stdout and "prompt_upsampling: off" in text.stdout
+        "steps: 30" in text.stdout and "seed: 42" in text.stdout and "prompt upsampling: off" in text.stdout
     )
 
 
