@@ -25,12 +25,19 @@ log = logging.getLogger(__name__)
 FIRST_PAINT_WAIT_MS = 2000  # a window never exposed (minimised, no compositor) still starts after this
 
 
+def _import_qt_free_layers() -> None:
+    """The Qt-free services and pricing, imported before PySide6: PySide6's import hook reads the source
+    of every module imported after it (looking for ``__feature__``)."""
+    from . import pricing, services  # noqa: F401
+
+
 def create_app(argv: Sequence[str] = ()) -> QApplication:
     # Start-up allocates hundreds of thousands of long-lived objects (modules, classes, Qt wrappers): the
     # cyclic collector would run ~80 passes over them before the first paint for nothing to free. It is
     # switched back on once the window has painted (``run_loop``), when those objects are frozen.
     gc.disable()
     os.environ.setdefault("QT_API", "pyside6")
+    _import_qt_free_layers()
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(["flexstudio", *argv])

@@ -11,7 +11,6 @@ the same object without the indentation (shorter for providers that cap a prompt
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from dataclasses import dataclass, field
@@ -124,6 +123,8 @@ def _unknown(text: str, keys: Any, known: tuple[str, ...], where: str) -> list[s
             continue
         line = _line_of_key(text, key)
         at = f"line {line}: " if line else ""
+        import difflib  # only for a key that is not known
+
         close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
         if close:
             hints.append(f"{at}“{key}” is not a FLUX.2 key{where} — did you mean “{close[0]}”?")

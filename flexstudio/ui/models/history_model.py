@@ -102,7 +102,9 @@ class HistoryModel(QStandardItemModel):
     PAGE = 100
     CHANGES_MS = 100  # job changes are shown together at most this often (``upsert_soon``)
 
-    def __init__(self, history: History, registry: Registry, thumbs: ThumbnailCache) -> None:
+    def __init__(
+        self, history: History, registry: Registry, thumbs: ThumbnailCache, *, load: bool = True
+    ) -> None:
         super().__init__()
         self.setColumnCount(1)
         self.history = history
@@ -122,7 +124,14 @@ class HistoryModel(QStandardItemModel):
         self._changes_timer.setInterval(self.CHANGES_MS)
         self._changes_timer.timeout.connect(self._changes_due)
         thumbs.ready.connect(self._thumb_ready)
-        self.reload()
+        self.loaded = False  # False until the first page is read: the view paints a placeholder
+        if load:
+            self.reload()
+
+    def load(self) -> None:
+        """Read the first page now if it was not read yet (the window does this after its first paint)."""
+        if not self.loaded:
+            self.reload()
 
     # ------------------------------------------------------------------ loading
     def reload(self) -> None:
@@ -140,6 +149,8 @@ class HistoryModel(QStandardItemModel):
         self._total = total
         self._exhausted = len(rows) < self.PAGE
         self.pages_fetched = 1
+        self.loaded = True
+        self._changed.clear()  # the page just read shows every change so far
         self.endResetModel()
         self.countChanged.emit(self._total)
         _settle()
@@ -260,7 +271,7 @@ class HistoryModel(QStandardItemModel):
         others are replaced (one ``dataChanged`` over their span), new jobs are inserted at the top together."""
         ids = list(self._changed)
         self._changed.clear()
-        if not ids:
+        if not ids or not self.loaded:  # not read yet: the first page will show them
             return
         recs = self.history.get_many(ids)
         rows = {job_id: self.row_of(job_id) for job_id in ids}

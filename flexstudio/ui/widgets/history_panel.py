@@ -224,9 +224,16 @@ class HistoryDelegate(QStyledItemDelegate):
 
 
 class HistoryView(QListView):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        # A viewport of our own: the first widget Qt itself makes and hands to Python costs PySide6 about
+        # 10 ms (it builds some forty widget classes, and their enums, to find its type).
+        self.setViewport(QWidget())
+
     def paintEvent(self, e: Any) -> None:
         super().paintEvent(e)
-        if self.model() is not None and self.model().rowCount() == 0:
+        model = self.model()
+        if model is not None and model.rowCount() == 0 and getattr(model, "loaded", True):
             filtered = getattr(self.model(), "filters", Filters()) != Filters()
             with QPainter(self.viewport()) as p:  # ended here (see jobs_panel.StateDot)
                 p.setPen(theme.muted(self.palette()))
@@ -373,6 +380,9 @@ class HistoryPanel(QWidget):
             signal.emit(rec)
 
     def _count(self, n: int) -> None:
+        if not self.model.loaded:  # the first page is read after the window's first paint
+            self.count.setText("")
+            return
         self.count.setText(f"{n:,} job{'s' if n != 1 else ''}".replace(",", " "))
 
     def selected(self) -> list[JobRecord]:

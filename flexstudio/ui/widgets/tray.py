@@ -300,6 +300,9 @@ class TrayView(QListView):
     def __init__(self, importer: ReferenceImporter, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.importer = importer
+        # A viewport of our own: the first widget Qt itself makes and hands to Python costs PySide6 about
+        # 10 ms (it builds some forty widget classes, and their enums, to find its type).
+        self.setViewport(QWidget())
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setDragEnabled(True)
         self.setAcceptDrops(True)

@@ -74,7 +74,8 @@ class MainWindow(QMainWindow):
         )
         self.thumbs = ThumbnailCache(services.blobs.get, parent=self)
         self.importer = ReferenceImporter(services, self.wb, self.tasks, self)
-        self.history_model = HistoryModel(services.history, services.registry, self.thumbs)
+        # the history's first page is read after the first paint (``after_first_paint``)
+        self.history_model = HistoryModel(services.history, services.registry, self.thumbs, load=False)
         self._ready = False
         self._sheet: Any = None
         self._import_message = ""  # the importer's last sentence (dismissed once the tray is empty)
@@ -252,12 +253,14 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ after the first paint
     def after_first_paint(self, *, resume: bool = True) -> None:
-        """Work that must not delay the first paint: thumbnails, presets, keys (keyring), resuming jobs."""
+        """Work that must not delay the first paint: thumbnails, the history's first page, presets, keys
+        (keyring), resuming jobs."""
         if self._ready:
             return
         self._ready = True
         self.setWindowIcon(theme.app_icon())  # an SVG: its image plugin loads after the first paint
         self.thumbs.start()
+        self.history_model.load()
         self.presets_bar.reload()
         self.prompt.setFocus(Qt.FocusReason.OtherFocusReason)  # the first thing a designer does is type
         self._update_run_button()

@@ -1,0 +1,93 @@
+"""The window's first frame reads no history: the history panel paints a placeholder (no empty-state
+sentence, no count), then shows its first page once the window has painted (``after_first_paint``) —
+without a job shown twice, and with a job changed meanwhile shown as it is now."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from flexstudio.core.request import EditRequest
+
+pytestmark = pytest.mark.gui
+
+
+def _seed(svc: Any, n: int) -> None:
+    now = time.time()
+    svc.history.bulk_insert(
+        (EditRequest(prompt=f"job {i}", seed=i, provider="sandbox"), "succeeded", now - 1000 + i)
+        for i in range(n)
+    )
+
+
+def _window(svc: Any, qtbot: Any) -> Any:
+    from flexstudio.ui.window.main_window import MainWindow
+
+    w = MainWindow(svc, setup_on_show=False)
+    qtbot.addWidget(w)
+    return w
+
+
+def test_the_history_is_read_after_the_first_paint(
+    qloop: Any, make_services: Any, qtbot: Any, monkeypatch: Any
+) -> None:
+    svc = make_services()
+    _seed(svc, 30)
+    reads: list[int] = []
+    real_list = svc.history.list
+    monkeypatch.setattr(svc.history, "list", lambda *a, **kw: reads.append(1) or real_list(*a, **kw))
+    w = _window(svc, qtbot)
+    model = w.history_model
+    assert reads == []  # building the window read no page of the history
+    assert not model.loaded and model.rowCount() == 0
+    assert w.history.count.text() == ""  # not "0 jobs": the count comes with the page
+    w.after_first_paint(resume=False)
+    assert model.loaded and model.rowCount() == 30 and model.total() == 30
+    assert w.history.count.text() == "30 jobs"
+    assert w.history.select_job(model.record(3).id)  # the rows are there to select
+    assert w.history.current() == model.record(3)
+    run_shutdown(w, qtbot)
+
+
+def test_a_job_that_changes_before_the_first_page_is_shown_once(
+    qloop: Any, make_services: Any, qtbot: Any
+) -> None:
+    svc = make_services()
+    _seed(svc, 5)
+    w = _window(svc, qtbot)
+    model = w.history_model
+    rec = svc.history.create(EditRequest(prompt="made before the first page", provider="sandbox"))
+    model.upsert(rec.id)  # a job event that comes before the page is read
+    model.upsert_soon(rec.id)
+    assert model.rowCount() == 0
+    w.after_first_paint(resume=False)
+    ids = [r.id for r in model.records()]
+    assert ids.count(rec.id) == 1 and len(ids) == 6 and ids[0] == rec.id
+    assert model.pending_changes() == 0
+    run_shutdown(w, qtbot)
+
+
+def test_the_empty_history_sentence_waits_for_the_first_page(
+    qloop: Any, make_services: Any, qtbot: Any
+) -> None:
+    svc = make_services()
+    w = _window(svc, qtbot)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    view = w.history.view
+    before = view.grab().toImage()
+    w.after_first_paint(resume=False)
+    after = view.grab().toImage()
+    assert w.history.count.text() == "0 jobs"
+    assert before != after  # the sentence is drawn only once the history is known to be empty
+    run_shutdown(w, qtbot)
+
+
+def run_shutdown(w: Any, qtbot: Any) -> None:
+    from .conftest import run
+
+    w.close()
+    run(qtbot, w.shutdown())
