@@ -283,8 +283,11 @@ class BatchScheduler:
             idx, ref = nxt
             if isinstance(ref, str):
                 self._bad(idx, ref)
-                continue
-            self._launch_one(idx, ref)
+            else:
+                self._launch_one(idx, ref)
+            # One launch per turn of the event loop: with many slots free at once (the start, after a
+            # wave) the launches would otherwise run back to back and hold the window for all of them.
+            await asyncio.sleep(0)
 
     async def _wait_for_slot(self) -> bool:
         while not self._stopping:

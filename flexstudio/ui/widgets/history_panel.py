@@ -29,6 +29,7 @@ from ..models import describe
 from ..models.history_model import STATUS_FILTERS, THUMB, Filters
 from . import icons, shortcuts, theme
 from .a11y import label_for
+from .labels import SteadyLabel
 
 if TYPE_CHECKING:
     from ...storage.history import JobRecord
@@ -274,7 +275,7 @@ class HistoryPanel(QWidget):
         head.setSpacing(6)
         title = QLabel("History")
         title.setFont(theme.bold(title.font()))
-        self.count = QLabel()
+        self.count = SteadyLabel()  # changes as a batch's jobs land: pinned, the window is not relaid out
         self.count.setFont(theme.small_font(self))
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search prompts…")

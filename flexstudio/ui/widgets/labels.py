@@ -158,3 +158,42 @@ class WrapLabel(QLabel):
         shown = fit_lines(self.fontMetrics(), self._full, width, self._lines) if width > 0 else self._full
         super().setText(shown)
         self.setToolTip(literal_tip(self._full) if shown != self._full else "")
+
+
+class SteadyLabel(QLabel):
+    """A one-line label whose text changes often while work runs (a count of running jobs, a running total).
+    Its size is pinned (a fixed size is what keeps Qt from relaying out the window at each new text) and only
+    grows — to a new text wider than any before, or to ``widest`` from the start — so a batch's hundreds of
+    updates relayout the window only when the text outgrows its place."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, widest: str = "") -> None:
+        super().__init__(parent)
+        self._widest = widest
+        self._pinned = (0, 0)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def setContentsMargins(self, *args: Any) -> None:
+        super().setContentsMargins(*args)
+        self._fit()
+
+    def changeEvent(self, e: Any) -> None:
+        super().changeEvent(e)
+        if e.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._pinned = (0, 0)  # measured again in the new font
+            self._fit()
+
+    def _fit(self) -> None:
+        hint = super().sizeHint()  # the current text's
+        m = self.contentsMargins()
+        widest = (
+            self.fontMetrics().horizontalAdvance(self._widest) + m.left() + m.right() if self._widest else 0
+        )
+        size = (max(self._pinned[0], hint.width(), widest), max(self._pinned[1], hint.height()))
+        if size != self._pinned:
+            self._pinned = size
+            self.setFixedSize(*size)

@@ -36,6 +36,7 @@ from ..widgets.cost import CostReadout, spend_text
 from ..widgets.fit_scroll import FitScrollArea
 from ..widgets.history_panel import HistoryPanel
 from ..widgets.jobs_panel import JobsPanel
+from ..widgets.labels import SteadyLabel
 from ..widgets.preset_bar import PresetBar
 from ..widgets.prompt import PromptEdit
 from ..widgets.prompt_mode import PromptMode
@@ -243,8 +244,9 @@ class MainWindow(QMainWindow):
 
     def _status_bar(self) -> None:
         sb = self.statusBar()
-        self.spend_label = QLabel()
-        self.active_label = QLabel("No jobs running")
+        # Both change at each job event of a batch: pinned, so a new text does not relayout the window.
+        self.spend_label = SteadyLabel()
+        self.active_label = SteadyLabel("No jobs running", widest="999 jobs running")
         self.key_label = QLabel()
         for w in (self.spend_label, self.active_label, self.key_label):
             w.setContentsMargins(8, 0, 8, 0)
