@@ -48,7 +48,8 @@ class ProviderError(FlexError):
     ``submitted`` tells whether a paid job may exist at the provider although no answer came (never
     retry a submit then). ``verdict`` marks the provider's own word that the job failed (a documented
     failure status or body): only such an error ends a submitted job as ``failed``; any other fault
-    leaves it ``interrupted`` and resumable.
+    leaves it ``interrupted`` and resumable. ``unsent`` says the request never left this computer (no
+    connection to the provider could be made): nothing can have been billed.
     """
 
     def __init__(
@@ -62,9 +63,11 @@ class ProviderError(FlexError):
         moderation_stage: str | None = None,
         submitted: bool = False,
         verdict: bool = False,
+        unsent: bool = False,
     ) -> None:
         super().__init__(message, kind=kind)
         self.submitted = submitted
+        self.unsent = unsent
         self.verdict = verdict
         self.status = status
         self.provider_message = provider_message

@@ -56,6 +56,9 @@ def retry_in_run(exc: BaseException) -> bool:
     )
 
 
+NOT_SENT = "Not sent — nothing was billed."
+
+
 def waiting_message(label: str) -> str:
     return f"Waiting for {label} — will fetch it."
 
@@ -83,9 +86,10 @@ def interrupted(rec: JobRecord, label: str, cause: str, kind: str) -> Outcome:
 
 def lost_submit(rec: JobRecord, label: str, cause: str) -> Outcome:
     """The submit's answer never came: the job may exist and be billed, but has no handle to follow."""
+    quoted = f" (quoted ${rec.quote_usd:.4f})" if rec.quote_usd is not None else ""
     text = (
-        f"{cause.rstrip('.')}. FlexStudio cannot tell whether {label} took this job, so it may have been "
-        f"billed; it was not sent again (no double charge).{_money(rec)}"
+        f"{cause.rstrip('.')}, so FlexStudio cannot tell whether {label} took this job: it may have been "
+        f"billed{quoted}, and it was not sent again (no double charge)."
     )
     return Outcome(
         JobState.INTERRUPTED,
@@ -96,6 +100,20 @@ def lost_submit(rec: JobRecord, label: str, cause: str) -> Outcome:
             "owner": None,
         },
     )
+
+
+def not_sent(rec: JobRecord, exc: ProviderError) -> Outcome:
+    """No connection to the provider could be made: nothing was sent, so nothing can have been billed and
+    there is nothing to fetch. The job ends ``failed`` (re-run it once the address or the connection is
+    right), and the submit it never made is not counted."""
+    changes: dict[str, Any] = {
+        "error_kind": exc.kind.value,
+        "error_message": str(exc),
+        "message": NOT_SENT,
+    }
+    if rec.state == JobState.SUBMITTING:
+        changes["submits"] = max(0, rec.submits - 1)
+    return Outcome(JobState.FAILED, changes)
 
 
 def decide(rec: JobRecord, exc: BaseException, label: str, *, now: float | None = None) -> Outcome:
@@ -142,6 +160,8 @@ def decide(rec: JobRecord, exc: BaseException, label: str, *, now: float | None 
     ):
         # No answer, or an answer accepting the job that could not be read: the job may exist.
         return lost_submit(rec, label, str(exc))
+    if isinstance(exc, ProviderError) and exc.unsent:
+        return not_sent(rec, exc)
     if isinstance(exc, FlexError):
         return Outcome(
             JobState.FAILED,

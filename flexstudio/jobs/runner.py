@@ -583,6 +583,6 @@ class Runner:
                 owner=None,
                 error_message="FlexStudio stopped before this job was sent; nothing was billed. "
                 "Re-run it from the history.",
-                message="Not sent — nothing was billed.",
+                message=recovery.NOT_SENT,
             )
         return await self.execute(rec.id)

@@ -151,17 +151,26 @@ def _origin(exc: Exception) -> str:
     return f"{url.scheme}://{url.host}:{port}" if url.host else ""
 
 
-def network_error(label: str, exc: Exception) -> ProviderError:
-    """A plain sentence: which address was tried and what to do; no exception class names."""
+def network_error(label: str, exc: Exception, *, paid: bool = False) -> ProviderError:
+    """A plain sentence: which address was tried and what to do; no exception class names. A connection
+    that could not be made sent nothing (``unsent``); for the ``paid`` submit the sentence says so."""
     import httpx
 
     origin = _origin(exc)
     at = f" at {origin}" if origin else ""
     if isinstance(exc, httpx.ConnectTimeout | httpx.ConnectError):
         verb = "did not answer" if isinstance(exc, httpx.ConnectTimeout) else "could not be reached"
+        if paid:
+            text = (
+                f"{label}{at} {verb}, so nothing was sent and nothing was billed: check the address "
+                "(--base-url) and your connection."
+            )
+        else:
+            text = f"{label}{at} {verb}: check your connection, or the address (--base-url)."
         return ProviderError(
-            f"{label}{at} {verb}: check your connection, or the address (--base-url).",
+            text,
             kind=ErrorKind.TIMEOUT if isinstance(exc, httpx.ConnectTimeout) else ErrorKind.NETWORK,
+            unsent=True,
         )
     if isinstance(exc, httpx.TimeoutException):
         return ProviderError(f"{label}{at} did not answer in time.", kind=ErrorKind.TIMEOUT)

@@ -195,7 +195,8 @@ class Http:
                 raise
             except (self._httpx.ConnectError, self._httpx.ConnectTimeout) as exc:
                 if last or not await self._wait(self.policy.backoff(attempt), 0):
-                    raise self._gave_up(network_error(self.label, exc)) from None
+                    # No connection was ever made: nothing was sent, whatever the time limit says.
+                    raise network_error(self.label, exc, paid=True) from None
                 continue
             except self._httpx.HTTPError as exc:
                 err = network_error(self.label, exc)
@@ -367,9 +368,8 @@ class Http:
             except TimeoutError:
                 raise _Retryable(error(self.label, ErrorKind.TIMEOUT, "the download stalled")) from None
             except self._httpx.HTTPError as exc:  # reset, truncated mid-body, or a body that does not decode
-                raise _Retryable(
-                    error(self.label, ErrorKind.NETWORK, f"the download broke off ({type(exc).__name__})")
-                ) from None
+                what = "did not decode" if isinstance(exc, self._httpx.DecodingError) else "broke off"
+                raise _Retryable(error(self.label, ErrorKind.NETWORK, f"the download {what}")) from None
             size += len(chunk)
             if size > max_bytes:
                 raise verdict(

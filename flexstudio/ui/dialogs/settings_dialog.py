@@ -79,7 +79,8 @@ async def test_connection(info: ProviderInfo, base_url: str, has_key: bool) -> s
             resp = await client.get(base_url)
         host = f"{info.label} answers (HTTP {resp.status_code})"
     except httpx.HTTPError as exc:
-        return f"{info.label} does not answer at {base_url}: {type(exc).__name__}. Check the connection."
+        what = "does not answer in time" if isinstance(exc, httpx.TimeoutException) else "cannot be reached"
+        return f"{info.label} {what} at {base_url}: check the address and your connection."
     if not info.needs_key:
         return host + "."
     return host + (" and a key is set." if has_key else ", but no key is set yet.")
