@@ -53,8 +53,6 @@ def create_app(argv: Sequence[str] = ()) -> QApplication:
 def build_services() -> Services | None:
     """The Qt-free services, or None after telling the user why they cannot start. A history file that
     cannot be read is named in a dialog that offers to move it aside and start fresh."""
-    from PySide6.QtWidgets import QMessageBox
-
     from .core.errors import FlexError
     from .services import Services
     from .storage import faults
@@ -72,6 +70,8 @@ def build_services() -> Services | None:
             try:
                 moved = faults.move_aside(fault.path)
             except OSError as exc:
+                from PySide6.QtWidgets import QMessageBox
+
                 QMessageBox.critical(
                     None,
                     "FlexStudio cannot start",
@@ -80,6 +80,8 @@ def build_services() -> Services | None:
                 return None
             log.warning("the unreadable history was moved aside to %s", moved)
         except (FlexError, OSError, RuntimeError) as exc:
+            from PySide6.QtWidgets import QMessageBox
+
             QMessageBox.critical(None, "FlexStudio cannot start", f"{faults.explain(exc) or exc}")
             return None
     return None

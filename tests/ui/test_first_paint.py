@@ -91,3 +91,54 @@ def run_shutdown(w: Any, qtbot: Any) -> None:
 
     w.close()
     run(qtbot, w.shutdown())
+
+
+_FIRST_FRAME = """
+import json, os, sys
+from flexstudio import app as flexapp
+
+qapp = flexapp.create_app([])
+services = flexapp.build_services()
+window = flexapp.build_window(services)
+flexapp.show_and_paint(window)
+import PySide6.QtCore as C, PySide6.QtGui as G, PySide6.QtWidgets as W
+
+built = {m.__name__.rsplit(".", 1)[1]: sorted(n for n in NAMES if n in vars(m)) for m in (C, G, W)}
+print(json.dumps({"built": built, "ui": sorted(m for m in sys.modules if m.startswith("flexstudio.ui"))}))
+sys.stdout.flush()
+os._exit(0)
+"""
+
+# PySide6 builds a Qt class (and every enum in it) on first use; these are not drawn in the first frame.
+_NOT_IN_FIRST_FRAME = [
+    "QStyle",  # the item painters' state flags: no chip or history card yet
+    "QMessageBox",  # start-up errors only
+    "QFileDialog",  # Add…, Restore from image…
+    "QAccessible",  # the first announcement
+    "QDesktopServices",  # Show folder
+    "QUrl",
+    "QTabWidget",  # one of the ~40 classes PySide6 builds to type the first widget Qt makes itself
+    "QWizard",
+]
+
+
+def test_the_first_frame_builds_no_qt_class_it_does_not_draw(tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "FLEXSTUDIO_HOME": str(tmp_path / "home"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+    }
+    code = f"NAMES = {_NOT_IN_FIRST_FRAME!r}\n" + _FIRST_FRAME
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["built"] == {"QtCore": [], "QtGui": [], "QtWidgets": []}
+    assert "flexstudio.ui.widgets.history_panel" in result["ui"]  # the real window was built
+    assert not any(m.startswith("flexstudio.ui.dialogs") for m in result["ui"])

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from itertools import pairwise
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent
 from PySide6.QtWidgets import QLabel, QWidget
 
 
@@ -41,6 +40,8 @@ class Announcer(QObject):
         text = text.strip()
         if not text:
             return
+        from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent  # the first announcement
+
         ev = QAccessibleAnnouncementEvent(source, text)
         ev.setPoliteness(
             QAccessible.AnnouncementPoliteness.Assertive

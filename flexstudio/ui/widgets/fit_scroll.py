@@ -5,7 +5,7 @@ short)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QStyle, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QSizePolicy, QWidget
 
 
 class FitScrollArea(QScrollArea):
@@ -20,7 +20,8 @@ class FitScrollArea(QScrollArea):
         self.setWidget(content)
 
     def _bar(self) -> int:
-        return self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self)
+        # the style's scroll-bar extent, as the bar itself reports it (without building QStyle's enums)
+        return self.verticalScrollBar().sizeHint().width()
 
     def minimumSizeHint(self) -> QSize:
         content = self.widget()

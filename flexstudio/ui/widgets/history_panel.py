@@ -16,9 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QMenu,
-    QStyle,
     QStyledItemDelegate,
-    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -32,6 +30,8 @@ from .a11y import label_for
 from .labels import SteadyLabel
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
     from ...storage.history import JobRecord
     from ..models.history_model import HistoryModel
 
@@ -160,13 +160,14 @@ class HistoryDelegate(QStyledItemDelegate):
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = option.rect.adjusted(3, 3, -3, -3)
-        if option.state & QStyle.StateFlag.State_Selected:
+        is_selected, has_focus = theme.item_state()
+        if option.state & is_selected:
             path = QPainterPath()
             path.addRoundedRect(r, 6, 6)
             p.fillPath(path, st.highlight_fill)
             p.setPen(st.highlight_pen)
             p.drawPath(path)
-        if option.state & QStyle.StateFlag.State_HasFocus:  # the keyboard's place: a visible ring
+        if option.state & has_focus:  # the keyboard's place: a visible ring
             p.setPen(st.focus_pen)
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRoundedRect(r.adjusted(1, 1, -1, -1), 6, 6)

@@ -7,6 +7,7 @@ compare view, and are chosen to read on both light and dark backgrounds.
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QPalette
@@ -14,6 +15,9 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from ...core.job_state import JobState
 from ..models import describe
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QStyle
 
 CHIP_COLOURS = (
     "#e8590c",
@@ -111,3 +115,12 @@ def app_icon() -> QIcon:
 
 
 money = describe.money  # one formatter for every amount of money in the window
+
+
+@cache
+def item_state() -> tuple[QStyle.StateFlag, QStyle.StateFlag]:
+    """QStyle's "selected" and "has focus" flags for the item painters, resolved once, on the first item
+    painted: PySide6 takes ~5 ms to build QStyle's enums, and the first frame paints no chip or card."""
+    from PySide6.QtWidgets import QStyle
+
+    return QStyle.StateFlag.State_Selected, QStyle.StateFlag.State_HasFocus

@@ -34,9 +34,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListView,
     QMenu,
-    QStyle,
     QStyledItemDelegate,
-    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -47,6 +45,8 @@ from ..models.importer import mime_has_images
 from . import shortcuts, theme
 
 if TYPE_CHECKING:
+    from PySide6.QtWidgets import QStyleOptionViewItem
+
     from ..models.importer import ReferenceImporter
     from ..models.thumbs import ThumbnailCache
     from ..models.workbench import Workbench
@@ -211,7 +211,8 @@ class ChipDelegate(QStyledItemDelegate):
         row = index.row()
         colour = theme.chip_colour(row)
         r, thumb = self.text_rect(option.rect)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        is_selected, has_focus = theme.item_state()
+        selected = bool(option.state & is_selected)
         path = QPainterPath()
         path.addRoundedRect(r, 6, 6)
         model = index.model()
@@ -223,7 +224,7 @@ class ChipDelegate(QStyledItemDelegate):
         else:
             p.setPen(QPen(colour if selected else pal.color(QPalette.ColorRole.Mid), 2 if selected else 1))
         p.drawPath(path)
-        if option.state & QStyle.StateFlag.State_HasFocus:  # the keyboard's place: a visible ring
+        if option.state & has_focus:  # the keyboard's place: a visible ring
             p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 2.5, Qt.PenStyle.DashLine))
             p.drawRoundedRect(r.adjusted(2, 2, -2, -2), 5, 5)
         # Thumbnail with the number badge.

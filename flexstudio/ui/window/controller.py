@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 
 from ...core.errors import BadInput, MissingKey, SpendCapExceeded
 from ...core.job_state import JobState
@@ -20,7 +19,7 @@ from ..models.undo import UndoList
 from ..widgets import theme
 from ..widgets.before_after import Picture
 from .groups import GroupsController
-from .metadata import MetadataActions
+from .metadata import MetadataActions, show_folder
 from .openers import DialogOpeners
 
 if TYPE_CHECKING:
@@ -368,7 +367,7 @@ class WindowController(DialogOpeners, MetadataActions):
             except FileNotFoundError:
                 self.view.show_message("warning", f"image {row + 1} is no longer on disk.")
                 return
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent)))
+        show_folder(Path(path).parent)
         self.view.status(f"image {row + 1}: {path}", 8000)
 
     def paste_reference(self) -> None:

@@ -7,9 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
-
 from ...core.errors import BadInput
 from ..models.aio import asyncio
 
@@ -40,6 +37,15 @@ _FIELD_WORDS = {
     "prompt_upsampling": "prompt upsampling",
     "provider": "provider",
 }
+
+
+def show_folder(folder: Path) -> None:
+    """Open ``folder`` in the desktop's file manager (Qt's URL and desktop-services classes are built on
+    first use, not with the window)."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QDesktopServices
+
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
 class MetadataActions:
@@ -104,7 +110,7 @@ class MetadataActions:
             "warning" if done.notes else "success",
             f"Exported job {rec.id} with its settings to {path}." + "".join(f" {n}" for n in done.notes),
             action="Show folder",
-            callback=lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))),
+            callback=lambda: show_folder(path.parent),
             timeout_ms=12000,
         )
 
