@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -36,6 +34,9 @@ from ..core.job_state import JobState
 from ..core.request import EditRequest, ImageRef
 from ..storage.batches import BAD_INPUT, NOT_LAUNCHED, PENDING, Batch, BatchStore, Item
 from . import owner as owners
+from .batch_manifest import manifest_line as manifest_line  # the manifest lives in batch_manifest
+from .batch_manifest import public_status as public_status
+from .batch_manifest import write_manifest
 
 if TYPE_CHECKING:
     from ..storage.history import JobRecord
@@ -140,6 +141,7 @@ class BatchScheduler:
         self._clean = 0
         self._manifest_at = 0.0
         self._manifest_writing: asyncio.Future[None] | None = None
+        self._settled_lines: dict[int, str] = {}  # manifest lines of finished items (rewrites one at a time)
 
     # ------------------------------------------------------------------ control
     def interrupt(
@@ -453,7 +455,7 @@ class BatchScheduler:
             log.warning("could not write the manifest of batch %s", self.batch.id, exc_info=True)
 
     def write_manifest(self) -> Path:
-        return write_manifest(self.store, self.history, self.batch)
+        return write_manifest(self.store, self.history, self.batch, self._settled_lines)
 
 
 _EXT = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
@@ -501,54 +503,3 @@ def output_writer(
         return first
 
     return write
-
-
-def public_status(it: Item) -> str:
-    """The contract's status for an item: an input refused before sending failed; one never launched
-    (cap, Ctrl-C) is reported cancelled — the batch launches it when run again."""
-    if it.status == BAD_INPUT:
-        return JobState.FAILED.value
-    if it.status in (PENDING, NOT_LAUNCHED):
-        return JobState.CANCELLED.value
-    return it.status
-
-
-def manifest_line(it: Item, rec: JobRecord | None) -> dict[str, Any]:
-    err = None
-    status = public_status(it)
-    if it.error_kind or (rec is not None and rec.state != JobState.SUCCEEDED.value):
-        err = {
-            "kind": it.error_kind or (rec.error_kind if rec else None) or ErrorKind.PROVIDER.value,
-            "message": it.error_message or (rec.error_message if rec else None) or status,
-        }
-    return {
-        "input": it.input,
-        "job_id": it.job_id,
-        "status": status,
-        "quote_usd": rec.quote_usd if rec else it.quote_usd,
-        "billed_usd": rec.billed_usd if rec else None,
-        "latency_s": rec.latency_s if rec else None,
-        "output": it.output,
-        "error": err,
-    }
-
-
-def write_manifest(store: BatchStore, history: Any, batch: Batch) -> Path:
-    """``DIR/flexstudio-batch-<id>.jsonl``: one line per input, rewritten whole (temp file + rename)."""
-    path = batch.manifest_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-manifest-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for it in store.iter_items(batch.id):
-                rec = None
-                if it.job_id:
-                    with contextlib.suppress(KeyError):
-                        rec = history.get(it.job_id)
-                f.write(json.dumps(manifest_line(it, rec), ensure_ascii=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path

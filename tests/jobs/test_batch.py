@@ -403,3 +403,48 @@ def test_an_item_update_returns_the_row_written_and_touches_the_batch_once_a_sec
     with pytest.raises(TypeError):
         store.update_item(batch.id, 0, input="other.png")
     store.close()
+
+
+def test_manifest_rewrites_read_only_the_items_still_moving(tmp_path, monkeypatch):
+    from flexstudio.jobs.batch import write_manifest
+    from flexstudio.storage.batches import BAD_INPUT, NewItem
+    from flexstudio.storage.history import History
+
+    history = History(tmp_path / "h.sqlite3")
+    store = BatchStore(tmp_path / "b.sqlite3")
+    n = 250  # more than one page of items
+    batch = store.create(
+        key="k",
+        request=EditRequest(prompt="p", provider="sandbox"),
+        inputs=[f"{i}.png" for i in range(n)],
+        extras=[],
+        out_dir=str(tmp_path / "out"),
+        items=[NewItem(f"{i}.png", str(i)) for i in range(n - 1)]
+        + [NewItem("bad.png", "bad", status=BAD_INPUT)],
+    )
+    jobs = []
+    for i in range(n - 1):
+        rec = history.create(EditRequest(prompt="p", seed=i, provider="sandbox"), group_id=batch.id)
+        store.update_item(batch.id, i, job_id=rec.id, status="queued")
+        jobs.append(rec.id)
+    for i in range(0, n - 1, 2):  # half of them have finished
+        history.update(jobs[i], state="submitting")
+        history.update(jobs[i], state="running")
+        history.update(jobs[i], state="failed", error_message="no")
+        store.update_item(batch.id, i, status="failed", error_message="no")
+    read: list[str] = []
+    get_many = history.get_many
+    monkeypatch.setattr(history, "get_many", lambda ids: (read.extend(ids), get_many(ids))[1])
+    settled: dict[int, str] = {}
+    first = write_manifest(store, history, batch, settled).read_text().splitlines()
+    assert len(read) == n - 1 and len(first) == n
+    assert len(settled) == (n - 1 + 1) // 2 + 1  # the failed ones and the refused input
+    read.clear()
+    history.update(jobs[1], state="submitting")
+    second = write_manifest(store, history, batch, settled).read_text().splitlines()
+    assert sorted(read) == sorted(jobs[1::2])  # only the jobs still moving were read again
+    assert [json.loads(x)["input"] for x in second] == [f"{i}.png" for i in range(n - 1)] + ["bad.png"]
+    assert json.loads(second[0])["status"] == "failed" and json.loads(second[-1])["status"] == "failed"
+    assert second == write_manifest(store, history, batch).read_text().splitlines()  # same as read whole
+    store.close()
+    history.close()
