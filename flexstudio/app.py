@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FIRST_PAINT_WAIT_MS = 2000  # a window never exposed (minimised, no compositor) still starts after this
+# How long a thread waiting for the interpreter waits before the running one is asked to let it in. The GUI
+# thread gives the interpreter up at every SQLite statement and file call; while a batch's worker threads run
+# Python (imports, exports, manifests), Python's default of 5 ms made it wait up to that long each time.
+SWITCH_INTERVAL_S = 0.001
 
 
 def _import_qt_free_layers() -> None:
@@ -148,6 +152,7 @@ def run_loop(
     from .ui.widgets import theme
 
     app.setWindowIcon(theme.app_icon())
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # the window gets the interpreter back quickly (see above)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 

@@ -27,7 +27,8 @@ SCRIPT = textwrap.dedent("""
     def after_first_paint(self, **kw):
         painted["at"] = time.perf_counter() - started
         original(self, **kw)
-        QTimer.singleShot(300, lambda: (painted.__setitem__("gc_open", gc.isenabled()), self.close()))
+        QTimer.singleShot(300, lambda: (painted.__setitem__("gc_open", gc.isenabled()),
+                                        painted.__setitem__("switch", sys.getswitchinterval()), self.close()))
 
     main_window.MainWindow.after_first_paint = after_first_paint
     from flexstudio import app
@@ -44,6 +45,7 @@ SCRIPT = textwrap.dedent("""
     print(f"first paint {painted['at'] * 1000:.0f} ms; loaded when painted: {painted['loaded_at_paint']}")
     print(f"collector: at paint {painted['gc_at_paint']}, while open {painted['gc_open']}, "
           f"after main {gc.isenabled()}")
+    print(f"switch interval while open: {painted['switch'] * 1000:g} ms")
     sys.exit(rc)
 """)
 
@@ -63,5 +65,7 @@ def test_main_opens_the_window_and_closes_cleanly(tmp_path: Path) -> None:
     assert "loaded when painted: []" in proc.stdout  # asyncio, qasync, PIL, httpx, keyring: after
     # the cyclic collector is off for the start-up only (no passes over start-up objects before the paint)
     assert "collector: at paint False, while open True, after main True" in proc.stdout
+    # the GUI thread gets the interpreter back within 1 ms of a worker thread's Python (default: 5 ms)
+    assert "switch interval while open: 1 ms" in proc.stdout
     settings = json.loads((tmp_path / "config" / "settings.json").read_text())
     assert settings["ui"]["geometry"] and settings["ui"]["splitter.main_split"]
