@@ -93,6 +93,24 @@ def run_shutdown(w: Any, qtbot: Any) -> None:
     run(qtbot, w.shutdown())
 
 
+def test_the_price_is_worked_out_once_while_the_window_is_built(
+    qloop: Any, make_services: Any, qtbot: Any, monkeypatch: Any
+) -> None:
+    from flexstudio.ui.widgets.cost import CostReadout
+
+    refreshed: list[int] = []
+    real = CostReadout.refresh
+    monkeypatch.setattr(CostReadout, "refresh", lambda self: refreshed.append(1) or real(self))
+    svc = make_services()
+    w = _window(svc, qtbot)
+    assert len(refreshed) == 1  # each refresh quotes every provider (for the note's height)
+    assert w.cost.quote is not None and w.run_button.text().startswith("Run")
+    assert w.spend_label.text()  # the spend is shown without pricing again
+    w.refresh_spend()  # a job that ends still prices again
+    assert len(refreshed) == 2
+    run_shutdown(w, qtbot)
+
+
 _FIRST_FRAME = """
 import json, os, sys
 from flexstudio import app as flexapp

@@ -94,7 +94,7 @@ class MainWindow(QMainWindow):
         self._spend_timer.setSingleShot(True)
         self._spend_timer.setInterval(150)
         self._spend_timer.timeout.connect(self.refresh_spend)
-        self.refresh_spend()
+        self._show_spend()  # the readout priced this edit when it was made, with this same spend
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -351,13 +351,15 @@ class MainWindow(QMainWindow):
             self._spend_timer.start()
 
     def refresh_spend(self) -> None:
-        st = self.services.guard.status()
-        caps = self.services.settings.caps
-        text = spend_text(st, caps)
-        self.spend_label.setText(text)
-        self.cost.show_spend(st, caps)
+        self._show_spend()
         self.wb.invalidate_spend()
         self.cost.refresh()
+
+    def _show_spend(self) -> None:
+        st = self.services.guard.status()
+        caps = self.services.settings.caps
+        self.spend_label.setText(spend_text(st, caps))
+        self.cost.show_spend(st, caps)
 
     def _prompt_history(self) -> list[str]:
         """Earlier prompts, newest first, without repeats (for Alt+Up / Alt+Down)."""
