@@ -99,6 +99,7 @@ CASES = (
     Case("poll: JSON of another shape once", "poll", F.other_json, 1),
     Case("poll: 502 storm (8 answers)", "poll", F.status(502), 8),
     Case("poll: 429 storm, Retry-After 3 (4 answers)", "poll", F.status(429, **{_RA: "3"}), 4, waited=3.0),
+    Case("poll: 503 storm, Retry-After 3 (4 answers)", "poll", F.status(503, **{_RA: "3"}), 4, waited=3.0),
     Case("poll: 500 outlasting the run", "poll", F.status(500), end=RESUMED),
     Case("poll: 429 Retry-After 999999", "poll", F.status(429, **{_RA: "999999"}), end=RESUMED),
     Case("poll: connection reset ×3", "poll", F.reset, 3),
@@ -123,6 +124,13 @@ CASES = (
     Case("answer: gzip-encoded", "answer", F.gzipped),
     # the result download
     Case("download: 503 storm (4 answers)", "download", F.status(503), 4),
+    Case(
+        "download: 429 storm, Retry-After 3 (4 answers)",
+        "download",
+        F.status(429, **{_RA: "3"}),
+        4,
+        waited=3.0,
+    ),
     Case("download: 500 outlasting the run", "download", F.status(500), end=RESUMED),
     Case("download: 429 Retry-After 999999", "download", F.status(429, **{_RA: "999999"}), end=RESUMED),
     Case("download: headers never come", "download", F.silent(4.0), end=RESUMED, timeout=2.0),
