@@ -137,6 +137,8 @@ _NOT_IN_FIRST_FRAME = [
     "QUrl",
     "QTabWidget",  # one of the ~40 classes PySide6 builds to type the first widget Qt makes itself
     "QWizard",
+    "QImageWriter",  # a pasted picture
+    "QBuffer",
 ]
 
 
@@ -160,3 +162,24 @@ def test_the_first_frame_builds_no_qt_class_it_does_not_draw(tmp_path: Any) -> N
     assert result["built"] == {"QtCore": [], "QtGui": [], "QtWidgets": []}
     assert "flexstudio.ui.widgets.history_panel" in result["ui"]  # the real window was built
     assert not any(m.startswith("flexstudio.ui.dialogs") for m in result["ui"])
+
+
+def test_a_pasted_picture_is_read_with_the_image_classes_built_on_first_use(qtbot: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PySide6.QtCore import QMimeData
+    from PySide6.QtGui import QColor, QImage
+
+    from flexstudio.ui.models.importer import _encode_png, sources_from_mime
+
+    picture = QImage(40, 30, QImage.Format.Format_RGB32)
+    picture.fill(QColor(200, 80, 40))
+    mime = QMimeData()
+    mime.setImageData(picture)
+    (source,) = sources_from_mime(mime)
+    assert source.image is not None and source.name.endswith(".png")
+    with ThreadPoolExecutor(1) as pool:  # encoded in a worker thread, as the importer does
+        data = pool.submit(_encode_png, source.image).result(timeout=10)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    back = QImage.fromData(data, "PNG")
+    assert (back.width(), back.height()) == (40, 30)

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QMimeData, QObject, Signal
-from PySide6.QtGui import QImage, QImageWriter
+from PySide6.QtCore import QByteArray, QMimeData, QObject, Signal
 
 from ...core.errors import BadInput
 from .aio import asyncio
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QImage
+
     from ...core.request import ImageRef
     from ...services import Services
     from ...storage.recipes import Recipe
@@ -46,7 +47,11 @@ class Source:
 
 
 def _encode_png(image: QImage) -> bytes:
-    """Worker-thread side: a pasted QImage as PNG bytes."""
+    """Worker-thread side: a pasted QImage as PNG bytes (the classes were built by ``sources_from_mime``,
+    in the GUI thread)."""
+    from PySide6.QtCore import QBuffer, QIODevice
+    from PySide6.QtGui import QImageWriter
+
     buf = QBuffer()
     buf.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QImageWriter(buf, QByteArray(b"PNG"))
@@ -79,6 +84,10 @@ def sources_from_mime(mime: QMimeData) -> list[Source]:
             if data:
                 return [Source(data=data, name=f"{unnamed_image()}.{fmt.split('/')[1]}")]
     if mime.hasImage():
+        # Qt's image classes are built on the first pasted picture, not with the window
+        from PySide6.QtCore import QBuffer, QIODevice  # noqa: F401 — for _encode_png, in a worker thread
+        from PySide6.QtGui import QImage, QImageWriter  # noqa: F401
+
         image = mime.imageData()
         if isinstance(image, QImage) and not image.isNull():
             return [Source(image=image.copy(), name=f"{unnamed_image()}.png")]
