@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,9 @@ def _import_qt_free_layers() -> None:
     """The Qt-free services and pricing, imported before PySide6: PySide6's import hook reads the source
     of every module imported after it (looking for ``__feature__``)."""
     from . import pricing, services  # noqa: F401
+    from .providers.registry import import_profiles
+
+    import_profiles()
 
 
 def create_app(argv: Sequence[str] = ()) -> QApplication:
@@ -173,6 +175,8 @@ def run_loop(
         await services.aclose()
 
     # Ctrl+C / SIGTERM close the window properly (jobs left running resume next time).
+    import signal  # here, after the first paint: its enums cost a millisecond or two to build
+
     def on_signal(*_a: object) -> None:
         QTimer.singleShot(0, window.close)
 

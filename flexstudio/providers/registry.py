@@ -36,6 +36,12 @@ def _module(name: str) -> Any:
         raise
 
 
+def import_profiles() -> None:
+    """Import every protocol's profiles module now (the window does, before PySide6 is imported)."""
+    for name in PROTOCOL_MODULES:
+        _module(name)
+
+
 class Registry:
     def __init__(self, custom: Iterable[EndpointSpec] = ()) -> None:
         self._infos: dict[str, ProviderInfo] = {}
