@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import pytest_asyncio
 
@@ -36,3 +38,18 @@ def rigged(request):
     emu = rig.start()
     yield rig, emu
     rig.stop(emu)
+
+
+@pytest.fixture(scope="module")
+def rig_emulator(request):
+    """The emulator of the test module's ``RIG`` (a ``scenarios.Rig``), started once for the module."""
+    rig = request.module.RIG
+    emu = rig.start()
+    yield emu
+    rig.stop(emu)
+
+
+@pytest.fixture
+def emulator(rig_emulator, request):
+    """``emulator(scenario="success")``: the module's running emulator, reset to play ``scenario``."""
+    return partial(request.module.RIG.use, rig_emulator)

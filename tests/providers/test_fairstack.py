@@ -3,11 +3,9 @@ test_sync_scenarios.py (the shared harness)."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-from PIL import Image
 
 from flexstudio.core.errors import BadInput, JobGone, MissingKey
 from flexstudio.core.request import EditRequest
@@ -15,64 +13,23 @@ from flexstudio.providers import fairstack
 from flexstudio.providers.base import (
     PREVIEW_NOTE,
     REQUEST_FIELDS,
-    ProviderContext,
     Support,
 )
-from tests.emulators.base import Delivery
-from tests.emulators.fairstack import KEY, FairStackEmulator
-from tests.support import Sleeps, reference, stop_all
+from tests.emulators.fairstack import KEY
+from tests.providers import scenarios
+from tests.support import reference
 
 FAIRSTACK = fairstack.PROFILES[0]
 A = fairstack.ASSUMPTIONS
+RIG = scenarios.FAIRSTACK_RIG
 
 
-@pytest.fixture(scope="module")
-def rig():
-    delivery = Delivery().start()
-    delivery.third = Delivery().start()
-    emu = FairStackEmulator(delivery).start()
-    yield emu
-    stop_all(emu, delivery.third, delivery)
-
-
-@pytest.fixture
-def emulator(rig):
-    def use(scenario: str = "success") -> FairStackEmulator:
-        rig.reset(scenario)
-        for d in (rig.delivery, rig.delivery.third):
-            with d.lock:
-                d.requests.clear()
-                d.counters.clear()
-        return rig
-
-    return use
+run_job = scenarios.run_job
+size_of = scenarios.size_of
 
 
 def provider(client, emu, sleeps=None, key=KEY, **options):
-    ctx = ProviderContext(
-        client=client,
-        api_key=key,
-        base_url=emu.base_url,
-        options=options,
-        poll_interval=0,
-        sleep=sleeps or Sleeps(),
-    )
-    return FAIRSTACK.create(ctx)
-
-
-async def run_job(prov, request, refs):
-    sub = await prov.submit(request, refs)
-    result = sub.result
-    if result is None:
-        polled = await prov.poll(sub.handle)
-        result = polled.result
-    blobs = [await prov.download(u) for u in result.urls]
-    return sub, result, blobs
-
-
-def size_of(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as img:
-        return img.size
+    return RIG.provider(client, emu, sleeps, key, **options)
 
 
 # ------------------------------------------------------------------------------------------------ profile
@@ -110,7 +67,7 @@ async def test_edit_shape_billing_and_seed(emulator, client):
     assert emu.requests == []
     url = "https://img.example.test/autumn.jpg"
     request = local.with_(references=(), extras=(("reference_urls", (url,)),))
-    sub, result, blobs = await run_job(provider(client, emu), request, [])
+    sub, result, blobs, _ = await run_job(provider(client, emu), request, [])
     assert len(emu.requests) == 1
     req = emu.requests[0]
     assert req.path == "/v1/generations/image" and req.header("authorization") == f"Bearer {KEY}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 
 import pytest
 
@@ -19,18 +18,6 @@ KIE = kie.PROFILES[0]
 RIG = scenarios.KIE_RIG
 run_job = scenarios.run_job
 size_of = scenarios.size_of
-
-
-@pytest.fixture(scope="module")
-def rig():
-    emu = RIG.start()
-    yield emu
-    RIG.stop(emu)
-
-
-@pytest.fixture
-def emulator(rig):
-    return partial(RIG.use, rig)
 
 
 def provider(client, emu, sleeps=None, key=KEY, **options):

@@ -12,36 +12,13 @@ from flexstudio.core.errors import BadInput, ErrorKind, JobGone, MissingKey, Pro
 from flexstudio.core.request import EditRequest
 from flexstudio.providers import openai_images
 from flexstudio.providers.base import REQUEST_FIELDS, ProviderContext, Support
-from tests.emulators.base import Delivery
 from tests.emulators.openai_images import KEY, OpenAIImagesEmulator
-from tests.support import Sleeps, reference, stop_all
+from tests.providers import scenarios
+from tests.support import Sleeps, reference
 
 LUMENFALL = {p.id: p for p in openai_images.PROFILES}["lumenfall"]
 GENERIC = {p.id: p for p in openai_images.PROFILES}["openai-compatible"]
-
-
-@pytest.fixture(scope="module")
-def rig():
-    delivery = Delivery().start()
-    delivery.third = Delivery().start()
-    emu = OpenAIImagesEmulator(delivery).start()
-    yield emu
-    stop_all(emu, delivery.third, delivery)
-
-
-@pytest.fixture
-def emulator(rig):
-    """The module's running emulator, reset to a scenario (with clean Delivery logs)."""
-
-    def use(scenario: str = "success") -> OpenAIImagesEmulator:
-        rig.reset(scenario)
-        for d in (rig.delivery, rig.delivery.third):
-            with d.lock:
-                d.requests.clear()
-                d.counters.clear()
-        return rig
-
-    return use
+RIG = scenarios.LUMENFALL_RIG
 
 
 def provider(info, client, base_url, sleeps=None, key=KEY, **options):
@@ -181,9 +158,9 @@ async def test_several_references_are_repeated_image_brackets(emulator, client):
 
 
 @pytest.mark.asyncio
-async def test_user_defined_gateway_with_its_own_base_url_and_model(rig, client):
+async def test_user_defined_gateway_with_its_own_base_url_and_model(rig_emulator, client):
     emu = OpenAIImagesEmulator(
-        rig.delivery, prefix="/gw/v1", model="acme/flux-2-flex", key="acme-key"
+        rig_emulator.delivery, prefix="/gw/v1", model="acme/flux-2-flex", key="acme-key"
     ).start()
     try:
         await _custom_gateway(emu, client)

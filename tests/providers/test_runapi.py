@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from functools import partial
 
 import pytest
 
@@ -21,18 +20,6 @@ A = runapi.ASSUMPTIONS
 RIG = scenarios.RUNAPI_RIG
 run_job = scenarios.run_job
 size_of = scenarios.size_of
-
-
-@pytest.fixture(scope="module")
-def rig():
-    emu = RIG.start()
-    yield emu
-    RIG.stop(emu)
-
-
-@pytest.fixture
-def emulator(rig):
-    return partial(RIG.use, rig)
 
 
 def provider(client, emu, sleeps=None, key=KEY, **options):
