@@ -48,7 +48,6 @@ from .scenarios import (
     REPLICATE_RIG,
     RUNAPI_RIG,
     SYNC_SCENARIOS,
-    TASK_QUEUE_SCENARIOS,
     Rig,
     Scenario,
 )
@@ -307,11 +306,7 @@ def _drive(rig: Rig, case: Case, emu: Any, delivery: Delivery) -> None:
 
 # ---------------------------------------------------------------------------------------------------------
 # The contract scenarios (the emulators' own fault names, scenarios.py's tables) through the job runner.
-CONTRACT_TABLES = {
-    **{r.name: QUEUE_SCENARIOS for r in (BFL_RIG, COMETAPI_RIG, FAL_RIG, REPLICATE_RIG)},
-    **{r.name: TASK_QUEUE_SCENARIOS for r in (KIE_RIG, RUNAPI_RIG)},
-    **{r.name: SYNC_SCENARIOS for r in (LUMENFALL_RIG, FAIRSTACK_RIG)},
-}
+CONTRACT_TABLES = {r.name: SYNC_SCENARIOS if r.synchronous else QUEUE_SCENARIOS for r in JOB_RIGS}
 CONTRACT_PAIRS = [(rig, sc) for rig in JOB_RIGS for sc in CONTRACT_TABLES[rig.name]]
 
 

@@ -52,6 +52,7 @@ class Rig:
     accepted: Callable[[Any], int] = lambda emu: emu.accepted  # jobs the emulator took (and billed)
     check: Callable[[Any], None] | None = None  # a protocol's own check after every scenario
     polls: Mapping[str, int] = field(default_factory=dict)  # per scenario: the rig's own poll count
+    served: Callable[[bytes], None] = lambda data: _is_served(data)  # checks the image its emulator serves
     # for the job-level table (job_scenarios.py): the paid call's answer is the result (no poll); the
     # request that fetches a finished job's result, where separate from the poll; whether a job sends a
     # local reference image (FairStack takes public URLs only)
@@ -170,6 +171,7 @@ class Scenario:
     status: tuple[int, ...] = ()
     message: str | None = None
     blob: Callable[[bytes], None] | None = None
+    served: bool = False  # the first downloaded image is the one the rig's emulator serves, whole
     delivery: bool = False
     polls: int | None = None
     accepted: bool = False
@@ -206,6 +208,8 @@ async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
     if sc.kind is None:
         _, _, blobs, _ = await run_job(prov, request, refs)
         assert blobs
+        if sc.served:
+            rig.served(blobs[0])
         if sc.blob is not None:
             sc.blob(blobs[0])
     else:
@@ -265,21 +269,19 @@ async def drive(rig: Rig, emu: Any, client, sc: Scenario) -> None:
 _OK = {"accepted": True, "delivery": True}
 
 
-def download_faults(whole, html, junk, bomb) -> list[Scenario]:
-    """The result-host faults every protocol meets, with how its downloaded bytes must look: an image
-    fetched whole (a slow body, a truncated one fetched again, a redirect to another host), and the bytes
-    of a web page, of junk and of a decompression bomb (handed on as served: the job runner judges them)."""
-    return [
-        Scenario("expired_url", ErrorKind.EXPIRED, delivery=True),
-        Scenario("slow_body", blob=whole, **_OK),
-        Scenario("truncated_body", blob=whole, main_hits=2, **_OK),
-        Scenario("redirect_other_host", blob=whole, third_hits=1, **_OK),
-        # the job runner judges the bytes: a web page is not the provider's result (fetch it again
-        # later); bytes that are no image, or a bomb, are the provider's result and a failed job
-        Scenario("wrong_content_type", blob=html, ends="interrupted/network", **_OK),
-        Scenario("not_an_image", blob=junk, ends="failed/provider", **_OK),
-        Scenario("bomb", blob=bomb, ends="failed/provider", **_OK),
-    ]
+# The result-host faults every protocol meets: the image the emulator serves, fetched whole (a slow body,
+# a truncated one fetched again, a redirect to another host), and the bytes of a web page, of junk and of
+# a decompression bomb, handed on as served: the job runner judges them — a web page is not the
+# provider's result (fetch it again later); bytes that are no image, or a bomb, are, and fail the job.
+DOWNLOAD_FAULTS = [
+    Scenario("expired_url", ErrorKind.EXPIRED, delivery=True),
+    Scenario("slow_body", served=True, **_OK),
+    Scenario("truncated_body", served=True, main_hits=2, **_OK),
+    Scenario("redirect_other_host", served=True, third_hits=1, **_OK),
+    Scenario("wrong_content_type", blob=_is_html, ends="interrupted/network", **_OK),
+    Scenario("not_an_image", blob=_not_an_image, ends="failed/provider", **_OK),
+    Scenario("bomb", blob=_bomb, ends="failed/provider", **_OK),
+]
 
 
 # The task-queue providers (Kie.ai, RunAPI): same fault names, same verdicts.
@@ -291,6 +293,8 @@ KIE_RIG = Rig(
     lambda r: r.path == "/api/v1/jobs/createTask",
     is_poll=lambda r: r.method == "GET" and r.path == "/api/v1/jobs/recordInfo",
     accepted=lambda emu: emu.created,
+    served=_is_png_128,
+    said={"moderated_input": (None, "flagged"), "moderated_output": (None, "flagged")},
 )
 RUNAPI_RIG = Rig(
     "runapi",
@@ -300,39 +304,25 @@ RUNAPI_RIG = Rig(
     lambda r: r.method == "POST" and r.path.startswith("/api/v1/flux_2/"),
     is_poll=lambda r: r.method == "GET" and r.path.startswith("/api/v1/flux_2/"),
     accepted=lambda emu: emu.created,
+    served=_is_png_128,
+    said={"moderated_input": (None, "flagged"), "moderated_output": (None, "flagged")},
 )
-_SUBMIT_STATUS = (401, 402, 422, 500)
-TASK_QUEUE_SCENARIOS = [
-    Scenario("success", blob=_is_png_128, **_OK),
-    Scenario("auth", ErrorKind.AUTH, at="submit", waits=[], status=_SUBMIT_STATUS),
-    Scenario("credits", ErrorKind.CREDITS, at="submit", waits=[], status=_SUBMIT_STATUS),
-    Scenario("validation", ErrorKind.VALIDATION, at="submit", waits=[], status=_SUBMIT_STATUS),
-    Scenario("submit_5xx", ErrorKind.PROVIDER, at="submit", waits=[], status=_SUBMIT_STATUS),
-    Scenario("malformed_json", ErrorKind.PROVIDER, at="submit", waits=[], billed=True),
-    Scenario("rate_limit", submits=2, created=1, waits=[1.0]),
-    Scenario("server_error_then_success", waits="one"),
-    Scenario("reset", waits="one"),
-    Scenario("moderated_input", ErrorKind.MODERATED, stage="input", message="flagged"),
-    Scenario("moderated_output", ErrorKind.MODERATED, stage="output", message="flagged"),
-    *download_faults(_is_png_128, _is_html, _not_an_image, _bomb),
-]
-
-
-# The queue providers (BFL, CometAPI, fal.ai, Replicate): every contract scenario; statuses and texts come
-# from each rig.
+# Every provider that answers the submit with a job to poll (BFL, CometAPI, fal.ai, Replicate, Kie.ai,
+# RunAPI): one table; the statuses and texts each emulator answers with come from its rig.
+_REFUSED = {"at": "submit", "waits": [], "status": (401, 402, 403, 422, 500)}
 QUEUE_SCENARIOS = [
-    Scenario("success", submits=1, blob=_is_served, **_OK),
-    Scenario("auth", ErrorKind.AUTH, at="submit"),
-    Scenario("credits", ErrorKind.CREDITS, at="submit"),
-    Scenario("validation", ErrorKind.VALIDATION, at="submit"),
-    Scenario("submit_5xx", ErrorKind.PROVIDER, at="submit"),
-    Scenario("malformed_json", ErrorKind.PROVIDER, at="submit", billed=True),
-    Scenario("rate_limit", submits=2, waits=[1.0], blob=_is_served, **_OK),
-    Scenario("server_error_then_success", waits="one", polls=3, blob=_is_served, **_OK),
-    Scenario("reset", waits="one", polls=3, blob=_is_served, **_OK),
+    Scenario("success", served=True, **_OK),
+    Scenario("auth", ErrorKind.AUTH, **_REFUSED),
+    Scenario("credits", ErrorKind.CREDITS, **_REFUSED),
+    Scenario("validation", ErrorKind.VALIDATION, **_REFUSED),
+    Scenario("submit_5xx", ErrorKind.PROVIDER, **_REFUSED),
+    Scenario("malformed_json", ErrorKind.PROVIDER, at="submit", waits=[], billed=True),
+    Scenario("rate_limit", submits=2, waits=[1.0], served=True, **_OK),
+    Scenario("server_error_then_success", waits="one", polls=3, served=True, **_OK),
+    Scenario("reset", waits="one", polls=3, served=True, **_OK),
     Scenario("moderated_input", ErrorKind.MODERATED, stage="input", no_delivery=True),
     Scenario("moderated_output", ErrorKind.MODERATED, stage="output", no_delivery=True),
-    *download_faults(_is_served, _not_served, _not_served, _not_served),
+    *DOWNLOAD_FAULTS,
 ]
 
 
@@ -445,20 +435,20 @@ def _one_idempotency_key(emu: Any) -> None:
     assert len(keys) == 1 and None not in keys
 
 
-_REFUSED = {"at": "submit", "waits": []}
+_SENT_ONCE = {"at": "submit", "waits": []}
 SYNC_SCENARIOS = [
-    Scenario("success", blob=_whole_image, **_OK),
-    Scenario("auth", ErrorKind.AUTH, status=(401,), **_REFUSED),
-    Scenario("credits", ErrorKind.CREDITS, status=(402,), **_REFUSED),
-    Scenario("validation", ErrorKind.VALIDATION, status=(400, 422), **_REFUSED),
-    Scenario("submit_5xx", ErrorKind.PROVIDER, status=(500,), **_REFUSED),
-    Scenario("reset", ErrorKind.NETWORK, billed=True, **_REFUSED),
-    Scenario("malformed_json", ErrorKind.PROVIDER, billed=True, **_REFUSED),
-    Scenario("moderated_input", ErrorKind.MODERATED, stage="input", **_REFUSED),
-    Scenario("moderated_output", ErrorKind.MODERATED, stage="output", **_REFUSED),
-    Scenario("rate_limit", submits=2, waits=[1.0], blob=_whole_image, **_OK),
-    Scenario("server_error_then_success", submits=2, waits="one", blob=_whole_image, **_OK),
-    *download_faults(_whole_image, _is_html, _not_an_image, _bomb),
+    Scenario("success", served=True, **_OK),
+    Scenario("auth", ErrorKind.AUTH, status=(401,), **_SENT_ONCE),
+    Scenario("credits", ErrorKind.CREDITS, status=(402,), **_SENT_ONCE),
+    Scenario("validation", ErrorKind.VALIDATION, status=(400, 422), **_SENT_ONCE),
+    Scenario("submit_5xx", ErrorKind.PROVIDER, status=(500,), **_SENT_ONCE),
+    Scenario("reset", ErrorKind.NETWORK, billed=True, **_SENT_ONCE),
+    Scenario("malformed_json", ErrorKind.PROVIDER, billed=True, **_SENT_ONCE),
+    Scenario("moderated_input", ErrorKind.MODERATED, stage="input", **_SENT_ONCE),
+    Scenario("moderated_output", ErrorKind.MODERATED, stage="output", **_SENT_ONCE),
+    Scenario("rate_limit", submits=2, waits=[1.0], served=True, **_OK),
+    Scenario("server_error_then_success", submits=2, waits="one", served=True, **_OK),
+    *DOWNLOAD_FAULTS,
 ]
 _GATEWAY_SAID = {"auth": (401, "Invalid API key"), "submit_5xx": (500, "Internal server error")}
 LUMENFALL_RIG = Rig(
@@ -468,6 +458,7 @@ LUMENFALL_RIG = Rig(
     openai_emu.KEY,
     is_submit=lambda r: r.method == "POST",
     job=_sync_job,
+    served=_whole_image,
     synchronous=True,
     options={"response_format": "url"},  # the download faults need a URL result
     said={
@@ -493,6 +484,7 @@ FAIRSTACK_RIG = Rig(
         [],
     ),
     accepted=lambda emu: emu.generated,
+    served=_whole_image,
     synchronous=True,
     references=False,
     said={
