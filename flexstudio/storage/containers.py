@@ -148,17 +148,22 @@ def _segment(marker: int, payload: bytes) -> bytes:
     return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
 
 
-def jpeg_xmp_segments(fields: dict[str, str], keep_standard: tuple[str, ...]) -> tuple[bytes, bool]:
+def jpeg_xmp_segments(
+    fields: dict[str, str], keep_standard: tuple[str, ...], keep: tuple[str, ...] = ()
+) -> tuple[bytes, bool]:
     """APP1 segments for ``fields``: one standard packet when it fits, else a standard packet with the
     ``keep_standard`` fields (those that fit) and ``HasExtendedXMP``, the whole set in extension segments.
-    Returns the segments and whether the extension was needed."""
-    std = X.packet(fields)
+    ``keep``: the file's own descriptions, in the standard packet (left out only when they alone do not
+    fit). Returns the segments and whether the extension was needed."""
+    std = X.packet(fields, keep=keep)
     if len(std) <= XMP_STANDARD_MAX:
         return _segment(0xE1, _XMP_HEAD + std), False
     extended = X.packet(fields, wrapper=False)
     gid = X.guid(extended)
     small = {k: fields[k] for k in keep_standard if k in fields}
-    std = X.packet(small, extended_guid=gid)
+    std = X.packet(small, extended_guid=gid, keep=keep)
+    if len(std) > XMP_STANDARD_MAX:
+        std = X.packet({}, extended_guid=gid, keep=keep)
     if len(std) > XMP_STANDARD_MAX:
         std = X.packet({}, extended_guid=gid)
     out = _segment(0xE1, _XMP_HEAD + std)
@@ -211,6 +216,32 @@ def jpeg_exif(data: bytes) -> bytes | None:
             return payload[len(_EXIF_HEAD) :]
         pos += 2 + length
     return None
+
+
+def jpeg_xmp(data: bytes) -> bytes | None:
+    """A JPEG's own standard XMP packet (the first XMP APP1, as readers take it), or None."""
+    pos = 2 if data.startswith(b"\xff\xd8") else len(data)
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker == 0xFF:
+            pos += 1
+            continue
+        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
+            return None
+        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        payload = data[pos + 4 : pos + 2 + length]
+        if marker == 0xE1 and payload.startswith(_XMP_HEAD):
+            return payload[len(_XMP_HEAD) :]
+        pos += 2 + length
+    return None
+
+
+def webp_xmp(data: bytes) -> bytes | None:
+    """A WebP's own XMP chunk, or None."""
+    try:
+        return next((p for k, p in _riff_chunks(data) if k == b"XMP "), None)
+    except ValueError:
+        return None
 
 
 def webp_exif(data: bytes) -> bytes | None:

@@ -2,8 +2,8 @@
 
 PNG: ``iTXt`` chunks before the first IDAT. JPEG: an EXIF ``UserComment`` (UNDEFINED, ``UNICODE``
 header) with the parameters text, added to the file's own EXIF (its Orientation, camera fields and GPS are
-kept), and an XMP packet with both, after the JFIF APP0 — extended XMP when the packet is larger than one
-segment. WebP: the same EXIF and XMP as chunks of a VP8X container. Pixels are
+kept), and an XMP packet with both beside the file's own XMP descriptions, after the JFIF APP0 — extended
+XMP when the packet is larger than one segment. WebP: the same EXIF and XMP as chunks of a VP8X container. Pixels are
 never re-encoded; what could not be embedded whole is said in the result's ``notes``.
 """
 
@@ -155,7 +155,9 @@ def embed_jpeg(data: bytes, parameters: str, recipe_json: str) -> tuple[bytes, l
         )
     exif = C.jpeg_exif_segment(C.exif_user_comment(comment, size, srgb=not icc, theirs=theirs))
     xmp, _extended = C.jpeg_xmp_segments(
-        {"parameters": parameters, "recipe": recipe_json}, keep_standard=("parameters",)
+        {"parameters": parameters, "recipe": recipe_json},
+        keep_standard=("parameters",),
+        keep=X.foreign_descriptions(C.jpeg_xmp(data)),
     )
     return C.jpeg_insert(data, exif + xmp), notes
 
@@ -165,7 +167,9 @@ def embed_webp(data: bytes, parameters: str, recipe_json: str) -> bytes:
     return C.webp_insert(
         data,
         C.exif_user_comment(parameters, size, srgb=not icc, theirs=C.webp_exif(data)),
-        X.packet({"parameters": parameters, "recipe": recipe_json}),
+        X.packet(
+            {"parameters": parameters, "recipe": recipe_json}, keep=X.foreign_descriptions(C.webp_xmp(data))
+        ),
     )
 
 

@@ -167,3 +167,62 @@ def test_values_are_swapped_by_type_into_big_endian():
     assert tags.ifd0[0x010F] == (2, 6, make)
     again = E.read(E.write(tags))
     assert again.ifd0 == tags.ifd0 and E.write(again) == E.write(tags)
+
+
+DIGITAL_SOURCE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+
+
+THEIR_XMP = (  # as exiftool writes a provider's labels, plus one description in the attribute form Adobe's
+    # toolkit writes that mixes their Credit with an old FlexStudio recipe and a dangling HasExtendedXMP
+    "<?xpacket begin='\ufeff' id='W5M0MpCehiHzreSzNTczkc9d'?>"
+    "<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'>"
+    " <rdf:Description rdf:about='' xmlns:Iptc4xmpExt='http://iptc.org/std/Iptc4xmpExt/2008-02-29/'>"
+    f"  <Iptc4xmpExt:DigitalSourceType>{DIGITAL_SOURCE}</Iptc4xmpExt:DigitalSourceType></rdf:Description>"
+    " <rdf:Description rdf:about='' xmlns:dc='http://purl.org/dc/elements/1.1/'><dc:creator><rdf:Seq>"
+    "<rdf:li>FLUX.2 [flex] at a provider</rdf:li></rdf:Seq></dc:creator><dc:rights><rdf:Alt>"
+    "<rdf:li xml:lang='x-default'>Generated; see the provider&#39;s terms</rdf:li></rdf:Alt></dc:rights>"
+    "</rdf:Description>"
+    " <rdf:Description rdf:about='' xmlns:flexstudio='https://flexstudio.app/ns/1.0/'"
+    " xmlns:photoshop='http://ns.adobe.com/photoshop/1.0/' xmlns:xmpNote='http://ns.adobe.com/xmp/note/'"
+    " flexstudio:recipe='{\"old\": true}' xmpNote:HasExtendedXMP='0123456789ABCDEF0123456789ABCDEF'"
+    " photoshop:Credit='A provider'/>"
+    "</rdf:RDF></x:xmpmeta><?xpacket end='w'?>"
+).encode()
+
+
+def _with_their_xmp(fmt: str) -> bytes:
+    from flexstudio.storage import containers as C
+
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 90, 200)).save(buf, fmt)
+    if fmt == "JPEG":
+        return C.jpeg_insert(
+            buf.getvalue(),
+            b"\xff\xe1"
+            + struct.pack(">H", 31 + len(THEIR_XMP))
+            + (b"http://ns.adobe.com/xap/1.0/\x00" + THEIR_XMP),
+        )
+    return C.webp_insert(buf.getvalue(), C.exif_user_comment(""), THEIR_XMP)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "WEBP"])
+@pytest.mark.parametrize("long_prompt", [False, True], ids=["packet", "extended"])
+def test_a_providers_xmp_is_kept_beside_ours(tmp_path, fmt, long_prompt):
+    if fmt == "WEBP" and long_prompt:
+        pytest.skip("a WebP has no 64 KB segments: one packet holds everything")
+    req = REQ.with_(prompt="ü" * 70_000) if long_prompt else REQ
+    src = _with_their_xmp(fmt)
+    done = _export(tmp_path, fmt, req=req, data=src)
+    out = _exiftool(done.path, "-j", "-XMP:all")
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+    t = json.loads(out.stdout)[0]
+    assert t["XMP-iptcExt:DigitalSourceType"] == DIGITAL_SOURCE
+    assert t["XMP-dc:Creator"] == "FLUX.2 [flex] at a provider"
+    assert t["XMP-dc:Rights"] == "Generated; see the provider's terms"
+    assert t["XMP-photoshop:Credit"] == "A provider"
+    assert "0123456789ABCDEF" not in out.stdout  # their HasExtendedXMP pointed at nothing: gone
+    assert '"old"' not in out.stdout  # their old recipe is gone: ours is the one
+    assert read_recipe(done.path.read_bytes()).request == req
+    with Image.open(done.path) as im:
+        assert parse_generation_parameters(read_info_from_image(im))["Steps"] == "33"
+    assert _exiftool_warnings(done.path) == ""
