@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QProgressBar,
     QPushButton,
+    QStyleOptionViewItem,
     QVBoxLayout,
     QWidget,
 )
@@ -86,6 +87,10 @@ class BatchDialog(QDialog):
         self.setAccessibleName("Batch")
         self.resize(620, 560)  # kept by the window while it runs (closing only hides it)
         self.destroyed.connect(lambda *_: self.store.close())
+        # The history paints its first cards as the batch's jobs land: the painters' style flags (PySide6
+        # builds QStyle's enums, ~12 ms, on first use) are resolved now, when the dialog opens, not then.
+        theme.item_state()
+        QStyleOptionViewItem()  # the first card's paint hands one to Python: its type is built here
 
         lay = QVBoxLayout(self)
         intro = QLabel(

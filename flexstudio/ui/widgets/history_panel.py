@@ -276,7 +276,8 @@ class HistoryPanel(QWidget):
         head.setSpacing(6)
         title = QLabel("History")
         title.setFont(theme.bold(title.font()))
-        self.count = SteadyLabel()  # changes as a batch's jobs land: pinned, the window is not relaid out
+        # changes as a batch's jobs land: pinned (room for any count), the window is not relaid out
+        self.count = SteadyLabel(widest="999 999 jobs")
         self.count.setFont(theme.small_font(self))
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search prompts…")
