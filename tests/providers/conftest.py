@@ -9,6 +9,7 @@ import pytest_asyncio
 
 from flexstudio.providers.http import new_client
 from tests.emulators.base import Delivery
+from tests.support import stop_all
 
 
 @pytest_asyncio.fixture
@@ -19,15 +20,26 @@ async def client():
     await c.aclose()
 
 
-@pytest.fixture
-def hosts():
-    """A fresh result host and the third host a redirect points at (delivery.third), stopped after the test."""
+@pytest.fixture(scope="module")
+def _delivery_hosts():
     delivery = Delivery().start()
-    third = Delivery().start()
-    delivery.third = third
-    yield delivery, third
-    delivery.stop()
-    third.stop()
+    delivery.third = Delivery().start()
+    yield delivery, delivery.third
+    stop_all(delivery.third, delivery)
+
+
+@pytest.fixture
+def hosts(_delivery_hosts):
+    """The result host and the third host a redirect points at (delivery.third), clean for each test
+    (started once per module: stopping a server takes up to its poll interval)."""
+    for server in _delivery_hosts:
+        with server.lock:
+            server.scenario = "success"
+            server.requests.clear()
+            server.answers.clear()
+            server.counters.clear()
+            server.files.clear()
+    return _delivery_hosts
 
 
 @pytest.fixture(scope="module")

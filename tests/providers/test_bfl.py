@@ -26,29 +26,6 @@ KEY = "bfl_test_key"
 PROFILES = {p.id: p for p in bfl.PROFILES}
 
 
-@pytest.fixture(scope="module")
-def _delivery_hosts():
-    delivery = Delivery().start()
-    third = Delivery().start()
-    delivery.third = third
-    yield delivery, third
-    delivery.stop()
-    third.stop()
-
-
-@pytest.fixture
-def hosts(_delivery_hosts):
-    """The result host and the third host a redirect points at, clean for each test (started once:
-    stopping a server takes up to its poll interval)."""
-    for server in _delivery_hosts:
-        with server.lock:
-            server.scenario = "success"
-            server.requests.clear()
-            server.counters.clear()
-            server.files.clear()
-    return _delivery_hosts
-
-
 def make_provider(
     pid: str,
     base_url: str,
