@@ -25,6 +25,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+# The scenarios the result host (``Delivery``) plays; an API emulator given one answers as in "success".
+DOWNLOAD_SCENARIOS = (
+    "expired_url",
+    "slow_body",
+    "truncated_body",
+    "wrong_content_type",
+    "not_an_image",
+    "bomb",
+    "redirect_other_host",
+)
 # Scenario names every emulator understands (the contract suite's columns).
 SCENARIOS = (
     "success",
@@ -37,13 +47,7 @@ SCENARIOS = (
     "malformed_json",
     "moderated_input",
     "moderated_output",
-    "expired_url",
-    "slow_body",
-    "truncated_body",
-    "wrong_content_type",
-    "not_an_image",
-    "bomb",
-    "redirect_other_host",
+    *DOWNLOAD_SCENARIOS,
     "submit_5xx",
 )
 

@@ -27,8 +27,8 @@ import binascii
 import uuid
 from typing import Any
 
-from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
-from .openai_images import DOWNLOAD_SCENARIOS, image_size_of
+from .base import DOWNLOAD_SCENARIOS, Delivery, Emulator, Reply, Req, json_reply, make_image
+from .openai_images import image_size_of
 
 KEY = "fs_live_test_key"
 MODEL = "flux-2-flex-i2i"

@@ -33,8 +33,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
-from .openai_images import DOWNLOAD_SCENARIOS, image_size_of, parse_multipart
+from .base import DOWNLOAD_SCENARIOS, Delivery, Emulator, Reply, Req, json_reply, make_image
+from .openai_images import image_size_of, parse_multipart
 
 KEY = "kie_test_key"
 MODEL_I2I = "flux-2/flex-image-to-image"

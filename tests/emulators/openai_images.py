@@ -36,20 +36,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
+from .base import DOWNLOAD_SCENARIOS, Delivery, Emulator, Reply, Req, json_reply, make_image
 
 KEY = "lmnfl_test_key"
 MODEL = "flux.2-flex"
 PRICE_PER_MP = 0.06
-DOWNLOAD_SCENARIOS = (
-    "expired_url",
-    "slow_body",
-    "truncated_body",
-    "wrong_content_type",
-    "not_an_image",
-    "bomb",
-    "redirect_other_host",
-)
 IMAGE_MIMES = {"image/png", "image/jpeg", "image/webp"}
 OUTPUT_FORMATS = {"png", "jpeg", "gif", "webp", "avif"}
 _PIL_FORMAT = {

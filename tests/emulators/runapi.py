@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .base import Delivery, Emulator, Reply, Req, json_reply, make_image
-from .openai_images import DOWNLOAD_SCENARIOS, image_size_of
+from .base import DOWNLOAD_SCENARIOS, Delivery, Emulator, Reply, Req, json_reply, make_image
+from .openai_images import image_size_of
 
 KEY = "runapi_test_key"
 OPS = {"remix_image": "flux-2-flex-remix-image", "text_to_image": "flux-2-flex-text-to-image"}

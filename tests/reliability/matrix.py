@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.emulators.base import Delivery, Emulator
+from tests.emulators.base import DOWNLOAD_SCENARIOS, Delivery, Emulator
 from tests.emulators.bfl import BflEmulator
 from tests.emulators.fairstack import FairStackEmulator
 from tests.emulators.fal import FalEmulator
@@ -90,23 +90,13 @@ SPECS = (
 )
 BY_ID = {s.provider: s for s in SPECS}
 
-DOWNLOAD_FAULTS = (
-    "expired_url",
-    "slow_body",
-    "truncated_body",
-    "wrong_content_type",
-    "not_an_image",
-    "bomb",
-    "redirect_other_host",
-)
-
 
 @contextlib.contextmanager
 def hosts(spec: Spec, scenario: str) -> Iterator[tuple[Emulator, Delivery, Delivery]]:
-    delivery = Delivery(scenario=scenario if scenario in DOWNLOAD_FAULTS else "success").start()
+    delivery = Delivery(scenario=scenario if scenario in DOWNLOAD_SCENARIOS else "success").start()
     third = Delivery().start()
     delivery.third = third
-    api_scenario = "success" if scenario in DOWNLOAD_FAULTS else scenario
+    api_scenario = "success" if scenario in DOWNLOAD_SCENARIOS else scenario
     emu = spec.emulator(
         delivery, scenario=api_scenario, latency_polls=1, **{spec.key_arg: spec.key}, **spec.emulator_kw
     ).start()
