@@ -129,12 +129,12 @@ async def fetch_outputs(
         try:
             fmt, w, h = await asyncio.to_thread(images.verify_output, data)
         except BadInput as exc:
-            if data.lstrip()[:1] == b"<":
-                # A web page where the image should be (a captive portal, a CDN error page): not the
-                # provider's result, so the job stays resumable.
+            if not data or data.lstrip()[:1] == b"<":
+                # No bytes at all, or a web page where the image should be (a captive portal, a CDN
+                # error page): not the provider's result, so the job stays resumable.
+                what = "a web page instead of the image" if data else "no bytes at all"
                 raise ProviderError(
-                    f"The result link of {info.label} answered with a web page instead of the image.",
-                    kind=ErrorKind.NETWORK,
+                    f"The result link of {info.label} answered with {what}.", kind=ErrorKind.NETWORK
                 ) from None
             raise verdict(
                 ProviderError(

@@ -111,6 +111,13 @@ def web_page(normal: Callable[[], Reply]) -> Reply:
     return Reply(200, "<html><body><h1>Access denied</h1></body></html>", content_type="text/html")
 
 
+def empty(normal: Callable[[], Reply]) -> Reply:
+    """A 200 with the normal content type and no body at all (Content-Length: 0)."""
+    reply = normal()
+    reply.body = b""
+    return reply
+
+
 def expired(_normal: Callable[[], Reply]) -> Reply:
     """The signed result link has expired (the storage host's own answer)."""
     return Reply(

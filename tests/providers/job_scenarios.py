@@ -138,6 +138,7 @@ CASES = (
     Case("download: reset ×2", "download", F.reset, 2),
     Case("download: gzip-encoded image", "download", F.gzipped),
     Case("download: a web page instead of the image", "download", F.web_page, end=RESUMED),
+    Case("download: an empty body (200, 0 bytes)", "download", F.empty, end=RESUMED),
     Case("download: the link has expired", "download", F.expired, end=EXPIRED),
     Case("download: 404, the result was deleted", "download", F.status(404), end=EXPIRED),
     Case("disk full while saving", "job", disk_full=True, end=RESUMED),
