@@ -180,6 +180,11 @@ class PresetStore:
         for p in self.list():
             if p.name.lower() == name_or_file.lower() or _slug(p.name) == _slug(name_or_file):
                 return p
+        if path.is_file():  # a file given by path that is not a preset file (an image, a text…)
+            raise BadInput(
+                f"{name_or_file} is not a preset: a preset file is a FlexStudio .json file (an image's "
+                "settings are read with 'flexstudio info', or by dropping it on the window)."
+            )
         raise BadInput(f"No preset named {name_or_file!r}. See 'flexstudio presets list'.")
 
     def save(self, preset: Preset) -> Path:

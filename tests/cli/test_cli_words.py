@@ -75,3 +75,16 @@ def test_history_show_and_info_print_words_not_python_values(tmp_path):
     bare = cli("edit", "-p", "make it blue", "-i", str(src))
     assert bare.returncode == 0 and "/blobs/" in bare.stdout
     assert "flexstudio history export" in bare.stderr and "-o DIR" in bare.stderr
+
+
+def test_a_preset_given_as_a_file_that_is_not_one_says_so(tmp_path):
+    src = tmp_path / "a1111.png"
+    Image.new("RGB", (8, 8)).save(src)
+    r = cli("edit", "-p", "x", "--preset", str(src))
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip() == (
+        f"flexstudio: {src} is not a preset: a preset file is a FlexStudio .json file (an image's settings "
+        "are read with 'flexstudio info', or by dropping it on the window)."
+    )
+    assert "No preset named" in cli("edit", "-p", "x", "--preset", "no such preset").stderr
+    assert json.loads(cli("history", "list", "--json").stdout)["jobs"] == []
