@@ -99,3 +99,35 @@ def test_a_closed_window_runs_no_batched_update(open_window: Any, qtbot: Any) ->
     assert model.pending_changes() == 2
     w.close()
     assert model.pending_changes() == 0 and not model._changes_timer.isActive()  # the history may close next
+
+
+def test_jobs_landing_do_not_relayout_the_window(open_window: Any, qtbot: Any) -> None:
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    class Layouts(QObject):
+        n = 0
+        window: Any = None
+
+        def eventFilter(self, obj: Any, ev: Any) -> bool:
+            if ev.type() == QEvent.Type.LayoutRequest and obj is self.window:
+                self.n += 1
+            return False
+
+    w = open_window()
+    model = w.history_model
+    qtbot.waitUntil(lambda: getattr(model, "loaded", True))
+    for _ in range(3):  # what the window's own start-up laid out
+        QApplication.processEvents()
+    seen = Layouts()
+    seen.window = w
+    w.installEventFilter(seen)
+    for job_id in _create(w.services, 120):  # the count passes 1, 10 and 100 jobs
+        model.upsert_soon(job_id)
+        w.jobs.activeCountChanged.emit(len(model.records()) % 30)  # "N jobs running" changes too
+        QApplication.processEvents()
+    qtbot.waitUntil(lambda: model.pending_changes() == 0)
+    QApplication.processEvents()
+    assert w.history.count.text() == "120 jobs" and w.active_label.text() != "No jobs running"
+    # neither label laid the main window out again (once at most: the history's scroll bar appearing)
+    assert seen.n <= 1
