@@ -11,8 +11,10 @@ lost on the way.
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +91,16 @@ def malformed(normal: Callable[[], Reply]) -> Reply:
 def status(code: int, **headers: str) -> Make:
     def make(_normal: Callable[[], Reply]) -> Reply:
         return json_reply({"detail": f"upstream said {code}"}, code, **headers)
+
+    return make
+
+
+def busy_until(seconds: float) -> Make:
+    """A 429 whose Retry-After is an HTTP date ``seconds`` from the moment it is sent."""
+
+    def make(_normal: Callable[[], Reply]) -> Reply:
+        when = email.utils.formatdate(time.time() + seconds, usegmt=True)
+        return json_reply({"detail": "upstream said 429"}, 429, **{"Retry-After": when})
 
     return make
 
