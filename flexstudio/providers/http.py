@@ -167,6 +167,12 @@ class Http:
         await self.sleep(wait)
         return True
 
+    async def retry_wait(self, wait: float, attempt: int) -> bool:
+        """A protocol's own retry (an answer that says "busy" in its body, not in its status): the same
+        wait as this helper's retries — Retry-After capped, counted by the job's deadline; False when
+        the budget is spent and the caller should give up."""
+        return await self._wait(wait, attempt)
+
     def _gave_up(self, err: ProviderError) -> ProviderError:
         """The error to raise when retrying ends: the job's time limit when that is what ran out."""
         d = self.deadline

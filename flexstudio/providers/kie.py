@@ -166,10 +166,9 @@ class KieProvider(UploadingProvider, HttpProvider):
             body = json_body(label, response)
             code = _code(body)
             if code in _POLL_RETRY_CODES and attempt < policy.attempts - 1:
-                await self.http.sleep(
-                    parse_retry_after(response.headers, default=policy.backoff(attempt)) or 0
-                )
-                continue
+                wait = parse_retry_after(response.headers, default=policy.backoff(attempt)) or 0
+                if await self.http.retry_wait(wait, attempt):
+                    continue
             if code != 200:
                 msg = _msg(body)
                 if code == 404 or (code == 422 and GONE_RE.search(msg)):
@@ -202,8 +201,11 @@ class KieProvider(UploadingProvider, HttpProvider):
             code = _code(answer)
             if code in _RETRY_CODES and attempt < policy.submit_attempts - 1:
                 wait = parse_retry_after(response.headers, default=policy.backoff(attempt))
-                if wait is not None and wait <= policy.max_retry_after:
-                    await self.http.sleep(wait)
+                if (
+                    wait is not None
+                    and wait <= policy.max_retry_after
+                    and await self.http.retry_wait(wait, 0)
+                ):
                     continue
             if code != 200:
                 raise self._code_error(code, _msg(answer), retry_after=parse_retry_after(response.headers))

@@ -12,7 +12,7 @@ from flexstudio.providers import kie
 from flexstudio.providers.base import REQUEST_FIELDS, Support
 from tests.emulators.kie import KEY, MODEL_I2I, MODEL_T2I
 from tests.providers import scenarios
-from tests.support import reference
+from tests.support import Sleeps, reference
 
 KIE = kie.PROFILES[0]
 RIG = scenarios.KIE_RIG
@@ -195,3 +195,34 @@ async def test_unknown_task_is_gone(emulator, client):
     with pytest.raises(JobGone):
         await prov.poll({"poll_url": f"{emu.url}/api/v1/jobs/recordInfo?taskId=task_nope"})
     assert await prov.cancel({"task_id": "x"}) is False
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("step", ["poll", "create"])
+async def test_a_busy_code_in_the_body_waits_like_a_429(step, client):
+    """Kie says "busy" in a 200 body (code 429) with Retry-After: 999999. A status read waits as long as
+    any Retry-After may make it (capped, counted by the job's deadline) and asks again — never an 11-day
+    sleep; the paid create is not sent again after a wait that long (as for an HTTP 429): nothing made."""
+    from tests.emulators.base import json_reply
+    from tests.providers import faults
+
+    def busy(_normal):
+        return json_reply({"code": 429, "msg": "busy"}, 200, **{"Retry-After": "999999"})
+
+    emu = RIG.start()
+    sleeps = Sleeps()
+    try:
+        rules = faults.Faults(RIG)
+        rules.attach(emu)
+        rules.add("poll" if step == "poll" else "submit", busy, 1)
+        prov = provider(client, emu, sleeps)
+        if step == "poll":
+            _, _, blobs, _ = await run_job(prov, EditRequest(prompt="a cat on a roof"), [])
+            assert blobs and sleeps.waits == [60.0]  # RetryPolicy.max_retry_after
+        else:
+            with pytest.raises(ProviderError) as info:
+                await prov.submit(EditRequest(prompt="a cat on a roof"), [])
+            assert info.value.kind is ErrorKind.RATE_LIMITED and sleeps.waits == []
+    finally:
+        RIG.stop(emu)
+    assert len(creates(emu)) == 1 and emu.created == (1 if step == "poll" else 0)
