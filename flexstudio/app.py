@@ -141,6 +141,14 @@ def show_and_paint(window: MainWindow, wait_ms: int = FIRST_PAINT_WAIT_MS) -> No
     window.removeEventFilter(watch)
 
 
+def _type_qt_objects(app: QApplication) -> None:
+    """The first time Qt hands Python an object Qt made itself (a viewport, a label's text control), PySide6
+    builds every Qt class that could be its type, with their enums — some 130 classes, ≈ 25 ms — to find it.
+    The first frame avoids that; here it is done once the window has painted, before anyone uses it, rather
+    than at the first click or job event."""
+    app.children()
+
+
 def run_loop(
     app: QApplication, window: MainWindow, services: Services, on_start: Callable[[Any], None] | None = None
 ) -> int:
@@ -165,6 +173,7 @@ def run_loop(
         if on_start is not None:
             on_start(loop)
         await asyncio.sleep(0)
+        _type_qt_objects(app)
         # Start-up objects (modules, widgets) never die: keep them out of the cyclic collector's
         # full passes, which would otherwise pause the GUI thread for tens of milliseconds.
         gc.freeze()
