@@ -145,8 +145,13 @@ def _type_qt_objects(app: QApplication) -> None:
     """The first time Qt hands Python an object Qt made itself (a viewport, a label's text control), PySide6
     builds every Qt class that could be its type, with their enums — some 130 classes, ≈ 25 ms — to find it.
     The first frame avoids that; here it is done once the window has painted, before anyone uses it, rather
-    than at the first click or job event."""
+    than at the first click or job event. So are the classes the first chip, card and announcement need."""
+    from PySide6.QtGui import QAccessible  # noqa: F401 — the first announcement
+
+    from .ui.widgets import theme
+
     app.children()
+    theme.item_state()  # QStyle's flags, for the first reference chip or history card
 
 
 def run_loop(

@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent("""
         original(self, **kw)
         QTimer.singleShot(300, lambda: (painted.__setitem__("gc_open", gc.isenabled()),
                                         painted.__setitem__("switch", sys.getswitchinterval()),
-                                        painted.__setitem__("typed", "QTabWidget" in vars(QtWidgets)),
+                                        painted.__setitem__("typed", all(n in vars(QtWidgets) for n in ("QTabWidget", "QStyle"))),
                                         self.close()))
 
     main_window.MainWindow.after_first_paint = after_first_paint
