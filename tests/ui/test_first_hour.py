@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from flexstudio.ui.models.mentions import REMOVED
 from flexstudio.ui.widgets import shortcuts
 
 from .helpers import drop, file_mime
@@ -48,22 +47,48 @@ def test_removing_a_mentioned_image_flags_it_and_warns_before_run(
     w.tray.view.setFocus()
     QTest.keyClick(w.tray.view, Qt.Key.Key_Delete)
     assert len(w.wb.references) == 2
-    # the sofa follows its picture; the cat's mention no longer points at the sofa
-    assert w.wb.prompt == f"the cat from {REMOVED} on the sofa in image 2"
+    # the sofa follows its picture; the cat's mention keeps the user's words, flagged, and holds Run
+    assert w.wb.prompt == "the cat from image 2 on the sofa in image 2"
     assert w.prompt.toPlainText() == w.wb.prompt
-    w.controller.run()
-    assert w.banner.level == "warning" and "removed image" in w.banner.message()
-    assert w.banner.action.text() == "Run anyway" and not w.controller.started  # nothing sent yet
+    at = len("the cat from ")
+    assert w.wb.gone_mentions() == ((at, at + 7),)
+    block = w.prompt.document().firstBlock()
+    flagged = [r for r in block.layout().formats() if r.format.foreground().color().name() == "#e03131"]
+    assert [(r.start, r.length) for r in flagged] == [(at, 7)]
+    assert not w.run_button.isEnabled() and "image 2 was removed" in w.cost.note.text()
+    w.controller.run()  # Ctrl+Enter: says why, sends nothing
+    assert "image 2 was removed" in w.banner.message() and not w.controller.started
+    assert w.banner.action.text() == "Run anyway"
     # Ctrl+Z brings the picture back and the prompt as it was
     w.activateWindow()
     w.history.view.setFocus()
     QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert len(w.wb.references) == 3 and w.wb.prompt == "the cat from image 2 on the sofa in image 3"
+    assert not w.wb.gone_mentions() and w.run_button.isEnabled()
     QTest.keyClick(w, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
-    assert len(w.wb.references) == 2 and REMOVED in w.wb.prompt
-    w.controller.run()
-    w.banner.action.click()  # "Run anyway" runs it as it is
+    assert len(w.wb.references) == 2 and w.wb.gone_mentions() and not w.run_button.isEnabled()
+    # typing elsewhere keeps the flag on the same words
+    cursor = w.prompt.textCursor()
+    cursor.movePosition(cursor.MoveOperation.Start)
+    w.prompt.setTextCursor(cursor)
+    QTest.keyClicks(w.prompt, "Now ")
+    assert w.wb.gone_mentions() == ((at + 4, at + 11),) and not w.run_button.isEnabled()
+    # "Why?" says it and offers to run the prompt as written
+    w.run_why.click()
+    assert "image 2 was removed" in w.banner.message()
+    w.banner.action.click()
     qtbot.waitUntil(lambda: len(w.controller.started) == 1)
+    assert not w.wb.gone_mentions()
+
+
+def test_changing_the_removed_mention_lets_run_go(open_window: Any, png_file: Any, qtbot: Any) -> None:
+    w = open_window()
+    _three(w, png_file, qtbot)
+    w.prompt.setPlainText("image 3 on image 1")
+    w.wb.remove_reference(2)
+    assert w.wb.prompt == "image 3 on image 1" and not w.run_button.isEnabled()
+    w.prompt.setPlainText("image 2 on image 1")
+    assert not w.wb.gone_mentions() and w.run_button.isEnabled()
 
 
 def test_undo_covers_clear_reorder_and_history_delete(open_window: Any, png_file: Any, qtbot: Any) -> None:

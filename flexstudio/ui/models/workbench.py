@@ -41,6 +41,7 @@ class Workbench(QObject):
     beforeChanged = Signal()
     undoable = Signal(str, object, object)  # what was done to the references, the snapshots before and after
     promptModeChanged = Signal(str)  # "plain" or "json" (FLUX.2's structured prompt)
+    goneChanged = Signal()  # the prompt's mentions of removed pictures moved, went or came
 
     def __init__(self, services: Services, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -58,6 +59,7 @@ class Workbench(QObject):
         self.seed_locked = False
         self.before_sha: str | None = None
         self.template: str | None = None  # the prompt template of the last preset applied
+        self._gone: tuple[mentions.Span, ...] = ()  # mentions of removed pictures, as the user wrote them
         self.prompt_mode: str = PROMPT_JSON if ui.get("prompt_mode") == PROMPT_JSON else PROMPT_PLAIN
         self._check: tuple[str, json_prompt.Check] | None = None
         self._origins: dict[str, str] = {}  # reference sha → the job whose result it is
@@ -131,7 +133,26 @@ class Workbench(QObject):
         verdict = self.prompt_check()
         if not verdict.ok:
             return f"Fix the JSON prompt first — {verdict.error}"
+        if self._gone:
+            text = self._req.prompt
+            names = sorted({text[a:b] for a, b in self._gone})
+            one = len(names) == 1
+            return (
+                f"{' and '.join(names)} {'was' if one else 'were'} removed, but the prompt still names "
+                f"{'it' if one else 'them'} (marked in red): change the mention, or Ctrl+Z brings the image back."
+            )
         return None
+
+    def gone_mentions(self) -> tuple[mentions.Span, ...]:
+        """Where the prompt names a picture that was removed from the tray: (start, end) of each mention."""
+        return self._gone
+
+    def forget_gone(self) -> None:
+        """The user runs the prompt as written: its mentions mean the pictures now at those numbers."""
+        if self._gone:
+            self._gone = ()
+            self.goneChanged.emit()
+            self.changed.emit()
 
     def send_refusal(self, runner: Any) -> tuple[str, bool]:
         """(why ``runner`` refuses the request being edited, and whether the provider refuses it whatever
@@ -212,14 +233,24 @@ class Workbench(QObject):
 
     def set_prompt(self, text: str) -> None:
         """From the editor (which already shows ``text``)."""
+        gone = mentions.follow_edit(self._req.prompt, text, self._gone)
+        if gone != self._gone:
+            self._gone = gone
+            self.goneChanged.emit()
         self._set(prompt=text)
 
-    def replace_prompt(self, text: str) -> None:
-        """From anywhere else: the editor is told to show it."""
+    def replace_prompt(self, text: str, gone: tuple[mentions.Span, ...] = ()) -> None:
+        """From anywhere else: the editor is told to show it (``gone``: its mentions of removed pictures)."""
+        flags = gone != self._gone
+        self._gone = gone
         if text != self._req.prompt:
             self._req = self._req.with_(prompt=text)
             self.promptSet.emit(text)
             self.changed.emit()
+        elif flags:
+            self.changed.emit()
+        if flags:
+            self.goneChanged.emit()
 
     def set_prompt_mode(self, mode: str) -> None:
         """Plain text or FLUX.2's JSON structured prompt. Switching to JSON starts from the template (an
@@ -355,13 +386,13 @@ class Workbench(QObject):
             return
         before = self.snapshot()
         removed = current.pop(index)
-        prompt = mentions.after_removal(self._req.prompt, index, len(current) + 1)
+        prompt, gone = mentions.after_removal(self._req.prompt, index, len(current) + 1, self._gone)
         self._req = self._req.with_(references=current)
         if removed.sha256 == self.before_sha:
             self.before_sha = None
             self.beforeChanged.emit()
         self.referencesChanged.emit()
-        self.replace_prompt(prompt)
+        self.replace_prompt(prompt, gone)
         self.changed.emit()
         self._undoable(f"Remove image {index + 1}", before)
 
@@ -376,7 +407,7 @@ class Workbench(QObject):
         before = self.snapshot()
         self._req = self._req.with_(references=[current[i] for i in order])
         self.referencesChanged.emit()
-        self.replace_prompt(mentions.renumber(self._req.prompt, order))
+        self.replace_prompt(*mentions.reordered(self._req.prompt, order, self._gone))
         self.changed.emit()
         self._undoable(f"Move image {src + 1}", before)
 
@@ -421,6 +452,7 @@ class Workbench(QObject):
     def _load(self, request: EditRequest) -> None:
         """Make ``request`` the one being edited (its size becomes the size mode) and tell every control."""
         self._req = request.with_(size=None)
+        self._gone = ()
         if request.size is None:
             self.size_mode = SIZE_AUTO
         else:
@@ -438,6 +470,7 @@ class Workbench(QObject):
         self.providerChanged.emit()
         self.referencesChanged.emit()
         self.promptSet.emit(self._req.prompt)
+        self.goneChanged.emit()
         self.seedChanged.emit(int(self._req.seed or 0))
         self.changed.emit()
 
@@ -502,10 +535,22 @@ class Workbench(QObject):
             self.before_sha,
             self.template,
             self.prompt_mode,
+            self._gone,
         )
 
     def restore_snapshot(self, snap: tuple[Any, ...]) -> None:
-        req, self.size_mode, self.custom_size, self.seed_policy, origins, before, self.template, mode = snap
+        (
+            req,
+            self.size_mode,
+            self.custom_size,
+            self.seed_policy,
+            origins,
+            before,
+            self.template,
+            mode,
+            gone,
+        ) = snap
+        self._gone = gone
         if mode != self.prompt_mode:
             self.prompt_mode = mode
             self.promptModeChanged.emit(mode)

@@ -6,7 +6,7 @@ underlined."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
@@ -27,6 +27,8 @@ class PromptHighlighter(QSyntaxHighlighter):
         self.count = 0  # references in the tray: a mention beyond it is marked as dangling
         self.json_mode = False
         self.error_at: tuple[int, int] = (0, 0)  # JSON mode: 1-based line and column of the parse error
+        # where the prompt names a removed picture, (start, end) in the whole text: the workbench knows
+        self.gone: Callable[[], Sequence[tuple[int, int]]] = tuple
 
     def set_json(self, on: bool, error_at: tuple[int, int] = (0, 0)) -> None:
         if (on, error_at) != (self.json_mode, self.error_at):
@@ -77,15 +79,18 @@ class PromptHighlighter(QSyntaxHighlighter):
                 fmt.setUnderlineColor(QColor("#e03131"))
                 fmt.setToolTip(f"There is no image {n} in the tray")
             self.setFormat(offset + start, length, fmt)
-        start = text.find(mentions.REMOVED)
-        while start >= 0:  # a mention of a picture that was removed: it points at nothing now
-            fmt = QTextCharFormat()
-            fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-            fmt.setUnderlineColor(QColor("#e03131"))
-            fmt.setForeground(QColor("#e03131"))
-            fmt.setToolTip("This mentioned an image you removed. Ctrl+Z brings it back; or edit the prompt.")
-            self.setFormat(offset + start, len(mentions.REMOVED), fmt)
-            start = text.find(mentions.REMOVED, start + 1)
+        block = self.currentBlock().position() + offset
+        for a, b in self.gone():  # a mention of a picture that was removed: it points at nothing now
+            if block <= a and b <= block + len(text):
+                fmt = QTextCharFormat()
+                fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
+                fmt.setUnderlineColor(QColor("#e03131"))
+                fmt.setForeground(QColor("#e03131"))
+                tint = QColor("#e03131")
+                tint.setAlpha(40)
+                fmt.setBackground(tint)
+                fmt.setToolTip("This names an image you removed. Change it, or Ctrl+Z brings the image back.")
+                self.setFormat(a - block + offset, b - a, fmt)
         for start, length, hexcode in mentions.colours(text):
             colour = QColor(hexcode)
             fmt = QTextCharFormat()

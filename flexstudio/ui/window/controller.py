@@ -105,22 +105,16 @@ class WindowController(DialogOpeners, MetadataActions):
     def run(self, *, anyway: bool = False) -> None:
         blocker = self.wb.run_blocker()
         if blocker is not None:  # Ctrl+Enter while the button is disabled: say why, send nothing
-            self.view.show_message("error", blocker)
+            self.say_why_run_is_off(blocker, "error")
             return
         if not anyway:  # a mention that points at nothing changes what the prompt means: say so first
-            prompt, count = self.wb.prompt, len(self.wb.references)
-            gone = mentions.removed_mentions(prompt)
-            dangling = sorted({n for _s, _l, n in mentions.mentions(prompt) if not 1 <= n <= count})
-            if gone or dangling:
-                what = []
-                if gone:
-                    what.append("a removed image" if gone == 1 else f"{gone} removed images")
-                if dangling:
-                    what.append(", ".join(f"image {n}" for n in dangling) + " (not in the tray)")
+            count = len(self.wb.references)
+            dangling = sorted({n for _s, _l, n in mentions.mentions(self.wb.prompt) if not 1 <= n <= count})
+            if dangling:
                 self.view.show_message(
                     "warning",
-                    f"The prompt mentions {' and '.join(what)}. Edit the prompt "
-                    "(Ctrl+Z brings a removed image back), or run it as it is.",
+                    f"The prompt mentions {', '.join(f'image {n}' for n in dangling)} (not in the tray). "
+                    "Edit the prompt (Ctrl+Z brings a removed image back), or run it as it is.",
                     action="Run anyway",
                     callback=lambda: self.run(anyway=True),
                 )
@@ -130,6 +124,18 @@ class WindowController(DialogOpeners, MetadataActions):
             self.start_job(self.wb.request, self.wb.parent_job_id(), from_controls=True),
             what="Starting the job",
         )
+
+    def say_why_run_is_off(self, reason: str, level: str = "warning") -> None:
+        """Why Run can't start, in the message bar; a prompt naming a removed image can be run as written."""
+        if self.wb.gone_mentions() and reason == self.wb.run_blocker():
+
+            def anyway() -> None:
+                self.wb.forget_gone()
+                self.run(anyway=True)
+
+            self.view.show_message(level, f"Run can't start: {reason}", action="Run anyway", callback=anyway)
+        else:
+            self.view.show_message(level, reason if level == "error" else f"Run can't start: {reason}")
 
     async def start_job(
         self, request: EditRequest, parent: str | None, *, from_controls: bool = False

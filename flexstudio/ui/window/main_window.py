@@ -312,7 +312,7 @@ class MainWindow(QMainWindow):
     def _say_why_run_is_off(self) -> None:
         reason = self.run_blocker()
         if reason:
-            self.show_message("warning", f"Run can't start: {reason}")
+            self.controller.say_why_run_is_off(reason)
 
     def run_blocker(self) -> str:
         """Why this edit can't run on the chosen provider ("" when it can)."""

@@ -90,6 +90,8 @@ def wire(w: Wired) -> None:
     w.jobs.jobChanged.connect(ctl.groups.on_event)
     w.prompt.edited.connect(wb.set_prompt)
     w.prompt.imagesPasted.connect(w.importer.import_mime)
+    w.prompt.highlighter.gone = wb.gone_mentions
+    wb.goneChanged.connect(w.prompt.highlighter.rehighlight)
     wb.promptSet.connect(w.prompt.set_text)
     wb.referencesChanged.connect(lambda: w.prompt.set_reference_count(len(wb.references)))
     wb.changed.connect(w._update_run_button)
