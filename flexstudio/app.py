@@ -170,6 +170,7 @@ def run_loop(
     sys.setswitchinterval(SWITCH_INTERVAL_S)  # the window gets the interpreter back quickly (see above)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    watch_errors(loop, window, services)
 
     async def run() -> None:
         closed = asyncio.Event()
@@ -215,6 +216,57 @@ def run_loop(
     return 0
 
 
+def log_to_file(services: Services) -> None:
+    """Log records (warnings and worse) go to the error log in the data folder, as on the command line."""
+    from .storage.faults import LogFileHandler
+
+    root = logging.getLogger()
+    for h in root.handlers:
+        if isinstance(h, LogFileHandler):
+            h.logs = services.paths.logs
+            return
+    root.addHandler(LogFileHandler(services.paths.logs))
+
+
+def watch_errors(loop: Any, window: MainWindow, services: Services) -> None:
+    """An error nobody caught — in a Qt slot (``sys.excepthook``) or an asyncio task or callback (the
+    loop's exception handler) — is written with its traceback to the error log (keys scrubbed) and said
+    in one sentence in the message bar; the window goes on."""
+    from .storage import faults
+
+    def report(exc: BaseException | None, what: str = "") -> None:
+        if exc is None:  # asyncio's own complaint without an exception (a callback that never ran…)
+            log.warning("%s", what)
+            return
+        fault = faults.explain(exc)
+        if fault is not None:
+            text = str(fault)
+        else:
+            try:
+                secrets = services.secrets.known_values()
+            except Exception:
+                secrets = []
+            path = faults.log_unexpected(exc, services.paths.logs, secrets)
+            where = f"the details are in {path}" if path else "no log could be written"
+            text = f"Something went wrong inside FlexStudio; {where}. Please report it."
+        try:
+            window.show_message("error", text)
+        except Exception:  # the window itself is going away: the log is all there is
+            log.warning("%s", text)
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, exc, tb)
+            return
+        report(exc.with_traceback(tb))
+
+    def on_loop_error(_loop: Any, context: dict[str, Any]) -> None:
+        report(context.get("exception"), str(context.get("message", "")))
+
+    sys.excepthook = hook
+    loop.set_exception_handler(on_loop_error)
+
+
 NO_DISPLAY = (
     "No display: run scripts/run.sh, which opens it on a virtual screen, "
     "or use the command line: flexstudio --help."
@@ -238,6 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     services = build_services()
     if services is None:
         return 1
+    log_to_file(services)
     window = build_window(services)
     show_and_paint(window)
     return run_loop(app, window, services)

@@ -50,7 +50,7 @@ def _report(args: argparse.Namespace, exc: BaseException) -> int:
     else:
         code = EXIT_USAGE if fault.kind == ErrorKind.BAD_INPUT or isinstance(fault, BadInput) else EXIT_FAILED
     _err(str(fault))
-    if isinstance(fault, faults.HistoryUnreadable):
+    if isinstance(fault, faults.FileUnreadable):
         _offer_move_aside(fault)
     if getattr(args, "json", False):
         _out(_error_object(args, fault))
@@ -81,7 +81,7 @@ def _offer_move_aside(fault: Any) -> None:
 
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return
-    sys.stderr.write("Move it aside and start a fresh history? [y/N] ")
+    sys.stderr.write(f"Move it aside and start {fault.fresh}? [y/N] ")
     sys.stderr.flush()
     try:
         answer = sys.stdin.readline().strip().lower()
@@ -93,7 +93,7 @@ def _offer_move_aside(fault: Any) -> None:
         except OSError as exc:
             _err(f"Could not move it aside ({exc.strerror or exc}).")
             return
-        output.note(f"Moved the old history to {moved}; a fresh one starts with the next command.")
+        output.note(f"Moved the old file to {moved}; a fresh one starts with the next command.")
 
 
 def _error_object(args: argparse.Namespace, exc: FlexError) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.request import EditRequest
+from . import faults
 from .db import SerializedConnection
 
 # Item states besides a job's own: not launched yet, or refused before anything was sent.
@@ -159,10 +160,17 @@ class BatchStore:
         )
         self.db.row_factory = sqlite3.Row
         self._touched: dict[str, float] = {}  # batch id → when its updated_at was last written
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+            self.db.execute("SELECT count(*) FROM batch_items").fetchone()  # damage past the header
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            if faults.database_damaged(exc):
+                raise faults.BatchesUnreadable(db_path, str(exc)) from None
+            raise (faults.explain(exc, doing="opening the batch list") or exc) from None
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]

@@ -28,17 +28,64 @@ class StorageFault(FlexError):
     kind = ErrorKind.BAD_INPUT
 
 
-class HistoryUnreadable(StorageFault):
-    """The history file is damaged or not a database. ``move_aside`` starts a fresh one."""
+class FileUnreadable(StorageFault):
+    """One of FlexStudio's own database files is damaged or not a database: the sentence names the file
+    and what it holds, and how to move it aside (``move_aside``) and start a fresh one."""
+
+    holds = "FlexStudio's data"  # what the file holds, in the user's words
+    fresh = "a fresh file"  # what starts when it is moved aside
+    untouched = ""  # what moving it aside leaves alone
+    where = "open the window"  # where the window offers "Move aside"
 
     def __init__(self, path: Path, detail: str) -> None:
         self.path = path
         self.detail = detail
+        keep = f" {self.untouched}" if self.untouched else ""
         super().__init__(
-            f"The history file {path} cannot be read ({detail}). FlexStudio can move it aside to "
-            f"{aside_name(path).name} (the old file is kept) and start a fresh history: open the window "
-            f"and choose \"Move aside\", or run: mv '{path}' '{aside_name(path)}'"
+            f"{self.headline()} FlexStudio can move it aside to {aside_name(path).name} (the old file is "
+            f'kept) and start {self.fresh}{keep}: {self.where} and choose "Move aside", or run: '
+            f"mv '{path}' '{aside_name(path)}'"
         )
+
+    def headline(self) -> str:
+        return f"The file {self.path} ({self.holds}) cannot be read ({self.detail})."
+
+
+class HistoryUnreadable(FileUnreadable):
+    """The history file is damaged or not a database. ``move_aside`` starts a fresh one."""
+
+    holds = "the history of your edits"
+    fresh = "a fresh history"
+
+    def headline(self) -> str:
+        return f"The history file {self.path} cannot be read ({self.detail})."
+
+
+class BatchesUnreadable(FileUnreadable):
+    """The batch list (``batches.sqlite3``: every batch and how far it got, for resuming) is damaged."""
+
+    holds = "the list of batches and their progress, for resuming them"
+    fresh = "a fresh batch list"
+    untouched = "— your history and images are not touched"
+    where = "open Run → Batch… in the window"
+
+    def headline(self) -> str:
+        return f"The batch list {self.path} ({self.holds}) cannot be read ({self.detail})."
+
+
+def database_damaged(exc: BaseException) -> bool:
+    """Whether a sqlite error says the file itself is damaged (not locked, full or read-only)."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    text = str(exc).lower()
+    if any(w in text for w in ("locked", "busy", "full", "readonly", "read-only", "unable to open")):
+        return False
+    return (
+        "not a database" in text
+        or "malformed" in text
+        or "corrupt" in text
+        or not isinstance(exc, sqlite3.OperationalError)
+    )
 
 
 def busy_timeout() -> float:

@@ -255,3 +255,33 @@ def test_kill_9_mid_batch_then_the_same_command_finishes_each_input_exactly_once
         assert again.returncode == 0 and emu.accepted == 6
     finally:
         stop_all(emu, delivery)
+
+
+def test_a_damaged_batch_list_is_named_with_its_own_mv_and_the_history_is_left_alone(home, tmp_path):
+    """batches.sqlite3 damaged, history.sqlite3 healthy: `batch` and `batch --resume` name the batch list
+    (what it holds), print the mv for THAT file, exit 2, no traceback; following the mv, batch works."""
+    env = {**os.environ, "FLEXSTUDIO_HOME": str(home)}
+    folder = _inputs(tmp_path / "in", 2)
+    r = _cli(["batch", "-p", "make it green", "--input", str(folder), "-o", str(tmp_path / "o1")], env)
+    assert r.returncode == 0, r.stderr
+    db, history = home / "data" / "batches.sqlite3", home / "data" / "history.sqlite3"
+    with db.open("r+b") as f:
+        f.write(b"\0" * 2048)  # the header and the first page
+    before = history.read_bytes()
+    for args in (
+        ["batch", "-p", "make it green", "--input", str(folder), "-o", str(tmp_path / "o2")],
+        ["batch", "--resume", "5e59d604799c"],
+    ):
+        r = _cli(args, env)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert f"The batch list {db}" in r.stderr and "list of batches" in r.stderr
+        assert "history.sqlite3" not in r.stderr
+        mv = r.stderr.split("or run: mv ")[1].strip()
+        src, dst = (s.strip("'") for s in mv.split("' '"))
+        assert Path(src) == db and Path(dst).parent == db.parent
+    assert history.read_bytes() == before
+    Path(src).rename(dst)
+    r = _cli(["batch", "-p", "make it green", "--input", str(folder), "-o", str(tmp_path / "o3")], env)
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "o3").glob("*.png"))) + len(list((tmp_path / "o3").glob("*.jpg"))) == 2

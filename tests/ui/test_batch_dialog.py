@@ -148,3 +148,41 @@ def test_launch_writes_the_batch_planned_while_pricing_under_the_commands_key(
     qtbot.waitUntil(lambda: dlg.sheet_button.isEnabled(), timeout=30000)
     assert dlg.bar.value() == 3 and dlg.batch.manifest_path.exists()
     dlg.close()
+
+
+def test_a_damaged_batch_list_is_named_and_moved_aside_on_request_then_the_dialog_opens(
+    open_window: Any, qtbot: Any, home: Path
+) -> None:
+    """Run → Batch… on a damaged batches.sqlite3: the message bar names the batch list (not the history),
+    a dialog offers to move it aside; Cancel leaves it be, "Move aside" keeps the old file and opens the
+    Batch dialog on a fresh list. No exception escapes the action."""
+    from flexstudio.ui.dialogs.history_fault_dialog import MOVE_ASIDE, HistoryFaultDialog
+
+    w = open_window()
+    db = w.services.paths.batches_db
+    junk = b"not a database, a shopping list\n" * 100
+    db.write_bytes(junk)
+    w.actions_["batch"].trigger()  # a traceback here would fail the test (pytest-qt's exception capture)
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in w.findChildren(HistoryFaultDialog)))
+    (box,) = [b for b in w.findChildren(HistoryFaultDialog) if b.isVisible()]
+    assert str(db) in box.text() and "list of batches" in box.text() and "history" not in box.text()
+    assert "history, its jobs and images are not touched" in box.informativeText()
+    assert w.banner.isVisible() and "batch list" in w.banner.text.text() and str(db) in w.banner.text.text()
+    assert w.controller.groups.batch_dialog is None
+
+    box.quit_button.click()  # "Cancel": nothing moved
+    qtbot.waitUntil(lambda: not box.isVisible())
+    assert db.read_bytes() == junk and w.controller.groups.batch_dialog is None
+
+    w.actions_["batch"].trigger()
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in w.findChildren(HistoryFaultDialog)))
+    (box,) = [b for b in w.findChildren(HistoryFaultDialog) if b.isVisible()]
+    assert box.move_button.text() == MOVE_ASIDE
+    box.move_button.click()
+    qtbot.waitUntil(lambda: w.controller.groups.batch_dialog is not None)
+    dlg = w.controller.groups.batch_dialog
+    assert dlg.isVisible()
+    kept = [p for p in db.parent.iterdir() if p.name.startswith("batches.sqlite3.broken-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == junk
+    assert "Moved the damaged file aside" in w.banner.text.text()
+    assert w.services.history.count() == 0 and (db.parent / "history.sqlite3").exists()

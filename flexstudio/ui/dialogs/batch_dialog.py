@@ -71,10 +71,11 @@ class BatchDialog(QDialog):
         history_selection: Callable[[], list[Path]] | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        store = BatchStore(services.paths.batches_db)  # a damaged batch list raises before any widget
         super().__init__(parent)
         self.services = services
         self.base = request
-        self.store = BatchStore(services.paths.batches_db)
+        self.store = store
         self.inputs: list[Path] = []
         self.items: list[NewItem] = []
         self.total_usd: float | None = None

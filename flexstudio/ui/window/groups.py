@@ -95,19 +95,28 @@ class GroupsController:
 
     def open_batch(self, preset: str | None = None) -> Any:
         """The Batch dialog: a running batch's dialog is shown again; otherwise a new one."""
+        from ...storage.faults import StorageFault
         from ..dialogs.batch_dialog import BatchDialog
 
         dlg = self.batch_dialog
         if dlg is None or not dlg.running:
             if dlg is not None:
                 dlg.deleteLater()
-            dlg = BatchDialog(
-                self.services,
-                self.main.wb.request,
-                preset=preset,
-                history_selection=self._history_selection,
-                parent=self.view.dialog_parent(),
-            )
+            try:
+                dlg = BatchDialog(
+                    self.services,
+                    self.main.wb.request,
+                    preset=preset,
+                    history_selection=self._history_selection,
+                    parent=self.view.dialog_parent(),
+                )
+            except StorageFault as fault:  # a damaged batch list: say so, offer to move it aside
+                from ..dialogs.history_fault_dialog import offer_move_aside
+
+                self.batch_dialog = None
+                return offer_move_aside(
+                    fault, self.view.dialog_parent(), self.view.show_message, lambda: self.open_batch(preset)
+                )
             self.batch_dialog = dlg
         dlg.show()
         dlg.raise_()
