@@ -281,15 +281,20 @@ class FalProvider(UploadingProvider, HttpProvider):
         if not response.is_success:
             raise self._error(response)
         data = json_body(self.info.label, response)
+        # An accepting answer we cannot read: the request may be queued and billed (the status says so).
+        accepted = response.status_code
         if not isinstance(data, dict):
-            raise error(self.info.label, ErrorKind.PROVIDER, "the queue answer is not a JSON object")
+            raise error(
+                self.info.label, ErrorKind.PROVIDER, "the queue answer is not a JSON object", status=accepted
+            )
         missing = [
             k
             for k in ("request_id", "response_url", "status_url", "cancel_url")
             if not isinstance(data.get(k), str) or not data.get(k)
         ]
         if missing:
-            raise error(self.info.label, ErrorKind.PROVIDER, f"the queue answer lacks {', '.join(missing)}")
+            said = f"the queue answer lacks {', '.join(missing)}"
+            raise error(self.info.label, ErrorKind.PROVIDER, said, status=accepted)
         request_id = data["request_id"]
         for name in ("status_url", "response_url", "cancel_url"):
             try:

@@ -143,7 +143,7 @@ class KieProvider(UploadingProvider, HttpProvider):
         data = await self._create(body, auth)
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if not isinstance(task_id, str) or not task_id:
-            raise error(self.info.label, ErrorKind.PROVIDER, "the answer holds no taskId")
+            raise error(self.info.label, ErrorKind.PROVIDER, "the answer holds no taskId", status=200)
         poll_url = f"{self._base()}/api/v1/jobs/recordInfo?taskId={quote(task_id, safe='')}"
         handle = {"protocol": PROTOCOL, "task_id": task_id, "poll_url": poll_url, "model": body["model"]}
         return Submission(provider_job_id=task_id, handle=handle)
@@ -207,6 +207,10 @@ class KieProvider(UploadingProvider, HttpProvider):
                     and await self.http.retry_wait(wait, 0)
                 ):
                     continue
+            if code is None:  # a 200 we cannot read: the task may exist and be billed (the status says so)
+                raise error(
+                    label, ErrorKind.PROVIDER, "the answer holds no code", status=response.status_code
+                )
             if code != 200:
                 raise self._code_error(code, _msg(answer), retry_after=parse_retry_after(response.headers))
             return answer.get("data")

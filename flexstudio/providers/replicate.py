@@ -225,7 +225,8 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
             response = await self.http.submit("POST", url, json=body, headers=headers)
         if not response.is_success:
             raise self._error(response)
-        prediction = self._prediction(json_body(self.info.label, response))
+        # an accepting answer we cannot read: the prediction may exist and be billed (the status says so)
+        prediction = self._prediction(json_body(self.info.label, response), status=response.status_code)
         pid = prediction["id"]
         urls = prediction.get("urls")
         urls = urls if isinstance(urls, dict) else {}
@@ -267,12 +268,16 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
         expires = epoch_seconds(data.get("expires_at")) or started + FILE_LIFETIME
         return Uploaded(check_url(get, what="uploaded file URL"), expires)
 
-    def _prediction(self, data: Any) -> dict[str, Any]:
+    def _prediction(self, data: Any, *, status: int | None = None) -> dict[str, Any]:
+        """The prediction object of an answer; ``status``: the HTTP status the error carries."""
         if not isinstance(data, dict):
-            raise error(self.info.label, ErrorKind.PROVIDER, "the prediction is not a JSON object")
+            raise error(
+                self.info.label, ErrorKind.PROVIDER, "the prediction is not a JSON object", status=status
+            )
         missing = [k for k in ("id", "status") if not isinstance(data.get(k), str) or not data.get(k)]
         if missing:
-            raise error(self.info.label, ErrorKind.PROVIDER, f"the prediction lacks {', '.join(missing)}")
+            said = f"the prediction lacks {', '.join(missing)}"
+            raise error(self.info.label, ErrorKind.PROVIDER, said, status=status)
         return data
 
     def _outcome(self, prediction: Mapping[str, Any]) -> PollResult:

@@ -94,7 +94,13 @@ class RunApiProvider(UploadingProvider, HttpProvider):
         answer = json_body(self.info.label, response)
         task_id = answer.get(a.id_field) if isinstance(answer, dict) else None
         if not isinstance(task_id, str) or not task_id:
-            raise error(self.info.label, ErrorKind.PROVIDER, "the answer holds no task id")
+            # an accepting answer we cannot read: the task may exist and be billed (the status says so)
+            raise error(
+                self.info.label,
+                ErrorKind.PROVIDER,
+                "the answer holds no task id",
+                status=response.status_code,
+            )
         poll_url = self._base() + a.task_path.format(submit_path=path, task_id=quote(task_id, safe=""))
         handle = {
             "protocol": PROTOCOL,

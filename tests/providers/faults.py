@@ -1,7 +1,8 @@
 """Post-submit faults a real cloud produces, played by the local emulators on chosen requests.
 
 ``Faults`` wraps an emulator's ``handle``: a fault rule names which requests it hits (``poll``, ``result``,
-``download``, or ``answer``: the paid call's own answer on a synchronous gateway), what they get instead
+``download``, or ``answer``: the paid submit's own answer — on a synchronous gateway, the result), what
+they get instead
 of (or on top of) the normal answer, and how many times (``None``: until ``clear()`` — the fault outlasts
 the run, and a later resume must fetch the job). Which request is which comes from the provider's
 ``scenarios.Rig``. A fault that loses an answer (malformed, truncated, reset, drip, silence) lets the
@@ -25,12 +26,12 @@ Make = Callable[[Callable[[], Reply]], Reply]  # gets the normal answer lazily, 
 
 
 def target_of(rig: Any, req: Req) -> str | None:
-    """What a request is to ``rig`` (a ``scenarios.Rig``): the paid submit (``answer`` on a synchronous
-    gateway, where its answer is the result), a poll, the result request (fal) or a download."""
+    """What a request is to ``rig`` (a ``scenarios.Rig``): the paid submit (``answer``; on a synchronous
+    gateway its answer is the result), a poll, the result request (fal) or a download."""
     if req.path.startswith("/results/"):
         return "download"
     if rig.is_submit(req):
-        return "answer" if rig.synchronous else "submit"
+        return "answer"
     if rig.is_result is not None and rig.is_result(req):
         return "result"
     if rig.is_poll(req):

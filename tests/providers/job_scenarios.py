@@ -1,16 +1,16 @@
 """The faults a real cloud produces after the paid submit, through the real job runner: one table for
 every provider (the job-level half of the fault harness; ``scenarios.py`` is the provider-level half).
 
-A ``Case`` names the request it spoils (``poll``, ``result``, ``download``, or ``answer``: the paid call's
-own answer on a synchronous gateway, see ``faults.target_of``), the fault and how often. Every provider
+A ``Case`` names the request it spoils (``poll``, ``result``, ``download``, or ``answer``: the paid
+submit's own answer, see ``faults.target_of``), the fault and how often. Every provider
 whose protocol has that request faces it; the expected end follows architecture.md "Jobs":
 
 * a fault that clears within the run: the job ends ``succeeded`` directly;
 * one that outlasts the run (``times=None``, a time limit, a full disk): the run ends ``interrupted`` with
   its handle and "may still finish"; the fault clears and a *new* runner, given no base URL, resumes it
   from the stored endpoint to ``succeeded``;
-* a synchronous call whose answer was lost after sending: ``interrupted``, "may have been billed", no
-  handle; a later resume never sends it again;
+* a paid submit whose answer was lost after sending: ``interrupted``, "may have been billed", no handle;
+  a later resume never sends it again;
 * an expired result link, or "unknown job" past the grace period: ``failed`` (expired) — the storage
   host's or the provider's word that the result is gone.
 
@@ -84,8 +84,6 @@ class Case:
             return rig.is_result is not None
         if self.target == "poll" or self.pending:
             return not rig.synchronous
-        if self.target == "answer":
-            return rig.synchronous
         return True
 
 
@@ -113,7 +111,7 @@ CASES = (
     Case("result request: malformed JSON once", "result", F.malformed, 1),
     Case("result request: truncated once", "result", F.truncated, 1),
     Case("result request: 500 outlasting the run", "result", F.status(500), end=RESUMED),
-    # the synchronous gateway's paid call: its answer is the result
+    # the paid submit's own answer (a synchronous gateway's is the result)
     Case("answer: malformed JSON", "answer", F.malformed, end=LOST),
     Case("answer: truncated", "answer", F.truncated, end=LOST),
     Case("answer: a web page instead of JSON", "answer", F.web_page, end=LOST),

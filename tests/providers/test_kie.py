@@ -214,7 +214,7 @@ async def test_a_busy_code_in_the_body_waits_like_a_429(step, client):
     try:
         rules = faults.Faults(RIG)
         rules.attach(emu)
-        rules.add("poll" if step == "poll" else "submit", busy, 1)
+        rules.add("poll" if step == "poll" else "answer", busy, 1)
         prov = provider(client, emu, sleeps)
         if step == "poll":
             _, _, blobs, _ = await run_job(prov, EditRequest(prompt="a cat on a roof"), [])
