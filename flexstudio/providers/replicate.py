@@ -336,6 +336,16 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
     async def download(self, url: str) -> bytes:
         return await self.http.download(url)
 
+    async def check_key(self) -> str:
+        """Whose token this is (``GET {base}/v1/account``, free; replicate-python ``accounts.current()``):
+        the account's username, or the provider's refusal as an error (401 → ``AUTH``)."""
+        response = await self.http.get(f"{self.base}/v1/account", headers=self._auth())
+        if not response.is_success:
+            raise self._error(response)
+        data = _json_or_none(response)
+        name = data.get("username") if isinstance(data, dict) else None
+        return f"account: {name}" if isinstance(name, str) and name else ""
+
     async def cancel(self, handle: Mapping[str, Any]) -> bool:
         headers = self._auth()
         url = self._api_url(handle.get("cancel"), "cancel URL")

@@ -15,6 +15,8 @@ Routes:
   urls: {get: "{root}/v1/files/{id}"}}``; ``GET /v1/files/{id}`` → that object (404 once expired).
   ``files`` (a ``FileStore``) counts uploads and bytes; after ``files.expire_all()`` (or ``file_ttl``) a
   prediction naming such a URL in ``input_images`` is refused with a 422 on that field.
+- ``GET /v1/account`` → ``{type, username, name, github_url}`` (free; replicate-python
+  ``accounts.current()``): whose token it is — Settings → Keys → Test connection.
 - ``POST /v1/predictions/{id}/cancel`` → 200 with the prediction (``canceled`` if it was in flight,
   unchanged if it had finished); 404 for an unknown id.
 
@@ -208,6 +210,9 @@ def parse_prefer(value: str | None) -> int | None:
     return None
 
 
+ACCOUNT = "emu-user"  # GET /v1/account's username
+
+
 class ReplicateEmulator(Emulator):
     name = "replicate"
 
@@ -243,6 +248,10 @@ class ReplicateEmulator(Emulator):
             return self.create(req)
         if req.method == "POST" and path == "/v1/files":
             return self.upload(req)
+        if req.method == "GET" and path == "/v1/account":  # free: whose token this is
+            return json_reply(
+                {"type": "user", "username": ACCOUNT, "name": "Emulated User", "github_url": None}
+            )
         if req.method == "GET" and path.startswith("/v1/files/"):
             item = self.files.get(path.split("/")[3])
             if item is None:

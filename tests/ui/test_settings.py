@@ -69,10 +69,14 @@ def test_key_saved_masked_and_never_shown_again(
     qtbot.waitUntil(lambda: "key set" in combo.itemText(combo.findData("fal")))
     w.wb.set_provider("fal")
     assert "key set" in w.key_label.text()
-    # test connection: the host answers; the key goes nowhere
+    # test connection: fal documents no free authenticated call, so only the host is asked (without the
+    # key) and the sentence says so
     row.test_button.click()
     qtbot.waitUntil(lambda: "answers" in row.result.text(), timeout=10000)
-    assert row.result.text() == "fal.ai answers (HTTP 404) and a key is set."
+    assert row.result.text() == (
+        f"fal.ai answers at {url.split('//')[1]} (HTTP 404); this only checks that the host answers; "
+        "the key is checked on the first run."
+    )
     assert seen and all("fal-secret-123456" not in str(h) for h in seen)
     # nothing in the window or the settings file shows the key
     assert (
@@ -205,3 +209,34 @@ def test_keys_tab_says_where_keys_go_in_one_true_sentence(
         assert missing == [intro.text()] and not stored
         assert "session only" in intro.text() and "never written to FlexStudio's files" in intro.text()
     dlg.close()
+
+
+def test_test_connection_checks_a_bfl_key_with_the_credits_call(
+    open_window: Any, make_services: Any, keyring_backend: Any, qtbot: Any
+) -> None:
+    """BFL: Test connection asks the (free) credits endpoint with the key: accepted with the balance, or
+    "the key is invalid" — a 404 or any answer is no longer a success."""
+    from tests.emulators.base import Delivery
+    from tests.emulators.bfl import BflEmulator
+    from tests.support import stop_all
+
+    delivery = Delivery().start()
+    emu = BflEmulator(delivery, key="bfl_right_key_123456", credits=42).start()
+    try:
+        w = open_window(make_services(base_urls={"bfl": emu.url}))
+        dlg = open_settings(w, qtbot)
+        row = dlg.key_rows["bfl"]
+        for key, said in (
+            ("bfl_wrong_key_654321", "BFL says the key is invalid"),
+            ("bfl_right_key_123456", "BFL accepted the key (credits: 42)."),
+        ):
+            row.edit.setText(key)
+            row.save_button.click()
+            qtbot.waitUntil(lambda key=key: keyring_backend.keys.get(("flexstudio", "bfl")) == key)
+            qtbot.waitUntil(row.test_button.isEnabled)
+            row.test_button.click()
+            qtbot.waitUntil(lambda said=said: row.result.text().startswith(said), timeout=15000)
+        assert not [r for r in emu.requests if r.path == "/v1/flux-2-flex"]  # nothing submitted
+        dlg.close()
+    finally:
+        stop_all(emu, delivery)
