@@ -179,7 +179,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     async def go() -> list[Any]:
         try:
-            return await svc.runner.resume_unfinished()
+            done = await svc.runner.resume_unfinished()
+            # Sent but never answered: nothing to fetch, and it may have been billed — listed, never hidden.
+            seen = {r.id for r in done}
+            return done + [r for r in svc.history.unsettled() if r.id not in seen]
         finally:
             await svc.aclose()
 
@@ -201,7 +204,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             )
             for p in delivered.get(r.id, []):
                 output.emit(f"  {p}")
-    waiting = [r for r in recs if r.state == JobState.INTERRUPTED and r.handle]
+    waiting = [r for r in recs if r.state == JobState.INTERRUPTED and (r.handle or r.submits)]
     return EXIT_RESUMABLE if waiting else EXIT_OK
 
 

@@ -84,19 +84,25 @@ def interrupted(rec: JobRecord, label: str, cause: str, kind: str) -> Outcome:
     )
 
 
+NOTHING_TO_FETCH = "nothing to fetch"
+
+
 def lost_submit(rec: JobRecord, label: str, cause: str) -> Outcome:
-    """The submit's answer never came: the job may exist and be billed, but has no handle to follow."""
-    quoted = f" (quoted ${rec.quote_usd:.4f})" if rec.quote_usd is not None else ""
+    """The submit's answer never came: the job may exist and be billed, but has no handle to follow —
+    there is nothing to fetch. It stays ``interrupted`` (counted at its quote) until the user gives it up."""
+    quoted = f" ${rec.quote_usd:.4f}" if rec.quote_usd is not None else ""
     text = (
         f"{cause.rstrip('.')}, so FlexStudio cannot tell whether {label} took this job: it may have been "
-        f"billed{quoted}, and it was not sent again (no double charge)."
+        f"billed{quoted}, and it was not sent again (no double charge); {label} gave no job id, so there is "
+        f"{NOTHING_TO_FETCH} — check your {label} account, then give the job up in the window's History "
+        "(until then it counts towards your spending limits)."
     )
     return Outcome(
         JobState.INTERRUPTED,
         {
             "error_kind": ErrorKind.NETWORK.value,
             "error_message": text,
-            "message": "Sent, but no answer came: it may have been billed.",
+            "message": f"Sent, but no answer came: it may have been billed{quoted}; nothing to fetch.",
             "owner": None,
         },
     )

@@ -380,16 +380,8 @@ class Runner:
                     )
                     result = sub.result or await self._poll(rec, provider, deadline)
             elif rec.state == JobState.SUBMITTING:
-                return self._move(
-                    rec,
-                    JobState.INTERRUPTED,
-                    error_kind=ErrorKind.NETWORK.value,
-                    owner=None,
-                    error_message="FlexStudio stopped while sending this job, so it cannot tell "
-                    "whether the provider took it (it may have been billed). It was not sent "
-                    "again (no double charge).",
-                    message="Sent, but no answer came: it may have been billed.",
-                )
+                out = recovery.lost_submit(rec, info.label, "FlexStudio stopped while sending this job")
+                return self._move(rec, out.state, **out.changes)
             else:  # running or downloading when FlexStudio stopped, or interrupted: finish from the handle
                 if not rec.handle:
                     raise JobGone("No polling handle was stored for this job.")
@@ -559,11 +551,14 @@ class Runner:
         if rec.state != JobState.INTERRUPTED or job_id in self._tasks:
             return rec
         label = self.registry.get(rec.provider).label if rec.provider in self.registry else rec.provider
-        return self._move(
-            rec,
-            JobState.CANCELLED,
-            message=f"Given up — {label} may still have billed it; FlexStudio will not fetch it.",
-        )
+        if rec.submits == 0:
+            note = "Given up — it was never sent, so nothing was billed."
+        elif rec.billed_usd is not None:
+            note = f"Given up — {label} billed ${rec.billed_usd:.4f}; FlexStudio will not fetch it."
+        else:
+            amount = f" ${rec.quote_usd:.4f}" if rec.quote_usd is not None else ""
+            note = f"Given up — {label} may have billed it{amount}; FlexStudio will not fetch it."
+        return self._move(rec, JobState.CANCELLED, message=note)
 
     def _track(self, job_id: str, coro: Awaitable[JobRecord]) -> asyncio.Task[JobRecord]:
         task = asyncio.ensure_future(coro)

@@ -416,6 +416,16 @@ class History:
         ).fetchall()
         return self._records(rows)
 
+    def unsettled(self) -> builtins.list[JobRecord]:
+        """Interrupted jobs that were sent but have no handle (the submit's answer was lost): there is
+        nothing to fetch, and they may have been billed until the user gives them up."""
+        rows = self.db.execute(
+            f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE deleted_at IS NULL AND state=?"
+            " AND handle_json IS NULL AND submits>0 ORDER BY created_at",
+            (JobState.INTERRUPTED.value,),
+        ).fetchall()
+        return self._records(rows)
+
     def claim(self, job_id: str, owner: str, *, expected: str | None) -> bool:
         """Take a job for ``owner`` if its owner is still ``expected`` (compare-and-set: of two
         processes resuming at once, one wins)."""
@@ -482,12 +492,14 @@ class History:
 
     def spend_since(self, since: float) -> float:
         """Money spent since a time: the billed amount where known, else the quote, for jobs that ran —
-        including moderated jobs whose bill is not known (a provider that may bill, or does not say)."""
+        including moderated jobs whose bill is not known (a provider that may bill, or does not say) and
+        interrupted jobs that were sent (they may have been billed, until the user gives them up)."""
         row = self.db.execute(
             "SELECT COALESCE(SUM(CASE WHEN billed_usd IS NOT NULL THEN billed_usd"
             f" WHEN state IN ({','.join('?' * len(_SPENDING))})"
+            " OR (state=? AND submits>0)"
             " THEN COALESCE(quote_usd, 0) ELSE 0 END), 0) FROM jobs WHERE created_at>=?",
-            (*_SPENDING, since),
+            (*_SPENDING, JobState.INTERRUPTED.value, since),
         ).fetchone()
         return float(row[0])
 

@@ -159,8 +159,11 @@ def test_killed_then_resumed_offline_then_online(stage: str, marker: str, home: 
         _, shown, _ = _cli(["history", "show", job_id, "--json"], env)
         assert shown["status"] == "interrupted"
         if stage == "submitting":
-            assert code == 0  # settled: nothing can be fetched, and nothing is sent again
+            # Nothing can be fetched and nothing is sent again, but it may have been billed: still listed,
+            # still interrupted (counted at its quote until the user gives it up).
+            assert code == 3
             assert "may have been billed" in shown["error"]["message"]
+            assert "nothing to fetch" in shown["error"]["message"]
         else:
             assert code == 3 and shown["provider_job_id"]
         # Back online, on the same address; the resume is given no --base-url.
@@ -170,7 +173,8 @@ def test_killed_then_resumed_offline_then_online(stage: str, marker: str, home: 
         code, online, took_online = _cli(["resume", "--json"], env)
         _, shown, _ = _cli(["history", "show", job_id, "--json"], env)
         if stage == "submitting":
-            assert code == 0 and online == {"jobs": []} and shown["status"] == "interrupted"
+            assert code == 3 and online == {"jobs": [{"job_id": job_id, "status": "interrupted"}]}
+            assert shown["status"] == "interrupted"
             assert emu.count("POST", SUBMIT) <= 1  # never sent again
         else:
             assert code == 0 and online == {"jobs": [{"job_id": job_id, "status": "succeeded"}]}

@@ -104,6 +104,16 @@ class RecoveryModel(QObject):
         self.services.runner.give_up(job_id)
 
     def can_resume(self, job_id: str) -> bool:
+        """An interrupted job that was sent: it may still finish or may have been billed, so the user may
+        give it up (and, with a handle, try again)."""
+        try:
+            rec = self.services.history.get(job_id)
+        except KeyError:
+            return False
+        return rec.state == JobState.INTERRUPTED and (rec.handle is not None or rec.submits > 0)
+
+    def can_fetch(self, job_id: str) -> bool:
+        """Whether there is anything to ask the provider for (a submit whose answer was lost has nothing)."""
         try:
             rec = self.services.history.get(job_id)
         except KeyError:

@@ -448,9 +448,11 @@ class HistoryPanel(QWidget):
             return
         has_output = bool(rec.outputs)
         menu = QMenu(self)
-        if rec.state == JobState.INTERRUPTED and rec.handle:
-            # waiting for the provider: it may still finish, and FlexStudio fetches it
-            menu.addAction("Try again", lambda: self.retryRequested.emit(rec))
+        if rec.state == JobState.INTERRUPTED and (rec.handle or rec.submits):
+            # waiting for the provider: it may still finish, and FlexStudio fetches it; a submit whose
+            # answer was lost has nothing to fetch, but may have been billed until it is given up
+            if rec.handle:
+                menu.addAction("Try again", lambda: self.retryRequested.emit(rec))
             menu.addAction("Give up", lambda: self.giveUpRequested.emit(rec))
             menu.addSeparator()
         menu.addAction("Show", lambda: self.activated.emit(rec)).setEnabled(has_output)

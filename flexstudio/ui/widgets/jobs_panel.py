@@ -194,7 +194,11 @@ class JobCard(QFrame):
         b.hide()
         return b
 
-    def update_event(self, ev: JobEvent, extra: str = "", *, resumable: bool = False) -> None:
+    def update_event(
+        self, ev: JobEvent, extra: str = "", *, resumable: bool = False, fetchable: bool = True
+    ) -> None:
+        """``resumable``: an interrupted job the user may give up; ``fetchable``: it also has a handle to
+        ask the provider with (a submit whose answer was lost has none: Give up only)."""
         self.state = ev.state
         accent = theme.STATE_ACCENTS.get(ev.state, "#868e96")
         self.dot.set_colour(accent)
@@ -203,7 +207,7 @@ class JobCard(QFrame):
         self.cancel.setVisible(not done)
         self.progress.setVisible(not done)
         waiting = ev.state == JobState.INTERRUPTED and resumable
-        self.retry.setVisible(waiting)
+        self.retry.setVisible(waiting and fetchable)
         self.give_up.setVisible(waiting)
         if not done:
             if ev.progress is not None and ev.state == JobState.RUNNING:
@@ -268,6 +272,7 @@ class JobsPanel(QWidget):
         *,
         speak: Callable[[str], str] | None = None,
         resumable: Callable[[str], bool] | None = None,
+        fetchable: Callable[[str], bool] | None = None,
         shown_elsewhere: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__(parent)
@@ -275,6 +280,7 @@ class JobsPanel(QWidget):
         self.describe = describe
         self.speak = speak
         self.resumable = resumable or (lambda _job_id: False)
+        self.fetchable = fetchable or self.resumable
         # A job shown elsewhere (an input of a batch: the Batch dialog's card shows the whole batch) gets no
         # card of its own: 200 cards with busy progress bars would stall the window.
         self.shown_elsewhere = shown_elsewhere or (lambda _job_id: False)
@@ -366,7 +372,7 @@ class JobsPanel(QWidget):
                 card.set_title(title, spoken)
         was = card.state
         resumable = ev.state == JobState.INTERRUPTED and self.resumable(ev.job_id)
-        card.update_event(ev, extra, resumable=resumable)
+        card.update_event(ev, extra, resumable=resumable, fetchable=resumable and self.fetchable(ev.job_id))
         if done and was != ev.state:
             announcer().say(
                 card,

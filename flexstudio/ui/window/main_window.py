@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
             self.controller.describe_job,
             speak=self.controller.speak_job,
             resumable=self.recovery.can_resume,
+            fetchable=self.recovery.can_fetch,
             shown_elsewhere=self.controller.in_batch,
         )
         self.presets_bar = PresetBar(self.wb, svc.presets)
