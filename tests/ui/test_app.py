@@ -31,7 +31,12 @@ SCRIPT = textwrap.dedent("""
         QTimer.singleShot(300, lambda: (painted.__setitem__("gc_open", gc.isenabled()),
                                         painted.__setitem__("switch", sys.getswitchinterval()),
                                         painted.__setitem__("typed", all(n in vars(QtWidgets) for n in ("QTabWidget", "QStyle"))),
-                                        self.close()))
+                                        painted.__setitem__("workers", workers()), self.close()))
+
+    def workers():
+        import asyncio
+        pool = asyncio.get_event_loop()._QEventLoop__default_executor  # asyncio.to_thread's threads
+        return pool._QThreadExecutor__max_workers
 
     main_window.MainWindow.after_first_paint = after_first_paint
     from flexstudio import app
@@ -51,6 +56,7 @@ SCRIPT = textwrap.dedent("""
           f"after main {gc.isenabled()}")
     print(f"switch interval while open: {painted['switch'] * 1000:g} ms")
     print(f"Qt-made objects typed: at paint {painted['typed_at_paint']}, while open {painted['typed']}")
+    print(f"worker threads: {painted['workers']} (cores {app._cores()})")
     sys.exit(rc)
 """)
 
@@ -74,5 +80,8 @@ def test_main_opens_the_window_and_closes_cleanly(tmp_path: Path) -> None:
     assert "switch interval while open: 1 ms" in proc.stdout
     # PySide6's one-off typing of objects Qt made (≈ 130 classes) is done after the paint, before any use
     assert "Qt-made objects typed: at paint False, while open True" in proc.stdout
+    # as many worker threads as the cores can run, and one more (qasync's default is ten)
+    cores = min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 2)
+    assert f"worker threads: {cores + 1} (cores " in proc.stdout
     settings = json.loads((tmp_path / "config" / "settings.json").read_text())
     assert settings["ui"]["geometry"] and settings["ui"]["splitter.main_split"]
