@@ -300,7 +300,10 @@ class FalProvider(UploadingProvider, HttpProvider):
             try:
                 self._api_url(data[name], name.replace("_", " "))
             except ProviderError as exc:
-                raise ProviderError(f"{exc} (fal request {request_id})", kind=exc.kind) from None
+                # the request is queued (and billed) but cannot be followed safely: "may have been billed"
+                raise ProviderError(
+                    f"{exc} (fal request {request_id})", kind=exc.kind, status=accepted
+                ) from None
         handle = {
             "request_id": request_id,
             "status_url": data["status_url"],

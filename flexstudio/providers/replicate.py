@@ -238,7 +238,10 @@ class ReplicateProvider(UploadingProvider, HttpProvider):
             }
         except ProviderError as exc:
             if prediction["status"] != "succeeded":
-                raise ProviderError(f"{exc} (prediction {pid})", kind=exc.kind) from None
+                # the prediction runs (and bills) but cannot be followed safely: "may have been billed"
+                raise ProviderError(
+                    f"{exc} (prediction {pid})", kind=exc.kind, status=response.status_code
+                ) from None
             handle = {"id": pid, "get": None, "cancel": None}  # finished: nothing to follow
         outcome = self._outcome(prediction)
         return Submission(

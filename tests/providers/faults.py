@@ -118,6 +118,16 @@ def other_json(normal: Callable[[], Reply]) -> Reply:
     return Reply(200, "{}", content_type="application/json")
 
 
+def foreign_urls(normal: Callable[[], Reply]) -> Reply:
+    """The normal JSON answer with every URL of this host moved to plain http on another host (a gateway
+    behind a TLS proxy that does not know it is, or a misrouted answer): URLs a key must never follow."""
+    reply = normal()
+    data, _ = reply.payload()
+    text = data.decode().replace("http://127.0.0.1", "http://api.example.invalid")
+    reply.body, reply.content_type = text.encode(), "application/json"
+    return reply
+
+
 def web_page(normal: Callable[[], Reply]) -> Reply:
     """A 200 HTML page where the image or the JSON should be (a captive portal, a CDN's error page)."""
     normal()

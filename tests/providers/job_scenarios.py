@@ -77,9 +77,12 @@ class Case:
     disk_full: bool = False
     waited: float | None = None  # a wait at least this long was asked for (Retry-After honoured)
     late: bool = False  # the job was submitted longer ago than the "unknown job" grace period
+    only: tuple[str, ...] | None = None  # the protocols that have what this case spoils (None: by target)
 
     def applies_to(self, rig: Rig) -> bool:
         """Whether the rig's protocol has the request this case spoils."""
+        if self.only is not None:
+            return rig.name in self.only
         if self.target == "result":
             return rig.is_result is not None
         if self.target == "poll" or self.pending:
@@ -120,6 +123,15 @@ CASES = (
     Case("answer: a drip", "answer", F.drip, end=LOST, timeout=2.0),
     Case("answer: headers never come", "answer", F.silent(4.0), end=LOST, timeout=2.0),
     Case("answer: gzip-encoded", "answer", F.gzipped),
+    # the protocols whose submit answer gives the URLs to follow (BFL and CometAPI fall back to their own
+    # result path on the API host, test_bfl.py; Kie and RunAPI build theirs from the task id)
+    Case(
+        "answer: its URLs on another host, plain http",
+        "answer",
+        F.foreign_urls,
+        end=LOST,
+        only=("fal", "replicate"),
+    ),
     # the result download
     Case("download: 503 storm (4 answers)", "download", F.status(503), 4),
     Case(
