@@ -17,22 +17,24 @@ MAX_JSON_DEPTH = 32
 
 
 # ---------------------------------------------------------------------- keys
-def check_key(key: str | None, *, label: str, where: str = "") -> str:
+def check_key(key: str | None, *, label: str, where: str = "", saving: bool = False) -> str:
     """The key, trimmed, or ``BadInput``. A key is printable ASCII with no whitespace inside; the
-    sentence says what is wrong and where the key came from, never the key itself."""
+    sentence says what is wrong and where the key came from, never the key itself (``saving``: it is
+    being stored, not sent)."""
     text = (key or "").strip()
     origin = f" ({where})" if where else ""
+    after = "Correct it and save again; it was not saved." if saving else "Set it again. Nothing was sent."
     if not text:
-        raise BadInput(f"The API key for {label}{origin} is empty. Nothing was sent.")
+        raise BadInput(f"The API key for {label}{origin} is empty. " + after.split(". ")[-1])
     if any(ch.isspace() for ch in text):
         raise BadInput(
             f"The API key for {label}{origin} has a space or line break inside it — probably a "
-            "paste gone wrong. Set it again. Nothing was sent."
+            f"paste gone wrong. {after}"
         )
     if not all(33 <= ord(ch) <= 126 for ch in text):
         raise BadInput(
             f"The API key for {label}{origin} contains characters an API key cannot have "
-            "(only printable ASCII). Set it again. Nothing was sent."
+            f"(only printable ASCII). {after}"
         )
     return text
 

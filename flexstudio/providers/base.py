@@ -223,6 +223,8 @@ class ProviderInfo:
     simulator: bool = False  # the sandbox: labelled a simulator wherever it appears
     preview: bool = False  # protocol partly undocumented
     key_help: str = ""  # where a user gets a key
+    key_pattern: str = ""  # a regular expression a well-formed key matches ("" = any), for a hint only
+    key_format: str = ""  # the same in words ("KEY_ID:KEY_SECRET")
     options: Mapping[str, Any] = field(default_factory=dict)
     factory: Callable[[ProviderContext], Provider] | None = field(default=None, compare=False, repr=False)
 

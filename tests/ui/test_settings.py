@@ -240,3 +240,37 @@ def test_test_connection_checks_a_bfl_key_with_the_credits_call(
         dlg.close()
     finally:
         stop_all(emu, delivery)
+
+
+def test_a_rejected_key_is_said_in_its_row_and_kept_for_correction(
+    open_window: Any, make_services: Any, keyring_backend: Any, qtbot: Any
+) -> None:
+    """A key with a space inside: the sentence is in the BFL row (naming BFL, not "bfl"), not behind the
+    dialog in the main window; the pasted text stays, masked, to be corrected; nothing is stored. A fal
+    key without the documented KEY_ID:KEY_SECRET colon is saved with a hint."""
+    w = open_window(make_services())
+    dlg = open_settings(w, qtbot)
+    row = dlg.key_rows["bfl"]
+    row.edit.setText("bfl_test key")
+    row.save_button.click()
+    assert row.result.text().startswith("The API key for BFL has a space or line break inside it")
+    assert "it was not saved" in row.result.text() and "Nothing was sent" not in row.result.text()
+    assert row.edit.text() == "bfl_test key" and row.edit.echoMode() == QLineEdit.EchoMode.Password
+    assert ("flexstudio", "bfl") not in keyring_backend.keys
+    assert not w.banner.isVisible() or "space" not in w.banner.text.text()
+    row.edit.setText("bfl_test_key")  # corrected
+    row.save_button.click()
+    qtbot.waitUntil(lambda: keyring_backend.keys.get(("flexstudio", "bfl")) == "bfl_test_key")
+    qtbot.waitUntil(lambda: row.result.text() == "Saved in the system keyring.")
+    assert row.edit.text() == ""
+
+    fal = dlg.key_rows["fal"]
+    fal.edit.setText("nocolon")
+    fal.save_button.click()
+    qtbot.waitUntil(lambda: fal.result.text().startswith("Saved in the system keyring."))
+    assert "fal.ai keys look like KEY_ID:KEY_SECRET" in fal.result.text()
+    fal.edit.setText("id123:secret456")
+    fal.save_button.click()
+    qtbot.waitUntil(lambda: keyring_backend.keys.get(("flexstudio", "fal")) == "id123:secret456")
+    qtbot.waitUntil(lambda: fal.result.text() == "Saved in the system keyring.")
+    dlg.close()

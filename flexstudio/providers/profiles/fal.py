@@ -53,6 +53,8 @@ def _profile() -> ProviderInfo:
         default_base_url=DEFAULT_BASE_URL,
         env_var=ENV_VAR,
         key_help="Create a key at https://fal.ai/dashboard/keys (format KEY_ID:KEY_SECRET).",
+        key_pattern=r"[^:]+:[^:]+",  # providers.md §2.4: "Expected '<key_id>:<key_secret>'"
+        key_format="KEY_ID:KEY_SECRET",
     )
     return info.bind_lazy("fal", "FalProvider")
 

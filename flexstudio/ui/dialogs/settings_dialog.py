@@ -158,21 +158,39 @@ class KeyRow:
         self.balance.setText(text)
 
     def save(self) -> None:
+        """A malformed key is refused here, in this row, naming the provider; the pasted text stays
+        (masked) so it can be corrected. A saved key is cleared from the field, never shown again."""
+        from ...core.validate import check_key
+
         key = self.edit.text().strip()
-        self.edit.clear()  # never kept in the widget, never shown again
         if not key:
             self.result.setText("Paste the key first.")
             return
+        try:
+            key = check_key(key, label=self.info.label, saving=True)
+        except BadInput as exc:
+            self.result.setText(str(exc))
+            self.edit.setFocus()
+            return
+        self.edit.clear()  # never kept in the widget, never shown again
         self.dialog.tasks.spawn(self._save(key), what=f"Saving the {self.info.label} key")
 
     async def _save(self, key: str) -> None:
+        import re
+
         secrets = self.dialog.services.secrets
         where = await asyncio.to_thread(secrets.set, self.info.id, key)
-        self.result.setText(
+        said = (
             "Saved in the system keyring."
             if where == "keyring"
             else (secrets.problem or "Kept for this session only.")
         )
+        if self.info.key_pattern and not re.fullmatch(self.info.key_pattern, key):
+            said += (
+                f" But {self.info.label} keys look like {self.info.key_format}: check that it was "
+                "pasted whole."
+            )
+        self.result.setText(said)
         await self.dialog.refresh_sources()
 
     def remove(self) -> None:
