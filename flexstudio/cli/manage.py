@@ -297,15 +297,15 @@ def cmd_keys(args: argparse.Namespace) -> int:
                 raise BadInput("No key was given on standard input.")
             key = check_key(key, label=info.label, where="from standard input")
             where = svc.secrets.set(info.id, key)
-            if where != "keyring":
-                output.error(svc.secrets.problem or "The key could not be stored.")
-                return 1
+            if where != "keyring":  # a one-shot command has no session to keep it for
+                raise BadInput(_no_keyring(svc, info, "so the key was not saved"))
             output.emit(f"Stored the key for {info.label} in the system keyring.")
             return 0
         existed = svc.secrets.delete(info.id)
         if svc.secrets.problem:
-            output.error(svc.secrets.problem)
-            return 1
+            raise BadInput(
+                _no_keyring(svc, info, "so no key is stored on this computer and none was deleted", True)
+            )
         output.emit(
             f"Deleted the key for {info.label}." if existed else f"No key was stored for {info.label}."
         )
@@ -314,6 +314,25 @@ def cmd_keys(args: argparse.Namespace) -> int:
         raise
     finally:
         svc.history.close()
+
+
+def _no_keyring(svc: Services, info: Any, outcome: str, deleting: bool = False) -> str:
+    """Why ``keys set``/``keys delete`` did nothing, and what to do instead (exit 2: nothing was done)."""
+    from ..storage.secrets import NO_KEYRING
+
+    problem = svc.secrets.problem or ""
+    why = (
+        "No system keyring is available"
+        if problem == NO_KEYRING
+        else "The system keyring is locked"
+        if "locked" in problem
+        else "The system keyring could not be used"
+    )
+    if deleting:
+        unset = f" (a key in {info.env_var} goes when that variable is unset)" if info.env_var else ""
+        return f"{why}, {outcome}{unset}."
+    instead = f"set {info.env_var} in the environment" if info.env_var else "use the window's Settings → Keys"
+    return f"{why}, {outcome}; {instead}, or install a Secret Service (for example gnome-keyring)."
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

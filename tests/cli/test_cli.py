@@ -272,7 +272,7 @@ def test_keys_without_a_keyring_backend_refuse_clearly_and_write_nothing(home):
         input="fal_secret_never_on_disk\n",
         env={"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"},
     )
-    assert r.returncode == 1 and "keyring" in r.stderr.lower() and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "keyring" in r.stderr.lower() and "Traceback" not in r.stderr
     for p in home.rglob("*"):
         if p.is_file():
             assert b"fal_secret_never_on_disk" not in p.read_bytes()
@@ -389,3 +389,19 @@ def test_compare_with_one_provider_twice_asks_for_two_different_ones():
     r = cli("compare", "-p", "x", "--provider", "sandbox", "--provider", "sandbox")
     assert r.returncode == 2
     assert "two different providers" in r.stderr and "got sandbox 2 times" in r.stderr, r.stderr
+
+
+def test_keys_without_a_keyring_say_the_key_was_not_saved_and_name_the_variable():
+    """No system keyring: `keys set` does not pretend to keep the key "for this session" (the command's
+    session ends at once); it says the key was not saved, names the provider's variable, exit 2."""
+    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+    r = cli("keys", "set", "bfl", input="bfl_abcdef0123456789\n", env=env)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip() == (
+        "flexstudio: No system keyring is available, so the key was not saved; set BFL_API_KEY in the "
+        "environment, or install a Secret Service (for example gnome-keyring)."
+    )
+    assert "session" not in r.stderr and "bfl_abcdef" not in r.stderr + r.stdout
+    r = cli("keys", "delete", "fal", env=env)
+    assert r.returncode == 2 and "none was deleted" in r.stderr and "FAL_KEY" in r.stderr, r.stderr
+    assert "session" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
