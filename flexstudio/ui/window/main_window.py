@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -29,7 +29,7 @@ from ..models.tasks import TaskRunner
 from ..models.thumbs import ThumbnailCache
 from ..models.workbench import Workbench
 from ..widgets import theme
-from ..widgets.banner import MessageBar
+from ..widgets.banner import MessageBar, MessageRow
 from ..widgets.before_after import CompareView
 from ..widgets.controls import KEY_WORDS, ControlsPanel
 from ..widgets.cost import CostReadout, spend_text
@@ -99,7 +99,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         svc = self.services
-        self.banner = MessageBar()  # floats over the top of the compare view: it never pushes the layout
+        self.banner = MessageBar()  # in its own row above the pictures (MessageRow)
         self.tray = ReferenceTray(self.wb, self.importer, self.thumbs)
         self.tray.setMinimumWidth(200)
         self.compare = CompareView(svc.blobs.get, self.tasks)
@@ -199,7 +199,13 @@ class MainWindow(QMainWindow):
         self.left_split.setCollapsible(0, False)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
         self.main_split.setObjectName("main_split")
-        self.main_split.addWidget(self.left_split)
+        left = QWidget()  # the message row over the pictures and the history, never over the controls
+        ll = QVBoxLayout(left)
+        ll.setContentsMargins(0, 0, 0, 0)
+        ll.setSpacing(0)
+        ll.addWidget(MessageRow(self.banner))
+        ll.addWidget(self.left_split, 1)
+        self.main_split.addWidget(left)
         self.main_split.addWidget(right)
         self.main_split.setStretchFactor(0, 3)  # a wider window widens the right column too (a quarter
         self.main_split.setStretchFactor(1, 1)  # of the gain): the price note and the job labels read whole
@@ -212,9 +218,6 @@ class MainWindow(QMainWindow):
         cl.setSpacing(4)
         cl.addWidget(self.main_split, 1)
         self.setCentralWidget(central)
-        self.banner.setParent(central)
-        self.banner.shown.connect(self._place_banner)
-        self.compare.installEventFilter(self)
         self.resize(self._first_size())
 
     def _first_size(self) -> QSize:
@@ -223,25 +226,6 @@ class MainWindow(QMainWindow):
         if screen is None or screen.isEmpty():
             return QSize(1280, 800)
         return QSize(min(1280, screen.width()), min(800, screen.height()))
-
-    def _place_banner(self) -> None:
-        """The message bar floats over the top of the picture, as wide as the compare view."""
-        central = self.centralWidget()
-        if not self.banner.isVisible() or central is None:
-            return
-        canvas = self.compare.canvas
-        at = canvas.mapTo(central, QPoint(0, 0))
-        width = max(200, canvas.width() - 16)
-        height = self.banner.heightForWidth(width)
-        if height <= 0:
-            height = self.banner.sizeHint().height()
-        self.banner.setGeometry(at.x() + 8, at.y() + 8, width, height)
-        self.banner.raise_()
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if watched is self.compare and event.type() in (QEvent.Type.Resize, QEvent.Type.Move):
-            QTimer.singleShot(0, self._place_banner)
-        return super().eventFilter(watched, event)
 
     def _status_bar(self) -> None:
         sb = self.statusBar()

@@ -140,6 +140,7 @@ def tab_order(w: Wired) -> None:
     cmp = w.compare
     a11y.chain(
         [
+            w.banner.details,
             w.banner.action,
             w.banner.close_button,
             w.tray.view,
