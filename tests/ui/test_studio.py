@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from flexstudio.core.request import EditRequest
 from flexstudio.providers.base import Capabilities, FieldHandling, ProviderInfo, Support
@@ -229,7 +230,8 @@ def test_spend_cap_below_the_quote_refuses_run_comparison_and_sweep(
     w.prompt.setPlainText("a red chair")
     qtbot.waitUntil(lambda: w.controller.key_status.get("fal") is not None)
     assert w.cost.quote.usd > 0.01
-    assert "over your limit" in w.cost.caps_note.text()  # said before anything is tried
+    assert "over your limit" in w.cost.note.full_text()  # said before anything is tried
+    assert not w.run_button.isEnabled() and "over your limit" in w.run_button.toolTip()
 
     w.controller.run()  # single run
     qtbot.waitUntil(lambda: "over your limit" in _error(w))
@@ -263,12 +265,38 @@ def test_warn_level_shows_in_the_price_areas(open_window: Any, make_services: An
     w = open_window(svc)
     w.wb.set_provider("fal")
     w.prompt.setPlainText("a red chair")
-    assert "warning level $0.01" in w.cost.caps_note.text()
+    assert "warning level $0.01" in w.cost.note.full_text() and w.run_button.isEnabled()
     dlg = w.controller.groups.open_sweep()
     dlg.set_axes("20, 30", "3.5", "1")
     assert "warning level" in dlg.price.warning.text() and dlg.price.warning.isVisibleTo(dlg)
     assert not dlg.price.refusal.text()
     dlg.close()
+
+
+def test_reaching_a_limit_holds_run_where_it_stands(open_window: Any, make_services: Any, qtbot: Any) -> None:
+    svc = make_services()
+    svc.secrets.set("fal", "fal-key-for-tests")
+    w = open_window(svc, size=(1024, 700))
+    w.wb.set_provider("fal")
+    w.prompt.setPlainText("a red chair")
+    qtbot.waitUntil(lambda: w.controller.key_status.get("fal") is not None and w.run_button.isEnabled())
+    at = w.run_button.mapTo(w, w.run_button.rect().topLeft())
+    svc.settings.caps.session_warn = 0.01  # the warning and then the refusal take the note's lines
+    w.refresh_spend()
+    assert "warning level" in w.cost.note.full_text() and w.run_button.isEnabled()
+    svc.settings.caps.session_stop = 0.02
+    w.refresh_spend()
+    assert not w.run_button.isEnabled() and w.run_why.isVisible()
+    assert "over your limit" in w.run_button.toolTip() and "over your limit" in w.cost.note.full_text()
+    QApplication.processEvents()  # laid out again: Run has not moved
+    assert w.run_button.mapTo(w, w.run_button.rect().topLeft()) == at
+    w.run_why.click()
+    assert "over your limit" in w.banner.message()
+    w.controller.run()  # Ctrl+Enter: nothing is sent
+    assert svc.history.count() == 0
+    svc.settings.caps.session_stop = None
+    w.refresh_spend()
+    assert w.run_button.isEnabled() and w.run_button.mapTo(w, w.run_button.rect().topLeft()) == at
 
 
 # -------------------------------------------------------------------------------- side-by-side providers

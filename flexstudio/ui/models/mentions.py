@@ -105,6 +105,16 @@ def reordered(text: str, order: Sequence[int], gone: Sequence[Span] = ()) -> tup
     return rewrite(text, lambda n: mapping.get(n, n), gone)
 
 
+def gone_sentence(text: str, gone: Sequence[Span]) -> str:
+    """Why a prompt naming removed pictures is held: "image 2 was removed, but the prompt still names it…"."""
+    names = sorted({text[a:b] for a, b in gone})
+    one = len(names) == 1
+    return (
+        f"{' and '.join(names)} {'was' if one else 'were'} removed, but the prompt still names "
+        f"{'it' if one else 'them'} (marked in red): change the mention, or Ctrl+Z brings the image back."
+    )
+
+
 def follow_edit(old: str, new: str, gone: Sequence[Span]) -> tuple[Span, ...]:
     """The spans of ``gone`` after the user changed ``old`` into ``new``: moved with the text around the
     edit; a mention the edit touched is dropped (the user has dealt with it)."""

@@ -128,20 +128,16 @@ class Workbench(QObject):
             self._check = (text, json_prompt.check(text))
         return self._check[1]
 
-    def run_blocker(self) -> str | None:
-        """Why Run cannot start the request being edited, or None."""
+    def run_blocker(self, *, spend: bool = True) -> str | None:
+        """Why Run cannot start the request being edited, or None; ``spend``: a spending limit the edit
+        would pass counts too (a comparison or a sweep prices its own edits)."""
         verdict = self.prompt_check()
         if not verdict.ok:
             return f"Fix the JSON prompt first — {verdict.error}"
         if self._gone:
-            text = self._req.prompt
-            names = sorted({text[a:b] for a, b in self._gone})
-            one = len(names) == 1
-            return (
-                f"{' and '.join(names)} {'was' if one else 'were'} removed, but the prompt still names "
-                f"{'it' if one else 'them'} (marked in red): change the mention, or Ctrl+Z brings the image back."
-            )
-        return None
+            return mentions.gone_sentence(self._req.prompt, self._gone)
+        refusal = self.spend_check(self.priced()[1].usd)[1] if spend else ""
+        return refusal or None
 
     def gone_mentions(self) -> tuple[mentions.Span, ...]:
         """Where the prompt names a picture that was removed from the tray: (start, end) of each mention."""

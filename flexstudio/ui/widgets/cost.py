@@ -74,12 +74,6 @@ class CostReadout(QFrame):
         self.note.setFont(theme.small_font(self))
         _keep_room(self.note)
         lay.addWidget(self.note)
-        self.caps_note = QLabel()
-        self.caps_note.setObjectName("capsnote")
-        self.caps_note.setFont(theme.small_font(self))
-        self.caps_note.setWordWrap(True)
-        self.caps_note.hide()
-        lay.addWidget(self.caps_note)
         self.billed = ElidingLabel()
         self.billed.setObjectName("billed")
         self.billed.setFont(theme.small_font(self))
@@ -103,19 +97,20 @@ class CostReadout(QFrame):
             self._show_unsendable()
         else:
             self._show_price(q)
-        if self.blocker:  # why Run can't start replaces the price note, on the lines kept for it
-            self.note.setText(self.blocker)
-            self.note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS['error']};")
+        # Why Run can't start (a spending limit among the reasons), else a spending warning, replaces the
+        # price note on the lines kept for it: the readout never grows, so Run below never moves.
+        warnings, refusal = self.wb.spend_check(q.usd)
+        said, level = (self.blocker, "error") if self.blocker else (" ".join(warnings), "warning")
+        if refusal and not self.blocker:
+            said, level = refusal, "error"
+        if said:
+            self.note.setText(said)
+            style = f"color: {theme.LEVEL_ACCENTS[level]};"
+            if self.note.styleSheet() != style:
+                self.note.setStyleSheet(style)
             self.note.setVisible(True)
         elif self.note.styleSheet():
             self.note.setStyleSheet("")  # a style sheet set, even empty, re-polishes the label
-        warnings, refusal = self.wb.spend_check(q.usd)
-        text = refusal or " ".join(warnings)
-        if text != self.caps_note.text():
-            self.caps_note.setText(text)
-            level = "error" if refusal else "warning"
-            self.caps_note.setStyleSheet(f"color: {theme.LEVEL_ACCENTS[level]};" if text else "")
-        self.caps_note.setVisible(bool(text))
 
     def _show_price(self, q: Any) -> None:
         self.price.setText(price_text(q))

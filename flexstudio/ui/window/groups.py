@@ -58,8 +58,9 @@ class GroupsController:
         return None
 
     def _blocked(self) -> bool:
-        """An invalid JSON prompt is never sent, to one provider or to many."""
-        blocker = self.main.wb.run_blocker()
+        """An invalid JSON prompt is never sent, to one provider or to many (their prices are checked by
+        the dialog against the spending limits)."""
+        blocker = self.main.wb.run_blocker(spend=False)
         if blocker is not None:
             self.view.show_message("error", blocker)
         return blocker is not None

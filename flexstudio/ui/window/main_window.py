@@ -339,6 +339,7 @@ class MainWindow(QMainWindow):
         self._show_spend()
         self.wb.invalidate_spend()
         self.cost.refresh()
+        self._update_run_button()  # a spending limit reached holds Run
 
     def _show_spend(self) -> None:
         st = self.services.guard.status()
