@@ -117,6 +117,7 @@ def test_jobs_landing_do_not_relayout_the_window(open_window: Any, qtbot: Any) -
     w = open_window()
     model = w.history_model
     qtbot.waitUntil(lambda: getattr(model, "loaded", True))
+    qtbot.waitUntil(lambda: bool(w.controller.key_status))  # the first-run sentence has its row by now
     w.refresh_spend()  # the window's own start-up: its first spend readout, its first layouts
     qtbot.waitUntil(lambda: not w._spend_timer.isActive())
     for _ in range(3):
