@@ -284,23 +284,118 @@ def watch_errors(loop: Any, window: MainWindow, services: Services) -> None:
 
 
 NO_DISPLAY = (
-    "No display: run scripts/run.sh, which opens it on a virtual screen, "
-    "or use the command line: flexstudio --help."
+    "No display: the window needs a desktop session (DISPLAY or WAYLAND_DISPLAY is not set); "
+    "use the command line instead: flexstudio --help."
 )
+X_PROBE_TIMEOUT_S = 2.0
 
 
 def has_display(env: Mapping[str, str] | None = None, platform: str = sys.platform) -> bool:
     """False on Linux with neither an X11 nor a Wayland display and no Qt platform chosen: Qt would abort."""
+    return display_problem(env, platform, probe=False) is None
+
+
+def display_problem(
+    env: Mapping[str, str] | None = None, platform: str = sys.platform, *, probe: bool = True
+) -> str | None:
+    """Why Qt could not open a window here (Linux), as one sentence, or None. Qt itself aborts the process
+    (SIGABRT, exit 134, with a dump about platform plugins) when its X11/Wayland display cannot be opened,
+    so the display named in the environment is tried first (``probe``): the Wayland socket, or a connection
+    to the X server's socket."""
     env = os.environ if env is None else env
-    if not platform.startswith("linux") or env.get("QT_QPA_PLATFORM"):
-        return True
-    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+    chosen = env.get("QT_QPA_PLATFORM", "")
+    if not platform.startswith("linux") or (chosen and not chosen.startswith(("xcb", "wayland"))):
+        return None  # offscreen, vnc, eglfs…: Qt's own business
+    x11, wayland = env.get("DISPLAY", ""), env.get("WAYLAND_DISPLAY", "")
+    if chosen.startswith("xcb"):
+        wayland = ""
+    elif chosen.startswith("wayland"):
+        x11 = ""
+    if not (x11 or wayland):
+        return NO_DISPLAY
+    if not probe:
+        return None
+    if wayland and _wayland_answers(wayland, env):
+        return None
+    if x11 and _x11_answers(x11):
+        return None
+    name = x11 or wayland
+    return f"Cannot open the display {name}; check DISPLAY, or use the command line: flexstudio --help."
+
+
+def _wayland_answers(name: str, env: Mapping[str, str]) -> bool:
+    path = name if name.startswith("/") else os.path.join(env.get("XDG_RUNTIME_DIR", ""), name)
+    return _connects(path)
+
+
+def _x11_answers(display: str) -> bool:
+    """Whether the X server of ``display`` lets this process in — asked the way Qt asks it, through
+    libxcb (which also reads the X authority: a live server that refuses us is no display either);
+    without libxcb, whether its socket accepts a connection."""
+    import ctypes
+
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return _x11_socket_answers(display)
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    saved = os.dup(2)  # the server's refusal ("Authorization required…") is said by us, in our words
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            conn = xcb.xcb_connect(display.encode(), None)  # never NULL: an error connection at worst
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    try:
+        return bool(conn) and xcb.xcb_connection_has_error(conn) == 0
+    finally:
+        if conn:
+            xcb.xcb_disconnect(conn)
+
+
+def _x11_socket_answers(display: str) -> bool:
+    """Whether an X server accepts a connection for ``display`` (``[host]:N[.screen]``)."""
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not number.isdigit():
+        return False
+    if host.startswith("/"):  # macOS launchd style: a socket path
+        return _connects(display)
+    if host in ("", "unix"):
+        return _connects(f"\0/tmp/.X11-unix/X{number}") or _connects(f"/tmp/.X11-unix/X{number}")
+    import socket
+
+    try:
+        socket.create_connection((host, 6000 + int(number)), timeout=X_PROBE_TIMEOUT_S).close()
+    except OSError:
+        return False
+    return True
+
+
+def _connects(path: str) -> bool:
+    """Whether a Unix socket accepts a connection (a leading NUL: Linux's abstract namespace)."""
+    import socket
+
+    if not path.strip("\0"):
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(X_PROBE_TIMEOUT_S)
+        try:
+            sock.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Open the workbench; returns the process exit code."""
-    if not has_display():
-        print(f"flexstudio: {NO_DISPLAY}", file=sys.stderr)
+    problem = display_problem()
+    if problem:
+        print(f"flexstudio: {problem}", file=sys.stderr)
         return 2
     app = create_app(list(sys.argv[1:] if argv is None else argv))
     services = build_services()

@@ -310,9 +310,35 @@ def test_bare_flexstudio_without_a_display_says_so_in_one_sentence_and_exits_2()
     r = subprocess.run(EXE, capture_output=True, text=True, timeout=90, env=env)
     assert r.returncode == 2, (r.returncode, r.stderr[-400:])
     assert r.stderr.strip().splitlines() == [
-        "flexstudio: No display: run scripts/run.sh, which opens it on a virtual screen, "
-        "or use the command line: flexstudio --help."
+        "flexstudio: No display: the window needs a desktop session (DISPLAY or WAYLAND_DISPLAY is not "
+        "set); use the command line instead: flexstudio --help."
     ]
+
+
+def _unused_display() -> str:
+    n = next(n for n in range(917, 999) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    return f":{n}"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11/Wayland displays are a Linux matter")
+@pytest.mark.parametrize("how", ["stale DISPLAY", "xcb forced, no DISPLAY"])
+def test_a_display_that_cannot_be_opened_is_one_sentence_and_exit_2_not_an_abort(how):
+    """A stale DISPLAY (a closed ssh -X or VNC session) or QT_QPA_PLATFORM=xcb without one: Qt would abort
+    the process (exit 134) with its platform-plugin dump and "Reinstalling the application may fix this"."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    display = _unused_display()
+    env.update({"DISPLAY": display} if how == "stale DISPLAY" else {"QT_QPA_PLATFORM": "xcb"})
+    r = subprocess.run(EXE, capture_output=True, text=True, timeout=90, env=env)
+    assert r.returncode == 2, (r.returncode, r.stderr[-600:])
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Reinstalling" not in r.stderr and "qt.qpa" not in r.stderr, r.stderr
+    if how == "stale DISPLAY":
+        assert lines[0] == (
+            f"flexstudio: Cannot open the display {display}; check DISPLAY, or use the command line: "
+            "flexstudio --help."
+        )
+    else:
+        assert lines[0].startswith("flexstudio: No display:")
 
 
 def test_an_edit_with_o_that_ends_unfinished_is_written_there_by_resume(home, tmp_path):
