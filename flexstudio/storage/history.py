@@ -141,6 +141,17 @@ _UPDATABLE = {
 }
 
 
+def _damage(exc: BaseException) -> str:
+    """What is wrong with a job's row, in plain words (never an exception's class name)."""
+    if isinstance(exc, json.JSONDecodeError):
+        return "part of its record is not readable text"
+    if isinstance(exc, KeyError | IndexError):
+        return "part of its record is missing"
+    if isinstance(exc, ValueError | TypeError):
+        return "a value in its record has the wrong form"
+    return "its record could not be understood"
+
+
 def _row_to_record(row: sqlite3.Row) -> JobRecord:
     return JobRecord(
         id=row["id"],
@@ -300,7 +311,8 @@ class History:
             return _row_to_record(row)
         except Exception as exc:
             raise faults.StorageFault(
-                f"Job {row['id']} in the history is damaged and cannot be read ({type(exc).__name__})."
+                f"Job {row['id']} in the history is damaged and cannot be read: {_damage(exc)}. "
+                "The other jobs are not affected."
             ) from None
 
     def get_many(self, job_ids: Sequence[str]) -> dict[str, JobRecord]:

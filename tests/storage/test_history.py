@@ -140,3 +140,27 @@ def test_keyset_pages_walk_the_whole_history_once(history):
         before = (page[-1].created_at, page[-1].id)
     assert len(seen) == len(set(seen)) == 50
     assert seen == [r.id for r in history.list(limit=100)]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        ("request_json", "{not json", "part of its record is not readable text"),
+        ("outputs_json", '[{"nope": 1}]', "a value in its record has the wrong form"),
+        ("state", "exploded", "a value in its record has the wrong form"),
+    ],
+)
+def test_a_damaged_job_is_named_in_plain_words(history, column, value, words):
+    """A job whose row cannot be read: its id and what is wrong, never an exception's class name."""
+    from flexstudio.storage.faults import StorageFault
+
+    rec = history.create(EditRequest(prompt="soon damaged"))
+    history.db.execute(f"UPDATE jobs SET {column}=? WHERE id=?", (value, rec.id))
+    with pytest.raises(StorageFault) as caught:
+        history.get(rec.id)
+    said = str(caught.value)
+    assert (
+        said
+        == f"Job {rec.id} in the history is damaged and cannot be read: {words}. The other jobs are not affected."
+    )
+    assert not any(w in said for w in ("Error", "Exception", "JSONDecode", "KeyError", "TypeError"))
