@@ -139,7 +139,8 @@ def test_killed_while_submitting_is_interrupted_and_never_sent_again(home, ref):
     try:
         env = _env(home)
         _kill_when(_edit_args(emu.url, ref), env, "] submitting")
-        resumed = _cli(["resume", "--base-url", f"bfl={emu.url}", "--json"], env)
+        # exit 3: a job is still interrupted (the CLI contract), listed though there is nothing to fetch
+        resumed = _cli(["resume", "--base-url", f"bfl={emu.url}", "--json"], env, code=3)
         assert [j["status"] for j in resumed["jobs"]] == ["interrupted"]
         shown = _cli(["history", "show", resumed["jobs"][0]["job_id"], "--json"], env)
         assert "not sent again" in shown["error"]["message"]
