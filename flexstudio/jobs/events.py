@@ -18,6 +18,7 @@ class JobEvent:
     state: JobState
     progress: float | None = None
     queue_position: int | None = None
+    waiting: bool = False  # submitted, and the provider says the job waits in its queue (not started yet)
     message: str = ""
     error_kind: str | None = None
     error_message: str | None = None

@@ -504,6 +504,7 @@ class Runner:
                 JobState(rec.state),
                 progress=poll.progress,
                 queue_position=poll.queue_position,
+                waiting=poll.state == "queued",
                 message=msg,
             )
             if write:

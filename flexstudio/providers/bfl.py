@@ -235,7 +235,7 @@ class BflProvider(HttpProvider):
                 )
             break
         if response.status_code == 202:
-            return PollResult(state="queued", message="Pending")
+            return PollResult(state="queued", message=f"Waiting in {self.label}'s queue.")
         if not 200 <= response.status_code < 300:
             raise self._error(response)
         data = json_body(self.label, response)
@@ -256,7 +256,7 @@ class BflProvider(HttpProvider):
             return PollResult(
                 state="running" if progress else "queued",
                 progress=progress,
-                message="Pending",
+                message="Generating…" if progress else f"Waiting in {self.label}'s queue.",
                 billed_usd=billed,
             )
         if status == "Ready":

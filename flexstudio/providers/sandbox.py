@@ -40,6 +40,20 @@ DEFAULT_LATENCY = 2.0
 _MEMORY: dict[str, dict[str, Any]] = {}  # state when no folder is given
 
 
+# Jobs this process sent that wait in the simulated queue: id → (sent at, leaves the queue at). A job's
+# place is one behind every job sent before it that still waits, as in a real provider's queue.
+_WAITING: dict[str, tuple[float, float]] = {}
+
+
+def _position(job_id: str, state: Mapping[str, Any], now: float) -> int:
+    for other, (_sent, until) in list(_WAITING.items()):
+        if until <= now:
+            del _WAITING[other]
+    sent = float(state["submitted"])
+    _WAITING[job_id] = (sent, float(state["queued_until"]))
+    return 1 + sum(1 for other, (at, _u) in _WAITING.items() if other != job_id and at < sent)
+
+
 def _latency(ctx: ProviderContext) -> float:
     if "latency" in ctx.options:
         return max(0.0, float(ctx.options["latency"]))
@@ -127,6 +141,7 @@ class SandboxProvider:
         # (after a crash too), as a real cloud's would.
         import asyncio
 
+        _WAITING[job_id] = (now, now + self.latency * 0.2)  # in line from the moment it is sent
         await asyncio.to_thread(self._make, job_id, state, request, list(references), width, height)
         return Submission(provider_job_id=job_id, handle={"id": job_id}, billed_usd=0.0)
 
@@ -136,7 +151,7 @@ class SandboxProvider:
             raise ProviderError("The sandbox job was cancelled.", kind=ErrorKind.PROVIDER)
         now = time.time()
         if now < state["queued_until"]:
-            return PollResult("queued", queue_position=1, message="Waiting in the simulated queue")
+            return PollResult("queued", queue_position=_position(str(handle["id"]), state, now))
         if now < state["ready_at"]:
             span = max(1e-6, state["ready_at"] - state["queued_until"])
             done = (now - state["queued_until"]) / span
@@ -164,6 +179,7 @@ class SandboxProvider:
             return False
         state["cancelled"] = True
         self._save(str(handle["id"]), state)
+        _WAITING.pop(str(handle["id"]), None)  # out of the line
         return True
 
 

@@ -80,3 +80,23 @@ def test_a_lost_job_or_picture_is_said_so(tmp_path: Path) -> None:
     with pytest.raises(JobGone, match="lost the result"):
         asyncio.run(sb.poll(sub.handle))
     assert not asyncio.run(sb.cancel({"id": "nope"}))
+
+
+def test_jobs_sent_together_wait_at_distinct_places_in_the_queue() -> None:
+    sb = _sandbox(None, latency=600)
+    req = EditRequest(prompt="warmer", seed=3, provider="sandbox")
+
+    async def go() -> tuple[list[Any], list[Any], Any]:
+        subs = [await sb.submit(req, [_ref()]) for _ in range(3)]
+        polls = [await sb.poll(s.handle) for s in reversed(subs)][::-1]  # asked in any order
+        await sb.cancel(subs[0].handle)  # a job that leaves the line moves the later ones up
+        return subs, polls, await sb.poll(subs[2].handle)
+
+    _subs, polls, after = asyncio.run(go())
+    first = polls[0].queue_position or 0  # (behind any job still waiting from an earlier test)
+    assert first >= 1 and [(p.state, p.queue_position) for p in polls] == [
+        ("queued", first),
+        ("queued", first + 1),
+        ("queued", first + 2),
+    ]
+    assert after.queue_position == first + 1

@@ -159,3 +159,19 @@ def test_the_window_title_names_the_app_once(open_window: Any) -> None:
     assert title.count("FlexStudio") == 1
     # Qt adds the display name app.py sets ("FlexStudio") unless the title already ends with it
     assert title.endswith(" — FlexStudio")
+
+
+def test_a_card_is_queued_or_running_never_both(qapp: Any) -> None:
+    from flexstudio.core.job_state import JobState
+    from flexstudio.ui.widgets.jobs_panel import JobCard
+
+    card = JobCard("j", "Sandbox · make it warmer")
+    card.update_event(JobEvent("j", JobState.RUNNING, queue_position=2, waiting=True))
+    assert card.state_label.text() == "Queued" and card.progress.maximum() == 0  # busy, no percentage
+    assert card.sentence.text() == "In the provider's queue, position 2."
+    card.update_event(JobEvent("j", JobState.RUNNING, waiting=True, message="Waiting in BFL's queue."))
+    assert card.state_label.text() == "Queued"
+    card.update_event(JobEvent("j", JobState.RUNNING, progress=0.4, message="Simulating step 20/50"))
+    assert card.state_label.text() == "Running" and card.progress.value() == 40
+    assert card.sentence.text() == "Simulating step 20/50"
+    card.deleteLater()

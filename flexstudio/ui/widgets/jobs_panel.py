@@ -85,6 +85,11 @@ def outcome_text(ev: JobEvent) -> str:
     return ev.message or STATE_WORDS.get(ev.state, ev.state)
 
 
+def _in_provider_queue(ev: JobEvent) -> bool:
+    """Sent, and waiting in the provider's queue: the card says "Queued", not "Running"."""
+    return ev.state == JobState.RUNNING and (ev.waiting or bool(ev.queue_position))
+
+
 class StateDot(QWidget):
     """The coloured dot of a job's state: painted, not a "●" character a screen reader would read."""
 
@@ -202,7 +207,8 @@ class JobCard(QFrame):
         self.state = ev.state
         accent = theme.STATE_ACCENTS.get(ev.state, "#868e96")
         self.dot.set_colour(accent)
-        self.state_label.setText(STATE_WORDS.get(ev.state, ev.state) + (f" · {extra}" if extra else ""))
+        word = "Queued" if _in_provider_queue(ev) else STATE_WORDS.get(ev.state, ev.state)
+        self.state_label.setText(word + (f" · {extra}" if extra else ""))
         done = is_terminal(ev.state)
         self.cancel.setVisible(not done)
         self.progress.setVisible(not done)
@@ -210,7 +216,7 @@ class JobCard(QFrame):
         self.retry.setVisible(waiting and fetchable)
         self.give_up.setVisible(waiting)
         if not done:
-            if ev.progress is not None and ev.state == JobState.RUNNING:
+            if ev.progress is not None and ev.state == JobState.RUNNING and not _in_provider_queue(ev):
                 self.progress.setRange(0, 100)
                 self.progress.setValue(round(ev.progress * 100))
             else:
