@@ -271,6 +271,7 @@ class ControlsPanel(QWidget):
             self.format.setCurrentIndex(max(0, self.format.findData(req.output_format)))
         fmt_ok = caps.handling("output_format").support != Support.IGNORED
         self.format.setEnabled(fmt_ok and len(caps.formats) > 1)
+        self.labels["output_format"].setEnabled(fmt_ok)  # greyed like every ignored control's label
         with QSignalBlocker(self.safety):
             lo_s, hi_s = caps.safety_range or (0, 5)
             self.safety.setRange(lo_s, hi_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
@@ -12,17 +13,31 @@ from . import theme
 _SIZE = 32
 
 
-def _canvas() -> tuple[QPixmap, QPainter, QColor]:
+def _canvas(disabled: bool = False) -> tuple[QPixmap, QPainter, QColor]:
     pix = QPixmap(_SIZE, _SIZE)
     pix.fill(Qt.GlobalColor.transparent)
     p = QPainter(pix)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    return pix, p, theme.palette().color(theme.palette().ColorRole.ButtonText)
+    pal = theme.palette()
+    group = pal.ColorGroup.Disabled if disabled else pal.ColorGroup.Active
+    return pix, p, pal.color(group, pal.ColorRole.ButtonText)
+
+
+def _both(paint: Callable[[bool], QPixmap]) -> QIcon:
+    """An icon with its own greyed picture for a disabled button (the style's own disabled version of a
+    black drawing stays black: the button looked live)."""
+    icon = QIcon(paint(False))
+    icon.addPixmap(paint(True), QIcon.Mode.Disabled)
+    return icon
 
 
 @cache
 def dice() -> QIcon:
-    pix, p, ink = _canvas()
+    return _both(_dice)
+
+
+def _dice(disabled: bool) -> QPixmap:
+    pix, p, ink = _canvas(disabled)
     p.setPen(QPen(ink, 2.2))
     p.drawRoundedRect(QRectF(5, 5, 22, 22), 5, 5)
     p.setBrush(ink)
@@ -30,12 +45,16 @@ def dice() -> QIcon:
     for x, y in ((11, 11), (16, 16), (21, 21), (21, 11), (11, 21)):
         p.drawEllipse(QPointF(x, y), 2.1, 2.1)
     p.end()
-    return QIcon(pix)
+    return pix
 
 
 @cache
 def lock(closed: bool = True) -> QIcon:
-    pix, p, ink = _canvas()
+    return _both(lambda disabled: _lock(closed, disabled))
+
+
+def _lock(closed: bool, disabled: bool) -> QPixmap:
+    pix, p, ink = _canvas(disabled)
     p.setPen(QPen(ink, 2.4))
     p.setBrush(Qt.BrushStyle.NoBrush)
     path = QPainterPath()
@@ -53,14 +72,15 @@ def lock(closed: bool = True) -> QIcon:
     p.setPen(Qt.PenStyle.NoPen)
     p.drawRoundedRect(QRectF(7, 15, 18, 13), 2.5, 2.5)
     p.end()
-    return QIcon(pix)
+    return pix
 
 
 def lock_icon() -> QIcon:
-    """A padlock that shows open when the button is off and closed when it is on."""
+    """A padlock that shows open when the button is off and closed when it is on (greyed when disabled)."""
     icon = QIcon()
-    icon.addPixmap(lock(False).pixmap(_SIZE, _SIZE), QIcon.Mode.Normal, QIcon.State.Off)
-    icon.addPixmap(lock(True).pixmap(_SIZE, _SIZE), QIcon.Mode.Normal, QIcon.State.On)
+    for mode, disabled in ((QIcon.Mode.Normal, False), (QIcon.Mode.Disabled, True)):
+        icon.addPixmap(_lock(False, disabled), mode, QIcon.State.Off)
+        icon.addPixmap(_lock(True, disabled), mode, QIcon.State.On)
     return icon
 
 
