@@ -231,10 +231,10 @@ class History:
     ) -> JobRecord:
         now = time.time()
         job_id = uuid.uuid4().hex[:12]
-        self.db.execute(
+        row = self.db.execute(
             "INSERT INTO jobs (id, created_at, updated_at, provider, state, prompt, request_json, seed,"
             " quote_usd, quote_json, parent_job_id, group_id, group_kind, owner, heartbeat_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f" VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {', '.join(_COLUMNS)}",
             (
                 job_id,
                 now,
@@ -252,8 +252,10 @@ class History:
                 owner,
                 now if owner else None,
             ),
-        )
-        return self.get(job_id)
+        ).fetchone()
+        return self._decoded(
+            row
+        )  # the row as written, in the same statement (jobs are written on the GUI thread)
 
     def update(self, job_id: str, **changes: Any) -> JobRecord:
         unknown = set(changes) - _UPDATABLE
@@ -279,8 +281,12 @@ class History:
                 vals.append(value)
         cols.append("updated_at")
         vals.append(time.time())
-        self.db.execute(f"UPDATE jobs SET {', '.join(c + '=?' for c in cols)} WHERE id=?", (*vals, job_id))
-        return self.get(job_id)
+        row = self.db.execute(
+            f"UPDATE jobs SET {', '.join(c + '=?' for c in cols)} WHERE id=? RETURNING {', '.join(_COLUMNS)}",
+            (*vals, job_id),
+        ).fetchone()
+        # the row as written comes back with the statement; no job of exactly that id: as ``get`` says
+        return self._decoded(row) if row is not None else self.get(job_id)
 
     def delete(self, job_id: str) -> None:
         """Soft delete (undoable with ``restore``)."""
@@ -307,6 +313,10 @@ class History:
             if len(rows) != 1:
                 raise KeyError(job_id)
             row = rows[0]
+        return self._decoded(row)
+
+    @staticmethod
+    def _decoded(row: sqlite3.Row) -> JobRecord:
         try:
             return _row_to_record(row)
         except Exception as exc:

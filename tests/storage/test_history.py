@@ -39,6 +39,23 @@ def test_create_update_and_reopen(tmp_path):
     h2.close()
 
 
+def test_create_and_update_are_one_statement_each_and_return_the_row_written(history, monkeypatch):
+    statements: list[str] = []
+    execute = history.db.execute
+    monkeypatch.setattr(
+        history.db, "execute", lambda sql, p=(): (statements.append(sql.split()[0]), execute(sql, p))[1]
+    )
+    rec = history.create(EditRequest(prompt="a chair", seed=3, provider="sandbox"), quote_usd=0.2)
+    assert statements == ["INSERT"] and rec.state == "queued" and rec.quote_usd == 0.2
+    got = history.update(rec.id, state="submitting", submits=1, handle={"id": "h"})
+    assert statements == ["INSERT", "UPDATE"]  # a job's change on the event loop: no read after it
+    assert got == history.get(rec.id) and got.state == "submitting" and got.handle == {"id": "h"}
+    # an id that is only a prefix updates nothing and is answered as get answers it
+    assert history.update(rec.id[:6], message="x").message != "x"
+    with pytest.raises(KeyError):
+        history.update("nope", message="x")
+
+
 def test_get_many_reads_the_given_jobs_by_exact_id(history):
     ids = [history.create(EditRequest(prompt=f"p{i}", seed=i, provider="sandbox")).id for i in range(3)]
     history.update(ids[1], state="submitting")
