@@ -148,6 +148,7 @@ def test_result_actions_export_reference_compare_rerun(
     # use the result as a reference: the next job records where it came from
     w.controller.use_job_output(first)
     assert len(w.wb.references) == 2 and w.wb.parent_job_id() == first.id
+    assert w.wb.references[1].name == "result: make image 1 warmer"  # named by what was asked, not by id
     w.controller.run()
     qtbot.waitUntil(
         lambda: len(w.controller.started) == 2 and w.jobs.latest[w.controller.started[1]].state == "succeeded"

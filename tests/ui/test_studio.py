@@ -388,14 +388,18 @@ def test_lineage_dialog_shows_the_chain_and_branch_costs(
     sibling = h.create(EditRequest(prompt="sibling"), quote_usd=0.10, parent_job_id=root.id)
     w = open_window(svc)
     dlg = w.controller.show_lineage(h.get(grandchild.id))
-    assert f"job {root.id}" in dlg.chain_label.text() and f"job {child.id}" in dlg.chain_label.text()
+    # named by what was asked, never by job id
+    assert "“root” (Sandbox, $0.03) → “child” (Sandbox, $0.05)" in dlg.chain_label.text()
+    assert (
+        dlg.chain_label.text().startswith("“grandchild” was made") and root.id not in dlg.chain_label.text()
+    )
     assert "This branch cost $0.10" in dlg.chain_label.text()
     assert dlg.tree.topLevelItemCount() == 1
     top = dlg.tree.topLevelItem(0)
-    assert top.text(0) == f"job {root.id} · $0.03\n“root”" and top.childCount() == 2
+    assert top.text(0) == "50 steps · g 5 · $0.03\n“root”" and top.childCount() == 2
     assert top.child(0).child(0).text(4) == "$0.10"  # root → child → grandchild
     assert top.child(1).text(4) == "$0.13"  # root → sibling
-    assert dlg.tree.currentItem().text(0).startswith(f"job {grandchild.id} · $0.02\n")
+    assert dlg.tree.currentItem().text(0) == "50 steps · g 5 · $0.02\n“grandchild”"
     assert "together they cost $0.20" in dlg.total_label.text()
     assert sibling.id in dlg.records
     dlg.close()
@@ -429,10 +433,12 @@ def test_lineage_nodes_show_their_result_thumbnail_cost_and_prompt(
         image = items[name].icon(0).pixmap(dlg.tree.iconSize()).toImage()
         c = image.pixelColor(image.width() // 2, image.height() // 2)
         assert max(abs(c.red() - colour[0]), abs(c.green() - colour[1]), abs(c.blue() - colour[2])) < 12, name
-    assert items["child"].text(0).startswith(f"job {child.id} · $0.05\n“Put the straw hat from image 2")
+    assert items["child"].text(0).startswith("50 steps · g 5 · $0.05\n“Put the straw hat from image 2")
     assert items["child"].text(0).endswith("…”") and len(items["child"].text(0).split("\n")[1]) < 60
     assert items["child"].toolTip(0) == long_prompt
-    assert items["failed"].text(0) == f"job {failed.id} · $0.00\n“a failed try”"
+    assert items["failed"].text(0).endswith(" · $0.00\n“a failed try”") and failed.id not in items[
+        "failed"
+    ].text(0)
     dlg.close()
 
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..models.describe import settings_words
 from ..widgets import theme
 
 if TYPE_CHECKING:
@@ -111,21 +112,23 @@ class LineageDialog(QDialog):
     def reload(self) -> None:
         chain = self.history.ancestry(self.job_id)
         if not chain:
-            self.chain_label.setText(f"Job {self.job_id} is no longer in the history.")
+            self.chain_label.setText("This job is no longer in the history.")
             return
         root = chain[0]
         running = 0.0
         steps = []
         for rec in chain:
             running += cost_of(rec)
-            steps.append(f"job {rec.id} ({self._label(rec.provider)}, {theme.money(cost_of(rec))})")
+            steps.append(
+                f"{snippet(rec.request.prompt)} ({self._label(rec.provider)}, {theme.money(cost_of(rec))})"
+            )
         self.chain_cost = round(running, 6)
         self.chain = chain
         if len(chain) == 1:
-            head = f"Job {self.job_id} was not made from another job's result."
+            head = f"{snippet(chain[-1].request.prompt)} was not made from another job's result."
         else:
             head = (
-                f"Job {self.job_id} was made, step by step, from: "
+                f"{snippet(chain[-1].request.prompt)} was made, step by step, from: "
                 + " → ".join(steps)
                 + f". This branch cost {theme.money(self.chain_cost)}."
             )
@@ -139,7 +142,7 @@ class LineageDialog(QDialog):
             self.records[rec.id] = rec
             item = QTreeWidgetItem(
                 [
-                    f"job {rec.id} · {theme.money(cost_of(rec))}\n{snippet(rec.request.prompt)}",
+                    f"{settings_words(rec.request)} · {theme.money(cost_of(rec))}\n{snippet(rec.request.prompt)}",
                     self._label(rec.provider),
                     rec.state,
                     theme.money(cost_of(rec)),
@@ -168,9 +171,7 @@ class LineageDialog(QDialog):
             self.tree.setCurrentItem(mark)
         whole = sum(cost_of(r) for _d, r, _t in self.rows)
         if len(self.rows) == 1:
-            self.total_label.setText(
-                f"Nothing was made from job {root.id}'s result yet; it cost {theme.money(whole)}."
-            )
+            self.total_label.setText(f"Nothing was made from this result yet; it cost {theme.money(whole)}.")
         else:
             self.total_label.setText(
                 f"{len(self.rows)} jobs grew from job {root.id}; together they cost "

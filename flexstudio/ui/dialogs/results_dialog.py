@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ...core.job_state import JobState
 from ...providers.base import REQUEST_FIELDS, Support
-from ..models.describe import settings_words
+from ..models.describe import job_words, settings_words
 from ..models.jobs_model import is_terminal
 from ..widgets import theme
 from ..widgets.jobs_panel import STATE_WORDS, outcome_text
@@ -396,7 +396,7 @@ class GroupResults(QDialog):
         winner = next((r for r in recs if r.winner), None)
         self.summary.setText(
             f"{done} of {len(recs)} finished"
-            + (f" · winner: job {winner.id} ({self._title(winner)})" if winner else "")
+            + (f" · winner: {job_words(self._label(winner.provider), winner.request)}" if winner else "")
         )
 
     def done_count(self) -> int:

@@ -29,6 +29,16 @@ def settings_words(request: Any) -> str:
     return " · ".join(parts)
 
 
+def job_words(provider_label: str, request: Any) -> str:
+    """A job where its id would be: "Sandbox · 28 steps · g 4.5 · seed 42"."""
+    return f"{provider_label} · {settings_words(request)}"
+
+
+def result_name(prompt: str) -> str:
+    """A result used as a reference, named by what it was asked: "result: make it warmer"."""
+    return f"result: {snippet(prompt, 32)}"
+
+
 def snippet(prompt: str, length: int = 40) -> str:
     """The start of a prompt on one line, "…" when cut; "(no prompt)" when empty."""
     text = " ".join(prompt.split())

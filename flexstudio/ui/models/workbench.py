@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal
 from ...core import json_prompt
 from ...core.request import SEED_MAX, EditRequest, ImageRef
 from ...core.sizes import ASPECT_PRESETS, snap
-from . import mentions
+from . import describe, mentions
 
 if TYPE_CHECKING:
     from ...providers.base import Capabilities, ProviderInfo
@@ -358,7 +358,7 @@ class Workbench(QObject):
             sha256=output.sha256,
             width=output.width,
             height=output.height,
-            name=f"result of job {job.id}",
+            name=describe.result_name(job.request.prompt),
             mime=output.mime,
         )
         return self.add_references([ref], origin_job=job.id) == 1

@@ -152,7 +152,7 @@ class WindowController(DialogOpeners, MetadataActions):
         if from_controls:
             self.wb.after_run(rec.request.seed)
         self.view.job_started(rec)
-        self.view.status(f"Job {rec.id} started on {info.display_name}.", 4000)
+        self.view.status(f"Started on {describe.job_words(info.display_name, rec.request)}.", 4000)
         return rec
 
     # ------------------------------------------------------------------ cancel
@@ -163,7 +163,10 @@ class WindowController(DialogOpeners, MetadataActions):
         except KeyError:
             return
         if not svc.runner.cancel(job_id):
-            self.view.status(f"Job {job_id} cannot be cancelled from here (it is not running).", 5000)
+            self.view.status(
+                f"“{describe.snippet(rec.request.prompt, 32)}” cannot be cancelled from here (it is not running).",
+                5000,
+            )
             return
         info = svc.registry.get(rec.provider) if rec.provider in svc.registry else None
         sent = rec.state in (JobState.RUNNING, JobState.DOWNLOADING)
@@ -174,7 +177,7 @@ class WindowController(DialogOpeners, MetadataActions):
         else:
             text = "Cancel requested."
         self.view.mark_cancel_requested(job_id, text)
-        self.view.status(f"Job {job_id}: {text}", 6000)
+        self.view.status(f"“{describe.snippet(rec.request.prompt, 32)}”: {text}", 6000)
 
     def cancel_latest(self) -> None:
         if self.pick_first is not None:
@@ -393,7 +396,7 @@ class WindowController(DialogOpeners, MetadataActions):
             )
             return
         self.view.status(
-            f"The result of job {rec.id} is now image {len(self.wb.references)}; "
+            f"The result of “{describe.snippet(rec.request.prompt, 32)}” is now image {len(self.wb.references)}; "
             "the next job records it was made from it.",
             6000,
         )
@@ -406,7 +409,7 @@ class WindowController(DialogOpeners, MetadataActions):
     # ------------------------------------------------------------------ history actions
     def restore_job(self, rec: JobRecord) -> None:
         missing = self.wb.restore(rec.request)
-        text = f"Restored every setting of job {rec.id}."
+        text = f"Restored every setting of “{describe.snippet(rec.request.prompt, 32)}”."
         if missing:
             self.view.show_message("warning", text + f" Missing from disk, left out: {', '.join(missing)}.")
         else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..models import describe
 from ..models.aio import asyncio
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ class GroupsController:
         winner = next((r for r in dlg.records.values() if r.winner), None)
         if winner is not None:
             self.view.status(
-                f"Job {winner.id} is the winner of this "
+                f"{describe.job_words(self.view.history_model.label(winner.provider), winner.request)} is the winner of this "
                 f"{'comparison' if dlg.kind == 'comparison' else 'sweep'}.",
                 5000,
             )
