@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +168,11 @@ class Services:
         from .core import images
 
         info = images.inspect(data, name)
-        sha = info.sha256 or hashlib.sha256(data).hexdigest()
+        sha = info.sha256
+        if not sha:
+            import hashlib  # not at start-up: it loads OpenSSL (core.images has it loaded by now)
+
+            sha = hashlib.sha256(data).hexdigest()
         self.blobs.put(data, info.mime, sha=sha)
         return ImageRef(sha256=sha, width=info.width, height=info.height, name=name, mime=info.mime)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import secrets
+import random
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -14,6 +14,13 @@ SCHEMA_VERSION = 1
 OutputFormat = Literal["jpeg", "png", "webp"]
 OUTPUT_FORMATS: tuple[str, ...] = ("jpeg", "png", "webp")
 SEED_MAX = 2**32 - 1
+_SYSTEM_RANDOM = random.SystemRandom()  # os.urandom, as ``secrets`` (whose import brings hmac and OpenSSL)
+
+
+def random_seed() -> int:
+    """A new seed, 0 ≤ seed < SEED_MAX, from the operating system's random source."""
+    return _SYSTEM_RANDOM.randrange(SEED_MAX)
+
 
 # Defaults come from the model's owner (BFL OpenAPI for FLUX.2 [flex]).
 DEFAULT_STEPS = 50
@@ -104,7 +111,7 @@ class EditRequest:
         """The same request with a concrete seed (drawn at random when unset)."""
         if self.seed is not None:
             return self
-        return replace(self, seed=secrets.randbelow(SEED_MAX))
+        return replace(self, seed=random_seed())
 
     def output_size(self, max_pixels: int = 4 * 1_048_576) -> tuple[int, int]:
         """The concrete output size: the explicit size, else image 1's sent size, else 1024×1024."""

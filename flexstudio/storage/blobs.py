@@ -3,9 +3,7 @@ at them, so a crash never leaves a history row referring to half a file."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import secrets
 import tempfile
 from pathlib import Path
 
@@ -31,7 +29,7 @@ def atomic_write(path: Path, data: bytes, *, public: bool = False) -> None:
     (an export) gets the permissions the user's umask gives any new file; the rest stay private (0600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if public:
-        tmp = str(path.parent / f".tmp-{secrets.token_hex(8)}")
+        tmp = str(path.parent / f".tmp-{os.urandom(8).hex()}")  # as secrets.token_hex(8)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     else:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -49,6 +47,12 @@ def atomic_write(path: Path, data: bytes, *, public: bool = False) -> None:
         raise
 
 
+def _sha256(data: bytes) -> str:
+    import hashlib  # here: hashlib loads OpenSSL, which the window's first frame does not need
+
+    return hashlib.sha256(data).hexdigest()
+
+
 class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -63,7 +67,7 @@ class BlobStore:
         return None
 
     def put(self, data: bytes, mime: str = "application/octet-stream", sha: str | None = None) -> str:
-        sha = sha or hashlib.sha256(data).hexdigest()
+        sha = sha or _sha256(data)
         if self._path(sha) is None:
             atomic_write(self.root / sha[:2] / f"{sha}.{ext_for(mime)}", data)
         return sha

@@ -1,5 +1,5 @@
 """``flexstudio.app.main``: the real entry point, in its own process (its own QApplication and qasync
-loop): the window opens, paints before asyncio / qasync / Pillow / httpx / keyring load, saves
+loop): the window opens, paints before asyncio / qasync / Pillow / httpx / keyring / hashlib load, saves
 its layout and shuts down cleanly."""
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ SCRIPT = textwrap.dedent("""
 
     def show_and_paint(window, *a, **kw):
         original_show(window, *a, **kw)
-        painted["loaded_at_paint"] = sorted(m for m in ("asyncio", "qasync", "PIL", "httpx", "keyring")
-                                            if m in sys.modules)
+        painted["loaded_at_paint"] = sorted(
+            m for m in ("asyncio", "qasync", "PIL", "httpx", "keyring", "hashlib", "secrets") if m in sys.modules
+        )
         painted["gc_at_paint"] = gc.isenabled()
         painted["typed_at_paint"] = "QTabWidget" in vars(QtWidgets)
 
@@ -73,7 +74,7 @@ def test_main_opens_the_window_and_closes_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     print("\n" + proc.stdout.strip())
-    assert "loaded when painted: []" in proc.stdout  # asyncio, qasync, PIL, httpx, keyring: after
+    assert "loaded when painted: []" in proc.stdout  # asyncio, qasync, PIL, httpx, keyring, hashlib: after
     # the cyclic collector is off for the start-up only (no passes over start-up objects before the paint)
     assert "collector: at paint False, while open True, after main True" in proc.stdout
     # the GUI thread gets the interpreter back within 1 ms of a worker thread's Python (default: 5 ms)

@@ -4,14 +4,13 @@ widget. Every change emits ``changed`` so the price follows at once."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from ...core import json_prompt
-from ...core.request import SEED_MAX, EditRequest, ImageRef
+from ...core.request import SEED_MAX, EditRequest, ImageRef, random_seed
 from ...core.sizes import ASPECT_PRESETS, snap
 from . import describe, mentions
 
@@ -25,10 +24,6 @@ if TYPE_CHECKING:
 SIZE_AUTO, SIZE_MATCH, SIZE_CUSTOM = "auto", "match", "custom"
 SEED_POLICIES = ("fixed", "increment", "random")  # after a run: keep, +1, new random
 PROMPT_PLAIN, PROMPT_JSON = "plain", "json"
-
-
-def random_seed() -> int:
-    return secrets.randbelow(SEED_MAX)
 
 
 class Workbench(QObject):
