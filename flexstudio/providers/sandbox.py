@@ -9,6 +9,7 @@ real cloud's would be. It is labelled a simulator wherever it appears.
 
 from __future__ import annotations
 
+import asyncio  # this module is imported with the first sandbox job, the loop already running
 import colorsys
 import errno
 import hashlib
@@ -139,8 +140,6 @@ class SandboxProvider:
         }
         # The picture is made before the job id is handed out, so a job that exists can always finish
         # (after a crash too), as a real cloud's would.
-        import asyncio
-
         _WAITING[job_id] = (now, now + self.latency * 0.2)  # in line from the moment it is sent
         await asyncio.to_thread(self._make, job_id, state, request, list(references), width, height)
         return Submission(provider_job_id=job_id, handle={"id": job_id}, billed_usd=0.0)
@@ -157,8 +156,6 @@ class SandboxProvider:
             done = (now - state["queued_until"]) / span
             step = int(done * 50)
             return PollResult("running", progress=min(0.99, done), message=f"Simulating step {step}/50")
-        import asyncio
-
         image = await asyncio.to_thread(self._image, str(handle["id"]))
         if image is None:
             raise JobGone(
