@@ -135,6 +135,19 @@ class Services:
             self._table = load_table(override if override.exists() else None)
         return self._table
 
+    def user_rates(self) -> dict[str, float]:
+        """The per-image rates the user set (Settings → Spending) for providers without a published price."""
+        from .storage.user_prices import user_rates
+
+        return user_rates(self.paths.config / "prices.json")
+
+    def set_user_rate(self, provider_id: str, usd: float | None) -> None:
+        """Set (or, None, remove) the user's per-image rate of ``provider_id``; quotes use it at once."""
+        from .storage.user_prices import set_rate
+
+        set_rate(self.paths.config / "prices.json", provider_id, usd)
+        self._table = None
+
     def quote(self, request: EditRequest, provider_id: str | None = None) -> Any:
         from .pricing import quote
 

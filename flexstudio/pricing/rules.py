@@ -23,7 +23,7 @@ PER_CALL = "per_call"
 UNKNOWN = "unknown"
 RULES: tuple[str, ...] = (FREE, PER_MP, FIRST_MP, PER_IMAGE, PER_CALL, UNKNOWN)
 
-UNKNOWN_NOTE = "Price unknown for this gateway; set a rate in Settings."
+UNKNOWN_NOTE = "Price unknown for this gateway; set a rate in Settings → Spending."
 
 
 def to_micro(usd: float) -> int:

@@ -23,7 +23,7 @@ from .rules import FIRST_MP, PER_CALL, PER_IMAGE, PER_MP, RULES, PriceRule, Tier
 
 SCHEMA_VERSION = 1
 PRICES_FILE = "prices.json"
-UNKNOWN_PROVIDER_NOTE = "Price unknown for this provider; set a rate in Settings."
+UNKNOWN_PROVIDER_NOTE = "Price unknown for this provider; set a rate in Settings → Spending."
 
 
 def resources_dir(package: Path | None = None) -> Path:

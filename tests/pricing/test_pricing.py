@@ -220,7 +220,7 @@ def test_openai_compatible_price_is_unknown(table):
     q = quote(req((1024, 1024), TWO_REFS), "openai-compatible", table=table)
     assert q.usd is None
     assert q.approximate
-    assert q.note == UNKNOWN_NOTE == "Price unknown for this gateway; set a rate in Settings."
+    assert q.note == UNKNOWN_NOTE == "Price unknown for this gateway; set a rate in Settings → Spending."
     assert q.rule == "unknown"
     d = q.to_dict()
     assert d["usd"] is None

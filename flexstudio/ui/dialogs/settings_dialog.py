@@ -451,8 +451,53 @@ class SettingsDialog(QDialog):
                 self.cap_boxes[f"{period}_{kind}"] = box
                 grid.addWidget(box, r, c)
         lay.addLayout(grid)
+        self._rates_section(lay)
         lay.addStretch(1)
         return page
+
+    def _rates_section(self, lay: QVBoxLayout) -> None:
+        """A per-image rate for each provider or endpoint whose price is not published: without one its
+        edits are "price unknown" and the limits above cannot count them."""
+        from ...core.request import EditRequest
+
+        svc = self.services
+        rates = svc.user_rates()
+        unpriced = []
+        for info in svc.registry.all():
+            if info.id in rates or svc.quote(EditRequest(prompt="x", provider=info.id)).usd is None:
+                unpriced.append(info)
+        self.rate_boxes: dict[str, QDoubleSpinBox] = {}
+        if not unpriced:
+            return
+        head = QLabel(
+            "Your prices — for providers that publish none. Each edit is then priced at this rate "
+            "and counted by the limits above."
+        )
+        head.setWordWrap(True)
+        lay.addWidget(head)
+        grid = QGridLayout()
+        for r, info in enumerate(unpriced):
+            grid.addWidget(QLabel(info.display_name), r, 0)
+            box = QDoubleSpinBox()
+            box.setRange(0, 100)
+            box.setDecimals(3)
+            box.setPrefix("$")
+            box.setSuffix(" per image")
+            box.setSpecialValueText("not set")
+            box.setAccessibleName(f"Price per image on {info.display_name}")
+            box.setValue(rates.get(info.id, 0.0))
+            box.valueChanged.connect(lambda v, pid=info.id: self._rate_edited(pid, v))
+            self.rate_boxes[info.id] = box
+            grid.addWidget(box, r, 1)
+        lay.addLayout(grid)
+
+    def _rate_edited(self, provider_id: str, usd: float) -> None:
+        try:
+            self.services.set_user_rate(provider_id, usd or None)
+        except BadInput as exc:
+            self.rate_boxes[provider_id].setToolTip(str(exc))
+            return
+        self.capsChanged.emit()  # the price readouts quote again
 
     def _caps_edited(self, _v: float) -> None:
         values = {f.name: (self.cap_boxes[f.name].value() or None) for f in fields(SpendCaps)}
