@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +62,9 @@ def write_manifest(
     cannot change any more, so a rewrite while the batch runs reads only the items still moving."""
     path = batch.manifest_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-manifest-", dir=path.parent)
+    # created as any new file of the user's is (umask), like the outputs beside it, not private to its owner
+    tmp = str(path.parent / f".tmp-manifest-{os.urandom(8).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             page: list[Item] = []

@@ -236,7 +236,7 @@ def test_outputs_are_named_after_inputs_and_never_overwrite(tmp_path):
 
 
 def test_contact_sheet_of_a_batch_pairs_before_and_after_with_captions(hosts, tmp_path):
-    from flexstudio.storage.contact_sheet import batch_pairs, render
+    from flexstudio.storage.contact_sheet import batch_header, batch_pairs, render
 
     emu = hosts()
     paths = _inputs(tmp_path / "in", 3)
@@ -247,6 +247,8 @@ def test_contact_sheet_of_a_batch_pairs_before_and_after_with_captions(hosts, tm
     batch = _batch(svc, store, template, [*paths, tmp_path / "in" / "broken.png"], tmp_path / "out")
     asyncio.run(_run(svc, store, batch))
     pairs = batch_pairs(store, svc.history, batch.id)
+    # the manifest sits beside the outputs with the same permissions (the user's umask), not owner-only
+    assert batch.manifest_path.stat().st_mode & 0o044 == 0o044 & ~_umask()
     assert [p.caption.split(" — ")[0] for p in pairs] == [
         "shot00.png",
         "shot01.png",
@@ -255,14 +257,48 @@ def test_contact_sheet_of_a_batch_pairs_before_and_after_with_captions(hosts, tm
     ]
     assert pairs[0].after is not None and pairs[-1].after is None and "could not be used" in pairs[-1].caption
     assert "$" in pairs[0].caption
-    path, rows = render(pairs, tmp_path / "sheet.png", cell=128)
-    assert rows == 4
-    with Image.open(path) as im:
-        assert im.size == (12 * 3 + 256, 12 + 4 * (128 + 34 + 12))
+    header = batch_header(batch, pairs, provider_label="BFL", spent_usd=0.3)
+    assert header[0] == "“sheet”" and "BFL · 50 steps" in header[1] and "seed 2" in header[1]
+    assert header[2].startswith("3 of 4 inputs edited · $0.30 spent")
+    sheet = render(pairs, tmp_path / "sheet.png", header=header, cell=128, per_row=1)
+    assert sheet.pairs == 4 and sheet.pages == (tmp_path / "sheet.png",)
+    # a sheet is a file like any other export: what the user's umask gives, not private to its owner
+    assert sheet.path.stat().st_mode & 0o044 == 0o044 & ~_umask()
+    with Image.open(sheet.path) as im:
+        assert im.width == 16 * 2 + 128 * 2 + 16
         # the "after" cell of the first row holds the result's pixels, not the empty cell colour
-        assert im.getpixel((12 + 128 + 12 + 64, 12 + 64)) != (225, 225, 222)
-    _, rows = render(pairs, tmp_path / "short.jpg", cell=64, max_rows=2)
-    assert rows == 2
+        top = im.height - 4 * (128 + 28 + 16)
+        assert im.getpixel((16 + 128 + 16 + 64, top + 64)) != (225, 225, 222)
+    # many inputs: two pairs a row, pages of at most rows_per_page rows, named after the first
+    many = render(pairs * 5, tmp_path / "short.jpg", header=header, cell=64, rows_per_page=3)
+    assert many.pairs == 20 and [p.name for p in many.pages] == [
+        "short.jpg",
+        "short-2.jpg",
+        "short-3.jpg",
+        "short-4.jpg",
+    ]
+    with Image.open(many.pages[0]) as im:
+        assert im.width == 16 + 2 * (64 * 2 + 16 + 32) - 16
+
+
+def _umask() -> int:
+    import os
+
+    old = os.umask(0)
+    os.umask(old)
+    return old
+
+
+def test_contact_sheet_text_has_no_missing_glyphs(tmp_path):
+    """Every character of a caption is drawn from the font's own glyphs (a missing one would be a box)."""
+    from flexstudio.storage.contact_sheet import _Text
+
+    t = _Text(16)
+    missing = t.glyph("\U0010fffd")
+    text = t.safe("shot.png — succeeded · $0.10 · 1024×768 “quoted” …")
+    assert all(ch.isascii() or t.glyph(ch) != missing for ch in text)
+    assert t.fit("a" * 400, 100).endswith(t.safe("…")) and t.font.getlength(t.fit("a" * 400, 100)) <= 100
+    assert len(t.wrap("word " * 200, 200, 2)) == 2
 
 
 class Forgetful(BflEmulator):
@@ -448,3 +484,15 @@ def test_manifest_rewrites_read_only_the_items_still_moving(tmp_path, monkeypatc
     assert second == write_manifest(store, history, batch).read_text().splitlines()  # same as read whole
     store.close()
     history.close()
+
+
+def test_contact_sheet_without_a_system_font_spells_what_pillows_own_font_lacks(monkeypatch):
+    from flexstudio.storage import contact_sheet
+
+    monkeypatch.setattr(contact_sheet, "FONT_FILES", ())
+    t = contact_sheet._Text(16)
+    missing = t.glyph("\U0010fffd")
+    text = t.safe("shot.png — succeeded · 1024×768")
+    assert t.glyph("—") == missing  # Pillow's own font has no em dash…
+    assert "—" not in text and "shot.png - succeeded" in text  # …so it is spelt in ASCII, never a box
+    assert all(ch.isascii() or t.glyph(ch) != missing for ch in text)

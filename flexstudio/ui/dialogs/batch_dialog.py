@@ -396,14 +396,23 @@ class BatchDialog(QDialog):
             asyncio.ensure_future(self.export_contact_sheet(Path(path)))
 
     async def export_contact_sheet(self, dest: Path) -> Path | None:
-        from ...storage.contact_sheet import batch_pairs, render
+        from ...storage.contact_sheet import batch_header, batch_pairs, render
 
         if self.batch is None:
             return None
-        pairs = batch_pairs(self.store, self.services.history, self.batch.id)
-        path, _rows = await asyncio.to_thread(render, pairs, dest)
-        self.manifest_label.setText(f"Contact sheet: {path} · manifest: {self.batch.manifest_path}")
-        return path
+        batch = self.batch
+        pairs = batch_pairs(self.store, self.services.history, batch.id)
+        summary = self.run.summary if self.run is not None else None
+        header = batch_header(
+            batch,
+            pairs,
+            provider_label=self.services.registry.get(batch.provider).label,
+            spent_usd=summary.spent_usd if summary is not None else None,
+        )
+        sheet = await asyncio.to_thread(render, pairs, dest, header=header)
+        more = f" (+{len(sheet.pages) - 1} more pages)" if len(sheet.pages) > 1 else ""
+        self.manifest_label.setText(f"Contact sheet: {sheet.path}{more} · manifest: {batch.manifest_path}")
+        return sheet.path
 
     @property
     def running(self) -> bool:
