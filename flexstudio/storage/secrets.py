@@ -4,6 +4,7 @@ this session only — never written anywhere in clear — and the user is told w
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -104,7 +105,8 @@ def _explain(exc: Exception) -> str:
         return NO_KEYRING
     if name == "KeyringLocked":
         return "The system keyring is locked; unlock it and try again (the key is kept for this session)."
-    return f"The system keyring failed ({name}); the key is kept for this session only."
+    logging.getLogger(__name__).warning("the system keyring failed: %s", name)  # the detail, for a report
+    return "The system keyring could not be used; the key is kept for this session only."
 
 
 def scrub(text: str, secrets: list[str]) -> str:
