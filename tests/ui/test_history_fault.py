@@ -56,6 +56,7 @@ def test_corrupt_history_dialog_moves_it_aside_and_the_window_works(
     assert seen and str(db) in seen[0] and "cannot be read" in seen[0]
     kept = [p for p in db.parent.iterdir() if p.name.startswith("history.sqlite3.broken-")]
     assert len(kept) == 1 and kept[0].read_bytes() == JUNK  # the old file is kept, untouched
+    window = None
     try:
         window = open_window(services)
         rec = run(qtbot, services.runner.run(EditRequest(prompt="after the move", size=(64, 64))))
@@ -63,6 +64,8 @@ def test_corrupt_history_dialog_moves_it_aside_and_the_window_works(
         qtbot.waitUntil(lambda: window.history_model.rowCount() == 1)
         assert [r.id for r in services.history.list()] == [rec.id]
     finally:
+        if window is not None:
+            window.close()  # as quitting does: the window stops its batched history updates, then services close
         run(qtbot, services.aclose())
 
 
