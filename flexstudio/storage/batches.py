@@ -165,7 +165,8 @@ class BatchStore:
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-            self.db.execute("SELECT count(*) FROM batch_items").fetchone()  # damage past the header
+            for table in ("batches", "batch_items"):  # damage past the header shows here, not mid-batch
+                self.db.execute(f"SELECT count(*) FROM {table}").fetchone()
         except sqlite3.DatabaseError as exc:
             self.db.close()
             if faults.database_damaged(exc):
