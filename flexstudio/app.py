@@ -82,6 +82,7 @@ def build_services() -> Services | None:
         try:
             services = Services.build()
             _probe_history(services)
+            _confirm_settings(services)
             return services
         except faults.HistoryUnreadable as fault:
             from .ui.dialogs.history_fault_dialog import HistoryFaultDialog
@@ -106,6 +107,20 @@ def build_services() -> Services | None:
             QMessageBox.critical(None, "FlexStudio cannot start", f"{faults.explain(exc) or exc}")
             return None
     return None
+
+
+def _confirm_settings(services: Services) -> None:
+    """A settings file that was damaged is named in a dialog before the window opens: going on with
+    the defaults saves them (paid work is allowed again); "Not now" keeps paid work refused."""
+    from .storage.settings import settings_fault
+
+    moved = settings_fault(services.paths.settings_file)
+    if moved is None:
+        return
+    from .ui.dialogs.settings_fault_dialog import SettingsFaultDialog
+
+    if SettingsFaultDialog(moved).wants_defaults():
+        services.confirm_default_settings()
 
 
 def _probe_history(services: Services) -> None:

@@ -78,7 +78,7 @@ class Services:
         bus = EventBus()
         urls = {**settings.base_urls, **(base_urls or {})}
         guard = SpendGuard(history, settings.caps)
-        return cls(
+        made = cls(
             paths=paths,
             settings=settings,
             history=history,
@@ -91,6 +91,9 @@ class Services:
             base_urls=urls,
             _runner_setup={"config": runner_config, "client_factory": client_factory},
         )
+        guard.reason = made.why_unknown
+        guard.refuse = made.settings_refusal
+        return made
 
     # ------------------------------------------------------------------ jobs
     @property
@@ -164,6 +167,13 @@ class Services:
             side_range=info.capabilities.side_range if info else None,
         )
 
+    def why_unknown(self, request: EditRequest) -> str:
+        """Why ``request``'s price is unknown, in a few words ("Kie bills in credits"); "" when known."""
+        from .jobs.spend import why_unknown
+
+        q = self.quote(request)
+        return "" if q.usd is not None else why_unknown(q.note)
+
     def quote_pair(self, request: EditRequest) -> tuple[float | None, dict[str, Any] | None]:
         q = self.quote(request)
         return q.usd, q.to_dict()
@@ -210,6 +220,10 @@ class Services:
         given. Raises ``BadInput``; returns the providers' infos in the order of the requests.
         ``key_sources`` are key sources already read (the window reads them off the GUI thread)."""
         infos = [self.runner.check(r.resolved()) for r in requests]
+        for r in requests:
+            refusal = self.settings_refusal(r)
+            if refusal:
+                raise BadInput(refusal)
         check_caps(self.settings.caps)
         known = key_sources or {}
         for info in {i.id: i for i in infos}.values():
@@ -233,6 +247,29 @@ class Services:
                     f"This edit costs ${total:.4f}, above --max-cost ${max_cost:.4f}; nothing was sent."
                 )
         return infos
+
+    def settings_refusal(self, request: EditRequest) -> str:
+        """Why paid work is refused while the settings file is damaged ("" when it is not, or for the
+        sandbox): its spending limits and endpoints are not in effect, and nothing is sent until the
+        settings are valid again or the defaults are confirmed (saved)."""
+        from .storage.settings import settings_fault
+
+        info = self.registry.get(request.provider) if request.provider in self.registry else None
+        if info is not None and info.simulator:
+            return ""
+        moved = settings_fault(self.paths.settings_file)
+        if moved is None:
+            return ""
+        return (
+            f"The settings file was damaged and moved aside to {moved}, so your spending limits and "
+            "endpoints are not in effect and nothing was sent — repair it and name it settings.json "
+            "again, or confirm the default settings (save them in the window's Settings), to go on."
+        )
+
+    def confirm_default_settings(self) -> None:
+        """The user saw the damaged settings named and goes on with these settings: they are saved (the
+        damaged file stays where it was moved)."""
+        self.save_settings()
 
     def check_endpoint(self, info: ProviderInfo) -> None:
         """Where a provider's key would go — from --base-url, the settings or a custom endpoint — must

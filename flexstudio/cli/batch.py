@@ -279,6 +279,11 @@ def _run(svc: Any, store: BatchStore, args: argparse.Namespace) -> int:
         raise MissingKey.of(info.label, info.id, info.env_var)
     total = None if any(q is None for q in quotes) else round(sum(q for q in quotes if q is not None), 6)
     _say(_price_line(info, to_run, bad, total, done))
+    refusal = svc.settings_refusal(template.with_(provider=provider))
+    if refusal and to_run:
+        raise BadInput(refusal)
+    if to_run and total is None:  # an unknown price is refused while a spending limit is set
+        svc.guard.check(None, why_unknown=svc.why_unknown(template.with_(provider=provider)))
     _confirm(total, len(to_run), args)
     cap = args.max_cost if args.max_cost is not None else (batch.max_cost if batch is not None else None)
     if cap is not None and to_run:
@@ -391,6 +396,16 @@ def _execute(
     return _report(svc, store, batch, summary, args)
 
 
+def _spent(svc: Any, batch: Batch, summary: Summary) -> str:
+    """ "spent $0.2000", or — when jobs ran whose price is unknown and no bill came — "spent: unknown (Kie
+    bills in credits)" (never $0 for work that was paid for in credits)."""
+    if not summary.unpriced:
+        return f"spent ${summary.spent_usd:.4f}"
+    why = svc.why_unknown(batch.request.with_(provider=batch.provider)) or "the provider reports no price"
+    known = f"${summary.spent_usd:.4f} plus " if summary.spent_usd else ""
+    return f"spent: {known}unknown for {summary.unpriced} ({why})" if known else f"spent: unknown ({why})"
+
+
 def _report(svc: Any, store: BatchStore, batch: Batch, summary: Summary, args: argparse.Namespace) -> int:
     if summary.stopped:
         _say(summary.stopped)
@@ -412,7 +427,7 @@ def _report(svc: Any, store: BatchStore, batch: Batch, summary: Summary, args: a
         if c.get(key):
             parts.append(f"{c[key]} {word}")
     _say(
-        f"Batch {batch.id}: {', '.join(parts)} of {summary.total}; spent ${summary.spent_usd:.4f}. "
+        f"Batch {batch.id}: {', '.join(parts)} of {summary.total}; {_spent(svc, batch, summary)}. "
         f"Manifest: {batch.manifest_path}"
     )
     code = _exit_code(summary)

@@ -305,6 +305,8 @@ async def _run_jobs(
     if limit_s is not None:
         svc.runner.config.timeout = limit_s
     started = start()
+    if started.warnings:  # the user's warning level (Settings → Spending): one line, on stderr
+        output.note("warning: " + " ".join(started.warnings))
     job_ids = [rec.id for rec in started.records]
     loop = asyncio.get_running_loop()
     interrupted = False

@@ -66,6 +66,7 @@ class Summary:
     total: int
     counts: dict[str, int] = field(default_factory=dict)  # item status → how many
     spent_usd: float = 0.0
+    unpriced: int = 0  # jobs sent whose price is unknown and that reported no bill (not in spent_usd)
     stopped: str | None = None  # why launching stopped early (cap, Ctrl-C), as a sentence
     interrupted_by_user: bool = False
     rate_limited: int = 0  # 429s the provider answered (each input was launched again later)
@@ -167,6 +168,15 @@ class BatchScheduler:
     def spent(self) -> float:
         return round(sum(self._cost.values()), 6)
 
+    def _unpriced(self) -> int:
+        """Jobs that were sent with no known price and reported no bill: their spend is unknown."""
+        n = 0
+        for job_id in self._cost:
+            with contextlib.suppress(KeyError):
+                rec = self.history.get(job_id)
+                n += rec.quote_usd is None and rec.billed_usd is None and rec.submits > 0
+        return n
+
     # ------------------------------------------------------------------ the run
     async def run(self) -> Summary:
         unsubscribe = self.runner.bus.subscribe(self._on_event)
@@ -198,6 +208,7 @@ class BatchScheduler:
         self.summary.counts = self.store.counts(self.batch.id)
         self.summary.total = sum(self.summary.counts.values())
         self.summary.spent_usd = self.spent
+        self.summary.unpriced = self._unpriced()
         status = "stopped" if self.summary.stopped else "done"
         self.store.set_status(self.batch.id, status, self.summary.stopped or "")
         if self._manifest_writing is not None:  # an older rewrite must not land after the final one

@@ -292,11 +292,16 @@ class Runner:
         for r in reqs:
             self.check(r)
         if self.guard is not None and total_guard:
-            total = 0.0
+            total: float | None = 0.0
+            unknown = None
             for r in reqs:
                 usd, _ = self.quoter(r) if self.quoter else (None, None)
-                total += usd or 0.0
-            self.guard(reqs[0], total)
+                if usd is None:
+                    unknown = unknown or r
+                elif total is not None:
+                    total += usd
+            # One unknown price makes the group's unknown: the guard refuses it while a limit is set.
+            self.guard(unknown or reqs[0], None if unknown is not None else total)
         group_id = uuid.uuid4().hex[:12]
         # The group's total was checked above: each job is not checked again on its own.
         return [

@@ -4,6 +4,7 @@ quoted price before a job (or a whole comparison or sweep) is queued, and agains
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,34 @@ def _month_start(now: float) -> float:
     return d.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
+_LABELS = {"session": "this session", "day": "today", "month": "this month"}
+
+
+def unknown_price_refusal(stops: list[tuple[str, float]], why: str = "") -> str:
+    """One sentence: an edit whose price is unknown is not sent while a spending limit is set."""
+    label, usd = stops[0]
+    reason = f" ({why})" if why else ""
+    return (
+        f"The price of this edit is unknown{reason}, so your spending limit of ${usd:.2f} {label} cannot be "
+        "kept; nothing was sent — remove the limits in Settings → Spending to run it."
+    )
+
+
+def why_unknown(note: str | None) -> str:
+    """The short reason in a quote's "Price unknown…" note: "Kie bills in credits", "price unknown for
+    this gateway" ("" when the note gives none)."""
+    text = (note or "").strip()
+    if not text.lower().startswith("price unknown"):
+        return ""
+    rest = text[len("price unknown") :].lstrip(":").strip()
+    for cut in (" and does not publish", ";", "."):
+        rest = rest.split(cut, 1)[0]
+    rest = rest.strip()
+    if not rest:
+        return ""
+    return f"no price is known {rest}" if rest.startswith("for ") else rest
+
+
 class SpendGuard:
     """Callable as the runner's guard: raises ``SpendCapExceeded`` above a stop level; records warnings."""
 
@@ -41,6 +70,10 @@ class SpendGuard:
         self.caps = caps  # storage.settings.SpendCaps (or anything with the same attributes)
         self.session_start = session_start if session_start is not None else time.time()
         self.last_warnings: tuple[str, ...] = ()
+        # EditRequest → the short reason its price is unknown ("Kie bills in credits"), for the refusal.
+        self.reason: Callable[[EditRequest], str] | None = None
+        # EditRequest → why it may not be sent at all ("" when it may): set by the services.
+        self.refuse: Callable[[EditRequest], str] | None = None
 
     def status(self, now: float | None = None) -> SpendStatus:
         now = now or time.time()
@@ -50,15 +83,28 @@ class SpendGuard:
             month=self.history.spend_since(_month_start(now)),
         )
 
-    def check(self, extra_usd: float | None) -> tuple[str, ...]:
-        """The warnings for spending ``extra_usd`` more; raises if a stop level would be passed."""
+    def stops(self) -> list[tuple[str, float]]:
+        """The stop levels set: (``this session`` | ``today`` | ``this month``, dollars)."""
+        out = []
+        for period in ("session", "day", "month"):
+            stop = getattr(self.caps, f"{period}_stop", None)
+            if stop is not None:
+                out.append((_LABELS[period], float(stop)))
+        return out
+
+    def check(self, extra_usd: float | None, *, why_unknown: str = "") -> tuple[str, ...]:
+        """The warnings for spending ``extra_usd`` more; raises if a stop level would be passed. An
+        unknown price (``None``) is refused while any stop level is set, as ``--max-cost`` refuses it:
+        a limit is the user's safety net precisely when the price is not known."""
+        if extra_usd is None and self.stops():
+            raise SpendCapExceeded(unknown_price_refusal(self.stops(), why_unknown))
         extra = extra_usd or 0.0
         st = self.status()
         warnings: list[str] = []
         for period, spent in (("session", st.session), ("day", st.day), ("month", st.month)):
             stop = getattr(self.caps, f"{period}_stop", None)
             warn = getattr(self.caps, f"{period}_warn", None)
-            label = {"session": "this session", "day": "today", "month": "this month"}[period]
+            label = _LABELS[period]
             if stop is not None and spent + extra > stop + 1e-9:
                 raise SpendCapExceeded(
                     f"This would bring spending {label} to ${spent + extra:.2f}, over your limit of "
@@ -73,4 +119,11 @@ class SpendGuard:
         return self.last_warnings
 
     def __call__(self, request: EditRequest, quote_usd: float | None) -> None:
-        self.check(quote_usd)
+        refusal = self.refuse(request) if self.refuse is not None else ""
+        if refusal:  # the limits themselves are not in effect (a damaged settings file)
+            raise SpendCapExceeded(refusal)
+        self.check(quote_usd, why_unknown=self.explain(request) if quote_usd is None else "")
+
+    def explain(self, request: EditRequest) -> str:
+        """Why ``request``'s price is unknown, from its quote's note (set by the services)."""
+        return self.reason(request) if self.reason is not None else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -49,19 +50,24 @@ class Settings:
 
     @classmethod
     def load(cls, path: Path) -> Settings:
+        """The settings in ``path``; defaults when there is none. A damaged file (not JSON, not an object,
+        fields that do not fit) is moved aside to ``settings.broken.json`` (an older one there is kept
+        under a free name) and defaults are used — ``settings_fault`` then names it, and paid work is
+        refused until the settings are valid again or the defaults are confirmed (saved)."""
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(raw, dict):
+                raise ValueError("not a JSON object")
+            return cls._from(raw)
         except FileNotFoundError:
             return cls()
-        except (OSError, ValueError):
-            broken = path.with_suffix(".broken.json")
-            try:
-                path.replace(broken)
-            except OSError:
-                pass
+        except (OSError, ValueError, TypeError):
+            with contextlib.suppress(OSError):
+                path.replace(_free_broken_name(path))
             return cls()
-        if not isinstance(raw, dict):
-            return cls()
+
+    @classmethod
+    def _from(cls, raw: dict[str, Any]) -> Settings:
         known = {f.name for f in fields(cls)}
         s = cls()
         for k, v in raw.items():
@@ -86,6 +92,28 @@ class Settings:
 
     def save(self, path: Path) -> None:
         atomic_write(path, json.dumps(self.to_dict(), indent=2, sort_keys=True).encode("utf-8"))
+
+
+def broken_name(path: Path) -> Path:
+    return path.with_suffix(".broken.json")
+
+
+def _free_broken_name(path: Path) -> Path:
+    target = broken_name(path)
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_suffix(f".broken-{n}.json")
+    return target
+
+
+def settings_fault(path: Path) -> Path | None:
+    """The damaged settings file moved aside (the newest), while no valid settings file replaced it:
+    the spending limits and endpoints it held are not in effect. None when the settings are fine."""
+    if path.exists():
+        return None
+    moved = [p for p in path.parent.glob(f"{path.stem}.broken*.json") if p.is_file()]
+    return max(moved, key=lambda p: p.stat().st_mtime) if moved else None
 
 
 def _refuse_secrets(obj: Any, where: str = "") -> None:

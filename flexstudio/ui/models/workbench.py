@@ -58,7 +58,7 @@ class Workbench(QObject):
         self.prompt_mode: str = PROMPT_JSON if ui.get("prompt_mode") == PROMPT_JSON else PROMPT_PLAIN
         self._check: tuple[str, json_prompt.Check] | None = None
         self._origins: dict[str, str] = {}  # reference sha → the job whose result it is
-        self._spend_cache: dict[float, tuple[tuple[str, ...], str]] = {}
+        self._spend_cache: dict[float | str, tuple[tuple[str, ...], str]] = {}
         self._restore_draft(ui.get("draft"))
         self._clamp_to_caps()
 
@@ -184,11 +184,13 @@ class Workbench(QObject):
         until ``invalidate_spend`` (the spend changes when a job starts or ends, not while a slider moves)."""
         from ...core.errors import SpendCapExceeded
 
-        key = round(usd or 0.0, 6)
+        # An unknown price is not $0 (it is refused under a limit, for a reason that is the provider's).
+        key: float | str = self.request.provider if usd is None else round(usd, 6)
         hit = self._spend_cache.get(key)
         if hit is None:
             try:
-                hit = (self.services.guard.check(usd), "")
+                why = self.services.why_unknown(self.request) if usd is None else ""
+                hit = (self.services.guard.check(usd, why_unknown=why), "")
             except SpendCapExceeded as exc:
                 hit = ((), str(exc))
             if len(self._spend_cache) > 256:
