@@ -68,6 +68,8 @@ def _show_lines(svc: Services, rec: Any, obj: dict[str, Any]) -> list[str]:
     if rec.latency_s is not None:
         lines.append(f"time: {rec.latency_s:.1f} s")
     billed = "none reported" if rec.billed_usd is None else _money(rec.billed_usd)
+    if rec.billed_usd is None and not rec.submits and rec.finished:
+        billed = "$0 (not sent)"
     lines.append(f"price: quoted {_money(rec.quote_usd)} · billed {billed}")
     size = "auto" if req.size is None else f"{req.size[0]}×{req.size[1]}"
     seed = "random" if req.seed is None else str(req.seed)
@@ -97,6 +99,16 @@ def _show_lines(svc: Services, rec: Any, obj: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _list_money(rec: Any) -> str:
+    """The money column of ``history list``: the bill where known; "not sent" ($0 billed) for a job that
+    ended without a submit; else the quote (what a job that was sent may cost)."""
+    if rec.billed_usd is not None:
+        return f" ${rec.billed_usd:.3f}"
+    if not rec.submits and rec.finished:
+        return " not sent"
+    return "" if rec.quote_usd is None else f" ${rec.quote_usd:.3f}"
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     svc = Services.build()
     try:
@@ -110,8 +122,7 @@ def cmd_history(args: argparse.Namespace) -> int:
             else:
                 for r in recs:
                     when = datetime.fromtimestamp(r.created_at).strftime("%Y-%m-%d %H:%M")
-                    cost = r.billed_usd if r.billed_usd is not None else r.quote_usd
-                    money = "" if cost is None else f" ${cost:.3f}"
+                    money = _list_money(r)
                     output.emit(
                         f"{r.id}  {when}  {r.provider:<12} {r.state:<11}{money}  {r.request.prompt[:60]}",
                         keep_newlines=False,

@@ -122,3 +122,27 @@ def test_a_lost_submit_counts_towards_the_spending_limit_at_its_quote(tmp_path: 
     finally:
         emu.stop()
         delivery.stop()
+
+
+def test_history_list_says_not_sent_for_a_job_that_never_reached_the_provider(
+    tmp_path: Path, png: Path
+) -> None:
+    """A refused connection ends the job failed with 0 submits: the list shows "not sent", not its quote."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))  # bound, never listening: the connection is refused
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    home = tmp_path / "home"
+    try:
+        r = run(home, "edit", "-p", "never sent", "-i", str(png), "--provider", "bfl", "--base-url", url)
+        assert r.returncode == 1, (r.stdout, r.stderr)
+    finally:
+        sock.close()
+    (row,) = rows(home)
+    assert row["submits"] == 0 and row["quote_usd"]
+    listed = run(home, "history", "list")
+    (line,) = [ln for ln in listed.stdout.splitlines() if row["id"] in ln]
+    assert " not sent " in line and "$0.1" not in line, line
+    shown = run(home, "history", "show", str(row["id"]))
+    assert "billed $0 (not sent)" in shown.stdout, shown.stdout
