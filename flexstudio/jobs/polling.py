@@ -148,3 +148,34 @@ async def fetch_outputs(
         sha = await asyncio.to_thread(blobs.put, data, mime)
         outputs.append(Output(sha, mime, w, h))
     return outputs
+
+
+async def fetch_fresh(
+    result: Result,
+    provider: Provider,
+    info: ProviderInfo,
+    blobs: BlobStore,
+    ask_again: Callable[[], Awaitable[Result]],
+    gone: str,
+) -> list[Output]:
+    """``fetch_outputs``, and when the result link has expired, ask the provider for the result once more:
+    while it still knows the job it gives the result again, with a fresh link. When it no longer knows
+    the job, or gives the same expired link, the result is gone there: the job ends ``failed`` (kind
+    expired) with the sentence ``gone`` (what was billed, and to run it again)."""
+    try:
+        return await fetch_outputs(result, provider, info, blobs)
+    except ProviderError as exc:
+        if exc.kind != ErrorKind.EXPIRED or not result.urls:
+            raise
+    try:
+        again = await ask_again()
+    except JobGone:
+        raise verdict(ProviderError(gone, kind=ErrorKind.EXPIRED)) from None
+    if not again.images and (not again.urls or set(again.urls) <= set(result.urls)):
+        raise verdict(ProviderError(gone, kind=ErrorKind.EXPIRED))
+    try:
+        return await fetch_outputs(again, provider, info, blobs)
+    except ProviderError as exc:
+        if exc.kind == ErrorKind.EXPIRED:
+            raise verdict(ProviderError(gone, kind=ErrorKind.EXPIRED)) from None
+        raise

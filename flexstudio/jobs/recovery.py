@@ -108,6 +108,20 @@ def lost_submit(rec: JobRecord, label: str, cause: str) -> Outcome:
     )
 
 
+def result_gone(rec: JobRecord, label: str) -> str:
+    """The sentence for a paid result whose link expired and that the provider no longer gives again."""
+    if rec.billed_usd is not None:
+        money = f"billed ${rec.billed_usd:.4f}"
+    elif rec.quote_usd is not None:
+        money = f"it may have been billed ${rec.quote_usd:.4f}"
+    else:
+        money = "it may have been billed"
+    return (
+        f"{label}'s result link expired before it could be downloaded: {money}; the result is gone at "
+        f"{label} — run it again to get a new one."
+    )
+
+
 def not_sent(rec: JobRecord, exc: ProviderError) -> Outcome:
     """No connection to the provider could be made: nothing was sent, so nothing can have been billed and
     there is nothing to fetch. The job ends ``failed`` (re-run it once the address or the connection is

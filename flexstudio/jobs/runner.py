@@ -409,7 +409,10 @@ class Runner:
                 rec = self._move(
                     rec, JobState.DOWNLOADING, message=SENTENCES[JobState.DOWNLOADING], billed_usd=billed
                 )
-            outputs = await polling.fetch_outputs(result, provider, info, self.blobs)
+            gone = recovery.result_gone(rec, info.label)
+            outputs = await polling.fetch_fresh(
+                result, provider, info, self.blobs, lambda: self._poll(rec, provider, deadline), gone
+            )
             return self._move(
                 rec,
                 JobState.SUCCEEDED,
