@@ -24,7 +24,8 @@ def test_an_unknown_price_is_refused_under_a_spending_limit(
     w.prompt.setPlainText("a red chair")
     qtbot.waitUntil(lambda: w.controller.key_status.get("kie") is not None)
     assert w.cost.quote.usd is None
-    assert REFUSAL in w.cost.caps_note.text() and "$5.00 today" in w.cost.caps_note.text()
+    assert REFUSAL in w.cost.note.full_text() and "$5.00 today" in w.cost.note.full_text()
+    assert not w.run_button.isEnabled() and REFUSAL in w.run_button.toolTip()  # Run is held, saying why
 
     w.controller.run()
     qtbot.waitUntil(lambda: REFUSAL in _error(w))
@@ -41,6 +42,5 @@ def test_an_unknown_price_is_refused_under_a_spending_limit(
 
     # The limit removed: the same edit is no longer refused for its unknown price.
     svc.settings.caps.day_stop = None
-    w.wb.invalidate_spend()
-    w.cost.refresh()
-    assert REFUSAL not in w.cost.caps_note.text()
+    w.refresh_spend()
+    assert REFUSAL not in w.cost.note.full_text() and w.run_button.isEnabled()
