@@ -43,7 +43,8 @@ def unknown_price_refusal(stops: list[tuple[str, float]], why: str = "") -> str:
     reason = f" ({why})" if why else ""
     return (
         f"The price of this edit is unknown{reason}, so your spending limit of ${usd:.2f} {label} cannot be "
-        "kept; nothing was sent — remove the limits in Settings → Spending to run it."
+        "kept; nothing was sent — set a price per image for it in Settings → Spending, or remove the limits "
+        "there, to run it."
     )
 
 
