@@ -48,6 +48,13 @@ def test_a_lost_submit_offers_give_up_and_counts_its_quote_until_then(
     w.refresh_spend()
     assert f"${quote:.2f}" in w.spend_label.text()
 
+    from PySide6.QtCore import Qt
+
+    w.history_model.flush_changes()
+    row = next(i for i in range(w.history_model.rowCount()) if w.history_model.record(i).id == rec.id)
+    tip = w.history_model.data(w.history_model.index(row, 0), Qt.ItemDataRole.ToolTipRole)
+    assert "nothing to fetch" in tip and "Give up" in tip and "Try again" not in tip
+
     card.give_up.click()
     after = svc.history.get(rec.id)
     assert after.state == "cancelled" and f"may have billed it ${quote:.4f}" in after.message

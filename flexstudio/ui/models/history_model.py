@@ -61,6 +61,11 @@ def tooltip(rec: JobRecord, label: str) -> str:
     state = str(rec.state)
     if rec.state == JobState.INTERRUPTED and rec.handle:
         state = f"interrupted — waiting for {label}, will fetch it (right-click: Try again, Give up)"
+    elif rec.state == JobState.INTERRUPTED and rec.submits:
+        state = (
+            f"interrupted — sent, but {label}'s answer was lost: nothing to fetch, and it may have been "
+            "billed (right-click: Give up)"
+        )
     lines = [
         f"Job {rec.id} · {label} · {state}",
         time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(rec.created_at)),
