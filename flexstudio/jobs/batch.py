@@ -10,7 +10,8 @@ dropped and the input is launched again later, so it is still submitted once.
 Before every launch the spend is checked: quoted-or-billed so far plus this input's quote must stay
 within ``max_cost``; the runner's own guard (the session/day/month caps) refuses a job above them. At
 either cap the batch stops launching and says so; what is in flight settles. ``interrupt`` (Ctrl-C)
-stops launching too and cancels in-flight jobs where the provider can cancel; elsewhere they finish.
+stops launching too and lets the in-flight jobs finish on every provider; with ``cancel_running`` (the
+window's Stop) it cancels them where the provider can cancel, and elsewhere they finish.
 
 Inputs are prepared (read, checked, stored) a few ahead of the launches in a worker thread, so the next
 submit never waits for a file; nothing about an input but its small item row is kept once it is done.
@@ -146,13 +147,17 @@ class BatchScheduler:
 
     # ------------------------------------------------------------------ control
     def interrupt(
-        self, reason: str = "Stopped by Ctrl-C: nothing more is launched; what was running settles."
+        self,
+        reason: str = "Stopped by Ctrl-C: nothing more is launched; what was running settles.",
+        *,
+        cancel_running: bool = False,
     ) -> None:
-        """Ctrl-C or Stop: stop launching; cancel in-flight jobs where the provider can, let the others finish."""
+        """Ctrl-C or Stop: stop launching. The running jobs finish (they are paid for and promised to
+        settle), unless ``cancel_running``: then they are cancelled where the provider can cancel."""
         if not self._stopping:
             self._stop(reason, "the batch was stopped before it")
         self.summary.interrupted_by_user = True
-        if self.info.capabilities.can_cancel:
+        if cancel_running and self.info.capabilities.can_cancel:
             for job_id in list(self._holding):
                 self.runner.cancel(job_id)
 

@@ -285,3 +285,56 @@ def test_a_damaged_batch_list_is_named_with_its_own_mv_and_the_history_is_left_a
     r = _cli(["batch", "-p", "make it green", "--input", str(folder), "-o", str(tmp_path / "o3")], env)
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "o3").glob("*.png"))) + len(list((tmp_path / "o3").glob("*.jpg"))) == 2
+
+
+def _batch_with_ctrl_c(home: Path, tmp_path: Path, presses: int, latency: str) -> tuple[int, str, str, list]:
+    """A sandbox batch of 3 inputs; SIGINT once the first job runs, and again (if ``presses`` is 2) once
+    the first press is acknowledged. Waits on the progress lines, never on a clock."""
+    env = {**_env(home), "FLEXSTUDIO_SANDBOX_LATENCY": latency, "FLEXSTUDIO_PROGRESS": "lines"}
+    args = ["batch", "-p", "slow one", "--input", str(_inputs(tmp_path / "in", 3)), "-o", str(tmp_path / "o")]
+    with subprocess.Popen(
+        [*EXE, *args, "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as proc:
+        try:
+            seen = []
+            assert proc.stderr is not None
+            for line in proc.stderr:
+                seen.append(line)
+                if line.rstrip().endswith(" running"):
+                    proc.send_signal(signal.SIGINT)
+                    break
+            if presses == 2:
+                for line in proc.stderr:
+                    seen.append(line)
+                    if line.startswith("Ctrl-C:"):
+                        proc.send_signal(signal.SIGINT)
+                        break
+            out, err = proc.communicate(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    return proc.returncode, out, "".join(seen) + err, args
+
+
+def test_one_ctrl_c_in_a_sandbox_batch_lets_the_running_jobs_finish(home, tmp_path):
+    code, out, err, _ = _batch_with_ctrl_c(home, tmp_path, presses=1, latency="3")
+    assert code == 130, err  # interrupted by Ctrl-C (architecture.md), after the running ones settled
+    assert "waiting for the running ones" in err and "Traceback" not in err
+    results = json.loads(out)["results"]
+    launched = [r for r in results if r["job_id"]]
+    assert launched and all(r["status"] == "succeeded" and r["outputs"] for r in launched), results
+    assert not any(r["status"] == "cancelled" for r in results), results
+    assert " cancelled" not in err, err
+
+
+def test_a_second_ctrl_c_leaves_the_running_jobs_for_the_next_run(home, tmp_path):
+    code, _out, err, args = _batch_with_ctrl_c(home, tmp_path, presses=2, latency="6")
+    assert code == 130, err
+    assert "Left the running jobs for later" in err and "Traceback" not in err
+    jobs = json.loads(_cli(["history", "list", "--json"], _env(home)).stdout)["jobs"]
+    assert jobs and all(j["status"] not in ("cancelled", "failed") for j in jobs), jobs
+    again = _cli([*args, "--json"], {**_env(home), "FLEXSTUDIO_SANDBOX_LATENCY": "6"})
+    assert again.returncode == 0, again.stderr
+    assert [r["status"] for r in json.loads(again.stdout)["results"]] == ["succeeded"] * 3
+    jobs = json.loads(_cli(["history", "list", "--json"], _env(home)).stdout)["jobs"]
+    assert len(jobs) == 3 and all(j["submits"] == 1 for j in jobs)  # nothing sent twice

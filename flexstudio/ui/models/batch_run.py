@@ -146,4 +146,6 @@ class BatchRun(QObject):
 
     def cancel(self) -> None:
         """Stop launching; running jobs are cancelled where the provider can, else they finish."""
-        self.scheduler.interrupt("Stopped: nothing more is launched; what was running settles.")
+        self.scheduler.interrupt(
+            "Stopped: nothing more is launched; what was running settles.", cancel_running=True
+        )
