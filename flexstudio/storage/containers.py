@@ -200,8 +200,9 @@ def jpeg_insert(data: bytes, segments: bytes) -> bytes:
     return data[:2] + head + segments + kept + data[pos:]
 
 
-def jpeg_exif(data: bytes) -> bytes | None:
-    """The TIFF block of a JPEG's own EXIF APP1 (the first, as readers take it), or None."""
+def _jpeg_app1(data: bytes, head: bytes) -> bytes | None:
+    """The payload after ``head`` of a JPEG's first APP1 segment that starts with it (as readers take
+    it), or None. Only the segments before the image data are read."""
     pos = 2 if data.startswith(b"\xff\xd8") else len(data)
     while pos + 4 <= len(data) and data[pos] == 0xFF:
         marker = data[pos + 1]
@@ -212,28 +213,20 @@ def jpeg_exif(data: bytes) -> bytes | None:
             return None
         length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         payload = data[pos + 4 : pos + 2 + length]
-        if marker == 0xE1 and payload.startswith(_EXIF_HEAD):
-            return payload[len(_EXIF_HEAD) :]
+        if marker == 0xE1 and payload.startswith(head):
+            return payload[len(head) :]
         pos += 2 + length
     return None
+
+
+def jpeg_exif(data: bytes) -> bytes | None:
+    """The TIFF block of a JPEG's own EXIF APP1 (the first, as readers take it), or None."""
+    return _jpeg_app1(data, _EXIF_HEAD)
 
 
 def jpeg_xmp(data: bytes) -> bytes | None:
     """A JPEG's own standard XMP packet (the first XMP APP1, as readers take it), or None."""
-    pos = 2 if data.startswith(b"\xff\xd8") else len(data)
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        if marker == 0xFF:
-            pos += 1
-            continue
-        if not (0xE0 <= marker <= 0xEF or marker == 0xFE):
-            return None
-        length = struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        payload = data[pos + 4 : pos + 2 + length]
-        if marker == 0xE1 and payload.startswith(_XMP_HEAD):
-            return payload[len(_XMP_HEAD) :]
-        pos += 2 + length
-    return None
+    return _jpeg_app1(data, _XMP_HEAD)
 
 
 def webp_xmp(data: bytes) -> bytes | None:
