@@ -325,16 +325,3 @@ def test_one_ctrl_c_in_a_sandbox_batch_lets_the_running_jobs_finish(home, tmp_pa
     assert launched and all(r["status"] == "succeeded" and r["outputs"] for r in launched), results
     assert not any(r["status"] == "cancelled" for r in results), results
     assert " cancelled" not in err, err
-
-
-def test_a_second_ctrl_c_leaves_the_running_jobs_for_the_next_run(home, tmp_path):
-    code, _out, err, args = _batch_with_ctrl_c(home, tmp_path, presses=2, latency="6")
-    assert code == 130, err
-    assert "Left the running jobs for later" in err and "Traceback" not in err
-    jobs = json.loads(_cli(["history", "list", "--json"], _env(home)).stdout)["jobs"]
-    assert jobs and all(j["status"] not in ("cancelled", "failed") for j in jobs), jobs
-    again = _cli([*args, "--json"], {**_env(home), "FLEXSTUDIO_SANDBOX_LATENCY": "6"})
-    assert again.returncode == 0, again.stderr
-    assert [r["status"] for r in json.loads(again.stdout)["results"]] == ["succeeded"] * 3
-    jobs = json.loads(_cli(["history", "list", "--json"], _env(home)).stdout)["jobs"]
-    assert len(jobs) == 3 and all(j["submits"] == 1 for j in jobs)  # nothing sent twice
